@@ -1,0 +1,134 @@
+"""Rules across columns and tables: references must exist, outcomes must add up.
+
+Each rule takes a typed batch and the workspace's known keys and returns problems; some
+also fill derived columns (a contract's price in the workspace currency, a use's producer
+taken from its lot).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import polars as pl
+
+from kuznia.ingest.validate import no_problems, problems_where
+
+
+@dataclass
+class References:
+    """Keys already in the workspace that a batch may refer to."""
+
+    currency: str
+    rates: dict[str, float]
+    producers: pl.Series
+    products: pl.Series
+    versions: pl.Series  # "product_id\x1fversion"
+    contracts: pl.Series
+    lots: pl.DataFrame  # lot, delivery_id, lot_producer_id, lot_product_id
+
+
+SEP = "\x1f"
+
+
+def _missing(frame: pl.DataFrame, column: str, known: pl.Series, what: str, hint: str) -> pl.DataFrame:
+    c = pl.col(column)
+    return problems_where(frame, c.is_not_null() & ~c.is_in(known.implode()), column,
+                          f"no {what} with this id; {hint}")
+
+
+def _versions(frame: pl.DataFrame, refs: References) -> tuple[pl.DataFrame, pl.DataFrame]:
+    return frame, _missing(frame, "product_id", refs.products, "product",
+                           "import products first")
+
+
+def _rates(frame: pl.DataFrame, refs: References) -> tuple[pl.DataFrame, pl.DataFrame]:
+    own = (pl.col("currency") == refs.currency) & (pl.col("rate") != 1.0)
+    return frame, problems_where(frame, own, "rate",
+                                 f"the workspace currency {refs.currency} has rate 1")
+
+
+def _contracts(frame: pl.DataFrame, refs: References) -> tuple[pl.DataFrame, pl.DataFrame]:
+    known = {**refs.rates, refs.currency: 1.0}
+    frame = frame.with_columns(
+        (pl.col("unit_price") * pl.col("currency").replace_strict(
+            known, default=None, return_dtype=pl.Float64)).alias("unit_price_ws")
+    )
+    problems = [
+        _missing(frame, "producer_id", refs.producers, "producer", "import producers first"),
+        _missing(frame, "product_id", refs.products, "product", "import products first"),
+        problems_where(
+            frame, pl.col("currency").is_not_null() & ~pl.col("currency").is_in(list(known)),
+            "currency",
+            f"no rate to {refs.currency} for this currency; add it with 'kuznia import rates'"),
+        problems_where(frame, pl.col("due_on") < pl.col("signed_on"), "due_on",
+                       "is before signed_on"),
+    ]
+    return frame, pl.concat(problems)
+
+
+def _deliveries(frame: pl.DataFrame, refs: References) -> tuple[pl.DataFrame, pl.DataFrame]:
+    joined = frame.join(refs.lots.select("lot", pl.col("delivery_id").alias("__lot_owner")),
+                        on="lot", how="left")
+    problems = [
+        _missing(frame, "contract_id", refs.contracts, "contract", "import contracts first"),
+        problems_where(frame, pl.col("accepted_quantity") > pl.col("quantity"),
+                       "accepted_quantity", "is more than the quantity delivered"),
+        problems_where(joined, pl.col("__lot_owner").is_not_null()
+                       & (pl.col("__lot_owner") != pl.col("delivery_id")), "lot",
+                       "already belongs to another delivery",
+                       pl.col("lot") + pl.lit(" (delivery ") + pl.col("__lot_owner") + pl.lit(")")),
+        problems_where(frame, pl.col("lot").is_not_null() & pl.col("lot").is_duplicated(), "lot",
+                       "appears on more than one delivery in this file"),
+    ]
+    return frame, pl.concat(problems)
+
+
+def _uses(frame: pl.DataFrame, refs: References) -> tuple[pl.DataFrame, pl.DataFrame]:
+    frame = frame.join(refs.lots.select("lot", "lot_producer_id", "lot_product_id"),
+                       on="lot", how="left")
+    version_key = pl.concat_str([pl.col("product_id"), pl.col("version")], separator=SEP)
+    outcome, effects = pl.col("outcome"), pl.col("effects")
+    problems = [
+        _missing(frame, "product_id", refs.products, "product", "import products first"),
+        _missing(frame, "producer_id", refs.producers, "producer", "import producers first"),
+        problems_where(frame, pl.col("version").is_not_null() & pl.col("product_id").is_not_null()
+                       & ~version_key.is_in(refs.versions.implode()), "version",
+                       "is not a known version of this product; import versions first"),
+        problems_where(frame, pl.col("lot").is_not_null() & pl.col("lot_product_id").is_null(),
+                       "lot", "no delivery with this lot; import deliveries first"),
+        problems_where(frame, pl.col("lot_product_id").is_not_null()
+                       & (pl.col("lot_product_id") != pl.col("product_id")), "lot",
+                       "was delivered for another product",
+                       pl.col("lot") + pl.lit(" is ") + pl.col("lot_product_id")),
+        problems_where(frame, pl.col("lot_producer_id").is_not_null()
+                       & pl.col("producer_id").is_not_null()
+                       & (pl.col("lot_producer_id") != pl.col("producer_id")), "producer_id",
+                       "differs from the producer of the lot",
+                       pl.col("producer_id") + pl.lit(" vs lot's ") + pl.col("lot_producer_id")),
+        problems_where(frame, (outcome != "effect") & (effects > 0), "effects",
+                       "must be 0 unless the outcome is effect"),
+        problems_where(frame, (outcome == "effect") & (effects == 0), "effects",
+                       "must be at least 1 when the outcome is effect"),
+        problems_where(frame, (outcome == "failure") & pl.col("failure_mode").is_null(),
+                       "failure_mode", "is required when the outcome is failure", outcome),
+    ]
+    frame = frame.with_columns(
+        pl.coalesce(pl.col("producer_id"), pl.col("lot_producer_id")).alias("producer_id")
+    ).drop("lot_producer_id", "lot_product_id")
+    return frame, pl.concat(problems)
+
+
+def _none(frame: pl.DataFrame, refs: References) -> tuple[pl.DataFrame, pl.DataFrame]:
+    return frame, no_problems()
+
+
+RULES: dict[str, Callable[[pl.DataFrame, References], tuple[pl.DataFrame, pl.DataFrame]]] = {
+    "producers": _none,
+    "products": _none,
+    "versions": _versions,
+    "rates": _rates,
+    "contracts": _contracts,
+    "deliveries": _deliveries,
+    "uses": _uses,
+}

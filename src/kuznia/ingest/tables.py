@@ -1,0 +1,135 @@
+"""The import format, declared as data: one ``TableSpec`` per importable table.
+
+This is the user-facing contract documented in the README (a test checks the two agree).
+Cross-column rules and references live in ``rules.py``; this module says only which
+columns exist, their kind, and whether they are required.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Kind = Literal["id", "text", "int", "number", "date", "choice", "currency"]
+
+PRODUCER_KINDS = ("state", "private", "joint_venture", "trader")
+OUTCOMES = ("effect", "no_effect", "failure", "aborted")
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    kind: Kind
+    required: bool = True
+    choices: tuple[str, ...] = ()
+    default: str | None = None
+    minimum: float | None = None
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    fields: tuple[Field, ...]
+    key: tuple[str, ...]
+    help: str = ""
+    derived: tuple[str, ...] = field(default=())  # stored columns computed at import
+
+    @property
+    def columns(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    def field(self, name: str) -> Field:
+        return next(f for f in self.fields if f.name == name)
+
+
+def _id(name: str, required: bool = True, help: str = "") -> Field:
+    return Field(name, "id", required, help=help)
+
+
+SPECS: dict[str, TableSpec] = {
+    s.name: s
+    for s in [
+        TableSpec(
+            "producers",
+            (
+                _id("producer_id"),
+                Field("name", "text"),
+                Field("kind", "choice", choices=PRODUCER_KINDS),
+                Field("region", "text"),
+            ),
+            key=("producer_id",),
+            help="Firms and plants that make products.",
+        ),
+        TableSpec(
+            "products",
+            (_id("product_id"), Field("name", "text"), Field("category", "text")),
+            key=("product_id",),
+            help="Fielded product types, with their capability category.",
+        ),
+        TableSpec(
+            "versions",
+            (_id("product_id"), _id("version"), Field("introduced_on", "date")),
+            key=("product_id", "version"),
+            help="Design revisions of a product.",
+        ),
+        TableSpec(
+            "rates",
+            (Field("currency", "currency"), Field("rate", "number", minimum=0.0)),
+            key=("currency",),
+            help="Exchange rates: one unit of `currency` is worth `rate` workspace currency.",
+        ),
+        TableSpec(
+            "contracts",
+            (
+                _id("contract_id"),
+                _id("producer_id"),
+                _id("product_id"),
+                Field("signed_on", "date"),
+                Field("quantity", "int", minimum=1),
+                Field("unit_price", "number", minimum=0.0),
+                Field("currency", "currency"),
+                Field("due_on", "date", required=False),
+            ),
+            key=("contract_id",),
+            derived=("unit_price_ws",),
+            help="Purchases: who makes what, how many, at what unit price.",
+        ),
+        TableSpec(
+            "deliveries",
+            (
+                _id("delivery_id"),
+                _id("contract_id"),
+                Field("delivered_on", "date"),
+                Field("quantity", "int", minimum=0),
+                Field("accepted_quantity", "int", minimum=0),
+                _id("lot", required=False),
+            ),
+            key=("delivery_id",),
+            help="Lots delivered against a contract.",
+        ),
+        TableSpec(
+            "uses",
+            (
+                _id("use_id"),
+                Field("used_on", "date"),
+                _id("operator", required=False),
+                _id("product_id"),
+                _id("version", required=False),
+                _id("producer_id", required=False),
+                _id("lot", required=False),
+                Field("units_used", "int", required=False, default="1", minimum=1),
+                Field("effects", "int", minimum=0),
+                Field("outcome", "choice", choices=OUTCOMES),
+                Field("failure_mode", "text", required=False),
+                Field("conditions", "text", required=False),
+                Field("notes", "text", required=False),
+            ),
+            key=("use_id",),
+            help="Recorded uses in the field and how each went.",
+        ),
+    ]
+}
+
+# The order in which a workspace is filled: each table references only earlier ones.
+IMPORT_ORDER = ("rates", "producers", "products", "versions", "contracts", "deliveries", "uses")

@@ -1,0 +1,166 @@
+"""Column-wise checks: text columns in, typed columns and a frame of problems out.
+
+A problem frame has the columns ``_line, column, message, value``; a row is rejected when
+it has at least one problem. Nothing here touches the database: references arrive as
+frames of known keys (see ``rules.References``).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from kuznia.ingest.readers import LINE
+from kuznia.ingest.tables import Field, TableSpec
+
+PROBLEM_SCHEMA = {LINE: pl.Int64, "column": pl.String, "message": pl.String, "value": pl.String}
+MAX_ID_LENGTH = 64
+
+
+def no_problems() -> pl.DataFrame:
+    return pl.DataFrame(schema=PROBLEM_SCHEMA)
+
+
+def problems_where(
+    frame: pl.DataFrame, mask: pl.Expr, column: str, message: str, value: pl.Expr | None = None
+) -> pl.DataFrame:
+    """The rows of ``frame`` where ``mask`` holds, as problems in ``column``."""
+    value_expr = (value if value is not None else pl.col(column)).cast(pl.String)
+    return frame.filter(mask.fill_null(False)).select(
+        pl.col(LINE),
+        pl.lit(column).alias("column"),
+        pl.lit(message).alias("message"),
+        value_expr.alias("value"),
+    )
+
+
+def check_header(spec: TableSpec, header: list[str]) -> list[tuple[str, str]]:
+    """(column, message) pairs for a header that does not fit the table."""
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            out.append((name, "appears twice in the header"))
+        seen.add(name)
+    allowed = set(spec.columns)
+    for name in header:
+        if name and name not in allowed:
+            out.append((name, f"is not a column of {spec.name} (expected: {', '.join(spec.columns)})"))
+    for f in spec.fields:
+        if f.required and f.name not in seen:
+            out.append((f.name, "is required but missing from the header"))
+    return out
+
+
+def _clean(frame: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
+    """Strip cells, turn blanks into nulls, add absent optional columns, drop blank rows."""
+    exprs = []
+    for f in spec.fields:
+        if f.name in frame.columns:
+            e = pl.col(f.name).str.strip_chars()
+            e = pl.when(e == "").then(None).otherwise(e)
+        else:
+            e = pl.lit(None, dtype=pl.String)
+        if f.default is not None:
+            e = e.fill_null(pl.lit(f.default))
+        exprs.append(e.alias(f.name))
+    present = [c for c in frame.columns if c != LINE]
+    blank = pl.all_horizontal([pl.col(c).str.strip_chars() == "" for c in present]) if present \
+        else pl.lit(True)
+    return frame.filter(~blank).select(pl.col(LINE), *exprs)
+
+
+def _typed(f: Field) -> tuple[pl.Expr, str | None]:
+    """The typed expression for a text column, and what a failed conversion means."""
+    c = pl.col(f.name)
+    if f.kind == "int":
+        return c.cast(pl.Int64, strict=False), "is not a whole number"
+    if f.kind == "number":
+        return c.str.replace_all("_", "").cast(pl.Float64, strict=False), "is not a number"
+    if f.kind == "date":
+        return c.str.to_date("%Y-%m-%d", strict=False), "is not an ISO date (YYYY-MM-DD)"
+    if f.kind == "choice":
+        norm = c.str.to_lowercase().str.replace_all(r"[\s\-]+", "_")
+        return norm, None
+    if f.kind == "currency":
+        return c.str.to_uppercase(), None
+    return c, None
+
+
+def convert(frame: pl.DataFrame, spec: TableSpec) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Clean and type every column. Returns (typed frame, problems).
+
+    The typed frame keeps every non-blank row (with nulls where a value failed) plus the
+    original text of each column as ``<name>__text`` for error messages and quarantine.
+    """
+    frame = _clean(frame, spec)
+    problems = [no_problems()]
+    typed_exprs = []
+    for f in spec.fields:
+        expr, failure = _typed(f)
+        typed_exprs.append(expr.alias(f"{f.name}__typed"))
+    wide = frame.with_columns(typed_exprs)
+    for f in spec.fields:
+        raw, typed = pl.col(f.name), pl.col(f"{f.name}__typed")
+        _, failure = _typed(f)
+        if f.required:
+            problems.append(problems_where(wide, raw.is_null(), f.name, "is required", raw))
+        if failure:
+            problems.append(problems_where(wide, raw.is_not_null() & typed.is_null(), f.name,
+                                           failure, raw))
+        if f.kind == "choice":
+            problems.append(problems_where(
+                wide, typed.is_not_null() & ~typed.is_in(list(f.choices)), f.name,
+                f"must be one of {', '.join(f.choices)}", raw))
+        if f.kind == "currency":
+            problems.append(problems_where(
+                wide, typed.is_not_null() & ~typed.str.contains(r"^[A-Z]{3}$"), f.name,
+                "is not a three-letter currency code", raw))
+        if f.kind == "id":
+            problems.append(problems_where(
+                wide, raw.str.len_chars() > MAX_ID_LENGTH, f.name,
+                f"is longer than {MAX_ID_LENGTH} characters", raw.str.slice(0, 20) + "..."))
+        if f.minimum is not None:
+            below = typed < f.minimum if f.kind == "int" else typed <= f.minimum
+            if f.kind == "int":
+                word = f"must be at least {int(f.minimum)}"
+            else:
+                word = f"must be greater than {f.minimum:g}"
+            problems.append(problems_where(wide, below, f.name, word, raw))
+    typed_frame = wide.select(
+        pl.col(LINE),
+        *[pl.col(f"{f.name}__typed").alias(f.name) for f in spec.fields],
+        *[pl.col(f.name).alias(f"{f.name}__text") for f in spec.fields],
+    )
+    return typed_frame, pl.concat(problems)
+
+
+def duplicates_in_batch(frame: pl.DataFrame, spec: TableSpec) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Rows whose key repeats inside the batch.
+
+    An exact repeat of an earlier row is dropped (it changes nothing); a repeat with other
+    content is a problem naming the line of the first one.
+    """
+    key = list(spec.key)
+    if frame.is_empty():
+        return frame, no_problems()
+    frame = frame.sort(LINE)
+    content = pl.struct([pl.col(c) for c in spec.columns]).hash(seed=7)
+    marked = frame.with_columns(
+        content.alias("__h"),
+        pl.col(LINE).min().over(key).alias("__first"),
+    ).with_columns(
+        pl.col("__h").first().over(key).alias("__h_first")  # rows are in line order,
+    )
+    conflicts = problems_where(
+        marked,
+        (pl.col(LINE) != pl.col("__first")) & (pl.col("__h") != pl.col("__h_first")),
+        key[-1],
+        "repeats a key already on an earlier line with other content",
+        pl.concat_str([pl.col(k).cast(pl.String) for k in key], separator="/")
+        + pl.lit(" (first on line ") + pl.col("__first").cast(pl.String) + pl.lit(")"),
+    )
+    # later exact repeats vanish; conflicting ones stay, to be rejected with their problem
+    kept = marked.filter(
+        (pl.col(LINE) == pl.col("__first")) | (pl.col("__h") != pl.col("__h_first"))
+    ).drop("__h", "__first", "__h_first")
+    return kept, conflicts

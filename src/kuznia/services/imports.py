@@ -1,0 +1,321 @@
+"""Import a CSV or XLSX file into one table: validate everything, store all or nothing.
+
+The file is streamed in batches. Each batch is checked column-wise; good rows are written
+inside the one transaction that also appends the audit event, so a failed import leaves
+the workspace exactly as it was. With ``quarantine`` the good rows are kept and the bad
+ones written to a CSV with the reasons.
+
+Re-importing a row with the same key and the same content changes nothing; the same key
+with other content is a problem unless ``update`` is set, and then every overwrite is
+recorded (old and new values) in ``row_updates`` under the import's audit event.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import polars as pl
+from sqlalchemy import Connection, select
+from sqlalchemy.exc import IntegrityError
+
+from kuznia.errors import InputError, RowProblem, UsageError
+from kuznia.ingest.readers import LINE, Source, file_sha256, open_source
+from kuznia.ingest.rules import RULES, SEP, References
+from kuznia.ingest.tables import SPECS, TableSpec
+from kuznia.ingest.validate import (
+    check_header,
+    convert,
+    duplicates_in_batch,
+    no_problems,
+    problems_where,
+)
+from kuznia.services import audit
+from kuznia.services.store import Store
+from kuznia.store import bulk
+from kuznia.store import schema as s
+
+Progress = Callable[[int, int], None]  # (rows read so far, estimated total rows)
+
+
+@dataclass
+class ImportResult:
+    table: str
+    file: str
+    sha256: str
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    event_id: int | None = None
+    quarantine: str | None = None
+    problems: list[str] = field(default_factory=list)
+    problems_total: int = 0
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def load_references(conn: Connection, currency: str) -> References:
+    def ids(col) -> pl.Series:  # type: ignore[no-untyped-def]
+        return pl.Series([r[0] for r in conn.execute(select(col))], dtype=pl.String)
+
+    lots = conn.execute(
+        select(s.deliveries.c.lot, s.deliveries.c.delivery_id, s.contracts.c.producer_id,
+               s.contracts.c.product_id)
+        .join(s.contracts, s.contracts.c.contract_id == s.deliveries.c.contract_id)
+        .where(s.deliveries.c.lot.is_not(None))
+    ).all()
+    return References(
+        currency=currency,
+        rates={r.currency: r.rate for r in conn.execute(select(s.rates))},
+        producers=ids(s.producers.c.producer_id),
+        products=ids(s.products.c.product_id),
+        versions=pl.Series(
+            [f"{p}{SEP}{v}" for p, v in conn.execute(select(s.versions.c.product_id,
+                                                            s.versions.c.version))],
+            dtype=pl.String),
+        contracts=ids(s.contracts.c.contract_id),
+        lots=pl.DataFrame([tuple(r) for r in lots], orient="row", schema={
+            "lot": pl.String, "delivery_id": pl.String, "lot_producer_id": pl.String,
+            "lot_product_id": pl.String}),
+    )
+
+
+class _Quarantine:
+    """Rejected rows, as they were in the file, with the line and the reasons."""
+
+    def __init__(self, path: Path, header: list[str]):
+        self.path = path
+        self.header = header
+        self._file = path.open("w", newline="", encoding="utf-8")
+        self._writer = csv.writer(self._file)
+        self._writer.writerow([*header, "line", "reason"])
+
+    def write(self, typed: pl.DataFrame, problems: pl.DataFrame) -> None:
+        if problems.is_empty():
+            return
+        reasons = problems.group_by(LINE).agg(
+            (pl.col("column") + pl.lit(": ") + pl.col("message")).str.join("; ").alias("reason"))
+        text_cols = [f"{c}__text" for c in self.header if f"{c}__text" in typed.columns]
+        rows = typed.join(reasons, on=LINE, how="inner").sort(LINE)
+        for row in rows.iter_rows(named=True):
+            self._writer.writerow([row.get(c, "") or "" for c in text_cols]
+                                  + [row[LINE], row["reason"]])
+
+    def write_raw(self, problem: RowProblem) -> None:
+        self._writer.writerow([""] * len(self.header)
+                              + [problem.line, f"{problem.message}: {problem.value}"])
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _differs(columns: list[str]) -> pl.Expr:
+    return pl.any_horizontal([pl.col(c).ne_missing(pl.col(f"{c}__old")) for c in columns])
+
+
+class _TableWriter:
+    """Writes the good rows of each batch; finds and handles rows already stored."""
+
+    def __init__(self, conn: Connection, spec: TableSpec, event_id: int, update: bool):
+        self.conn = conn
+        self.spec = spec
+        self.table = s.DATA_TABLES[spec.name]
+        self.event_id = event_id
+        self.update = update
+        self.stored = [*spec.columns, *spec.derived]
+        self.added = self.updated = self.unchanged = 0
+        self._integrity = (IntegrityError, conn.dialect.loaded_dbapi.IntegrityError)
+
+    def _rows(self, frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.select(*self.stored, pl.lit(self.event_id).alias("event_id"))
+
+    def write(self, good: pl.DataFrame) -> pl.DataFrame:
+        """Store ``good``; return problems for rows that clash with stored ones."""
+        rows = self._rows(good)
+        if rows.is_empty():
+            return no_problems()
+        try:  # fast path: none of these keys is stored yet (the common case)
+            with self.conn.begin_nested():
+                bulk.insert_frame(self.conn, self.table, rows)
+        except self._integrity:
+            return self._write_careful(good)
+        self._inserted(rows)
+        return no_problems()
+
+    def _inserted(self, rows: pl.DataFrame) -> None:
+        if self.spec.name == "uses":
+            bulk.add_to_cube(self.conn, rows)
+        self.added += rows.height
+
+    def _write_careful(self, good: pl.DataFrame) -> pl.DataFrame:
+        key = list(self.spec.key)
+        values = [c for c in self.stored if c not in key]
+        schema = {**dict(good.select(self.stored).schema), "event_id": pl.Int64}
+        old = bulk.fetch_by_key(self.conn, self.table, self.spec.key, good.select(key),
+                                [*self.stored, "event_id"], schema)
+        old = old.rename({c: f"{c}__old" for c in [*values, "event_id"]})
+        joined = good.join(old, on=key, how="left")
+        stored = pl.col("event_id__old").is_not_null()
+        changed = stored & _differs([c for c in self.spec.columns if c not in key])
+        diff = joined.filter(changed)
+        self.unchanged += joined.filter(stored & ~changed).height
+        problems = no_problems()
+        if diff.height and not self.update:
+            problems = problems_where(
+                diff, pl.lit(True), key[-1],
+                "is already stored with other content (use --update to replace it)",
+                pl.concat_str([pl.col(k).cast(pl.String) for k in key], separator="/"))
+        elif diff.height:
+            self._update(diff, key, values)
+        rows = self._rows(joined.filter(~stored))
+        bulk.insert_frame(self.conn, self.table, rows)
+        self._inserted(rows)
+        return problems
+
+    def _update(self, diff: pl.DataFrame, key: list[str], values: list[str]) -> None:
+        olds = diff.select(*key, *[pl.col(f"{c}__old").alias(c) for c in values])
+        news = self._rows(diff)
+        changes = []
+        for o, n in zip(olds.iter_rows(named=True), news.iter_rows(named=True), strict=True):
+            changed = sorted(c for c in self.spec.columns if c not in key and o[c] != n[c])
+            changes.append({
+                "event_id": self.event_id,
+                "table_name": self.spec.name,
+                "row_key": "/".join(str(n[k]) for k in key),
+                "old_values": json.dumps({c: o[c] for c in changed}, default=str),
+                "new_values": json.dumps({c: n[c] for c in changed}, default=str),
+            })
+        self.conn.execute(s.row_updates.insert(), changes)
+        if self.spec.name == "uses":
+            bulk.add_to_cube(self.conn, olds, sign=-1)
+        bulk.update_rows(self.conn, self.table, tuple(key), news)
+        if self.spec.name == "uses":
+            bulk.add_to_cube(self.conn, news)
+        self.updated += diff.height
+
+
+def _check_header(spec: TableSpec, source: Source) -> None:
+    bad = check_header(spec, source.header)
+    if bad:
+        name = str(source.path)
+        raise InputError(name, [RowProblem(name, 1, col, msg) for col, msg in bad])
+
+
+@dataclass
+class _Tally:
+    """Problems met so far: the first few to show, and how many in all."""
+
+    limit: int
+    shown: list[RowProblem] = field(default_factory=list)
+    total: int = 0
+    bad_rows: int = 0
+
+    def add(self, first: list[RowProblem], count: int, bad_rows: int) -> None:
+        """``first``: the earliest problems of a batch (enough to fill the limit)."""
+        self.total += count
+        self.bad_rows += bad_rows
+        room = self.limit - len(self.shown)
+        if room > 0:
+            self.shown.extend(sorted(first, key=lambda p: p.line)[:room])
+
+
+def _first_problems(name: str, frame: pl.DataFrame, limit: int) -> list[RowProblem]:
+    return [RowProblem(name, r[LINE], r["column"], r["message"], r["value"])
+            for r in frame.head(limit).iter_rows(named=True)]
+
+
+def import_file(
+    store: Store,
+    table: str,
+    path: str | Path,
+    *,
+    actor: str,
+    update: bool = False,
+    quarantine: str | Path | None = None,
+    max_problems: int = 20,
+    batch_rows: int | None = None,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Import ``path`` into ``table``.
+
+    Raises ``InputError`` and stores nothing if any row is bad, unless ``quarantine`` names
+    a CSV to receive the bad rows (the good ones are then stored).
+    """
+    if table not in SPECS:
+        raise UsageError(f"unknown table {table!r}; one of: {', '.join(SPECS)}")
+    spec = SPECS[table]
+    path = Path(path)
+    name = str(path)
+    source = open_source(path, batch_rows)
+    _check_header(spec, source)
+    result = ImportResult(table, name, file_sha256(path))
+    tally = _Tally(max_problems)
+    held = _Quarantine(Path(quarantine), source.header) if quarantine else None
+    size = max(1, path.stat().st_size)
+    rows_read = repeats = raw_seen = 0
+    currency = store.setting("currency", "USD") or "USD"
+
+    with store.write() as conn:
+        event_id = audit.next_event_id(conn)
+        refs = load_references(conn, currency)
+        writer = _TableWriter(conn, spec, event_id, update)
+        for batch in source.batches:
+            rows_read += batch.height
+            typed, p_types = convert(batch, spec)
+            typed, p_rules = RULES[table](typed, refs)
+            before = typed.height
+            typed, p_dups = duplicates_in_batch(typed, spec)
+            repeats += before - typed.height
+            problems = pl.concat([p_types, p_rules, p_dups])
+            good = typed.filter(~pl.col(LINE).is_in(problems.get_column(LINE).implode()))
+            # all or nothing: once anything is wrong, only keep checking
+            if held is not None or (tally.total == 0 and not source.problems
+                                    and problems.is_empty()):
+                problems = pl.concat([problems, writer.write(good)])
+            problems = problems.sort(LINE, "column")
+            new_raw = source.problems[raw_seen:]
+            raw_seen = len(source.problems)
+            tally.add(_first_problems(name, problems, max_problems) + new_raw,
+                      problems.height + len(new_raw),
+                      problems.get_column(LINE).n_unique() + len(new_raw))
+            if held is not None:
+                held.write(typed, problems)
+                for p in new_raw:
+                    held.write_raw(p)
+            if spec.name == "deliveries":
+                refs.lots = pl.concat([refs.lots, good.filter(pl.col("lot").is_not_null())
+                                       .select("lot", "delivery_id",
+                                               pl.lit(None, pl.String).alias("lot_producer_id"),
+                                               pl.lit(None, pl.String).alias("lot_product_id"))])
+            if progress:
+                per_row = max(1, batch.estimated_size() // max(1, batch.height))
+                progress(rows_read, max(rows_read, size // per_row))
+        late = source.problems[raw_seen:]  # wrong-width rows after the last batch
+        tally.add(late, len(late), len(late))
+        if held is not None:
+            for p in late:
+                held.write_raw(p)
+            held.close()
+        result.problems = [str(p) for p in tally.shown]
+        result.problems_total = tally.total
+        result.rejected = tally.bad_rows
+        if tally.total and held is None:
+            raise InputError(name, tally.shown, tally.total, tally.bad_rows)
+        result.added, result.updated = writer.added, writer.updated
+        result.unchanged = writer.unchanged + repeats
+        result.quarantine = str(quarantine) if quarantine else None
+        result.event_id = event_id
+        audit.append(
+            conn, event_id, actor=actor, action="import", table_name=table,
+            file_name=path.name, file_sha256=result.sha256, rows_added=result.added,
+            rows_updated=result.updated, rows_unchanged=result.unchanged,
+            rows_rejected=result.rejected,
+            detail={"mode": "quarantine" if quarantine else "all_or_nothing",
+                    "update": update, "quarantine_file": result.quarantine},
+        )
+    return result

@@ -1,0 +1,129 @@
+"""Fast paths for big batches, one per backend, behind one small interface.
+
+SQLite gets ``executemany`` on the driver connection; PostgreSQL gets ``COPY``. Both run
+inside the caller's transaction. Everything else goes through SQLAlchemy Core.
+"""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+from sqlalchemy import Connection, Table, and_, bindparam, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from kuznia.store.schema import use_cube
+
+CUBE_KEYS = ("product_id", "producer_id", "version", "lot", "month")
+CUBE_SUMS = ("uses", "units_used", "effects", "n_effect", "n_no_effect", "n_failure", "n_aborted")
+
+
+def _text_dates(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(pl.col(pl.Date).dt.strftime("%Y-%m-%d"))
+
+
+def insert_frame(conn: Connection, table: Table, frame: pl.DataFrame) -> None:
+    """Append every row of ``frame`` (columns named as the table's) to ``table``."""
+    if frame.is_empty():
+        return
+    cols = list(frame.columns)
+    driver = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql":
+        data = frame.write_csv(include_header=False, null_value="")
+        with driver.cursor() as cur:  # type: ignore[union-attr]
+            with cur.copy(f"COPY {table.name} ({', '.join(cols)}) FROM STDIN (FORMAT csv)") as cp:
+                cp.write(data)
+        return
+    marks = ", ".join("?" * len(cols))
+    cur = driver.cursor()  # type: ignore[union-attr]
+    try:
+        cur.executemany(f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({marks})",
+                        _text_dates(frame).iter_rows())
+    finally:
+        cur.close()
+
+
+def fetch_by_key(conn: Connection, table: Table, key: tuple[str, ...], keys: pl.DataFrame,
+                 columns: list[str], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Stored rows of ``table`` whose key is among ``keys``, typed like ``schema``."""
+    if keys.is_empty():
+        return pl.DataFrame(schema={c: schema[c] for c in columns})
+    cols = [table.c[c] for c in columns]
+    if len(key) == 1:
+        ids = keys[key[0]].to_list()
+        k = key[0]
+        if conn.dialect.name == "postgresql":
+            rows = conn.exec_driver_sql(
+                f"SELECT {', '.join(columns)} FROM {table.name} WHERE {k} = ANY(%(ids)s)",
+                {"ids": ids}).all()
+        else:
+            rows = conn.exec_driver_sql(
+                f"SELECT {', '.join(columns)} FROM {table.name} "
+                f"WHERE {k} IN (SELECT value FROM json_each(?))", (json.dumps(ids),)).all()
+    else:  # composite keys belong to small reference tables: read them whole
+        rows = conn.execute(select(*cols)).all()
+    # dates arrive as text (SQLite) or date objects (PostgreSQL, Core): make them text first
+    dates = {i for i, c in enumerate(columns) if schema[c] == pl.Date}
+    data = {
+        c: pl.Series(c, [None if r[i] is None else str(r[i]) for r in rows], dtype=pl.String)
+        .str.to_date("%Y-%m-%d") if i in dates else pl.Series(c, [r[i] for r in rows],
+                                                              dtype=schema[c])
+        for i, c in enumerate(columns)
+    }
+    frame = pl.DataFrame(data)
+    if len(key) > 1:
+        frame = frame.join(keys.select(list(key)).unique(), on=list(key), how="semi")
+    return frame
+
+
+def update_rows(conn: Connection, table: Table, key: tuple[str, ...], frame: pl.DataFrame) -> None:
+    """Overwrite the non-key columns of the rows in ``frame``, matched on ``key``."""
+    if frame.is_empty():
+        return
+    values = [c for c in frame.columns if c not in key]
+    stmt = (
+        update(table)
+        .where(and_(*[table.c[k] == bindparam(f"k_{k}") for k in key]))
+        .values({c: bindparam(f"v_{c}") for c in values})
+    )
+    params = [
+        {**{f"k_{k}": row[k] for k in key}, **{f"v_{c}": row[c] for c in values}}
+        for row in frame.iter_rows(named=True)
+    ]
+    conn.execute(stmt, params)
+
+
+def cube_rows(uses: pl.DataFrame, sign: int = 1) -> pl.DataFrame:
+    """Sums of a batch of uses per cube key; ``sign=-1`` takes rows back out."""
+    outcome = pl.col("outcome")
+    return (
+        uses.select(
+            pl.col("product_id"),
+            pl.col("producer_id").fill_null(""),
+            pl.col("version").fill_null(""),
+            pl.col("lot").fill_null(""),
+            pl.col("used_on").dt.strftime("%Y-%m").alias("month"),
+            pl.lit(1, dtype=pl.Int64).alias("uses"),
+            pl.col("units_used").cast(pl.Int64),
+            pl.col("effects").cast(pl.Int64),
+            *[(outcome == o).cast(pl.Int64).alias(f"n_{o}")
+              for o in ("effect", "no_effect", "failure", "aborted")],
+        )
+        .group_by(list(CUBE_KEYS))
+        .agg(pl.col(c).sum() * sign for c in CUBE_SUMS)
+    )
+
+
+def add_to_cube(conn: Connection, uses: pl.DataFrame, sign: int = 1) -> None:
+    """Fold a batch of uses into ``use_cube`` (an upsert that adds the sums)."""
+    if uses.is_empty():
+        return
+    rows = cube_rows(uses, sign).to_dicts()
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(use_cube)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(CUBE_KEYS),
+        set_={c: use_cube.c[c] + stmt.excluded[c] for c in CUBE_SUMS},
+    )
+    conn.execute(stmt, rows)

@@ -1,0 +1,174 @@
+"""The tables of a workspace (SQLAlchemy Core: bulk paths need tables, not ORM objects).
+
+Every data row keeps ``event_id``: the audit event (import) that last wrote it, so any figure
+can be traced from a use back to the file and its SHA-256.
+
+``use_cube`` is the aggregate kept up to date at import: sums of uses per month, product,
+producer, version and lot. Cost per effect reads it instead of rescanning tens of millions of
+uses. Its key columns use '' for "not given" so that the key stays unique on every backend.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+ID = String(64)
+
+settings = Table(
+    "settings",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+producers = Table(
+    "producers",
+    metadata,
+    Column("producer_id", ID, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("region", Text, nullable=False),
+    Column("event_id", Integer, nullable=False),
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("product_id", ID, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("category", Text, nullable=False),
+    Column("event_id", Integer, nullable=False),
+)
+
+versions = Table(
+    "versions",
+    metadata,
+    Column("product_id", ID, ForeignKey("products.product_id"), primary_key=True),
+    Column("version", ID, primary_key=True),
+    Column("introduced_on", Date, nullable=False),
+    Column("event_id", Integer, nullable=False),
+)
+
+rates = Table(
+    "rates",
+    metadata,
+    Column("currency", String(8), primary_key=True),
+    Column("rate", Float, nullable=False),
+    Column("event_id", Integer, nullable=False),
+)
+
+contracts = Table(
+    "contracts",
+    metadata,
+    Column("contract_id", ID, primary_key=True),
+    Column("producer_id", ID, ForeignKey("producers.producer_id"), nullable=False),
+    Column("product_id", ID, ForeignKey("products.product_id"), nullable=False),
+    Column("signed_on", Date, nullable=False),
+    Column("quantity", BigInteger, nullable=False),
+    Column("unit_price", Float, nullable=False),
+    Column("currency", String(8), nullable=False),
+    Column("due_on", Date),
+    # unit_price in the workspace currency, at the rate in force when the row was imported
+    Column("unit_price_ws", Float, nullable=False),
+    Column("event_id", Integer, nullable=False),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("delivery_id", ID, primary_key=True),
+    Column("contract_id", ID, ForeignKey("contracts.contract_id"), nullable=False),
+    Column("delivered_on", Date, nullable=False),
+    Column("quantity", BigInteger, nullable=False),
+    Column("accepted_quantity", BigInteger, nullable=False),
+    Column("lot", ID, unique=True),
+    Column("event_id", Integer, nullable=False),
+)
+
+# Uses are the big table (tens of millions of rows): references are validated at import,
+# column-wise, rather than by foreign keys checked row by row.
+uses = Table(
+    "uses",
+    metadata,
+    Column("use_id", ID, primary_key=True),
+    Column("used_on", Date, nullable=False),
+    Column("operator", ID),
+    Column("product_id", ID, nullable=False),
+    Column("version", ID),
+    Column("producer_id", ID),
+    Column("lot", ID),
+    Column("units_used", Integer, nullable=False),
+    Column("effects", Integer, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("failure_mode", Text),
+    Column("conditions", Text),
+    Column("notes", Text),
+    Column("event_id", Integer, nullable=False),
+)
+
+use_cube = Table(
+    "use_cube",
+    metadata,
+    Column("product_id", ID, primary_key=True),
+    Column("producer_id", ID, primary_key=True),
+    Column("version", ID, primary_key=True),
+    Column("lot", ID, primary_key=True),
+    Column("month", String(7), primary_key=True),
+    Column("uses", BigInteger, nullable=False),
+    Column("units_used", BigInteger, nullable=False),
+    Column("effects", BigInteger, nullable=False),
+    Column("n_effect", BigInteger, nullable=False),
+    Column("n_no_effect", BigInteger, nullable=False),
+    Column("n_failure", BigInteger, nullable=False),
+    Column("n_aborted", BigInteger, nullable=False),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("event_id", Integer, primary_key=True, autoincrement=False),
+    Column("at", String(32), nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("table_name", String(32)),
+    Column("file_name", Text),
+    Column("file_sha256", String(64)),
+    Column("rows_added", BigInteger, nullable=False),
+    Column("rows_updated", BigInteger, nullable=False),
+    Column("rows_unchanged", BigInteger, nullable=False),
+    Column("rows_rejected", BigInteger, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+row_updates = Table(
+    "row_updates",
+    metadata,
+    Column("update_id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", Integer, nullable=False),
+    Column("table_name", String(32), nullable=False),
+    Column("row_key", Text, nullable=False),
+    Column("old_values", Text, nullable=False),
+    Column("new_values", Text, nullable=False),
+)
+
+Index("ix_row_updates_event", row_updates.c.event_id)
+
+DATA_TABLES = {
+    t.name: t for t in (producers, products, versions, rates, contracts, deliveries, uses)
+}
