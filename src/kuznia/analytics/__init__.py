@@ -1,0 +1,1 @@
+"""Pure analytic functions over arrays: no database, no files, no printing."""

@@ -1,0 +1,26 @@
+"""The command line: thin adapters over the service layer (parse, call, render)."""
+
+from __future__ import annotations
+
+import typer
+
+from kuznia.cli import audit, data, figures
+
+app = typer.Typer(
+    name="kuznia",
+    help="Kuznia: what does one confirmed effect cost, and which records say so.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("init")(data.init)
+app.command("import")(data.import_)
+app.command("uses")(data.uses)
+app.command("cost-per-effect")(figures.cost_per_effect)
+app.command("report")(figures.report)
+app.command("demo")(figures.demo)
+app.add_typer(audit.app, name="audit")
+
+
+def main() -> None:
+    app()

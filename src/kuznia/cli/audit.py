@@ -1,0 +1,58 @@
+"""Commands over the audit trail."""
+
+from __future__ import annotations
+
+import json as jsonlib
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+import kuznia
+from kuznia.cli.common import DbOption, JsonOption, err, handles_errors, out, print_json
+
+app = typer.Typer(help="The hash-chained audit trail of every write.", no_args_is_help=True)
+
+
+@app.command("list")
+@handles_errors
+def list_(
+    limit: Annotated[int, typer.Option(help="The newest N events (0: all).")] = 50,
+    db: DbOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Show audit events, oldest first, and the head hash to keep elsewhere."""
+    with kuznia.open(db) as ws:
+        events = ws.audit_events(limit or None)
+    if json:
+        print_json({"events": events})
+        return
+    t = Table("id", "at", "actor", "action", "table", "file", "sha256", "added", "updated",
+              "unchanged", "rejected")
+    for e in events:
+        t.add_row(str(e["event_id"]), e["at"][:19], e["actor"], e["action"],
+                  e["table_name"] or "", e["file_name"] or "", (e["file_sha256"] or "")[:12],
+                  f"{e['rows_added']:,}", f"{e['rows_updated']:,}", f"{e['rows_unchanged']:,}",
+                  f"{e['rows_rejected']:,}")
+    out.print(t)
+    if events:
+        out.print(f"head hash: {events[-1]['hash']}")
+        detail = jsonlib.loads(events[-1]["detail"])
+        if detail:
+            out.print(f"[dim]last event detail: {detail}[/dim]")
+
+
+@app.command()
+@handles_errors
+def verify(db: DbOption = None, json: JsonOption = False) -> None:
+    """Walk the chain; exit 1 naming the first event edited, removed or reordered."""
+    with kuznia.open(db) as ws:
+        check = ws.verify_audit()
+    if json:
+        print_json(check.to_dict())
+    elif check.ok:
+        out.print(f"audit chain intact: {check.checked} events, head {check.head}")
+    else:
+        err.print(f"audit chain broken at event {check.first_bad_event}: {check.reason}")
+    if not check.ok:
+        raise typer.Exit(1)

@@ -1,0 +1,75 @@
+"""What every command shares: the workspace options, error handling, output helpers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from kuznia.errors import KuzniaError, UsageError
+
+# Piped output (a file, a test) gets wide lines instead of rich's default 80 columns.
+_WIDTH = None if sys.stdout.isatty() else 200
+out = Console(highlight=False, width=_WIDTH)
+err = Console(stderr=True, highlight=False, width=_WIDTH)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", envvar="KUZNIA_DB", show_envvar=True,
+                 help="Workspace: a SQLite file path or a SQLAlchemy URL "
+                      "(postgresql+psycopg://...). Default: kuznia.db here."),
+]
+ActorOption = Annotated[
+    str | None,
+    typer.Option("--as", help="Who is acting, for the audit trail. Default: the OS user."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def handles_errors(fn: F) -> F:
+    """Turn Kuznia errors into a message on stderr and the right exit code, no traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except KuzniaError as exc:
+            err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err.print("interrupted; nothing was stored by the unfinished step")
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            if os.environ.get("KUZNIA_DEBUG"):
+                raise
+            err.print(f"internal error: {type(exc).__name__}: {exc}\n"
+                      "(set KUZNIA_DEBUG=1 to see the traceback, and report it)")
+            raise typer.Exit(3) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def parse_date(value: str | None, option: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"{option} takes an ISO date (YYYY-MM-DD), not {value!r}") from None
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+def money(x: float | None) -> str:
+    return "unknown" if x is None else f"{x:,.0f}"

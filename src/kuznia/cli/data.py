@@ -1,0 +1,107 @@
+"""Commands that create a workspace and bring files into it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+import kuznia
+from kuznia.cli.common import (
+    ActorOption,
+    DbOption,
+    JsonOption,
+    err,
+    handles_errors,
+    out,
+    parse_date,
+    print_json,
+)
+from kuznia.ingest.tables import SPECS
+
+
+@handles_errors
+def init(
+    db: DbOption = None,
+    currency: Annotated[str, typer.Option(help="Workspace currency (ISO code).")] = "USD",
+    actor: ActorOption = None,
+) -> None:
+    """Create an empty workspace."""
+    with kuznia.init(db, currency, actor) as ws:
+        out.print(f"created workspace {ws.store.display_url} (currency {ws.currency})")
+
+
+@handles_errors
+def import_(
+    table: Annotated[str, typer.Argument(help=f"One of: {', '.join(SPECS)}.")],
+    file: Annotated[Path, typer.Argument(help="A CSV (UTF-8) or XLSX file.")],
+    update: Annotated[bool, typer.Option(
+        help="Replace stored rows whose key matches but content differs (recorded).")] = False,
+    quarantine: Annotated[Path | None, typer.Option(
+        help="Store the good rows and write the rejected ones, with reasons, to this CSV.")
+    ] = None,
+    max_problems: Annotated[int, typer.Option(help="How many problems to list.")] = 20,
+    db: DbOption = None,
+    actor: ActorOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Import a file into a table: all rows or none, unless --quarantine."""
+    with kuznia.open(db, actor) as ws:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=err, transient=True,
+                      disable=json or not err.is_terminal) as bar:
+            task = bar.add_task(f"importing {file.name}", total=None)
+            result = ws.import_file(
+                table, file, update=update, quarantine=quarantine, max_problems=max_problems,
+                progress=lambda done, total: bar.update(task, completed=done, total=total))
+    if json:
+        print_json(result.to_dict())
+    else:
+        out.print(f"{file}: {result.added:,} added, {result.updated:,} updated, "
+                  f"{result.unchanged:,} unchanged, {result.rejected:,} rejected "
+                  f"(audit event {result.event_id})")
+        for line in result.problems:
+            err.print(line)
+        if result.quarantine and result.rejected:
+            out.print(f"rejected rows with reasons: {result.quarantine}")
+    if result.rejected:
+        raise typer.Exit(1)
+
+
+@handles_errors
+def uses(
+    product: Annotated[str | None, typer.Option(help="Product id.")] = None,
+    producer: Annotated[str | None, typer.Option(
+        help="Producer id ('-' for uses that name none).")] = None,
+    version: Annotated[str | None, typer.Option(help="Version ('-' for none).")] = None,
+    operator: Annotated[str | None, typer.Option(help="Operator ('-' for none).")] = None,
+    month: Annotated[str | None, typer.Option(help="YYYY-MM.")] = None,
+    date_from: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD.")
+                         ] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="Last day, YYYY-MM-DD.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many rows (0: all).")] = 50,
+    db: DbOption = None,
+    json: JsonOption = False,
+) -> None:
+    """List the uses behind a figure, with what each cost and how it was priced."""
+    with kuznia.open(db) as ws:
+        result = ws.uses(product=product, producer=producer, version=version,
+                         operator=operator, month=month,
+                         date_from=parse_date(date_from, "--from"),
+                         date_to=parse_date(date_to, "--to"), limit=limit or None)
+    if json:
+        print_json(result.to_dict())
+        return
+    cols = ["use_id", "used_on", "operator", "product_id", "version", "producer_id", "lot",
+            "units_used", "effects", "outcome", "failure_mode", "cost", "price_basis",
+            "source_file"]
+    t = Table(*cols, title=f"{result.total:,} uses")
+    for r in result.rows:
+        t.add_row(*["" if r[c] is None else (f"{r[c]:,.0f}" if c == "cost" else str(r[c]))
+                    for c in cols])
+    out.print(t)
+    if result.total > len(result.rows):
+        out.print(f"showing {len(result.rows):,} of {result.total:,}; --limit 0 shows all")

@@ -1,0 +1,99 @@
+"""Commands that answer questions: cost per effect, the report, the demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+import kuznia
+from kuznia.cli.common import (
+    DbOption,
+    JsonOption,
+    err,
+    handles_errors,
+    money,
+    out,
+    parse_date,
+    print_json,
+)
+from kuznia.services.costs import GROUP_KEYS, CostTable
+
+
+@handles_errors
+def cost_per_effect(
+    by: Annotated[str, typer.Option(
+        help=f"Group by any of {', '.join(GROUP_KEYS)}, comma-separated.")] = "product",
+    date_from: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD.")
+                         ] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="Last day, YYYY-MM-DD.")] = None,
+    db: DbOption = None,
+    json: JsonOption = False,
+) -> None:
+    """What one confirmed effect costs, per group, with a 90% interval."""
+    with kuznia.open(db) as ws:
+        table = ws.cost_per_effect(by, parse_date(date_from, "--from"),
+                                   parse_date(date_to, "--to"))
+    if json:
+        print_json(table.to_dict())
+    else:
+        render_costs(table)
+
+
+def render_costs(table: CostTable) -> None:
+    keys = [GROUP_KEYS[b] for b in table.by]
+    ranked = "rank_in_product" in (table.rows[0] if table.rows else {})
+    t = Table(*keys, "uses", "effects", "eff/use", f"cost ({table.currency})",
+              "cost per effect", "90% interval", *(["rank*"] if ranked else []))
+    for r in table.rows:
+        if r["cost"] is None:
+            figure, interval = "price unknown", ""
+        elif r["cost_per_effect"] is None:
+            figure = "no effect yet"
+            interval = f"> {money(r['cost_per_effect_low'])}"
+        else:
+            figure = money(r["cost_per_effect"])
+            interval = f"{money(r['cost_per_effect_low'])} - {money(r['cost_per_effect_high'])}"
+        t.add_row(
+            *[str(r[k]) if r[k] is not None else "(not given)" for k in keys],
+            f"{r['uses']:,}", f"{r['effects']:,}", f"{r['effects_per_use']:.2f}",
+            money(r["cost"]), figure, interval,
+            *([str(r["rank_in_product"] or "")] if ranked else []),
+        )
+    out.print(t)
+    for note in table.notes:
+        out.print(f"[dim]* {note}[/dim]")
+
+
+@handles_errors
+def report(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the report and charts.")
+                       ] = Path("kuznia-report"),
+    db: DbOption = None,
+) -> None:
+    """Write a self-contained HTML report (works offline) and a PNG of each chart."""
+    with kuznia.open(db) as ws:
+        path = ws.report(out_dir)
+    out.print(str(path))
+
+
+@handles_errors
+def demo(
+    n_uses: Annotated[int, typer.Option("--uses", help="How many uses to generate.")
+                      ] = 200_000,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed, the same data.")] = 7,
+    data_dir: Annotated[Path, typer.Option("--data", help="Folder for the generated files.")
+                        ] = Path("kuznia-demo-data"),
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the report.")
+                       ] = Path("kuznia-report"),
+    db: Annotated[str, typer.Option("--db", help="Demo workspace (replaced if it is a demo).")
+                  ] = "kuznia-demo.db",
+) -> None:
+    """Build a synthetic workspace through the real import path, then write its report."""
+    from kuznia.demo import run_demo
+
+    path = run_demo(db, n_uses=n_uses, seed=seed, data_dir=data_dir, out_dir=out_dir,
+                    say=lambda msg: err.print(msg))
+    out.print(str(path))

@@ -1,0 +1,241 @@
+"""Cost per effect by product, producer, version, operator and month.
+
+Sums come from ``use_cube`` (kept at import) whenever the question allows it: no operator
+in the grouping and dates on month boundaries. Otherwise the same query runs over ``uses``.
+Either way the aggregation happens in SQL and only one row per group reaches Python.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Integer, and_, case, func, literal, select
+from sqlalchemy.sql import Select
+
+from kuznia.analytics.cost_per_effect import cost_per_effect as cpe_figures
+from kuznia.analytics.cost_per_effect import shrunk_rates
+from kuznia.errors import UsageError
+from kuznia.services.prices import joined_price
+from kuznia.services.store import Store
+from kuznia.store.schema import use_cube, uses
+
+GROUP_KEYS = {
+    "product": "product_id",
+    "producer": "producer_id",
+    "version": "version",
+    "operator": "operator",
+    "month": "month",
+}
+OUTCOME_COUNTS = ("n_effect", "n_no_effect", "n_failure", "n_aborted")
+
+
+def parse_by(by: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    items = [b.strip() for b in (by.split(",") if isinstance(by, str) else by) if b.strip()]
+    unknown = [b for b in items if b not in GROUP_KEYS]
+    if unknown:
+        raise UsageError(f"cannot group by {', '.join(unknown)}; use any of "
+                         f"{', '.join(GROUP_KEYS)}")
+    if not items:
+        raise UsageError("--by needs at least one of " + ", ".join(GROUP_KEYS))
+    return tuple(dict.fromkeys(items))
+
+
+def month_expr(dialect: str, column):  # type: ignore[no-untyped-def]
+    if dialect == "postgresql":
+        return func.to_char(column, "YYYY-MM")
+    return func.strftime("%Y-%m", column)
+
+
+def _month_aligned(date_from: dt.date | None, date_to: dt.date | None) -> bool:
+    ok_from = date_from is None or date_from.day == 1
+    ok_to = date_to is None or (date_to + dt.timedelta(days=1)).day == 1
+    return ok_from and ok_to
+
+
+def _source(store: Store, by: tuple[str, ...], date_from: dt.date | None,
+            date_to: dt.date | None) -> tuple[Any, str]:
+    if "operator" not in by and _month_aligned(date_from, date_to):
+        q = select(use_cube)
+        if date_from:
+            q = q.where(use_cube.c.month >= date_from.strftime("%Y-%m"))
+        if date_to:
+            q = q.where(use_cube.c.month <= date_to.strftime("%Y-%m"))
+        return q.subquery("src"), "cube"
+    outcome = uses.c.outcome
+    q = select(
+        uses.c.product_id,
+        func.coalesce(uses.c.producer_id, "").label("producer_id"),
+        func.coalesce(uses.c.version, "").label("version"),
+        func.coalesce(uses.c.lot, "").label("lot"),
+        uses.c.operator,
+        month_expr(store.dialect, uses.c.used_on).label("month"),
+        literal(1, Integer).label("uses"),
+        uses.c.units_used,
+        uses.c.effects,
+        *[case((outcome == o, 1), else_=0).label(f"n_{o}")
+          for o in ("effect", "no_effect", "failure", "aborted")],
+    )
+    if date_from:
+        q = q.where(uses.c.used_on >= date_from)
+    if date_to:
+        q = q.where(uses.c.used_on <= date_to)
+    return q.subquery("src"), "uses"
+
+
+def _aggregate(src: Any, by: tuple[str, ...]) -> Select[Any]:
+    frm, price, (lot_p, producer_p, _) = joined_price(src, src.c.lot, src.c.producer_id,
+                                                      src.c.product_id)
+    keys = [src.c[GROUP_KEYS[b]].label(GROUP_KEYS[b]) for b in by]
+    units = src.c.units_used
+    return (
+        select(
+            *keys,
+            func.sum(src.c.uses).label("uses"),
+            func.sum(units).label("units_used"),
+            func.sum(src.c.effects).label("effects"),
+            func.sum(units * price).label("cost"),
+            func.sum(case((price.is_(None), src.c.uses), else_=0)).label("uses_unpriced"),
+            func.sum(case((lot_p.is_not(None), units), else_=0)).label("units_lot_price"),
+            func.sum(case((and_(lot_p.is_(None), producer_p.is_not(None)), units),
+                          else_=0)).label("units_producer_price"),
+            *[func.sum(src.c[c]).label(c) for c in OUTCOME_COUNTS],
+        )
+        .select_from(frm)
+        .group_by(*keys)
+        .order_by(*keys)
+    )
+
+
+@dataclass
+class CostTable:
+    """Cost per effect per group; ``rows`` are plain dicts, ready for JSON."""
+
+    by: tuple[str, ...]
+    currency: str
+    rows: list[dict[str, Any]]
+    notes: list[str] = field(default_factory=list)
+    source: str = "cube"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"by": list(self.by), "currency": self.currency, "rows": self.rows,
+                "notes": self.notes}
+
+    def to_polars(self):  # type: ignore[no-untyped-def]
+        import polars as pl
+
+        return pl.DataFrame(self.rows, infer_schema_length=None)
+
+    def to_pandas(self):  # type: ignore[no-untyped-def]
+        try:
+            import pandas as pd
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise UsageError("pandas is not installed: pip install 'kuznia[pandas]'") from exc
+        return pd.DataFrame(self.rows)
+
+
+def _nan_to_none(x: float) -> float | None:
+    return None if x is None or np.isnan(x) else float(x)
+
+
+def trace_command(row: dict[str, Any], by: tuple[str, ...]) -> str:
+    """The command that lists the uses behind one row of the table."""
+    parts = ["kuznia uses"]
+    for b in by:
+        value = row.get(GROUP_KEYS[b])
+        parts.append(f"--{b} {value if value is not None else '-'}")
+    return " ".join(parts)
+
+
+def cost_per_effect(
+    store: Store,
+    by: str | tuple[str, ...] = ("product",),
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    level: float = 0.90,
+) -> CostTable:
+    groups = parse_by(by)
+    if date_from and date_to and date_to < date_from:
+        raise UsageError("--to is before --from")
+    src, kind = _source(store, groups, date_from, date_to)
+    with store.read() as conn:
+        raw = [dict(r._mapping) for r in conn.execute(_aggregate(src, groups))]
+    currency = store.setting("currency", "USD") or "USD"
+    table = CostTable(groups, currency, [], source=kind)
+    if not raw:
+        table.notes.append("no uses in this workspace for the period asked")
+        return table
+    n = np.array([r["uses"] for r in raw], dtype=float)
+    e = np.array([r["effects"] for r in raw], dtype=float)
+    unpriced = np.array([r["uses_unpriced"] for r in raw], dtype=float)
+    cost = np.array([np.nan if u > 0 or r["cost"] is None else r["cost"]
+                     for r, u in zip(raw, unpriced, strict=True)], dtype=float)
+    point, low, high = cpe_figures(cost, n, e, level)
+    for i, r in enumerate(raw):
+        for k in ("producer_id", "version"):
+            if k in r and r[k] == "":
+                r[k] = None
+        r["cost"] = _nan_to_none(cost[i])
+        r["effects_per_use"] = float(e[i] / n[i]) if n[i] else None
+        r["cost_per_effect"] = _nan_to_none(point[i])
+        r["cost_per_effect_low"] = _nan_to_none(low[i])
+        r["cost_per_effect_high"] = _nan_to_none(high[i])
+        r["trace"] = trace_command(r, groups)
+        for k in ("uses", "units_used", "effects", "uses_unpriced", "units_lot_price",
+                  "units_producer_price", *OUTCOME_COUNTS):
+            r[k] = int(r[k] or 0)
+    if "product" in groups and "producer" in groups:
+        _rank_producers(raw, groups, n, e, cost)
+    table.rows = raw
+    _explain(table, e, unpriced, level)
+    return table
+
+
+def _rank_producers(rows: list[dict[str, Any]], by: tuple[str, ...], n: np.ndarray,
+                    e: np.ndarray, cost: np.ndarray) -> None:
+    """Shrink each producer's effect rate towards its product's and rank within the product."""
+    peers = [b for b in by if b != "producer"]
+    labels = np.array(["\x1f".join(str(r.get(GROUP_KEYS[b])) for b in peers) for r in rows])
+    mean, low, high = shrunk_rates(e, n, labels)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_use = cost / n
+        shrunk = per_use / mean
+    for i, r in enumerate(rows):
+        r["effects_per_use_shrunk"] = _nan_to_none(mean[i])
+        r["cost_per_effect_shrunk"] = _nan_to_none(shrunk[i])
+    for label in np.unique(labels):
+        idx = [i for i in np.flatnonzero(labels == label) if not np.isnan(shrunk[i])]
+        for rank, i in enumerate(sorted(idx, key=lambda i: shrunk[i]), start=1):
+            rows[i]["rank_in_product"] = rank
+    for r in rows:
+        r.setdefault("rank_in_product", None)
+
+
+def _explain(table: CostTable, e: np.ndarray, unpriced: np.ndarray, level: float) -> None:
+    pct = round(level * 100)
+    table.notes.append(
+        f"cost per effect = cost of the units used / confirmed effects, in {table.currency}; "
+        f"low-high is a {pct}% interval from a Gamma-Poisson model of effects per use "
+        "(Jeffreys prior)")
+    none = int(np.sum(e == 0))
+    if none:
+        table.notes.append(f"{none} groups have no confirmed effect yet: no figure and no "
+                           "upper end, only a lower end")
+    if unpriced.sum():
+        table.notes.append(f"{int(unpriced.sum()):,} uses have no known price (no contract for "
+                           "their product): their groups show no cost")
+    if "product" in table.by and "producer" in table.by:
+        table.notes.append(
+            "producers are ranked within each product by cost per effect with their effect "
+            "rate shrunk towards the product's (empirical Bayes, Marshall 1991): small samples "
+            "move most")
+    lot = sum(r["units_lot_price"] for r in table.rows)
+    prod = sum(r["units_producer_price"] for r in table.rows)
+    total = sum(r["units_used"] for r in table.rows)
+    if total:
+        table.notes.append(
+            f"units priced by their lot's contract: {lot / total:.0%}; by the producer's "
+            f"average price: {prod / total:.0%}; by the product's average or unknown: "
+            f"{(total - lot - prod) / total:.0%}")

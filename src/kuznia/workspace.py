@@ -1,0 +1,75 @@
+"""The Python API for analysts: ``kuznia.open(db)`` gives a ``Workspace``.
+
+Its methods return the same result objects as the CLI prints (``.to_dict()``, and for
+tables ``.to_pandas()`` / ``.to_polars()``).
+
+>>> import kuznia
+>>> ws = kuznia.open("kuznia-demo.db")            # doctest: +SKIP
+>>> ws.cost_per_effect(by="product,producer").to_pandas()   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from kuznia.services import audit, costs, imports, trace
+from kuznia.services.store import Store, create_store, open_store
+from kuznia.settings import default_actor
+
+
+class Workspace:
+    def __init__(self, store: Store, actor: str | None = None):
+        self.store = store
+        self.actor = actor or default_actor()
+
+    # context manager, so notebooks and scripts close the engine
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.store.close()
+
+    @property
+    def currency(self) -> str:
+        return self.store.setting("currency", "USD") or "USD"
+
+    def import_file(self, table: str, path: str | Path, *, update: bool = False,
+                    quarantine: str | Path | None = None, **kw: Any) -> imports.ImportResult:
+        return imports.import_file(self.store, table, path, actor=self.actor, update=update,
+                                   quarantine=quarantine, **kw)
+
+    def cost_per_effect(self, by: str | tuple[str, ...] = "product",
+                        date_from: dt.date | None = None,
+                        date_to: dt.date | None = None) -> costs.CostTable:
+        return costs.cost_per_effect(self.store, by, date_from, date_to)
+
+    def uses(self, **filters: Any) -> trace.UseList:
+        return trace.list_uses(self.store, **filters)
+
+    def audit_events(self, limit: int | None = None) -> list[dict[str, Any]]:
+        with self.store.read() as conn:
+            return audit.list_events(conn, limit)
+
+    def verify_audit(self) -> audit.ChainCheck:
+        return audit.verify_chain(self.audit_events())
+
+    def report(self, out: str | Path = "kuznia-report") -> Path:
+        from kuznia.report.build import build_report
+
+        return build_report(self, Path(out))
+
+
+def open(db: str | None = None, actor: str | None = None) -> Workspace:  # noqa: A001
+    """Open the workspace at ``db`` (a path or SQLAlchemy URL; default ``KUZNIA_DB``)."""
+    return Workspace(open_store(db), actor)
+
+
+def init(db: str | None = None, currency: str = "USD", actor: str | None = None) -> Workspace:
+    """Create a workspace at ``db`` with its money kept in ``currency``."""
+    actor = actor or default_actor()
+    return Workspace(create_store(db, currency.upper(), actor), actor)
