@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 
 from kuznia.errors import InputError, RowProblem, UsageError
+from kuznia.ingest.prefetch import prefetch
 from kuznia.ingest.readers import LINE, Source, file_sha256, open_source
 from kuznia.ingest.rules import RULES, SEP, References
 from kuznia.ingest.tables import SPECS, TableSpec
@@ -229,6 +230,37 @@ def _first_problems(name: str, frame: pl.DataFrame, limit: int) -> list[RowProbl
             for r in frame.head(limit).iter_rows(named=True)]
 
 
+@dataclass
+class _Checked:
+    """One batch after every check that needs no database."""
+
+    height: int  # rows read, blank ones included
+    nbytes: int  # about how many bytes of the file they took (for the progress bar)
+    typed: pl.DataFrame
+    problems: pl.DataFrame
+    good: pl.DataFrame
+    repeats: int  # exact repeats of an earlier row of the batch
+
+
+def _checked(source: Source, spec: TableSpec, refs: References) -> Iterator[_Checked]:
+    for batch in source.batches:
+        typed, p_types = convert(batch, spec)
+        typed, p_rules = RULES[spec.name](typed, refs)
+        before = typed.height
+        typed, p_dups = duplicates_in_batch(typed, spec)
+        problems = pl.concat([p_types, p_rules, p_dups])
+        good = typed.filter(~pl.col(LINE).is_in(problems.get_column(LINE).implode()))
+        if spec.name == "deliveries":  # later batches must not reuse these lots
+            refs.lots = pl.concat([refs.lots, good.filter(pl.col("lot").is_not_null()).select(
+                "lot", "delivery_id", pl.lit(None, pl.String).alias("lot_producer_id"),
+                pl.lit(None, pl.String).alias("lot_product_id"))])
+        text = [c for c in batch.columns if c != LINE]
+        nbytes = batch.select(pl.sum_horizontal(pl.col(text).str.len_bytes().fill_null(0))
+                              .sum()).item() + batch.height * len(text)
+        yield _Checked(batch.height, int(nbytes), typed, problems, good,
+                       before - typed.height)
+
+
 def import_file(
     store: Store,
     table: str,
@@ -257,26 +289,21 @@ def import_file(
     tally = _Tally(max_problems)
     held = _Quarantine(Path(quarantine), source.header) if quarantine else None
     size = max(1, path.stat().st_size)
-    rows_read = repeats = raw_seen = 0
+    rows_read = repeats = raw_seen = bytes_read = 0
     currency = store.setting("currency", "USD") or "USD"
 
     with store.write() as conn:
         event_id = audit.next_event_id(conn)
         refs = load_references(conn, currency)
         writer = _TableWriter(conn, spec, event_id, update)
-        for batch in source.batches:
-            rows_read += batch.height
-            typed, p_types = convert(batch, spec)
-            typed, p_rules = RULES[table](typed, refs)
-            before = typed.height
-            typed, p_dups = duplicates_in_batch(typed, spec)
-            repeats += before - typed.height
-            problems = pl.concat([p_types, p_rules, p_dups])
-            good = typed.filter(~pl.col(LINE).is_in(problems.get_column(LINE).implode()))
+        for step in prefetch(_checked(source, spec, refs)):
+            rows_read += step.height
+            repeats += step.repeats
+            problems = step.problems
             # all or nothing: once anything is wrong, only keep checking
             if held is not None or (tally.total == 0 and not source.problems
                                     and problems.is_empty()):
-                problems = pl.concat([problems, writer.write(good)])
+                problems = pl.concat([problems, writer.write(step.good)])
             problems = problems.sort(LINE, "column")
             new_raw = source.problems[raw_seen:]
             raw_seen = len(source.problems)
@@ -284,17 +311,12 @@ def import_file(
                       problems.height + len(new_raw),
                       problems.get_column(LINE).n_unique() + len(new_raw))
             if held is not None:
-                held.write(typed, problems)
+                held.write(step.typed, problems)
                 for p in new_raw:
                     held.write_raw(p)
-            if spec.name == "deliveries":
-                refs.lots = pl.concat([refs.lots, good.filter(pl.col("lot").is_not_null())
-                                       .select("lot", "delivery_id",
-                                               pl.lit(None, pl.String).alias("lot_producer_id"),
-                                               pl.lit(None, pl.String).alias("lot_product_id"))])
-            if progress:
-                per_row = max(1, batch.estimated_size() // max(1, batch.height))
-                progress(rows_read, max(rows_read, size // per_row))
+            bytes_read += step.nbytes
+            if progress:  # rows so far, and the total the bytes so far suggest
+                progress(rows_read, max(rows_read, rows_read * size // max(1, bytes_read)))
         late = source.problems[raw_seen:]  # wrong-width rows after the last batch
         tally.add(late, len(late), len(late))
         if held is not None:

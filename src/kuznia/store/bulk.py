@@ -10,10 +10,7 @@ import json
 
 import polars as pl
 from sqlalchemy import Connection, Table, and_, bindparam, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from kuznia.store.schema import use_cube
 
 CUBE_KEYS = ("product_id", "producer_id", "version", "lot", "month")
 CUBE_SUMS = ("uses", "units_used", "effects", "n_effect", "n_no_effect", "n_failure", "n_aborted")
@@ -119,11 +116,16 @@ def add_to_cube(conn: Connection, uses: pl.DataFrame, sign: int = 1) -> None:
     """Fold a batch of uses into ``use_cube`` (an upsert that adds the sums)."""
     if uses.is_empty():
         return
-    rows = cube_rows(uses, sign).to_dicts()
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(use_cube)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(CUBE_KEYS),
-        set_={c: use_cube.c[c] + stmt.excluded[c] for c in CUBE_SUMS},
+    rows = cube_rows(uses, sign)
+    cols = [*CUBE_KEYS, *CUBE_SUMS]
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    sql = (
+        f"INSERT INTO use_cube ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))}) "
+        f"ON CONFLICT ({', '.join(CUBE_KEYS)}) DO UPDATE SET "
+        + ", ".join(f"{c} = use_cube.{c} + excluded.{c}" for c in CUBE_SUMS)
     )
-    conn.execute(stmt, rows)
+    cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cur.executemany(sql, rows.select(cols).rows())
+    finally:
+        cur.close()

@@ -1,0 +1,240 @@
+"""A synthetic workspace of realistic shape, built through the real import path.
+
+Everything here is invented: regions are numbered, producers and products have made-up
+names, and no figure is a real technical parameter. What is realistic is the *shape*:
+hundreds of producers in many regions, several versions per product whose failure modes
+fall as fixes ship, a few late or short deliveries, a few odd prices, prices in three
+currencies, and uses that sometimes omit their lot or producer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from kuznia.errors import WorkspaceError
+from kuznia.ingest.tables import IMPORT_ORDER
+from kuznia.settings import database_url
+
+START = dt.date(2025, 1, 1)
+END = dt.date(2026, 10, 31)
+DAYS = (END - START).days
+
+# category: (products, unit price, effects per effect-use, effect chance, failure modes)
+CATEGORIES = {
+    "fpv_drone": (10, 480, 1.0, 0.45, ["link_loss", "battery", "fuze", "motor"]),
+    "one_way_drone": (6, 45_000, 1.2, 0.55, ["navigation", "engine", "launch", "link_loss"]),
+    "guided_munition": (5, 13_839, 3.0, 0.80, ["guidance", "fuze", "seeker"]),
+    "artillery_round": (6, 1_100, 1.0, 0.12, ["fuze", "propellant", "dud"]),
+    "recon_uav": (5, 22_000, 2.0, 0.50, ["link_loss", "battery", "camera"]),
+    "interceptor_drone": (5, 3_500, 1.0, 0.35, ["seeker", "battery", "link_loss"]),
+    "ground_robot": (3, 16_000, 1.5, 0.40, ["track", "link_loss", "battery"]),
+}
+CURRENCIES = {"USD": 1.0, "EUR": 1.08, "UAH": 0.024}
+WORDS_A = ["North", "Steppe", "River", "Iron", "Amber", "Oak", "Falcon", "Granite", "Birch",
+           "Harbor", "Summit", "Linden", "Cobalt", "Meadow", "Aster"]
+WORDS_B = ["Works", "Systems", "Labs", "Forge", "Dynamics", "Line", "Tech", "Mechanics"]
+
+
+@dataclass
+class DemoSize:
+    uses: int
+    producers: int = 300
+    regions: int = 24
+    operators: int = 400
+
+
+def _days(rng: np.random.Generator, n: int, lo: int = 0, hi: int = DAYS) -> np.ndarray:
+    return rng.integers(lo, hi, n)
+
+
+def _date_col(days: np.ndarray) -> pl.Series:
+    return pl.Series(days.astype("timedelta64[D]") + np.datetime64(START)).cast(pl.Date)
+
+
+def generate(folder: Path, size: DemoSize, seed: int = 7,
+             say: Callable[[str], None] = lambda _m: None) -> dict[str, Path]:
+    """Write one CSV per table into ``folder``; return their paths by table."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {t: folder / f"{t}.csv" for t in IMPORT_ORDER}
+
+    pl.DataFrame({"currency": ["EUR", "UAH"], "rate": [CURRENCIES["EUR"], CURRENCIES["UAH"]]}
+                 ).write_csv(files["rates"])
+
+    n_prod = size.producers
+    kinds = rng.choice(["state", "private", "joint_venture", "trader"], n_prod,
+                       p=[0.2, 0.6, 0.12, 0.08])
+    producers = pl.DataFrame({
+        "producer_id": [f"P{i:04d}" for i in range(1, n_prod + 1)],
+        "name": [f"{WORDS_A[rng.integers(len(WORDS_A))]} {WORDS_B[rng.integers(len(WORDS_B))]}"
+                 f" {i:03d}" for i in range(1, n_prod + 1)],
+        "kind": kinds,
+        "region": [f"Region {r:02d}" for r in rng.integers(1, size.regions + 1, n_prod)],
+    })
+    producers.write_csv(files["producers"])
+    quality = rng.lognormal(0.0, 0.25, n_prod)  # >1: better than the product's norm
+
+    rows_p, rows_v, rows_c, rows_d = [], [], [], []
+    lot_meta: list[tuple] = []  # lot, product, producer, version, delivered day, accepted, ...
+    contract_no = delivery_no = 0
+    for cat, (count, price, eff_mult, p_eff, modes) in CATEGORIES.items():
+        prefix = "".join(w[0] for w in cat.split("_")).upper()
+        for k in range(1, count + 1):
+            pid = f"{prefix}-{k:02d}"
+            rows_p.append((pid, f"{cat.replace('_', ' ').title()} {k:02d}", cat))
+            n_versions = int(rng.integers(2, 6))
+            v_days = np.sort(np.concatenate([[0], rng.integers(60, DAYS - 60, n_versions - 1)]))
+            for j, d in enumerate(v_days, start=1):
+                rows_v.append((pid, f"v{j}", START + dt.timedelta(days=int(d))))
+            # each version fixes one failure mode (its rate falls by 70%)
+            base_fail = rng.uniform(0.06, 0.2) * rng.dirichlet(np.ones(len(modes)))
+            makers = rng.choice(n_prod, int(rng.integers(2, 16)), replace=False)
+            p_price = price * rng.lognormal(0, 0.1)
+            for m in makers:
+                for _ in range(int(rng.integers(1, 5))):
+                    contract_no += 1
+                    cid = f"C{contract_no:06d}"
+                    signed = int(rng.integers(0, DAYS - 120))
+                    qty = int(rng.integers(20, 400) * (20 if price < 5_000 else 1))
+                    unit = p_price * rng.lognormal(0, 0.08)
+                    if rng.random() < 0.02:
+                        unit *= rng.uniform(2.5, 4.0)  # an odd price, for oversight to find
+                    cur = rng.choice(list(CURRENCIES), p=[0.85, 0.1, 0.05])
+                    due = signed + int(rng.integers(45, 120))
+                    rows_c.append((cid, f"P{m + 1:04d}", pid, START + dt.timedelta(days=signed),
+                                   qty, round(unit / CURRENCIES[cur], 2), cur,
+                                   START + dt.timedelta(days=due)))
+                    parts = rng.multinomial(qty, rng.dirichlet(np.ones(int(rng.integers(1, 4)))))
+                    for part in parts[parts > 0]:
+                        delivery_no += 1
+                        late = rng.random() < 0.06
+                        day = min(DAYS - 1, due - int(rng.integers(0, 40))
+                                  + (int(rng.integers(20, 120)) if late else 0))
+                        day = max(day, signed + 7)
+                        short = rng.random() < 0.05
+                        accepted = int(part * (rng.uniform(0.6, 0.95) if short else 1.0))
+                        lot = f"L{delivery_no:07d}"
+                        rows_d.append((f"D{delivery_no:07d}", cid, START + dt.timedelta(days=day),
+                                       int(part), accepted, lot))
+                        version = int(np.searchsorted(v_days, day, side="right"))
+                        lot_meta.append((lot, pid, m, version, day, accepted, eff_mult, p_eff,
+                                         tuple(modes), tuple(base_fail)))
+    pl.DataFrame(rows_p, schema=["product_id", "name", "category"], orient="row"
+                 ).write_csv(files["products"])
+    pl.DataFrame(rows_v, schema=["product_id", "version", "introduced_on"], orient="row"
+                 ).write_csv(files["versions"])
+    pl.DataFrame(rows_c, schema=["contract_id", "producer_id", "product_id", "signed_on",
+                                 "quantity", "unit_price", "currency", "due_on"], orient="row"
+                 ).write_csv(files["contracts"])
+    pl.DataFrame(rows_d, schema=["delivery_id", "contract_id", "delivered_on", "quantity",
+                                 "accepted_quantity", "lot"], orient="row"
+                 ).write_csv(files["deliveries"])
+    say(f"generated {len(rows_p)} products, {len(rows_c):,} contracts, "
+        f"{len(rows_d):,} deliveries; writing {size.uses:,} uses")
+    _write_uses(files["uses"], lot_meta, quality, size, rng)
+    return files
+
+
+def _write_uses(path: Path, lots: list[tuple], quality: np.ndarray, size: DemoSize,
+                rng: np.random.Generator, chunk: int = 500_000) -> None:
+    weights = np.array([m[5] for m in lots], dtype=float)
+    weights /= weights.sum()
+    lot_ids = np.array([m[0] for m in lots])
+    products = np.array([m[1] for m in lots])
+    makers = np.array([m[2] for m in lots])
+    versions = np.array([m[3] for m in lots])
+    delivered = np.array([m[4] for m in lots])
+    eff_mult = np.array([m[6] for m in lots])
+    p_eff = np.array([m[7] for m in lots])
+    n_modes = max(len(m[8]) for m in lots)
+    fail = np.zeros((len(lots), n_modes))
+    modes = np.full((len(lots), n_modes), "", dtype="U32")
+    for i, m in enumerate(lots):
+        rates = np.array(m[9]) * quality[m[2]] ** -1.0
+        fixed = min(m[3] - 1, len(m[8]))  # version k has fixed the first k-1 modes
+        rates[:fixed] *= 0.3
+        fail[i, : len(rates)] = rates
+        modes[i, : len(m[8])] = m[8]
+    multi_unit = np.char.startswith(products.astype(str), "AR-")
+    written = 0
+    with path.open("wb") as f:
+        while written < size.uses:
+            n = min(chunk, size.uses - written)
+            li = rng.choice(len(lots), n, p=weights)
+            day = np.minimum(delivered[li] + rng.exponential(45, n).astype(int), DAYS)
+            u = rng.random(n)
+            cum = np.cumsum(fail[li], axis=1)
+            mode_idx = (u[:, None] >= cum).sum(axis=1)
+            failed = mode_idx < n_modes
+            aborted = ~failed & (rng.random(n) < 0.03)
+            hit = ~failed & ~aborted & (rng.random(n) < np.clip(p_eff[li] * quality[makers[li]],
+                                                                0, 0.98))
+            effects = np.where(hit, 1 + rng.poisson(np.maximum(eff_mult[li] - 1, 0)), 0)
+            outcome = np.where(failed, "failure", np.where(aborted, "aborted",
+                                                           np.where(hit, "effect", "no_effect")))
+            fmode = np.where(failed, modes[li, np.minimum(mode_idx, n_modes - 1)], "")
+            drop_lot = rng.random(n) < 0.05
+            drop_producer = rng.random(n) < 0.10
+            units = np.where(multi_unit[li], rng.integers(1, 7, n), 1)
+            ids = np.arange(written + 1, written + n + 1)
+            frame = pl.DataFrame({
+                "use_id": pl.Series(ids).cast(pl.String).str.zfill(9),
+                "used_on": _date_col(day),
+                "operator": pl.Series(rng.integers(1, size.operators + 1, n)).cast(pl.String)
+                .str.zfill(3),
+                "product_id": products[li],
+                "version": pl.Series(versions[li]).cast(pl.String).str.pad_start(2, "v"),
+                "producer_id": pl.Series(makers[li] + 1).cast(pl.String).str.zfill(4),
+                "lot": lot_ids[li],
+                "units_used": units,
+                "effects": effects,
+                "outcome": outcome,
+                "failure_mode": fmode,
+                "conditions": pl.Series(np.where(rng.random(n) < 0.3, "ew=high", "ew=low"))
+                + pl.Series(np.where(rng.random(n) < 0.25, ";night=1", ";night=0")),
+                "notes": pl.Series([None] * n, dtype=pl.String),
+            })
+            frame = frame.with_columns(
+                pl.format("U{}", "use_id").alias("use_id"),
+                pl.format("OP-{}", "operator").alias("operator"),
+                pl.when(pl.Series(drop_producer & ~drop_lot)).then(None)
+                .otherwise(pl.format("P{}", "producer_id")).alias("producer_id"),
+                pl.when(pl.Series(drop_lot)).then(None).otherwise(pl.col("lot")).alias("lot"),
+                pl.when(pl.col("failure_mode") == "").then(None)
+                .otherwise(pl.col("failure_mode")).alias("failure_mode"),
+            )
+            frame.write_csv(f, include_header=written == 0)
+            written += n
+
+
+def run_demo(db: str, *, n_uses: int, seed: int, data_dir: Path, out_dir: Path,
+             say: Callable[[str], None]) -> Path:
+    """Generate files, import them into a fresh demo workspace, write the report."""
+    import kuznia
+    from kuznia.services.store import _sqlite_path
+
+    url = database_url(db)
+    path = _sqlite_path(url)
+    if path is not None and path.exists():
+        with kuznia.open(db) as old:
+            if old.store.setting("demo") != "1":
+                raise WorkspaceError(f"{path} holds a workspace that is not a demo; "
+                                     "choose another --db")
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    files = generate(data_dir, DemoSize(uses=n_uses), seed, say)
+    with kuznia.init(db, "USD", "demo") as ws:
+        from kuznia.store.schema import settings
+
+        with ws.store.write() as conn:
+            conn.execute(settings.insert(), {"key": "demo", "value": "1"})
+        for table in IMPORT_ORDER:
+            r = ws.import_file(table, files[table])
+            say(f"imported {files[table]}: {r.added:,} rows")
+        return ws.report(out_dir)

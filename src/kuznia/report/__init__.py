@@ -1,0 +1,1 @@
+"""The HTML report: self-contained (charts inlined), works offline, every figure traced."""

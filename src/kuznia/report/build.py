@@ -1,0 +1,73 @@
+"""Assemble the report from the workspace's figures; write HTML and one PNG per chart."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from kuznia.report import charts
+
+if TYPE_CHECKING:
+    from kuznia.workspace import Workspace
+
+TREND_PRODUCTS = 6
+
+
+def anchor(*parts: Any) -> str:
+    """A stable HTML id for a group of uses."""
+    return "trace-" + re.sub(r"[^A-Za-z0-9_-]+", "_", "-".join(str(p) for p in parts))
+
+
+def build_report(ws: Workspace, out: Path) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    by_product = ws.cost_per_effect("product")
+    by_month = ws.cost_per_effect("product,month")
+    by_producer = ws.cost_per_effect("product,producer")
+    cur = by_product.currency
+    busiest = [r["product_id"] for r in sorted(by_product.rows, key=lambda r: -r["uses"])]
+    pngs = {
+        "cost_by_product": charts.cost_by_product(by_product.rows, cur) if by_product.rows
+        else None,
+        "monthly_trend": charts.monthly_trend(by_month.rows, busiest[:TREND_PRODUCTS], cur)
+        if by_month.rows else None,
+        "outcomes": charts.outcomes(by_product.rows) if by_product.rows else None,
+    }
+    images = {}
+    for name, data in pngs.items():
+        if data is None:
+            continue
+        (out / f"{name}.png").write_bytes(data)
+        images[name] = "data:image/png;base64," + base64.b64encode(data).decode()
+    producers: dict[str, list[dict[str, Any]]] = {}
+    for r in by_producer.rows:
+        r["anchor"] = anchor(r["product_id"], r["producer_id"])
+        producers.setdefault(r["product_id"], []).append(r)
+    for rows in producers.values():
+        rows.sort(key=lambda r: (r["rank_in_product"] is None, r["rank_in_product"] or 0))
+    for r in by_product.rows:
+        r["anchor"] = anchor(r["product_id"])
+    events = ws.audit_events()
+    env = Environment(loader=PackageLoader("kuznia", "report"),
+                      autoescape=select_autoescape(["html", "j2"]))
+    env.filters["money"] = lambda x: "—" if x is None else f"{x:,.0f}"
+    env.filters["num"] = lambda x: f"{x:,}"
+    html = env.get_template("report.html.j2").render(
+        generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        db=ws.store.display_url,
+        currency=cur,
+        by_product=by_product,
+        by_month=by_month,
+        producers=producers,
+        images=images,
+        events=events,
+        chain=ws.verify_audit(),
+        trend_products=busiest[:TREND_PRODUCTS],
+    )
+    path = out / "report.html"
+    path.write_text(html, encoding="utf-8")
+    return path.resolve()
