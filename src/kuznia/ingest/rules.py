@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from kuznia.ingest.readers import LINE
 from kuznia.ingest.validate import no_problems, problems_where
 
 
@@ -78,8 +79,11 @@ def _deliveries(frame: pl.DataFrame, refs: References) -> tuple[pl.DataFrame, pl
                        & (pl.col("__lot_owner") != pl.col("delivery_id")), "lot",
                        "already belongs to another delivery",
                        pl.col("lot") + pl.lit(" (delivery ") + pl.col("__lot_owner") + pl.lit(")")),
-        problems_where(frame, pl.col("lot").is_not_null() & pl.col("lot").is_duplicated(), "lot",
-                       "appears on more than one delivery in this file"),
+        problems_where(frame, pl.col("lot").is_not_null()
+                       & (pl.col(LINE) != pl.col(LINE).min().over("lot")), "lot",
+                       "is already the lot of an earlier delivery in this file",
+                       pl.col("lot") + pl.lit(" (line ") + pl.col(LINE).min().over("lot")
+                       .cast(pl.String) + pl.lit(")")),
     ]
     return frame, pl.concat(problems)
 

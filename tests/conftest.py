@@ -1,0 +1,68 @@
+"""Shared fixtures: every store test runs on SQLite, and on PostgreSQL when
+KUZNIA_TEST_POSTGRES_URL names a server (each test then gets its own schema)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+import kuznia
+from kuznia.ingest.tables import IMPORT_ORDER
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+PG_ENV = "KUZNIA_TEST_POSTGRES_URL"
+
+
+def _pg_url_for_schema(base: str, schema: str) -> str:
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL for an empty store of each backend."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "ws.db")
+        return
+    base = os.environ.get(PG_ENV)
+    if not base:
+        pytest.skip(f"{PG_ENV} is not set: no PostgreSQL server to test against")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    try:
+        yield _pg_url_for_schema(base, schema)
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
+@pytest.fixture
+def ws(db_url: str) -> Iterator[kuznia.Workspace]:
+    """An empty workspace (USD) on each backend."""
+    with kuznia.init(db_url, "USD", actor="tester") as w:
+        yield w
+
+
+@pytest.fixture
+def example_dir(tmp_path: Path) -> Path:
+    """A private copy of examples/, safe to edit."""
+    target = tmp_path / "examples"
+    shutil.copytree(EXAMPLES, target)
+    return target
+
+
+@pytest.fixture
+def filled(ws: kuznia.Workspace, example_dir: Path) -> kuznia.Workspace:
+    """A workspace holding every example file."""
+    for table in IMPORT_ORDER:
+        ws.import_file(table, example_dir / f"{table}.csv")
+    return ws

@@ -1,0 +1,110 @@
+"""Cost per effect, pure: known answers, closed forms, and properties."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from kuznia.analytics.cost_per_effect import (
+    cost_per_effect,
+    fit_gamma_prior,
+    rate_interval,
+    shrunk_rates,
+)
+
+
+def test_brief_known_answer_three_effects_per_use():
+    # unit price 13,839 and 3 effects per use -> 4,613 per effect
+    n = 40
+    point, _, _ = cost_per_effect([13_839.0 * n], [n], [3 * n])
+    assert point[0] == pytest.approx(4_613.0)
+
+
+def test_brief_known_answer_cheap_drone():
+    # a drone at 495 with 0.3 effects per use -> 1,650 per effect
+    point, low, high = cost_per_effect([495.0 * 1000], [1000], [300])
+    assert point[0] == pytest.approx(1_650.0)
+    assert low[0] < 1_650.0 < high[0]
+
+
+@pytest.mark.parametrize("effects,uses", [(0, 5), (1, 1), (7, 30), (300, 1000)])
+def test_interval_matches_chi_square_closed_form(effects, uses):
+    # Gamma(E + 1/2, n) quantiles equal chi2(2E + 1) / (2n)
+    low, high = rate_interval([effects], [uses], 0.90)
+    assert low[0] == pytest.approx(stats.chi2.ppf(0.05, 2 * effects + 1) / (2 * uses))
+    assert high[0] == pytest.approx(stats.chi2.ppf(0.95, 2 * effects + 1) / (2 * uses))
+
+
+def test_no_effect_gives_no_figure_and_no_upper_end_but_a_lower_end():
+    point, low, high = cost_per_effect([1000.0], [10], [0])
+    assert np.isnan(point[0]) and np.isnan(high[0])
+    assert low[0] > 0
+
+
+def test_unknown_cost_gives_no_figure():
+    point, low, high = cost_per_effect([np.nan], [10], [3])
+    assert np.isnan(point[0]) and np.isnan(low[0]) and np.isnan(high[0])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    n=st.integers(1, 10_000),
+    rate=st.floats(0.01, 5.0),
+    price=st.floats(1.0, 1e6),
+)
+def test_point_lies_inside_its_interval(n, rate, price):
+    e = max(1, round(n * rate))
+    point, low, high = cost_per_effect([price * n], [n], [e])
+    assert low[0] <= point[0] <= high[0]
+
+
+@settings(max_examples=100, deadline=None)
+@given(n=st.integers(2, 5_000), rate=st.floats(0.05, 3.0))
+def test_more_data_narrows_the_interval(n, rate):
+    e = max(1, round(n * rate))
+    _, low1, high1 = cost_per_effect([100.0 * n], [n], [e])
+    _, low4, high4 = cost_per_effect([100.0 * 4 * n], [4 * n], [4 * e])
+    assert (high4[0] - low4[0]) < (high1[0] - low1[0])
+
+
+def test_moment_prior_matches_hand_computation():
+    # two groups: 10/100 and 60/200; m = 70/300
+    e, n = np.array([10.0, 60.0]), np.array([100.0, 200.0])
+    m = 70 / 300
+    s2 = (100 * (0.1 - m) ** 2 + 200 * (0.3 - m) ** 2) / 300
+    tau2 = s2 - m / 150
+    prior = fit_gamma_prior(e, n)
+    assert prior is not None
+    assert prior.mean == pytest.approx(m)
+    assert prior.shape == pytest.approx(m * m / tau2)
+    assert prior.rate == pytest.approx(m / tau2)
+
+
+def test_shrinkage_moves_small_samples_most():
+    # a tiny producer with a lucky streak vs two large ones
+    e = np.array([3.0, 300.0, 500.0])
+    n = np.array([3.0, 1000.0, 1000.0])
+    mean, low, high = shrunk_rates(e, n, ["A", "A", "A"])
+    raw = e / n
+    assert abs(mean[0] - raw[0]) > abs(mean[1] - raw[1])
+    pooled = e.sum() / n.sum()
+    assert min(raw[0], pooled) <= mean[0] <= max(raw[0], pooled)
+    assert np.all(low <= mean) and np.all(mean <= high)
+
+
+def test_no_between_group_spread_pools_fully():
+    e = np.array([30.0, 30.0])
+    n = np.array([100.0, 100.0])
+    mean, _, _ = shrunk_rates(e, n, ["A", "A"])
+    assert mean == pytest.approx([0.3, 0.3])
+
+
+def test_groups_are_shrunk_separately():
+    e = np.array([1.0, 10.0, 50.0, 90.0])
+    n = np.array([10.0, 100.0, 100.0, 100.0])
+    together, _, _ = shrunk_rates(e, n, ["A", "A", "A", "A"])
+    apart, _, _ = shrunk_rates(e, n, ["A", "A", "B", "B"])
+    assert apart[0] != pytest.approx(together[0])
