@@ -29,7 +29,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
 
 JEFFREYS_SHAPE = 0.5
 
@@ -44,6 +43,8 @@ def rate_interval(
     >>> bool(lo[0] > 0) and bool(hi[0] < 0.2)
     True
     """
+    from scipy import stats  # imported here: it costs a second at CLI start-up
+
     e = np.asarray(effects, dtype=float)
     n = np.asarray(uses, dtype=float)
     shape = e + np.asarray(prior_shape, dtype=float)

@@ -1,0 +1,3 @@
+from kuznia.cli import main
+
+main()

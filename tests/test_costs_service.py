@@ -1,0 +1,167 @@
+"""Cost per effect through the store: prices, fallbacks, paths that must agree."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from helpers import write_csv
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import kuznia
+from kuznia.errors import UsageError
+from kuznia.ingest.tables import SPECS
+
+
+def _reference(ws: kuznia.Workspace, tmp: Path, products: list[tuple[str, float]]) -> None:
+    """One producer, and per product one contract at ``price`` with one lot 'L-<pid>'."""
+    write_csv(tmp / "producers.csv", SPECS["producers"].columns, [["P1", "One", "state", "R1"]])
+    write_csv(tmp / "products.csv", SPECS["products"].columns,
+              [[pid, pid, "cat"] for pid, _ in products])
+    write_csv(tmp / "contracts.csv", SPECS["contracts"].columns,
+              [[f"C-{pid}", "P1", pid, "2026-01-01", 100, price, "USD", ""]
+               for pid, price in products])
+    write_csv(tmp / "deliveries.csv", SPECS["deliveries"].columns,
+              [[f"D-{pid}", f"C-{pid}", "2026-01-05", 100, 100, f"L-{pid}"]
+               for pid, _ in products])
+    for t in ("producers", "products", "contracts", "deliveries"):
+        ws.import_file(t, tmp / f"{t}.csv")
+
+
+def _uses(ws: kuznia.Workspace, tmp: Path, rows: list[list[object]], name: str) -> None:
+    write_csv(tmp / name, SPECS["uses"].columns, rows)
+    ws.import_file("uses", tmp / name)
+
+
+def _use(uid: str, pid: str, effects: int, day: str = "2026-02-01", lot: str | None = None,
+         producer: str = "P1", units: int = 1, operator: str = "OP-1") -> list[object]:
+    outcome = "effect" if effects else "no_effect"
+    return [uid, day, operator, pid, "", producer, lot if lot is not None else f"L-{pid}",
+            units, effects, outcome, "", "", ""]
+
+
+def test_known_answers_through_the_store(ws: kuznia.Workspace, tmp_path: Path):
+    _reference(ws, tmp_path, [("GM", 13_839.0), ("FPV", 495.0)])
+    rows = [_use(f"G{i}", "GM", 3) for i in range(20)]
+    # 0.3 effects per use: 3 of every 10 uses have one effect
+    rows += [_use(f"F{i}", "FPV", 1 if i % 10 < 3 else 0) for i in range(100)]
+    _uses(ws, tmp_path, rows, "uses.csv")
+    table = {r["product_id"]: r for r in ws.cost_per_effect("product").rows}
+    assert table["GM"]["cost_per_effect"] == pytest.approx(4_613.0)
+    assert table["FPV"]["cost_per_effect"] == pytest.approx(1_650.0)
+    assert table["FPV"]["effects_per_use"] == pytest.approx(0.3)
+    for r in table.values():
+        assert r["cost_per_effect_low"] < r["cost_per_effect"] < r["cost_per_effect_high"]
+
+
+def test_price_falls_back_from_lot_to_producer_to_product(ws: kuznia.Workspace,
+                                                          tmp_path: Path):
+    _reference(ws, tmp_path, [("A", 100.0)])
+    # a second, dearer contract for A: the producer's average is quantity-weighted
+    write_csv(tmp_path / "c2.csv", SPECS["contracts"].columns,
+              [["C-A2", "P1", "A", "2026-01-02", 300, 200.0, "USD", ""]])
+    ws.import_file("contracts", tmp_path / "c2.csv")
+    _uses(ws, tmp_path, [
+        _use("U1", "A", 1),                          # its lot: 100
+        _use("U2", "A", 1, lot=""),                  # producer average: (100*100+300*200)/400
+        _use("U3", "A", 1, lot="", producer=""),     # product average: the same here
+    ], "uses.csv")
+    listed = {r["use_id"]: r for r in ws.uses(product="A").rows}
+    assert listed["U1"]["cost"] == pytest.approx(100.0)
+    assert listed["U1"]["price_basis"] == "lot"
+    assert listed["U2"]["cost"] == pytest.approx(175.0)
+    assert listed["U2"]["price_basis"] == "producer_average"
+    assert listed["U3"]["price_basis"] == "product_average"
+    (row,) = ws.cost_per_effect("product").rows
+    assert row["cost"] == pytest.approx(450.0)
+    assert row["units_lot_price"] == 1 and row["units_producer_price"] == 1
+
+
+def test_unpriced_uses_are_kept_and_said(ws: kuznia.Workspace, tmp_path: Path):
+    _reference(ws, tmp_path, [("A", 100.0)])
+    write_csv(tmp_path / "p2.csv", SPECS["products"].columns, [["NOPRICE", "x", "cat"]])
+    ws.import_file("products", tmp_path / "p2.csv")
+    _uses(ws, tmp_path, [_use("U1", "NOPRICE", 1, lot="", producer="")], "uses.csv")
+    (row,) = [r for r in ws.cost_per_effect("product").rows if r["product_id"] == "NOPRICE"]
+    assert row["uses"] == 1 and row["cost"] is None and row["cost_per_effect"] is None
+    assert any("no known price" in n for n in ws.cost_per_effect("product").notes)
+
+
+def test_no_effect_gives_null_not_a_division_by_zero(ws: kuznia.Workspace, tmp_path: Path):
+    _reference(ws, tmp_path, [("A", 100.0)])
+    _uses(ws, tmp_path, [_use(f"U{i}", "A", 0) for i in range(5)], "uses.csv")
+    (row,) = ws.cost_per_effect("product").rows
+    assert row["cost_per_effect"] is None and row["cost_per_effect_high"] is None
+    assert row["cost_per_effect_low"] > 0
+
+
+def test_unknown_group_key_is_a_usage_error(ws: kuznia.Workspace):
+    with pytest.raises(UsageError, match="cannot group by colour"):
+        ws.cost_per_effect("product,colour")
+
+
+@settings(max_examples=10, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(1, 28), st.integers(1, 6),
+                          st.sampled_from(["A", "B"]), st.sampled_from(["OP-1", "OP-2"])),
+                min_size=1, max_size=40))
+def test_kept_aggregate_and_a_rescan_agree(ws: kuznia.Workspace, tmp_path: Path, draws):
+    """The cube path and the scan over uses give the same rows."""
+    if not ws.cost_per_effect("product").rows:
+        _reference(ws, tmp_path, [("A", 100.0), ("B", 7.5)])
+    start = len(ws.uses(limit=None).rows)
+    rows = [_use(f"U{start + i}", pid, e, day=f"2026-{m:02d}-{d:02d}", operator=op)
+            for i, (e, d, m, pid, op) in enumerate(draws)]
+    _uses(ws, tmp_path, rows, f"u{start}.csv")
+    cube = ws.cost_per_effect("product,month")
+    # a date range that is not month-aligned forces the scan; make it cover everything
+    scan = ws.cost_per_effect("product,month", dt.date(2000, 1, 2), dt.date(2100, 1, 1))
+    assert cube.source == "cube" and scan.source == "uses"
+    strip = [{k: v for k, v in r.items() if k != "trace"} for r in cube.rows]
+    assert strip == [{k: v for k, v in r.items() if k != "trace"} for r in scan.rows]
+    by_op = ws.cost_per_effect("product,operator")
+    assert sum(r["effects"] for r in by_op.rows) == sum(r["effects"] for r in cube.rows)
+
+
+def test_dates_filter_by_month_on_the_cube(ws: kuznia.Workspace, tmp_path: Path):
+    _reference(ws, tmp_path, [("A", 10.0)])
+    _uses(ws, tmp_path, [_use("U1", "A", 1, day="2026-01-15"),
+                         _use("U2", "A", 2, day="2026-02-15"),
+                         _use("U3", "A", 4, day="2026-03-15")], "uses.csv")
+    t = ws.cost_per_effect("product", dt.date(2026, 2, 1), dt.date(2026, 2, 28))
+    assert t.source == "cube"
+    assert [r["effects"] for r in t.rows] == [2]
+    t = ws.cost_per_effect("product", dt.date(2026, 2, 10), dt.date(2026, 3, 20))
+    assert t.source == "uses"
+    assert [r["effects"] for r in t.rows] == [6]
+
+
+def test_producer_ranking_is_shrunk_and_said(ws: kuznia.Workspace, tmp_path: Path):
+    _reference(ws, tmp_path, [("A", 100.0)])
+    write_csv(tmp_path / "p.csv", SPECS["producers"].columns,
+              [["P2", "Two", "private", "R2"], ["P3", "Three", "private", "R3"]])
+    ws.import_file("producers", tmp_path / "p.csv")
+    # P2: 2 lucky uses with 2 effects each; P1: 200 uses at 0.5; P3: 200 uses at 0.4
+    rows = [_use(f"A{i}", "A", 2, lot="", producer="P2") for i in range(2)]
+    rows += [_use(f"B{i}", "A", i % 2) for i in range(200)]
+    rows += [_use(f"C{i}", "A", 1 if i % 5 < 2 else 0, lot="", producer="P3")
+             for i in range(200)]
+    write_csv(tmp_path / "c.csv", SPECS["contracts"].columns,
+              [["C-P2", "P2", "A", "2026-01-01", 10, 100.0, "USD", ""],
+               ["C-P3", "P3", "A", "2026-01-01", 10, 100.0, "USD", ""]])
+    ws.import_file("contracts", tmp_path / "c.csv")
+    _uses(ws, tmp_path, rows, "uses.csv")
+    t = ws.cost_per_effect("product,producer")
+    by = {r["producer_id"]: r for r in t.rows}
+    pooled = sum(r["effects"] for r in t.rows) / sum(r["uses"] for r in t.rows)
+    # the small sample moves towards the product's rate, and further than the large ones
+    p2 = by["P2"]
+    assert pooled < p2["effects_per_use_shrunk"] < p2["effects_per_use"]
+    moves = {k: abs(r["effects_per_use_shrunk"] - r["effects_per_use"]) for k, r in by.items()}
+    assert moves["P2"] > 10 * max(moves["P1"], moves["P3"])
+    # ranks follow the shrunk figure
+    order = sorted(by, key=lambda k: by[k]["cost_per_effect_shrunk"])
+    assert [by[k]["rank_in_product"] for k in order] == [1, 2, 3]
+    assert any("shrunk" in n for n in t.notes)
