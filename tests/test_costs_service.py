@@ -6,11 +6,11 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from helpers import write_csv
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import kuznia
+from helpers import write_csv
 from kuznia.errors import UsageError
 from kuznia.ingest.tables import SPECS
 

@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import kuznia
+from helpers import count, write_csv
 from kuznia.errors import InputError
 from kuznia.ingest.tables import IMPORT_ORDER, SPECS
-from helpers import count, write_csv
 
 USE_HEADER = SPECS["uses"].columns
 
@@ -101,7 +101,8 @@ def test_quarantine_keeps_good_rows_and_writes_reasons(filled: kuznia.Workspace,
 
 def test_same_id_other_content_is_refused_then_updated_and_recorded(
         filled: kuznia.Workspace, tmp_path: Path):
-    f = write_csv(tmp_path / "uses.csv", USE_HEADER, [use_row("U0001", effects=2, conditions="ew=high;night=1")])
+    changed = use_row("U0001", effects=2, conditions="ew=high;night=1")
+    f = write_csv(tmp_path / "uses.csv", USE_HEADER, [changed])
     with pytest.raises(InputError, match="already stored with other content"):
         filled.import_file("uses", f)
     cube_before = filled.cost_per_effect("product").rows

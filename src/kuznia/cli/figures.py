@@ -82,7 +82,7 @@ def report(
 @handles_errors
 def demo(
     n_uses: Annotated[int, typer.Option("--uses", help="How many uses to generate.")
-                      ] = 200_000,
+                      ] = 1_000_000,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed, the same data.")] = 7,
     data_dir: Annotated[Path, typer.Option("--data", help="Folder for the generated files.")
                         ] = Path("kuznia-demo-data"),

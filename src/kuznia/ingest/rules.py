@@ -32,7 +32,8 @@ class References:
 SEP = "\x1f"
 
 
-def _missing(frame: pl.DataFrame, column: str, known: pl.Series, what: str, hint: str) -> pl.DataFrame:
+def _missing(frame: pl.DataFrame, column: str, known: pl.Series, what: str,
+             hint: str) -> pl.DataFrame:
     c = pl.col(column)
     return problems_where(frame, c.is_not_null() & ~c.is_in(known.implode()), column,
                           f"no {what} with this id; {hint}")

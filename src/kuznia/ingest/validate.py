@@ -44,7 +44,8 @@ def check_header(spec: TableSpec, header: list[str]) -> list[tuple[str, str]]:
     allowed = set(spec.columns)
     for name in header:
         if name and name not in allowed:
-            out.append((name, f"is not a column of {spec.name} (expected: {', '.join(spec.columns)})"))
+            expected = ", ".join(spec.columns)
+            out.append((name, f"is not a column of {spec.name} (expected: {expected})"))
     for f in spec.fields:
         if f.required and f.name not in seen:
             out.append((f.name, "is required but missing from the header"))

@@ -33,7 +33,8 @@ def event_hash(event: dict[str, Any]) -> str:
 
 def next_event_id(conn: Connection) -> int:
     """The id the next event will get; call inside the write transaction that appends it."""
-    return int(conn.execute(select(func.coalesce(func.max(audit_events.c.event_id), 0))).scalar_one()) + 1
+    last = conn.execute(select(func.coalesce(func.max(audit_events.c.event_id), 0)))
+    return int(last.scalar_one()) + 1
 
 
 def append(

@@ -11,7 +11,6 @@ import json
 import polars as pl
 from sqlalchemy import Connection, Table, and_, bindparam, select, update
 
-
 CUBE_KEYS = ("product_id", "producer_id", "version", "lot", "month")
 CUBE_SUMS = ("uses", "units_used", "effects", "n_effect", "n_no_effect", "n_failure", "n_aborted")
 

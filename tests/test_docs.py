@@ -1,0 +1,61 @@
+"""The README cannot drift from the code: the import format, the commands, the test command."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from typer.main import get_command
+
+from kuznia.cli import app
+from kuznia.ingest.tables import SPECS
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _format_table() -> dict[str, str]:
+    rows = re.findall(r"^\| (\w+) \| ([^|]*(?:\([^)]*\))?[^|]*) \|$", README, flags=re.M)
+    return {t: cols for t, cols in rows if t in SPECS}
+
+
+def test_import_format_table_matches_the_specs():
+    documented = _format_table()
+    assert set(documented) == set(SPECS)
+    for name, spec in SPECS.items():
+        text = re.sub(r"\([^)]*\)", "", documented[name])  # drop "(state, private, ...)"
+        cells = [c.strip() for c in text.split(",")]
+        expected = []
+        for f in spec.fields:
+            label = f.name + (f"={f.default}" if f.default is not None else "")
+            expected.append(label if f.required else f"[{label}]")
+        assert cells == expected, name
+
+
+def test_documented_choices_match():
+    assert "kind (state, private, joint_venture, trader)" in README
+    for outcome in SPECS["uses"].field("outcome").choices:
+        assert f"`{outcome}`" in README
+
+
+def test_every_command_is_in_the_reference():
+    group = get_command(app)
+    names = []
+    for name, cmd in group.commands.items():  # type: ignore[attr-defined]
+        subs = getattr(cmd, "commands", None)
+        names += [f"{name} {s}" for s in subs] if subs else [name]
+    for name in names:
+        assert f"| `kuznia {name}" in README, name
+
+
+def test_every_table_has_a_sample_file():
+    for name in SPECS:
+        assert (ROOT / "examples" / f"{name}.csv").exists(), name
+
+
+def test_ci_runs_the_readme_test_command():
+    blocks = re.findall(r"```bash\n(.*?)```", README, flags=re.S)
+    test_cmd = next(b.strip() for b in blocks if "pytest" in b)
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert test_cmd in ci
+    assert "KUZNIA_TEST_POSTGRES_URL" in ci
