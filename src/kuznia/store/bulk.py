@@ -117,14 +117,19 @@ def add_to_cube(conn: Connection, uses: pl.DataFrame, sign: int = 1) -> None:
         return
     rows = cube_rows(uses, sign)
     cols = [*CUBE_KEYS, *CUBE_SUMS]
-    mark = "%s" if conn.dialect.name == "postgresql" else "?"
-    sql = (
-        f"INSERT INTO use_cube ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))}) "
-        f"ON CONFLICT ({', '.join(CUBE_KEYS)}) DO UPDATE SET "
-        + ", ".join(f"{c} = use_cube.{c} + excluded.{c}" for c in CUBE_SUMS)
-    )
+    upsert = (f"ON CONFLICT ({', '.join(CUBE_KEYS)}) DO UPDATE SET "
+              + ", ".join(f"{c} = use_cube.{c} + excluded.{c}" for c in CUBE_SUMS))
     cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        cur.executemany(sql, rows.select(cols).rows())
+        if conn.dialect.name == "postgresql":
+            # one statement over arrays: a round trip per row would dominate the import
+            arrays = ", ".join(f"%s::{'text' if c in CUBE_KEYS else 'bigint'}[]" for c in cols)
+            cur.execute(f"INSERT INTO use_cube ({', '.join(cols)}) "
+                        f"SELECT * FROM unnest({arrays}) {upsert}",
+                        [rows[c].to_list() for c in cols])
+        else:
+            marks = ", ".join("?" * len(cols))
+            cur.executemany(f"INSERT INTO use_cube ({', '.join(cols)}) VALUES ({marks}) {upsert}",
+                            rows.select(cols).rows())
     finally:
         cur.close()
