@@ -260,3 +260,18 @@ def test_batches_do_not_change_what_is_stored(filled: kuznia.Workspace, tmp_path
         cube = conn.exec_driver_sql(
             "SELECT sum(uses), sum(units_used), sum(effects) FROM use_cube").one()
     assert tuple(direct) == tuple(cube)
+
+
+def test_a_second_writer_on_sqlite_gets_a_plain_message(tmp_path: Path, example_dir: Path,
+                                                        monkeypatch: pytest.MonkeyPatch):
+    from kuznia.errors import WorkspaceError
+    from kuznia.store import engine
+
+    monkeypatch.setattr(engine, "SQLITE_BUSY_SECONDS", 0.05)
+    db = str(tmp_path / "busy.db")
+    kuznia.init(db).close()
+    with kuznia.open(db) as first, kuznia.open(db) as second:
+        with first.store.write():  # a write in progress holds the lock
+            with pytest.raises(WorkspaceError, match="busy with another write"):
+                second.import_file("producers", example_dir / "producers.csv")
+        assert second.import_file("producers", example_dir / "producers.csv").added == 3

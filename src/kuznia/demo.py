@@ -214,7 +214,8 @@ def _write_uses(path: Path, lots: list[tuple], quality: np.ndarray, size: DemoSi
 
 
 def run_demo(db: str, *, n_uses: int, seed: int, data_dir: Path, out_dir: Path,
-             say: Callable[[str], None]) -> Path:
+             say: Callable[[str], None],
+             progress: Callable[[int, int], None] | None = None) -> Path:
     """Generate files, import them into a fresh demo workspace, write the report."""
     import kuznia
     from kuznia.services.store import _sqlite_path
@@ -235,6 +236,6 @@ def run_demo(db: str, *, n_uses: int, seed: int, data_dir: Path, out_dir: Path,
         with ws.store.write() as conn:
             conn.execute(settings.insert(), {"key": "demo", "value": "1"})
         for table in IMPORT_ORDER:
-            r = ws.import_file(table, files[table])
+            r = ws.import_file(table, files[table], progress=progress)
             say(f"imported {files[table]}: {r.added:,} rows")
         return ws.report(out_dir)

@@ -58,10 +58,10 @@ class Workspace:
     def verify_audit(self) -> audit.ChainCheck:
         return audit.verify_chain(self.audit_events())
 
-    def report(self, out: str | Path = "kuznia-report") -> Path:
+    def report(self, out: str | Path = "kuznia-report", with_uses: bool | None = None) -> Path:
         from kuznia.report.build import build_report
 
-        return build_report(self, Path(out))
+        return build_report(self, Path(out), with_uses)
 
 
 def open(db: str | None = None, actor: str | None = None) -> Workspace:  # noqa: A001

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 import kuznia
@@ -16,6 +15,7 @@ from kuznia.cli.common import (
     JsonOption,
     err,
     handles_errors,
+    import_progress,
     out,
     parse_date,
     print_json,
@@ -50,13 +50,9 @@ def import_(
 ) -> None:
     """Import a file into a table: all rows or none, unless --quarantine."""
     with kuznia.open(db, actor) as ws:
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=err, transient=True,
-                      disable=json or not err.is_terminal) as bar:
-            task = bar.add_task(f"importing {file.name}", total=None)
-            result = ws.import_file(
-                table, file, update=update, quarantine=quarantine, max_problems=max_problems,
-                progress=lambda done, total: bar.update(task, completed=done, total=total))
+        with import_progress(f"importing {file.name}", disable=json) as progress:
+            result = ws.import_file(table, file, update=update, quarantine=quarantine,
+                                    max_problems=max_problems, progress=progress)
     if json:
         print_json(result.to_dict())
     else:

@@ -14,6 +14,7 @@ from kuznia.cli.common import (
     JsonOption,
     err,
     handles_errors,
+    import_progress,
     money,
     out,
     parse_date,
@@ -71,11 +72,16 @@ def render_costs(table: CostTable) -> None:
 def report(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the report and charts.")
                        ] = Path("kuznia-report"),
+    with_uses: Annotated[bool | None, typer.Option(
+        "--with-uses/--without-uses",
+        help="Also write the uses behind each product and producer as CSV files that the "
+             "report links to. Default: only when the workspace holds at most 1M uses.")
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Write a self-contained HTML report (works offline) and a PNG of each chart."""
     with kuznia.open(db) as ws:
-        path = ws.report(out_dir)
+        path = ws.report(out_dir, with_uses)
     out.print(str(path))
 
 
@@ -94,6 +100,7 @@ def demo(
     """Build a synthetic workspace through the real import path, then write its report."""
     from kuznia.demo import run_demo
 
-    path = run_demo(db, n_uses=n_uses, seed=seed, data_dir=data_dir, out_dir=out_dir,
-                    say=lambda msg: err.print(msg))
+    with import_progress("importing the demo files") as progress:
+        path = run_demo(db, n_uses=n_uses, seed=seed, data_dir=data_dir, out_dir=out_dir,
+                        say=lambda msg: err.print(msg), progress=progress)
     out.print(str(path))

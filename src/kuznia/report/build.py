@@ -5,17 +5,20 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import re
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from kuznia.report import charts
+from kuznia.services.trace import export_use_lists, use_list_path
 
 if TYPE_CHECKING:
     from kuznia.workspace import Workspace
 
 TREND_PRODUCTS = 6
+USE_LISTS_UP_TO = 1_000_000  # beyond this, use lists are written only when asked
 
 
 def anchor(*parts: Any) -> str:
@@ -23,7 +26,9 @@ def anchor(*parts: Any) -> str:
     return "trace-" + re.sub(r"[^A-Za-z0-9_-]+", "_", "-".join(str(p) for p in parts))
 
 
-def build_report(ws: Workspace, out: Path) -> Path:
+def build_report(ws: Workspace, out: Path, with_uses: bool | None = None) -> Path:
+    """Write ``out/report.html`` and the charts; with ``with_uses`` (default: when the
+    workspace holds at most ``USE_LISTS_UP_TO`` uses) also the use lists it links to."""
     out.mkdir(parents=True, exist_ok=True)
     by_product = ws.cost_per_effect("product")
     by_month = ws.cost_per_effect("product,month")
@@ -51,6 +56,14 @@ def build_report(ws: Workspace, out: Path) -> Path:
         rows.sort(key=lambda r: (r["rank_in_product"] is None, r["rank_in_product"] or 0))
     for r in by_product.rows:
         r["anchor"] = anchor(r["product_id"])
+    total_uses = sum(r["uses"] for r in by_product.rows)
+    if with_uses is None:
+        with_uses = total_uses <= USE_LISTS_UP_TO
+    shutil.rmtree(out / "uses", ignore_errors=True)
+    if with_uses:
+        export_use_lists(ws.store, out)
+    for r in by_producer.rows:
+        r["list"] = use_list_path(r["product_id"], r["producer_id"]) if with_uses else None
     events = ws.audit_events()
     env = Environment(loader=PackageLoader("kuznia", "report"),
                       autoescape=select_autoescape(["html", "j2"]))
@@ -67,6 +80,8 @@ def build_report(ws: Workspace, out: Path) -> Path:
         events=events,
         chain=ws.verify_audit(),
         trend_products=busiest[:TREND_PRODUCTS],
+        with_uses=with_uses,
+        use_lists_up_to=USE_LISTS_UP_TO,
     )
     path = out / "report.html"
     path.write_text(html, encoding="utf-8")

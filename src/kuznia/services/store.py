@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from kuznia.errors import WorkspaceError
 from kuznia.settings import database_url
@@ -39,11 +40,19 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """One transaction for one write; the audit chain is locked for its length."""
-        with self.engine.connect().execution_options(kuznia_write=True) as conn:
-            with conn.begin():
-                if self.dialect == "postgresql":
-                    conn.exec_driver_sql("LOCK TABLE audit_events IN SHARE ROW EXCLUSIVE MODE")
-                yield conn
+        try:
+            with self.engine.connect().execution_options(kuznia_write=True) as conn:
+                with conn.begin():
+                    if self.dialect == "postgresql":
+                        conn.exec_driver_sql(
+                            "LOCK TABLE audit_events IN SHARE ROW EXCLUSIVE MODE")
+                    yield conn
+        except OperationalError as exc:
+            if "locked" in str(exc.orig):
+                raise WorkspaceError(
+                    f"{self.display_url} is busy with another write (an import still "
+                    "running?); nothing was stored: try again when it has finished") from exc
+            raise
 
     def setting(self, key: str, default: str | None = None) -> str | None:
         with self.read() as conn:

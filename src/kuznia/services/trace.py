@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import polars as pl
 from sqlalchemy import case, func, select
 
 from kuznia.errors import UsageError
@@ -82,3 +85,45 @@ def list_uses(
     for r in rows:
         r["used_on"] = str(r["used_on"])
     return UseList(rows, int(total), filters)
+
+
+def _safe(name: str | None) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name) if name else "_not_given"
+
+
+def use_list_path(product_id: str, producer_id: str | None) -> str:
+    """Where ``export_use_lists`` puts the uses of one product and producer (relative)."""
+    return f"uses/{_safe(product_id)}/{_safe(producer_id)}.csv"
+
+
+def export_use_lists(store: Store, folder: Path, chunk_rows: int = 200_000) -> int:
+    """Write every use, with its price and basis, into one CSV per product and producer.
+
+    Streams the uses once, in chunks, so memory stays bounded; returns how many it wrote.
+    """
+    src = uses
+    frm, price, (lot_p, producer_p, _) = joined_price(src, src.c.lot, src.c.producer_id,
+                                                      src.c.product_id)
+    basis = case((lot_p.is_not(None), "lot"), (producer_p.is_not(None), "producer_average"),
+                 (price.is_not(None), "product_average"), else_="unknown")
+    q = select(*src.c, price.label("unit_price"), (src.c.units_used * price).label("cost"),
+               basis.label("price_basis")).select_from(frm)
+    written = 0
+    started: set[str] = set()
+    with store.read() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=chunk_rows).execute(q)
+        columns = list(result.keys())
+        for rows in result.partitions():
+            frame = pl.DataFrame([tuple(r) for r in rows], schema=columns, orient="row",
+                                 infer_schema_length=None)
+            frame = frame.with_columns(pl.col("used_on").cast(pl.String))
+            for (product_id, producer_id), part in frame.group_by(
+                    ["product_id", "producer_id"], maintain_order=True):
+                rel = use_list_path(str(product_id), producer_id)  # type: ignore[arg-type]
+                path = folder / rel
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with path.open("a" if rel in started else "w", encoding="utf-8") as f:
+                    part.write_csv(f, include_header=rel not in started)
+                started.add(rel)
+                written += part.height
+    return written

@@ -11,12 +11,13 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+SQLITE_BUSY_SECONDS = 30.0  # how long a writer waits for another to finish
 
 
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets WAL and foreign keys, as a file store wants."""
     if url.startswith("sqlite"):
-        engine = create_engine(url)
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_SECONDS})
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
