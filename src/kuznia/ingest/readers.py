@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -122,8 +123,6 @@ def _open_csv(path: Path, batch_rows: int | None) -> Source:
 
 def _csv_batches(reader: pacsv.CSVStreamingReader, source: Source) -> Iterator[pl.DataFrame]:
     """Number rows by line: row i of the data is line i+2, shifted past skipped lines."""
-    import numpy as np
-
     seen = 0
     try:
         for record_batch in reader:
