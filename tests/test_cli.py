@@ -176,3 +176,13 @@ def test_demo_replaces_a_demo_but_never_a_real_workspace(tmp_path: Path, run):
     run("init", "--db", "real.db")
     r = run("demo", "--uses", "500", "--db", "real.db")
     assert r.returncode == 1 and "not a demo" in r.stderr
+
+
+def test_python_api_results_become_frames(cli_ws: Path):
+    with kuznia.open(str(cli_ws / "kuznia.db")) as ws:
+        costs = ws.cost_per_effect("product,producer")
+        pdf, plf = costs.to_pandas(), costs.to_polars()
+        assert len(pdf) == len(plf) == len(costs.rows) == 3
+        assert pdf.loc[pdf["product_id"] == "ATG-B", "cost_per_effect"].item() == 4613.0
+        assert ws.uses(product="FPV-A").to_polars().height == 5
+        assert ws.audit_events().to_pandas()["action"].tolist()[0] == "init"

@@ -51,12 +51,12 @@ class Workspace:
     def uses(self, **filters: Any) -> trace.UseList:
         return trace.list_uses(self.store, **filters)
 
-    def audit_events(self, limit: int | None = None) -> list[dict[str, Any]]:
+    def audit_events(self, limit: int | None = None) -> audit.EventList:
         with self.store.read() as conn:
-            return audit.list_events(conn, limit)
+            return audit.EventList(audit.list_events(conn, limit))
 
     def verify_audit(self) -> audit.ChainCheck:
-        return audit.verify_chain(self.audit_events())
+        return audit.verify_chain(self.audit_events().rows)
 
     def report(self, out: str | Path = "kuznia-report", with_uses: bool | None = None) -> Path:
         from kuznia.report.build import build_report

@@ -25,7 +25,7 @@ def list_(
     with kuznia.open(db) as ws:
         events = ws.audit_events(limit or None)
     if json:
-        print_json({"events": events})
+        print_json(events.to_dict())
         return
     t = Table("id", "at", "actor", "action", "table", "file", "sha256", "added", "updated",
               "unchanged", "rejected")
@@ -35,7 +35,7 @@ def list_(
                   f"{e['rows_added']:,}", f"{e['rows_updated']:,}", f"{e['rows_unchanged']:,}",
                   f"{e['rows_rejected']:,}")
     out.print(t)
-    if events:
+    if len(events):
         out.print(f"head hash: {events[-1]['hash']}")
         detail = jsonlib.loads(events[-1]["detail"])
         if detail:

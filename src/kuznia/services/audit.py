@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from kuznia.services.results import Tabular
 from kuznia.store.schema import audit_events
 
 GENESIS = "0" * 64
@@ -73,6 +74,20 @@ def append(
     event["hash"] = event_hash(event)
     conn.execute(audit_events.insert(), event)
     return event
+
+
+@dataclass
+class EventList(Tabular):
+    rows: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"events": self.rows}
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.rows)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        return self.rows[i]
 
 
 def list_events(conn: Connection, limit: int | None = None) -> list[dict[str, Any]]:

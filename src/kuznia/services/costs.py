@@ -19,6 +19,7 @@ from kuznia.analytics.cost_per_effect import cost_per_effect as cpe_figures
 from kuznia.analytics.cost_per_effect import shrunk_rates
 from kuznia.errors import UsageError
 from kuznia.services.prices import joined_price
+from kuznia.services.results import Tabular
 from kuznia.services.store import Store
 from kuznia.store.schema import use_cube, uses
 
@@ -110,7 +111,7 @@ def _aggregate(src: Any, by: tuple[str, ...]) -> Select[Any]:
 
 
 @dataclass
-class CostTable:
+class CostTable(Tabular):
     """Cost per effect per group; ``rows`` are plain dicts, ready for JSON."""
 
     by: tuple[str, ...]
@@ -122,18 +123,6 @@ class CostTable:
     def to_dict(self) -> dict[str, Any]:
         return {"by": list(self.by), "currency": self.currency, "rows": self.rows,
                 "notes": self.notes}
-
-    def to_polars(self):  # type: ignore[no-untyped-def]
-        import polars as pl
-
-        return pl.DataFrame(self.rows, infer_schema_length=None)
-
-    def to_pandas(self):  # type: ignore[no-untyped-def]
-        try:
-            import pandas as pd
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise UsageError("pandas is not installed: pip install 'kuznia[pandas]'") from exc
-        return pd.DataFrame(self.rows)
 
 
 def _nan_to_none(x: float) -> float | None:

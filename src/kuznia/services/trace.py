@@ -13,6 +13,7 @@ from sqlalchemy import case, func, select
 
 from kuznia.errors import UsageError
 from kuznia.services.prices import joined_price
+from kuznia.services.results import Tabular
 from kuznia.services.store import Store
 from kuznia.store.schema import audit_events, uses
 
@@ -20,7 +21,7 @@ NOT_GIVEN = "-"  # on the command line: the uses that name no producer (or versi
 
 
 @dataclass
-class UseList:
+class UseList(Tabular):
     rows: list[dict[str, Any]]
     total: int
     filters: dict[str, str] = field(default_factory=dict)
