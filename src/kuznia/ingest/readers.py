@@ -22,7 +22,7 @@ import pyarrow.csv as pacsv
 from kuznia.errors import InputError, RowProblem
 
 LINE = "_line"
-CSV_BLOCK_BYTES = 16 << 20  # about 200k short rows a batch; bounded memory at any size
+CSV_BLOCK_BYTES = 8 << 20  # about 100k short rows a batch; bounded memory at any size
 XLSX_BATCH_ROWS = 50_000
 
 

@@ -87,11 +87,13 @@ def _typed(f: Field) -> tuple[pl.Expr, str | None]:
     return c, None
 
 
-def convert(frame: pl.DataFrame, spec: TableSpec) -> tuple[pl.DataFrame, pl.DataFrame]:
+def convert(frame: pl.DataFrame, spec: TableSpec,
+            keep_text: bool = False) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Clean and type every column. Returns (typed frame, problems).
 
-    The typed frame keeps every non-blank row (with nulls where a value failed) plus the
-    original text of each column as ``<name>__text`` for error messages and quarantine.
+    The typed frame keeps every non-blank row (with nulls where a value failed); with
+    ``keep_text`` also the original text of each column as ``<name>__text``, for writing
+    rejected rows to a quarantine file as they were.
     """
     frame = _clean(frame, spec)
     problems = [no_problems()]
@@ -130,7 +132,7 @@ def convert(frame: pl.DataFrame, spec: TableSpec) -> tuple[pl.DataFrame, pl.Data
     typed_frame = wide.select(
         pl.col(LINE),
         *[pl.col(f"{f.name}__typed").alias(f.name) for f in spec.fields],
-        *[pl.col(f.name).alias(f"{f.name}__text") for f in spec.fields],
+        *([pl.col(f.name).alias(f"{f.name}__text") for f in spec.fields] if keep_text else []),
     )
     return typed_frame, pl.concat(problems)
 

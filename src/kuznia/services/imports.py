@@ -242,14 +242,16 @@ class _Checked:
     repeats: int  # exact repeats of an earlier row of the batch
 
 
-def _checked(source: Source, spec: TableSpec, refs: References) -> Iterator[_Checked]:
+def _checked(source: Source, spec: TableSpec, refs: References,
+             keep_text: bool) -> Iterator[_Checked]:
     for batch in source.batches:
-        typed, p_types = convert(batch, spec)
+        typed, p_types = convert(batch, spec, keep_text)
         typed, p_rules = RULES[spec.name](typed, refs)
         before = typed.height
         typed, p_dups = duplicates_in_batch(typed, spec)
         problems = pl.concat([p_types, p_rules, p_dups])
-        good = typed.filter(~pl.col(LINE).is_in(problems.get_column(LINE).implode()))
+        good = typed if problems.is_empty() else \
+            typed.filter(~pl.col(LINE).is_in(problems.get_column(LINE).implode()))
         if spec.name == "deliveries":  # later batches must not reuse these lots
             refs.lots = pl.concat([refs.lots, good.filter(pl.col("lot").is_not_null()).select(
                 "lot", "delivery_id", pl.lit(None, pl.String).alias("lot_producer_id"),
@@ -296,7 +298,7 @@ def import_file(
         event_id = audit.next_event_id(conn)
         refs = load_references(conn, currency)
         writer = _TableWriter(conn, spec, event_id, update)
-        for step in prefetch(_checked(source, spec, refs)):
+        for step in prefetch(_checked(source, spec, refs, keep_text=held is not None)):
             rows_read += step.height
             repeats += step.repeats
             problems = step.problems

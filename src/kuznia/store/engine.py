@@ -27,7 +27,7 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA cache_size=-262144")  # 256 MiB page cache
+            cur.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache
             cur.execute("PRAGMA temp_store=MEMORY")
             cur.close()
 
