@@ -108,3 +108,20 @@ def test_groups_are_shrunk_separately():
     together, _, _ = shrunk_rates(e, n, ["A", "A", "A", "A"])
     apart, _, _ = shrunk_rates(e, n, ["A", "A", "B", "B"])
     assert apart[0] != pytest.approx(together[0])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 50), st.integers(1, 200), st.sampled_from("ABC")),
+                min_size=1, max_size=30))
+def test_vectorised_shrinkage_equals_the_per_group_fit(rows):
+    """shrunk_rates (all groups at once) against fit_gamma_prior applied group by group."""
+    e = np.array([r[0] for r in rows], dtype=float)
+    n = np.array([max(r[0], r[1]) for r in rows], dtype=float)
+    g = np.array([r[2] for r in rows])
+    mean, _, _ = shrunk_rates(e, n, g)
+    for label in set(g):
+        rows_in = g == label
+        prior = fit_gamma_prior(e[rows_in], n[rows_in])
+        assert prior is not None
+        expected = (e[rows_in] + prior.shape) / (n[rows_in] + prior.rate)
+        assert mean[rows_in] == pytest.approx(expected, rel=1e-9)
