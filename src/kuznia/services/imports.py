@@ -130,6 +130,7 @@ class _TableWriter:
         self.update = update
         self.stored = [*spec.columns, *spec.derived]
         self.added = self.updated = self.unchanged = 0
+        self.cube = bulk.CubeDelta()
         self._integrity = (IntegrityError, conn.dialect.loaded_dbapi.IntegrityError)
 
     def _rows(self, frame: pl.DataFrame) -> pl.DataFrame:
@@ -150,8 +151,12 @@ class _TableWriter:
 
     def _inserted(self, rows: pl.DataFrame) -> None:
         if self.spec.name == "uses":
-            bulk.add_to_cube(self.conn, rows)
+            self.cube.add(rows)
         self.added += rows.height
+
+    def finish(self) -> None:
+        """Bring the kept aggregate up to date: call once, before the transaction ends."""
+        self.cube.flush(self.conn)
 
     def _write_careful(self, good: pl.DataFrame) -> pl.DataFrame:
         key = list(self.spec.key)
@@ -193,10 +198,9 @@ class _TableWriter:
             })
         self.conn.execute(s.row_updates.insert(), changes)
         if self.spec.name == "uses":
-            bulk.add_to_cube(self.conn, olds, sign=-1)
+            self.cube.add(olds, sign=-1)
+            self.cube.add(news)
         bulk.update_rows(self.conn, self.table, tuple(key), news)
-        if self.spec.name == "uses":
-            bulk.add_to_cube(self.conn, news)
         self.updated += diff.height
 
 
@@ -330,6 +334,7 @@ def import_file(
         result.rejected = tally.bad_rows
         if tally.total and held is None:
             raise InputError(name, tally.shown, tally.total, tally.bad_rows)
+        writer.finish()
         result.added, result.updated = writer.added, writer.updated
         result.unchanged = writer.unchanged + repeats
         result.quarantine = str(quarantine) if quarantine else None

@@ -111,22 +111,51 @@ def cube_rows(uses: pl.DataFrame, sign: int = 1) -> pl.DataFrame:
     )
 
 
-def add_to_cube(conn: Connection, uses: pl.DataFrame, sign: int = 1) -> None:
-    """Fold a batch of uses into ``use_cube`` (an upsert that adds the sums)."""
-    if uses.is_empty():
-        return
-    rows = cube_rows(uses, sign)
+class CubeDelta:
+    """Sums of the uses an import adds (or takes back), kept in memory until ``flush``.
+
+    The delta of a whole import is small (one row per lot and month), so one upsert at the
+    end replaces one per batch: on PostgreSQL that upsert costs about 30 us a row.
+    """
+
+    def __init__(self) -> None:
+        self._parts: list[pl.DataFrame] = []
+
+    def add(self, uses: pl.DataFrame, sign: int = 1) -> None:
+        if uses.is_empty():
+            return
+        self._parts.append(cube_rows(uses, sign))
+        if len(self._parts) >= 16:
+            self._parts = [self._combined()]
+
+    def _combined(self) -> pl.DataFrame:
+        return pl.concat(self._parts).group_by(list(CUBE_KEYS)).agg(
+            pl.col(c).sum() for c in CUBE_SUMS)
+
+    def flush(self, conn: Connection) -> None:
+        if self._parts:
+            upsert_cube(conn, self._combined())
+            self._parts = []
+
+
+def upsert_cube(conn: Connection, rows: pl.DataFrame) -> None:
+    """Add ``rows`` (cube keys and sums) to ``use_cube``."""
     cols = [*CUBE_KEYS, *CUBE_SUMS]
     upsert = (f"ON CONFLICT ({', '.join(CUBE_KEYS)}) DO UPDATE SET "
               + ", ".join(f"{c} = use_cube.{c} + excluded.{c}" for c in CUBE_SUMS))
     cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         if conn.dialect.name == "postgresql":
-            # one statement over arrays: a round trip per row would dominate the import
-            arrays = ", ".join(f"%s::{'text' if c in CUBE_KEYS else 'bigint'}[]" for c in cols)
+            # COPY the deltas into a scratch table, then one upsert: binding each value
+            # from Python (executemany, or arrays) costs more than the whole COPY of uses
+            cur.execute("CREATE TEMP TABLE IF NOT EXISTS use_cube_delta "
+                        "(LIKE use_cube INCLUDING DEFAULTS) ON COMMIT DROP")
+            cur.execute("TRUNCATE use_cube_delta")
+            with cur.copy(f"COPY use_cube_delta ({', '.join(cols)}) FROM STDIN "
+                          "(FORMAT csv)") as cp:
+                cp.write(rows.select(cols).write_csv(include_header=False))
             cur.execute(f"INSERT INTO use_cube ({', '.join(cols)}) "
-                        f"SELECT * FROM unnest({arrays}) {upsert}",
-                        [rows[c].to_list() for c in cols])
+                        f"SELECT {', '.join(cols)} FROM use_cube_delta {upsert}")
         else:
             marks = ", ".join("?" * len(cols))
             cur.executemany(f"INSERT INTO use_cube ({', '.join(cols)}) VALUES ({marks}) {upsert}",
