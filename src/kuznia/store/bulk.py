@@ -7,10 +7,12 @@ inside the caller's transaction. Everything else goes through SQLAlchemy Core.
 from __future__ import annotations
 
 import json
+from itertools import chain
 
 import polars as pl
 from sqlalchemy import Connection, Table, and_, bindparam, select, update
 
+SQLITE_MAX_PARAMS = 999  # the limit of older SQLite builds; newer allow 32,766
 CUBE_KEYS = ("product_id", "producer_id", "version", "lot", "month")
 CUBE_SUMS = ("uses", "units_used", "effects", "n_effect", "n_no_effect", "n_failure", "n_aborted")
 
@@ -31,11 +33,20 @@ def insert_frame(conn: Connection, table: Table, frame: pl.DataFrame) -> None:
             with cur.copy(f"COPY {table.name} ({', '.join(cols)}) FROM STDIN (FORMAT csv)") as cp:
                 cp.write(data)
         return
-    marks = ", ".join("?" * len(cols))
+    # SQLite: many rows per statement, which halves the per-row cost of stepping a
+    # statement from Python; the rest go one by one
+    one = f"({', '.join('?' * len(cols))})"
+    per = max(1, SQLITE_MAX_PARAMS // len(cols))
+    rows = _text_dates(frame).rows()
+    full = len(rows) // per * per
+    insert = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES "
     cur = driver.cursor()  # type: ignore[union-attr]
     try:
-        cur.executemany(f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({marks})",
-                        _text_dates(frame).iter_rows())
+        if full:
+            cur.executemany(insert + ", ".join([one] * per),
+                            (tuple(chain.from_iterable(rows[i:i + per]))
+                             for i in range(0, full, per)))
+        cur.executemany(insert + one, rows[full:])
     finally:
         cur.close()
 
