@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import case, func, select
+from sqlalchemy import Connection, case, func, select
 
 from kuznia.errors import UsageError
-from kuznia.services.prices import joined_price
+from kuznia.services.prices import joined_price, lot_prices, producer_prices, product_prices
 from kuznia.services.results import Tabular
 from kuznia.services.store import Store
 from kuznia.store.schema import audit_events, uses
@@ -97,34 +97,68 @@ def use_list_path(product_id: str, producer_id: str | None) -> str:
     return f"uses/{_safe(product_id)}/{_safe(producer_id)}.csv"
 
 
-def export_use_lists(store: Store, folder: Path, chunk_rows: int = 200_000) -> int:
+def _price_frames(conn: Connection) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The three price tables (by lot, producer and product), small enough to hold."""
+    def frame(sub: Any, keys: list[str]) -> pl.DataFrame:
+        rows = conn.execute(select(sub)).all()
+        return pl.DataFrame([tuple(r) for r in rows], schema={**{k: pl.String for k in keys},
+                                                              "price": pl.Float64},
+                            orient="row")
+
+    return (frame(lot_prices(), ["lot"]),
+            frame(producer_prices(), ["producer_id", "product_id"]),
+            frame(product_prices(), ["product_id"]))
+
+
+def export_use_lists(store: Store, folder: Path, chunk_rows: int = 100_000) -> int:
     """Write every use, with its price and basis, into one CSV per product and producer.
 
-    Streams the uses once, in chunks, so memory stays bounded; returns how many it wrote.
+    Streams the uses once in chunks (bounded memory); prices are joined in memory from
+    the three small price tables, the same rules as ``list_uses``. Returns the count.
     """
-    src = uses
-    frm, price, (lot_p, producer_p, _) = joined_price(src, src.c.lot, src.c.producer_id,
-                                                      src.c.product_id)
-    basis = case((lot_p.is_not(None), "lot"), (producer_p.is_not(None), "producer_average"),
-                 (price.is_not(None), "product_average"), else_="unknown")
-    q = select(*src.c, price.label("unit_price"), (src.c.units_used * price).label("cost"),
-               basis.label("price_basis")).select_from(frm)
+    cols = [c.name for c in uses.c]
     written = 0
     started: set[str] = set()
     with store.read() as conn:
-        result = conn.execution_options(stream_results=True, yield_per=chunk_rows).execute(q)
-        columns = list(result.keys())
-        for rows in result.partitions():
-            frame = pl.DataFrame([tuple(r) for r in rows], schema=columns, orient="row",
-                                 infer_schema_length=None)
-            frame = frame.with_columns(pl.col("used_on").cast(pl.String))
-            for (product_id, producer_id), part in frame.group_by(
-                    ["product_id", "producer_id"], maintain_order=True):
-                rel = use_list_path(str(product_id), producer_id)  # type: ignore[arg-type]
-                path = folder / rel
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with path.open("a" if rel in started else "w", encoding="utf-8") as f:
-                    part.write_csv(f, include_header=rel not in started)
-                started.add(rel)
-                written += part.height
+        by_lot, by_producer, by_product = _price_frames(conn)
+        cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cur.execute(f"SELECT {', '.join(cols)} FROM uses")
+            while rows := cur.fetchmany(chunk_rows):
+                frame = pl.DataFrame(rows, schema=cols, orient="row",
+                                     infer_schema_length=None)
+                frame = _priced(frame.with_columns(pl.col("used_on").cast(pl.String)),
+                                by_lot, by_producer, by_product)
+                for (product_id, producer_id), part in frame.partition_by(
+                        ["product_id", "producer_id"], as_dict=True,
+                        maintain_order=False).items():
+                    rel = use_list_path(str(product_id), producer_id)  # type: ignore[arg-type]
+                    path = folder / rel
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    with path.open("a" if rel in started else "w", encoding="utf-8") as f:
+                        part.write_csv(f, include_header=rel not in started)
+                    started.add(rel)
+                    written += part.height
+        finally:
+            cur.close()
     return written
+
+
+def _priced(frame: pl.DataFrame, by_lot: pl.DataFrame, by_producer: pl.DataFrame,
+            by_product: pl.DataFrame) -> pl.DataFrame:
+    lot_p, prod_p, all_p = pl.col("price_lot"), pl.col("price_producer"), pl.col("price_product")
+    return (
+        frame.join(by_lot.rename({"price": "price_lot"}), on="lot", how="left")
+        .join(by_producer.rename({"price": "price_producer"}), on=["producer_id", "product_id"],
+              how="left")
+        .join(by_product.rename({"price": "price_product"}), on="product_id", how="left")
+        .with_columns(pl.coalesce(lot_p, prod_p, all_p).alias("unit_price"))
+        .with_columns(
+            (pl.col("units_used") * pl.col("unit_price")).alias("cost"),
+            pl.when(lot_p.is_not_null()).then(pl.lit("lot"))
+            .when(prod_p.is_not_null()).then(pl.lit("producer_average"))
+            .when(all_p.is_not_null()).then(pl.lit("product_average"))
+            .otherwise(pl.lit("unknown")).alias("price_basis"),
+        )
+        .drop("price_lot", "price_producer", "price_product")
+    )
