@@ -6,6 +6,8 @@ import csv
 import re
 from pathlib import Path
 
+import pytest
+
 import kuznia
 
 
@@ -25,6 +27,12 @@ def test_report_links_each_producer_figure_to_its_uses(filled: kuznia.Workspace,
         listed = list(csv.DictReader((path.parent / link).open()))
         assert len(listed) == r["uses"]
         assert sum(int(u["effects"]) for u in listed) == r["effects"]
+        # the exported lists price uses by the same rule as the figures and `kuznia uses`
+        assert sum(float(u["cost"]) for u in listed) == pytest.approx(r["cost"])
+        shown = {u["use_id"]: u for u in filled.uses(product=r["product_id"],
+                                                     producer=r["producer_id"] or "-").rows}
+        for u in listed:
+            assert u["price_basis"] == shown[u["use_id"]]["price_basis"]
         assert {u["product_id"] for u in listed} == {r["product_id"]}
     # anchors for every figure exist
     for target in re.findall(r'href="#(trace-[^"]+)"', html):
