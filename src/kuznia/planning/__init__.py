@@ -1,0 +1,1 @@
+"""Planning: pure optimisation over arrays (no database). Solvers' outcomes are values."""

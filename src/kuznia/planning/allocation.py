@@ -1,0 +1,328 @@
+"""Split a budget over offers for the most expected confirmed effects (a MILP, HiGHS).
+
+Variables, per offer i: k_i, the number of lots bought (integer; units x_i = L_i k_i), and
+y_i, "bought at all" (binary, only where a minimum order applies). Per product p, T_p, its
+total units; S, the total spend. Maximise sum e_i x_i subject to
+
+    sum p_i x_i <= budget
+    m_i y_i <= x_i <= cap_i y_i                  (0, or between min_order and capacity)
+    x_i <= share * T_p                           (--max-producer-share)
+    sum_{i in region r} p_i x_i <= share * S     (--max-region-share)
+    sum_{i in category c} p_i x_i >= share * budget   (--min-category-share)
+    T_p >= required_p                            (--require)
+
+Product totals and the spend are variables of their own so that each share row has two
+non-zeros, not one per offer of the product: 20,000 offers build in milliseconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+class Status(str, Enum):
+    OPTIMAL = "optimal"
+    FEASIBLE = "feasible"  # a plan within the time limit, not proven optimal
+    INFEASIBLE = "infeasible"
+    UNBOUNDED = "unbounded"
+    NO_SOLUTION = "no_solution"  # the time limit came before any plan
+
+    @property
+    def has_plan(self) -> bool:
+        return self in (Status.OPTIMAL, Status.FEASIBLE)
+
+
+@dataclass(frozen=True)
+class Offers:
+    """One entry per offer; effects_per_unit is the point the plan maximises."""
+
+    product_id: NDArray[np.str_]
+    producer_id: NDArray[np.str_]
+    region: NDArray[np.str_]
+    category: NDArray[np.str_]
+    unit_price: NDArray[np.float64]
+    capacity: NDArray[np.int64]
+    min_order: NDArray[np.int64]
+    lot_size: NDArray[np.int64]
+    effects_per_unit: NDArray[np.float64]
+    # Gamma(shape, rate) uncertainty of effects per unit; NaN where the rate was given
+    rate_shape: NDArray[np.float64] | None = None
+    rate_rate: NDArray[np.float64] | None = None
+
+    def __len__(self) -> int:
+        return len(self.unit_price)
+
+    @property
+    def max_lots(self) -> NDArray[np.int64]:
+        return self.capacity // self.lot_size
+
+
+@dataclass(frozen=True)
+class Limits:
+    budget: float
+    max_producer_share: float | None = None
+    max_region_share: float | None = None
+    min_category_share: dict[str, float] = field(default_factory=dict)
+    require: dict[str, int] = field(default_factory=dict)
+    time_limit: float = 60.0
+    mip_gap: float = 1e-3
+
+
+@dataclass
+class Allocation:
+    status: Status
+    quantity: NDArray[np.int64]
+    expected_effects: float = 0.0
+    total_cost: float = 0.0
+    gap: float | None = None
+    build_seconds: float = 0.0
+    solve_seconds: float = 0.0
+    explanation: list[str] = field(default_factory=list)
+
+
+class _Rows:
+    """Constraint rows gathered block by block, then handed to HiGHS as one CSR matrix."""
+
+    def __init__(self) -> None:
+        self.lower: list[NDArray[np.float64]] = []
+        self.upper: list[NDArray[np.float64]] = []
+        self.lengths: list[NDArray[np.int64]] = []
+        self.index: list[NDArray[np.int64]] = []
+        self.value: list[NDArray[np.float64]] = []
+
+    def add(self, row_of: NDArray[np.int64], col: NDArray[np.int64], val: NDArray[np.float64],
+            lower: NDArray[np.float64], upper: NDArray[np.float64]) -> int:
+        """Rows numbered 0..len(lower)-1 in this block; entries (row_of, col, val)."""
+        order = np.argsort(row_of, kind="stable")
+        self.lengths.append(np.bincount(row_of, minlength=len(lower)))
+        self.index.append(np.asarray(col)[order])
+        self.value.append(np.asarray(val, dtype=float)[order])
+        self.lower.append(np.asarray(lower, dtype=float))
+        self.upper.append(np.asarray(upper, dtype=float))
+        return len(lower)
+
+    def csr(self) -> tuple[NDArray, NDArray, NDArray, NDArray, NDArray]:
+        lengths = np.concatenate(self.lengths)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int32)
+        return (np.concatenate(self.lower), np.concatenate(self.upper), starts,
+                np.concatenate(self.index).astype(np.int32), np.concatenate(self.value))
+
+
+@dataclass
+class _Model:
+    n_cols: int
+    col_lower: NDArray[np.float64]
+    col_upper: NDArray[np.float64]
+    cost: NDArray[np.float64]
+    integer: NDArray[np.int64]  # columns that are integer
+    rows: _Rows
+    budget_row: int = 0
+
+
+def _codes(labels: NDArray) -> tuple[NDArray, NDArray[np.int64]]:
+    uniq, inv = np.unique(labels, return_inverse=True)
+    return uniq, inv.ravel()
+
+
+def build(offers: Offers, limits: Limits) -> _Model:
+    n = len(offers)
+    L = offers.lot_size.astype(float)
+    price_lot = offers.unit_price * L
+    k = np.arange(n)
+    # columns: k_i (0..n-1), then y_i for min orders, then T_p, then spend S
+    needs_y = np.flatnonzero(offers.min_order > 0)
+    y = n + np.arange(len(needs_y))
+    products, prod_of = _codes(offers.product_id)
+    use_totals = bool(limits.max_producer_share is not None or limits.require)
+    t0 = n + len(needs_y)
+    n_t = len(products) if use_totals else 0
+    s_col = t0 + n_t
+    use_spend = limits.max_region_share is not None
+    n_cols = s_col + (1 if use_spend else 0)
+
+    lower = np.zeros(n_cols)
+    upper = np.full(n_cols, np.inf)
+    upper[:n] = offers.max_lots
+    upper[y] = 1.0
+    if use_totals:
+        for pid, units in limits.require.items():
+            hit = np.flatnonzero(products == pid)
+            if hit.size:
+                lower[t0 + hit[0]] = units
+    cost = np.zeros(n_cols)
+    cost[:n] = offers.effects_per_unit * L
+    rows = _Rows()
+    one = np.ones(n)
+
+    # budget: sum p_i L_i k_i <= B
+    rows.add(np.zeros(n, np.int64), k, price_lot, np.array([-np.inf]), np.array([limits.budget]))
+    if len(needs_y):  # L k - m y >= 0 ; L k - maxlots*L y <= 0
+        m = len(needs_y)
+        r = np.arange(m)
+        rows.add(np.concatenate([r, r]), np.concatenate([needs_y, y]),
+                 np.concatenate([L[needs_y], -offers.min_order[needs_y].astype(float)]),
+                 np.zeros(m), np.full(m, np.inf))
+        rows.add(np.concatenate([r, r]), np.concatenate([needs_y, y]),
+                 np.concatenate([L[needs_y], -(offers.max_lots[needs_y] * L[needs_y])]),
+                 np.full(m, -np.inf), np.zeros(m))
+    if use_totals:  # sum_{i in p} L_i k_i - T_p = 0
+        rows.add(np.concatenate([prod_of, np.arange(n_t)]),
+                 np.concatenate([k, t0 + np.arange(n_t)]),
+                 np.concatenate([L, -np.ones(n_t)]), np.zeros(n_t), np.zeros(n_t))
+    if limits.max_producer_share is not None:  # L_i k_i - share T_p <= 0
+        rows.add(np.concatenate([k, k]), np.concatenate([k, t0 + prod_of]),
+                 np.concatenate([L, -limits.max_producer_share * one]),
+                 np.full(n, -np.inf), np.zeros(n))
+    if use_spend:  # sum p_i L_i k_i - S = 0 ; sum_{r} p L k - share S <= 0
+        rows.add(np.zeros(n + 1, np.int64), np.concatenate([k, [s_col]]),
+                 np.concatenate([price_lot, [-1.0]]), np.zeros(1), np.zeros(1))
+        regions, reg_of = _codes(offers.region)
+        nr = len(regions)
+        rows.add(np.concatenate([reg_of, np.arange(nr)]),
+                 np.concatenate([k, np.full(nr, s_col)]),
+                 np.concatenate([price_lot, np.full(nr, -limits.max_region_share)]),
+                 np.full(nr, -np.inf), np.zeros(nr))
+    for cat, share in limits.min_category_share.items():
+        members = np.flatnonzero(offers.category == cat)
+        rows.add(np.zeros(len(members), np.int64), members, price_lot[members],
+                 np.array([share * limits.budget]), np.array([np.inf]))
+    integer = np.concatenate([k, y])
+    return _Model(n_cols, lower, upper, cost, integer, rows)
+
+
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """HiGHS prints a banner to file descriptor 1 when first made; keep JSON output clean."""
+    sys.stdout.flush()
+    saved, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(devnull)
+        os.close(saved)
+
+
+def _solve(model: _Model, limits: Limits, relax: bool = False):  # type: ignore[no-untyped-def]
+    import highspy
+
+    with _quiet_stdout():
+        h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", float(limits.time_limit))
+    h.setOptionValue("mip_rel_gap", float(limits.mip_gap))
+    inf = h.getInfinity()
+    lower = np.where(np.isinf(model.col_lower), -inf, model.col_lower)
+    upper = np.where(np.isinf(model.col_upper), inf, model.col_upper)
+    h.addVars(model.n_cols, lower, upper)
+    h.changeColsCost(model.n_cols, np.arange(model.n_cols, dtype=np.int32), model.cost)
+    rl, ru, starts, index, value = model.rows.csr()
+    rl = np.where(np.isinf(rl), -inf, rl)
+    ru = np.where(np.isinf(ru), inf, ru)
+    h.addRows(len(rl), rl, ru, len(index), starts, index, value)
+    if not relax and len(model.integer):
+        h.changeColsIntegrality(len(model.integer), model.integer.astype(np.int32),
+                                np.full(len(model.integer), highspy.HighsVarType.kInteger))
+    h.changeObjectiveSense(highspy.ObjSense.kMaximize)
+    h.run()
+    return h
+
+
+_STATUS = {
+    "kOptimal": Status.OPTIMAL,
+    "kInfeasible": Status.INFEASIBLE,
+    "kUnbounded": Status.UNBOUNDED,
+    "kUnboundedOrInfeasible": Status.INFEASIBLE,
+}
+
+
+def solve(offers: Offers, limits: Limits) -> Allocation:
+    """The best plan HiGHS finds within the time limit and gap; never raises on bad luck."""
+    n = len(offers)
+    offered = set(offers.product_id.tolist())
+    if any(units > 0 and pid not in offered for pid, units in limits.require.items()):
+        return Allocation(Status.INFEASIBLE, np.zeros(n, np.int64))  # nothing can meet it
+    t = time.perf_counter()
+    model = build(offers, limits)
+    built = time.perf_counter() - t
+    t = time.perf_counter()
+    h = _solve(model, limits)
+    solved = time.perf_counter() - t
+    name = h.getModelStatus().name
+    info = h.getInfo()
+    status = _STATUS.get(name)
+    values = np.asarray(h.getSolution().col_value)
+    has_values = values.size == model.n_cols and info.primal_solution_status == 2
+    if status is None:
+        status = Status.FEASIBLE if has_values else Status.NO_SOLUTION
+    result = Allocation(status, np.zeros(n, np.int64), build_seconds=built,
+                        solve_seconds=solved)
+    if status.has_plan:
+        lots = np.rint(values[:n]).astype(np.int64)
+        result.quantity = lots * offers.lot_size
+        result.expected_effects = float(result.quantity @ offers.effects_per_unit)
+        result.total_cost = float(result.quantity @ offers.unit_price)
+        result.gap = float(info.mip_gap) if np.isfinite(info.mip_gap) else 0.0
+    return result
+
+
+def budget_shadow_price(offers: Offers, limits: Limits) -> float | None:
+    """Effects one more unit of budget buys, from the LP relaxation's dual of the budget row.
+
+    An LP figure: the integer plan gains in whole lots, so read it as a rate.
+    """
+    h = _solve(build(offers, limits), limits, relax=True)
+    if h.getModelStatus().name != "kOptimal":
+        return None
+    return abs(float(np.asarray(h.getSolution().row_dual)[0]))
+
+
+def greedy(offers: Offers, limits: Limits) -> Allocation:
+    """The rule of thumb: cheapest cost per effect first, each to capacity, until the money
+    runs out. Only capacity, lots, minimum orders and the budget are respected."""
+    q = np.zeros(len(offers), np.int64)
+    left = float(limits.budget)
+    with np.errstate(divide="ignore"):
+        cpe = np.where(offers.effects_per_unit > 0,
+                       offers.unit_price / offers.effects_per_unit, np.inf)
+    for i in np.argsort(cpe, kind="stable"):
+        if not np.isfinite(cpe[i]):
+            break
+        lot_cost = offers.unit_price[i] * offers.lot_size[i]
+        lots = int(min(offers.max_lots[i], left // lot_cost)) if lot_cost > 0 else 0
+        units = lots * int(offers.lot_size[i])
+        if units < offers.min_order[i]:
+            continue
+        q[i] = units
+        left -= units * offers.unit_price[i]
+    return Allocation(Status.FEASIBLE, q, float(q @ offers.effects_per_unit),
+                      float(q @ offers.unit_price))
+
+
+def effects_interval(offers: Offers, quantity: NDArray[np.int64], level: float = 0.90,
+                     draws: int = 4000, seed: int = 0) -> tuple[float, float]:
+    """Interval of a plan's expected effects from the rates' Gamma uncertainty (sampled).
+
+    Offers whose rate was given by the user count as certain.
+    """
+    rate = np.broadcast_to(offers.effects_per_unit, (draws, len(offers))).copy()
+    if offers.rate_shape is not None and offers.rate_rate is not None:
+        uncertain = np.isfinite(offers.rate_shape) & (quantity > 0)
+        if uncertain.any():
+            rng = np.random.default_rng(seed)
+            rate[:, uncertain] = rng.gamma(offers.rate_shape[uncertain],
+                                           1.0 / offers.rate_rate[uncertain],
+                                           size=(draws, int(uncertain.sum())))
+    totals = rate @ quantity
+    tail = (1 - level) / 2
+    return float(np.quantile(totals, tail)), float(np.quantile(totals, 1 - tail))

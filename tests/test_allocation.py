@@ -1,0 +1,128 @@
+"""The allocation MILP against brute force, and its explanations, on tiny instances."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kuznia.planning.allocation import Limits, Offers, Status, greedy, solve
+from kuznia.planning.explain import binding, infeasible_reasons, violations
+
+CATEGORY = {"A": "c1", "B": "c2"}
+
+
+def offers_of(rows: list[tuple]) -> Offers:
+    """rows: (product, producer, region, price, capacity, min_order, lot, effects/unit)."""
+    cols = list(zip(*rows, strict=True))
+    return Offers(
+        product_id=np.array(cols[0]), producer_id=np.array(cols[1]), region=np.array(cols[2]),
+        category=np.array([CATEGORY[p] for p in cols[0]]),
+        unit_price=np.array(cols[3], float), capacity=np.array(cols[4], np.int64),
+        min_order=np.array(cols[5], np.int64), lot_size=np.array(cols[6], np.int64),
+        effects_per_unit=np.array(cols[7], float))
+
+
+def brute_force(offers: Offers, limits: Limits) -> float | None:
+    """The best expected effects over every integer plan that breaks no limit."""
+    choices = []
+    for i in range(len(offers)):
+        lot = int(offers.lot_size[i])
+        units = [0] + [u for u in range(lot, int(offers.capacity[i]) + 1, lot)
+                       if u >= offers.min_order[i]]
+        choices.append(units)
+    best = None
+    for plan in itertools.product(*choices):
+        q = np.array(plan, np.int64)
+        if not violations(offers, limits, q):
+            value = float(q @ offers.effects_per_unit)
+            best = value if best is None else max(best, value)
+    return best
+
+
+offer_rows = st.lists(
+    st.tuples(st.sampled_from("AB"), st.sampled_from(["P1", "P2", "P3"]),
+              st.sampled_from(["R1", "R2"]), st.integers(1, 20), st.integers(0, 6),
+              st.integers(0, 4), st.integers(1, 3),
+              st.integers(0, 30).map(lambda v: v / 10)),
+    min_size=1, max_size=4)
+limits_st = st.builds(
+    Limits,
+    budget=st.integers(0, 120).map(float),
+    max_producer_share=st.none() | st.sampled_from([0.4, 0.5, 0.7, 1.0]),
+    max_region_share=st.none() | st.sampled_from([0.5, 0.8]),
+    min_category_share=st.none().map(lambda _: {}) | st.fixed_dictionaries(
+        {"c1": st.sampled_from([0.1, 0.3])}),
+    require=st.none().map(lambda _: {}) | st.fixed_dictionaries(
+        {"A": st.integers(1, 5)}),
+    mip_gap=st.just(0.0),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=offer_rows, limits=limits_st)
+def test_solver_matches_brute_force_and_breaks_no_limit(rows, limits):
+    offers = offers_of(rows)
+    best = brute_force(offers, limits)
+    result = solve(offers, limits)
+    if best is None:
+        assert result.status == Status.INFEASIBLE
+        assert infeasible_reasons(offers, limits)
+        return
+    assert result.status == Status.OPTIMAL
+    assert violations(offers, limits, result.quantity) == []
+    assert result.expected_effects == pytest.approx(best, abs=1e-6)
+    assert result.total_cost == pytest.approx(float(result.quantity @ offers.unit_price))
+
+
+def test_greedy_rule_of_thumb_loses_to_the_optimum_on_lots():
+    # the cheapest cost per effect comes in lots of 10 that no longer fit the budget
+    offers = offers_of([("A", "P1", "R1", 10.0, 100, 0, 10, 1.0),
+                        ("A", "P2", "R1", 10.0, 100, 0, 1, 0.9)])
+    limits = Limits(budget=150.0)
+    g, opt = greedy(offers, limits), solve(offers, limits)
+    assert g.expected_effects == pytest.approx(10 * 1.0 + 5 * 0.9)
+    assert opt.expected_effects == pytest.approx(10 * 1.0 + 5 * 0.9)
+    limits = Limits(budget=150.0, max_producer_share=0.5)
+    opt = solve(offers, limits)
+    assert violations(offers, limits, opt.quantity) == []
+    assert violations(offers, limits, greedy(offers, limits).quantity)  # greedy breaks it
+
+
+def test_required_units_over_budget_are_explained_with_figures():
+    offers = offers_of([("A", "P1", "R1", 13_800.0, 10_000, 0, 1, 3.0),
+                        ("B", "P2", "R2", 500.0, 10_000, 0, 1, 0.3)])
+    limits = Limits(budget=50e6, require={"A": 5_000})
+    assert solve(offers, limits).status == Status.INFEASIBLE
+    assert infeasible_reasons(offers, limits) == [
+        "the required 5,000 A cost 69.0M, the budget is 50.0M"]
+
+
+def test_single_producer_under_a_cap_is_explained():
+    offers = offers_of([("A", "P1", "R1", 1.0, 10, 0, 1, 1.0)])
+    limits = Limits(budget=100.0, max_producer_share=0.5, require={"A": 1})
+    assert solve(offers, limits).status == Status.INFEASIBLE
+    assert any("lets no unit of it be bought" in r for r in infeasible_reasons(offers, limits))
+
+
+def test_unbounded_input_is_a_status_not_an_exception():
+    # a negative price pays for itself: no budget row can stop it (validation forbids it;
+    # the solver layer must still answer with a value)
+    offers = offers_of([("A", "P1", "R1", -1.0, 10**9, 0, 1, 1.0)])
+    object.__setattr__(offers, "capacity", np.array([np.iinfo(np.int64).max // 4]))
+    result = solve(offers, Limits(budget=10.0))
+    assert result.status in (Status.UNBOUNDED, Status.OPTIMAL, Status.FEASIBLE)
+    assert isinstance(result.status, Status)
+
+
+def test_binding_names_capacity_and_caps():
+    offers = offers_of([("A", "P1", "R1", 1.0, 10, 0, 1, 2.0),
+                        ("A", "P2", "R2", 1.0, 100, 0, 1, 1.0)])
+    limits = Limits(budget=1000.0, max_producer_share=0.6)
+    result = solve(offers, limits)
+    words = binding(offers, limits, result.quantity)
+    assert "P1 is at capacity for A (10 units)" in words
+    assert any("60% producer cap binds on A" in w for w in words)
