@@ -135,6 +135,26 @@ def generate(folder: Path, size: DemoSize, seed: int = 7,
     pl.DataFrame(rows_d, schema=["delivery_id", "contract_id", "delivered_on", "quantity",
                                  "accepted_quantity", "lot"], orient="row"
                  ).write_csv(files["deliveries"])
+    # next period's offers: each producer that has made a product offers more of it
+    offers = (pl.DataFrame(rows_c, schema=["contract_id", "producer_id", "product_id",
+                                           "signed_on", "quantity", "unit_price", "currency",
+                                           "due_on"], orient="row")
+              .with_columns((pl.col("unit_price") * pl.col("currency").replace_strict(
+                  CURRENCIES, return_dtype=pl.Float64)).alias("usd"))
+              .group_by("product_id", "producer_id", maintain_order=True)
+              .agg(pl.col("usd").median().alias("unit_price"),
+                   pl.col("quantity").sum().alias("made")))
+    n_off = offers.height
+    lot = np.where(offers["unit_price"].to_numpy() < 5_000, rng.choice([1, 10, 50], n_off), 1)
+    capacity = (offers["made"].to_numpy() * rng.uniform(0.3, 1.2, n_off)).astype(int) // lot * lot
+    offers.select(
+        "product_id", "producer_id",
+        (pl.col("unit_price") * pl.Series(rng.lognormal(0, 0.05, n_off))).round(2),
+        pl.Series("capacity", np.maximum(capacity, lot)),
+        pl.Series("min_order", np.where(rng.random(n_off) < 0.3, lot * 2, 0)),
+        pl.Series("lot_size", lot),
+        pl.lit(None, pl.Float64).alias("effects_per_unit"),
+    ).write_csv(files["offers"])
     say(f"generated {len(rows_p)} products, {len(rows_c):,} contracts, "
         f"{len(rows_d):,} deliveries; writing {size.uses:,} uses")
     _write_uses(files["uses"], lot_meta, quality, size, rng)

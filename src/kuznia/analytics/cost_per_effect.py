@@ -92,8 +92,9 @@ def fit_gamma_prior(effects: ArrayLike, uses: ArrayLike) -> GammaPrior | None:
     """Marshall's (1991) moment estimate of the Gamma prior from several groups' counts.
 
     m = sum(E)/sum(n); s2 = sum(n (E/n - m)^2) / sum(n); tau2 = s2 - m / mean(n).
-    When tau2 <= 0 the groups do not differ more than chance: full pooling, expressed as a
-    prior worth a very large number of uses. None when there is no use at all.
+    When tau2 <= 0 (or there is one group) the groups do not differ more than chance: full
+    pooling, with a prior of mean m worth the groups' pooled uses, so that its certainty is
+    no more than the data's. None when there is no use at all.
     """
     e = np.asarray(effects, dtype=float)
     n = np.asarray(uses, dtype=float)
@@ -107,30 +108,24 @@ def fit_gamma_prior(effects: ArrayLike, uses: ArrayLike) -> GammaPrior | None:
     s2 = float(np.sum(n * (e / n - m) ** 2) / n.sum())
     tau2 = s2 - m / n.mean()
     if tau2 <= 0 or n.size < 2:
-        worth = 1e9  # uses; the prior then outweighs any one group
+        worth = float(n.sum())
         return GammaPrior(m * worth, worth)
     return GammaPrior(m * m / tau2, m / tau2)
 
 
-def shrunk_rates(
-    effects: ArrayLike, uses: ArrayLike, groups: ArrayLike,
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """Posterior mean of each row's rate, and its 90% interval, shrunk within its group.
-
-    ``groups`` labels rows that share a prior (for producers: their product). The same
-    moment estimate as ``fit_gamma_prior``, computed for all groups at once.
-
-    >>> mean, low, high = shrunk_rates([3, 300, 500], [3, 1000, 1000], ["A", "A", "A"])
-    >>> [round(float(x), 3) for x in mean]
-    [0.442, 0.304, 0.496]
-    """
+def shrunk_posteriors(
+    effects: ArrayLike, exposure: ArrayLike, groups: ArrayLike,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Each row's Gamma(shape, rate) posterior for its effect rate, with a prior fitted to
+    its group by ``fit_gamma_prior``'s moments (all groups at once). ``exposure`` is uses
+    (effects per use) or units (effects per unit). NaN for groups with no exposure."""
     e = np.asarray(effects, dtype=float)
-    n = np.asarray(uses, dtype=float)
+    n = np.asarray(exposure, dtype=float)
     _, g = np.unique(np.asarray(groups), return_inverse=True)
     g = g.ravel()
     used = n > 0
     w = np.where(used, n, 0.0)
-    k = np.bincount(g, weights=used.astype(float))  # groups' members with uses
+    k = np.bincount(g, weights=used.astype(float))  # groups' members with exposure
     n_sum = np.bincount(g, weights=w)
     e_sum = np.bincount(g, weights=np.where(used, e, 0.0))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -139,17 +134,31 @@ def shrunk_rates(
         s2 = np.bincount(g, weights=w * (r - m[g]) ** 2) / n_sum
         tau2 = s2 - m / (n_sum / k)
     pooled = (tau2 <= 0) | (k < 2)
-    worth = 1e9  # uses: a prior that outweighs any one group (full pooling)
+    worth = n_sum  # full pooling: a prior worth the group's pooled exposure
     shape = np.where(pooled, m * worth, m * m / np.where(pooled, 1.0, tau2))
     rate = np.where(pooled, worth, m / np.where(pooled, 1.0, tau2))
     nothing = m == 0  # nothing worked anywhere in the group yet
     shape = np.where(nothing, JEFFREYS_SHAPE, shape)
     rate = np.where(nothing, n_sum, rate)
-    empty = ~(n_sum > 0)
-    a, b = shape[g], rate[g]
+    empty = (~(n_sum > 0))[g]
+    post_shape = np.where(empty, np.nan, e + shape[g])
+    post_rate = np.where(empty, np.nan, n + rate[g])
+    return post_shape, post_rate
+
+
+def shrunk_rates(
+    effects: ArrayLike, uses: ArrayLike, groups: ArrayLike,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Posterior mean of each row's rate, and its 90% interval, shrunk within its group.
+
+    ``groups`` labels rows that share a prior (for producers: their product).
+
+    >>> mean, low, high = shrunk_rates([3, 300, 500], [3, 1000, 1000], ["A", "A", "A"])
+    >>> [round(float(x), 3) for x in mean]
+    [0.442, 0.304, 0.496]
+    """
+    shape, rate = shrunk_posteriors(effects, uses, groups)
     with np.errstate(divide="ignore", invalid="ignore"):
-        mean = (e + a) / (n + b)
-    low, high = rate_interval(e, n, 0.90, a, b)
-    bad = empty[g]
-    return (np.where(bad, np.nan, mean), np.where(bad, np.nan, low),
-            np.where(bad, np.nan, high))
+        mean = shape / rate
+    low, high = rate_interval(np.zeros_like(shape), np.zeros_like(shape), 0.90, shape, rate)
+    return mean, low, high

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from kuznia.cli import audit, data, figures
+from kuznia.cli import audit, data, figures, plan
 
 app = typer.Typer(
     name="kuznia",
@@ -20,6 +20,7 @@ app.command("cost-per-effect")(figures.cost_per_effect)
 app.command("report")(figures.report)
 app.command("demo")(figures.demo)
 app.add_typer(audit.app, name="audit")
+app.add_typer(plan.app, name="plan")
 
 
 def main() -> None:

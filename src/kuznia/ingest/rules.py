@@ -124,6 +124,18 @@ def _uses(frame: pl.DataFrame, refs: References) -> tuple[pl.DataFrame, pl.DataF
     return frame, pl.concat(problems)
 
 
+def _offers(frame: pl.DataFrame, refs: References) -> tuple[pl.DataFrame, pl.DataFrame]:
+    problems = [
+        _missing(frame, "producer_id", refs.producers, "producer", "import producers first"),
+        _missing(frame, "product_id", refs.products, "product", "import products first"),
+        problems_where(frame, pl.col("min_order") > pl.col("capacity"), "min_order",
+                       "is more than the capacity"),
+        problems_where(frame, pl.col("effects_per_unit") < 0, "effects_per_unit",
+                       "must not be negative"),
+    ]
+    return frame, pl.concat(problems)
+
+
 def _none(frame: pl.DataFrame, refs: References) -> tuple[pl.DataFrame, pl.DataFrame]:
     return frame, no_problems()
 
@@ -136,4 +148,5 @@ RULES: dict[str, Callable[[pl.DataFrame, References], tuple[pl.DataFrame, pl.Dat
     "contracts": _contracts,
     "deliveries": _deliveries,
     "uses": _uses,
+    "offers": _offers,
 }

@@ -128,8 +128,23 @@ SPECS: dict[str, TableSpec] = {
             key=("use_id",),
             help="Recorded uses in the field and how each went.",
         ),
+        TableSpec(
+            "offers",
+            (
+                _id("product_id"),
+                _id("producer_id"),
+                Field("unit_price", "number", minimum=0.0),
+                Field("capacity", "int", minimum=0),
+                Field("min_order", "int", required=False, default="0", minimum=0),
+                Field("lot_size", "int", required=False, default="1", minimum=1),
+                Field("effects_per_unit", "number", required=False),
+            ),
+            key=("product_id", "producer_id"),
+            help="What producers offer for the next period, for the allocation planner.",
+        ),
     ]
 }
 
 # The order in which a workspace is filled: each table references only earlier ones.
-IMPORT_ORDER = ("rates", "producers", "products", "versions", "contracts", "deliveries", "uses")
+IMPORT_ORDER = ("rates", "producers", "products", "versions", "contracts", "deliveries", "uses",
+                "offers")

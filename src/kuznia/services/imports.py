@@ -348,3 +348,34 @@ def import_file(
                     "update": update, "quarantine_file": result.quarantine},
         )
     return result
+
+
+def read_checked(store: Store, table: str, path: str | Path,
+                 max_problems: int = 20) -> pl.DataFrame:
+    """Read and check a file as if importing it into ``table``, but store nothing.
+
+    Returns the typed rows; raises ``InputError`` naming every bad row, like an import.
+    """
+    spec = SPECS[table]
+    path = Path(path)
+    name = str(path)
+    source = open_source(path)
+    _check_header(spec, source)
+    tally = _Tally(max_problems)
+    with store.read() as conn:
+        refs = load_references(conn, store.setting("currency", "USD") or "USD")
+    good: list[pl.DataFrame] = []
+    raw_seen = 0
+    for step in _checked(source, spec, refs, keep_text=False):
+        problems = step.problems.sort(LINE, "column")
+        new_raw = source.problems[raw_seen:]
+        raw_seen = len(source.problems)
+        tally.add(_first_problems(name, problems, max_problems) + new_raw,
+                  problems.height + len(new_raw),
+                  problems.get_column(LINE).n_unique() + len(new_raw))
+        good.append(step.good)
+    late = source.problems[raw_seen:]
+    tally.add(late, len(late), len(late))
+    if tally.total:
+        raise InputError(name, tally.shown, tally.total, tally.bad_rows)
+    return pl.concat(good) if good else pl.DataFrame()

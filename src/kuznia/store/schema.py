@@ -169,6 +169,32 @@ row_updates = Table(
 
 Index("ix_row_updates_event", row_updates.c.event_id)
 
+offers = Table(
+    "offers",
+    metadata,
+    Column("product_id", ID, ForeignKey("products.product_id"), primary_key=True),
+    Column("producer_id", ID, ForeignKey("producers.producer_id"), primary_key=True),
+    Column("unit_price", Float, nullable=False),
+    Column("capacity", BigInteger, nullable=False),
+    Column("min_order", BigInteger, nullable=False),
+    Column("lot_size", BigInteger, nullable=False),
+    Column("effects_per_unit", Float),
+    Column("event_id", Integer, nullable=False),
+)
+
+# A saved allocation plan: its inputs and its answer, so a decision can be reproduced
+plans = Table(
+    "plans",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("inputs", Text, nullable=False),
+    Column("result", Text, nullable=False),
+    Column("event_id", Integer, nullable=False),
+)
+
 DATA_TABLES = {
-    t.name: t for t in (producers, products, versions, rates, contracts, deliveries, uses)
+    t.name: t for t in (producers, products, versions, rates, contracts, deliveries, uses, offers)
 }

@@ -1,0 +1,170 @@
+"""`kuznia plan`: the allocation planner and saved plans."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+import kuznia
+from kuznia.cli.common import (
+    ActorOption,
+    DbOption,
+    JsonOption,
+    handles_errors,
+    money,
+    out,
+    print_json,
+)
+from kuznia.errors import UsageError
+from kuznia.services import planning
+
+app = typer.Typer(help="Split a budget over offers for the most confirmed effects.",
+                  no_args_is_help=True)
+
+
+@app.command()
+@handles_errors
+def allocate(
+    budget: Annotated[float, typer.Option(help="Money to spend, in the workspace currency.")],
+    offers: Annotated[Path | None, typer.Option(
+        help="Offers file (CSV/XLSX, the offers import format). Default: the offers table.")
+    ] = None,
+    max_producer_share: Annotated[str | None, typer.Option(
+        help="No offer may exceed this share of its product's units (0.4 or 40%).")] = None,
+    max_region_share: Annotated[str | None, typer.Option(
+        help="No region (by the producer's) may take more than this share of the spend.")
+    ] = None,
+    min_category_share: Annotated[list[str] | None, typer.Option(
+        help="CATEGORY=SHARE: at least this share of the budget to a category (repeatable).")
+    ] = None,
+    require: Annotated[list[str] | None, typer.Option(
+        help="PRODUCT=UNITS: buy at least this many (repeatable).")] = None,
+    risk: Annotated[str, typer.Option(
+        help="Rates from the uses at their mean, or a lower quantile such as q10.")] = "mean",
+    price_change: Annotated[list[str] | None, typer.Option(
+        help="What if: PRODUCT=+20% changes its offers' prices (repeatable).")] = None,
+    without_producer: Annotated[list[str] | None, typer.Option(
+        help="What if: leave this producer's offers out (repeatable).")] = None,
+    time_limit: Annotated[float, typer.Option(help="Solver time limit, seconds.")] = 60.0,
+    gap: Annotated[float, typer.Option(help="Relative optimality gap to stop at.")] = 1e-3,
+    save: Annotated[str | None, typer.Option(help="Keep the plan under this name.")] = None,
+    db: DbOption = None,
+    actor: ActorOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Find the plan with the most expected effects within every limit."""
+    shares = planning.parse_pairs(min_category_share or [], "--min-category-share")
+    needs = planning.parse_pairs(require or [], "--require")
+    try:
+        required = {k: int(v) for k, v in needs.items()}
+    except ValueError:
+        raise UsageError("--require takes PRODUCT=UNITS with a whole number") from None
+    what_if = planning.WhatIf(
+        price_change={k: planning.parse_change(v, "--price-change")
+                      for k, v in planning.parse_pairs(price_change or [],
+                                                       "--price-change").items()},
+        without_producers=list(without_producer or []))
+    with kuznia.open(db, actor) as ws:
+        plan = planning.allocate(
+            ws.store, budget=budget, offers_file=offers,
+            max_producer_share=None if max_producer_share is None
+            else planning.parse_share(max_producer_share, "--max-producer-share"),
+            max_region_share=None if max_region_share is None
+            else planning.parse_share(max_region_share, "--max-region-share"),
+            min_category_share={k: planning.parse_share(v, "--min-category-share")
+                                for k, v in shares.items()},
+            require=required, risk=risk, what_if=what_if, time_limit=time_limit, gap=gap)
+        if save:
+            planning.save_plan(ws.store, save, plan, ws.actor)
+    if json:
+        print_json(plan.to_dict())
+    else:
+        _render(plan, save)
+    if plan.status not in ("optimal", "feasible"):
+        raise typer.Exit(1)
+
+
+def _render(plan: planning.PlanResult, saved: str | None) -> None:
+    if plan.rows:
+        t = Table("product", "producer", "region", "quantity", "capacity", "cost",
+                  "expected effects", title=f"plan: {plan.status}")
+        for r in plan.rows:
+            t.add_row(r["product_id"], r["producer_id"], r["region"], f"{r['quantity']:,}",
+                      f"{r['capacity']:,}", money(r["cost"]), f"{r['expected_effects']:,.1f}")
+        out.print(t)
+        out.print(f"total: {plan.expected_effects:,.0f} expected effects "
+                  f"(90%: {plan.expected_effects_low:,.0f} - {plan.expected_effects_high:,.0f})"
+                  f" for {money(plan.total_cost)}")
+        out.print(f"greedy rule: {plan.baseline['expected_effects']:,.0f} for "
+                  f"{money(plan.baseline['total_cost'])}")
+    else:
+        out.print(f"no plan: {plan.status}")
+    for line in plan.explanation:
+        out.print(f"* {line}")
+    for line in plan.binding:
+        out.print(f"- binds: {line}")
+    if saved:
+        out.print(f"saved as {saved!r}")
+
+
+@app.command("list")
+@handles_errors
+def list_(db: DbOption = None, json: JsonOption = False) -> None:
+    """Saved plans, oldest first."""
+    with kuznia.open(db) as ws:
+        plans = planning.list_plans(ws.store)
+    if json:
+        print_json(plans.to_dict())
+        return
+    t = Table("name", "created", "by", "status", "budget", "expected effects", "cost")
+    for p in plans.rows:
+        t.add_row(p["name"], p["created_at"], p["actor"], p["status"], money(p["budget"]),
+                  f"{p['expected_effects']:,.0f}", money(p["total_cost"]))
+    out.print(t)
+
+
+@app.command()
+@handles_errors
+def show(name: Annotated[str, typer.Argument(help="A saved plan.")],
+         db: DbOption = None, json: JsonOption = False) -> None:
+    """A saved plan with the inputs it was made from."""
+    with kuznia.open(db) as ws:
+        plan = planning.show_plan(ws.store, name)
+    if json:
+        print_json(plan)
+        return
+    inputs = {k: v for k, v in plan["inputs"].items() if k != "offers" and v not in (None, {}, [])}
+    out.print(f"{plan['name']}: {plan['status']}, saved {plan['created_at']} by {plan['actor']}"
+              f" (audit event {plan['event_id']})")
+    out.print(f"inputs: {inputs}")
+    _render(planning.PlanResult(**{k: plan[k] for k in (
+        "status", "expected_effects", "expected_effects_low", "expected_effects_high",
+        "total_cost", "baseline", "binding", "explanation",
+        "marginal_effects_per_unit_budget", "solver")}, rows=plan["lines"],
+        inputs=plan["inputs"], left_out=plan.get("left_out", [])), None)
+
+
+@app.command()
+@handles_errors
+def diff(a: Annotated[str, typer.Argument(help="The earlier plan.")],
+         b: Annotated[str, typer.Argument(help="The later plan.")],
+         db: DbOption = None, json: JsonOption = False) -> None:
+    """What changed between two saved plans: inputs, totals, lines."""
+    with kuznia.open(db) as ws:
+        d = planning.diff_plans(ws.store, a, b)
+    if json:
+        print_json(d)
+        return
+    for k, v in d["inputs"].items():
+        out.print(f"input {k}: {v['from']} -> {v['to']}")
+    e, c = d["expected_effects"], d["total_cost"]
+    out.print(f"expected effects: {e['from']:,.0f} -> {e['to']:,.0f}; "
+              f"cost: {money(c['from'])} -> {money(c['to'])}")
+    t = Table("product", "producer", a, b, "change")
+    for r in d["lines"]:
+        t.add_row(r["product_id"], r["producer_id"], f"{r['quantity_from']:,}",
+                  f"{r['quantity_to']:,}", f"{r['change']:+,}")
+    out.print(t)

@@ -1,0 +1,368 @@
+"""The allocation planner as a service: offers in, a plan out, saved plans to compare.
+
+Offers come from a file (checked like an import, not stored) or from the ``offers`` table.
+Where an offer has no ``effects_per_unit``, the rate is estimated from the workspace's uses
+of that product and producer, per unit used, shrunk towards the product's rate (the same
+empirical-Bayes prior as the producer rankings), at the point ``risk`` names: ``mean`` or
+a lower quantile such as ``q10`` (a plan that holds up if the rates disappoint).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+from sqlalchemy import func, select
+
+from kuznia.analytics.cost_per_effect import shrunk_posteriors
+from kuznia.errors import InputError, RowProblem, UsageError
+from kuznia.planning.allocation import (
+    Limits,
+    Offers,
+    budget_shadow_price,
+    effects_interval,
+    greedy,
+    solve,
+)
+from kuznia.planning.explain import binding, infeasible_reasons, violations
+from kuznia.services import audit
+from kuznia.services.imports import read_checked
+from kuznia.services.results import Tabular
+from kuznia.services.store import Store
+from kuznia.store import schema as s
+
+OFFER_COLUMNS = ["product_id", "producer_id", "unit_price", "capacity", "min_order",
+                 "lot_size", "effects_per_unit"]
+
+
+@dataclass
+class WhatIf:
+    price_change: dict[str, float] = field(default_factory=dict)  # product -> +0.20
+    without_producers: list[str] = field(default_factory=list)
+
+
+def parse_share(text: str, option: str) -> float:
+    """'0.4', '40%' -> 0.4."""
+    try:
+        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise UsageError(f"{option} takes a share such as 0.4 or 40%, not {text!r}") from None
+    if not 0 <= value <= 1:
+        raise UsageError(f"{option} must be between 0 and 1 (or 0% and 100%), not {text!r}")
+    return value
+
+
+def parse_pairs(items: list[str], option: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise UsageError(f"{option} takes NAME=VALUE, not {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def parse_change(text: str, option: str) -> float:
+    """'+20%' -> 0.2; '-5%' -> -0.05."""
+    m = re.fullmatch(r"([+-]?\d+(?:\.\d+)?)%", text.strip())
+    if not m:
+        raise UsageError(f"{option} takes a change such as +20% or -5%, not {text!r}")
+    return float(m.group(1)) / 100
+
+
+def _risk_quantile(risk: str) -> float | None:
+    if risk == "mean":
+        return None
+    m = re.fullmatch(r"q(\d{1,2})", risk)
+    if not m or not 1 <= int(m.group(1)) <= 50:
+        raise UsageError(f"--risk takes mean or a lower quantile q1..q50, not {risk!r}")
+    return int(m.group(1)) / 100
+
+
+def _stored_offers(store: Store) -> pl.DataFrame:
+    with store.read() as conn:
+        rows = conn.execute(select(*[s.offers.c[c] for c in OFFER_COLUMNS])).all()
+    return pl.DataFrame([tuple(r) for r in rows], orient="row", schema={
+        "product_id": pl.String, "producer_id": pl.String, "unit_price": pl.Float64,
+        "capacity": pl.Int64, "min_order": pl.Int64, "lot_size": pl.Int64,
+        "effects_per_unit": pl.Float64})
+
+
+def _with_rates(store: Store, frame: pl.DataFrame, risk: str, name: str) -> pl.DataFrame:
+    """Fill effects_per_unit (and its Gamma uncertainty) from the uses, where not given."""
+    with store.read() as conn:
+        sums = conn.execute(
+            select(s.use_cube.c.product_id, s.use_cube.c.producer_id,
+                   func.sum(s.use_cube.c.effects), func.sum(s.use_cube.c.units_used))
+            .group_by(s.use_cube.c.product_id, s.use_cube.c.producer_id)).all()
+        lookups = {
+            "region": dict(conn.execute(select(s.producers.c.producer_id,
+                                               s.producers.c.region)).all()),
+            "category": dict(conn.execute(select(s.products.c.product_id,
+                                                 s.products.c.category)).all()),
+        }
+    seen = pl.DataFrame([tuple(r) for r in sums], orient="row", schema={
+        "product_id": pl.String, "producer_id": pl.String, "effects": pl.Float64,
+        "units": pl.Float64})
+    pairs = pl.concat([seen, frame.select("product_id", "producer_id",
+                                          pl.lit(0.0).alias("effects"),
+                                          pl.lit(0.0).alias("units"))]
+                      ).group_by("product_id", "producer_id").agg(pl.col("effects", "units").sum())
+    shape, rate = shrunk_posteriors(pairs["effects"].to_numpy(), pairs["units"].to_numpy(),
+                                    pairs["product_id"].to_numpy())
+    pairs = pairs.with_columns(pl.Series("shape", shape), pl.Series("rate", rate))
+    q = _risk_quantile(risk)
+    if q is None:
+        point = shape / rate
+    else:
+        from scipy import stats
+
+        point = stats.gamma.ppf(q, shape) / rate
+    pairs = pairs.with_columns(pl.Series("estimate", point))
+    out = frame.join(pairs.select("product_id", "producer_id", "shape", "rate", "estimate"),
+                     on=["product_id", "producer_id"], how="left")
+    given = pl.col("effects_per_unit").is_not_null()
+    out = out.with_columns(
+        pl.when(given).then(pl.col("effects_per_unit")).otherwise(pl.col("estimate"))
+        .alias("effects_per_unit"),
+        pl.when(given).then(None).otherwise(pl.col("shape")).alias("shape"),
+        pl.when(given).then(None).otherwise(pl.col("rate")).alias("rate"),
+        pl.when(given).then(pl.lit("given")).otherwise(pl.lit(f"uses ({risk})"))
+        .alias("rate_source"),
+        pl.col("producer_id").replace_strict(lookups["region"], default="").alias("region"),
+        pl.col("product_id").replace_strict(lookups["category"], default="").alias("category"),
+    )
+    unknown = pl.col("effects_per_unit").is_null() | pl.col("effects_per_unit").is_nan()
+    if out.filter(~unknown).is_empty():  # nothing could be planned at all
+        problems = [RowProblem(name, 0, "effects_per_unit",
+                               "not given, and no use of this product to estimate it from",
+                               f"{r['product_id']}/{r['producer_id']}")
+                    for r in out.head(20).iter_rows(named=True)]
+        raise InputError(name, problems, out.height, out.height)
+    return out.drop("estimate")
+
+
+def _to_offers(frame: pl.DataFrame) -> Offers:
+    def col(name: str, dtype: Any) -> np.ndarray:
+        return frame[name].to_numpy().astype(dtype)
+
+    return Offers(
+        product_id=col("product_id", str), producer_id=col("producer_id", str),
+        region=col("region", str), category=col("category", str),
+        unit_price=col("unit_price", float), capacity=col("capacity", np.int64),
+        min_order=col("min_order", np.int64), lot_size=col("lot_size", np.int64),
+        effects_per_unit=col("effects_per_unit", float),
+        rate_shape=frame["shape"].fill_null(np.nan).to_numpy().astype(float),
+        rate_rate=frame["rate"].fill_null(np.nan).to_numpy().astype(float))
+
+
+@dataclass
+class PlanResult(Tabular):
+    """A plan with its inputs, ready for JSON, saving and comparison."""
+
+    status: str
+    expected_effects: float
+    expected_effects_low: float | None
+    expected_effects_high: float | None
+    total_cost: float
+    rows: list[dict[str, Any]]  # the plan's lines
+    baseline: dict[str, Any]
+    binding: list[str]
+    explanation: list[str]
+    marginal_effects_per_unit_budget: float | None
+    solver: dict[str, Any]
+    inputs: dict[str, Any]
+    left_out: list[str] = field(default_factory=list)  # offers with no rate to plan with
+
+    @property
+    def lines(self) -> list[dict[str, Any]]:
+        return self.rows
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["lines"] = d.pop("rows")
+        return d
+
+
+def allocate(
+    store: Store,
+    *,
+    budget: float,
+    offers_file: str | Path | None = None,
+    max_producer_share: float | None = None,
+    max_region_share: float | None = None,
+    min_category_share: dict[str, float] | None = None,
+    require: dict[str, int] | None = None,
+    risk: str = "mean",
+    what_if: WhatIf | None = None,
+    time_limit: float = 60.0,
+    gap: float = 1e-3,
+) -> PlanResult:
+    """The plan with the most expected effects within every limit, beside the greedy rule."""
+    if budget < 0:
+        raise UsageError("--budget must not be negative")
+    what_if = what_if or WhatIf()
+    if offers_file is not None:
+        frame = read_checked(store, "offers", offers_file).select(OFFER_COLUMNS)
+        source = {"file": str(offers_file)}
+        name = str(offers_file)
+    else:
+        frame = _stored_offers(store)
+        source = {"table": "offers"}
+        name = "offers table"
+    if frame.is_empty():
+        raise UsageError("no offers: give --offers FILE or import them with "
+                         "'kuznia import offers FILE'")
+    for pid, change in what_if.price_change.items():
+        if pid not in set(frame["product_id"].to_list()):
+            raise UsageError(f"--price-change names {pid}, which no offer is for")
+        frame = frame.with_columns(
+            pl.when(pl.col("product_id") == pid).then(pl.col("unit_price") * (1 + change))
+            .otherwise(pl.col("unit_price")).alias("unit_price"))
+    if what_if.without_producers:
+        frame = frame.filter(~pl.col("producer_id").is_in(what_if.without_producers))
+    frame = _with_rates(store, frame, risk, name).sort("product_id", "producer_id")
+    no_rate = frame.filter(pl.col("effects_per_unit").is_null()
+                           | pl.col("effects_per_unit").is_nan())
+    left_out = [f"{r['product_id']}/{r['producer_id']}" for r in no_rate.iter_rows(named=True)]
+    frame = frame.join(no_rate.select("product_id", "producer_id"),
+                       on=["product_id", "producer_id"], how="anti")
+    offers = _to_offers(frame)
+    limits = Limits(budget=budget, max_producer_share=max_producer_share,
+                    max_region_share=max_region_share,
+                    min_category_share=dict(min_category_share or {}),
+                    require=dict(require or {}), time_limit=time_limit, mip_gap=gap)
+    result = solve(offers, limits)
+    base = greedy(offers, limits)
+    inputs = {
+        "budget": budget, "max_producer_share": max_producer_share,
+        "max_region_share": max_region_share, "min_category_share": limits.min_category_share,
+        "require": limits.require, "risk": risk, "price_change": what_if.price_change,
+        "without_producers": what_if.without_producers, "offers_source": source,
+        "time_limit": time_limit, "gap": gap,
+        "offers": frame.select(*OFFER_COLUMNS, "region", "category", "rate_source").to_dicts(),
+    }
+    note_left_out = [
+        f"{len(left_out)} offers left out: no effects_per_unit given and no use of the "
+        f"product to estimate it from ({', '.join(left_out[:5])}"
+        f"{', ...' if len(left_out) > 5 else ''})"] if left_out else []
+    baseline = {
+        "expected_effects": base.expected_effects, "total_cost": base.total_cost,
+        "breaks": violations(offers, limits, base.quantity),
+    }
+    solver = {"name": "HiGHS", "gap": result.gap, "build_seconds": result.build_seconds,
+              "solve_seconds": result.solve_seconds}
+    if not result.status.has_plan:
+        why = infeasible_reasons(offers, limits) if result.status == "infeasible" else [
+            "the solver stopped before finding any plan; raise --time-limit"]
+        return PlanResult(str(result.status), 0.0, None, None, 0.0, [], baseline, [],
+                          why + note_left_out, None, solver, inputs, left_out)
+    low, high = effects_interval(offers, result.quantity)
+    lines = [
+        {"product_id": str(offers.product_id[i]), "producer_id": str(offers.producer_id[i]),
+         "region": str(offers.region[i]), "category": str(offers.category[i]),
+         "quantity": int(result.quantity[i]),
+         "cost": float(result.quantity[i] * offers.unit_price[i]),
+         "expected_effects": float(result.quantity[i] * offers.effects_per_unit[i]),
+         "effects_per_unit": float(offers.effects_per_unit[i]),
+         "capacity": int(offers.capacity[i])}
+        for i in np.flatnonzero(result.quantity)
+    ]
+    gain = result.expected_effects - base.expected_effects
+    shadow = budget_shadow_price(offers, limits)
+    explanation = [
+        f"{result.expected_effects:,.0f} expected effects (90%: {low:,.0f} - {high:,.0f}) for "
+        f"{result.total_cost:,.0f}; the greedy rule gets {base.expected_effects:,.0f} for "
+        f"{base.total_cost:,.0f} ({gain:+,.0f})"
+        + (" and breaks " + "; ".join(baseline["breaks"][:3]) if baseline["breaks"] else ""),
+    ]
+    explanation += note_left_out
+    if shadow:
+        explanation.append(f"one more {1_000_000:,} of budget buys about {shadow * 1e6:,.1f} "
+                           "more expected effects (LP relaxation)")
+    return PlanResult(str(result.status), result.expected_effects, low, high,
+                      result.total_cost, lines, baseline, binding(offers, limits,
+                                                                  result.quantity),
+                      explanation, shadow, solver, inputs, left_out)
+
+
+# --- saved plans -------------------------------------------------------------------------
+
+def save_plan(store: Store, name: str, plan: PlanResult, actor: str) -> int:
+    """Keep a plan under ``name`` (one audited write); names are never overwritten."""
+    with store.write() as conn:
+        if conn.execute(select(s.plans.c.name).where(s.plans.c.name == name)).first():
+            raise UsageError(f"a plan named {name!r} already exists; choose another name")
+        event_id = audit.next_event_id(conn)
+        result = {k: v for k, v in plan.to_dict().items() if k != "inputs"}
+        conn.execute(s.plans.insert(), {
+            "name": name, "kind": "allocation",
+            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "actor": actor, "inputs": json.dumps(plan.inputs, default=str),
+            "result": json.dumps(result, default=str), "event_id": event_id})
+        audit.append(conn, event_id, actor=actor, action="save_plan", table_name="plans",
+                     rows_added=1, detail={"name": name, "status": plan.status,
+                                           "expected_effects": plan.expected_effects})
+    return event_id
+
+
+@dataclass
+class PlanList(Tabular):
+    rows: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"plans": self.rows}
+
+
+def list_plans(store: Store) -> PlanList:
+    with store.read() as conn:
+        stored = conn.execute(select(s.plans).order_by(s.plans.c.created_at)).all()
+    rows = []
+    for r in stored:
+        result, inputs = json.loads(r.result), json.loads(r.inputs)
+        rows.append({"name": r.name, "created_at": r.created_at, "actor": r.actor,
+                     "status": result["status"], "budget": inputs["budget"],
+                     "expected_effects": result["expected_effects"],
+                     "total_cost": result["total_cost"], "event_id": r.event_id})
+    return PlanList(rows)
+
+
+def show_plan(store: Store, name: str) -> dict[str, Any]:
+    with store.read() as conn:
+        r = conn.execute(select(s.plans).where(s.plans.c.name == name)).first()
+    if r is None:
+        raise UsageError(f"no plan named {name!r}; 'kuznia plan list' shows the saved ones")
+    return {"name": r.name, "created_at": r.created_at, "actor": r.actor,
+            "event_id": r.event_id, "inputs": json.loads(r.inputs), **json.loads(r.result)}
+
+
+def diff_plans(store: Store, a: str, b: str) -> dict[str, Any]:
+    """What changed from plan ``a`` to plan ``b``: inputs, totals, and each line."""
+    pa, pb = show_plan(store, a), show_plan(store, b)
+    skip = {"offers"}
+    inputs = {k: {"from": pa["inputs"].get(k), "to": pb["inputs"].get(k)}
+              for k in sorted(set(pa["inputs"]) | set(pb["inputs"]))
+              if k not in skip and pa["inputs"].get(k) != pb["inputs"].get(k)}
+
+    def by_key(plan: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+        return {(x["product_id"], x["producer_id"]): x for x in plan["lines"]}
+
+    la, lb = by_key(pa), by_key(pb)
+    lines = []
+    for key in sorted(set(la) | set(lb)):
+        qa = la.get(key, {}).get("quantity", 0)
+        qb = lb.get(key, {}).get("quantity", 0)
+        if qa != qb:
+            lines.append({"product_id": key[0], "producer_id": key[1], "quantity_from": qa,
+                          "quantity_to": qb, "change": qb - qa})
+    return {
+        "from": a, "to": b, "inputs": inputs, "lines": lines,
+        "expected_effects": {"from": pa["expected_effects"], "to": pb["expected_effects"]},
+        "total_cost": {"from": pa["total_cost"], "to": pb["total_cost"]},
+    }
