@@ -1,8 +1,9 @@
 """Split a budget over offers for the most expected confirmed effects (a MILP, HiGHS).
 
-Variables, per offer i: k_i, the number of lots bought (integer; units x_i = L_i k_i), and
-y_i, "bought at all" (binary, only where a minimum order applies). Per product p, T_p, its
-total units; S, the total spend. Maximise sum e_i x_i subject to
+Variables, per offer i: k_i, the number of lots bought (units x_i = L_i k_i), an integer,
+or where a minimum order applies a semi-integer (0, or between ceil(min_order / L_i) and the
+lots capacity allows: HiGHS handles this natively, with no binary and no extra rows). Per
+product p, T_p, its total units; S, the total spend. Maximise sum e_i x_i subject to
 
     sum p_i x_i <= budget
     m_i y_i <= x_i <= cap_i y_i                  (0, or between min_order and capacity)
@@ -124,6 +125,7 @@ class _Model:
     col_upper: NDArray[np.float64]
     cost: NDArray[np.float64]
     integer: NDArray[np.int64]  # columns that are integer
+    semi: NDArray[np.int64]  # of those, the semi-integer ones (0, or lower..upper)
     rows: _Rows
     budget_row: int = 0
 
@@ -136,14 +138,16 @@ def _codes(labels: NDArray) -> tuple[NDArray, NDArray[np.int64]]:
 def build(offers: Offers, limits: Limits) -> _Model:
     n = len(offers)
     L = offers.lot_size.astype(float)
-    price_lot = offers.unit_price * L
+    # money rows in units of budget/1000: the same answer, and well scaled for the solver
+    unit = limits.budget / 1000 if limits.budget > 0 else 1.0
+    price_lot = offers.unit_price * L / unit
     k = np.arange(n)
     # columns: k_i (0..n-1), then y_i for min orders, then T_p, then spend S
-    needs_y = np.flatnonzero(offers.min_order > 0)
-    y = n + np.arange(len(needs_y))
+    # a minimum order makes k_i semi-integer: 0, or between ceil(min/L) and max lots
+    semi = np.flatnonzero(offers.min_order > 0)
     products, prod_of = _codes(offers.product_id)
     use_totals = bool(limits.max_producer_share is not None or limits.require)
-    t0 = n + len(needs_y)
+    t0 = n
     n_t = len(products) if use_totals else 0
     s_col = t0 + n_t
     use_spend = limits.max_region_share is not None
@@ -152,7 +156,7 @@ def build(offers: Offers, limits: Limits) -> _Model:
     lower = np.zeros(n_cols)
     upper = np.full(n_cols, np.inf)
     upper[:n] = offers.max_lots
-    upper[y] = 1.0
+    lower[semi] = -(-offers.min_order[semi] // offers.lot_size[semi])  # ceil
     if use_totals:
         for pid, units in limits.require.items():
             hit = np.flatnonzero(products == pid)
@@ -164,16 +168,8 @@ def build(offers: Offers, limits: Limits) -> _Model:
     one = np.ones(n)
 
     # budget: sum p_i L_i k_i <= B
-    rows.add(np.zeros(n, np.int64), k, price_lot, np.array([-np.inf]), np.array([limits.budget]))
-    if len(needs_y):  # L k - m y >= 0 ; L k - maxlots*L y <= 0
-        m = len(needs_y)
-        r = np.arange(m)
-        rows.add(np.concatenate([r, r]), np.concatenate([needs_y, y]),
-                 np.concatenate([L[needs_y], -offers.min_order[needs_y].astype(float)]),
-                 np.zeros(m), np.full(m, np.inf))
-        rows.add(np.concatenate([r, r]), np.concatenate([needs_y, y]),
-                 np.concatenate([L[needs_y], -(offers.max_lots[needs_y] * L[needs_y])]),
-                 np.full(m, -np.inf), np.zeros(m))
+    rows.add(np.zeros(n, np.int64), k, price_lot, np.array([-np.inf]),
+             np.array([limits.budget / unit]))
     if use_totals:  # sum_{i in p} L_i k_i - T_p = 0
         rows.add(np.concatenate([prod_of, np.arange(n_t)]),
                  np.concatenate([k, t0 + np.arange(n_t)]),
@@ -194,9 +190,12 @@ def build(offers: Offers, limits: Limits) -> _Model:
     for cat, share in limits.min_category_share.items():
         members = np.flatnonzero(offers.category == cat)
         rows.add(np.zeros(len(members), np.int64), members, price_lot[members],
-                 np.array([share * limits.budget]), np.array([np.inf]))
-    integer = np.concatenate([k, y])
-    return _Model(n_cols, lower, upper, cost, integer, rows)
+                 np.array([share * limits.budget / unit]), np.array([np.inf]))
+    # a minimum order above capacity leaves only 0
+    impossible = semi[lower[semi] > upper[semi]]
+    lower[impossible] = upper[impossible] = 0
+    semi = np.setdiff1d(semi, impossible)
+    return _Model(n_cols, lower, upper, cost, k, semi, rows)
 
 
 @contextlib.contextmanager
@@ -231,8 +230,14 @@ def _solve(model: _Model, limits: Limits, relax: bool = False):  # type: ignore[
     ru = np.where(np.isinf(ru), inf, ru)
     h.addRows(len(rl), rl, ru, len(index), starts, index, value)
     if not relax and len(model.integer):
-        h.changeColsIntegrality(len(model.integer), model.integer.astype(np.int32),
-                                np.full(len(model.integer), highspy.HighsVarType.kInteger))
+        kinds = np.full(model.n_cols, highspy.HighsVarType.kContinuous)
+        kinds[model.integer] = highspy.HighsVarType.kInteger
+        kinds[model.semi] = highspy.HighsVarType.kSemiInteger
+        cols = model.integer.astype(np.int32)
+        h.changeColsIntegrality(len(cols), cols, kinds[cols])
+    elif relax and len(model.semi):  # the relaxation: 0..upper (a semi-integer's hull)
+        h.changeColsBounds(len(model.semi), model.semi.astype(np.int32),
+                           np.zeros(len(model.semi)), model.col_upper[model.semi])
     h.changeObjectiveSense(highspy.ObjSense.kMaximize)
     h.run()
     return h
@@ -284,7 +289,8 @@ def budget_shadow_price(offers: Offers, limits: Limits) -> float | None:
     h = _solve(build(offers, limits), limits, relax=True)
     if h.getModelStatus().name != "kOptimal":
         return None
-    return abs(float(np.asarray(h.getSolution().row_dual)[0]))
+    unit = limits.budget / 1000 if limits.budget > 0 else 1.0  # the model's money unit
+    return abs(float(np.asarray(h.getSolution().row_dual)[0])) / unit
 
 
 def greedy(offers: Offers, limits: Limits) -> Allocation:
