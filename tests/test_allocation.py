@@ -108,14 +108,30 @@ def test_single_producer_under_a_cap_is_explained():
     assert any("lets no unit of it be bought" in r for r in infeasible_reasons(offers, limits))
 
 
-def test_unbounded_input_is_a_status_not_an_exception():
-    # a negative price pays for itself: no budget row can stop it (validation forbids it;
-    # the solver layer must still answer with a value)
-    offers = offers_of([("A", "P1", "R1", -1.0, 10**9, 0, 1, 1.0)])
-    object.__setattr__(offers, "capacity", np.array([np.iinfo(np.int64).max // 4]))
-    result = solve(offers, Limits(budget=10.0))
-    assert result.status in (Status.UNBOUNDED, Status.OPTIMAL, Status.FEASIBLE)
-    assert isinstance(result.status, Status)
+def test_unbounded_input_is_a_status_not_an_exception(monkeypatch: pytest.MonkeyPatch):
+    # Validation makes an unbounded plan impossible (prices > 0, a capacity on every
+    # offer), so hand the solver layer a model with no bound at all: it must answer with
+    # a status, not raise.
+    from kuznia.planning import allocation
+
+    offers = offers_of([("A", "P1", "R1", 1.0, 10, 0, 1, 1.0)])
+    model = allocation.build(offers, Limits(budget=10.0))
+    model.col_upper[:] = np.inf
+    model.rows = allocation._Rows()
+    model.rows.add(np.zeros(1, np.int64), np.zeros(1, np.int64), np.array([-1.0]),
+                   np.array([-np.inf]), np.array([10.0]))  # -x <= 10: no bound on x
+    monkeypatch.setattr(allocation, "build", lambda o, lim: model)
+    result = allocation.solve(offers, Limits(budget=10.0))
+    assert result.status == Status.UNBOUNDED
+    assert not result.status.has_plan and result.quantity.tolist() == [0]
+
+
+def test_prices_and_capacities_are_validated_so_plans_stay_bounded(tmp_path):
+    from kuznia.ingest.tables import SPECS
+
+    spec = SPECS["offers"]
+    assert spec.field("unit_price").minimum == 0.0  # strictly greater than 0
+    assert spec.field("capacity").required
 
 
 def test_binding_names_capacity_and_caps():

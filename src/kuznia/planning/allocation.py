@@ -247,7 +247,7 @@ _STATUS = {
     "kOptimal": Status.OPTIMAL,
     "kInfeasible": Status.INFEASIBLE,
     "kUnbounded": Status.UNBOUNDED,
-    "kUnboundedOrInfeasible": Status.INFEASIBLE,
+    "kUnboundedOrInfeasible": Status.INFEASIBLE,  # only if the plain solve cannot tell
 }
 
 
@@ -262,8 +262,12 @@ def solve(offers: Offers, limits: Limits) -> Allocation:
     built = time.perf_counter() - t
     t = time.perf_counter()
     h = _solve(model, limits)
-    solved = time.perf_counter() - t
     name = h.getModelStatus().name
+    if name == "kUnboundedOrInfeasible":  # presolve cannot tell; the plain solve can
+        h.setOptionValue("presolve", "off")
+        h.run()
+        name = h.getModelStatus().name
+    solved = time.perf_counter() - t
     info = h.getInfo()
     status = _STATUS.get(name)
     values = np.asarray(h.getSolution().col_value)
