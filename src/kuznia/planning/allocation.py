@@ -305,34 +305,38 @@ def greedy(offers: Offers, limits: Limits) -> Allocation:
     with np.errstate(divide="ignore"):
         cpe = np.where(offers.effects_per_unit > 0,
                        offers.unit_price / offers.effects_per_unit, np.inf)
-    for i in np.argsort(cpe, kind="stable"):
+    # plain Python numbers in the loop: it visits every offer once
+    price, lot = offers.unit_price.tolist(), offers.lot_size.tolist()
+    max_lots, min_order = offers.max_lots.tolist(), offers.min_order.tolist()
+    for i in np.argsort(cpe, kind="stable").tolist():
         if not np.isfinite(cpe[i]):
             break
-        lot_cost = offers.unit_price[i] * offers.lot_size[i]
-        lots = int(min(offers.max_lots[i], left // lot_cost)) if lot_cost > 0 else 0
-        units = lots * int(offers.lot_size[i])
-        if units < offers.min_order[i]:
+        lot_cost = price[i] * lot[i]
+        lots = int(min(max_lots[i], left // lot_cost)) if lot_cost > 0 else 0
+        units = lots * lot[i]
+        if units < min_order[i]:
             continue
         q[i] = units
-        left -= units * offers.unit_price[i]
+        left -= units * price[i]
     return Allocation(Status.FEASIBLE, q, float(q @ offers.effects_per_unit),
                       float(q @ offers.unit_price))
 
 
 def effects_interval(offers: Offers, quantity: NDArray[np.int64], level: float = 0.90,
-                     draws: int = 4000, seed: int = 0) -> tuple[float, float]:
+                     draws: int = 1000, seed: int = 0) -> tuple[float, float]:
     """Interval of a plan's expected effects from the rates' Gamma uncertainty (sampled).
 
     Offers whose rate was given by the user count as certain.
     """
-    rate = np.broadcast_to(offers.effects_per_unit, (draws, len(offers))).copy()
+    bought = np.flatnonzero(quantity > 0)  # only what the plan buys can vary its effects
+    rate = np.broadcast_to(offers.effects_per_unit[bought], (draws, len(bought))).copy()
     if offers.rate_shape is not None and offers.rate_rate is not None:
-        uncertain = np.isfinite(offers.rate_shape) & (quantity > 0)
+        uncertain = np.isfinite(offers.rate_shape[bought])
         if uncertain.any():
             rng = np.random.default_rng(seed)
-            rate[:, uncertain] = rng.gamma(offers.rate_shape[uncertain],
-                                           1.0 / offers.rate_rate[uncertain],
-                                           size=(draws, int(uncertain.sum())))
-    totals = rate @ quantity
+            idx = bought[uncertain]
+            rate[:, uncertain] = rng.gamma(offers.rate_shape[idx], 1.0 / offers.rate_rate[idx],
+                                           size=(draws, len(idx)))
+    totals = rate @ quantity[bought]
     tail = (1 - level) / 2
     return float(np.quantile(totals, tail)), float(np.quantile(totals, 1 - tail))
