@@ -326,7 +326,8 @@ def effects_interval(offers: Offers, quantity: NDArray[np.int64], level: float =
                      draws: int = 1000, seed: int = 0) -> tuple[float, float]:
     """Interval of a plan's expected effects from the rates' Gamma uncertainty (sampled).
 
-    Offers whose rate was given by the user count as certain.
+    Offers whose rate was given by the user count as certain; the others are drawn from
+    their Gamma posterior, whatever point (mean or a quantile) the plan was chosen at.
     """
     bought = np.flatnonzero(quantity > 0)  # only what the plan buys can vary its effects
     rate = np.broadcast_to(offers.effects_per_unit[bought], (draws, len(bought))).copy()

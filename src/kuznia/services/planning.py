@@ -124,11 +124,13 @@ def _with_rates(store: Store, frame: pl.DataFrame, risk: str, name: str) -> pl.D
         from scipy import stats
 
         point = stats.gamma.ppf(q, shape) / rate
-    pairs = pairs.with_columns(pl.Series("estimate", point))
-    out = frame.join(pairs.select("product_id", "producer_id", "shape", "rate", "estimate"),
-                     on=["product_id", "producer_id"], how="left")
+    pairs = pairs.with_columns(pl.Series("estimate", point), pl.Series("mean", shape / rate))
+    out = frame.join(pairs.select("product_id", "producer_id", "shape", "rate", "estimate",
+                                  "mean"), on=["product_id", "producer_id"], how="left")
     given = pl.col("effects_per_unit").is_not_null()
     out = out.with_columns(
+        pl.when(given).then(pl.col("effects_per_unit")).otherwise(pl.col("mean"))
+        .alias("mean_rate"),
         pl.when(given).then(pl.col("effects_per_unit")).otherwise(pl.col("estimate"))
         .alias("effects_per_unit"),
         pl.when(given).then(None).otherwise(pl.col("shape")).alias("shape"),
@@ -145,7 +147,7 @@ def _with_rates(store: Store, frame: pl.DataFrame, risk: str, name: str) -> pl.D
                                f"{r['product_id']}/{r['producer_id']}")
                     for r in out.head(20).iter_rows(named=True)]
         raise InputError(name, problems, out.height, out.height)
-    return out.drop("estimate")
+    return out.drop("estimate", "mean")
 
 
 def _to_offers(frame: pl.DataFrame) -> Offers:
@@ -184,9 +186,12 @@ class PlanResult(Tabular):
     def lines(self) -> list[dict[str, Any]]:
         return self.rows
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, with_offers: bool = False) -> dict[str, Any]:
+        """JSON-ready; the offers as used stay in the saved plan, here only their count."""
         d = asdict(self)
         d["lines"] = d.pop("rows")
+        if not with_offers:
+            d["inputs"] = {**d["inputs"], "offers": len(d["inputs"]["offers"])}
         return d
 
 
@@ -234,6 +239,7 @@ def allocate(
     frame = frame.join(no_rate.select("product_id", "producer_id"),
                        on=["product_id", "producer_id"], how="anti")
     offers = _to_offers(frame)
+    mean_rate = frame["mean_rate"].to_numpy().astype(float)  # what we expect, whatever --risk
     limits = Limits(budget=budget, max_producer_share=max_producer_share,
                     max_region_share=max_region_share,
                     min_category_share=dict(min_category_share or {}),
@@ -246,14 +252,15 @@ def allocate(
         "require": limits.require, "risk": risk, "price_change": what_if.price_change,
         "without_producers": what_if.without_producers, "offers_source": source,
         "time_limit": time_limit, "gap": gap,
-        "offers": frame.select(*OFFER_COLUMNS, "region", "category", "rate_source").to_dicts(),
+        "offers": frame.select(*OFFER_COLUMNS, "region", "category", "rate_source",
+                               "mean_rate").to_dicts(),
     }
     note_left_out = [
         f"{len(left_out)} offers left out: no effects_per_unit given and no use of the "
         f"product to estimate it from ({', '.join(left_out[:5])}"
         f"{', ...' if len(left_out) > 5 else ''})"] if left_out else []
     baseline = {
-        "expected_effects": base.expected_effects, "total_cost": base.total_cost,
+        "expected_effects": float(base.quantity @ mean_rate), "total_cost": base.total_cost,
         "breaks": violations(offers, limits, base.quantity),
     }
     solver = {"name": "HiGHS", "gap": result.gap, "build_seconds": result.build_seconds,
@@ -264,29 +271,34 @@ def allocate(
         return PlanResult(str(result.status), 0.0, None, None, 0.0, [], baseline, [],
                           why + note_left_out, None, solver, inputs, left_out)
     low, high = effects_interval(offers, result.quantity)
+    expected = float(result.quantity @ mean_rate)
     lines = [
         {"product_id": str(offers.product_id[i]), "producer_id": str(offers.producer_id[i]),
          "region": str(offers.region[i]), "category": str(offers.category[i]),
          "quantity": int(result.quantity[i]),
          "cost": float(result.quantity[i] * offers.unit_price[i]),
-         "expected_effects": float(result.quantity[i] * offers.effects_per_unit[i]),
-         "effects_per_unit": float(offers.effects_per_unit[i]),
+         "expected_effects": float(result.quantity[i] * mean_rate[i]),
+         "effects_per_unit": float(mean_rate[i]),
          "capacity": int(offers.capacity[i])}
         for i in np.flatnonzero(result.quantity)
     ]
-    gain = result.expected_effects - base.expected_effects
+    gain = expected - baseline["expected_effects"]
     shadow = budget_shadow_price(offers, limits)
     explanation = [
-        f"{result.expected_effects:,.0f} expected effects (90%: {low:,.0f} - {high:,.0f}) for "
-        f"{result.total_cost:,.0f}; the greedy rule gets {base.expected_effects:,.0f} for "
-        f"{base.total_cost:,.0f} ({gain:+,.0f})"
+        f"{expected:,.0f} expected effects (90%: {low:,.0f} - {high:,.0f}) for "
+        f"{result.total_cost:,.0f}; the greedy rule gets {baseline['expected_effects']:,.0f} "
+        f"for {base.total_cost:,.0f} ({gain:+,.0f})"
         + (" and breaks " + "; ".join(baseline["breaks"][:3]) if baseline["breaks"] else ""),
     ]
+    if risk != "mean":
+        explanation.append(f"chosen for the {risk} rates (effects if every rate came in at "
+                           f"its {risk}: {result.expected_effects:,.0f}); the figures above "
+                           "are at the expected rates")
     explanation += note_left_out
     if shadow:
         explanation.append(f"one more {1_000_000:,} of budget buys about {shadow * 1e6:,.1f} "
                            "more expected effects (LP relaxation)")
-    return PlanResult(str(result.status), result.expected_effects, low, high,
+    return PlanResult(str(result.status), expected, low, high,
                       result.total_cost, lines, baseline, binding(offers, limits,
                                                                   result.quantity),
                       explanation, shadow, solver, inputs, left_out)
