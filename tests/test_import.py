@@ -275,3 +275,14 @@ def test_a_second_writer_on_sqlite_gets_a_plain_message(tmp_path: Path, example_
             with pytest.raises(WorkspaceError, match="busy with another write"):
                 second.import_file("producers", example_dir / "producers.csv")
         assert second.import_file("producers", example_dir / "producers.csv").added == 3
+
+
+def test_quarantine_keeps_malformed_lines_too(filled: kuznia.Workspace, tmp_path: Path):
+    f = tmp_path / "producers.csv"
+    f.write_text("producer_id,name,kind,region\nM1,One,state,R1\nM2,Two\n", encoding="utf-8")
+    out = tmp_path / "rej.csv"
+    r = filled.import_file("producers", f, quarantine=out)
+    assert (r.added, r.rejected) == (1, 1)
+    rejected = list(csv.DictReader(out.open()))
+    assert [(x["line"], x["reason"]) for x in rejected] == [
+        ("3", "expected 4 values, found 2: M2,Two")]

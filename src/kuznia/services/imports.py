@@ -267,6 +267,26 @@ def _checked(source: Source, spec: TableSpec, refs: References,
                        before - typed.height)
 
 
+def _batches(source: Source, spec: TableSpec, refs: References,
+             keep_text: bool) -> Iterator[tuple[_Checked | None, list[RowProblem]]]:
+    """Each checked batch with the malformed lines met while reading it; last, ``None`` with
+    the malformed lines met after the last batch."""
+    raw_seen = 0
+    for step in prefetch(_checked(source, spec, refs, keep_text)):
+        new_raw = source.problems[raw_seen:]
+        raw_seen = len(source.problems)
+        yield step, new_raw
+    yield None, source.problems[raw_seen:]
+
+
+def _count(tally: _Tally, name: str, problems: pl.DataFrame, new_raw: list[RowProblem],
+           limit: int) -> pl.DataFrame:
+    problems = problems.sort(LINE, "column")
+    tally.add(_first_problems(name, problems, limit) + new_raw, problems.height + len(new_raw),
+              problems.get_column(LINE).n_unique() + len(new_raw))
+    return problems
+
+
 def import_file(
     store: Store,
     table: str,
@@ -295,39 +315,32 @@ def import_file(
     tally = _Tally(max_problems)
     held = _Quarantine(Path(quarantine), source.header) if quarantine else None
     size = max(1, path.stat().st_size)
-    rows_read = repeats = raw_seen = bytes_read = 0
+    rows_read = repeats = bytes_read = 0
     currency = store.setting("currency", "USD") or "USD"
 
     with store.write() as conn:
         event_id = audit.next_event_id(conn)
         refs = load_references(conn, currency)
         writer = _TableWriter(conn, spec, event_id, update)
-        for step in prefetch(_checked(source, spec, refs, keep_text=held is not None)):
-            rows_read += step.height
-            repeats += step.repeats
-            problems = step.problems
-            # all or nothing: once anything is wrong, only keep checking
-            if held is not None or (tally.total == 0 and not source.problems
-                                    and problems.is_empty()):
-                problems = pl.concat([problems, writer.write(step.good)])
-            problems = problems.sort(LINE, "column")
-            new_raw = source.problems[raw_seen:]
-            raw_seen = len(source.problems)
-            tally.add(_first_problems(name, problems, max_problems) + new_raw,
-                      problems.height + len(new_raw),
-                      problems.get_column(LINE).n_unique() + len(new_raw))
+        for step, new_raw in _batches(source, spec, refs, keep_text=held is not None):
+            problems = no_problems() if step is None else step.problems
+            if step is not None:
+                rows_read += step.height
+                repeats += step.repeats
+                bytes_read += step.nbytes
+                # all or nothing: once anything is wrong, only keep checking
+                if held is not None or (tally.total == 0 and not source.problems
+                                        and problems.is_empty()):
+                    problems = pl.concat([problems, writer.write(step.good)])
+            problems = _count(tally, name, problems, new_raw, max_problems)
             if held is not None:
-                held.write(step.typed, problems)
+                if step is not None:
+                    held.write(step.typed, problems)
                 for p in new_raw:
                     held.write_raw(p)
-            bytes_read += step.nbytes
-            if progress:  # rows so far, and the total the bytes so far suggest
+            if progress and step is not None:  # rows so far; the total the bytes suggest
                 progress(rows_read, max(rows_read, rows_read * size // max(1, bytes_read)))
-        late = source.problems[raw_seen:]  # wrong-width rows after the last batch
-        tally.add(late, len(late), len(late))
         if held is not None:
-            for p in late:
-                held.write_raw(p)
             held.close()
         result.problems = [str(p) for p in tally.shown]
         result.problems_total = tally.total
@@ -365,17 +378,11 @@ def read_checked(store: Store, table: str, path: str | Path,
     with store.read() as conn:
         refs = load_references(conn, store.setting("currency", "USD") or "USD")
     good: list[pl.DataFrame] = []
-    raw_seen = 0
-    for step in _checked(source, spec, refs, keep_text=False):
-        problems = step.problems.sort(LINE, "column")
-        new_raw = source.problems[raw_seen:]
-        raw_seen = len(source.problems)
-        tally.add(_first_problems(name, problems, max_problems) + new_raw,
-                  problems.height + len(new_raw),
-                  problems.get_column(LINE).n_unique() + len(new_raw))
-        good.append(step.good)
-    late = source.problems[raw_seen:]
-    tally.add(late, len(late), len(late))
+    for step, new_raw in _batches(source, spec, refs, keep_text=False):
+        _count(tally, name, no_problems() if step is None else step.problems, new_raw,
+               max_problems)
+        if step is not None:
+            good.append(step.good)
     if tally.total:
         raise InputError(name, tally.shown, tally.total, tally.bad_rows)
     return pl.concat(good) if good else pl.DataFrame()
