@@ -12,18 +12,16 @@ recorded (old and new values) in ``row_updates`` under the import's audit event.
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import polars as pl
 from sqlalchemy import Connection, select
-from sqlalchemy.exc import IntegrityError
 
 from kuznia.errors import InputError, RowProblem, UsageError
 from kuznia.ingest.prefetch import prefetch
+from kuznia.ingest.quarantine import Quarantine
 from kuznia.ingest.readers import LINE, Source, file_sha256, open_source
 from kuznia.ingest.rules import RULES, SEP, References
 from kuznia.ingest.tables import SPECS, TableSpec
@@ -32,11 +30,10 @@ from kuznia.ingest.validate import (
     convert,
     duplicates_in_batch,
     no_problems,
-    problems_where,
 )
 from kuznia.services import audit
 from kuznia.services.store import Store
-from kuznia.store import bulk
+from kuznia.services.table_writer import TableWriter
 from kuznia.store import schema as s
 
 Progress = Callable[[int, int], None]  # (rows read so far, estimated total rows)
@@ -84,124 +81,6 @@ def load_references(conn: Connection, currency: str) -> References:
             "lot": pl.String, "delivery_id": pl.String, "lot_producer_id": pl.String,
             "lot_product_id": pl.String}),
     )
-
-
-class _Quarantine:
-    """Rejected rows, as they were in the file, with the line and the reasons."""
-
-    def __init__(self, path: Path, header: list[str]):
-        self.path = path
-        self.header = header
-        self._file = path.open("w", newline="", encoding="utf-8")
-        self._writer = csv.writer(self._file)
-        self._writer.writerow([*header, "line", "reason"])
-
-    def write(self, typed: pl.DataFrame, problems: pl.DataFrame) -> None:
-        if problems.is_empty():
-            return
-        reasons = problems.group_by(LINE).agg(
-            (pl.col("column") + pl.lit(": ") + pl.col("message")).str.join("; ").alias("reason"))
-        text_cols = [f"{c}__text" for c in self.header if f"{c}__text" in typed.columns]
-        rows = typed.join(reasons, on=LINE, how="inner").sort(LINE)
-        for row in rows.iter_rows(named=True):
-            self._writer.writerow([row.get(c, "") or "" for c in text_cols]
-                                  + [row[LINE], row["reason"]])
-
-    def write_raw(self, problem: RowProblem) -> None:
-        self._writer.writerow([""] * len(self.header)
-                              + [problem.line, f"{problem.message}: {problem.value}"])
-
-    def close(self) -> None:
-        self._file.close()
-
-
-def _differs(columns: list[str]) -> pl.Expr:
-    return pl.any_horizontal([pl.col(c).ne_missing(pl.col(f"{c}__old")) for c in columns])
-
-
-class _TableWriter:
-    """Writes the good rows of each batch; finds and handles rows already stored."""
-
-    def __init__(self, conn: Connection, spec: TableSpec, event_id: int, update: bool):
-        self.conn = conn
-        self.spec = spec
-        self.table = s.DATA_TABLES[spec.name]
-        self.event_id = event_id
-        self.update = update
-        self.stored = [*spec.columns, *spec.derived]
-        self.added = self.updated = self.unchanged = 0
-        self.cube = bulk.CubeDelta()
-        self._integrity = (IntegrityError, conn.dialect.loaded_dbapi.IntegrityError)
-
-    def _rows(self, frame: pl.DataFrame) -> pl.DataFrame:
-        return frame.select(*self.stored, pl.lit(self.event_id).alias("event_id"))
-
-    def write(self, good: pl.DataFrame) -> pl.DataFrame:
-        """Store ``good``; return problems for rows that clash with stored ones."""
-        rows = self._rows(good)
-        if rows.is_empty():
-            return no_problems()
-        try:  # fast path: none of these keys is stored yet (the common case)
-            with self.conn.begin_nested():
-                bulk.insert_frame(self.conn, self.table, rows)
-        except self._integrity:
-            return self._write_careful(good)
-        self._inserted(rows)
-        return no_problems()
-
-    def _inserted(self, rows: pl.DataFrame) -> None:
-        if self.spec.name == "uses":
-            self.cube.add(rows)
-        self.added += rows.height
-
-    def finish(self) -> None:
-        """Bring the kept aggregate up to date: call once, before the transaction ends."""
-        self.cube.flush(self.conn)
-
-    def _write_careful(self, good: pl.DataFrame) -> pl.DataFrame:
-        key = list(self.spec.key)
-        values = [c for c in self.stored if c not in key]
-        schema = {**dict(good.select(self.stored).schema), "event_id": pl.Int64}
-        old = bulk.fetch_by_key(self.conn, self.table, self.spec.key, good.select(key),
-                                [*self.stored, "event_id"], schema)
-        old = old.rename({c: f"{c}__old" for c in [*values, "event_id"]})
-        joined = good.join(old, on=key, how="left")
-        stored = pl.col("event_id__old").is_not_null()
-        changed = stored & _differs([c for c in self.spec.columns if c not in key])
-        diff = joined.filter(changed)
-        self.unchanged += joined.filter(stored & ~changed).height
-        problems = no_problems()
-        if diff.height and not self.update:
-            problems = problems_where(
-                diff, pl.lit(True), key[-1],
-                "is already stored with other content (use --update to replace it)",
-                pl.concat_str([pl.col(k).cast(pl.String) for k in key], separator="/"))
-        elif diff.height:
-            self._update(diff, key, values)
-        rows = self._rows(joined.filter(~stored))
-        bulk.insert_frame(self.conn, self.table, rows)
-        self._inserted(rows)
-        return problems
-
-    def _update(self, diff: pl.DataFrame, key: list[str], values: list[str]) -> None:
-        olds = diff.select(*key, *[pl.col(f"{c}__old").alias(c) for c in values])
-        news = self._rows(diff)
-        changes = []
-        for o, n in zip(olds.iter_rows(named=True), news.iter_rows(named=True), strict=True):
-            changed = sorted(c for c in self.spec.columns if c not in key and o[c] != n[c])
-            changes.append({
-                "event_id": self.event_id,
-                "table_name": self.spec.name,
-                "row_key": "/".join(str(n[k]) for k in key),
-                "old_values": json.dumps({c: o[c] for c in changed}, default=str),
-                "new_values": json.dumps({c: n[c] for c in changed}, default=str),
-            })
-        self.conn.execute(s.row_updates.insert(), changes)
-        if self.spec.name == "uses":
-            self.cube.add(olds, sign=-1)
-            self.cube.add(news)
-        bulk.update_rows(self.conn, self.table, tuple(key), news)
-        self.updated += diff.height
 
 
 def _check_header(spec: TableSpec, source: Source) -> None:
@@ -313,7 +192,7 @@ def import_file(
     _check_header(spec, source)
     result = ImportResult(table, name, file_sha256(path))
     tally = _Tally(max_problems)
-    held = _Quarantine(Path(quarantine), source.header) if quarantine else None
+    held = Quarantine(Path(quarantine), source.header) if quarantine else None
     size = max(1, path.stat().st_size)
     rows_read = repeats = bytes_read = 0
     currency = store.setting("currency", "USD") or "USD"
@@ -321,7 +200,7 @@ def import_file(
     with store.write() as conn:
         event_id = audit.next_event_id(conn)
         refs = load_references(conn, currency)
-        writer = _TableWriter(conn, spec, event_id, update)
+        writer = TableWriter(conn, spec, event_id, update)
         for step, new_raw in _batches(source, spec, refs, keep_text=held is not None):
             problems = no_problems() if step is None else step.problems
             if step is not None:
