@@ -79,15 +79,7 @@ def append(
 @dataclass
 class EventList(Tabular):
     rows: list[dict[str, Any]]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"events": self.rows}
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(self.rows)
-
-    def __getitem__(self, i: int) -> dict[str, Any]:
-        return self.rows[i]
+    rows_key = "events"
 
 
 def list_events(conn: Connection, limit: int | None = None) -> list[dict[str, Any]]:

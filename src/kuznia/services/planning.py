@@ -327,9 +327,7 @@ def save_plan(store: Store, name: str, plan: PlanResult, actor: str) -> int:
 @dataclass
 class PlanList(Tabular):
     rows: list[dict[str, Any]]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"plans": self.rows}
+    rows_key = "plans"
 
 
 def list_plans(store: Store) -> PlanList:

@@ -8,9 +8,20 @@ from kuznia.errors import UsageError
 
 
 class Tabular:
-    """A result whose ``rows`` are dicts; ``to_polars()`` / ``to_pandas()`` give frames."""
+    """A result whose ``rows`` are dicts; ``to_polars()`` / ``to_pandas()`` give frames,
+    ``to_dict()`` JSON under ``rows_key``; indexing and iterating go over the rows."""
 
     rows: list[dict[str, Any]]
+    rows_key = "rows"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {self.rows_key: self.rows}
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.rows)
+
+    def __getitem__(self, i: Any) -> Any:
+        return self.rows[i]
 
     def to_polars(self):  # type: ignore[no-untyped-def]
         import polars as pl
