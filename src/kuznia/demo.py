@@ -238,10 +238,10 @@ def run_demo(db: str, *, n_uses: int, seed: int, data_dir: Path, out_dir: Path,
              progress: Callable[[int, int], None] | None = None) -> Path:
     """Generate files, import them into a fresh demo workspace, write the report."""
     import kuznia
-    from kuznia.services.store import _sqlite_path
+    from kuznia.services.store import sqlite_path
 
     url = database_url(db)
-    path = _sqlite_path(url)
+    path = sqlite_path(url)
     if path is not None and path.exists():
         with kuznia.open(db) as old:
             if old.store.setting("demo") != "1":

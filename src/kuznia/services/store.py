@@ -63,7 +63,8 @@ class Store:
         self.engine.dispose()
 
 
-def _sqlite_path(url: str) -> Path | None:
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a SQLite URL (None for other stores and in-memory SQLite)."""
     u = make_url(url)
     if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
         return Path(u.database)
@@ -73,7 +74,7 @@ def _sqlite_path(url: str) -> Path | None:
 def open_store(db: str | None = None) -> Store:
     """Open an existing workspace and bring its schema up to date."""
     url = database_url(db)
-    path = _sqlite_path(url)
+    path = sqlite_path(url)
     if path is not None and not path.exists():
         raise WorkspaceError(f"no Kuznia workspace at {path}; create one with 'kuznia init'")
     store = Store(url, engines.make_engine(url))
@@ -97,7 +98,7 @@ def create_store(db: str | None, currency: str, actor: str) -> Store:
     from kuznia.services import audit
 
     url = database_url(db)
-    path = _sqlite_path(url)
+    path = sqlite_path(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     store = Store(url, engines.make_engine(url))
