@@ -8,7 +8,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize_scalar
 
-from kuznia.analytics.reliability import crow_amsaa, crow_amsaa_grouped
+from kuznia.analytics.reliability import (
+    CrowAMSAA,
+    crow_amsaa,
+    crow_amsaa_grouped,
+    discrete_growth,
+    exact_information,
+    grouped_information,
+)
 
 # Failure-terminated data and the values the `reliability` Python package (M. Reid)
 # computes for it in its own test suite: an independent implementation.
@@ -89,3 +96,93 @@ def test_bad_input_is_refused():
         crow_amsaa([5.0, 10.0], end=7.0)
     with pytest.raises(ValueError):
         crow_amsaa_grouped([10.0, 20.0], [3, 0])
+
+
+def test_fisher_bounds_match_the_published_example():
+    # ReliaSoft's RGA reference, "Crow-AMSAA Confidence Bounds Example": 22 failures,
+    # time-terminated at T = 620 h, beta = 0.6142 (rounded there, hence the 1% tolerance).
+    # Its covariance of (lam, beta) and the variance of the instantaneous intensity:
+    lam = 22 / 620**0.6142
+    cov = np.linalg.inv(exact_information(22, 620.0, 0.6142, lam))
+    assert cov[0, 0] == pytest.approx(0.13519969, rel=0.01)
+    assert cov[0, 1] == pytest.approx(-0.046614609, rel=0.01)
+    assert cov[1, 1] == pytest.approx(0.017105343, rel=0.01)
+    fit = CrowAMSAA(0.6142, lam, 0.0, 22, 620.0, False, None, tuple(map(tuple, cov)))
+    assert fit.intensity_variance() == pytest.approx(0.0000431393, rel=0.01)
+
+
+def test_mtbf_interval_brackets_the_estimate_and_narrows_with_data():
+    fit = crow_amsaa(TIMES)
+    lo, hi = fit.instantaneous_mtbf_interval
+    assert lo < fit.instantaneous_mtbf < hi
+    lo95, hi95 = fit.mtbf_interval(0.95)
+    assert lo95 < lo and hi < hi95
+    # the log-normal bounds are symmetric about the estimate on the log scale
+    assert np.log(fit.instantaneous_mtbf / lo) == pytest.approx(np.log(hi / fit.instantaneous_mtbf))
+
+
+def test_mtbf_interval_covers_the_truth_about_90_percent_of_the_time():
+    rng = np.random.default_rng(5)
+    lam, beta, end = 0.5, 0.7, 400.0
+    true = 1 / (lam * beta * end ** (beta - 1))
+    hits = 0
+    reps = 1500
+    for _ in range(reps):
+        n = rng.poisson(lam * end**beta)
+        times = end * rng.random(n) ** (1 / beta)  # a power-law NHPP on [0, end]
+        lo, hi = crow_amsaa(times, end=end).instantaneous_mtbf_interval
+        hits += lo <= true <= hi
+    assert 0.86 <= hits / reps <= 0.94
+
+
+def _grouped_loglik(lam: float, beta: float, ends: np.ndarray, counts: np.ndarray) -> float:
+    cum = lam * ends**beta
+    mu = np.diff(np.concatenate([[0.0], cum]))
+    return float(np.sum(counts * np.log(mu) - mu))
+
+
+def test_grouped_information_is_minus_the_numerical_hessian():
+    ends = np.array([50.0, 120.0, 200.0, 410.0])
+    counts = np.array([9.0, 7.0, 5.0, 6.0])
+    fit = crow_amsaa_grouped(ends, counts)
+    x = np.array([fit.lam, fit.beta])
+    h = np.array([1e-4 * fit.lam, 1e-4])
+    num = np.zeros((2, 2))
+    for a in range(2):
+        for b in range(2):
+            def f(da: float, db: float) -> float:
+                p = x.copy()
+                p[a] += da * h[a]
+                p[b] += db * h[b]
+                return _grouped_loglik(p[0], p[1], ends, counts)
+            num[a, b] = (f(1, 1) - f(1, -1) - f(-1, 1) + f(-1, -1)) / (4 * h[a] * h[b])
+    info = grouped_information(ends, counts, fit.beta, fit.lam)
+    np.testing.assert_allclose(info, -num, rtol=1e-4)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 40), min_size=3, max_size=6).filter(lambda c: sum(c[1:]) > 0),
+       st.floats(0.5, 0.99))
+def test_discrete_projection_reaches_its_target(failures, target):
+    try:
+        g = discrete_growth([200] * len(failures), failures)
+    except ValueError:  # no finite fit: only when all failures are in the last stage
+        assert sum(failures[:-1]) == 0
+        return
+    n = g.uses_to_reach(target)
+    if g.reliability() >= target:
+        assert n == g.uses
+    elif g.fit.beta >= 1:
+        assert n is None
+    else:
+        assert n > g.uses
+        assert g.reliability(n) == pytest.approx(target, abs=1e-9)
+
+
+def test_discrete_growth_sees_falling_failure_rates():
+    g = discrete_growth([500, 500, 500, 500], [60, 35, 20, 12])
+    assert g.fit.beta < 1
+    lo, hi = g.reliability_interval()
+    assert lo < g.reliability() < hi
+    # the current design's reliability is above the pooled one (1 - 127/2000)
+    assert g.reliability() > 1 - 127 / 2000

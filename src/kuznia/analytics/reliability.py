@@ -16,8 +16,22 @@ Grouped data (failures counted per interval ending at t_1 < ... < t_k) solve
 sum_i n_i [(t_i**b ln t_i - t_{i-1}**b ln t_{i-1}) / (t_i**b - t_{i-1}**b) - ln t_k] = 0
 for beta, with 0**b ln 0 taken as 0, and lam = N / t_k**beta.
 
-Still to come (issue 3): the 90% interval on the instantaneous MTBF, and the discrete
-growth model for one-shot products.
+Intervals are Fisher-matrix bounds (MIL-HDBK-189C; ReliaSoft RGA reference, "Crow-AMSAA
+confidence bounds"): the covariance of (lam, beta) is the inverse of the observed
+information, the instantaneous failure intensity rho = lam * beta * T**(beta - 1) gets its
+variance by the delta method, and ln(rho) is taken as normal, so the two-sided bounds on the
+instantaneous MTBF are (1/rho) * exp(-/+ z * sqrt(Var(rho)) / rho). For exact times
+(either termination) the information is
+[[n / lam**2, T**beta ln T], [T**beta ln T, n / beta**2 + lam T**beta (ln T)**2]];
+for grouped data it is minus the Hessian of the Poisson log-likelihood
+sum_i n_i ln(mu_i) - mu_i, mu_i = lam (t_i**beta - t_{i-1}**beta).
+
+One-shot products (a use succeeds or fails) use the same power law with uses as time
+(MIL-HDBK-189C's treatment of discrete data as grouped Crow-AMSAA): failures expected in the
+first N uses are lam * N**beta, so the chance that use N fails is f(N) = lam*beta*N**(beta-1)
+and the reliability of the current design is 1 - f(N). ``discrete_growth`` fits it with each
+version as one interval of uses, and projects the uses after which 1 - f reaches a target:
+N* = ((1 - target) / (lam * beta))**(1 / (beta - 1)), defined when beta < 1.
 
 >>> fit = crow_amsaa([10400, 26900, 43400, 66400, 89400, 130400, 163400, 232000,
 ...                   242000, 340700])
@@ -42,6 +56,7 @@ class CrowAMSAA:
     end: float  # the cumulative time the estimates refer to
     failure_terminated: bool
     cramer_von_mises: float | None  # None for grouped data
+    cov: tuple[tuple[float, float], tuple[float, float]]  # of (lam, beta): inverse information
 
     @property
     def instantaneous_mtbf(self) -> float:
@@ -54,6 +69,69 @@ class CrowAMSAA:
     @property
     def growth_rate(self) -> float:
         return 1.0 - self.beta
+
+    def intensity(self, t: float | None = None) -> float:
+        """The instantaneous failure intensity lam * beta * t**(beta - 1) (t = end)."""
+        t = self.end if t is None else t
+        return self.lam * self.beta * t ** (self.beta - 1.0)
+
+    def intensity_variance(self, t: float | None = None) -> float:
+        """Var of the instantaneous intensity at ``t`` by the delta method."""
+        t = self.end if t is None else t
+        g = np.array([self.beta * t ** (self.beta - 1.0),
+                      self.lam * t ** (self.beta - 1.0) * (1.0 + self.beta * np.log(t))])
+        return float(g @ np.array(self.cov) @ g)
+
+    def intensity_interval(self, level: float = 0.9, t: float | None = None
+                           ) -> tuple[float, float]:
+        """Two-sided Fisher-matrix bounds on the instantaneous intensity (ln normal)."""
+        from scipy.stats import norm
+
+        rho = self.intensity(t)
+        spread = float(norm.ppf(0.5 + level / 2)) * np.sqrt(self.intensity_variance(t)) / rho
+        return rho * float(np.exp(-spread)), rho * float(np.exp(spread))
+
+    def mtbf_interval(self, level: float = 0.9) -> tuple[float, float]:
+        """Two-sided bounds on the instantaneous MTBF at the end of the data."""
+        lo, hi = self.intensity_interval(level)
+        return 1.0 / hi, 1.0 / lo
+
+    @property
+    def instantaneous_mtbf_interval(self) -> tuple[float, float]:
+        """The 90% two-sided interval on the instantaneous MTBF."""
+        return self.mtbf_interval(0.9)
+
+
+def _inverse(info: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
+    v = np.linalg.inv(info)
+    return ((float(v[0, 0]), float(v[0, 1])), (float(v[1, 0]), float(v[1, 1])))
+
+
+def exact_information(n: int, end: float, beta: float, lam: float) -> np.ndarray:
+    """Observed information of (lam, beta) for exact failure times ending at ``end``."""
+    tb, lt = end**beta, np.log(end)
+    return np.array([[n / lam**2, tb * lt], [tb * lt, n / beta**2 + lam * tb * lt**2]])
+
+
+def grouped_information(ends: ArrayLike, counts: ArrayLike, beta: float, lam: float
+                        ) -> np.ndarray:
+    """Observed information of (lam, beta) for failures counted per interval."""
+    t = np.asarray(ends, dtype=float)
+    c = np.asarray(counts, dtype=float)
+    prev = np.concatenate([[0.0], t[:-1]])
+
+    def moment(k: int) -> np.ndarray:  # t**b (ln t)**k differenced, with 0 ** b ln 0 = 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lp = np.where(prev > 0, np.log(np.where(prev > 0, prev, 1.0)), 0.0)
+        return t**beta * np.log(t) ** k - np.where(prev > 0, prev**beta * lp**k, 0.0)
+
+    d, e, f = moment(0), moment(1), moment(2)
+    mu = lam * d
+    grad = np.stack([d, lam * e])  # d mu / d (lam, beta)
+    hess = np.array([[np.zeros_like(d), e], [e, lam * f]])  # second derivatives of mu
+    resid = c / mu - 1.0
+    h = np.einsum("i,abi->ab", resid, hess) - np.einsum("i,ai,bi->ab", c / mu**2, grad, grad)
+    return -h
 
 
 def crow_amsaa(times: ArrayLike, end: float | None = None) -> CrowAMSAA:
@@ -74,16 +152,19 @@ def crow_amsaa(times: ArrayLike, end: float | None = None) -> CrowAMSAA:
     z = inner / T
     i = np.arange(1, m + 1)
     cvm = 1.0 / (12 * m) + float(np.sum((z**beta_u - (2 * i - 1) / (2 * m)) ** 2))
-    return CrowAMSAA(beta, lam, beta_u, n, T, failure_terminated, cvm)
+    cov = _inverse(exact_information(n, T, beta, lam))
+    return CrowAMSAA(beta, lam, beta_u, n, T, failure_terminated, cvm, cov)
 
 
 def _grouped_score(beta: float, ends: np.ndarray, counts: np.ndarray) -> float:
-    prev = np.concatenate([[0.0], ends[:-1]])
-    tb, pb = ends**beta, prev**beta
+    s = ends / ends[-1]  # scaled to (0, 1] so that s**beta cannot overflow
+    prev = np.concatenate([[0.0], s[:-1]])
+    sb, pb = s**beta, prev**beta
     with np.errstate(divide="ignore", invalid="ignore"):
         pl = np.where(prev > 0, pb * np.log(np.where(prev > 0, prev, 1.0)), 0.0)
-    term = (tb * np.log(ends) - pl) / (tb - pb) - np.log(ends[-1])
-    return float(np.sum(counts * term))
+        term = (sb * np.log(s) - pl) / (sb - pb)
+    # both powers underflow only for a huge beta, where the term tends to ln s_i
+    return float(np.sum(counts * np.where(np.isfinite(term), term, np.log(s))))
 
 
 def crow_amsaa_grouped(ends: ArrayLike, counts: ArrayLike) -> CrowAMSAA:
@@ -97,9 +178,59 @@ def crow_amsaa_grouped(ends: ArrayLike, counts: ArrayLike) -> CrowAMSAA:
     if c.sum() < 1 or np.all(c[1:] == 0):
         raise ValueError("need failures in more than the first interval to see a trend")
     lo, hi = 1e-3, 1.0
-    while _grouped_score(hi, t, c) > 0 and hi < 1e3:  # the score falls as beta grows
+    while _grouped_score(hi, t, c) > 0:  # the score falls as beta grows
         hi *= 2
+        if hi > 1e3:
+            raise ValueError("the failures all fall late: no finite growth fit")
     beta = float(brentq(_grouped_score, lo, hi, args=(t, c), xtol=1e-12))
     n = int(c.sum())
-    lam = n / t[-1] ** beta
-    return CrowAMSAA(beta, lam, beta * (n - 1) / n, n, float(t[-1]), False, None)
+    lam = float(n / t[-1] ** beta)
+    cov = _inverse(grouped_information(t, c, beta, lam))
+    return CrowAMSAA(beta, lam, beta * (n - 1) / n, n, float(t[-1]), False, None, cov)
+
+
+@dataclass(frozen=True)
+class DiscreteGrowth:
+    """The power law fitted to uses (trials) and failures of one-shot products."""
+
+    fit: CrowAMSAA  # "time" is cumulative uses
+
+    @property
+    def uses(self) -> float:
+        return self.fit.end
+
+    def failure_probability(self, uses: float | None = None) -> float:
+        """The chance that the next use fails, f(N) = lam * beta * N**(beta - 1)."""
+        return min(1.0, self.fit.intensity(uses))
+
+    def reliability(self, uses: float | None = None) -> float:
+        return 1.0 - self.failure_probability(uses)
+
+    def reliability_interval(self, level: float = 0.9, uses: float | None = None
+                             ) -> tuple[float, float]:
+        lo, hi = self.fit.intensity_interval(level, uses)
+        return max(0.0, 1.0 - hi), 1.0 - lo
+
+    def uses_to_reach(self, target: float) -> float | None:
+        """Cumulative uses after which the reliability reaches ``target`` (None: no growth)."""
+        if not 0 < target < 1:
+            raise ValueError("the target reliability must be between 0 and 1")
+        beta, lam = self.fit.beta, self.fit.lam
+        if self.reliability() >= target:
+            return self.uses
+        if beta >= 1:
+            return None
+        return float(((1.0 - target) / (lam * beta)) ** (1.0 / (beta - 1.0)))
+
+
+def discrete_growth(uses: ArrayLike, failures: ArrayLike) -> DiscreteGrowth:
+    """Fit uses and failures per stage (version, in order) of a one-shot product.
+
+    >>> g = discrete_growth([100, 100, 100], [20, 10, 6])
+    >>> g.fit.beta < 1, round(g.reliability(), 3) > 0.8
+    (True, True)
+    """
+    n = np.asarray(uses, dtype=float)
+    if np.any(n <= 0):
+        raise ValueError("every stage needs at least one use")
+    return DiscreteGrowth(crow_amsaa_grouped(np.cumsum(n), failures))
