@@ -81,6 +81,8 @@ def generate(folder: Path, size: DemoSize, seed: int = 7,
     quality = rng.lognormal(0.0, 0.25, n_prod)  # >1: better than the product's norm
 
     rows_p, rows_v, rows_c, rows_d = [], [], [], []
+    rows_fm, rows_ca = [], []
+    rng_fix = np.random.default_rng(seed + 1)  # its own stream: the other tables stay as they were
     lot_meta: list[tuple] = []  # lot, product, producer, version, delivered day, accepted, ...
     contract_no = delivery_no = 0
     for cat, (count, price, eff_mult, p_eff, modes) in CATEGORIES.items():
@@ -92,6 +94,7 @@ def generate(folder: Path, size: DemoSize, seed: int = 7,
             v_days = np.sort(np.concatenate([[0], rng.integers(60, DAYS - 60, n_versions - 1)]))
             for j, d in enumerate(v_days, start=1):
                 rows_v.append((pid, f"v{j}", START + dt.timedelta(days=int(d))))
+            _fixes(pid, modes, v_days, rng_fix, rows_fm, rows_ca)
             # each version fixes one failure mode (its rate falls by 70%)
             base_fail = rng.uniform(0.06, 0.2) * rng.dirichlet(np.ones(len(modes)))
             makers = rng.choice(n_prod, int(rng.integers(2, 16)), replace=False)
@@ -129,6 +132,11 @@ def generate(folder: Path, size: DemoSize, seed: int = 7,
                  ).write_csv(files["products"])
     pl.DataFrame(rows_v, schema=["product_id", "version", "introduced_on"], orient="row"
                  ).write_csv(files["versions"])
+    pl.DataFrame(rows_fm, schema=["product_id", "failure_mode", "description", "severity"],
+                 orient="row").write_csv(files["failure_modes"])
+    pl.DataFrame(rows_ca, schema=["action_id", "product_id", "failure_mode", "fixed_in_version",
+                                  "opened_on", "description", "producer_id"], orient="row",
+                 ).write_csv(files["corrective_actions"])
     pl.DataFrame(rows_c, schema=["contract_id", "producer_id", "product_id", "signed_on",
                                  "quantity", "unit_price", "currency", "due_on"], orient="row"
                  ).write_csv(files["contracts"])
@@ -159,6 +167,32 @@ def generate(folder: Path, size: DemoSize, seed: int = 7,
         f"{len(rows_d):,} deliveries; writing {size.uses:,} uses")
     _write_uses(files["uses"], lot_meta, quality, size, rng)
     return files
+
+
+def _fixes(pid: str, modes: list[str], v_days: np.ndarray, rng: np.random.Generator,
+           rows_fm: list[tuple], rows_ca: list[tuple]) -> None:
+    """Failure modes and corrective actions of one product, true to how uses are drawn.
+
+    Version j really fixes mode j-1 (its rate falls by 70%); besides those, the last
+    version claims a fix the uses do not bear out, and some products have a fix planned in a
+    version not fielded yet.
+    """
+    for mode in modes:
+        rows_fm.append((pid, mode, f"{mode.replace('_', ' ')} failure", int(rng.integers(1, 5))))
+    n_versions = len(v_days)
+
+    def action(mode: str, version: int, day: int, what: str) -> None:
+        opened = START + dt.timedelta(days=max(0, day - int(rng.integers(20, 60))))
+        rows_ca.append((f"CA-{pid}-{len(rows_ca) + 1:03d}", pid, mode, f"v{version}", opened,
+                        what, None))
+
+    for j in range(2, n_versions + 1):
+        if j - 2 < len(modes):
+            action(modes[j - 2], j, int(v_days[j - 1]), "design change")
+    if n_versions >= 3 and n_versions - 1 < len(modes):
+        action(modes[n_versions - 1], n_versions, int(v_days[-1]), "claimed fix")
+    if rng.random() < 0.3 and n_versions - 1 < len(modes):
+        action(modes[n_versions - 1], n_versions + 1, DAYS, "planned fix")
 
 
 def _write_uses(path: Path, lots: list[tuple], quality: np.ndarray, size: DemoSize,

@@ -136,6 +136,25 @@ def _offers(frame: pl.DataFrame, refs: References) -> tuple[pl.DataFrame, pl.Dat
     return frame, pl.concat(problems)
 
 
+def _failure_modes(frame: pl.DataFrame, refs: References) -> tuple[pl.DataFrame, pl.DataFrame]:
+    problems = [
+        _missing(frame, "product_id", refs.products, "product", "import products first"),
+        problems_where(frame, pl.col("severity") > 4, "severity",
+                       "must be 1 (minor) to 4 (critical)"),
+    ]
+    return frame, pl.concat(problems)
+
+
+def _corrective_actions(frame: pl.DataFrame, refs: References
+                        ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    # fixed_in_version may name a version not yet in `versions`: the fix is then "open"
+    problems = [
+        _missing(frame, "product_id", refs.products, "product", "import products first"),
+        _missing(frame, "producer_id", refs.producers, "producer", "import producers first"),
+    ]
+    return frame, pl.concat(problems)
+
+
 def _none(frame: pl.DataFrame, refs: References) -> tuple[pl.DataFrame, pl.DataFrame]:
     return frame, no_problems()
 
@@ -149,4 +168,6 @@ RULES: dict[str, Callable[[pl.DataFrame, References], tuple[pl.DataFrame, pl.Dat
     "deliveries": _deliveries,
     "uses": _uses,
     "offers": _offers,
+    "failure_modes": _failure_modes,
+    "corrective_actions": _corrective_actions,
 }

@@ -129,6 +129,32 @@ SPECS: dict[str, TableSpec] = {
             help="Recorded uses in the field and how each went.",
         ),
         TableSpec(
+            "failure_modes",
+            (
+                _id("product_id"),
+                Field("failure_mode", "text"),
+                Field("description", "text"),
+                Field("severity", "int", minimum=1,
+                      help="1 minor, 2 moderate, 3 serious, 4 critical"),
+            ),
+            key=("product_id", "failure_mode"),
+            help="What can fail in a product, and how bad it is.",
+        ),
+        TableSpec(
+            "corrective_actions",
+            (
+                _id("action_id"),
+                _id("product_id"),
+                Field("failure_mode", "text"),
+                _id("fixed_in_version"),
+                Field("opened_on", "date"),
+                Field("description", "text", required=False),
+                _id("producer_id", required=False),
+            ),
+            key=("action_id",),
+            help="A design change that claims to fix a failure mode from a version on.",
+        ),
+        TableSpec(
             "offers",
             (
                 _id("product_id"),
@@ -147,4 +173,9 @@ SPECS: dict[str, TableSpec] = {
 
 # The order in which a workspace is filled: each table references only earlier ones.
 IMPORT_ORDER = ("rates", "producers", "products", "versions", "contracts", "deliveries", "uses",
-                "offers")
+                "offers", "failure_modes", "corrective_actions")
+
+
+def table_name(name: str) -> str:
+    """Accept ``failure-modes`` for ``failure_modes``: the CLI speaks with hyphens."""
+    return name.replace("-", "_")

@@ -24,7 +24,7 @@ from kuznia.ingest.prefetch import prefetch
 from kuznia.ingest.quarantine import Quarantine
 from kuznia.ingest.readers import LINE, Source, file_sha256, open_source
 from kuznia.ingest.rules import RULES, SEP, References
-from kuznia.ingest.tables import SPECS, TableSpec
+from kuznia.ingest.tables import SPECS, TableSpec, table_name
 from kuznia.ingest.validate import (
     check_header,
     convert,
@@ -183,6 +183,7 @@ def import_file(
     Raises ``InputError`` and stores nothing if any row is bad, unless ``quarantine`` names
     a CSV to receive the bad rows (the good ones are then stored).
     """
+    table = table_name(table)
     if table not in SPECS:
         raise UsageError(f"unknown table {table!r}; one of: {', '.join(SPECS)}")
     spec = SPECS[table]

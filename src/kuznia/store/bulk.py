@@ -7,6 +7,8 @@ inside the caller's transaction. Everything else goes through SQLAlchemy Core.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from itertools import chain
 
 import polars as pl
@@ -102,7 +104,7 @@ def update_rows(conn: Connection, table: Table, key: tuple[str, ...], frame: pl.
 
 
 def cube_rows(uses: pl.DataFrame, sign: int = 1) -> pl.DataFrame:
-    """Sums of a batch of uses per cube key; ``sign=-1`` takes rows back out."""
+    """Sums of a batch of uses per ``use_cube`` key; ``sign=-1`` takes rows back out."""
     outcome = pl.col("outcome")
     return (
         uses.select(
@@ -122,54 +124,106 @@ def cube_rows(uses: pl.DataFrame, sign: int = 1) -> pl.DataFrame:
     )
 
 
+def normal_conditions(col: pl.Expr) -> pl.Expr:
+    """``key=value;key=value`` with blanks dropped and pairs sorted, so order does not count."""
+    return (col.fill_null("").str.split(";")
+            .list.eval(pl.element().str.strip_chars().filter(pl.element() != "")).list.sort()
+            .list.join(";"))
+
+
+def failure_cube_rows(uses: pl.DataFrame, sign: int = 1) -> pl.DataFrame:
+    """Uses per ``failure_cube`` key (failure mode '' for uses without one)."""
+    return (
+        uses.select(
+            pl.col("product_id"),
+            pl.col("producer_id").fill_null(""),
+            pl.col("version").fill_null(""),
+            normal_conditions(pl.col("conditions")).alias("conditions"),
+            pl.col("failure_mode").fill_null(""),
+            pl.col("used_on").cast(pl.Date).dt.strftime("%Y-%m-%d").alias("first_on"),
+        )
+        .group_by(list(FAILURE_KEYS))
+        .agg((pl.len().cast(pl.Int64) * sign).alias("uses"), pl.col("first_on").min())
+    )
+
+
+@dataclass(frozen=True)
+class Cube:
+    """A kept aggregate of uses: its table, key, summed columns and earliest-date columns."""
+
+    table: str
+    keys: tuple[str, ...]
+    sums: tuple[str, ...]
+    rows: Callable[[pl.DataFrame, int], pl.DataFrame]
+    firsts: tuple[str, ...] = ()
+
+    @property
+    def columns(self) -> list[str]:
+        return [*self.keys, *self.sums, *self.firsts]
+
+
+FAILURE_KEYS = ("product_id", "producer_id", "version", "conditions", "failure_mode")
+CUBES = (
+    Cube("use_cube", CUBE_KEYS, CUBE_SUMS, cube_rows),
+    Cube("failure_cube", FAILURE_KEYS, ("uses",), failure_cube_rows, ("first_on",)),
+)
+
+
 class CubeDelta:
     """Sums of the uses an import adds (or takes back), kept in memory until ``flush``.
 
     The delta of a whole import is small (one row per lot and month), so one upsert at the
-    end replaces one per batch: on PostgreSQL that upsert costs about 30 us a row.
+    end replaces one per batch: on PostgreSQL that upsert costs about 30 us a row. One delta
+    feeds every kept aggregate in ``CUBES``.
     """
 
     def __init__(self) -> None:
-        self._parts: list[pl.DataFrame] = []
+        self._parts: dict[str, list[pl.DataFrame]] = {c.table: [] for c in CUBES}
 
     def add(self, uses: pl.DataFrame, sign: int = 1) -> None:
         if uses.is_empty():
             return
-        self._parts.append(cube_rows(uses, sign))
-        if len(self._parts) >= 16:
-            self._parts = [self._combined()]
-
-    def _combined(self) -> pl.DataFrame:
-        return pl.concat(self._parts).group_by(list(CUBE_KEYS)).agg(
-            pl.col(c).sum() for c in CUBE_SUMS)
+        for cube in CUBES:
+            parts = self._parts[cube.table]
+            parts.append(cube.rows(uses, sign))
+            if len(parts) >= 16:
+                self._parts[cube.table] = [_combined(cube, parts)]
 
     def flush(self, conn: Connection) -> None:
-        if self._parts:
-            upsert_cube(conn, self._combined())
-            self._parts = []
+        for cube in CUBES:
+            if self._parts[cube.table]:
+                upsert_cube(conn, cube, _combined(cube, self._parts[cube.table]))
+                self._parts[cube.table] = []
 
 
-def upsert_cube(conn: Connection, rows: pl.DataFrame) -> None:
-    """Add ``rows`` (cube keys and sums) to ``use_cube``."""
-    cols = [*CUBE_KEYS, *CUBE_SUMS]
-    upsert = (f"ON CONFLICT ({', '.join(CUBE_KEYS)}) DO UPDATE SET "
-              + ", ".join(f"{c} = use_cube.{c} + excluded.{c}" for c in CUBE_SUMS))
+def _combined(cube: Cube, parts: list[pl.DataFrame]) -> pl.DataFrame:
+    return pl.concat(parts).group_by(list(cube.keys)).agg(
+        *(pl.col(c).sum() for c in cube.sums), *(pl.col(c).min() for c in cube.firsts))
+
+
+def upsert_cube(conn: Connection, cube: Cube, rows: pl.DataFrame) -> None:
+    """Add ``rows`` (keys and sums) to the cube's table; earliest dates keep the minimum."""
+    name, cols = cube.table, cube.columns
+    least = "LEAST" if conn.dialect.name == "postgresql" else "min"
+    upsert = (f"ON CONFLICT ({', '.join(cube.keys)}) DO UPDATE SET "
+              + ", ".join([*(f"{c} = {name}.{c} + excluded.{c}" for c in cube.sums),
+                           *(f"{c} = {least}({name}.{c}, excluded.{c})" for c in cube.firsts)]))
     cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         if conn.dialect.name == "postgresql":
             # COPY the deltas into a scratch table, then one upsert: binding each value
             # from Python (executemany, or arrays) costs more than the whole COPY of uses
-            cur.execute("CREATE TEMP TABLE IF NOT EXISTS use_cube_delta "
-                        "(LIKE use_cube INCLUDING DEFAULTS) ON COMMIT DROP")
-            cur.execute("TRUNCATE use_cube_delta")
-            with cur.copy(f"COPY use_cube_delta ({', '.join(cols)}) FROM STDIN "
+            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name}_delta "
+                        f"(LIKE {name} INCLUDING DEFAULTS) ON COMMIT DROP")
+            cur.execute(f"TRUNCATE {name}_delta")
+            with cur.copy(f"COPY {name}_delta ({', '.join(cols)}) FROM STDIN "
                           "(FORMAT csv)") as cp:
                 cp.write(rows.select(cols).write_csv(include_header=False))
-            cur.execute(f"INSERT INTO use_cube ({', '.join(cols)}) "
-                        f"SELECT {', '.join(cols)} FROM use_cube_delta {upsert}")
+            cur.execute(f"INSERT INTO {name} ({', '.join(cols)}) "
+                        f"SELECT {', '.join(cols)} FROM {name}_delta {upsert}")
         else:
             marks = ", ".join("?" * len(cols))
-            cur.executemany(f"INSERT INTO use_cube ({', '.join(cols)}) VALUES ({marks}) {upsert}",
+            cur.executemany(f"INSERT INTO {name} ({', '.join(cols)}) VALUES ({marks}) {upsert}",
                             rows.select(cols).rows())
     finally:
         cur.close()

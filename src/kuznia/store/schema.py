@@ -195,6 +195,45 @@ plans = Table(
     Column("event_id", Integer, nullable=False),
 )
 
+# The test-fix-test loop: what can fail and how bad it is, and the fixes claimed for it
+failure_modes = Table(
+    "failure_modes",
+    metadata,
+    Column("product_id", ID, ForeignKey("products.product_id"), primary_key=True),
+    Column("failure_mode", Text, primary_key=True),
+    Column("description", Text, nullable=False),
+    Column("severity", Integer, nullable=False),
+    Column("event_id", Integer, nullable=False),
+)
+
+corrective_actions = Table(
+    "corrective_actions",
+    metadata,
+    Column("action_id", ID, primary_key=True),
+    Column("product_id", ID, ForeignKey("products.product_id"), nullable=False),
+    Column("failure_mode", Text, nullable=False),
+    Column("fixed_in_version", ID, nullable=False),
+    Column("opened_on", Date, nullable=False),
+    Column("description", Text),
+    Column("producer_id", ID, ForeignKey("producers.producer_id")),
+    Column("event_id", Integer, nullable=False),
+)
+
+# Uses per product, producer, version, conditions and failure mode ('' for none), kept at
+# import like use_cube: failures, fixes and the board answer from it without a rescan.
+failure_cube = Table(
+    "failure_cube",
+    metadata,
+    Column("product_id", ID, primary_key=True),
+    Column("producer_id", ID, primary_key=True),
+    Column("version", ID, primary_key=True),
+    Column("conditions", Text, primary_key=True),
+    Column("failure_mode", Text, primary_key=True),
+    Column("uses", BigInteger, nullable=False),
+    Column("first_on", String(10), nullable=False),
+)
+
 DATA_TABLES = {
-    t.name: t for t in (producers, products, versions, rates, contracts, deliveries, uses, offers)
+    t.name: t for t in (producers, products, versions, rates, contracts, deliveries, uses, offers,
+                        failure_modes, corrective_actions)
 }
