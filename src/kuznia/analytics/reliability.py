@@ -85,10 +85,10 @@ class CrowAMSAA:
     def intensity_interval(self, level: float = 0.9, t: float | None = None
                            ) -> tuple[float, float]:
         """Two-sided Fisher-matrix bounds on the instantaneous intensity (ln normal)."""
-        from scipy.stats import norm
+        from scipy.special import ndtri  # the normal quantile
 
         rho = self.intensity(t)
-        spread = float(norm.ppf(0.5 + level / 2)) * np.sqrt(self.intensity_variance(t)) / rho
+        spread = float(ndtri(0.5 + level / 2)) * np.sqrt(self.intensity_variance(t)) / rho
         return rho * float(np.exp(-spread)), rho * float(np.exp(spread))
 
     def mtbf_interval(self, level: float = 0.9) -> tuple[float, float]:

@@ -1,0 +1,57 @@
+"""Failure modes in order of weight (a Pareto), with rates per use and their intervals.
+
+A use has at most one failure mode, so the count of a mode in n uses is binomial. Its rate
+gets the Jeffreys interval: the quantiles of Beta(x + 1/2, n - x + 1/2), with the lower end
+0 when x = 0 and the upper end 1 when x = n (Brown, Cai & DasGupta 2001, "Interval
+estimation for a binomial proportion"). Shares are of all failures counted in the same group.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+
+def binomial_interval(x: ArrayLike, n: ArrayLike, level: float = 0.9
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Jeffreys interval on a proportion x / n, element-wise (n = 0 gives 0 and 1).
+
+    >>> lo, hi = binomial_interval([0, 5], [10, 10])
+    >>> float(lo[0]), bool(hi[0] < 0.25), bool(lo[1] < 0.5 < hi[1])
+    (0.0, True, True)
+    """
+    from scipy.special import betaincinv  # the Beta quantile; scipy.stats is slow to load
+
+    x = np.asarray(x, dtype=float)
+    n = np.asarray(n, dtype=float)
+    a = (1 - level) / 2
+    with np.errstate(invalid="ignore"):
+        lo = np.where(x > 0, betaincinv(x + 0.5, n - x + 0.5, a), 0.0)
+        hi = np.where(x < n, betaincinv(x + 0.5, n - x + 0.5, 1 - a), 1.0)
+    return np.nan_to_num(lo, nan=0.0), np.nan_to_num(hi, nan=1.0)
+
+
+def pareto_order(groups: ArrayLike, counts: ArrayLike) -> tuple[np.ndarray, np.ndarray,
+                                                                np.ndarray]:
+    """Order rows by group, then by count falling; return order, share and cumulative share.
+
+    Shares are within each group (a product, a version, a condition value).
+
+    >>> order, share, cum = pareto_order(["a", "a", "a"], [1, 6, 3])
+    >>> order.tolist(), share.round(2).tolist(), cum.round(2).tolist()
+    ([1, 2, 0], [0.6, 0.3, 0.1], [0.6, 0.9, 1.0])
+    """
+    g = np.asarray(groups)
+    c = np.asarray(counts, dtype=float)
+    if c.size == 0:
+        empty = np.zeros(0)
+        return np.zeros(0, dtype=int), empty, empty
+    codes = np.unique(g, return_inverse=True)[1].ravel()
+    order = np.lexsort((-c, codes))
+    cs, gs = c[order], codes[order]
+    totals = np.bincount(gs, weights=cs)
+    share = np.divide(cs, totals[gs], out=np.zeros_like(cs), where=totals[gs] > 0)
+    start = np.r_[True, gs[1:] != gs[:-1]]
+    run = np.cumsum(share)
+    base = np.maximum.accumulate(np.where(start, run - share, 0.0))
+    return order, share, run - base

@@ -1,0 +1,251 @@
+"""Failure modes and fixes, answered from the kept ``failure_cube`` (no rescan of uses).
+
+``failures`` is the Pareto of failure modes, by version and by a condition's value;
+``fixes`` judges each corrective action from the uses before and after its version (the
+statistics are in ``kuznia.analytics.fixes``). Both read a few thousand cube rows at most.
+
+Versions are ordered by ``introduced_on`` (then by name). Uses that name no version cannot
+be put before or after a fix: they count in the Pareto but not in a fix's verdict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Connection, select
+
+from kuznia.analytics.failures import binomial_interval, pareto_order
+from kuznia.analytics.fixes import AWAITING, OPEN, verdict
+from kuznia.errors import UsageError
+from kuznia.services.results import Tabular
+from kuznia.services.store import Store
+from kuznia.store.schema import corrective_actions, failure_cube, failure_modes, versions
+
+LEVEL = 0.9
+UNCLASSIFIED_SEVERITY = 3  # a mode missing from failure_modes counts as serious until rated
+NONE = "(none)"
+
+
+def cube_frame(conn: Connection, product: str | None = None, producer: str | None = None
+               ) -> pl.DataFrame:
+    """Rows of ``failure_cube`` for a product and/or producer ('' keys kept as they are)."""
+    q = select(failure_cube)
+    if product:
+        q = q.where(failure_cube.c.product_id == product)
+    if producer:
+        q = q.where(failure_cube.c.producer_id == producer)
+    schema = {"product_id": pl.String, "producer_id": pl.String, "version": pl.String,
+              "conditions": pl.String, "failure_mode": pl.String, "uses": pl.Int64,
+              "first_on": pl.String}
+    return pl.DataFrame(conn.execute(q).all(), schema=schema, orient="row")
+
+
+def version_order(conn: Connection, product: str | None = None) -> pl.DataFrame:
+    """product_id, version, introduced_on, rank (0 = first) in the order versions came."""
+    q = select(versions.c.product_id, versions.c.version, versions.c.introduced_on)
+    if product:
+        q = q.where(versions.c.product_id == product)
+    frame = pl.DataFrame(conn.execute(q).all(), orient="row",
+                         schema={"product_id": pl.String, "version": pl.String,
+                                 "introduced_on": pl.Date})
+    return (frame.sort("product_id", "introduced_on", "version")
+            .with_columns(pl.int_range(pl.len()).over("product_id").alias("rank")))
+
+
+def severities(conn: Connection, product: str | None = None) -> dict[tuple[str, str], int]:
+    q = select(failure_modes.c.product_id, failure_modes.c.failure_mode, failure_modes.c.severity)
+    if product:
+        q = q.where(failure_modes.c.product_id == product)
+    return {(p, m): int(s) for p, m, s in conn.execute(q)}
+
+
+def _condition_value(key: str) -> pl.Expr:
+    prefix = f"{key}="
+    return (pl.col("conditions").str.split(";")
+            .list.eval(pl.element().filter(pl.element().str.starts_with(prefix))).list.first()
+            .str.strip_prefix(prefix).fill_null(NONE))
+
+
+def parse_failure_by(by: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
+    """``version`` and/or ``condition:KEY`` (comma separated)."""
+    if by is None:
+        return ()
+    items = [b.strip() for b in (by.split(",") if isinstance(by, str) else by) if b.strip()]
+    for b in items:
+        if b != "version" and not (b.startswith("condition:") and len(b) > len("condition:")):
+            raise UsageError(f"cannot group failures by {b!r}; use version and/or "
+                             "condition:KEY (e.g. condition:ew)")
+    return tuple(dict.fromkeys(items))
+
+
+def _column(b: str) -> str:
+    return "version" if b == "version" else b
+
+
+@dataclass
+class FailureTable(Tabular):
+    """A Pareto of failure modes per product (and per version / condition value)."""
+
+    by: tuple[str, ...]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    level: float = LEVEL
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"by": list(self.by), "level": self.level, "rows": self.rows}
+
+
+def failures(store: Store, product: str | None = None, version: str | None = None,
+             producer: str | None = None,
+             by: str | list[str] | tuple[str, ...] | None = None) -> FailureTable:
+    """Failure modes by count, with rate per 100 uses (and its interval) and shares."""
+    keys = parse_failure_by(by)
+    with store.read() as conn:
+        cube = cube_frame(conn, product, producer)
+        sev = severities(conn, product)
+    if version:
+        cube = cube.filter(pl.col("version") == version)
+    cube = cube.with_columns(
+        *(_condition_value(b.split(":", 1)[1]).alias(b) for b in keys if b != "version"),
+        pl.col("version").replace("", NONE))
+    group = ["product_id", *(_column(b) for b in keys)]
+    uses = cube.group_by(group).agg(pl.col("uses").sum().alias("group_uses"))
+    counts = (cube.filter(pl.col("failure_mode") != "")
+              .group_by([*group, "failure_mode"])
+              .agg(pl.col("uses").sum().alias("failures"), pl.col("first_on").min())
+              .join(uses, on=group))
+    table = FailureTable(keys)
+    if counts.is_empty():
+        return table
+    x = counts["failures"].to_numpy().astype(float)
+    n = counts["group_uses"].to_numpy().astype(float)
+    group_id = counts.select(pl.concat_str(group, separator="\x1f")).to_series().to_numpy()
+    order, share, cum = pareto_order(group_id, x)
+    lo, hi = binomial_interval(x, n, LEVEL)
+    records = counts.to_dicts()
+    for i, j in enumerate(order):
+        r = records[j]
+        row = {k: r[k] for k in group}
+        severity = sev.get((r["product_id"], r["failure_mode"]))
+        row.update(
+            failure_mode=r["failure_mode"],
+            severity=severity,
+            failures=int(x[j]),
+            uses=int(n[j]),
+            rate_per_100=round(100 * float(x[j] / n[j]), 4),
+            rate_per_100_low=round(100 * float(lo[j]), 4),
+            rate_per_100_high=round(100 * float(hi[j]), 4),
+            share=round(float(share[i]), 4),
+            cumulative_share=round(float(cum[i]), 4),
+            first_seen=r["first_on"],
+        )
+        table.rows.append(row)
+    return table
+
+
+@dataclass
+class FixTable(Tabular):
+    """Every corrective action with the status the uses give it."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    confidence: float = 0.95
+    reduction: float = 0.5
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"confidence": self.confidence, "reduction": self.reduction,
+                "rate_unit": "failures per use", "rows": self.rows}
+
+
+def _counts(cube: pl.DataFrame) -> tuple[dict[tuple, int], dict[tuple, int]]:
+    """Uses per (product, producer, version) and failures per (..., mode)."""
+    uses = cube.group_by("product_id", "producer_id", "version").agg(pl.col("uses").sum())
+    fails = (cube.filter(pl.col("failure_mode") != "")
+             .group_by("product_id", "producer_id", "version", "failure_mode")
+             .agg(pl.col("uses").sum()))
+    return ({tuple(r[:3]): r[3] for r in uses.iter_rows()},
+            {tuple(r[:4]): r[4] for r in fails.iter_rows()})
+
+
+def fixes(store: Store, product: str | None = None, producer: str | None = None,
+          confidence: float = 0.95, reduction: float = 0.5) -> FixTable:
+    """Judge each corrective action (see ``kuznia.analytics.fixes`` for the rules)."""
+    if not 0.5 <= confidence < 1:
+        raise UsageError("--confidence must be at least 0.5 and below 1")
+    if not 0 < reduction < 1:
+        raise UsageError("--reduction must be between 0 and 1")
+    with store.read() as conn:
+        q = select(corrective_actions).order_by(corrective_actions.c.opened_on,
+                                                corrective_actions.c.action_id)
+        if product:
+            q = q.where(corrective_actions.c.product_id == product)
+        if producer:
+            q = q.where(corrective_actions.c.producer_id == producer)
+        actions = [dict(r._mapping) for r in conn.execute(q)]
+        cube = cube_frame(conn, product)
+        order = version_order(conn, product)
+        sev = severities(conn, product)
+    uses, fails = _counts(cube)
+    ranks = {(p, v): r for p, v, _d, r in order.iter_rows()}
+    by_product: dict[str, list[tuple[str, str, int]]] = {}
+    for (p, q_, v), n in uses.items():  # (product, producer, version) -> uses
+        by_product.setdefault(p, []).append((q_, v, n))
+    table = FixTable(confidence=confidence, reduction=reduction)
+    for a in actions:
+        p, mode, fixed = a["product_id"], a["failure_mode"], a["fixed_in_version"]
+        who = a["producer_id"]
+        cut = ranks.get((p, fixed))
+        n1 = n2 = x1 = x2 = 0
+        for q_, v, n in by_product.get(p, []):
+            if (who and q_ != who) or (p, v) not in ranks or cut is None:
+                continue
+            x = fails.get((p, q_, v, mode), 0)
+            if ranks[(p, v)] < cut:
+                n1, x1 = n1 + n, x1 + x
+            else:
+                n2, x2 = n2 + n, x2 + x
+        v_ = verdict(x1, n1, x2, n2, confidence=confidence, reduction=reduction)
+        note = ""
+        if cut is None:
+            note = f"version {fixed} is not in versions yet"
+        elif v_.status != OPEN and n1 == 0:
+            note = "no uses before the fixed version to compare with"
+        elif v_.status != OPEN and x1 + x2 == 0:
+            note = "the failure mode has not been seen"
+        elif v_.status == AWAITING and v_.uses_needed is None:
+            note = "too few failures before the fix: more uses after it alone cannot settle it"
+        table.rows.append({
+            "action_id": a["action_id"],
+            "product_id": p,
+            "producer_id": who,
+            "failure_mode": mode,
+            "severity": sev.get((p, mode)),
+            "fixed_in_version": fixed,
+            "opened_on": a["opened_on"].isoformat(),
+            "status": v_.status,
+            "failures_before": x1,
+            "uses_before": n1,
+            "rate_before": x1 / n1 if n1 else None,
+            "failures_after": x2,
+            "uses_after": n2,
+            "rate_after": x2 / n2 if n2 else None,
+            "uses_needed": v_.uses_needed,
+            "p_value": v_.p_fell,
+            "p_not_effective": v_.p_not_effective,
+            "note": note,
+        })
+    return table
+
+
+def rates_by_mode(cube: pl.DataFrame) -> pl.DataFrame:
+    """Per product, producer and mode: failures, uses of that product and producer, first seen."""
+    uses = cube.group_by("product_id", "producer_id").agg(pl.col("uses").sum().alias("n"))
+    return (cube.filter(pl.col("failure_mode") != "")
+            .group_by("product_id", "producer_id", "failure_mode")
+            .agg(pl.col("uses").sum().alias("x"), pl.col("first_on").min())
+            .join(uses, on=["product_id", "producer_id"]))
+
+
+def severity_of(sev: dict[tuple[str, str], int], product: str, mode: str) -> int:
+    return sev.get((product, mode), UNCLASSIFIED_SEVERITY)
+

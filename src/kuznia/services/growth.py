@@ -1,0 +1,100 @@
+"""Is a product getting more reliable? Reliability by version and the fitted growth curve.
+
+Reliability is the share of uses that did not fail (outcome ``failure``), per version with a
+Jeffreys interval. The growth curve is the discrete power-law model of
+``kuznia.analytics.reliability.discrete_growth``, fitted with each version as one interval of
+uses, in the order versions came (``introduced_on``); it gives the reliability of the
+current design (after all uses so far) with an interval, and how many more uses of the
+evolving design it would take, at the fitted rate of growth, to reach a target.
+Sums come from ``use_cube``; uses without a version are counted and left out of the fit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+
+from kuznia.analytics.failures import binomial_interval
+from kuznia.analytics.reliability import discrete_growth
+from kuznia.errors import UsageError
+from kuznia.services.failures import LEVEL, version_order
+from kuznia.services.store import Store
+from kuznia.store.schema import products, use_cube
+
+
+@dataclass
+class Growth:
+    product_id: str
+    target: float
+    versions: list[dict[str, Any]] = field(default_factory=list)
+    fit: dict[str, Any] | None = None
+    unfitted_reason: str = ""
+    uses_without_version: int = 0
+    level: float = LEVEL
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"product_id": self.product_id, "target": self.target, "level": self.level,
+                "versions": self.versions, "fit": self.fit,
+                "unfitted_reason": self.unfitted_reason,
+                "uses_without_version": self.uses_without_version}
+
+
+def growth(store: Store, product: str, target: float = 0.95) -> Growth:
+    """Reliability by version, the growth fit and a projection to ``target``."""
+    if not 0 < target < 1:
+        raise UsageError("--target is a reliability between 0 and 1, e.g. 0.95")
+    with store.read() as conn:
+        if conn.execute(select(products.c.product_id)
+                        .where(products.c.product_id == product)).first() is None:
+            raise UsageError(f"no product {product!r}")
+        order = version_order(conn, product)
+        sums = {v: (int(n), int(f)) for v, n, f in conn.execute(
+            select(use_cube.c.version, func.sum(use_cube.c.uses), func.sum(use_cube.c.n_failure))
+            .where(use_cube.c.product_id == product).group_by(use_cube.c.version))}
+    out = Growth(product, target, uses_without_version=sums.pop("", (0, 0))[0])
+    cumulative = 0
+    stages_uses, stages_fail = [], []
+    for _p, version, introduced, _rank in order.iter_rows():
+        n, f = sums.get(version, (0, 0))
+        if n == 0:
+            continue
+        cumulative += n
+        lo, hi = binomial_interval([n - f], [n], LEVEL)
+        out.versions.append({
+            "version": version, "introduced_on": introduced.isoformat(), "uses": n,
+            "failures": f, "reliability": round(1 - f / n, 6),
+            "reliability_low": round(float(lo[0]), 6), "reliability_high": round(float(hi[0]), 6),
+            "cumulative_uses": cumulative,
+        })
+        stages_uses.append(n)
+        stages_fail.append(f)
+    if len(stages_uses) < 2:
+        out.unfitted_reason = "needs uses of at least two versions"
+        return out
+    try:
+        g = discrete_growth(stages_uses, stages_fail)
+    except ValueError as exc:
+        out.unfitted_reason = str(exc)
+        return out
+    lo, hi = g.reliability_interval(LEVEL)
+    reach = g.uses_to_reach(target)
+    out.fit = {
+        "model": "power law with uses as time (discrete Crow-AMSAA, grouped by version)",
+        "beta": g.fit.beta, "lam": g.fit.lam, "growth_rate": g.fit.growth_rate,
+        "uses": int(g.uses), "reliability_now": g.reliability(),
+        "reliability_now_low": lo, "reliability_now_high": hi,
+        "target_reached_at_uses": None if reach is None else round(reach),
+        "more_uses_to_target": None if reach is None else max(0, round(reach - g.uses)),
+        "curve": [{"uses": int(n), "reliability": g.reliability(n),
+                   "cumulative_failures": g.fit.lam * n ** g.fit.beta}
+                  for n in _curve_points(g.uses)],
+    }
+    return out
+
+
+def _curve_points(end: float, k: int = 30) -> list[float]:
+    import numpy as np
+
+    return sorted({float(round(x)) for x in np.geomspace(max(1.0, end / 1000), end, k)})
