@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from kuznia.services import audit, costs, imports, trace
+from kuznia.services import board as board_svc
+from kuznia.services import failures as failures_svc
+from kuznia.services import growth as growth_svc
 from kuznia.services.store import Store, create_store, open_store
 from kuznia.settings import default_actor
 
@@ -47,6 +50,26 @@ class Workspace:
                         date_from: dt.date | None = None,
                         date_to: dt.date | None = None) -> costs.CostTable:
         return costs.cost_per_effect(self.store, by, date_from, date_to)
+
+    def failures(self, product: str | None = None, version: str | None = None,
+                 producer: str | None = None, by: str | None = None) -> failures_svc.FailureTable:
+        """The Pareto of failure modes (see ``kuznia.services.failures``)."""
+        return failures_svc.failures(self.store, product, version, producer, by)
+
+    def fixes(self, product: str | None = None, producer: str | None = None,
+              confidence: float = 0.95, reduction: float = 0.5) -> failures_svc.FixTable:
+        """Every corrective action with its status from the uses."""
+        return failures_svc.fixes(self.store, product, producer, confidence, reduction)
+
+    def growth(self, product: str, target: float = 0.95) -> growth_svc.Growth:
+        """Reliability by version, the growth fit and a projection to ``target``."""
+        return growth_svc.growth(self.store, product, target)
+
+    def board(self, producer: str | None = None, product: str | None = None,
+              as_of: dt.date | None = None, threshold: float = board_svc.THRESHOLD
+              ) -> board_svc.Board:
+        """Unresolved problems as weighted, aging blocks (see ``kuznia.services.board``)."""
+        return board_svc.board(self.store, producer, product, as_of, threshold)
 
     def uses(self, **filters: Any) -> trace.UseList:
         return trace.list_uses(self.store, **filters)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from kuznia.cli import audit, data, figures, plan
+from kuznia.cli import audit, data, figures, loop, plan
 
 app = typer.Typer(
     name="kuznia",
@@ -18,6 +18,10 @@ app.command("import")(data.import_)
 app.command("uses")(data.uses)
 app.command("cost-per-effect")(figures.cost_per_effect)
 app.command("report")(figures.report)
+app.command("failures")(loop.failures)
+app.command("fixes")(loop.fixes)
+app.command("growth")(loop.growth)
+app.command("board")(loop.board)
 app.command("demo")(figures.demo)
 app.add_typer(audit.app, name="audit")
 app.add_typer(plan.app, name="plan")

@@ -74,6 +74,7 @@ def uses(
         help="Producer id ('-' for uses that name none).")] = None,
     version: Annotated[str | None, typer.Option(help="Version ('-' for none).")] = None,
     operator: Annotated[str | None, typer.Option(help="Operator ('-' for none).")] = None,
+    failure_mode: Annotated[str | None, typer.Option(help="Failure mode.")] = None,
     month: Annotated[str | None, typer.Option(help="YYYY-MM.")] = None,
     date_from: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD.")
                          ] = None,
@@ -85,7 +86,7 @@ def uses(
     """List the uses behind a figure, with what each cost and how it was priced."""
     with kuznia.open(db) as ws:
         result = ws.uses(product=product, producer=producer, version=version,
-                         operator=operator, month=month,
+                         operator=operator, failure_mode=failure_mode, month=month,
                          date_from=parse_date(date_from, "--from"),
                          date_to=parse_date(date_to, "--to"), limit=limit or None)
     if json:

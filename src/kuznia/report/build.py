@@ -21,9 +21,32 @@ TREND_PRODUCTS = 6
 USE_LISTS_UP_TO = 1_000_000  # beyond this, use lists are written only when asked
 
 
+BOARD_STACKS = 10
+
+
 def anchor(*parts: Any) -> str:
     """A stable HTML id for a group of uses."""
     return "trace-" + re.sub(r"[^A-Za-z0-9_-]+", "_", "-".join(str(p) for p in parts))
+
+
+def _loop(ws: Workspace, products: list[str], pngs: dict[str, bytes | None]) -> dict[str, Any]:
+    """The test-fix-test section: board, fixes, and per busy product a Pareto and growth."""
+    board = ws.board()
+    fixes = ws.fixes()
+    per_product = []
+    for p in products:
+        pareto = ws.failures(product=p)
+        g = ws.growth(p).to_dict()
+        if pareto.rows:
+            pngs[f"pareto_{p}"] = charts.pareto(pareto.rows, f"Failure modes, {p}")
+        if g["versions"]:
+            pngs[f"growth_{p}"] = charts.duane(g)
+        per_product.append({"product_id": p, "pareto": pareto.rows, "growth": g})
+    counts: dict[str, int] = {}
+    for r in fixes.rows:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    return {"board": board, "stacks": board.stacks[:BOARD_STACKS], "fixes": fixes.rows,
+            "fix_counts": counts, "products": per_product}
 
 
 def build_report(ws: Workspace, out: Path, with_uses: bool | None = None) -> Path:
@@ -42,6 +65,7 @@ def build_report(ws: Workspace, out: Path, with_uses: bool | None = None) -> Pat
         if by_month.rows else None,
         "outcomes": charts.outcomes(by_product.rows) if by_product.rows else None,
     }
+    loop = _loop(ws, busiest[:TREND_PRODUCTS], pngs)
     images = {}
     for name, data in pngs.items():
         if data is None:
@@ -82,6 +106,7 @@ def build_report(ws: Workspace, out: Path, with_uses: bool | None = None) -> Pat
         trend_products=busiest[:TREND_PRODUCTS],
         with_uses=with_uses,
         use_lists_up_to=USE_LISTS_UP_TO,
+        loop=loop,
     )
     path = out / "report.html"
     path.write_text(html, encoding="utf-8")

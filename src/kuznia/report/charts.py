@@ -80,3 +80,52 @@ def outcomes(rows: list[dict[str, Any]]) -> bytes:
     ax.set_xlabel("share of uses")
     ax.legend(fontsize=7, ncol=4, loc="lower center", bbox_to_anchor=(0.5, 1.0))
     return _png(fig)
+
+
+def duane(growth: dict[str, Any]) -> bytes:
+    """Duane-style plot, log-log: cumulative uses per failure against cumulative uses.
+
+    Points are each version's end; the line is the fitted power law's cumulative figure
+    N / (lam N**beta) and the dashed line its instantaneous one 1 / (lam beta N**(beta-1)).
+    """
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    vs = [v for v in growth["versions"] if v["cumulative_uses"] > 0]
+    cum_fail = np.cumsum([v["failures"] for v in vs])
+    x = np.array([v["cumulative_uses"] for v in vs], dtype=float)
+    ok = cum_fail > 0
+    ax.scatter(x[ok], x[ok] / cum_fail[ok], color="#c62828", zorder=3, label="versions")
+    for xi, yi, v in zip(x[ok], x[ok] / cum_fail[ok], [v for v, k in zip(vs, ok, strict=True) if k],
+                         strict=True):
+        ax.annotate(v["version"], (xi, yi), textcoords="offset points", xytext=(4, 4),
+                    fontsize=8)
+    fit = growth.get("fit")
+    if fit:
+        n = np.array([c["uses"] for c in fit["curve"]], dtype=float)
+        lam, beta = fit["lam"], fit["beta"]
+        ax.plot(n, n / (lam * n**beta), color="#3949ab", label="fitted, cumulative")
+        ax.plot(n, 1 / (lam * beta * n ** (beta - 1)), color="#3949ab", ls="--",
+                label="fitted, current design")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("cumulative uses")
+    ax.set_ylabel("uses per failure")
+    ax.set_title(f"Reliability growth, {growth['product_id']}")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def pareto(rows: list[dict[str, Any]], title: str) -> bytes:
+    """Bars of failures per mode (falling) with the cumulative share as a line."""
+    rows = rows[:12]
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    x = np.arange(len(rows))
+    ax.bar(x, [r["failures"] for r in rows], color="#c62828", alpha=0.8)
+    ax.set_xticks(x, [r["failure_mode"] for r in rows], rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("failures")
+    ax2 = ax.twinx()
+    ax2.plot(x, [100 * r["cumulative_share"] for r in rows], color="black", marker="o", lw=1)
+    ax2.set_ylim(0, 105)
+    ax2.set_ylabel("cumulative share, %")
+    ax.set_title(title)
+    return _png(fig)

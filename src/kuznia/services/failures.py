@@ -139,6 +139,9 @@ def failures(store: Store, product: str | None = None, version: str | None = Non
             share=round(float(share[i]), 4),
             cumulative_share=round(float(cum[i]), 4),
             first_seen=r["first_on"],
+            trace=f"kuznia uses --product {r['product_id']} --failure-mode {r['failure_mode']}"
+                  + (f" --version {r['version']}" if "version" in keys
+                     and r["version"] != NONE else ""),
         )
         table.rows.append(row)
     return table
@@ -233,6 +236,8 @@ def fixes(store: Store, product: str | None = None, producer: str | None = None,
             "p_value": v_.p_fell,
             "p_not_effective": v_.p_not_effective,
             "note": note,
+            "trace": f"kuznia uses --product {p} --failure-mode {mode}"
+                     + (f" --producer {who}" if who else ""),
         })
     return table
 

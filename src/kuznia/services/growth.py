@@ -89,12 +89,12 @@ def growth(store: Store, product: str, target: float = 0.95) -> Growth:
         "more_uses_to_target": None if reach is None else max(0, round(reach - g.uses)),
         "curve": [{"uses": int(n), "reliability": g.reliability(n),
                    "cumulative_failures": g.fit.lam * n ** g.fit.beta}
-                  for n in _curve_points(g.uses)],
+                  for n in _curve_points(stages_uses[0], g.uses)],
     }
     return out
 
 
-def _curve_points(end: float, k: int = 30) -> list[float]:
+def _curve_points(start: float, end: float, k: int = 30) -> list[float]:
     import numpy as np
 
-    return sorted({float(round(x)) for x in np.geomspace(max(1.0, end / 1000), end, k)})
+    return sorted({float(round(x)) for x in np.geomspace(max(1.0, start / 2), end, k)})

@@ -46,6 +46,7 @@ def list_uses(
     producer: str | None = None,
     version: str | None = None,
     operator: str | None = None,
+    failure_mode: str | None = None,
     month: str | None = None,
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
@@ -60,7 +61,8 @@ def list_uses(
     filters: dict[str, str] = {}
     conds = []
     for name, value in (("product_id", product), ("producer_id", producer),
-                        ("version", version), ("operator", operator)):
+                        ("version", version), ("operator", operator),
+                        ("failure_mode", failure_mode)):
         if value is None:
             continue
         filters[name] = value
