@@ -160,7 +160,9 @@ def test_demo_builds_a_workspace_and_a_report(tmp_path: Path):
     assert report == tmp_path / "kuznia-report" / "report.html"
     html = report.read_text()
     assert 'src="http' not in html and 'href="http' not in html  # works offline
-    assert html.count("data:image/png;base64,") == 3
+    # cost, trend, outcomes, then a Pareto and a Duane plot per busy product with failures
+    assert html.count("data:image/png;base64,") >= 5
+    assert 'id="board"' in html and 'id="fixes"' in html
     for png in ("cost_by_product", "monthly_trend", "outcomes"):
         assert (report.parent / f"{png}.png").stat().st_size > 1000
     assert (tmp_path / "kuznia-demo.db").exists()

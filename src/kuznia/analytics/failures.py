@@ -31,9 +31,10 @@ def binomial_interval(x: ArrayLike, n: ArrayLike, level: float = 0.9
     return np.nan_to_num(lo, nan=0.0), np.nan_to_num(hi, nan=1.0)
 
 
-def pareto_order(groups: ArrayLike, counts: ArrayLike) -> tuple[np.ndarray, np.ndarray,
-                                                                np.ndarray]:
-    """Order rows by group, then by count falling; return order, share and cumulative share.
+def pareto_order(groups: ArrayLike, counts: ArrayLike, names: ArrayLike | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Order rows by group, then by count falling (ties by ``names``); return the order,
+    the share and the cumulative share.
 
     Shares are within each group (a product, a version, a condition value).
 
@@ -47,7 +48,9 @@ def pareto_order(groups: ArrayLike, counts: ArrayLike) -> tuple[np.ndarray, np.n
         empty = np.zeros(0)
         return np.zeros(0, dtype=int), empty, empty
     codes = np.unique(g, return_inverse=True)[1].ravel()
-    order = np.lexsort((-c, codes))
+    tie = np.zeros(c.size) if names is None else np.unique(np.asarray(names),
+                                                            return_inverse=True)[1].ravel()
+    order = np.lexsort((tie, -c, codes))
     cs, gs = c[order], codes[order]
     totals = np.bincount(gs, weights=cs)
     share = np.divide(cs, totals[gs], out=np.zeros_like(cs), where=totals[gs] > 0)

@@ -72,8 +72,8 @@ class CrowAMSAA:
 
     def intensity(self, t: float | None = None) -> float:
         """The instantaneous failure intensity lam * beta * t**(beta - 1) (t = end)."""
-        t = self.end if t is None else t
-        return self.lam * self.beta * t ** (self.beta - 1.0)
+        t = float(self.end if t is None else t)
+        return float(self.lam * self.beta * np.power(t, self.beta - 1.0))
 
     def intensity_variance(self, t: float | None = None) -> float:
         """Var of the instantaneous intensity at ``t`` by the delta method."""
@@ -184,6 +184,8 @@ def crow_amsaa_grouped(ends: ArrayLike, counts: ArrayLike) -> CrowAMSAA:
             raise ValueError("the failures all fall late: no finite growth fit")
     beta = float(brentq(_grouped_score, lo, hi, args=(t, c), xtol=1e-12))
     n = int(c.sum())
+    if beta * np.log(t[-1]) > 700:
+        raise ValueError(f"the fit is degenerate (beta {beta:.3g}): failures bunch at the end")
     lam = float(n / t[-1] ** beta)
     cov = _inverse(grouped_information(t, c, beta, lam))
     return CrowAMSAA(beta, lam, beta * (n - 1) / n, n, float(t[-1]), False, None, cov)
@@ -212,7 +214,8 @@ class DiscreteGrowth:
         return max(0.0, 1.0 - hi), 1.0 - lo
 
     def uses_to_reach(self, target: float) -> float | None:
-        """Cumulative uses after which the reliability reaches ``target`` (None: no growth)."""
+        """Cumulative uses after which the reliability reaches ``target`` (None: no growth,
+        or growth so slow that the answer is beyond any float)."""
         if not 0 < target < 1:
             raise ValueError("the target reliability must be between 0 and 1")
         beta, lam = self.fit.beta, self.fit.lam
@@ -220,7 +223,9 @@ class DiscreteGrowth:
             return self.uses
         if beta >= 1:
             return None
-        return float(((1.0 - target) / (lam * beta)) ** (1.0 / (beta - 1.0)))
+        with np.errstate(over="ignore"):
+            n = float(np.power((1.0 - target) / (lam * beta), 1.0 / (beta - 1.0)))
+        return n if np.isfinite(n) else None
 
 
 def discrete_growth(uses: ArrayLike, failures: ArrayLike) -> DiscreteGrowth:

@@ -39,7 +39,7 @@ def _loop(ws: Workspace, products: list[str], pngs: dict[str, bytes | None]) -> 
         g = ws.growth(p).to_dict()
         if pareto.rows:
             pngs[f"pareto_{p}"] = charts.pareto(pareto.rows, f"Failure modes, {p}")
-        if g["versions"]:
+        if any(v["failures"] for v in g["versions"]):
             pngs[f"growth_{p}"] = charts.duane(g)
         per_product.append({"product_id": p, "pareto": pareto.rows, "growth": g})
     counts: dict[str, int] = {}

@@ -152,6 +152,7 @@ def _deliveries(conn: Any, as_of: dt.date, producer: str | None, product: str | 
     out = []
     short: set[str] = set()
     for cid, q_, p, qty, due, acc in conn.execute(q):
+        qty, acc = int(qty), int(acc)  # PostgreSQL sums come back as Decimal
         short.add(cid)
         if due is not None and due < as_of:
             missing = (qty - acc) / qty
@@ -169,6 +170,7 @@ def _deliveries(conn: Any, as_of: dt.date, producer: str | None, product: str | 
     if product:
         lots = lots.where(c.product_id == product)
     for did, lot, on, qty, acc, cid, q_, p in conn.execute(lots):
+        qty, acc = int(qty), int(acc)
         if cid not in short:
             continue  # the contract has been made good since
         out.append(_block("rejected_lot", lot or did, q_, p, on.isoformat(),

@@ -121,7 +121,7 @@ def failures(store: Store, product: str | None = None, version: str | None = Non
     x = counts["failures"].to_numpy().astype(float)
     n = counts["group_uses"].to_numpy().astype(float)
     group_id = counts.select(pl.concat_str(group, separator="\x1f")).to_series().to_numpy()
-    order, share, cum = pareto_order(group_id, x)
+    order, share, cum = pareto_order(group_id, x, counts["failure_mode"].to_numpy())
     lo, hi = binomial_interval(x, n, LEVEL)
     records = counts.to_dicts()
     for i, j in enumerate(order):

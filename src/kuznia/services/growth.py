@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from sqlalchemy import func, select
 
 from kuznia.analytics.failures import binomial_interval
@@ -78,8 +79,16 @@ def growth(store: Store, product: str, target: float = 0.95) -> Growth:
     except ValueError as exc:
         out.unfitted_reason = str(exc)
         return out
-    lo, hi = g.reliability_interval(LEVEL)
-    reach = g.uses_to_reach(target)
+    try:
+        with np.errstate(all="ignore"):
+            lo, hi = g.reliability_interval(LEVEL)
+            reach = g.uses_to_reach(target)
+        if not all(np.isfinite([lo, hi, g.reliability()])):
+            raise OverflowError
+    except (OverflowError, ZeroDivisionError):
+        out.unfitted_reason = (f"the fit is degenerate (beta {g.fit.beta:.3g}): too few "
+                               "failures spread over the versions")
+        return out
     out.fit = {
         "model": "power law with uses as time (discrete Crow-AMSAA, grouped by version)",
         "beta": g.fit.beta, "lam": g.fit.lam, "growth_rate": g.fit.growth_rate,
@@ -95,6 +104,4 @@ def growth(store: Store, product: str, target: float = 0.95) -> Growth:
 
 
 def _curve_points(start: float, end: float, k: int = 30) -> list[float]:
-    import numpy as np
-
     return sorted({float(round(x)) for x in np.geomspace(max(1.0, start / 2), end, k)})

@@ -69,3 +69,11 @@ def upgrade(engine: Engine) -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Go back to ``revision`` (for tests of a migration, and for rolling back a release)."""
+    cfg = _alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)

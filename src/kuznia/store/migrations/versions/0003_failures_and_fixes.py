@@ -59,8 +59,10 @@ def _fill_from_uses(conn: sa.Connection) -> None:
 
     cube = next(c for c in bulk.CUBES if c.table == "failure_cube")
     cols = ["product_id", "producer_id", "version", "conditions", "failure_mode", "used_on"]
-    result = conn.execution_options(stream_results=True, yield_per=BATCH).execute(
-        sa.text(f"SELECT {', '.join(cols[:-1])}, CAST(used_on AS TEXT) FROM uses"))
+    # options on the statement, not the connection: they would stick to it (SQLAlchemy 2)
+    result = conn.execute(
+        sa.text(f"SELECT {', '.join(cols[:-1])}, CAST(used_on AS TEXT) FROM uses")
+        .execution_options(stream_results=True, yield_per=BATCH))
     parts = []
     for rows in result.partitions(BATCH):
         frame = pl.DataFrame(rows, schema=dict.fromkeys(cols, pl.String), orient="row")
