@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-from helpers import write_csv
 from scipy.stats import binomtest
 from typer.testing import CliRunner
 
 import kuznia
+from helpers import write_csv
 from kuznia.analytics.board import AGING_DAYS
 from kuznia.cli import app
 from kuznia.errors import InputError

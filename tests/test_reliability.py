@@ -150,7 +150,7 @@ def test_grouped_information_is_minus_the_numerical_hessian():
     num = np.zeros((2, 2))
     for a in range(2):
         for b in range(2):
-            def f(da: float, db: float) -> float:
+            def f(da: float, db: float, a: int = a, b: int = b) -> float:
                 p = x.copy()
                 p[a] += da * h[a]
                 p[b] += db * h[b]
