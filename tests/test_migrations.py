@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 import kuznia
-from kuznia.store.engine import current_revision, head_revision
+from kuznia.store.engine import HEAD, current_revision, head_revision
 from kuznia.store.schema import metadata
 
 
@@ -15,3 +15,7 @@ def test_migrated_store_matches_the_declared_schema(ws: kuznia.Workspace):
     with ws.store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []
+
+
+def test_the_head_constant_is_alembics_head():
+    assert HEAD == head_revision()

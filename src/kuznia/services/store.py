@@ -82,7 +82,7 @@ def open_store(db: str | None = None) -> Store:
         if not engines.has_tables(store.engine):
             raise WorkspaceError(
                 f"no Kuznia workspace at {store.display_url}; create one with 'kuznia init'")
-        if engines.current_revision(store.engine) != engines.head_revision():
+        if engines.current_revision(store.engine) != engines.HEAD:
             engines.upgrade(store.engine)
     except WorkspaceError:
         store.close()
