@@ -132,18 +132,27 @@ def normal_conditions(col: pl.Expr) -> pl.Expr:
 
 
 def failure_cube_rows(uses: pl.DataFrame, sign: int = 1) -> pl.DataFrame:
-    """Uses per ``failure_cube`` key (failure mode '' for uses without one)."""
+    """Uses per ``failure_cube`` key (failure mode '' for uses without one).
+
+    Grouped on the conditions as written first, so that the string work of normalising
+    them runs once per distinct spelling rather than once per use.
+    """
+    keys = list(FAILURE_KEYS)
     return (
         uses.select(
             pl.col("product_id"),
             pl.col("producer_id").fill_null(""),
             pl.col("version").fill_null(""),
-            normal_conditions(pl.col("conditions")).alias("conditions"),
+            pl.col("conditions").fill_null(""),
             pl.col("failure_mode").fill_null(""),
-            pl.col("used_on").cast(pl.Date).dt.strftime("%Y-%m-%d").alias("first_on"),
+            pl.col("used_on").cast(pl.Date),
         )
-        .group_by(list(FAILURE_KEYS))
-        .agg((pl.len().cast(pl.Int64) * sign).alias("uses"), pl.col("first_on").min())
+        .group_by(keys)
+        .agg(pl.len().cast(pl.Int64).alias("uses"), pl.col("used_on").min())
+        .with_columns(normal_conditions(pl.col("conditions")).alias("conditions"))
+        .group_by(keys)
+        .agg((pl.col("uses").sum() * sign).alias("uses"),
+             pl.col("used_on").min().dt.strftime("%Y-%m-%d").alias("first_on"))
     )
 
 
