@@ -163,6 +163,7 @@ def generate(folder: Path, size: DemoSize, seed: int = 7,
         pl.Series("lot_size", lot),
         pl.lit(None, pl.Float64).alias("effects_per_unit"),
     ).write_csv(files["offers"])
+    _network(files, folder, producers, rows_c, size, np.random.default_rng(seed + 2))
     say(f"generated {len(rows_p)} products, {len(rows_c):,} contracts, "
         f"{len(rows_d):,} deliveries; writing {size.uses:,} uses")
     _write_uses(files["uses"], lot_meta, quality, size, rng)
@@ -193,6 +194,103 @@ def _fixes(pid: str, modes: list[str], v_days: np.ndarray, rng: np.random.Genera
         action(modes[n_versions - 1], n_versions, int(v_days[-1]), "claimed fix")
     if rng.random() < 0.3 and n_versions - 1 < len(modes):
         action(modes[n_versions - 1], n_versions + 1, DAYS, "planned fix")
+
+
+def _network(files: dict[str, Path], folder: Path, producers: pl.DataFrame,
+             rows_c: list[tuple], size: DemoSize, rng: np.random.Generator) -> None:
+    """Regions (the first third near the front), a line per product and maker (some with a
+    second one elsewhere), demand a little under capacity, two years of strikes; and the
+    inputs of the duplication and repair planners beside them."""
+    names = [f"Region {r:02d}" for r in range(1, size.regions + 1)]
+    third = size.regions // 3
+    p = np.concatenate([rng.uniform(0.15, 0.35, third), rng.uniform(0.04, 0.12, third),
+                        rng.uniform(0.005, 0.03, size.regions - 2 * third)])
+    regions = pl.DataFrame({
+        "region": names, "monthly_strike_probability": p.round(4),
+        "site_hit_probability": rng.uniform(0.2, 0.7, size.regions).round(3),
+        "damage_fraction": rng.uniform(0.3, 1.0, size.regions).round(3),
+        "repair_months": rng.integers(1, 7, size.regions),
+        "neighbours": [";".join(names[j] for j in (i - 1, i + 1) if 0 <= j < size.regions)
+                       for i in range(size.regions)],
+    })
+    regions.write_csv(files["regions"])
+    home = dict(zip(producers["producer_id"], producers["region"], strict=True))
+    made: dict[tuple[str, str], int] = {}
+    for c in rows_c:
+        made[(c[2], c[1])] = made.get((c[2], c[1]), 0) + c[4]
+    site_rows, n = [], 0
+    for (product, producer), qty in made.items():
+        places = [home[producer]]
+        if rng.random() < 0.15:
+            places.append(names[int(rng.integers(size.regions))])
+        for region in places:
+            n += 1
+            status, until = "operating", None
+            u = rng.random()
+            if u < 0.03:
+                status, until = "damaged", END + dt.timedelta(days=int(rng.integers(20, 120)))
+            elif u < 0.04:
+                status = "closed"
+            site_rows.append((f"S{n:05d}", producer, product, region,
+                              round(qty / 24 / len(places) * rng.uniform(0.8, 1.5), 1),
+                              status, until))
+    sites = pl.DataFrame(site_rows, orient="row", schema=[
+        "site_id", "producer_id", "product_id", "region", "monthly_capacity", "status",
+        "repair_until"])
+    sites.write_csv(files["sites"])
+    cap = sites.group_by("product_id").agg(pl.col("monthly_capacity").sum())
+    demand = cap.select("product_id", (pl.col("monthly_capacity")
+                                       * pl.Series(rng.uniform(0.75, 1.05, cap.height))
+                                       ).round(0).alias("monthly_demand"))
+    demand = demand.with_columns((pl.col("monthly_demand")
+                                  * pl.Series(rng.uniform(0.5, 2.0, demand.height))
+                                  ).round(0).alias("stock"))
+    demand.sort("product_id").write_csv(files["demand"])
+    # two years of strikes, drawn from the regions' figures
+    by_region = sites.group_by("region").agg(pl.col("site_id"))
+    region_at = {r: i for i, r in enumerate(names)}
+    strike_rows = []
+    for region, ids in by_region.iter_rows():
+        i = region_at[region]
+        for month in range(24):
+            if rng.random() >= p[i]:
+                continue
+            day = START + dt.timedelta(days=30 * month + int(rng.integers(0, 28)))
+            for sid in ids:
+                if rng.random() < regions["site_hit_probability"][i]:
+                    repaired = day + dt.timedelta(days=30 * int(regions["repair_months"][i]))
+                    strike_rows.append((sid, day, round(min(1.0, regions["damage_fraction"][i]
+                                                            * rng.uniform(0.7, 1.1)), 3),
+                                        repaired if repaired <= END else None))
+    pl.DataFrame(strike_rows, orient="row", schema=["site_id", "struck_on", "damage_fraction",
+                                                     "repaired_on"]).write_csv(files["strikes"])
+    # planner inputs (not imported): candidate lines in quiet regions, a repair backlog
+    rear = names[2 * third:]
+    products = demand["product_id"].to_list()
+    makers = sites.select("product_id", "producer_id").unique().to_dicts()
+    picks = rng.choice(len(makers), min(40, len(makers)), replace=False)
+    cap_of = dict(cap.iter_rows())
+    pl.DataFrame([{
+        "candidate_id": f"K{k + 1:03d}", "product_id": makers[j]["product_id"],
+        "producer_id": makers[j]["producer_id"], "region": rear[int(rng.integers(len(rear)))],
+        "monthly_capacity": round(cap_of[makers[j]["product_id"]] * rng.uniform(0.1, 0.3), 1),
+        "cost": round(float(rng.uniform(0.5, 3.0)) * 1e6, -3),
+    } for k, j in enumerate(picks)]).write_csv(folder / "candidates.csv")
+    backlog = [{"item_id": f"I{k + 1:05d}", "product_id": products[int(rng.integers(
+        len(products)))], "region": names[int(rng.integers(third))],
+        "damaged_on": END - dt.timedelta(days=int(rng.integers(0, 90)))} for k in range(400)]
+    pl.DataFrame(backlog).write_csv(folder / "backlog.csv")
+    points = []
+    for prod in products:
+        for k, region in enumerate([rear[0], rear[-1], "abroad"]):
+            abroad = region == "abroad"
+            for origin in names[:third]:
+                points.append({
+                    "point_id": f"R-{'ABROAD' if abroad else k + 1}", "region": region,
+                    "product_id": prod, "monthly_capacity": 40 if abroad else 4,
+                    "repair_days": 45 if abroad else 12, "from_region": origin,
+                    "transit_days": 25 if abroad else int(rng.integers(2, 8))})
+    pl.DataFrame(points).write_csv(folder / "repair_points.csv")
 
 
 def _write_uses(path: Path, lots: list[tuple], quality: np.ndarray, size: DemoSize,

@@ -8,7 +8,7 @@ taken from its lot).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
@@ -27,6 +27,7 @@ class References:
     versions: pl.Series  # "product_id\x1fversion"
     contracts: pl.Series
     lots: pl.DataFrame  # lot, delivery_id, lot_producer_id, lot_product_id
+    sites: pl.Series = field(default_factory=lambda: pl.Series([], dtype=pl.String))
 
 
 SEP = "\x1f"
@@ -155,6 +156,77 @@ def _corrective_actions(frame: pl.DataFrame, refs: References
     return frame, pl.concat(problems)
 
 
+def _share(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    c = pl.col(column)
+    return problems_where(frame, (c < 0) | (c > 1), column, "must be between 0 and 1")
+
+
+def _not_negative(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    return problems_where(frame, pl.col(column) < 0, column, "must not be negative")
+
+
+def _regions(frame: pl.DataFrame, refs: References) -> tuple[pl.DataFrame, pl.DataFrame]:
+    return frame, pl.concat([_share(frame, c) for c in (
+        "monthly_strike_probability", "site_hit_probability", "damage_fraction")])
+
+
+def _sites(frame: pl.DataFrame, refs: References) -> tuple[pl.DataFrame, pl.DataFrame]:
+    problems = [
+        _missing(frame, "producer_id", refs.producers, "producer", "import producers first"),
+        _missing(frame, "product_id", refs.products, "product", "import products first"),
+        _not_negative(frame, "monthly_capacity"),
+        problems_where(frame, (pl.col("status") == "damaged") & pl.col("repair_until").is_null(),
+                       "repair_until", "is required when the status is damaged"),
+    ]
+    return frame, pl.concat(problems)
+
+
+def _demand(frame: pl.DataFrame, refs: References) -> tuple[pl.DataFrame, pl.DataFrame]:
+    problems = [
+        _missing(frame, "product_id", refs.products, "product", "import products first"),
+        _not_negative(frame, "monthly_demand"),
+        _not_negative(frame, "stock"),
+    ]
+    return frame, pl.concat(problems)
+
+
+def _strikes(frame: pl.DataFrame, refs: References) -> tuple[pl.DataFrame, pl.DataFrame]:
+    problems = [
+        _missing(frame, "site_id", refs.sites, "site", "import sites first"),
+        _share(frame, "damage_fraction"),
+        problems_where(frame, pl.col("repaired_on") < pl.col("struck_on"), "repaired_on",
+                       "is before struck_on"),
+    ]
+    return frame, pl.concat(problems)
+
+
+def _candidates(frame: pl.DataFrame, refs: References) -> tuple[pl.DataFrame, pl.DataFrame]:
+    problems = [
+        _missing(frame, "product_id", refs.products, "product", "import products first"),
+        _missing(frame, "producer_id", refs.producers, "producer", "import producers first"),
+        _not_negative(frame, "monthly_capacity"),
+        _not_negative(frame, "cost"),
+    ]
+    return frame, pl.concat(problems)
+
+
+def _backlog(frame: pl.DataFrame, refs: References) -> tuple[pl.DataFrame, pl.DataFrame]:
+    return frame, _missing(frame, "product_id", refs.products, "product", "import products first")
+
+
+def _repair_points(frame: pl.DataFrame, refs: References) -> tuple[pl.DataFrame, pl.DataFrame]:
+    problems = [
+        _missing(frame, "product_id", refs.products, "product", "import products first"),
+        _not_negative(frame, "monthly_capacity"),
+        _not_negative(frame, "repair_days"),
+        _not_negative(frame, "transit_days"),
+        problems_where(frame, pl.col("monthly_capacity").n_unique()
+                       .over("point_id", "product_id") > 1, "monthly_capacity",
+                       "differs between rows of the same repair point and product"),
+    ]
+    return frame, pl.concat(problems)
+
+
 def _none(frame: pl.DataFrame, refs: References) -> tuple[pl.DataFrame, pl.DataFrame]:
     return frame, no_problems()
 
@@ -170,4 +242,11 @@ RULES: dict[str, Callable[[pl.DataFrame, References], tuple[pl.DataFrame, pl.Dat
     "offers": _offers,
     "failure_modes": _failure_modes,
     "corrective_actions": _corrective_actions,
+    "regions": _regions,
+    "sites": _sites,
+    "demand": _demand,
+    "strikes": _strikes,
+    "candidates": _candidates,
+    "backlog": _backlog,
+    "repair_points": _repair_points,
 }

@@ -14,6 +14,7 @@ Kind = Literal["id", "text", "int", "number", "date", "choice", "currency"]
 
 PRODUCER_KINDS = ("state", "private", "joint_venture", "trader")
 OUTCOMES = ("effect", "no_effect", "failure", "aborted")
+SITE_STATUSES = ("operating", "damaged", "closed")
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,56 @@ SPECS: dict[str, TableSpec] = {
             help="A design change that claims to fix a failure mode from a version on.",
         ),
         TableSpec(
+            "regions",
+            (
+                Field("region", "text"),
+                Field("monthly_strike_probability", "number"),
+                Field("site_hit_probability", "number", required=False, default="1"),
+                Field("damage_fraction", "number", required=False, default="1"),
+                Field("repair_months", "int", required=False, default="1", minimum=1),
+                Field("neighbours", "text", required=False,
+                      help="regions a strike may spill into, split by ;"),
+            ),
+            key=("region",),
+            help="How often missiles reach a region, and what a strike does to its sites.",
+        ),
+        TableSpec(
+            "sites",
+            (
+                _id("site_id"),
+                _id("producer_id"),
+                _id("product_id"),
+                Field("region", "text"),
+                Field("monthly_capacity", "number"),
+                Field("status", "choice", required=False, default="operating",
+                      choices=SITE_STATUSES),
+                Field("repair_until", "date", required=False),
+            ),
+            key=("site_id",),
+            help="Production lines: where, what, how many a month.",
+        ),
+        TableSpec(
+            "demand",
+            (
+                _id("product_id"),
+                Field("monthly_demand", "number"),
+                Field("stock", "number", required=False, default="0"),
+            ),
+            key=("product_id",),
+            help="What the front needs of a product each month, and what is in stock.",
+        ),
+        TableSpec(
+            "strikes",
+            (
+                _id("site_id"),
+                Field("struck_on", "date"),
+                Field("damage_fraction", "number"),
+                Field("repaired_on", "date", required=False),
+            ),
+            key=("site_id", "struck_on"),
+            help="Strikes that hit sites, to estimate the regions' figures.",
+        ),
+        TableSpec(
             "offers",
             (
                 _id("product_id"),
@@ -173,9 +224,56 @@ SPECS: dict[str, TableSpec] = {
 
 # The order in which a workspace is filled: each table references only earlier ones.
 IMPORT_ORDER = ("rates", "producers", "products", "versions", "contracts", "deliveries", "uses",
-                "offers", "failure_modes", "corrective_actions")
+                "offers", "failure_modes", "corrective_actions", "regions", "sites", "demand",
+                "strikes")
 
 
 def table_name(name: str) -> str:
     """Accept ``failure-modes`` for ``failure_modes``: the CLI speaks with hyphens."""
     return name.replace("-", "_")
+
+
+# Files a plan reads and checks like an import, but does not store.
+INPUT_SPECS: dict[str, TableSpec] = {
+    s.name: s
+    for s in [
+        TableSpec(
+            "candidates",
+            (
+                _id("candidate_id"),
+                _id("product_id"),
+                _id("producer_id"),
+                Field("region", "text"),
+                Field("monthly_capacity", "number"),
+                Field("cost", "number"),
+            ),
+            key=("candidate_id",),
+            help="Duplicate lines one could build, for `kuznia resilience duplicate`.",
+        ),
+        TableSpec(
+            "backlog",
+            (
+                _id("item_id"),
+                _id("product_id"),
+                Field("region", "text"),
+                Field("damaged_on", "date"),
+            ),
+            key=("item_id",),
+            help="Damaged items waiting for repair, for `kuznia repairs plan`.",
+        ),
+        TableSpec(
+            "repair_points",
+            (
+                _id("point_id"),
+                Field("region", "text"),
+                _id("product_id"),
+                Field("monthly_capacity", "number"),
+                Field("repair_days", "number"),
+                Field("from_region", "text"),
+                Field("transit_days", "number"),
+            ),
+            key=("point_id", "product_id", "from_region"),
+            help="Where items can be repaired and how long they travel there.",
+        ),
+    ]
+}

@@ -24,7 +24,7 @@ from kuznia.ingest.prefetch import prefetch
 from kuznia.ingest.quarantine import Quarantine
 from kuznia.ingest.readers import LINE, Source, file_sha256, open_source
 from kuznia.ingest.rules import RULES, SEP, References
-from kuznia.ingest.tables import SPECS, TableSpec, table_name
+from kuznia.ingest.tables import INPUT_SPECS, SPECS, TableSpec, table_name
 from kuznia.ingest.validate import (
     check_header,
     convert,
@@ -77,6 +77,7 @@ def load_references(conn: Connection, currency: str) -> References:
                                                             s.versions.c.version))],
             dtype=pl.String),
         contracts=ids(s.contracts.c.contract_id),
+        sites=ids(s.sites.c.site_id),
         lots=pl.DataFrame([tuple(r) for r in lots], orient="row", schema={
             "lot": pl.String, "delivery_id": pl.String, "lot_producer_id": pl.String,
             "lot_product_id": pl.String}),
@@ -248,8 +249,9 @@ def read_checked(store: Store, table: str, path: str | Path,
     """Read and check a file as if importing it into ``table``, but store nothing.
 
     Returns the typed rows; raises ``InputError`` naming every bad row, like an import.
+    ``table`` may also be one of ``INPUT_SPECS`` (plan inputs that are never stored).
     """
-    spec = SPECS[table]
+    spec = SPECS.get(table) or INPUT_SPECS[table]
     path = Path(path)
     name = str(path)
     source = open_source(path)

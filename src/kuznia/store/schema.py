@@ -233,7 +233,52 @@ failure_cube = Table(
     Column("first_on", String(10), nullable=False),
 )
 
+# Resilience: where lines are, how exposed their regions are, what the front needs
+regions = Table(
+    "regions",
+    metadata,
+    Column("region", Text, primary_key=True),
+    Column("monthly_strike_probability", Float, nullable=False),
+    Column("site_hit_probability", Float, nullable=False),
+    Column("damage_fraction", Float, nullable=False),
+    Column("repair_months", Integer, nullable=False),
+    Column("neighbours", Text),
+    Column("event_id", Integer, nullable=False),
+)
+
+sites = Table(
+    "sites",
+    metadata,
+    Column("site_id", ID, primary_key=True),
+    Column("producer_id", ID, ForeignKey("producers.producer_id"), nullable=False),
+    Column("product_id", ID, ForeignKey("products.product_id"), nullable=False),
+    Column("region", Text, nullable=False),
+    Column("monthly_capacity", Float, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("repair_until", Date),
+    Column("event_id", Integer, nullable=False),
+)
+
+demand = Table(
+    "demand",
+    metadata,
+    Column("product_id", ID, ForeignKey("products.product_id"), primary_key=True),
+    Column("monthly_demand", Float, nullable=False),
+    Column("stock", Float, nullable=False),
+    Column("event_id", Integer, nullable=False),
+)
+
+strikes = Table(
+    "strikes",
+    metadata,
+    Column("site_id", ID, ForeignKey("sites.site_id"), primary_key=True),
+    Column("struck_on", Date, primary_key=True),
+    Column("damage_fraction", Float, nullable=False),
+    Column("repaired_on", Date),
+    Column("event_id", Integer, nullable=False),
+)
+
 DATA_TABLES = {
     t.name: t for t in (producers, products, versions, rates, contracts, deliveries, uses, offers,
-                        failure_modes, corrective_actions)
+                        failure_modes, corrective_actions, regions, sites, demand, strikes)
 }

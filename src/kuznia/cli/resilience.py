@@ -1,0 +1,205 @@
+"""`kuznia resilience` (strikes, lost output, duplicate lines) and `kuznia repairs`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+import kuznia
+from kuznia.cli.common import (
+    DbOption,
+    JsonOption,
+    handles_errors,
+    import_progress,
+    money,
+    out,
+    parse_date,
+    print_json,
+)
+from kuznia.errors import UsageError
+from kuznia.services import repairs as repairs_svc
+from kuznia.services import resilience as svc
+
+app = typer.Typer(help="How exposed output is to strikes, and where to duplicate lines.",
+                  no_args_is_help=True)
+repairs_app = typer.Typer(help="Repair damaged items at home rather than abroad.",
+                          no_args_is_help=True)
+
+Months = Annotated[int, typer.Option(help="Horizon in months.")]
+Seed = Annotated[int, typer.Option(help="Random seed: the same seed, the same scenarios.")]
+Start = Annotated[str | None, typer.Option(help="First month (any day in it); default today.")]
+History = Annotated[bool, typer.Option("--from-history", help=(
+    "Estimate the regions' figures from the strikes table instead of the regions table."))]
+Spill = Annotated[float, typer.Option(help=(
+    "Chance that a strike in a region also reaches each neighbour that month (0: none)."))]
+Workers = Annotated[int, typer.Option(help="Processes to use (2 uses both cores).")]
+
+
+def _fmt(x: float | None, digits: int = 0) -> str:
+    return "-" if x is None else f"{x:,.{digits}f}"
+
+
+@app.command()
+@handles_errors
+def simulate(
+    months: Months = 12,
+    scenarios: Annotated[int, typer.Option(help="Scenarios to simulate.")] = 10_000,
+    seed: Seed = 0,
+    start: Start = None,
+    from_history: History = False,
+    spillover: Spill = 0.0,
+    workers: Workers = 1,
+    db: DbOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Output per product under random strikes: expected, P10/P50/P90, shortfall; TTR/TTS
+    per site; concentration by region (HHI)."""
+    with kuznia.open(db) as ws, import_progress("scenarios", disable=json) as bar:
+        res = svc.run(ws.store, months, scenarios, seed, start=parse_date(start, "--start"),
+                      from_history=from_history, spillover=spillover, workers=workers,
+                      progress=bar)
+    if json:
+        print_json(res.to_dict())
+        return
+    t = Table("product", "sites", "capacity/mo", "expected output", "P10-P90", "demand/mo",
+              "stock", "exp. shortfall (90%)", "P(meet all months)", "HHI")
+    for p in res.products:
+        short = ("-" if p["expected_shortfall"] is None else
+                 f"{p['expected_shortfall']:,.0f} ({p['expected_shortfall_low']:,.0f}-"
+                 f"{p['expected_shortfall_high']:,.0f})")
+        t.add_row(p["product_id"], str(p["sites"]), _fmt(p["monthly_capacity"]),
+                  _fmt(p["expected_output"]), f"{p['output_p10']:,.0f}-{p['output_p90']:,.0f}",
+                  _fmt(p["monthly_demand"]), _fmt(p["stock"]), short,
+                  _fmt(p["p_meet_demand_every_month"], 3), _fmt(p["hhi"], 2))
+    out.print(t)
+    exposed = [s for s in res.sites if s["exposed"]]
+    out.print(f"{len(exposed)} of {len(res.sites)} sites recover more slowly than the rest "
+              "of their product's network can cover (TTS < TTR):")
+    t = Table("site", "product", "producer", "region", "TTR months", "TTS months",
+              "P(hit in horizon)")
+    for s in sorted(exposed, key=lambda s: (s["tts_months"] or 0) - s["ttr_months"])[:20]:
+        t.add_row(s["site_id"], s["product_id"], s["producer_id"], s["region"],
+                  str(s["ttr_months"]), _fmt(s["tts_months"], 2), f"{s['p_hit_in_horizon']:.2f}")
+    out.print(t)
+    out.print(f"{res.scenarios:,} scenarios, seed {res.seed}, from {res.start}, "
+              f"figures from the {res.figures_from}")
+
+
+def _weights(items: list[str] | None) -> dict[str, float]:
+    got = {}
+    for item in items or []:
+        product, _, value = item.partition("=")
+        try:
+            got[product.strip()] = float(value)
+        except ValueError:
+            raise UsageError(f"--weight takes PRODUCT=NUMBER, not {item!r}") from None
+    return got
+
+
+@app.command()
+@handles_errors
+def duplicate(
+    candidates: Annotated[Path, typer.Option(help=(
+        "Candidate lines: candidate_id, product_id, producer_id, region, monthly_capacity, "
+        "cost."))],
+    budget: Annotated[float, typer.Option(help="Money for new lines.")],
+    months: Months = 12,
+    scenarios: Annotated[int, typer.Option(help="Fresh scenarios to judge the choice on.")
+                         ] = 2_000,
+    saa_scenarios: Annotated[int, typer.Option(help="Scenarios the MILP chooses on.")] = 300,
+    seed: Seed = 0,
+    weight: Annotated[list[str] | None, typer.Option(help=(
+        "PRODUCT=W: weight of a product's shortfall (default 1); repeat."))] = None,
+    start: Start = None,
+    from_history: History = False,
+    spillover: Spill = 0.0,
+    workers: Workers = 1,
+    time_limit: Annotated[float, typer.Option(help="Seconds for the solver.")] = 120.0,
+    db: DbOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Choose duplicate lines within a budget to cut expected shortfall most (SAA MILP)."""
+    with kuznia.open(db) as ws:
+        d = svc.duplicate(ws.store, candidates, budget, months, scenarios, saa_scenarios, seed,
+                          weights=_weights(weight), start=parse_date(start, "--start"),
+                          from_history=from_history, spillover=spillover, workers=workers,
+                          time_limit=time_limit)
+    if json:
+        print_json(d.to_dict())
+        return
+    out.print(f"chosen: {', '.join(d.chosen) or 'nothing'} for {money(d.cost)} of "
+              f"{money(d.budget)} ({d.status})")
+    t = Table("", "expected shortfall", "90% interval")
+    for name, (m, lo, hi) in (("before", d.before), ("after", d.after),
+                              ("greedy rule, after", d.greedy_after),
+                              ("reduction", d.reduction)):
+        t.add_row(name, f"{m:,.0f}", f"{lo:,.0f}-{hi:,.0f}")
+    out.print(t)
+    out.print(f"greedy rule (most shortfall cut per unit of money first) picks "
+              f"{', '.join(d.greedy) or 'nothing'} for {money(d.greedy_cost)}; judged on "
+              f"{d.scenarios:,} fresh scenarios, chosen on {d.saa_scenarios:,}")
+
+
+@app.command()
+@handles_errors
+def regions(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="End of the history; today.")
+                     ] = None,
+    db: DbOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Each region's strike figures estimated from the strikes history, with intervals."""
+    with kuznia.open(db) as ws:
+        rows = svc.estimate_regions(ws.store, parse_date(as_of, "--as-of"))
+    if json:
+        print_json({"regions": rows})
+        return
+    t = Table("region", "sites", "strikes", "months struck / observed", "P(strike)/month",
+              "90% interval", "site hit", "damage", "repair months")
+    for r in rows:
+        t.add_row(r["region"], str(r["sites"]), str(r["strikes"]),
+                  f"{r['months_struck']} / {r['months_observed']}",
+                  f"{r['monthly_strike_probability']:.3f}",
+                  f"{r['monthly_strike_probability_low']:.3f}-"
+                  f"{r['monthly_strike_probability_high']:.3f}",
+                  f"{r['site_hit_probability']:.2f}", f"{r['damage_fraction']:.2f}",
+                  str(r["repair_months"]))
+    out.print(t)
+
+
+@repairs_app.command("plan")
+@handles_errors
+def repairs_plan(
+    backlog: Annotated[Path, typer.Option(help="item_id, product_id, region, damaged_on.")],
+    repair_points: Annotated[Path, typer.Option(help=(
+        "point_id, region, product_id, monthly_capacity, repair_days, from_region, "
+        "transit_days; region 'abroad' marks a point abroad."))],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Planning day; today.")] = None,
+    db: DbOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Assign damaged items to repair points to get them back in service soonest."""
+    with kuznia.open(db) as ws:
+        r = repairs_svc.repairs_plan(ws.store, backlog, repair_points,
+                                     parse_date(as_of, "--as-of"))
+    if json:
+        print_json(r.to_dict())
+        return
+    t = Table("point", "product", "region", "capacity/mo", "items")
+    for p in r.points:
+        t.add_row(p["point_id"], p["product_id"], p["region"], _fmt(p["monthly_capacity"]),
+                  str(p["items"]))
+    out.print(t)
+    out.print(f"{r.items:,} items: mean {_fmt(r.mean_days, 1)} days until back in service, "
+              f"backlog clear in {_fmt(r.clear_days)} days ({r.status})")
+    if r.abroad_mean_days is not None:
+        out.print(f"everything abroad: mean {_fmt(r.abroad_mean_days, 1)} days, clear in "
+                  f"{_fmt(r.abroad_clear_days)} days")
+    if r.abroad_note:
+        out.print(r.abroad_note)
+    for u in r.unreachable:
+        out.print(f"[red]no repair point reachable[/red] for {u['items']} {u['product_id']} "
+                  f"in {u['region']}")

@@ -1,0 +1,58 @@
+"""A model as arrays in, HiGHS's answer out: what the duplication and repair plans share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.sparse import csr_matrix
+
+from kuznia.planning.allocation import _quiet_stdout
+
+
+@dataclass
+class Solution:
+    status: str  # HiGHS's model status name, e.g. "kOptimal"
+    x: np.ndarray
+    objective: float
+    gap: float
+
+    @property
+    def optimal(self) -> bool:
+        return self.status == "kOptimal"
+
+
+def solve(cost: np.ndarray, lower: np.ndarray, upper: np.ndarray, rows: csr_matrix,
+          row_lower: np.ndarray, row_upper: np.ndarray, integer: np.ndarray | None = None,
+          *, time_limit: float = 60.0, gap: float = 1e-4) -> Solution:
+    """Minimise ``cost @ x`` subject to ``row_lower <= rows @ x <= row_upper`` and bounds;
+    the columns in ``integer`` are integers. Infinite bounds may be given as +-inf."""
+    import highspy
+
+    with _quiet_stdout():
+        h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", float(time_limit))
+    h.setOptionValue("mip_rel_gap", float(gap))
+    inf = h.getInfinity()
+
+    def clip(a: np.ndarray) -> np.ndarray:
+        a = np.asarray(a, dtype=np.float64)
+        return np.where(a == np.inf, inf, np.where(a == -np.inf, -inf, a))
+
+    n = cost.size
+    h.addVars(n, clip(lower), clip(upper))
+    h.changeColsCost(n, np.arange(n, dtype=np.int32), cost.astype(np.float64))
+    m = rows.tocsr()
+    h.addRows(m.shape[0], clip(row_lower), clip(row_upper), m.nnz,
+              m.indptr.astype(np.int32), m.indices.astype(np.int32), m.data.astype(np.float64))
+    if integer is not None and integer.size:
+        cols = integer.astype(np.int32)
+        h.changeColsIntegrality(cols.size, cols,
+                                np.full(cols.size, highspy.HighsVarType.kInteger))
+    h.run()
+    status = h.getModelStatus().name
+    info = h.getInfo()
+    x = np.asarray(h.getSolution().col_value) if status == "kOptimal" else np.zeros(n)
+    gap_value = float(getattr(info, "mip_gap", 0.0) or 0.0)
+    return Solution(status, x, float(info.objective_function_value), gap_value)

@@ -1,0 +1,91 @@
+"""Where to repair damaged items: a time-expanded transport LP.
+
+Items wait in groups g (product, region they are in), n_g items each. A repair point j
+repairs up to c_j items of its product a month, each taking r_j days, and items reach it
+from region g's region in t_gj days (no row for a region: unreachable). Month slots
+s = 0, 1, ... stand for when the repair starts; an item sent to j in slot s is back in
+service after max(t_gj, 30 s) + r_j days (it cannot start before it arrives). Then
+
+    min  sum_{g,j,s} y_gjs (max(t_gj, 30 s) + r_j)
+    s.t. sum_{j,s} y_gjs = n_g            (every item is placed)
+         sum_g y_gjs <= c_j               (a point's monthly capacity, per slot)
+         y >= 0
+
+is a transportation problem: its vertices are integral, so the LP (HiGHS) gives whole
+items. Minimising the sum minimises the mean days until back in service; the time to
+clear the backlog is the latest finish. Slots run until every item fits (at most
+``MAX_SLOTS`` months); groups that no point of their product can reach are left out and
+named.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.sparse import coo_matrix
+
+from kuznia.planning import highs
+
+DAYS_PER_SLOT = 30.0
+MAX_SLOTS = 240
+
+
+@dataclass
+class RepairPlan:
+    status: str
+    flows: list[tuple[int, int, int, int]]  # (group, point, slot, items)
+    finish_days: np.ndarray  # (G, J, S) days until back in service per item of that flow
+    mean_days: float | None
+    clear_days: float | None
+    unreachable: np.ndarray  # bool (G,)
+
+
+def plan(counts: np.ndarray, group_product: np.ndarray, transit: np.ndarray,
+         point_product: np.ndarray, capacity: np.ndarray, repair_days: np.ndarray,
+         usable: np.ndarray | None = None) -> RepairPlan:
+    """``transit`` (G, J) days with NaN where a group cannot reach a point; ``usable``
+    (J,) limits the points (e.g. abroad only)."""
+    g_n, j_n = transit.shape
+    usable = np.ones(j_n, dtype=bool) if usable is None else usable
+    ok = (group_product[:, None] == point_product[None, :]) & ~np.isnan(transit) \
+        & (capacity[None, :] > 0) & usable[None, :]
+    unreachable = ~ok.any(axis=1) & (counts > 0)
+    active = counts > 0
+    ok &= active[:, None]
+    if not ok.any():
+        return RepairPlan("nothing to plan", [], np.zeros((g_n, j_n, 0)), None, None,
+                          unreachable)
+    # enough slots for every product's items at its reachable capacity, plus the transit
+    need = 1
+    for p in np.unique(group_product[active & ~unreachable]):
+        cap = capacity[(point_product == p) & usable].sum()
+        need = max(need, int(np.ceil(counts[(group_product == p) & ~unreachable].sum()
+                                     / max(cap, 1e-9))))
+    slots = int(min(MAX_SLOTS, need + np.ceil(np.nanmax(np.where(ok, transit, 0))
+                                              / DAYS_PER_SLOT) + 1))
+    s_idx = np.arange(slots)
+    finish = (np.maximum(np.nan_to_num(transit)[:, :, None], DAYS_PER_SLOT * s_idx[None, None, :])
+              + repair_days[None, :, None])
+    gg, jj, ss = np.nonzero(np.broadcast_to(ok[:, :, None], (g_n, j_n, slots)))
+    n_var = gg.size
+    cols = np.arange(n_var)
+    rows = np.concatenate([gg, g_n + jj * slots + ss])
+    a = coo_matrix((np.ones(2 * n_var), (rows, np.concatenate([cols, cols]))),
+                   shape=(g_n + j_n * slots, n_var)).tocsr()
+    lo = np.concatenate([np.where(unreachable, 0.0, counts.astype(float)),
+                         np.full(j_n * slots, -np.inf)])
+    up = np.concatenate([np.where(unreachable, 0.0, counts.astype(float)),
+                         np.repeat(capacity.astype(float), slots)])
+    sol = highs.solve(finish[gg, jj, ss], np.zeros(n_var), np.full(n_var, np.inf), a, lo, up)
+    if not sol.optimal:
+        return RepairPlan(f"no plan within {MAX_SLOTS} months ({sol.status})", [], finish,
+                          None, None, unreachable)
+    y = np.rint(sol.x).astype(int)
+    used = y > 0
+    flows = [(int(g), int(j), int(s), int(k))
+             for g, j, s, k in zip(gg[used], jj[used], ss[used], y[used], strict=True)]
+    placed = y[used].sum()
+    mean = float((y * finish[gg, jj, ss]).sum() / placed) if placed else None
+    clear = float(finish[gg, jj, ss][used].max()) if placed else None
+    return RepairPlan("optimal", flows, finish, mean, clear, unreachable)

@@ -1,0 +1,113 @@
+"""Plan the repair of a backlog of damaged items at home, and compare with abroad.
+
+Both files are read and checked like imports (``backlog``: item_id, product_id, region,
+damaged_on; ``repair_points``: point_id, region, product_id, monthly_capacity,
+repair_days, from_region, transit_days, one row per region an item can come from). A
+repair point whose region is ``abroad`` is abroad. The LP is in
+``kuznia.planning.repairs``; items of a group take the flows oldest first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from kuznia.errors import UsageError
+from kuznia.planning.repairs import plan
+from kuznia.services.imports import read_checked
+from kuznia.services.store import Store
+
+ABROAD = "abroad"
+
+
+@dataclass
+class RepairResult:
+    as_of: str
+    items: int
+    status: str
+    mean_days: float | None
+    clear_days: float | None
+    abroad_mean_days: float | None
+    abroad_clear_days: float | None
+    abroad_note: str
+    points: list[dict[str, Any]] = field(default_factory=list)
+    assignments: list[dict[str, Any]] = field(default_factory=list)
+    unreachable: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in (
+            "as_of", "items", "status", "mean_days", "clear_days", "abroad_mean_days",
+            "abroad_clear_days", "abroad_note", "points", "assignments", "unreachable")}
+
+
+def repairs_plan(store: Store, backlog_path: str | Path, points_path: str | Path,
+                 as_of: dt.date | None = None) -> RepairResult:
+    """Assign every item to a repair point and month to minimise mean days to service."""
+    as_of = as_of or dt.date.today()
+    items = read_checked(store, "backlog", backlog_path)
+    rows = read_checked(store, "repair_points", points_path)
+    if items.is_empty():
+        raise UsageError(f"{backlog_path}: the backlog is empty")
+    if rows.is_empty():
+        raise UsageError(f"{points_path}: no repair points")
+    items = items.sort("damaged_on", "item_id")
+    groups = items.group_by("product_id", "region", maintain_order=True).agg(
+        pl.col("item_id"), pl.len().alias("n"))
+    points = rows.group_by("point_id", "product_id", maintain_order=True).agg(
+        pl.col("region").first(), pl.col("monthly_capacity").first(),
+        pl.col("repair_days").first())
+    transit = np.full((groups.height, points.height), np.nan)
+    t_lookup = {(r["point_id"], r["product_id"], r["from_region"]): r["transit_days"]
+                for r in rows.iter_rows(named=True)}
+    for gi, (prod, region) in enumerate(groups.select("product_id", "region").iter_rows()):
+        for pi, (point, pprod) in enumerate(points.select("point_id", "product_id").iter_rows()):
+            if pprod == prod:
+                transit[gi, pi] = t_lookup.get((point, prod, region), np.nan)
+    products = sorted(set(groups["product_id"]) | set(points["product_id"]))
+    g_prod = np.array([products.index(p) for p in groups["product_id"]])
+    p_prod = np.array([products.index(p) for p in points["product_id"]])
+    cap = points["monthly_capacity"].to_numpy().astype(float)
+    days = points["repair_days"].to_numpy().astype(float)
+    counts = groups["n"].to_numpy()
+    best = plan(counts, g_prod, transit, p_prod, cap, days)
+    abroad = np.array([str(r).strip().lower() == ABROAD for r in points["region"]])
+    if abroad.any():
+        away = plan(counts, g_prod, transit, p_prod, cap, days, usable=abroad)
+        note = ("" if not away.unreachable.any() else
+                "some items cannot reach a repair point abroad; the figures leave them out")
+        a_mean, a_clear = away.mean_days, away.clear_days
+    else:
+        a_mean = a_clear = None
+        note = "no repair point has region 'abroad'"
+    result = RepairResult(as_of.isoformat(), int(counts.sum()), best.status, best.mean_days,
+                          best.clear_days, a_mean, a_clear, note)
+    ids = groups["item_id"].to_list()
+    taken = [0] * groups.height
+    load: dict[tuple[str, str], int] = {}
+    for g, j, s, k in sorted(best.flows, key=lambda f: (f[0], f[2], best.finish_days[f[0], f[1],
+                                                                                    f[2]])):
+        point, prod = points["point_id"][j], points["product_id"][j]
+        load[(point, prod)] = load.get((point, prod), 0) + k
+        for item in ids[g][taken[g]:taken[g] + k]:
+            result.assignments.append({
+                "item_id": item, "product_id": prod, "from_region": groups["region"][g],
+                "point_id": point, "start_month": s,
+                "days_to_service": float(best.finish_days[g, j, s]),
+                "back_in_service_on": (as_of + dt.timedelta(
+                    days=float(best.finish_days[g, j, s]))).isoformat(),
+            })
+        taken[g] += k
+    for j in range(points.height):
+        key = (points["point_id"][j], points["product_id"][j])
+        result.points.append({"point_id": key[0], "product_id": key[1],
+                              "region": points["region"][j], "abroad": bool(abroad[j]),
+                              "monthly_capacity": float(cap[j]), "items": load.get(key, 0)})
+    for g in np.flatnonzero(best.unreachable):
+        result.unreachable.append({"product_id": groups["product_id"][g],
+                                   "region": groups["region"][g], "items": int(counts[g])})
+    return result

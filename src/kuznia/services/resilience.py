@@ -1,0 +1,416 @@
+"""Resilience: the workspace's sites, regions and demand turned into the strike model's
+arrays, simulated, summarised; and the choice of duplicate lines.
+
+The model and its simulation are in ``kuznia.analytics.strikes`` (pure), the duplication
+MILP in ``kuznia.planning.duplication``. Month 0 is the month of ``start`` (default today).
+Regions' figures come from the ``regions`` table, or with ``from_history`` from the
+``strikes`` table (``estimate_regions``), per region.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, select
+
+from kuznia.analytics.failures import binomial_interval
+from kuznia.analytics.strikes import (
+    Regions,
+    Sites,
+    hhi,
+    shortfall,
+    simulate,
+    time_to_survive,
+)
+from kuznia.errors import UsageError
+from kuznia.services.store import Store
+from kuznia.store.schema import demand, regions, sites, strikes
+
+Z90 = 1.6448536269514722
+FRESH = 1_000_000  # chunk offset of the scenarios a duplication plan is judged on
+
+
+def _month_index(start: dt.date, day: dt.date) -> int:
+    return (day.year - start.year) * 12 + day.month - start.month
+
+
+def _label(start: dt.date, m: int) -> str:
+    y, mo = divmod(start.month - 1 + m, 12)
+    return f"{start.year + y:04d}-{mo + 1:02d}"
+
+
+@dataclass
+class Network:
+    """The arrays of the strike model, with the ids they stand for."""
+
+    start: dt.date
+    months: int
+    region_ids: list[str]
+    product_ids: list[str]
+    site_ids: list[str]
+    site_producer: list[str]
+    site_status: list[str]
+    regions: Regions
+    sites: Sites
+    demand: np.ndarray  # (P,), NaN: no demand given
+    stock: np.ndarray  # (P,)
+    figures_from: str  # "regions table" or "strikes history"
+
+    def product_index(self, product: str) -> int:
+        try:
+            return self.product_ids.index(product)
+        except ValueError:
+            raise UsageError(f"product {product!r} has no sites in this workspace") from None
+
+    def region_index(self, region: str, where: str) -> int:
+        try:
+            return self.region_ids.index(region)
+        except ValueError:
+            raise UsageError(f"{where}: region {region!r} has no strike figures; import "
+                             "regions (or use --from-history)") from None
+
+
+def estimate_regions(store: Store, as_of: dt.date | None = None) -> list[dict[str, Any]]:
+    """Each region's figures estimated from the strikes history, with 90% intervals.
+
+    Over the months from the first recorded strike to ``as_of``: the monthly strike
+    probability is the share of months with at least one strike (Jeffreys interval); the
+    site-hit probability the mean share of the region's sites hit in a month with a strike;
+    the damage fraction the mean recorded one; repair months the mean whole months from
+    strike to repair (strikes not yet repaired are left out of that mean).
+    """
+    as_of = as_of or dt.date.today()
+    with store.read() as conn:
+        site_rows = conn.execute(select(sites.c.site_id, sites.c.region)).all()
+        hits = conn.execute(select(strikes.c.site_id, strikes.c.struck_on,
+                                   strikes.c.damage_fraction, strikes.c.repaired_on)).all()
+    region_of = dict(site_rows)
+    n_sites: dict[str, int] = {}
+    for _, r in site_rows:
+        n_sites[r] = n_sites.get(r, 0) + 1
+    if not hits:
+        return []
+    first = min(h.struck_on for h in hits)
+    span = _month_index(first, as_of) + 1
+    per: dict[str, dict[str, Any]] = {}
+    for site_id, on, damage, repaired in hits:
+        r = region_of[site_id]
+        e = per.setdefault(r, {"months": {}, "damage": [], "repair": []})
+        e["months"].setdefault(_month_index(first, on), set()).add(site_id)
+        e["damage"].append(damage)
+        if repaired is not None:
+            e["repair"].append(max(1, -(-(repaired - on).days // 30)))
+    out = []
+    for r in sorted(n_sites):
+        e = per.get(r, {"months": {}, "damage": [], "repair": []})
+        struck = len(e["months"])
+        lo, hi = binomial_interval([struck], [span])
+        share = [len(s) / n_sites[r] for s in e["months"].values()]
+        out.append({
+            "region": r, "months_observed": span, "months_struck": struck,
+            "monthly_strike_probability": struck / span,
+            "monthly_strike_probability_low": float(lo[0]),
+            "monthly_strike_probability_high": float(hi[0]),
+            "site_hit_probability": float(np.mean(share)) if share else 1.0,
+            "damage_fraction": float(np.mean(e["damage"])) if e["damage"] else 1.0,
+            "repair_months": int(round(np.mean(e["repair"]))) if e["repair"] else 1,
+            "sites": n_sites[r], "strikes": len(e["damage"]),
+        })
+    return out
+
+
+def load_network(store: Store, months: int, start: dt.date | None = None,
+                 from_history: bool = False, spillover: float = 0.0) -> Network:
+    """Read sites, regions and demand into the model's arrays."""
+    if months < 1:
+        raise UsageError("--months must be at least 1")
+    if not 0 <= spillover <= 1:
+        raise UsageError("--spillover is a probability between 0 and 1")
+    start = (start or dt.date.today()).replace(day=1)
+    with store.read() as conn:
+        site_rows = conn.execute(select(sites).order_by(sites.c.site_id)).all()
+        region_rows = _region_rows(conn, store, from_history, start)
+        demand_rows = {r.product_id: (r.monthly_demand, r.stock)
+                       for r in conn.execute(select(demand))}
+    if not site_rows:
+        raise UsageError("no sites in this workspace; import sites first")
+    region_ids = [r["region"] for r in region_rows]
+    net_regions = _regions(region_rows, spillover)
+    product_ids = sorted({r.product_id for r in site_rows})
+    region_idx = {r: i for i, r in enumerate(region_ids)}
+    missing = sorted({r.region for r in site_rows} - set(region_idx))
+    if missing:
+        raise UsageError(f"no strike figures for region(s) {', '.join(missing)}: import "
+                         "regions" + ("" if from_history else " or use --from-history"))
+    down = []
+    for r in site_rows:
+        if r.status == "closed":
+            down.append(months)
+        elif r.status == "damaged" and r.repair_until is not None:
+            down.append(int(np.clip(_month_index(start, r.repair_until) + 1, 0, months)))
+        else:
+            down.append(0)
+    net_sites = Sites(
+        region=np.array([region_idx[r.region] for r in site_rows]),
+        product=np.array([product_ids.index(r.product_id) for r in site_rows]),
+        capacity=np.array([r.monthly_capacity for r in site_rows], dtype=float),
+        down=np.array(down),
+    )
+    dem = np.array([demand_rows.get(p, (np.nan, 0.0))[0] for p in product_ids], dtype=float)
+    stock = np.array([demand_rows.get(p, (np.nan, 0.0))[1] for p in product_ids], dtype=float)
+    return Network(start, months, region_ids, product_ids, [r.site_id for r in site_rows],
+                   [r.producer_id for r in site_rows], [r.status for r in site_rows],
+                   net_regions, net_sites, dem, stock,
+                   "strikes history" if from_history else "regions table")
+
+
+def _region_rows(conn: Connection, store: Store, from_history: bool, start: dt.date
+                 ) -> list[dict[str, Any]]:
+    table = [dict(r._mapping) for r in conn.execute(select(regions).order_by(regions.c.region))]
+    if not from_history:
+        return table
+    neighbours = {r["region"]: r["neighbours"] for r in table}
+    est = estimate_regions(store, start)
+    if not est:
+        raise UsageError("no strikes recorded: --from-history has nothing to estimate from")
+    return [{**e, "neighbours": neighbours.get(e["region"])} for e in est]
+
+
+def _regions(rows: list[dict[str, Any]], spillover: float) -> Regions:
+    ids = [r["region"] for r in rows]
+    adjacency = np.zeros((len(ids), len(ids)), dtype=bool)
+    for i, r in enumerate(rows):
+        for nb in (r.get("neighbours") or "").split(";"):
+            nb = nb.strip()
+            if nb in ids and nb != r["region"]:
+                adjacency[i, ids.index(nb)] = adjacency[ids.index(nb), i] = True
+    return Regions(
+        p=np.array([r["monthly_strike_probability"] for r in rows], dtype=float),
+        hit=np.array([r["site_hit_probability"] for r in rows], dtype=float),
+        damage=np.array([r["damage_fraction"] for r in rows], dtype=float),
+        repair=np.array([max(1, int(r["repair_months"])) for r in rows], dtype=int),
+        adjacency=adjacency if adjacency.any() else None,
+        spillover=spillover,
+    )
+
+
+def _interval(samples: np.ndarray, floor: float | None = None) -> tuple[float, float, float]:
+    """Mean and a 90% interval on the mean (normal approximation over scenarios)."""
+    mean = float(samples.mean())
+    half = Z90 * float(samples.std(ddof=1)) / np.sqrt(samples.size) if samples.size > 1 else 0.0
+    lo = mean - half if floor is None else max(floor, mean - half)
+    return mean, lo, mean + half
+
+
+@dataclass
+class Resilience:
+    months: int
+    scenarios: int
+    seed: int
+    start: str
+    figures_from: str
+    spillover: float
+    products: list[dict[str, Any]] = field(default_factory=list)
+    sites: list[dict[str, Any]] = field(default_factory=list)
+    fan: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"months": self.months, "scenarios": self.scenarios, "seed": self.seed,
+                "start": self.start, "figures_from": self.figures_from,
+                "spillover": self.spillover, "products": self.products, "sites": self.sites}
+
+
+def run(store: Store, months: int = 12, scenarios: int = 10_000, seed: int = 0, *,
+        start: dt.date | None = None, from_history: bool = False, spillover: float = 0.0,
+        workers: int = 1, progress: Callable[[int, int], None] | None = None) -> Resilience:
+    """Simulate the network and summarise per product and per site."""
+    if scenarios < 2:
+        raise UsageError("--scenarios must be at least 2")
+    net = load_network(store, months, start, from_history, spillover)
+    sim = simulate(net.regions, net.sites, len(net.product_ids), months, scenarios, seed,
+                   workers=max(1, workers), progress=progress)
+    out = sim.output.astype(np.float64)
+    has_demand = ~np.isnan(net.demand)
+    short = shortfall(out, np.nan_to_num(net.demand), net.stock)
+    q = np.quantile(out, [0.1, 0.5, 0.9], axis=0)  # (3, H, P)
+    total = out.sum(axis=1)  # (N, P)
+    tq = np.quantile(total, [0.1, 0.9], axis=0)
+    res = Resilience(months, scenarios, seed, net.start.isoformat(), net.figures_from, spillover)
+    labels = [_label(net.start, m) for m in range(months)]
+    for p, pid in enumerate(net.product_ids):
+        mine = net.sites.product == p
+        cap = net.sites.capacity[mine]
+        by_region: dict[str, float] = {}
+        for r, c, st in zip(net.sites.region[mine], cap,
+                            np.array(net.site_status)[mine], strict=True):
+            if st != "closed":
+                by_region[net.region_ids[r]] = by_region.get(net.region_ids[r], 0.0) + c
+        row: dict[str, Any] = {
+            "product_id": pid,
+            "sites": int(mine.sum()),
+            "monthly_capacity": float(cap.sum()),
+            "expected_output": float(total[:, p].mean()),
+            "output_p10": float(tq[0, p]), "output_p90": float(tq[1, p]),
+            "monthly_demand": None if not has_demand[p] else float(net.demand[p]),
+            "stock": float(net.stock[p]),
+            "hhi": hhi(np.array(list(by_region.values()))) if by_region else None,
+            "capacity_by_region": {k: round(v / sum(by_region.values()), 4)
+                                   for k, v in sorted(by_region.items())},
+        }
+        if has_demand[p]:
+            mean, lo, hi = _interval(short[:, :, p].sum(axis=1), floor=0.0)
+            row.update(expected_shortfall=mean, expected_shortfall_low=lo,
+                       expected_shortfall_high=hi,
+                       p_meet_demand_every_month=float((short[:, :, p] <= 1e-9).all(axis=1)
+                                                       .mean()))
+        else:
+            row.update(expected_shortfall=None, p_meet_demand_every_month=None)
+        row["by_month"] = [{
+            "month": labels[m], "mean": float(out[:, m, p].mean()), "p10": float(q[0, m, p]),
+            "p50": float(q[1, m, p]), "p90": float(q[2, m, p]),
+            "p_meet_demand": float((short[:, m, p] <= 1e-9).mean()) if has_demand[p] else None,
+            "expected_shortfall": float(short[:, m, p].mean()) if has_demand[p] else None,
+        } for m in range(months)]
+        res.products.append(row)
+    res.sites = _site_rows(net)
+    return res
+
+
+def _site_rows(net: Network) -> list[dict[str, Any]]:
+    status = np.array(net.site_status)
+    working = np.where(status == "operating", net.sites.capacity, 0.0)
+    tts = time_to_survive(working, net.sites.product, net.demand, net.stock)
+    rows = []
+    for s, sid in enumerate(net.site_ids):
+        r = net.sites.region[s]
+        ttr = int(net.sites.down[s]) if status[s] != "operating" else int(net.regions.repair[r])
+        p_hit = 1 - (1 - net.regions.effective_p()[r] * net.regions.hit[r]) ** net.months
+        t = float(tts[s])
+        rows.append({
+            "site_id": sid, "product_id": net.product_ids[net.sites.product[s]],
+            "producer_id": net.site_producer[s], "region": net.region_ids[r],
+            "monthly_capacity": float(net.sites.capacity[s]), "status": str(status[s]),
+            "ttr_months": ttr,
+            "tts_months": None if np.isnan(t) else (None if np.isinf(t) else round(t, 3)),
+            "tts_unlimited": bool(np.isinf(t)),
+            "exposed": bool(not np.isnan(t) and t < ttr),
+            "p_hit_in_horizon": float(p_hit),
+        })
+    return rows
+
+
+@dataclass
+class Duplication:
+    chosen: list[str]
+    cost: float
+    budget: float
+    status: str
+    saa_scenarios: int
+    scenarios: int
+    before: tuple[float, float, float]
+    after: tuple[float, float, float]
+    reduction: tuple[float, float, float]
+    greedy: list[str]
+    greedy_cost: float
+    greedy_after: tuple[float, float, float]
+    candidates: list[dict[str, Any]]
+    weights: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        def iv(t: tuple[float, float, float]) -> dict[str, float]:
+            return {"mean": t[0], "low": t[1], "high": t[2]}
+
+        return {
+            "chosen": self.chosen, "cost": self.cost, "budget": self.budget,
+            "status": self.status,
+            "expected_shortfall_before": self.before[0],
+            "expected_shortfall_after": self.after[0],
+            "interval_before": iv(self.before), "interval_after": iv(self.after),
+            "reduction": iv(self.reduction),
+            "greedy": {"chosen": self.greedy, "cost": self.greedy_cost,
+                       "expected_shortfall_after": self.greedy_after[0],
+                       "interval_after": iv(self.greedy_after)},
+            "saa_scenarios": self.saa_scenarios, "evaluation_scenarios": self.scenarios,
+            "weights": self.weights, "candidates": self.candidates,
+        }
+
+
+def duplicate(store: Store, candidates_path: str | Path, budget: float, months: int = 12,
+              scenarios: int = 2_000, saa_scenarios: int = 300, seed: int = 0, *,
+              weights: dict[str, float] | None = None, start: dt.date | None = None,
+              from_history: bool = False, spillover: float = 0.0, workers: int = 1,
+              time_limit: float = 120.0) -> Duplication:
+    """Choose duplicate lines within ``budget`` (SAA MILP), judged on fresh scenarios."""
+    from kuznia.planning.duplication import choose, greedy, weighted_shortfall
+    from kuznia.services.imports import read_checked
+
+    if budget < 0:
+        raise UsageError("--budget must not be negative")
+    frame = read_checked(store, "candidates", candidates_path)
+    net = load_network(store, months, start, from_history, spillover)
+    if frame.is_empty():
+        raise UsageError(f"{candidates_path}: no candidates")
+    if np.isnan(net.demand).all():
+        raise UsageError("no demand in this workspace: import demand to plan duplicates")
+    rows = frame.to_dicts()
+    where = str(candidates_path)
+    cand = Sites(
+        region=np.array([net.region_index(r["region"], f"{where}: {r['candidate_id']}")
+                         for r in rows]),
+        product=np.array([net.product_index(r["product_id"]) for r in rows]),
+        capacity=np.array([r["monthly_capacity"] for r in rows], dtype=float),
+        down=np.zeros(len(rows), dtype=int),
+    )
+    cost = np.array([r["cost"] for r in rows], dtype=float)
+    weights = weights or {}
+    unknown = sorted(set(weights) - set(net.product_ids))
+    if unknown:
+        raise UsageError(f"--weight names product(s) without sites: {', '.join(unknown)}")
+    w = np.array([weights.get(p, 1.0) for p in net.product_ids])
+    w = np.where(np.isnan(net.demand), 0.0, w)
+    dem = np.nan_to_num(net.demand)
+    n_p = len(net.product_ids)
+    # products with candidates enter the MILP; the rest add a constant
+    used = np.unique(cand.product)
+    remap = {p: i for i, p in enumerate(used)}
+    saa = simulate(net.regions, net.sites, n_p, months, saa_scenarios, seed, extra=cand,
+                   workers=workers)
+    sub = np.array([remap[p] for p in cand.product])
+    choice = choose(saa.output[:, :, used], saa.extra, sub, cost, budget, dem[used],
+                    net.stock[used], w[used], time_limit=time_limit)
+    if choice.status not in ("kOptimal", "kTimeLimit"):
+        raise UsageError(f"the duplication model could not be solved ({choice.status})")
+    picked_greedy = greedy(saa.output[:, :, used], saa.extra, sub, cost, budget, dem[used],
+                           net.stock[used], w[used])
+    fresh = simulate(net.regions, net.sites, n_p, months, scenarios, seed, extra=cand,
+                     workers=workers, first_chunk=FRESH)
+    all_p = cand.product
+
+    def judged(chosen: np.ndarray) -> np.ndarray:
+        return weighted_shortfall(fresh.output, fresh.extra, all_p, chosen, dem, net.stock, w)
+
+    none = np.zeros(cost.size, dtype=bool)
+    before = judged(none)
+    after = judged(choice.chosen)
+    after_greedy = judged(picked_greedy)
+    ids = [r["candidate_id"] for r in rows]
+    return Duplication(
+        chosen=[ids[i] for i in np.flatnonzero(choice.chosen)],
+        cost=float(cost[choice.chosen].sum()), budget=float(budget),
+        status="optimal" if choice.status == "kOptimal" else "time_limit",
+        saa_scenarios=saa_scenarios, scenarios=scenarios,
+        before=_interval(before, 0.0), after=_interval(after, 0.0),
+        reduction=_interval(before - after),
+        greedy=[ids[i] for i in np.flatnonzero(picked_greedy)],
+        greedy_cost=float(cost[picked_greedy].sum()),
+        greedy_after=_interval(after_greedy, 0.0),
+        candidates=[{**{k: (v.isoformat() if isinstance(v, dt.date) else v)
+                        for k, v in r.items()}, "chosen": bool(choice.chosen[i])}
+                    for i, r in enumerate(rows)],
+        weights={p: float(x) for p, x in zip(net.product_ids, w, strict=True)},
+    )
