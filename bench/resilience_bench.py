@@ -43,7 +43,7 @@ def simpy_run(regions: Regions, sites: Sites, n_products: int, months: int, scen
         env = simpy.Environment()
         down_until = np.zeros(sites.size)  # month (exclusive) until which a site is damaged
 
-        def region(env, r):  # type: ignore[no-untyped-def]
+        def region(env, r, down_until=down_until):  # type: ignore[no-untyped-def]
             while env.now < months:
                 if rng.random() < regions.p[r]:
                     for s in by_region[r]:
@@ -51,7 +51,7 @@ def simpy_run(regions: Regions, sites: Sites, n_products: int, months: int, scen
                             down_until[s] = max(down_until[s], env.now + regions.repair[r])
                 yield env.timeout(1)
 
-        def books(env):  # type: ignore[no-untyped-def]
+        def books(env, n=n, down_until=down_until):  # type: ignore[no-untyped-def]
             while env.now < months:
                 yield env.timeout(0.5)  # after the month's strikes
                 m = int(env.now)
@@ -93,8 +93,8 @@ def main() -> None:
     s_half = 1.96 * s_tot.std(ddof=1) / np.sqrt(s_tot.size)
     size = f"{args.scenarios:,} scenarios x {args.months} months x {args.sites:,} sites"
     print(f"\n{size}, {args.regions} regions, {args.products} products; seconds")
-    print(f"{'kuznia, 1 process':<44} {runs[1]:>10.3f}   ratio to SimPy {runs[1] / simpy_full:.5f}")
-    print(f"{'kuznia, 2 processes':<44} {runs[2]:>10.3f}   ratio to SimPy {runs[2] / simpy_full:.5f}")
+    for w, label in ((1, "kuznia, 1 process"), (2, "kuznia, 2 processes")):
+        print(f"{label:<44} {runs[w]:>10.3f}   ratio to SimPy {runs[w] / simpy_full:.5f}")
     print(f"{'SimPy events (scaled from ' + str(args.simpy_scenarios) + ' scenarios)':<44} "
           f"{simpy_full:>10.1f}")
     print(f"mean total output: kuznia {k_mean:,.0f}, SimPy {s_tot.mean():,.0f} "

@@ -22,6 +22,8 @@ USE_LISTS_UP_TO = 1_000_000  # beyond this, use lists are written only when aske
 
 
 BOARD_STACKS = 10
+REPORT_SCENARIOS = 2_000
+FAN_PRODUCTS = 4
 
 
 def anchor(*parts: Any) -> str:
@@ -49,6 +51,24 @@ def _loop(ws: Workspace, products: list[str], pngs: dict[str, bytes | None]) -> 
             "fix_counts": counts, "products": per_product}
 
 
+def _strikes(ws: Workspace, pngs: dict[str, bytes | None]) -> dict[str, Any] | None:
+    """The resilience section: a fan chart for the products most short, a table, the
+    exposed sites. None when the workspace has no sites or regions."""
+    from kuznia.errors import UsageError
+    from kuznia.services import resilience
+
+    try:
+        res = resilience.run(ws.store, months=12, scenarios=REPORT_SCENARIOS, seed=0)
+    except UsageError:
+        return None
+    worst = sorted(res.products, key=lambda p: -(p["expected_shortfall"] or 0))
+    pngs["fan"] = charts.fan(worst[:FAN_PRODUCTS], f"Monthly output under strikes, "
+                                                   f"{res.scenarios:,} scenarios")
+    exposed = [s for s in res.sites if s["exposed"]]
+    return {"res": res, "products": worst, "exposed": exposed[:30],
+            "exposed_total": len(exposed)}
+
+
 def build_report(ws: Workspace, out: Path, with_uses: bool | None = None) -> Path:
     """Write ``out/report.html`` and the charts; with ``with_uses`` (default: when the
     workspace holds at most ``USE_LISTS_UP_TO`` uses) also the use lists it links to."""
@@ -66,6 +86,7 @@ def build_report(ws: Workspace, out: Path, with_uses: bool | None = None) -> Pat
         "outcomes": charts.outcomes(by_product.rows) if by_product.rows else None,
     }
     loop = _loop(ws, busiest[:TREND_PRODUCTS], pngs)
+    strikes = _strikes(ws, pngs)
     images = {}
     for name, data in pngs.items():
         if data is None:
@@ -107,6 +128,7 @@ def build_report(ws: Workspace, out: Path, with_uses: bool | None = None) -> Pat
         with_uses=with_uses,
         use_lists_up_to=USE_LISTS_UP_TO,
         loop=loop,
+        strikes=strikes,
     )
     path = out / "report.html"
     path.write_text(html, encoding="utf-8")

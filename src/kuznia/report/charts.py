@@ -129,3 +129,23 @@ def pareto(rows: list[dict[str, Any]], title: str) -> bytes:
     ax2.set_ylabel("cumulative share, %")
     ax.set_title(title)
     return _png(fig)
+
+
+def fan(products: list[dict[str, Any]], title: str = "Output under strikes") -> bytes:
+    """Per product, the P10-P90 band of monthly output, the median, and demand (dashed)."""
+    fig, axes = plt.subplots(1, len(products), figsize=(3.2 * len(products), 3), squeeze=False)
+    for ax, p in zip(axes[0], products, strict=True):
+        months = [m["month"] for m in p["by_month"]]
+        x = np.arange(len(months))
+        ax.fill_between(x, [m["p10"] for m in p["by_month"]], [m["p90"] for m in p["by_month"]],
+                        color="#5c6bc0", alpha=0.3, label="P10-P90")
+        ax.plot(x, [m["p50"] for m in p["by_month"]], color="#3949ab", label="median")
+        if p["monthly_demand"] is not None:
+            ax.axhline(p["monthly_demand"], color="#c62828", ls="--", lw=1, label="demand")
+        ax.set_title(p["product_id"], fontsize=9)
+        ax.set_xticks(x[::3], months[::3], fontsize=7, rotation=30)
+        ax.tick_params(axis="y", labelsize=7)
+        ax.set_ylim(bottom=0)
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(title, fontsize=10, y=1.04)
+    return _png(fig)
