@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -44,3 +45,13 @@ def demo_files(uses: int) -> Path:
 
         generate(folder, DemoSize(uses=uses))
     return folder
+
+
+def median_of(fn, repeat: int = 5) -> float:  # type: ignore[no-untyped-def]
+    """Median wall time of ``repeat`` calls of ``fn``."""
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)

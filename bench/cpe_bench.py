@@ -10,19 +10,8 @@ DuckDB scans the CSV, pandas groups a frame already in memory (its read is not c
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
-from _common import OUT, demo_files
-
-
-def best_of(fn, repeat: int = 5) -> float:  # type: ignore[no-untyped-def]
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+from _common import OUT, demo_files, median_of
 
 
 def main() -> None:
@@ -37,11 +26,11 @@ def main() -> None:
     ws = kuznia.open(db)
     total = ws.cost_per_effect("product").rows
     assert sum(r["uses"] for r in total) == args.uses, "workspace does not hold these uses"
-    k = best_of(lambda: ws.cost_per_effect("product,producer,month"))
+    k = median_of(lambda: ws.cost_per_effect("product,producer,month"))
     table = ws.cost_per_effect("product,producer,month")
     groups = len(table.rows)
     busiest = max(table.rows, key=lambda r: r["uses"])
-    trace = best_of(lambda: ws.uses(product=busiest["product_id"],
+    trace = median_of(lambda: ws.uses(product=busiest["product_id"],
                                     producer=busiest["producer_id"],
                                     month=busiest["month"], limit=50), repeat=3)
 
@@ -50,14 +39,14 @@ def main() -> None:
     csv = str(folder / "uses.csv")
     q = (f"SELECT product_id, producer_id, strftime(used_on, '%Y-%m') AS month, count(*), "
          f"sum(units_used), sum(effects) FROM read_csv_auto('{csv}') GROUP BY ALL")
-    d = best_of(lambda: duckdb.sql(q).fetchall(), repeat=3)
+    d = median_of(lambda: duckdb.sql(q).fetchall(), repeat=3)
 
     import pandas as pd
 
     frame = pd.read_csv(csv, usecols=["used_on", "product_id", "producer_id", "units_used",
                                       "effects"])
     frame["month"] = frame["used_on"].str.slice(0, 7)
-    p = best_of(lambda: frame.groupby(["product_id", "producer_id", "month"], dropna=False)
+    p = median_of(lambda: frame.groupby(["product_id", "producer_id", "month"], dropna=False)
                 .agg(uses=("effects", "size"), units=("units_used", "sum"),
                      effects=("effects", "sum")), repeat=3)
 

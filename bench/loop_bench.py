@@ -12,20 +12,9 @@ timed in-process (median of runs) and once cold, as a fresh process, the way a u
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 
-from _common import py, timed
-
-
-def median_of(fn, repeat: int = 5) -> float:  # type: ignore[no-untyped-def]
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+from _common import median_of, py, timed
 
 
 def main() -> None:

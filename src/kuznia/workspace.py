@@ -18,6 +18,8 @@ from kuznia.services import audit, costs, imports, trace
 from kuznia.services import board as board_svc
 from kuznia.services import failures as failures_svc
 from kuznia.services import growth as growth_svc
+from kuznia.services import repairs as repairs_svc
+from kuznia.services import resilience as resilience_svc
 from kuznia.services.store import Store, create_store, open_store
 from kuznia.settings import default_actor
 
@@ -70,6 +72,21 @@ class Workspace:
               ) -> board_svc.Board:
         """Unresolved problems as weighted, aging blocks (see ``kuznia.services.board``)."""
         return board_svc.board(self.store, producer, product, as_of, threshold)
+
+    def resilience(self, months: int = 12, scenarios: int = 10_000, seed: int = 0,
+                   **options: Any) -> resilience_svc.Resilience:
+        """Simulate strikes on the sites (see ``kuznia.services.resilience.run``)."""
+        return resilience_svc.run(self.store, months, scenarios, seed, **options)
+
+    def duplicate(self, candidates: str | Path, budget: float, **options: Any
+                  ) -> resilience_svc.Duplication:
+        """Choose duplicate lines within ``budget`` (see ``resilience.duplicate``)."""
+        return resilience_svc.duplicate(self.store, candidates, budget, **options)
+
+    def repairs_plan(self, backlog: str | Path, repair_points: str | Path,
+                     as_of: dt.date | None = None) -> repairs_svc.RepairResult:
+        """Repair assignments at home, against sending everything abroad."""
+        return repairs_svc.repairs_plan(self.store, backlog, repair_points, as_of)
 
     def uses(self, **filters: Any) -> trace.UseList:
         return trace.list_uses(self.store, **filters)
