@@ -58,8 +58,10 @@ def test_region_figures_from_the_strikes_history(filled: kuznia.Workspace):
     north = rows["North"]
     # March to November 2026: 9 months observed, North struck in one of them
     assert (north["months_struck"], north["months_observed"]) == (1, 9)
+    assert north["monthly_strike_probability"] == pytest.approx(1.5 / 10)  # Jeffreys mean
     assert north["monthly_strike_probability_low"] < 1 / 9 < north[
         "monthly_strike_probability_high"]
+    assert rows["West"]["monthly_strike_probability"] > 0  # never struck is not safe
     assert north["repair_months"] == 3  # 14 March to 30 May: 77 days
     assert north["damage_fraction"] == pytest.approx(0.8)
     assert rows["West"]["months_struck"] == 0
@@ -151,3 +153,16 @@ def test_cli_json(filled: kuznia.Workspace, tmp_path: Path):
     assert res.exit_code == 2
     res = run(app, ["resilience", "regions", "--db", db, "--as-of", "2026-11-23"])
     assert res.exit_code == 0 and "North" in res.stdout
+
+
+def test_a_product_with_demand_but_no_line_is_all_shortfall(filled: kuznia.Workspace,
+                                                            tmp_path: Path):
+    filled.import_file("products", write_csv(tmp_path / "p.csv", ["product_id", "name",
+                                                                  "category"],
+                                             [["NEW", "New thing", "drone"]]))
+    filled.import_file("demand", write_csv(tmp_path / "d.csv", ["product_id", "monthly_demand",
+                                                                "stock"], [["NEW", 10, 5]]))
+    res = resilience.run(filled.store, months=4, scenarios=100, start=START)
+    new = next(p for p in res.products if p["product_id"] == "NEW")
+    assert new["expected_output"] == 0 and new["expected_shortfall"] == pytest.approx(35)
+    assert new["hhi"] is None

@@ -65,7 +65,8 @@ class Network:
         try:
             return self.product_ids.index(product)
         except ValueError:
-            raise UsageError(f"product {product!r} has no sites in this workspace") from None
+            raise UsageError(f"product {product!r} has neither sites nor demand in this "
+                             "workspace") from None
 
     def region_index(self, region: str, where: str) -> int:
         try:
@@ -78,8 +79,10 @@ class Network:
 def estimate_regions(store: Store, as_of: dt.date | None = None) -> list[dict[str, Any]]:
     """Each region's figures estimated from the strikes history, with 90% intervals.
 
-    Over the months from the first recorded strike to ``as_of``: the monthly strike
-    probability is the share of months with at least one strike (Jeffreys interval); the
+    Over the months from the first recorded strike to ``as_of``, with x months of T having
+    at least one strike: the monthly strike probability is the Jeffreys posterior mean
+    (x + 1/2) / (T + 1), with its 90% interval (never 0: a region not yet struck in a war is
+    not safe, only less often struck than we can tell); the
     site-hit probability the mean share of the region's sites hit in a month with a strike;
     the damage fraction the mean recorded one; repair months the mean whole months from
     strike to repair (strikes not yet repaired are left out of that mean).
@@ -113,7 +116,7 @@ def estimate_regions(store: Store, as_of: dt.date | None = None) -> list[dict[st
         share = [len(s) / n_sites[r] for s in e["months"].values()]
         out.append({
             "region": r, "months_observed": span, "months_struck": struck,
-            "monthly_strike_probability": struck / span,
+            "monthly_strike_probability": (struck + 0.5) / (span + 1),
             "monthly_strike_probability_low": float(lo[0]),
             "monthly_strike_probability_high": float(hi[0]),
             "site_hit_probability": float(np.mean(share)) if share else 1.0,
@@ -141,7 +144,8 @@ def load_network(store: Store, months: int, start: dt.date | None = None,
         raise UsageError("no sites in this workspace; import sites first")
     region_ids = [r["region"] for r in region_rows]
     net_regions = _regions(region_rows, spillover)
-    product_ids = sorted({r.product_id for r in site_rows})
+    # a product with demand but no line counts too: all of its demand goes unmet
+    product_ids = sorted({r.product_id for r in site_rows} | set(demand_rows))
     region_idx = {r: i for i, r in enumerate(region_ids)}
     missing = sorted({r.region for r in site_rows} - set(region_idx))
     if missing:
