@@ -134,6 +134,9 @@ def normal_conditions(col: pl.Expr) -> pl.Expr:
 def failure_cube_rows(uses: pl.DataFrame, sign: int = 1) -> pl.DataFrame:
     """Uses per ``failure_cube`` key (failure mode '' for uses without one).
 
+    ``first_on`` is kept as a minimum: an ``--update`` that moves the earliest use away
+    cannot raise it again, so the board may age such a block from a use now elsewhere.
+
     Grouped on the conditions as written first, so that the string work of normalising
     them runs once per distinct spelling rather than once per use.
     """
