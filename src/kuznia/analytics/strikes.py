@@ -26,6 +26,7 @@ adding them leaves the other sites' draws alone (common random numbers).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -188,22 +189,16 @@ def simulate(regions: Regions, sites: Sites, n_products: int, months: int, scena
     jobs = [(regions, sites, n_products, months, size, seed, first_chunk + i, extra)
             for i, size in enumerate(sizes)]
     parts: list[ChunkResult] = []
-    done = 0
-    if workers > 1 and len(jobs) > 1:
-        from concurrent.futures import ProcessPoolExecutor
+    with contextlib.ExitStack() as stack:
+        runner = map
+        if workers > 1 and len(jobs) > 1:
+            from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for part in pool.map(_chunk_job, jobs):
-                parts.append(part)
-                done += part.output.shape[0]
-                if progress:
-                    progress(done, scenarios)
-    else:
-        for job in jobs:
-            parts.append(_chunk_job(job))
-            done += parts[-1].output.shape[0]
+            runner = stack.enter_context(ProcessPoolExecutor(max_workers=workers)).map
+        for part in runner(_chunk_job, jobs):
+            parts.append(part)
             if progress:
-                progress(done, scenarios)
+                progress(sum(p.output.shape[0] for p in parts), scenarios)
     output = np.concatenate([p.output for p in parts])
     ext = None if extra is None or not extra.size else np.concatenate([p.extra for p in parts])
     return ChunkResult(output, ext)

@@ -18,16 +18,14 @@ non-zeros, not one per offer of the product: 20,000 offers build in milliseconds
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 import numpy as np
 from numpy.typing import NDArray
+
+from kuznia.planning.highs import quiet_stdout
 
 
 class Status(StrEnum):
@@ -198,24 +196,10 @@ def build(offers: Offers, limits: Limits) -> _Model:
     return _Model(n_cols, lower, upper, cost, k, semi, rows)
 
 
-@contextlib.contextmanager
-def _quiet_stdout() -> Iterator[None]:
-    """HiGHS prints a banner to file descriptor 1 when first made; keep JSON output clean."""
-    sys.stdout.flush()
-    saved, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(devnull)
-        os.close(saved)
-
-
 def _solve(model: _Model, limits: Limits, relax: bool = False):  # type: ignore[no-untyped-def]
     import highspy
 
-    with _quiet_stdout():
+    with quiet_stdout():
         h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(limits.time_limit))

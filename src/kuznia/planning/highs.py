@@ -1,13 +1,33 @@
-"""A model as arrays in, HiGHS's answer out: what the duplication and repair plans share."""
+"""HiGHS for every plan: a quiet start (all three), and a model as arrays in, the answer out
+(the duplication and repair plans; the allocation builds its own, with semi-integers)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.sparse import csr_matrix
 
-from kuznia.planning.allocation import _quiet_stdout
+if TYPE_CHECKING:
+    from scipy.sparse import csr_matrix
+
+
+@contextlib.contextmanager
+def quiet_stdout() -> Iterator[None]:
+    """HiGHS prints a banner to file descriptor 1 when first made; keep JSON output clean."""
+    sys.stdout.flush()
+    saved, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(devnull)
+        os.close(saved)
 
 
 @dataclass
@@ -29,7 +49,7 @@ def solve(cost: np.ndarray, lower: np.ndarray, upper: np.ndarray, rows: csr_matr
     the columns in ``integer`` are integers. Infinite bounds may be given as +-inf."""
     import highspy
 
-    with _quiet_stdout():
+    with quiet_stdout():
         h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(time_limit))

@@ -80,10 +80,6 @@ def parse_failure_by(by: str | list[str] | tuple[str, ...] | None) -> tuple[str,
     return tuple(dict.fromkeys(items))
 
 
-def _column(b: str) -> str:
-    return "version" if b == "version" else b
-
-
 @dataclass
 class FailureTable(Tabular):
     """A Pareto of failure modes per product (and per version / condition value)."""
@@ -109,7 +105,7 @@ def failures(store: Store, product: str | None = None, version: str | None = Non
     cube = cube.with_columns(
         *(_condition_value(b.split(":", 1)[1]).alias(b) for b in keys if b != "version"),
         pl.col("version").replace("", NONE))
-    group = ["product_id", *(_column(b) for b in keys)]
+    group = ["product_id", *keys]  # each key is also its column's name
     uses = cube.group_by(group).agg(pl.col("uses").sum().alias("group_uses"))
     counts = (cube.filter(pl.col("failure_mode") != "")
               .group_by([*group, "failure_mode"])
