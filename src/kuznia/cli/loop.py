@@ -139,7 +139,7 @@ def render_board(b: Board, columns: int = 8, height: int = 12) -> None:
     for s in stacks:
         blocks = s["blocks"]
         shown = blocks[:height]
-        col = [Text(f"{KIND_MARK[x['kind']][0]} {x['ref'][-10:]} {x['weight']:.0f}",
+        col = [Text(f"{KIND_MARK[x['kind']][0]} {x['ref'].split('/')[-1][-12:]} {x['weight']:.0f}",
                     style=f"reverse {KIND_MARK[x['kind']][1]}") for x in reversed(shown)]
         if len(blocks) > height:
             col.insert(0, Text(f"+{len(blocks) - height} more"))
