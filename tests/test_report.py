@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import kuznia
+from kuznia.services.trace import use_list_path
 
 
 def test_report_links_each_producer_figure_to_its_uses(filled: kuznia.Workspace,
@@ -22,8 +23,8 @@ def test_report_links_each_producer_figure_to_its_uses(filled: kuznia.Workspace,
     links = set(re.findall(r'href="(uses/[^"]+\.csv)"', html))
     assert len(links) == len(rows)
     for r in rows:
-        link = next(x for x in links if x.startswith(f"uses/{r['product_id']}/"
-                                                     f"{r['producer_id'] or '_not_given'}"))
+        link = use_list_path(r["product_id"], r["producer_id"])
+        assert link in links
         listed = list(csv.DictReader((path.parent / link).open()))
         assert len(listed) == r["uses"]
         assert sum(int(u["effects"]) for u in listed) == r["effects"]

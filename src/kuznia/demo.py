@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from kuznia.errors import WorkspaceError
+from kuznia.errors import UsageError, WorkspaceError
 from kuznia.ingest.tables import IMPORT_ORDER
+from kuznia.outputs import check_output, protected_paths, replace_folder
 from kuznia.settings import database_url
 
 START = dt.date(2025, 1, 1)
@@ -374,6 +375,10 @@ def run_demo(db: str, *, n_uses: int, seed: int, data_dir: Path, out_dir: Path,
 
     url = database_url(db)
     path = sqlite_path(url)
+    check_output(data_dir, "--data", protected=protected_paths(path), folder=True)
+    check_output(out_dir, "--out", protected=protected_paths(path), folder=True)
+    if data_dir.resolve() == out_dir.resolve():
+        raise UsageError("--data and --out must be different folders")
     if path is not None and path.exists():
         with kuznia.open(db) as old:
             if old.store.setting("demo") != "1":
@@ -381,7 +386,9 @@ def run_demo(db: str, *, n_uses: int, seed: int, data_dir: Path, out_dir: Path,
                                      "choose another --db")
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
-    files = generate(data_dir, DemoSize(uses=n_uses), seed, say)
+    with replace_folder(data_dir, "--data") as tmp:  # a folder of the user's is refused
+        generate(tmp, DemoSize(uses=n_uses), seed, say)
+    files = {t: data_dir / f"{t}.csv" for t in IMPORT_ORDER}
     with kuznia.init(db, "USD", "demo") as ws:
         from kuznia.store.schema import settings
 

@@ -11,8 +11,10 @@ tables ``.to_pandas()`` / ``.to_polars()``).
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from kuznia.services import audit, costs, imports, trace
 from kuznia.services import board as board_svc
@@ -22,6 +24,18 @@ from kuznia.services import repairs as repairs_svc
 from kuznia.services import resilience as resilience_svc
 from kuznia.services.store import Store, create_store, open_store
 from kuznia.settings import default_actor
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _one_snapshot(method: F) -> F:
+    """Answer from one consistent snapshot of the store, however many queries it takes."""
+    @functools.wraps(method)
+    def wrapper(self: Workspace, *args: Any, **kwargs: Any) -> Any:
+        with self.store.snapshot():
+            return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 class Workspace:
@@ -48,49 +62,59 @@ class Workspace:
         return imports.import_file(self.store, table, path, actor=self.actor, update=update,
                                    quarantine=quarantine, **kw)
 
+    @_one_snapshot
     def cost_per_effect(self, by: str | tuple[str, ...] = "product",
                         date_from: dt.date | None = None,
                         date_to: dt.date | None = None) -> costs.CostTable:
         return costs.cost_per_effect(self.store, by, date_from, date_to)
 
+    @_one_snapshot
     def failures(self, product: str | None = None, version: str | None = None,
                  producer: str | None = None, by: str | None = None) -> failures_svc.FailureTable:
         """The Pareto of failure modes (see ``kuznia.services.failures``)."""
         return failures_svc.failures(self.store, product, version, producer, by)
 
+    @_one_snapshot
     def fixes(self, product: str | None = None, producer: str | None = None,
               confidence: float = 0.95, reduction: float = 0.5) -> failures_svc.FixTable:
         """Every corrective action with its status from the uses."""
         return failures_svc.fixes(self.store, product, producer, confidence, reduction)
 
+    @_one_snapshot
     def growth(self, product: str, target: float = 0.95) -> growth_svc.Growth:
         """Reliability by version, the growth fit and a projection to ``target``."""
         return growth_svc.growth(self.store, product, target)
 
+    @_one_snapshot
     def board(self, producer: str | None = None, product: str | None = None,
               as_of: dt.date | None = None, threshold: float = board_svc.THRESHOLD
               ) -> board_svc.Board:
         """Unresolved problems as weighted, aging blocks (see ``kuznia.services.board``)."""
         return board_svc.board(self.store, producer, product, as_of, threshold)
 
+    @_one_snapshot
     def resilience(self, months: int = 12, scenarios: int = 10_000, seed: int = 0,
                    **options: Any) -> resilience_svc.Resilience:
         """Simulate strikes on the sites (see ``kuznia.services.resilience.run``)."""
         return resilience_svc.run(self.store, months, scenarios, seed, **options)
 
+    @_one_snapshot
     def duplicate(self, candidates: str | Path, budget: float, **options: Any
                   ) -> resilience_svc.Duplication:
         """Choose duplicate lines within ``budget`` (see ``resilience.duplicate``)."""
         return resilience_svc.duplicate(self.store, candidates, budget, **options)
 
+    @_one_snapshot
     def repairs_plan(self, backlog: str | Path, repair_points: str | Path,
                      as_of: dt.date | None = None) -> repairs_svc.RepairResult:
         """Repair assignments at home, against sending everything abroad."""
         return repairs_svc.repairs_plan(self.store, backlog, repair_points, as_of)
 
+    @_one_snapshot
     def uses(self, **filters: Any) -> trace.UseList:
         return trace.list_uses(self.store, **filters)
 
+    @_one_snapshot
     def audit_events(self, limit: int | None = None) -> audit.EventList:
         with self.store.read() as conn:
             return audit.EventList(audit.list_events(conn, limit))

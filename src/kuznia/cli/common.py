@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from kuznia.errors import KuzniaError, UsageError
+from kuznia.services.results import json_safe
 
 # Piped output (a file, a test) gets wide lines instead of rich's default 80 columns.
 _WIDTH = None if sys.stdout.isatty() else 200
@@ -72,7 +73,9 @@ def parse_date(value: str | None, option: str) -> dt.date | None:
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+    """Strict JSON: a figure that is not finite is printed as null, never NaN."""
+    sys.stdout.write(json.dumps(json_safe(data), indent=2, ensure_ascii=False,
+                                allow_nan=False) + "\n")
 
 
 @contextlib.contextmanager

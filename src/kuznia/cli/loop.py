@@ -11,6 +11,7 @@ from rich.text import Text
 
 import kuznia
 from kuznia.cli.common import DbOption, JsonOption, err, handles_errors, out, parse_date, print_json
+from kuznia.outputs import check_output, protected_paths, write_bytes
 from kuznia.services.board import THRESHOLD, Board
 
 ProductOption = Annotated[str | None, typer.Option("--product", help="Only this product.")]
@@ -94,11 +95,13 @@ def growth(
 ) -> None:
     """Reliability by version, the fitted growth curve and a projection to a target."""
     with kuznia.open(db) as ws:
+        if chart:
+            check_output(chart, "--chart", protected=protected_paths(ws.store.sqlite_file))
         g = ws.growth(product, target).to_dict()
     if chart:
         from kuznia.report.charts import duane
 
-        chart.write_bytes(duane(g))
+        write_bytes(chart, duane(g))
         err.print(f"chart written to {chart}")
     if json:
         print_json(g)

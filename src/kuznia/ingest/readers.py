@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,15 +27,28 @@ CSV_BLOCK_BYTES = 8 << 20  # about 100k short rows a batch; bounded memory at an
 XLSX_BATCH_ROWS = 50_000
 
 
+PROBLEM_SCHEMA = {LINE: pl.Int64, "column": pl.String, "message": pl.String, "value": pl.String}
+NOT_UTF8 = "is not UTF-8 text (save the file as 'CSV UTF-8')"
+
+
+@dataclass
+class Batch:
+    """Rows read from a file: text columns tagged with their line, the problems of cells
+    that could not be read as text, and the lines that could not be read as rows."""
+
+    frame: pl.DataFrame
+    problems: pl.DataFrame  # PROBLEM_SCHEMA: cells of rows in ``frame``
+    dropped: list[RowProblem] = field(default_factory=list)  # rows not in ``frame``
+
+
 @dataclass
 class Source:
-    """An open input file: its header, its batches, and row-shape problems met on the way."""
+    """An open input file: its header and its batches (the last may hold no rows, only the
+    malformed lines met after the last full batch)."""
 
     path: Path
     header: list[str]
-    batches: Iterator[pl.DataFrame]
-    problems: list[RowProblem] = field(default_factory=list)  # rows of the wrong width
-    skipped_lines: list[int] = field(default_factory=list)
+    batches: Iterator[Batch]
 
 
 def file_sha256(path: Path) -> str:
@@ -50,10 +64,23 @@ def normalise_header(name: str) -> str:
     return "_".join(name.strip().lstrip("\ufeff").lower().replace("-", " ").split())
 
 
+def _whole_file_problem(path: Path, message: str, line: int = 0) -> InputError:
+    return InputError(str(path), [RowProblem(str(path), line, "-", message)])
+
+
 def open_source(path: Path, batch_rows: int | None = None) -> Source:
-    suffix = path.suffix.lower()
+    """Open a CSV or XLSX file for reading in batches; a path that is not a readable file
+    is an ``InputError`` naming it."""
     if not path.exists():
-        raise InputError(str(path), [RowProblem(str(path), 0, "-", "no such file")])
+        raise _whole_file_problem(path, "no such file")
+    if path.is_dir():
+        raise _whole_file_problem(path, "is a folder, not a file")
+    try:
+        with path.open("rb") as f:
+            f.read(1)
+    except OSError as exc:
+        raise _whole_file_problem(path, f"cannot be read: {exc.strerror}") from exc
+    suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
         return _open_xlsx(path, batch_rows or XLSX_BATCH_ROWS)
     return _open_csv(path, batch_rows)
@@ -67,94 +94,165 @@ def _sniff_delimiter(first_line: str) -> str:
 
 def _first_line(path: Path) -> str:
     with path.open("rb") as f:
-        raw = f.readline()
+        raw = f.readline(1 << 20)
     try:
         return raw.decode("utf-8-sig").rstrip("\r\n")
     except UnicodeDecodeError as exc:
-        raise InputError(
-            str(path),
-            [RowProblem(str(path), 1, "-", "the file is not UTF-8 text; save it as 'CSV UTF-8'")],
-        ) from exc
+        raise _whole_file_problem(path, "the header " + NOT_UTF8, 1) from exc
+
+
+_BREAKS = r"\r\n|\r|\n"
 
 
 def _open_csv(path: Path, batch_rows: int | None) -> Source:
     first = _first_line(path)
     if not first.strip():
-        raise InputError(str(path), [RowProblem(str(path), 1, "-", "the file has no header")])
+        raise _whole_file_problem(path, "the file has no header", 1)
+    if "\x00" in first:
+        raise _whole_file_problem(path, "is not a text file (it holds NUL bytes)", 1)
     delimiter = _sniff_delimiter(first)
     raw_header = next(csv.reader([first], delimiter=delimiter))
     header = [normalise_header(v) for v in raw_header]
-    source = Source(path, header, iter(()))
+    invalid: list[tuple[int, RowProblem, int]] = []  # (row number, problem, line breaks)
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
-        line = int(row.number) if row.number is not None else 0
-        source.skipped_lines.append(line)
-        source.problems.append(RowProblem(
-            str(path), line, "-",
+        text = row.text or ""
+        invalid.append((int(row.number) if row.number is not None else 0, RowProblem(
+            str(path), 0, "-",
             f"expected {row.expected_columns} values, found {row.actual_columns}",
-            row.text[:80],
-        ))
+            text[:80]), len(re.findall(_BREAKS, text))))
         return "skip"
 
     block = CSV_BLOCK_BYTES if batch_rows is None else max(1024, batch_rows * 64)
-    reader = pacsv.open_csv(
-        path,
-        read_options=pacsv.ReadOptions(
-            use_threads=False,  # needed for exact line numbers of malformed rows
-            block_size=block,
-            skip_rows=1,
-            column_names=header,
-        ),
-        parse_options=pacsv.ParseOptions(
-            delimiter=delimiter,
-            ignore_empty_lines=False,
-            newlines_in_values=False,
-            invalid_row_handler=on_invalid,
-        ),
-        convert_options=pacsv.ConvertOptions(
-            column_types={c: pa.string() for c in header},
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        ),
-    )
-    source.batches = _csv_batches(reader, source)
-    return source
+    try:
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(
+                use_threads=False,  # needed for exact row numbers of malformed rows
+                block_size=block,
+                skip_rows=1,
+                column_names=header,
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delimiter,
+                ignore_empty_lines=False,
+                newlines_in_values=True,  # a quoted value may span lines
+                invalid_row_handler=on_invalid,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                # bytes, not text: a cell that is not UTF-8 becomes a problem on its line
+                column_types={c: pa.binary() for c in header},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        raise _whole_file_problem(path, f"cannot be read as CSV: {exc}") from exc
+    return Source(path, header, _csv_batches(reader, path, header, invalid))
 
 
-def _csv_batches(reader: pacsv.CSVStreamingReader, source: Source) -> Iterator[pl.DataFrame]:
-    """Number rows by line: row i of the data is line i+2, shifted past skipped lines."""
-    seen = 0
+def _frame_of(record_batch: pa.RecordBatch) -> pl.DataFrame:
+    frame = pl.from_arrow(pa.Table.from_batches([record_batch]))
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def _as_text(frame: pl.DataFrame, lines: np.ndarray) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Binary columns as text; a cell that is not UTF-8 is a problem (its text, with the
+    bad bytes replaced, stays for the quarantine file)."""
+    columns, problems = [], []
+    for name in frame.columns:
+        col = frame.get_column(name)
+        try:
+            columns.append(col.cast(pl.String))
+            continue
+        except pl.exceptions.PolarsError:
+            pass
+        cells = col.to_list()
+        bad = []
+        text = []
+        for i, v in enumerate(cells):
+            try:
+                text.append(v.decode("utf-8"))
+            except UnicodeDecodeError:
+                text.append(v.decode("utf-8", errors="replace"))
+                bad.append(i)
+        columns.append(pl.Series(name, text, dtype=pl.String))
+        problems.append(pl.DataFrame({
+            LINE: lines[bad], "column": [name] * len(bad), "message": [NOT_UTF8] * len(bad),
+            "value": [repr(cells[i][:40])[2:-1] for i in bad]}, schema=PROBLEM_SCHEMA))
+    cell_problems = pl.concat(problems) if problems else pl.DataFrame(schema=PROBLEM_SCHEMA)
+    return pl.DataFrame(columns), cell_problems
+
+
+def _csv_batches(reader: pacsv.CSVStreamingReader, path: Path, header: list[str],
+                 invalid: list[tuple[int, RowProblem, int]]) -> Iterator[Batch]:
+    """Number rows by their first line in the file.
+
+    Arrow numbers rows, not lines (the header is row 1), and reports malformed rows by row
+    number. A kept row's row number comes from its position, shifted past the malformed
+    rows before it; its line is its row number plus every line break inside the quoted
+    values of the rows before it, kept or malformed.
+    """
+    seen = 0  # kept rows so far
+    breaks_before = 0  # line breaks inside values of every row handled so far
+    done_invalid = 0  # malformed rows handled so far
     try:
         for record_batch in reader:
             n = record_batch.num_rows
             if n == 0:
                 continue
-            frame = pl.from_arrow(pa.Table.from_batches([record_batch]))
-            assert isinstance(frame, pl.DataFrame)
-            idx = np.arange(seen, seen + n, dtype=np.int64)
-            lines = idx + 2
-            if source.skipped_lines:
-                # the k-th kept row sits after every skipped line whose number is <= its own
-                skipped = np.sort(np.asarray(source.skipped_lines, dtype=np.int64))
-                lines = _shift_past(lines, skipped)
+            frame = _frame_of(record_batch)
+            rows = np.arange(seen, seen + n, dtype=np.int64) + 2
+            skipped = np.asarray([r for r, _, _ in invalid], dtype=np.int64)
+            if skipped.size:  # the handler meets malformed rows in file order
+                rows = _shift_past(rows, skipped)
             seen += n
-            yield frame.with_columns(pl.Series(LINE, lines))
+            text, cell_problems = _as_text(frame, np.arange(n, dtype=np.int64))
+            inner = text.select(pl.sum_horizontal(
+                pl.col(c).str.count_matches(_BREAKS).fill_null(0) for c in header)
+            ).to_series().to_numpy().astype(np.int64)
+            # the malformed rows among (or before) this batch's rows
+            upto = done_invalid
+            while upto < len(invalid) and invalid[upto][0] < rows[-1]:
+                upto += 1
+            mine = invalid[done_invalid:upto]
+            done_invalid = upto
+            rows_all = np.concatenate([rows, np.asarray([t[0] for t in mine], dtype=np.int64)])
+            breaks_all = np.concatenate([inner, np.asarray([t[2] for t in mine],
+                                                           dtype=np.int64)])
+            order = np.argsort(rows_all, kind="stable")
+            before = np.empty_like(breaks_all)
+            before[order] = np.cumsum(breaks_all[order]) - breaks_all[order]
+            lines_all = rows_all + breaks_before + before
+            breaks_before += int(breaks_all.sum())
+            lines = lines_all[:n]
+            dropped = [RowProblem(p.file, int(line), p.column, p.message, p.value)
+                       for (_, p, _), line in zip(mine, lines_all[n:], strict=True)]
+            if not cell_problems.is_empty():
+                cell_problems = cell_problems.with_columns(
+                    pl.Series(LINE, lines[cell_problems.get_column(LINE).to_numpy()]))
+            yield Batch(text.with_columns(pl.Series(LINE, lines)), cell_problems, dropped)
+        dropped, extra = [], 0
+        for row, p, k in invalid[done_invalid:]:
+            dropped.append(RowProblem(p.file, row + breaks_before + extra, p.column,
+                                      p.message, p.value))
+            extra += k
+        yield Batch(_empty_text(header), pl.DataFrame(schema=PROBLEM_SCHEMA), dropped)
     except pa.ArrowInvalid as exc:
-        message = str(exc)
-        if "UTF8" in message or "utf8" in message.lower():
-            message = "the file is not UTF-8 text; save it as 'CSV UTF-8'"
-        raise InputError(str(source.path), [RowProblem(str(source.path), 0, "-", message)]) \
-            from exc
+        raise _whole_file_problem(path, f"cannot be read as CSV: {exc}") from exc
 
 
-def _shift_past(lines: np.ndarray, skipped: np.ndarray) -> np.ndarray:  # noqa: F821
-    """Line numbers of kept rows, given the sorted line numbers of skipped ones.
+def _empty_text(header: list[str]) -> pl.DataFrame:
+    return pl.DataFrame(schema={**{h: pl.String for h in header}, LINE: pl.Int64})
+
+
+def _shift_past(lines: np.ndarray, skipped: np.ndarray) -> np.ndarray:
+    """Row numbers of kept rows, given the sorted row numbers of skipped ones.
 
     Kept row with naive number L really sits at L + k, where k is the number of skipped
-    lines at or before its true position; iterate to the fixed point (k only grows).
+    rows at or before its true position; iterate to the fixed point (k only grows).
     """
-    import numpy as np
-
     out = lines.copy()
     while True:
         k = np.searchsorted(skipped, out, side="right")
@@ -178,49 +276,87 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
+_XLSX_ERRORS = {"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A",
+                "#GETTING_DATA", "#SPILL!", "#CALC!"}
+
+
+def _has_formulas(path: Path) -> bool:
+    """Whether any sheet of the workbook holds a formula (a ``<f`` element), read in
+    streaming so a big workbook is not held in memory."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        for name in z.namelist():
+            if not name.startswith("xl/worksheets/") or not name.endswith(".xml"):
+                continue
+            tail = b""
+            with z.open(name) as f:
+                while chunk := f.read(1 << 20):
+                    if re.search(rb"<(\w+:)?f[ >/]", tail + chunk):
+                        return True
+                    tail = chunk[-16:]
+    return False
+
+
 def _open_xlsx(path: Path, batch_rows: int) -> Source:
     import openpyxl
 
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        formulas = None
+        if _has_formulas(path):  # a second view of the sheet shows which cells are formulas
+            formulas = openpyxl.load_workbook(path, read_only=True, data_only=False)
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a bad file
-        raise InputError(
-            str(path), [RowProblem(str(path), 0, "-", f"not a readable XLSX workbook: {exc}")]
-        ) from exc
+        raise _whole_file_problem(path, f"not a readable XLSX workbook: {exc}") from exc
     sheet = book.worksheets[0]
     rows = sheet.iter_rows(values_only=True)
+    formula_rows = formulas.worksheets[0].iter_rows(values_only=True) if formulas else None
     try:
         header_cells = next(rows)
+        if formula_rows is not None:
+            next(formula_rows)
     except StopIteration:
         header_cells = ()
     header = [normalise_header(_cell_text(c)) for c in header_cells]
     while header and not header[-1]:
         header.pop()
     if not header:
-        raise InputError(str(path), [RowProblem(str(path), 1, "-", "the sheet has no header")])
+        raise _whole_file_problem(path, "the sheet has no header", 1)
     width = len(header)
 
-    def batches() -> Iterator[pl.DataFrame]:
+    def batches() -> Iterator[Batch]:
         columns: list[list[str]] = [[] for _ in range(width)]
         lines: list[int] = []
+        problems: list[tuple[int, str, str, str]] = []
         for line, cells in enumerate(rows, start=2):
+            raw = next(formula_rows, ()) if formula_rows is not None else ()
             values = [_cell_text(c) for c in cells[:width]]
             values += [""] * (width - len(values))
-            for col, value in zip(columns, values, strict=True):
+            for i, (col, value) in enumerate(zip(columns, values, strict=True)):
                 col.append(value)
+                if value in _XLSX_ERRORS:
+                    problems.append((line, header[i], "is a spreadsheet error value", value))
+                elif value == "" and i < len(raw) and isinstance(raw[i], str) \
+                        and raw[i].startswith("="):
+                    problems.append((line, header[i], "is a formula without a saved value "
+                                     "(open the file in a spreadsheet and save it)",
+                                     raw[i][:40]))
             lines.append(line)
             if len(lines) >= batch_rows:
-                yield _frame(header, columns, lines)
+                yield _batch(header, columns, lines, problems)
                 columns = [[] for _ in range(width)]
-                lines = []
-        if lines:
-            yield _frame(header, columns, lines)
+                lines, problems = [], []
+        yield _batch(header, columns, lines, problems)
         book.close()
+        if formulas is not None:
+            formulas.close()
 
     return Source(path, header, batches())
 
 
-def _frame(header: list[str], columns: list[list[str]], lines: list[int]) -> pl.DataFrame:
+def _batch(header: list[str], columns: list[list[str]], lines: list[int],
+           problems: list[tuple[int, str, str, str]]) -> Batch:
     data = {h: pl.Series(h, c, dtype=pl.String) for h, c in zip(header, columns, strict=True)}
     data[LINE] = pl.Series(LINE, lines, dtype=pl.Int64)
-    return pl.DataFrame(data)
+    return Batch(pl.DataFrame(data), pl.DataFrame(problems, schema=PROBLEM_SCHEMA,
+                                                  orient="row"))

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import polars as pl
 
-from kuznia.ingest.readers import LINE
+from kuznia.ingest.readers import LINE, PROBLEM_SCHEMA
 from kuznia.ingest.tables import Field, TableSpec
 
-PROBLEM_SCHEMA = {LINE: pl.Int64, "column": pl.String, "message": pl.String, "value": pl.String}
 MAX_ID_LENGTH = 64
+# The largest whole number any column takes (PostgreSQL's integer), and the largest
+# magnitude of any other number: beyond them a value is a typing slip, not data.
+MAX_INT = 2_147_483_647
+MAX_NUMBER = 1e15
+REPEATED_KEY = "repeats the key of an earlier line of this file with other content"
 
 
 def no_problems() -> pl.DataFrame:
@@ -122,8 +126,20 @@ def convert(frame: pl.DataFrame, spec: TableSpec,
             problems.append(problems_where(
                 wide, raw.str.len_chars() > MAX_ID_LENGTH, f.name,
                 f"is longer than {MAX_ID_LENGTH} characters", raw.str.slice(0, 20) + "..."))
+        if f.kind == "number":
+            problems.append(problems_where(
+                wide, typed.is_not_null() & ~typed.is_finite(), f.name,
+                "is not a finite number", raw))
+            problems.append(problems_where(
+                wide, typed.is_finite() & (typed.abs() > MAX_NUMBER), f.name,
+                f"is out of range (at most {MAX_NUMBER:.0e} in size)", raw))
+        if f.kind == "int":
+            problems.append(problems_where(
+                wide, typed.abs() > MAX_INT, f.name, f"is out of range (at most {MAX_INT:,})",
+                raw))
         if f.minimum is not None:
-            below = typed < f.minimum if f.kind == "int" else typed <= f.minimum
+            below = (typed < f.minimum if f.kind == "int"
+                     else typed.is_finite() & (typed <= f.minimum))
             if f.kind == "int":
                 word = f"must be at least {int(f.minimum)}"
             else:
@@ -158,7 +174,7 @@ def duplicates_in_batch(frame: pl.DataFrame, spec: TableSpec) -> tuple[pl.DataFr
         marked,
         (pl.col(LINE) != pl.col("__first")) & (pl.col("__h") != pl.col("__h_first")),
         key[-1],
-        "repeats a key already on an earlier line with other content",
+        REPEATED_KEY,
         pl.concat_str([pl.col(k).cast(pl.String) for k in key], separator="/")
         + pl.lit(" (first on line ") + pl.col("__first").cast(pl.String) + pl.lit(")"),
     )

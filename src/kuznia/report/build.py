@@ -5,12 +5,12 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import re
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from kuznia.outputs import check_output, id_file_name, protected_paths, replace_folder
 from kuznia.report import charts
 from kuznia.services.trace import export_use_lists, use_list_path
 
@@ -27,8 +27,13 @@ FAN_PRODUCTS = 4
 
 
 def anchor(*parts: Any) -> str:
-    """A stable HTML id for a group of uses."""
-    return "trace-" + re.sub(r"[^A-Za-z0-9_-]+", "_", "-".join(str(p) for p in parts))
+    """A stable HTML id for a group of uses, different for every group."""
+    return "trace-" + id_file_name("\x1f".join(str(p) for p in parts))
+
+
+def png_name(key: str) -> str:
+    """The file of a chart: fixed names as they are, names made from ids escaped."""
+    return f"{key}.png" if re.fullmatch(r"[a-z_]+", key) else id_file_name(key, ".png")
 
 
 def _loop(ws: Workspace, products: list[str], pngs: dict[str, bytes | None]) -> dict[str, Any]:
@@ -71,8 +76,19 @@ def _strikes(ws: Workspace, pngs: dict[str, bytes | None]) -> dict[str, Any] | N
 
 def build_report(ws: Workspace, out: Path, with_uses: bool | None = None) -> Path:
     """Write ``out/report.html`` and the charts; with ``with_uses`` (default: when the
-    workspace holds at most ``USE_LISTS_UP_TO`` uses) also the use lists it links to."""
-    out.mkdir(parents=True, exist_ok=True)
+    workspace holds at most ``USE_LISTS_UP_TO`` uses) also the use lists it links to.
+
+    Every figure is read in one snapshot of the workspace, so an import running meanwhile
+    is either wholly in the report or not at all. The folder is built under a temporary
+    name and swapped in whole; a folder Kuznia did not make is refused, never emptied.
+    """
+    check_output(out, "--out", protected=protected_paths(ws.store.sqlite_file), folder=True)
+    with ws.store.snapshot(), replace_folder(out, "--out") as tmp:
+        _build(ws, tmp, with_uses)
+    return (out / "report.html").resolve()
+
+
+def _build(ws: Workspace, out: Path, with_uses: bool | None) -> None:
     by_product = ws.cost_per_effect("product")
     by_month = ws.cost_per_effect("product,month")
     by_producer = ws.cost_per_effect("product,producer")
@@ -91,7 +107,7 @@ def build_report(ws: Workspace, out: Path, with_uses: bool | None = None) -> Pat
     for name, data in pngs.items():
         if data is None:
             continue
-        (out / f"{name}.png").write_bytes(data)
+        (out / png_name(name)).write_bytes(data)
         images[name] = "data:image/png;base64," + base64.b64encode(data).decode()
     producers: dict[str, list[dict[str, Any]]] = {}
     for r in by_producer.rows:
@@ -104,7 +120,6 @@ def build_report(ws: Workspace, out: Path, with_uses: bool | None = None) -> Pat
     total_uses = sum(r["uses"] for r in by_product.rows)
     if with_uses is None:
         with_uses = total_uses <= USE_LISTS_UP_TO
-    shutil.rmtree(out / "uses", ignore_errors=True)
     if with_uses:
         export_use_lists(ws.store, out)
     for r in by_producer.rows:
@@ -130,6 +145,4 @@ def build_report(ws: Workspace, out: Path, with_uses: bool | None = None) -> Pat
         loop=loop,
         strikes=strikes,
     )
-    path = out / "report.html"
-    path.write_text(html, encoding="utf-8")
-    return path.resolve()
+    (out / "report.html").write_text(html, encoding="utf-8")

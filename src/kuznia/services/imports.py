@@ -12,7 +12,9 @@ recorded (old and new values) in ``row_updates`` under the import's audit event.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -29,8 +31,8 @@ from kuznia.ingest.validate import (
     check_header,
     convert,
     duplicates_in_batch,
-    no_problems,
 )
+from kuznia.outputs import check_output, protected_paths, replace_file
 from kuznia.services import audit
 from kuznia.services.store import Store
 from kuznia.services.table_writer import TableWriter
@@ -124,39 +126,37 @@ class _Checked:
     problems: pl.DataFrame
     good: pl.DataFrame
     repeats: int  # exact repeats of an earlier row of the batch
+    dropped: list[RowProblem]  # lines that could not be read as rows
 
 
 def _checked(source: Source, spec: TableSpec, refs: References,
              keep_text: bool) -> Iterator[_Checked]:
     for batch in source.batches:
-        typed, p_types = convert(batch, spec, keep_text)
+        typed, p_types = convert(batch.frame, spec, keep_text)
         typed, p_rules = RULES[spec.name](typed, refs)
         before = typed.height
         typed, p_dups = duplicates_in_batch(typed, spec)
-        problems = pl.concat([p_types, p_rules, p_dups])
+        problems = pl.concat([batch.problems, p_types, p_rules, p_dups])
         good = typed if problems.is_empty() else \
             typed.filter(~pl.col(LINE).is_in(problems.get_column(LINE).implode()))
         if spec.name == "deliveries":  # later batches must not reuse these lots
             refs.lots = pl.concat([refs.lots, good.filter(pl.col("lot").is_not_null()).select(
                 "lot", "delivery_id", pl.lit(None, pl.String).alias("lot_producer_id"),
                 pl.lit(None, pl.String).alias("lot_product_id"))])
-        text = [c for c in batch.columns if c != LINE]
-        nbytes = batch.select(pl.sum_horizontal(pl.col(text).str.len_bytes().fill_null(0))
-                              .sum()).item() + batch.height * len(text)
-        yield _Checked(batch.height, int(nbytes), typed, problems, good,
-                       before - typed.height)
+        text = [c for c in batch.frame.columns if c != LINE]
+        nbytes = batch.frame.select(pl.sum_horizontal(
+            pl.col(text).str.len_bytes().fill_null(0)).sum()).item() or 0
+        yield _Checked(batch.frame.height, int(nbytes) + batch.frame.height * len(text),
+                       typed, problems, good, before - typed.height, batch.dropped)
 
 
-def _batches(source: Source, spec: TableSpec, refs: References,
-             keep_text: bool) -> Iterator[tuple[_Checked | None, list[RowProblem]]]:
-    """Each checked batch with the malformed lines met while reading it; last, ``None`` with
-    the malformed lines met after the last batch."""
-    raw_seen = 0
-    for step in prefetch(_checked(source, spec, refs, keep_text)):
-        new_raw = source.problems[raw_seen:]
-        raw_seen = len(source.problems)
-        yield step, new_raw
-    yield None, source.problems[raw_seen:]
+@contextmanager
+def _batches(source: Source, spec: TableSpec, refs: References, keep_text: bool
+             ) -> Iterator[Iterator[_Checked]]:
+    """The checked batches, read one step ahead in a thread that ends with the block,
+    however it is left."""
+    with prefetch(_checked(source, spec, refs, keep_text)) as checked:
+        yield checked
 
 
 def _count(tally: _Tally, name: str, problems: pl.DataFrame, new_raw: list[RowProblem],
@@ -182,66 +182,77 @@ def import_file(
     """Import ``path`` into ``table``.
 
     Raises ``InputError`` and stores nothing if any row is bad, unless ``quarantine`` names
-    a CSV to receive the bad rows (the good ones are then stored).
+    a CSV to receive the bad rows (the good ones are then stored). The quarantine file is
+    written beside its target and swapped in only once the rows are committed; it may not
+    be the workspace (or its journal) or the file being read.
     """
     table = table_name(table)
     if table not in SPECS:
         raise UsageError(f"unknown table {table!r}; one of: {', '.join(SPECS)}")
+    if max_problems < 0:
+        raise UsageError("max_problems must be 0 or more")
     spec = SPECS[table]
     path = Path(path)
     name = str(path)
+    if quarantine is not None:
+        quarantine = check_output(quarantine, "--quarantine",
+                                  protected=protected_paths(store.sqlite_file, [path]))
     source = open_source(path, batch_rows)
     _check_header(spec, source)
     result = ImportResult(table, name, file_sha256(path))
     tally = _Tally(max_problems)
-    held = Quarantine(Path(quarantine), source.header) if quarantine else None
     size = max(1, path.stat().st_size)
     rows_read = repeats = bytes_read = 0
-    currency = store.setting("currency", "USD") or "USD"
 
-    with store.write() as conn:
-        event_id = audit.next_event_id(conn)
-        refs = load_references(conn, currency)
-        writer = TableWriter(conn, spec, event_id, update)
-        for step, new_raw in _batches(source, spec, refs, keep_text=held is not None):
-            problems = no_problems() if step is None else step.problems
-            if step is not None:
-                rows_read += step.height
-                repeats += step.repeats
-                bytes_read += step.nbytes
-                # all or nothing: once anything is wrong, only keep checking
-                if held is not None or (tally.total == 0 and not source.problems
-                                        and problems.is_empty()):
-                    problems = pl.concat([problems, writer.write(step.good)])
-            problems = _count(tally, name, problems, new_raw, max_problems)
-            if held is not None:
-                if step is not None:
-                    held.write(step.typed, problems)
-                for p in new_raw:
-                    held.write_raw(p)
-            if progress and step is not None:  # rows so far; the total the bytes suggest
-                progress(rows_read, max(rows_read, rows_read * size // max(1, bytes_read)))
-        if held is not None:
-            held.close()
-        result.problems = [str(p) for p in tally.shown]
-        result.problems_total = tally.total
-        result.rejected = tally.bad_rows
-        if tally.total and held is None:
-            raise InputError(name, tally.shown, tally.total, tally.bad_rows)
-        writer.finish()
-        result.added, result.updated = writer.added, writer.updated
-        result.unchanged = writer.unchanged + repeats
-        result.quarantine = str(quarantine) if quarantine else None
-        result.event_id = event_id
-        audit.append(
-            conn, event_id, actor=actor, action="import", table_name=table,
-            file_name=path.name, file_sha256=result.sha256, rows_added=result.added,
-            rows_updated=result.updated, rows_unchanged=result.unchanged,
-            rows_rejected=result.rejected,
-            detail={"mode": "quarantine" if quarantine else "all_or_nothing",
-                    "update": update, "quarantine_file": result.quarantine},
-        )
+    with contextlib.ExitStack() as outputs:  # the quarantine file lands after the commit
+        held = None
+        if quarantine is not None:
+            held = Quarantine(outputs.enter_context(replace_file(quarantine)), source.header)
+        with store.write() as conn:
+            currency = _setting(conn, "currency") or "USD"
+            event_id = audit.next_event_id(conn)
+            refs = load_references(conn, currency)
+            writer = TableWriter(conn, spec, event_id, update)
+            with _batches(source, spec, refs, keep_text=held is not None) as steps:
+                for step in steps:
+                    rows_read += step.height
+                    repeats += step.repeats
+                    bytes_read += step.nbytes
+                    # Good rows are written even after a problem (the transaction is then
+                    # rolled back): a key repeated far down the file is found by its clash
+                    # with the row this import wrote for it.
+                    problems = pl.concat([step.problems, writer.write(step.good)])
+                    problems = _count(tally, name, problems, step.dropped, max_problems)
+                    if held is not None:
+                        held.write(step.typed, problems)
+                        for p in step.dropped:
+                            held.write_raw(p)
+                    if progress and step.height:  # rows so far; the total the bytes suggest
+                        progress(rows_read,
+                                 max(rows_read, rows_read * size // max(1, bytes_read)))
+            result.problems = [str(p) for p in tally.shown]
+            result.problems_total = tally.total
+            result.rejected = tally.bad_rows
+            if tally.total and held is None:
+                raise InputError(name, tally.shown, tally.total, tally.bad_rows)
+            writer.finish()
+            result.added, result.updated = writer.added, writer.updated
+            result.unchanged = writer.unchanged + repeats
+            result.quarantine = str(quarantine) if quarantine else None
+            result.event_id = event_id
+            audit.append(
+                conn, event_id, actor=actor, action="import", table_name=table,
+                file_name=path.name, file_sha256=result.sha256, rows_added=result.added,
+                rows_updated=result.updated, rows_unchanged=result.unchanged,
+                rows_rejected=result.rejected,
+                detail={"mode": "quarantine" if quarantine else "all_or_nothing",
+                        "update": update, "quarantine_file": result.quarantine},
+            )
     return result
+
+
+def _setting(conn: Connection, key: str) -> str | None:
+    return conn.execute(select(s.settings.c.value).where(s.settings.c.key == key)).scalar()
 
 
 def read_checked(store: Store, table: str, path: str | Path,
@@ -260,11 +271,14 @@ def read_checked(store: Store, table: str, path: str | Path,
     with store.read() as conn:
         refs = load_references(conn, store.setting("currency", "USD") or "USD")
     good: list[pl.DataFrame] = []
-    for step, new_raw in _batches(source, spec, refs, keep_text=False):
-        _count(tally, name, no_problems() if step is None else step.problems, new_raw,
-               max_problems)
-        if step is not None:
+    with _batches(source, spec, refs, keep_text=False) as steps:
+        for step in steps:
+            _count(tally, name, step.problems, step.dropped, max_problems)
             good.append(step.good)
+    if len(good) > 1:  # a key repeated in two batches (plan inputs are small: in memory)
+        every, repeated = duplicates_in_batch(pl.concat(good), spec)
+        _count(tally, name, repeated, [], max_problems)
+        good = [every.filter(~pl.col(LINE).is_in(repeated.get_column(LINE).implode()))]
     if tally.total:
         raise InputError(name, tally.shown, tally.total, tally.bad_rows)
     return pl.concat(good) if good else pl.DataFrame()

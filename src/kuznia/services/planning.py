@@ -33,7 +33,7 @@ from kuznia.planning.allocation import (
 from kuznia.planning.explain import binding, infeasible_reasons, violations
 from kuznia.services import audit
 from kuznia.services.imports import read_checked
-from kuznia.services.results import Tabular
+from kuznia.services.results import Tabular, json_safe
 from kuznia.services.store import Store
 from kuznia.store import schema as s
 
@@ -316,8 +316,8 @@ def save_plan(store: Store, name: str, plan: PlanResult, actor: str) -> int:
         conn.execute(s.plans.insert(), {
             "name": name, "kind": "allocation",
             "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "actor": actor, "inputs": json.dumps(plan.inputs, default=str),
-            "result": json.dumps(result, default=str), "event_id": event_id})
+            "actor": actor, "inputs": json.dumps(json_safe(plan.inputs), allow_nan=False),
+            "result": json.dumps(json_safe(result), allow_nan=False), "event_id": event_id})
         audit.append(conn, event_id, actor=actor, action="save_plan", table_name="plans",
                      rows_added=1, detail={"name": name, "status": plan.status,
                                            "expected_effects": plan.expected_effects})

@@ -2,9 +2,36 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 from typing import Any
 
 from kuznia.errors import UsageError
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float as None (JSON has no NaN or infinity), NumPy
+    scalars as Python numbers, and dates as ISO text.
+
+    >>> json_safe({"a": float("nan"), "b": [1.5, float("inf")], "c": dt.date(2026, 1, 2)})
+    {'a': None, 'b': [1.5, None], 'c': '2026-01-02'}
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, bool | int | str) or value is None:
+        return value
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    item = getattr(value, "item", None)  # NumPy scalars
+    if callable(item):
+        return json_safe(item())
+    if hasattr(value, "to_dict"):
+        return json_safe(value.to_dict())
+    return str(value)
 
 
 class Tabular:

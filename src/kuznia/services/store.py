@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,10 +24,16 @@ class Store:
     def __init__(self, url: str, engine: Engine):
         self.url = url
         self.engine = engine
+        self._local = threading.local()  # the snapshot this thread reads in, if any
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The workspace's file (SQLite), which no output may overwrite."""
+        return sqlite_path(self.url)
 
     @property
     def display_url(self) -> str:
@@ -34,8 +41,36 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
+        """A connection to read with: the thread's open snapshot, if any, else a new one."""
+        pinned = getattr(self._local, "conn", None)
+        if pinned is not None:
+            yield pinned
+            return
         with self.engine.connect() as conn:
             yield conn
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """Read everything inside the block from one consistent snapshot of the store.
+
+        Every ``read()`` of this thread inside the block gets the same connection, in one
+        read transaction (SQLite WAL: a read transaction sees the database as of its first
+        read; PostgreSQL: REPEATABLE READ). A multi-query answer (a report, a table with
+        its notes) so never mixes states before and after a concurrent import. Nested
+        snapshots share the outer one.
+        """
+        if getattr(self._local, "conn", None) is not None:
+            yield self._local.conn
+            return
+        with self.engine.connect() as conn:
+            if self.dialect == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                self._local.conn = conn
+                try:
+                    yield conn
+                finally:
+                    self._local.conn = None
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -55,6 +90,7 @@ class Store:
             raise
 
     def setting(self, key: str, default: str | None = None) -> str | None:
+        """A workspace setting (read in the thread's snapshot when there is one)."""
         with self.read() as conn:
             value = conn.execute(select(settings.c.value).where(settings.c.key == key)).scalar()
         return default if value is None else value

@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from kuznia.ingest.tables import TableSpec
-from kuznia.ingest.validate import no_problems, problems_where
+from kuznia.ingest.validate import REPEATED_KEY, no_problems, problems_where
 from kuznia.store import bulk
 from kuznia.store import schema as s
 
@@ -71,15 +71,23 @@ class TableWriter:
         old = old.rename({c: f"{c}__old" for c in [*values, "event_id"]})
         joined = good.join(old, on=key, how="left")
         stored = pl.col("event_id__old").is_not_null()
-        changed = stored & _differs([c for c in self.spec.columns if c not in key])
+        differs = _differs([c for c in self.spec.columns if c not in key])
+        # a key this import wrote already: an earlier line of the same file, however far
+        # back (the rows of this import carry its event id)
+        earlier = stored & (pl.col("event_id__old") == self.event_id)
+        repeats = problems_where(
+            joined, earlier & differs, key[-1], REPEATED_KEY,
+            pl.concat_str([pl.col(k).cast(pl.String) for k in key], separator="/"))
+        joined = joined.filter(~(earlier & differs))
+        changed = stored & differs
         diff = joined.filter(changed)
         self.unchanged += joined.filter(stored & ~changed).height
-        problems = no_problems()
+        problems = repeats
         if diff.height and not self.update:
-            problems = problems_where(
+            problems = pl.concat([problems, problems_where(
                 diff, pl.lit(True), key[-1],
                 "is already stored with other content (use --update to replace it)",
-                pl.concat_str([pl.col(k).cast(pl.String) for k in key], separator="/"))
+                pl.concat_str([pl.col(k).cast(pl.String) for k in key], separator="/"))])
         elif diff.height:
             self._update(diff, key, values)
         rows = self._rows(joined.filter(~stored))

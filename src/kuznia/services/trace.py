@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import polars as pl
 from sqlalchemy import Connection, case, func, select
 
 from kuznia.errors import UsageError
+from kuznia.outputs import id_file_name, neutralise_frame
 from kuznia.services.prices import joined_price, lot_prices, producer_prices, product_prices
 from kuznia.services.results import Tabular
 from kuznia.services.store import Store
@@ -90,13 +90,10 @@ def list_uses(
     return UseList(rows, int(total), filters)
 
 
-def _safe(name: str | None) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name) if name else "_not_given"
-
-
 def use_list_path(product_id: str, producer_id: str | None) -> str:
-    """Where ``export_use_lists`` puts the uses of one product and producer (relative)."""
-    return f"uses/{_safe(product_id)}/{_safe(producer_id)}.csv"
+    """Where ``export_use_lists`` puts the uses of one product and producer (relative):
+    every id gets a file name of its own that stays inside the folder."""
+    return f"uses/{id_file_name(product_id)}/{id_file_name(producer_id, '.csv')}"
 
 
 def _price_frames(conn: Connection) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
@@ -117,6 +114,8 @@ def export_use_lists(store: Store, folder: Path, chunk_rows: int = 100_000) -> i
 
     Streams the uses once in chunks (bounded memory); prices are joined in memory from
     the three small price tables, the same rules as ``list_uses``. Returns the count.
+    ``folder`` is one Kuznia is building (a file already there is never overwritten), and
+    text cells a spreadsheet would run as formulas are neutralised.
     """
     cols = [c.name for c in uses.c]
     written = 0
@@ -125,20 +124,21 @@ def export_use_lists(store: Store, folder: Path, chunk_rows: int = 100_000) -> i
         by_lot, by_producer, by_product = _price_frames(conn)
         cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
-            cur.execute(f"SELECT {', '.join(cols)} FROM uses")
+            cur.execute("SELECT " + ", ".join(  # dates as ISO text on every backend
+                f"CAST({c} AS TEXT)" if c == "used_on" else c for c in cols) + " FROM uses")
             while rows := cur.fetchmany(chunk_rows):
-                frame = pl.DataFrame(rows, schema=cols, orient="row",
-                                     infer_schema_length=None)
-                frame = _priced(frame.with_columns(pl.col("used_on").cast(pl.String)),
-                                by_lot, by_producer, by_product)
+                frame = pl.DataFrame(rows, orient="row", schema={
+                    c: pl.Int64 if c in ("units_used", "effects", "event_id") else pl.String
+                    for c in cols})
+                frame = _priced(frame, by_lot, by_producer, by_product)
                 for (product_id, producer_id), part in frame.partition_by(
                         ["product_id", "producer_id"], as_dict=True,
                         maintain_order=False).items():
                     rel = use_list_path(str(product_id), producer_id)  # type: ignore[arg-type]
                     path = folder / rel
                     path.parent.mkdir(parents=True, exist_ok=True)
-                    with path.open("a" if rel in started else "w", encoding="utf-8") as f:
-                        part.write_csv(f, include_header=rel not in started)
+                    with path.open("a" if rel in started else "x", encoding="utf-8") as f:
+                        neutralise_frame(part).write_csv(f, include_header=rel not in started)
                     started.add(rel)
                     written += part.height
         finally:
