@@ -1,7 +1,8 @@
 """Kuznia: follow the data from every use of a fielded product back to its contract,
 producer and production line, and answer what one confirmed effect costs."""
 
-from kuznia.workspace import Workspace, init, open
+__version__ = "0.1.0"  # before the imports below: the store records it in workspaces
+
+from kuznia.workspace import Workspace, init, open  # noqa: E402
 
 __all__ = ["Workspace", "init", "open"]
-__version__ = "0.1.0"

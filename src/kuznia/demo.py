@@ -366,15 +366,36 @@ def _write_uses(path: Path, lots: list[tuple], quality: np.ndarray, size: DemoSi
             written += n
 
 
+BYTES_PER_USE = 330  # about 110 in the uses file and 220 in the workspace (measured at 1M)
+
+
+def _room_for(n_uses: int, folder: Path) -> None:
+    """Refuse, with the figures, a demo the disk cannot hold."""
+    import shutil
+
+    probe = folder.resolve()
+    while not probe.exists():
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    needed = n_uses * BYTES_PER_USE
+    if needed > free:
+        raise UsageError(f"--uses {n_uses:,} needs about {needed / (1 << 30):,.1f} GiB of "
+                         f"disk, and {free / (1 << 30):,.1f} GiB are free; lower --uses")
+
+
 def run_demo(db: str, *, n_uses: int, seed: int, data_dir: Path, out_dir: Path,
              say: Callable[[str], None],
              progress: Callable[[int, int], None] | None = None) -> Path:
     """Generate files, import them into a fresh demo workspace, write the report."""
     import kuznia
+    from kuznia.services import params
     from kuznia.services.store import sqlite_path
 
+    params.whole(n_uses, "--uses", minimum=1)
+    params.seed(seed)
     url = database_url(db)
     path = sqlite_path(url)
+    _room_for(n_uses, data_dir)
     check_output(data_dir, "--data", protected=protected_paths(path), folder=True)
     check_output(out_dir, "--out", protected=protected_paths(path), folder=True)
     if data_dir.resolve() == out_dir.resolve():

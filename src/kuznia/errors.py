@@ -79,3 +79,51 @@ class InputError(KuzniaError):
             " (use --quarantine OUT.csv to store the good rows and set the rest aside)"
         )
         return "\n".join(lines)
+
+
+def from_environment(exc: BaseException) -> KuzniaError | None:
+    """The user-facing error for a failure of the machine rather than of Kuznia: a full
+    disk, a read-only or locked file, a path that is a folder. None for anything else,
+    which stays an internal error.
+    """
+    seen: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and len(seen) < 8 and cur not in seen:  # the error and its causes
+        seen.append(cur)
+        known = _one_from_environment(cur)
+        if known is not None:
+            return known
+        cur = cur.__cause__ or cur.__context__
+    return None
+
+
+def _one_from_environment(exc: BaseException) -> KuzniaError | None:
+    import errno
+
+    if isinstance(exc, KuzniaError):
+        return exc
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return WorkspaceError("the disk is full; nothing more was written: free some space "
+                              "and try again")
+    if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return WorkspaceError(f"not allowed: {exc.strerror} ({exc.filename})")
+    if isinstance(exc, OSError) and exc.errno in (errno.EISDIR, errno.ENOTDIR):
+        return UsageError(f"{exc.filename}: {exc.strerror}")
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    if "disk is full" in text or "no space left" in text or sqlstate == "53100":
+        return WorkspaceError("the disk is full; nothing was stored: free some space and try "
+                              "again")
+    if "readonly database" in text or "read-only" in text and "transaction" in text:
+        return WorkspaceError("the workspace is read-only here; reading works, writing needs "
+                              "a workspace you may write to")
+    if "database is locked" in text:
+        return WorkspaceError("the workspace is busy with another write; nothing was "
+                              "stored: try again when it has finished")
+    if "unable to open database file" in text:
+        return WorkspaceError("the workspace file cannot be opened (a folder, or a place "
+                              "this user may not write to)")
+    if "file is not a database" in text or "database disk image is malformed" in text:
+        return WorkspaceError("the workspace file is not a Kuznia workspace, or it is "
+                              "damaged")
+    return None

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from kuznia.errors import UsageError
 from kuznia.services import audit, costs, imports, trace
 from kuznia.services import board as board_svc
 from kuznia.services import failures as failures_svc
@@ -116,6 +117,8 @@ class Workspace:
 
     @_one_snapshot
     def audit_events(self, limit: int | None = None) -> audit.EventList:
+        if limit is not None and limit < 0:
+            raise UsageError("--limit must be 0 (all) or more")
         with self.store.read() as conn:
             return audit.EventList(audit.list_events(conn, limit))
 

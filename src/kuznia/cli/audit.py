@@ -39,7 +39,7 @@ def list_(
         out.print(f"head hash: {events[-1]['hash']}")
         detail = jsonlib.loads(events[-1]["detail"])
         if detail:
-            out.print(f"[dim]last event detail: {detail}[/dim]")
+            out.print(f"last event detail: {detail}", style="dim")
 
 
 @app.command()

@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import functools
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -15,13 +16,20 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from kuznia.errors import KuzniaError, UsageError
+from kuznia.errors import KuzniaError, UsageError, from_environment
 from kuznia.services.results import json_safe
 
 # Piped output (a file, a test) gets wide lines instead of rich's default 80 columns.
 _WIDTH = None if sys.stdout.isatty() else 200
-out = Console(highlight=False, width=_WIDTH)
-err = Console(stderr=True, highlight=False, width=_WIDTH)
+# No markup: ids and values come from users' files, and "[/x]" in one must print as it is
+# (rich would read it as a closing tag and fail). Styles are given with ``style=``.
+out = Console(highlight=False, markup=False, width=_WIDTH)
+err = Console(stderr=True, highlight=False, markup=False, width=_WIDTH)
+
+
+def say_error(error: Exception) -> None:
+    err.print("error: ", style="red", end="")
+    err.print(str(error))
 
 DbOption = Annotated[
     str | None,
@@ -44,16 +52,21 @@ def handles_errors(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
+            _finite_options(kwargs)
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort):
             raise
         except KuzniaError as exc:
-            err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+            say_error(exc)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             err.print("interrupted; nothing was stored by the unfinished step")
             raise typer.Exit(130) from None
         except Exception as exc:
+            known = from_environment(exc)
+            if known is not None:
+                say_error(known)
+                raise typer.Exit(known.exit_code) from None
             if os.environ.get("KUZNIA_DEBUG"):
                 raise
             err.print(f"internal error: {type(exc).__name__}: {exc}\n"
@@ -61,6 +74,14 @@ def handles_errors(fn: F) -> F:
             raise typer.Exit(3) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _finite_options(kwargs: dict[str, Any]) -> None:
+    """Every number option is finite: 'nan' and 'inf' parse as floats, and mean nothing."""
+    for name, value in kwargs.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UsageError(f"--{name.replace('_', '-')} must be a finite number, "
+                             f"not {value}")
 
 
 def parse_date(value: str | None, option: str) -> dt.date | None:

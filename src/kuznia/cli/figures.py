@@ -65,7 +65,7 @@ def render_costs(table: CostTable) -> None:
         )
     out.print(t)
     for note in table.notes:
-        out.print(f"[dim]* {note}[/dim]")
+        out.print(f"* {note}", style="dim")
 
 
 @handles_errors

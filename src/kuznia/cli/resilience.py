@@ -201,5 +201,5 @@ def repairs_plan(
     if r.abroad_note:
         out.print(r.abroad_note)
     for u in r.unreachable:
-        out.print(f"[red]no repair point reachable[/red] for {u['items']} {u['product_id']} "
-                  f"in {u['region']}")
+        out.print(f"no repair point reachable for {u['items']} {u['product_id']} "
+                  f"in {u['region']}", style="red")

@@ -63,7 +63,7 @@ class Board:
 def board(store: Store, producer: str | None = None, product: str | None = None,
           as_of: dt.date | None = None, threshold: float = THRESHOLD) -> Board:
     """Build the board as of a date (default today)."""
-    if threshold < 0:
+    if not threshold >= 0:  # NaN too
         raise UsageError("--threshold must not be negative")
     as_of = as_of or dt.date.today()
     raw: list[dict[str, Any]] = []

@@ -31,7 +31,7 @@ from kuznia.planning.allocation import (
     solve,
 )
 from kuznia.planning.explain import binding, infeasible_reasons, violations
-from kuznia.services import audit
+from kuznia.services import audit, params
 from kuznia.services.imports import read_checked
 from kuznia.services.results import Tabular, json_safe
 from kuznia.services.store import Store
@@ -53,7 +53,7 @@ def parse_share(text: str, option: str) -> float:
         value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
     except ValueError:
         raise UsageError(f"{option} takes a share such as 0.4 or 40%, not {text!r}") from None
-    if not 0 <= value <= 1:
+    if not 0 <= value <= 1:  # NaN fails this too
         raise UsageError(f"{option} must be between 0 and 1 (or 0% and 100%), not {text!r}")
     return value
 
@@ -73,7 +73,12 @@ def parse_change(text: str, option: str) -> float:
     m = re.fullmatch(r"([+-]?\d+(?:\.\d+)?)%", text.strip())
     if not m:
         raise UsageError(f"{option} takes a change such as +20% or -5%, not {text!r}")
-    return float(m.group(1)) / 100
+    change = float(m.group(1)) / 100
+    if change <= -1:
+        raise UsageError(f"{option} cannot cut a price by 100% or more, not {text!r}")
+    if change > 100:
+        raise UsageError(f"{option} must be at most +10000%, not {text!r}")
+    return change
 
 
 def _risk_quantile(risk: str) -> float | None:
@@ -210,8 +215,11 @@ def allocate(
     gap: float = 1e-3,
 ) -> PlanResult:
     """The plan with the most expected effects within every limit, beside the greedy rule."""
-    if budget < 0:
-        raise UsageError("--budget must not be negative")
+    params.finite(budget, "--budget", minimum=0, maximum=1e15)
+    params.finite(time_limit, "--time-limit", above=0)
+    params.finite(gap, "--gap", minimum=0, maximum=1)
+    for pid, units in (require or {}).items():
+        params.whole(units, f"--require {pid}", minimum=0, maximum=2_147_483_647)
     what_if = what_if or WhatIf()
     if offers_file is not None:
         frame = read_checked(store, "offers", offers_file).select(OFFER_COLUMNS)
@@ -231,6 +239,11 @@ def allocate(
             pl.when(pl.col("product_id") == pid).then(pl.col("unit_price") * (1 + change))
             .otherwise(pl.col("unit_price")).alias("unit_price"))
     if what_if.without_producers:
+        known = set(frame["producer_id"].to_list())
+        unknown = sorted(set(what_if.without_producers) - known)
+        if unknown:
+            raise UsageError(f"--without-producer names {', '.join(unknown)}, which no offer "
+                             "is from")
         frame = frame.filter(~pl.col("producer_id").is_in(what_if.without_producers))
     frame = _with_rates(store, frame, risk, name).sort("product_id", "producer_id")
     no_rate = frame.filter(pl.col("effects_per_unit").is_null()
@@ -238,6 +251,10 @@ def allocate(
     left_out = [f"{r['product_id']}/{r['producer_id']}" for r in no_rate.iter_rows(named=True)]
     frame = frame.join(no_rate.select("product_id", "producer_id"),
                        on=["product_id", "producer_id"], how="anti")
+    if frame.is_empty() or frame["capacity"].sum() == 0:
+        raise UsageError(f"{name}: no offer with any capacity{' left' if left_out else ''}; "
+                         "nothing can be bought" + (f" ({len(left_out)} offers have no rate)"
+                                                    if left_out else ""))
     offers = _to_offers(frame)
     mean_rate = frame["mean_rate"].to_numpy().astype(float)  # what we expect, whatever --risk
     limits = Limits(budget=budget, max_producer_share=max_producer_share,

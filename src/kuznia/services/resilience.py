@@ -20,6 +20,7 @@ from sqlalchemy import Connection, select
 
 from kuznia.analytics.failures import binomial_interval
 from kuznia.analytics.strikes import (
+    CHUNK,
     Regions,
     Sites,
     hhi,
@@ -28,11 +29,28 @@ from kuznia.analytics.strikes import (
     time_to_survive,
 )
 from kuznia.errors import UsageError
+from kuznia.services import params
 from kuznia.services.store import Store
 from kuznia.store.schema import demand, regions, sites, strikes
 
 Z90 = 1.6448536269514722
 FRESH = 1_000_000  # chunk offset of the scenarios a duplication plan is judged on
+MAX_MONTHS = 600  # fifty years: a horizon past this is a typing slip
+MAX_WORKERS = 64
+
+
+def _check_run(months: int, scenarios: int, seed: int, workers: int, option: str,
+               n_products: int, n_sites: int, n_extra: int = 0) -> None:
+    """Refuse arguments out of range, and a run whose arrays would not fit in memory:
+    per scenario, month and product the output (float32, float64 copy) and the shortfall
+    (float64); per chunk the strike masks and their float copies over the sites; with
+    candidates, their availability (float32)."""
+    params.whole(scenarios, option, minimum=2)
+    params.seed(seed)
+    params.whole(workers, "--workers", minimum=1, maximum=MAX_WORKERS)
+    needed = (scenarios * months * (n_products * 28 + n_extra * 8)
+              + min(scenarios, CHUNK) * months * n_sites * 9 * max(1, workers))
+    params.fits_in_memory(needed, f"{scenarios:,} scenarios of {months:,} months", option)
 
 
 def _month_index(start: dt.date, day: dt.date) -> int:
@@ -130,9 +148,8 @@ def estimate_regions(store: Store, as_of: dt.date | None = None) -> list[dict[st
 def load_network(store: Store, months: int, start: dt.date | None = None,
                  from_history: bool = False, spillover: float = 0.0) -> Network:
     """Read sites, regions and demand into the model's arrays."""
-    if months < 1:
-        raise UsageError("--months must be at least 1")
-    if not 0 <= spillover <= 1:
+    params.whole(months, "--months", minimum=1, maximum=MAX_MONTHS)
+    if not 0 <= spillover <= 1:  # NaN fails this too
         raise UsageError("--spillover is a probability between 0 and 1")
     start = (start or dt.date.today()).replace(day=1)
     with store.read() as conn:
@@ -233,11 +250,12 @@ def run(store: Store, months: int = 12, scenarios: int = 10_000, seed: int = 0, 
         start: dt.date | None = None, from_history: bool = False, spillover: float = 0.0,
         workers: int = 1, progress: Callable[[int, int], None] | None = None) -> Resilience:
     """Simulate the network and summarise per product and per site."""
-    if scenarios < 2:
-        raise UsageError("--scenarios must be at least 2")
+    params.whole(scenarios, "--scenarios", minimum=2)
     net = load_network(store, months, start, from_history, spillover)
+    _check_run(months, scenarios, seed, workers, "--scenarios", len(net.product_ids),
+               net.sites.size)
     sim = simulate(net.regions, net.sites, len(net.product_ids), months, scenarios, seed,
-                   workers=max(1, workers), progress=progress)
+                   workers=workers, progress=progress)
     out = sim.output.astype(np.float64)
     has_demand = ~np.isnan(net.demand)
     short = shortfall(out, np.nan_to_num(net.demand), net.stock)
@@ -353,8 +371,12 @@ def duplicate(store: Store, candidates_path: str | Path, budget: float, months: 
     from kuznia.planning.duplication import choose, greedy, weighted_shortfall
     from kuznia.services.imports import read_checked
 
-    if budget < 0:
-        raise UsageError("--budget must not be negative")
+    params.finite(budget, "--budget", minimum=0)
+    params.finite(time_limit, "--time-limit", above=0)
+    for product, weight in (weights or {}).items():
+        params.finite(weight, f"--weight {product}", minimum=0)
+    params.whole(saa_scenarios, "--saa-scenarios", minimum=2)
+    params.whole(scenarios, "--scenarios", minimum=2)
     frame = read_checked(store, "candidates", candidates_path)
     net = load_network(store, months, start, from_history, spillover)
     if frame.is_empty():
@@ -362,6 +384,8 @@ def duplicate(store: Store, candidates_path: str | Path, budget: float, months: 
     if np.isnan(net.demand).all():
         raise UsageError("no demand in this workspace: import demand to plan duplicates")
     rows = frame.to_dicts()
+    _check_run(months, max(scenarios, saa_scenarios), seed, workers, "--scenarios",
+               len(net.product_ids), net.sites.size, len(rows))
     where = str(candidates_path)
     cand = Sites(
         region=np.array([net.region_index(r["region"], f"{where}: {r['candidate_id']}")

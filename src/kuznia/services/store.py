@@ -8,11 +8,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from kuznia.errors import WorkspaceError
+from kuznia import __version__
+from kuznia.errors import UsageError, WorkspaceError, from_environment
 from kuznia.settings import database_url
 from kuznia.store import engine as engines
 from kuznia.store.schema import settings
@@ -21,9 +22,10 @@ from kuznia.store.schema import settings
 class Store:
     """A workspace's database: an engine, and transactions that know how to write."""
 
-    def __init__(self, url: str, engine: Engine):
+    def __init__(self, url: str, engine: Engine, read_only: bool = False):
         self.url = url
         self.engine = engine
+        self.read_only = read_only
         self._local = threading.local()  # the snapshot this thread reads in, if any
 
     @property
@@ -75,6 +77,10 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """One transaction for one write; the audit chain is locked for its length."""
+        if self.read_only:
+            raise WorkspaceError(f"{self.display_url} is read-only here (this user may not "
+                                 "write the file or its folder); reading works, writing "
+                                 "does not: nothing was stored")
         try:
             with self.engine.connect().execution_options(kuznia_write=True) as conn:
                 with conn.begin():
@@ -87,6 +93,9 @@ class Store:
                 raise WorkspaceError(
                     f"{self.display_url} is busy with another write (an import still "
                     "running?); nothing was stored: try again when it has finished") from exc
+            known = from_environment(exc)
+            if known is not None:
+                raise known from exc
             raise
 
     def setting(self, key: str, default: str | None = None) -> str | None:
@@ -108,49 +117,100 @@ def sqlite_path(url: str) -> Path | None:
 
 
 def open_store(db: str | None = None) -> Store:
-    """Open an existing workspace and bring its schema up to date."""
+    """Open an existing workspace and bring its schema up to date.
+
+    A SQLite file this user may not write is opened read-only. A workspace made by a newer
+    Kuznia is refused with the version it needs, never half-read.
+    """
     url = database_url(db)
     path = sqlite_path(url)
-    if path is not None and not path.exists():
-        raise WorkspaceError(f"no Kuznia workspace at {path}; create one with 'kuznia init'")
-    store = Store(url, engines.make_engine(url))
+    read_only = False
+    if path is not None:
+        if path.is_dir():
+            raise UsageError(f"--db {path} is a folder; give the workspace's file")
+        if not path.exists():
+            raise WorkspaceError(f"no Kuznia workspace at {path}; create one with 'kuznia init'")
+        read_only = engines.sqlite_read_only(path)
+    store = Store(url, engines.make_engine(url, read_only=read_only), read_only=read_only)
     try:
         if not engines.has_tables(store.engine):
             raise WorkspaceError(
                 f"no Kuznia workspace at {store.display_url}; create one with 'kuznia init'")
-        if engines.current_revision(store.engine) != engines.HEAD:
-            engines.upgrade(store.engine)
+        revision = engines.current_revision(store.engine)
+        if revision is not None and revision not in engines.KNOWN:
+            made_by = _setting_or_none(store, "kuznia_version")
+            raise WorkspaceError(
+                f"{store.display_url} was made by a newer Kuznia"
+                f"{f' ({made_by})' if made_by else ''}: its schema is {revision}, this "
+                f"Kuznia ({__version__}) knows schemas up to {engines.HEAD}; upgrade Kuznia "
+                "to open it (nothing was changed)")
+        if revision != engines.HEAD:
+            if read_only:
+                raise WorkspaceError(f"{store.display_url} needs upgrading to schema "
+                                     f"{engines.HEAD}, and it is read-only here")
+            with store.write() as conn:
+                engines.upgrade(conn)
+                _set_version(conn)
     except WorkspaceError:
         store.close()
         raise
     except Exception as exc:
         store.close()
+        known = from_environment(exc)
+        if known is not None:
+            raise known from exc
         raise WorkspaceError(f"cannot open the workspace at {store.display_url}: {exc}") from exc
     return store
 
 
+def _setting_or_none(store: Store, key: str) -> str | None:
+    try:
+        return store.setting(key)
+    except Exception:  # noqa: BLE001 - a newer schema may have moved settings
+        return None
+
+
+def _set_version(conn: Connection) -> None:
+    """Record which Kuznia last wrote the schema, for the message of an older one."""
+    conn.execute(settings.delete().where(settings.c.key == "kuznia_version"))
+    conn.execute(settings.insert(), {"key": "kuznia_version", "value": __version__})
+
+
 def create_store(db: str | None, currency: str, actor: str) -> Store:
-    """Create a workspace: schema, settings, and the first audit event."""
+    """Create a workspace: schema, settings, and the first audit event, in one transaction
+    that holds the write lock, so two ``init`` at once make one workspace and one clear
+    refusal."""
     from kuznia.services import audit
 
     url = database_url(db)
     path = sqlite_path(url)
     if path is not None:
+        if path.is_dir():
+            raise UsageError(f"--db {path} is a folder; give a file name for the workspace")
+        if path.exists() and path.stat().st_size and engines.sqlite_read_only(path):
+            raise WorkspaceError(f"{path} is read-only here")
         path.parent.mkdir(parents=True, exist_ok=True)
     store = Store(url, engines.make_engine(url))
     try:
-        if engines.has_tables(store.engine):
-            raise WorkspaceError(f"{store.display_url} already holds a workspace")
-        engines.upgrade(store.engine)
-        with store.write() as conn:
-            event_id = audit.next_event_id(conn)
-            conn.execute(settings.insert(), [
-                {"key": "currency", "value": currency},
-                {"key": "created_at", "value": dt.datetime.now(dt.UTC).isoformat()},
-            ])
-            audit.append(conn, event_id, actor=actor, action="init",
-                         detail={"currency": currency})
-    except Exception:
+        with store.engine.connect().execution_options(kuznia_write=True) as conn:
+            with conn.begin():
+                if store.dialect == "postgresql":  # one init at a time on this database
+                    conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7411)")
+                if inspect(conn).get_table_names():
+                    raise WorkspaceError(f"{store.display_url} already holds a workspace")
+                engines.upgrade(conn)
+                _set_version(conn)
+                event_id = audit.next_event_id(conn)
+                conn.execute(settings.insert(), [
+                    {"key": "currency", "value": currency},
+                    {"key": "created_at", "value": dt.datetime.now(dt.UTC).isoformat()},
+                ])
+                audit.append(conn, event_id, actor=actor, action="init",
+                             detail={"currency": currency})
+    except Exception as exc:
         store.close()
+        known = from_environment(exc)
+        if known is not None and known is not exc:
+            raise known from exc
         raise
     return store

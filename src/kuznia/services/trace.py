@@ -53,6 +53,8 @@ def list_uses(
     limit: int | None = 1000,
 ) -> UseList:
     """Uses matching every filter given, oldest first, with what each one cost."""
+    if limit is not None and limit < 0:
+        raise UsageError("--limit must be 0 (all) or more")
     src = uses
     frm, price, (lot_p, producer_p, _) = joined_price(src, src.c.lot, src.c.producer_id,
                                                       src.c.product_id)

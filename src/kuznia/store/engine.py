@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -15,20 +17,52 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 # Alembic (about 0.15 s to import) loads only when there is something to migrate; a test
 # checks it against Alembic's own idea of the head.
 HEAD = "0004"
+KNOWN = ("0001", "0002", "0003", "0004")  # every revision this Kuznia can open
 SQLITE_BUSY_SECONDS = 30.0  # how long a writer waits for another to finish
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL and foreign keys, as a file store wants."""
+def sqlite_read_only(path: Path) -> bool:
+    """Whether this user may not write the workspace file, or create its journal beside it
+    (then it is opened read-only: every read works, every write says why it cannot)."""
+    return path.exists() and not (os.access(path, os.W_OK)
+                                  and os.access(path.parent, os.W_OK | os.X_OK))
+
+
+def _read_only_creator(path: Path):  # type: ignore[no-untyped-def]
+    """Connections that open the file read-only. Without the WAL's shared-memory file and
+    leave to make one, SQLite can read only a file it may treat as immutable."""
+    import sqlite3
+    from urllib.parse import quote
+
+    shm = Path(f"{path}-shm")
+    immutable = "&immutable=1" if not shm.exists() and not os.access(path.parent, os.W_OK) \
+        else ""
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro{immutable}"
+
+    def connect():  # type: ignore[no-untyped-def]
+        return sqlite3.connect(uri, uri=True, timeout=SQLITE_BUSY_SECONDS,
+                               check_same_thread=False)
+
+    return connect
+
+
+def make_engine(url: str, read_only: bool = False) -> Engine:
+    """An engine for ``url``; SQLite gets WAL and foreign keys, as a file store wants, and
+    opens read-only with ``read_only``."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_SECONDS})
+        database = make_url(url).database
+        if read_only and database:
+            engine = create_engine("sqlite://", creator=_read_only_creator(Path(database)))
+        else:
+            engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_SECONDS})
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
             # SQLAlchemy's recipe: let us emit BEGIN ourselves (see _begin below)
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            if not read_only:
+                cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache
@@ -74,12 +108,17 @@ def has_tables(engine: Engine) -> bool:
     return bool(inspect(engine).get_table_names())
 
 
-def upgrade(engine: Engine) -> None:
-    """Run every pending migration (a no-op on an up-to-date store)."""
+def upgrade(bind: Engine | Connection) -> None:
+    """Run every pending migration (a no-op on an up-to-date store); given a connection,
+    inside its transaction."""
     from alembic import command
 
     cfg = _alembic_config()
-    with engine.begin() as conn:
+    if isinstance(bind, Connection):
+        cfg.attributes["connection"] = bind
+        command.upgrade(cfg, "head")
+        return
+    with bind.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 
