@@ -171,3 +171,35 @@ def test_any_text_in_a_note_survives_the_round_trip(filled: kuznia.Workspace, tm
     (stored,) = filled.uses(product="FPV-A", limit=None, operator="OP-01").to_polars().filter(
         use_id=use_id).iter_rows(named=True)
     assert stored["notes"] == (note.strip() or None)
+
+
+def test_update_rechecks_the_rules_other_rows_take_part_in(filled: kuznia.Workspace,
+                                                           example_dir: Path, tmp_path: Path):
+    """A contract whose lots are used may not move to another product (its uses would be
+    re-priced under a product they are not); a used lot may not be renamed or moved."""
+    before = filled.cost_per_effect("product,producer").to_dict()
+    text = (example_dir / "contracts.csv").read_text()
+    moved = tmp_path / "contracts.csv"
+    moved.write_text(text.replace("C001,P002,FPV-A", "C001,P002,ATG-B"))
+    with pytest.raises(InputError) as e:
+        filled.import_file("contracts", moved, update=True)
+    assert _lines_of(e.value) == [(2, "product_id")]
+    assert "uses name lots delivered under this contract" in str(e.value)
+    # a price correction is an update like any other
+    priced = tmp_path / "contracts2.csv"
+    priced.write_text(text.replace("1000,495,USD", "1000,500,USD"))
+    assert filled.import_file("contracts", priced, update=True).updated == 1
+    deliveries = (example_dir / "deliveries.csv").read_text()
+    for change in (("L-0001", "L-0009"), ("D001,C001", "D001,C003")):
+        f = tmp_path / "deliveries.csv"
+        f.write_text(deliveries.replace(*change))
+        with pytest.raises(InputError) as e:
+            filled.import_file("deliveries", f, update=True)
+        assert _lines_of(e.value) == [(2, "lot")]
+    # a contract with no used lot may still move
+    f = tmp_path / "contracts3.csv"
+    f.write_text(text.replace("C003,P001,ATG-B", "C003,P001,FPV-A"))
+    with pytest.raises(InputError):  # C003's lot L-0004 is used too
+        filled.import_file("contracts", f, update=True)
+    after = filled.cost_per_effect("product,producer").to_dict()
+    assert [r["uses"] for r in after["rows"]] == [r["uses"] for r in before["rows"]]

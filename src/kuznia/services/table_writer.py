@@ -8,11 +8,13 @@ does the careful path read the stored rows back, skip the identical ones, report
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
 
+from kuznia.ingest.readers import LINE
 from kuznia.ingest.tables import TableSpec
 from kuznia.ingest.validate import REPEATED_KEY, no_problems, problems_where
 from kuznia.store import bulk
@@ -89,13 +91,66 @@ class TableWriter:
                 "is already stored with other content (use --update to replace it)",
                 pl.concat_str([pl.col(k).cast(pl.String) for k in key], separator="/"))])
         elif diff.height:
+            conflicts = self._breaks_references(diff)
+            if not conflicts.is_empty():
+                problems = pl.concat([problems, conflicts])
+                diff = diff.filter(~pl.col(LINE).is_in(conflicts.get_column(LINE).implode()))
             self._update(diff, key, values)
         rows = self._rows(joined.filter(~stored))
         bulk.insert_frame(self.conn, self.table, rows)
         self._inserted(rows)
         return problems
 
+    def _breaks_references(self, diff: pl.DataFrame) -> pl.DataFrame:
+        """Problems for updates that would change what stored rows mean: a contract whose
+        lots uses name may not move to another producer or product (its uses would be
+        re-priced and re-attributed), and a used lot may not be renamed or moved to a
+        contract of another producer or product. The row's own rules were checked with
+        the batch; these are the rules other rows take part in. The kept aggregate of uses
+        (keyed by lot) answers without a scan of the uses."""
+        if self.spec.name == "contracts":
+            moved = diff.filter((pl.col("producer_id") != pl.col("producer_id__old"))
+                                | (pl.col("product_id") != pl.col("product_id__old")))
+            used = self._used_lots_by_contract(moved.get_column("contract_id").to_list())
+            return problems_where(
+                moved.join(used, on="contract_id", how="inner"), pl.lit(True), "product_id",
+                "cannot move to another producer or product: uses name lots delivered "
+                "under this contract", pl.format("{} uses", pl.col("__uses")))
+        if self.spec.name == "deliveries":
+            moved = diff.filter(pl.col("lot__old").is_not_null()
+                                & ((pl.col("lot") != pl.col("lot__old")) | pl.col("lot").is_null()
+                                   | (pl.col("contract_id") != pl.col("contract_id__old"))))
+            used = self._uses_of_lots(moved.get_column("lot__old").to_list())
+            return problems_where(
+                moved.join(used, left_on="lot__old", right_on="lot", how="inner"),
+                pl.lit(True), "lot",
+                "names a lot that uses already name: the lot cannot be renamed or moved to "
+                "another contract", pl.format("{} ({} uses)", pl.col("lot__old"),
+                                             pl.col("__uses")))
+        return no_problems()
+
+    def _used_lots_by_contract(self, contract_ids: list[str]) -> pl.DataFrame:
+        d, cube = s.deliveries, s.use_cube
+        return self._counts(contract_ids, "contract_id", lambda ids: (
+            select(d.c.contract_id, func.sum(cube.c.uses))
+            .join(cube, cube.c.lot == d.c.lot)
+            .where(d.c.contract_id.in_(ids), cube.c.uses > 0).group_by(d.c.contract_id)))
+
+    def _uses_of_lots(self, lots: list[str]) -> pl.DataFrame:
+        cube = s.use_cube
+        return self._counts(lots, "lot", lambda ids: (
+            select(cube.c.lot, func.sum(cube.c.uses))
+            .where(cube.c.lot.in_(ids), cube.c.uses > 0).group_by(cube.c.lot)))
+
+    def _counts(self, ids: list[str], name: str, query: Any) -> pl.DataFrame:
+        rows: list[tuple[str, int]] = []
+        for i in range(0, len(ids), 500):  # bounded bind parameters per statement
+            rows += [(r[0], int(r[1])) for r in self.conn.execute(query(ids[i:i + 500]))]
+        return pl.DataFrame(rows, orient="row", schema={name: pl.String, "__uses": pl.Int64})
+
     def _update(self, diff: pl.DataFrame, key: list[str], values: list[str]) -> None:
+        if diff.is_empty():
+            return
         olds = diff.select(*key, *[pl.col(f"{c}__old").alias(c) for c in values])
         news = self._rows(diff)
         changes = []
