@@ -29,6 +29,7 @@ from kuznia.ingest.tables import IMPORT_ORDER
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SLOW = {"demo"}  # covered by its own tests below
 EXAMPLES_CI = int(os.environ.get("KUZNIA_FUZZ_EXAMPLES", "120"))
+RANDOM = os.environ.get("KUZNIA_FUZZ_RANDOM")  # set: fresh examples each run (bench/)
 
 
 def _commands() -> dict[tuple[str, ...], list]:  # type: ignore[type-arg]
@@ -56,6 +57,19 @@ WORDS = ["", " ", "0", "1", "-1", "2", "10", "0.5", "1.5", "-0.5", "40%", "150%"
          "FD/01", "a b", "=cmd|' /C calc'!A0", "\u00e9\u20ac", "x" * 300, "@SUM(1)"]
 FILES = ["<dir>", "<missing>", "<workspace>", "<binary>", "<empty>", "<mutated>",
          "<example>"]
+NUMBERS = ["0", "1", "-1", "2", "3", "-0.5", "0.5", "nan", "inf", "-inf", "1e309", "1e18",
+           "99999999999999999999", "2147483648", "9223372036854775808", "600", "601",
+           "100000", "2000000000"]
+
+
+def _pool(param) -> list[str]:  # type: ignore[no-untyped-def]
+    """Values for one option: numbers for a number, paths for a path, anything else too."""
+    kind = getattr(getattr(param, "type_descriptor", None), "annotation", None)
+    if kind in (int, float):
+        return NUMBERS + WORDS[:8]
+    if kind is Path:
+        return FILES + ["out", "../out", "ws.db-wal"]
+    return WORDS + FILES
 
 
 def _materialise(value: str, work: Path, mutated: Path) -> str:
@@ -87,7 +101,7 @@ def invocations(draw) -> tuple[tuple[str, ...], list[str]]:  # type: ignore[no-u
             args.append(p.opts[0])
             continue
         for _ in range(draw(st.integers(1, 2)) if p.multiple else 1):
-            args += [p.opts[0], draw(st.sampled_from(WORDS + FILES))]
+            args += [p.opts[0], draw(st.sampled_from(_pool(p)))]
     return path, args
 
 
@@ -137,7 +151,7 @@ def _check(result, args: list[str]) -> None:  # type: ignore[no-untyped-def]
     assert result.exit_code in (0, 1, 2), f"{args} -> exit {result.exit_code}"
 
 
-@settings(max_examples=EXAMPLES_CI, deadline=None, derandomize=True,
+@settings(max_examples=EXAMPLES_CI, deadline=None, derandomize=RANDOM is None,
           suppress_health_check=[HealthCheck.function_scoped_fixture,
                                  HealthCheck.too_slow])
 @given(inv=invocations(), how=st.sampled_from(MUTATIONS), where=st.integers(0, 10_000),
@@ -153,7 +167,7 @@ def test_no_option_gives_an_internal_error(work: Path, monkeypatch, inv, how, wh
     _check(result, args)
 
 
-@settings(max_examples=EXAMPLES_CI, deadline=None, derandomize=True,
+@settings(max_examples=EXAMPLES_CI, deadline=None, derandomize=RANDOM is None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(table=st.sampled_from(IMPORT_ORDER), how=st.sampled_from(MUTATIONS),
        where=st.integers(0, 10_000), cell=st.sampled_from(WORDS),
@@ -170,3 +184,38 @@ def test_no_mutated_file_gives_an_internal_error(work: Path, monkeypatch, table,
     _check(result, args)
     with kuznia.open(str(work / "ws.db")) as ws:  # whatever happened, the store is whole
         assert ws.verify_audit().ok
+
+
+KNOWN = [  # the cases a hostile tester found, kept as a deterministic regression list
+    ["plan", "allocate", "--budget", "-1"], ["plan", "allocate", "--budget", "nan"],
+    ["plan", "allocate", "--budget", "inf"],
+    ["plan", "allocate", "--budget", "1e6", "--price-change", "FPV-A=-101%"],
+    ["plan", "allocate", "--budget", "1e6", "--require", "FPV-A=-5"],
+    ["plan", "allocate", "--budget", "1e6", "--without-producer", "P999"],
+    ["plan", "allocate", "--budget", "1e6", "--offers", "<no-capacity>"],
+    ["plan", "allocate", "--budget", "1e6", "--time-limit", "-1"],
+    ["resilience", "simulate", "--seed", "-1"],
+    ["resilience", "simulate", "--seed", "9223372036854775808"],
+    ["resilience", "simulate", "--scenarios", "2000000000"],
+    ["resilience", "simulate", "--months", "100000"],
+    ["resilience", "simulate", "--workers", "0"],
+    ["resilience", "duplicate", "--candidates", "<example>", "--budget", "10", "--weight",
+     "FPV-A=-1"],
+    ["board", "--threshold", "nan"], ["uses", "--limit", "-5"], ["audit", "list", "--limit",
+                                                                 "-1"],
+    ["growth", "--product", "FPV-A", "--target", "nan"],
+    ["import", "uses", "<dir>"],
+]
+
+
+@pytest.mark.parametrize("args", KNOWN, ids=" ".join)
+def test_known_hostile_arguments_are_usage_errors(work: Path, monkeypatch, args: list[str]):
+    monkeypatch.chdir(work)
+    (work / "nocap.csv").write_text("product_id,producer_id,unit_price,capacity\n"
+                                   "FPV-A,P002,100,0\n")
+    args = [str(work / "nocap.csv") if a == "<no-capacity>" else
+            _materialise(a, work, work / "nocap.csv") for a in args]
+    result = CliRunner().invoke(app, [*args, "--db", str(work / "ws.db")])
+    _check(result, args)
+    assert result.exit_code in (1, 2), result.output
+    assert "error" in result.output

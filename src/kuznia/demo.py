@@ -411,10 +411,15 @@ def run_demo(db: str, *, n_uses: int, seed: int, data_dir: Path, out_dir: Path,
         generate(tmp, DemoSize(uses=n_uses), seed, say)
     files = {t: data_dir / f"{t}.csv" for t in IMPORT_ORDER}
     with kuznia.init(db, "USD", "demo") as ws:
+        from kuznia.services import audit
         from kuznia.store.schema import settings
 
-        with ws.store.write() as conn:
+        with ws.store.write() as conn:  # an audited write like any other
             conn.execute(settings.insert(), {"key": "demo", "value": "1"})
+            audit.append(conn, audit.next_event_id(conn), actor="demo", action="setting",
+                         table_name="settings", rows_added=1, detail={
+                             "key": "demo", "value": "1",
+                             "digests": {"settings": audit.settings_digest(conn).to_dict()}})
         for table in IMPORT_ORDER:
             r = ws.import_file(table, files[table], progress=progress)
             say(f"imported {files[table]}: {r.added:,} rows")

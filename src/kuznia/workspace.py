@@ -122,8 +122,12 @@ class Workspace:
         with self.store.read() as conn:
             return audit.EventList(audit.list_events(conn, limit))
 
-    def verify_audit(self) -> audit.ChainCheck:
-        return audit.verify_chain(self.audit_events().rows)
+    def verify_audit(self, deep: bool = False, expect_head: str | None = None
+                     ) -> audit.ChainCheck:
+        """Check the audit chain; ``deep`` also checks every stored row and the kept
+        aggregates against it; ``expect_head`` is a head hash kept outside the store."""
+        with self.store.snapshot() as conn:
+            return audit.verify(conn, deep=deep, expect_head=expect_head)
 
     def report(self, out: str | Path = "kuznia-report", with_uses: bool | None = None) -> Path:
         from kuznia.report.build import build_report

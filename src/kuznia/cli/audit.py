@@ -44,15 +44,44 @@ def list_(
 
 @app.command()
 @handles_errors
-def verify(db: DbOption = None, json: JsonOption = False) -> None:
+def verify(
+    deep: Annotated[bool, typer.Option(
+        "--deep", help="Also recompute every table's digest from its rows, and rebuild the "
+                       "kept aggregates, against what the chain recorded (reads every row).")
+    ] = False,
+    expect_head: Annotated[str | None, typer.Option(
+        help="A head hash kept outside the store ('kuznia audit head'): fail if it is not "
+             "in the chain (newer events were cut off or rewritten).")] = None,
+    db: DbOption = None,
+    json: JsonOption = False,
+) -> None:
     """Walk the chain; exit 1 naming the first event edited, removed or reordered."""
     with kuznia.open(db) as ws:
-        check = ws.verify_audit()
+        check = ws.verify_audit(deep=deep, expect_head=expect_head)
     if json:
         print_json(check.to_dict())
     elif check.ok:
-        out.print(f"audit chain intact: {check.checked} events, head {check.head}")
+        rows = f", {check.rows_checked:,} rows match it" if check.deep else ""
+        after = "" if check.events_after_expected_head is None else \
+            f"; the expected head is there, {check.events_after_expected_head} events after it"
+        out.print(f"audit chain intact: {check.checked} events{rows}, head {check.head}{after}")
     else:
-        err.print(f"audit chain broken at event {check.first_bad_event}: {check.reason}")
+        where = f" at event {check.first_bad_event}" if check.first_bad_event else ""
+        err.print(f"audit chain broken{where}: {check.reason}")
     if not check.ok:
         raise typer.Exit(1)
+
+
+@app.command()
+@handles_errors
+def head(db: DbOption = None) -> None:
+    """Print the newest event's hash, to keep outside the store (the last line)."""
+    with kuznia.open(db) as ws:
+        events = ws.audit_events(1).rows
+    if not events:
+        err.print("no audit events")
+        raise typer.Exit(1)
+    e = events[-1]
+    err.print(f"event {e['event_id']} at {e['at']} by {e['actor']}: keep this hash, and check "
+              "later with 'kuznia audit verify --expect-head HASH'")
+    out.print(e["hash"])

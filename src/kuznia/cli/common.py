@@ -76,12 +76,19 @@ def handles_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+INT64_MAX = 2**63 - 1
+
+
 def _finite_options(kwargs: dict[str, Any]) -> None:
-    """Every number option is finite: 'nan' and 'inf' parse as floats, and mean nothing."""
+    """Every number option is finite ('nan' and 'inf' parse as floats, and mean nothing)
+    and every whole one fits in 64 bits (a database or NumPy takes no more)."""
     for name, value in kwargs.items():
+        option = f"--{name.replace('_', '-')}"
         if isinstance(value, float) and not math.isfinite(value):
-            raise UsageError(f"--{name.replace('_', '-')} must be a finite number, "
-                             f"not {value}")
+            raise UsageError(f"{option} must be a finite number, not {value}")
+        if isinstance(value, int) and not isinstance(value, bool) \
+                and not -INT64_MAX <= value <= INT64_MAX:
+            raise UsageError(f"{option} is out of range (at most {INT64_MAX:,} in size)")
 
 
 def parse_date(value: str | None, option: str) -> dt.date | None:

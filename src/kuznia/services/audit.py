@@ -11,12 +11,19 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import polars as pl
 from sqlalchemy import Connection, func, select
 
+from kuznia.ingest.tables import IMPORT_ORDER, SPECS, TableSpec
 from kuznia.services.results import Tabular
+from kuznia.store import bulk
+from kuznia.store import schema as s
+from kuznia.store.digest import TableDigest, digest_of, row_hashes, stored_hash
 from kuznia.store.schema import audit_events
 
 GENESIS = "0" * 64
@@ -96,9 +103,49 @@ class ChainCheck:
     head: str | None
     first_bad_event: int | None = None
     reason: str | None = None
+    deep: bool = False  # the rows were checked against the chain too
+    rows_checked: int | None = None
+    table: str | None = None  # with deep: the first table that differs
+    key: str | None = None  # ... and the first key, where one can be named
+    events_after_expected_head: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
+
+
+def verify(conn: Connection, *, deep: bool = False, expect_head: str | None = None
+           ) -> ChainCheck:
+    """Check the chain (links, hashes, ids), that it starts with the workspace's creation,
+    that it holds ``expect_head`` (a head kept elsewhere: newer events may follow it, none
+    may be missing), and with ``deep`` that the stored rows are what it recorded."""
+    events = list_events(conn)
+    check = verify_chain(events)
+    if not check.ok:
+        return check
+    if not events:
+        return ChainCheck(False, 0, None, None, "the chain is empty, but the workspace "
+                          "exists: its events were deleted")
+    if events[0]["action"] != "init":
+        return ChainCheck(False, 0, None, events[0]["event_id"],
+                          "the chain does not start with the workspace's creation: it was "
+                          "cut and restarted")
+    after = None
+    if expect_head is not None:
+        hashes = [e["hash"] for e in events]
+        if expect_head not in hashes:
+            return ChainCheck(False, check.checked, check.head, None,
+                              f"the head kept elsewhere ({expect_head[:16]}...) is not in the "
+                              "chain: events were cut off or rewritten")
+        after = len(hashes) - 1 - hashes.index(expect_head)
+    if not deep:
+        return ChainCheck(True, check.checked, check.head, events_after_expected_head=after)
+    d = deep_check(conn, events)
+    if not d.ok:
+        return ChainCheck(False, check.checked, check.head, None,
+                          f"{d.table}{f' {d.key}' if d.key else ''}: {d.reason}", True,
+                          d.rows, d.table, d.key, after)
+    return ChainCheck(True, check.checked, check.head, deep=True, rows_checked=d.rows,
+                      events_after_expected_head=after)
 
 
 def verify_chain(events: list[dict[str, Any]]) -> ChainCheck:
@@ -119,3 +166,179 @@ def verify_chain(events: list[dict[str, Any]]) -> ChainCheck:
         prev = event["hash"]
         expected_id += 1
     return ChainCheck(True, len(events), prev if events else GENESIS)
+
+
+# --- the data behind the events -------------------------------------------------------
+
+_DTYPES = {"id": pl.String, "text": pl.String, "choice": pl.String, "currency": pl.String,
+           "int": pl.Int64, "number": pl.Float64, "date": pl.Date}
+CHUNK = 200_000
+UNHASHED_SETTINGS = ("kuznia_version",)  # written by upgrades, not by users
+
+
+def hashed_columns(spec: TableSpec) -> dict[str, pl.DataType]:
+    """The columns a row's hash covers, in order, with their types."""
+    cols = {f.name: _DTYPES[f.kind] for f in spec.fields}
+    cols.update({c: pl.Float64 for c in spec.derived})
+    cols["event_id"] = pl.Int64
+    return cols
+
+
+def stored_rows(conn: Connection, table: str, chunk: int = CHUNK
+                ) -> Iterator[pl.DataFrame]:
+    """The rows of a data table in key order, typed as hashed, with ``row_hash``."""
+    spec = SPECS[table]
+    cols = hashed_columns(spec)
+    names = list(cols)
+    exprs = [f"CAST({c} AS TEXT)" if t == pl.Date else c for c, t in cols.items()]
+    result = conn.exec_driver_sql(
+        f"SELECT {', '.join(exprs)}, row_hash FROM {table} ORDER BY {', '.join(spec.key)}")
+    while rows := result.fetchmany(chunk):
+        schema = {c: (pl.String if t == pl.Date else t) for c, t in cols.items()}
+        frame = pl.DataFrame(rows, orient="row", schema={**schema, "row_hash": pl.Int64})
+        yield frame.with_columns(pl.col(c).str.slice(0, 10).str.to_date()
+                                 for c, t in cols.items() if t == pl.Date).select(
+            *names, "row_hash")
+
+
+def backfill_row_hashes(conn: Connection, table: str) -> TableDigest:
+    """Give every row of ``table`` its hash (an upgrade of an older workspace)."""
+    spec = SPECS[table]
+    total = TableDigest()
+    names = list(hashed_columns(spec))
+    for frame in list(stored_rows(conn, table)):
+        lo, hi = row_hashes(frame.select(names))
+        total = total + digest_of(lo, hi)
+        keyed = frame.select(*spec.key).with_columns(pl.Series("row_hash", stored_hash(lo)))
+        bulk.update_rows(conn, s.DATA_TABLES[table], tuple(spec.key), keyed)
+    return total
+
+
+def _small_table_digest(conn: Connection, query: str) -> TableDigest:
+    rows = conn.exec_driver_sql(query).all()
+    frame = pl.DataFrame([tuple(r) for r in rows], orient="row",
+                         schema={f"c{i}": pl.String for i in range(len(rows[0]))}
+                         if rows else {"c0": pl.String})
+    return digest_of(*row_hashes(frame)) if rows else TableDigest()
+
+
+def settings_digest(conn: Connection) -> TableDigest:
+    skip = ", ".join(f"'{k}'" for k in UNHASHED_SETTINGS)
+    return _small_table_digest(conn, f"SELECT key, value FROM settings WHERE key NOT IN "
+                                     f"({skip}) ORDER BY key")
+
+
+def plans_digest(conn: Connection) -> TableDigest:
+    return _small_table_digest(conn, "SELECT name, kind, created_at, actor, inputs, result, "
+                                     "CAST(event_id AS TEXT) FROM plans ORDER BY name")
+
+
+def recorded_digests(events: list[dict[str, Any]]) -> dict[str, tuple[int, TableDigest]]:
+    """Each table's digest as the newest event that wrote it recorded, with that event."""
+    out: dict[str, tuple[int, TableDigest]] = {}
+    for e in events:
+        for table, d in json.loads(e["detail"] or "{}").get("digests", {}).items():
+            out[table] = (e["event_id"], TableDigest.from_dict(d))
+    return out
+
+
+def table_digest(conn: Connection, table: str) -> TableDigest:
+    """The digest the newest event recorded for ``table`` (empty if none did)."""
+    found = recorded_digests(list_events(conn)).get(table)
+    return found[1] if found else TableDigest()
+
+
+@dataclass(frozen=True)
+class DeepCheck:
+    ok: bool
+    tables: int
+    rows: int
+    table: str | None = None
+    key: str | None = None
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def deep_check(conn: Connection, events: list[dict[str, Any]]) -> DeepCheck:
+    """Recompute every table's digest from its rows and compare with what the chain
+    recorded; rebuild the kept aggregates from the uses and compare. Names the first
+    table and key that differ."""
+    recorded = recorded_digests(events)
+    last_event = events[-1]["event_id"] if events else 0
+    rows_seen = tables = 0
+    for table in IMPORT_ORDER:
+        spec = SPECS[table]
+        names = list(hashed_columns(spec))
+        total = TableDigest()
+        tables += 1
+        for frame in stored_rows(conn, table):
+            rows_seen += frame.height
+            lo, hi = row_hashes(frame.select(names))
+            total = total + digest_of(lo, hi)
+            bad = (frame.get_column("row_hash").to_numpy(allow_copy=True) != stored_hash(lo)) \
+                | frame.get_column("row_hash").is_null().to_numpy()
+            events_ok = frame.get_column("event_id").is_between(1, last_event).to_numpy()
+            for mask, why in ((bad, "its content does not match its hash (edited outside "
+                                    "Kuznia)"),
+                              (~events_ok, "it names no audited write (inserted outside "
+                                           "Kuznia)")):
+                if mask.any():
+                    i = int(np.flatnonzero(mask)[0])
+                    key = "/".join(str(frame[k][i]) for k in spec.key)
+                    return DeepCheck(False, tables, rows_seen, table, key, why)
+        event, expected = recorded.get(table, (None, TableDigest()))
+        if total != expected:
+            where = f"event {event}" if event else "no event"
+            return DeepCheck(False, tables, rows_seen, table, None,
+                             f"holds {total.rows:,} rows where {where} recorded "
+                             f"{expected.rows:,}, or rows differ from what it recorded "
+                             "(rows removed, added or rewritten with their hashes)")
+    for name, digest in (("settings", settings_digest(conn)), ("plans", plans_digest(conn))):
+        tables += 1
+        event, expected = recorded.get(name, (None, TableDigest()))
+        if name in recorded and digest != expected:
+            return DeepCheck(False, tables, rows_seen, name, None,
+                             f"differs from what event {event} recorded")
+    for cube in bulk.CUBES:
+        tables += 1
+        key = _first_cube_difference(conn, cube)
+        if key is not None:
+            return DeepCheck(False, tables, rows_seen, cube.table, key,
+                             "the kept aggregate differs from one rebuilt from the uses")
+    return DeepCheck(True, tables, rows_seen)
+
+
+def _first_cube_difference(conn: Connection, cube: bulk.Cube) -> str | None:
+    cols = ["product_id", "producer_id", "version", "lot", "used_on", "units_used", "effects",
+            "outcome", "conditions", "failure_mode"]
+    result = conn.exec_driver_sql(
+        f"SELECT {', '.join(c if c != 'used_on' else 'CAST(used_on AS TEXT)' for c in cols)} "
+        "FROM uses")
+    parts = []
+    while rows := result.fetchmany(CHUNK):
+        frame = pl.DataFrame(rows, orient="row", schema={
+            c: pl.Int64 if c in ("units_used", "effects") else pl.String for c in cols})
+        parts.append(cube.rows(frame.with_columns(pl.col("used_on").str.slice(0, 10)
+                                                   .str.to_date()), 1))
+    keys = list(cube.keys)
+    rebuilt = (pl.concat(parts).group_by(keys).agg(*(pl.col(c).sum() for c in cube.sums),
+                                                    *(pl.col(c).min() for c in cube.firsts))
+               if parts else None)
+    stored_rows_ = conn.exec_driver_sql(
+        f"SELECT {', '.join(cube.columns)} FROM {cube.table}").all()
+    stored = pl.DataFrame([tuple(r) for r in stored_rows_], orient="row",
+                          schema={c: pl.String if c in cube.keys or c in cube.firsts
+                                  else pl.Int64 for c in cube.columns})
+    stored = stored.filter(pl.any_horizontal(pl.col(c) != 0 for c in cube.sums))
+    if rebuilt is None:
+        rebuilt = stored.clear()
+    rebuilt = rebuilt.select(cube.columns).with_columns(
+        pl.col(c).cast(pl.Int64) for c in cube.sums)
+    joined = stored.join(rebuilt, on=keys, how="full", coalesce=True, suffix="__r")
+    differs = pl.any_horizontal(pl.col(c).ne_missing(pl.col(f"{c}__r")) for c in cube.sums)
+    bad = joined.filter(differs).sort(keys)
+    if bad.is_empty():
+        return None
+    return "/".join(str(v) for v in bad.select(keys).row(0))

@@ -246,7 +246,9 @@ def import_file(
                 rows_updated=result.updated, rows_unchanged=result.unchanged,
                 rows_rejected=result.rejected,
                 detail={"mode": "quarantine" if quarantine else "all_or_nothing",
-                        "update": update, "quarantine_file": result.quarantine},
+                        "update": update, "quarantine_file": result.quarantine,
+                        "digests": {table: (audit.table_digest(conn, table)
+                                            + writer.delta).to_dict()}},
             )
     return result
 

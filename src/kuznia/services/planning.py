@@ -337,7 +337,9 @@ def save_plan(store: Store, name: str, plan: PlanResult, actor: str) -> int:
             "result": json.dumps(json_safe(result), allow_nan=False), "event_id": event_id})
         audit.append(conn, event_id, actor=actor, action="save_plan", table_name="plans",
                      rows_added=1, detail={"name": name, "status": plan.status,
-                                           "expected_effects": plan.expected_effects})
+                                           "expected_effects": plan.expected_effects,
+                                           "digests": {"plans": audit.plans_digest(conn)
+                                                       .to_dict()}})
     return event_id
 
 

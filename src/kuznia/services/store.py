@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from kuznia import __version__
-from kuznia.errors import UsageError, WorkspaceError, from_environment
+from kuznia.errors import KuzniaError, UsageError, WorkspaceError, from_environment
 from kuznia.settings import database_url
 from kuznia.store import engine as engines
 from kuznia.store.schema import settings
@@ -93,6 +93,13 @@ class Store:
                 raise WorkspaceError(
                     f"{self.display_url} is busy with another write (an import still "
                     "running?); nothing was stored: try again when it has finished") from exc
+            known = from_environment(exc)
+            if known is not None:
+                raise known from exc
+            raise
+        except KuzniaError:
+            raise
+        except Exception as exc:  # a driver's own error (bulk paths use the raw cursor)
             known = from_environment(exc)
             if known is not None:
                 raise known from exc
@@ -206,7 +213,8 @@ def create_store(db: str | None, currency: str, actor: str) -> Store:
                     {"key": "created_at", "value": dt.datetime.now(dt.UTC).isoformat()},
                 ])
                 audit.append(conn, event_id, actor=actor, action="init",
-                             detail={"currency": currency})
+                             detail={"currency": currency, "digests": {
+                                 "settings": audit.settings_digest(conn).to_dict()}})
     except Exception as exc:
         store.close()
         known = from_environment(exc)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
 import polars as pl
 from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +20,7 @@ from kuznia.ingest.tables import TableSpec
 from kuznia.ingest.validate import REPEATED_KEY, no_problems, problems_where
 from kuznia.store import bulk
 from kuznia.store import schema as s
+from kuznia.store.digest import TableDigest, digest_of, row_hashes, stored_hash
 
 
 def _differs(columns: list[str]) -> pl.Expr:
@@ -36,11 +38,24 @@ class TableWriter:
         self.update = update
         self.stored = [*spec.columns, *spec.derived]
         self.added = self.updated = self.unchanged = 0
+        self.delta = TableDigest()  # what this import did to the table's digest
         self.cube = bulk.CubeDelta()
         self._integrity = (IntegrityError, conn.dialect.loaded_dbapi.IntegrityError)
 
     def _rows(self, frame: pl.DataFrame) -> pl.DataFrame:
-        return frame.select(*self.stored, pl.lit(self.event_id).alias("event_id"))
+        """The rows as stored, with their hash (``row_hash``, and the other half of it in
+        ``__hi``, which is not stored)."""
+        rows = frame.select(*self.stored, pl.lit(self.event_id, pl.Int64).alias("event_id"))
+        lo, hi = row_hashes(rows)
+        return rows.with_columns(pl.Series("row_hash", stored_hash(lo)),
+                                 pl.Series("__hi", hi))
+
+    def _counted(self, rows: pl.DataFrame, sign: int = 1) -> pl.DataFrame:
+        """Add (or take out) ``rows`` in the digest; the rows without ``__hi``."""
+        d = digest_of(rows.get_column("row_hash").to_numpy().view(np.uint64),
+                      rows.get_column("__hi").to_numpy())
+        self.delta = self.delta + d if sign > 0 else self.delta - d
+        return rows.drop("__hi")
 
     def write(self, good: pl.DataFrame) -> pl.DataFrame:
         """Store ``good``; return problems for rows that clash with stored ones."""
@@ -49,10 +64,10 @@ class TableWriter:
             return no_problems()
         try:  # fast path: none of these keys is stored yet (the common case)
             with self.conn.begin_nested():
-                bulk.insert_frame(self.conn, self.table, rows)
+                bulk.insert_frame(self.conn, self.table, rows.drop("__hi"))
         except self._integrity:
             return self._write_careful(good)
-        self._inserted(rows)
+        self._inserted(self._counted(rows))
         return no_problems()
 
     def _inserted(self, rows: pl.DataFrame) -> None:
@@ -96,7 +111,7 @@ class TableWriter:
                 problems = pl.concat([problems, conflicts])
                 diff = diff.filter(~pl.col(LINE).is_in(conflicts.get_column(LINE).implode()))
             self._update(diff, key, values)
-        rows = self._rows(joined.filter(~stored))
+        rows = self._counted(self._rows(joined.filter(~stored)))
         bulk.insert_frame(self.conn, self.table, rows)
         self._inserted(rows)
         return problems
@@ -152,7 +167,12 @@ class TableWriter:
         if diff.is_empty():
             return
         olds = diff.select(*key, *[pl.col(f"{c}__old").alias(c) for c in values])
-        news = self._rows(diff)
+        old_rows = diff.select(*[pl.col(c) if c in key else pl.col(f"{c}__old").alias(c)
+                                 for c in self.stored],
+                               pl.col("event_id__old").cast(pl.Int64).alias("event_id"))
+        lo, hi = row_hashes(old_rows)
+        self.delta = self.delta - digest_of(lo, hi)
+        news = self._counted(self._rows(diff))
         changes = []
         for o, n in zip(olds.iter_rows(named=True), news.iter_rows(named=True), strict=True):
             changed = sorted(c for c in self.spec.columns if c not in key and o[c] != n[c])
@@ -166,6 +186,6 @@ class TableWriter:
         self.conn.execute(s.row_updates.insert(), changes)
         if self.spec.name == "uses":
             self.cube.add(olds, sign=-1)
-            self.cube.add(news)
+            self.cube.add(news.drop("row_hash"))
         bulk.update_rows(self.conn, self.table, tuple(key), news)
         self.updated += diff.height

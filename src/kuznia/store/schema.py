@@ -282,3 +282,6 @@ DATA_TABLES = {
     t.name: t for t in (producers, products, versions, rates, contracts, deliveries, uses, offers,
                         failure_modes, corrective_actions, regions, sites, demand, strikes)
 }
+# Every data row keeps the first half of its hash (kuznia.store.digest), for the audit trail.
+for _table in DATA_TABLES.values():
+    _table.append_column(Column("row_hash", BigInteger))
