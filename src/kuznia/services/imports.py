@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -35,7 +34,7 @@ from kuznia.ingest.validate import (
 from kuznia.outputs import check_output, protected_paths, replace_file
 from kuznia.services import audit
 from kuznia.services.store import Store
-from kuznia.services.table_writer import TableWriter
+from kuznia.services.table_writer import TableWriter, with_row_hashes
 from kuznia.store import schema as s
 
 Progress = Callable[[int, int], None]  # (rows read so far, estimated total rows)
@@ -129,8 +128,10 @@ class _Checked:
     dropped: list[RowProblem]  # lines that could not be read as rows
 
 
-def _checked(source: Source, spec: TableSpec, refs: References,
-             keep_text: bool) -> Iterator[_Checked]:
+def _checked(source: Source, spec: TableSpec, refs: References, keep_text: bool,
+             event_id: int | None = None) -> Iterator[_Checked]:
+    """Each batch checked; with ``event_id``, the good rows also carry their hashes as
+    stored (computed here, in the reading thread, rather than by the writer)."""
     for batch in source.batches:
         typed, p_types = convert(batch.frame, spec, keep_text)
         typed, p_rules = RULES[spec.name](typed, refs)
@@ -143,20 +144,13 @@ def _checked(source: Source, spec: TableSpec, refs: References,
             refs.lots = pl.concat([refs.lots, good.filter(pl.col("lot").is_not_null()).select(
                 "lot", "delivery_id", pl.lit(None, pl.String).alias("lot_producer_id"),
                 pl.lit(None, pl.String).alias("lot_product_id"))])
+        if event_id is not None:
+            good = with_row_hashes(good, spec, event_id)
         text = [c for c in batch.frame.columns if c != LINE]
         nbytes = batch.frame.select(pl.sum_horizontal(
             pl.col(text).str.len_bytes().fill_null(0)).sum()).item() or 0
         yield _Checked(batch.frame.height, int(nbytes) + batch.frame.height * len(text),
                        typed, problems, good, before - typed.height, batch.dropped)
-
-
-@contextmanager
-def _batches(source: Source, spec: TableSpec, refs: References, keep_text: bool
-             ) -> Iterator[Iterator[_Checked]]:
-    """The checked batches, read one step ahead in a thread that ends with the block,
-    however it is left."""
-    with prefetch(_checked(source, spec, refs, keep_text)) as checked:
-        yield checked
 
 
 def _count(tally: _Tally, name: str, problems: pl.DataFrame, new_raw: list[RowProblem],
@@ -213,7 +207,7 @@ def import_file(
             event_id = audit.next_event_id(conn)
             refs = load_references(conn, currency)
             writer = TableWriter(conn, spec, event_id, update)
-            with _batches(source, spec, refs, keep_text=held is not None) as steps:
+            with prefetch(_checked(source, spec, refs, held is not None, event_id)) as steps:
                 for step in steps:
                     rows_read += step.height
                     repeats += step.repeats
@@ -273,7 +267,7 @@ def read_checked(store: Store, table: str, path: str | Path,
     with store.read() as conn:
         refs = load_references(conn, store.setting("currency", "USD") or "USD")
     good: list[pl.DataFrame] = []
-    with _batches(source, spec, refs, keep_text=False) as steps:
+    with prefetch(_checked(source, spec, refs, keep_text=False)) as steps:
         for step in steps:
             _count(tally, name, step.problems, step.dropped, max_problems)
             good.append(step.good)

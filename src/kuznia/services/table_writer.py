@@ -23,6 +23,13 @@ from kuznia.store import schema as s
 from kuznia.store.digest import TableDigest, digest_of, row_hashes, stored_hash
 
 
+def with_row_hashes(frame: pl.DataFrame, spec: TableSpec, event_id: int) -> pl.DataFrame:
+    """``frame`` with each row's hash as it will be stored by the import ``event_id``."""
+    stored = [*spec.columns, *spec.derived]
+    lo, hi = row_hashes(frame.select(*stored, pl.lit(event_id, pl.Int64).alias("event_id")))
+    return frame.with_columns(pl.Series("row_hash", stored_hash(lo)), pl.Series("__hi", hi))
+
+
 def _differs(columns: list[str]) -> pl.Expr:
     return pl.any_horizontal([pl.col(c).ne_missing(pl.col(f"{c}__old")) for c in columns])
 
@@ -44,11 +51,11 @@ class TableWriter:
 
     def _rows(self, frame: pl.DataFrame) -> pl.DataFrame:
         """The rows as stored, with their hash (``row_hash``, and the other half of it in
-        ``__hi``, which is not stored)."""
-        rows = frame.select(*self.stored, pl.lit(self.event_id, pl.Int64).alias("event_id"))
-        lo, hi = row_hashes(rows)
-        return rows.with_columns(pl.Series("row_hash", stored_hash(lo)),
-                                 pl.Series("__hi", hi))
+        ``__hi``, which is not stored); hashes the reading thread made are used as made."""
+        if "row_hash" not in frame.columns:
+            frame = with_row_hashes(frame, self.spec, self.event_id)
+        return frame.select(*self.stored, pl.lit(self.event_id, pl.Int64).alias("event_id"),
+                            "row_hash", "__hi")
 
     def _counted(self, rows: pl.DataFrame, sign: int = 1) -> pl.DataFrame:
         """Add (or take out) ``rows`` in the digest; the rows without ``__hi``."""

@@ -71,8 +71,9 @@ def row_hashes(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Both halves of each row's hash (uint64), over the columns of ``frame`` in order."""
     if frame.is_empty():
         return np.zeros(0, np.uint64), np.zeros(0, np.uint64)
-    raw = b"".join(hashlib.blake2b(s.encode(), digest_size=16).digest()
-                   for s in _canonical(frame).to_list())
+    blake2b = hashlib.blake2b
+    raw = b"".join(map(lambda b: blake2b(b, digest_size=16).digest(),
+                       _canonical(frame).cast(pl.Binary).to_arrow().to_pylist()))
     both = np.frombuffer(raw, dtype="<u8").reshape(-1, 2)
     return both[:, 0].copy(), both[:, 1].copy()
 
