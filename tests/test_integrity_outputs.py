@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -177,3 +179,30 @@ def test_quarantine_cells_are_never_formulas(sqlite_ws, tmp_path: Path):
             assert not cell.startswith(("=", "+", "@", "\t", "\r")) or cell == "", cell
             if cell.startswith("-"):
                 float(cell)
+
+
+def test_swapped_in_outputs_get_ordinary_permissions(sqlite_ws, tmp_path: Path):
+    mask = os.umask(0o022)
+    try:
+        path = sqlite_ws.report(tmp_path / "rep", with_uses=False)
+        f = write_csv(tmp_path / "u.csv", USE_HEADER, [use_row("P1", effects=-1)])
+        sqlite_ws.import_file("uses", f, quarantine=tmp_path / "q.csv")
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o755
+    assert stat.S_IMODE((tmp_path / "q.csv").stat().st_mode) == 0o644
+
+
+def test_demo_refuses_a_users_folder_before_doing_anything(tmp_path: Path):
+    from typer.testing import CliRunner
+
+    from kuznia.cli import app
+
+    (tmp_path / "rep").mkdir()
+    (tmp_path / "rep" / "mine.txt").write_text("keep")
+    r = CliRunner().invoke(app, ["demo", "--uses", "100", "--out", str(tmp_path / "rep"),
+                                 "--data", str(tmp_path / "data"),
+                                 "--db", str(tmp_path / "d.db")])
+    assert r.exit_code == 2, r.output
+    assert not (tmp_path / "data").exists() and not (tmp_path / "d.db").exists()
+    assert (tmp_path / "rep" / "mine.txt").read_text() == "keep"

@@ -65,8 +65,7 @@ def check_output(path: Path | str, option: str, *, protected: Iterable[Path] = (
             raise UsageError(f"{option} {path} holds {_what(p)}; choose another folder "
                              "(nothing was written)")
     if folder:
-        if path.exists() and not path.is_dir():
-            raise UsageError(f"{option} {path} is a file, not a folder")
+        _replaceable(path, option)
     elif path.is_dir():
         raise UsageError(f"{option} {path} is a folder; give a file name")
     parent = path.parent
@@ -108,6 +107,25 @@ def disk_errors(path: Path | str) -> Iterator[None]:
         raise
 
 
+def _umask() -> int:
+    """The process's umask (temporary files are made private; what is swapped in is not)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _replaceable(path: Path, option: str) -> None:
+    """A folder may be replaced when absent, empty, or made by Kuznia."""
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise UsageError(f"{option} {path} is a file, not a folder")
+    if any(path.iterdir()) and not (path / MARKER).exists():
+        raise UsageError(
+            f"{option} {path} already holds files Kuznia did not write; choose a new or "
+            "empty folder (nothing was written or deleted)")
+
+
 @contextlib.contextmanager
 def replace_file(path: Path | str, mode: str = "w") -> Iterator[IO]:  # type: ignore[type-arg]
     """Write ``path`` through a temporary file beside it, swapped in on success only."""
@@ -115,6 +133,7 @@ def replace_file(path: Path | str, mode: str = "w") -> Iterator[IO]:  # type: ig
     with disk_errors(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        os.chmod(tmp, 0o666 & ~_umask())
     try:
         with disk_errors(path):
             kw = {"newline": "", "encoding": "utf-8"} if "b" not in mode else {}
@@ -139,16 +158,11 @@ def replace_folder(path: Path | str, option: str) -> Iterator[Path]:
     ``MARKER``); the user's own folder is refused before anything is written.
     """
     path = Path(path)
-    if path.exists():
-        if not path.is_dir():
-            raise UsageError(f"{option} {path} is a file, not a folder")
-        if any(path.iterdir()) and not (path / MARKER).exists():
-            raise UsageError(
-                f"{option} {path} already holds files Kuznia did not write; choose a new "
-                "or empty folder (nothing was written or deleted)")
+    _replaceable(path, option)
     with disk_errors(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
+        tmp.chmod(0o777 & ~_umask())
     old = None
     try:
         with disk_errors(path):
