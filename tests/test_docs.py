@@ -59,3 +59,12 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert test_cmd in ci
     assert "KUZNIA_TEST_POSTGRES_URL" in ci
+
+
+def test_the_command_reference_is_generated_from_the_cli():
+    from kuznia.cli.reference import table
+
+    block = re.search(r"<!-- commands:start[^>]*-->\n(.*?)<!-- commands:end -->", README,
+                      flags=re.S)
+    assert block is not None
+    assert block.group(1) == table(), "run: python -m kuznia.cli.reference"

@@ -1,0 +1,70 @@
+"""The README's command reference, made from the CLI itself so that it cannot drift.
+
+    python -m kuznia.cli.reference          # print the Markdown table
+
+``tests/test_docs.py`` checks that the README holds exactly this table between its
+``commands:start`` and ``commands:end`` markers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from typer.main import get_command
+
+from kuznia.cli import app
+
+COMMON = {"db", "actor", "json"}  # described once, above the table
+
+
+def _synopsis(path: list[str], cmd: Any) -> str:
+    parts = ["kuznia", *path]
+    for p in cmd.params:
+        if p.name in COMMON:
+            continue
+        if p.param_type_name == "argument":
+            parts.append(p.name.upper())
+            continue
+        opt = max(p.opts, key=len) if p.opts else f"--{p.name}"
+        if getattr(p, "is_flag", False):
+            shown = [*p.opts, *p.secondary_opts] if p.default is None else p.opts
+            text = "/".join(shown)
+        else:
+            text = f"{opt} {p.metavar or opt.lstrip('-').upper().replace('-', '_')}"
+            if p.multiple:
+                text += " ..."
+        parts.append(text if p.required else f"[{text}]")
+    if any(p.name == "json" for p in cmd.params):
+        parts.append("[--json]")
+    return " ".join(parts).replace("|", "\\|")
+
+
+def _summary(cmd: Any) -> str:
+    return (cmd.help or "").strip().splitlines()[0].rstrip(".").replace("|", "\\|")
+
+
+def rows() -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+
+    def walk(cmd: Any, path: list[str]) -> None:
+        subs = getattr(cmd, "commands", None)
+        if subs:
+            for name in subs:
+                walk(subs[name], [*path, name])
+        else:
+            out.append((_synopsis(path, cmd), _summary(cmd)))
+
+    walk(get_command(app), [])
+    return out
+
+
+def table() -> str:
+    lines = ["| command | what it does |", "| --- | --- |"]
+    lines += [f"| `{s}` | {h} |" for s, h in rows()]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.stdout.write(table())
