@@ -149,3 +149,22 @@ def test_brackets_in_ids_print_as_they_are(tmp_path: Path):
     assert r.exit_code == 0 and "[/x]" in r.output
     r = runner.invoke(app, ["uses", "--product", "[/nope]", "--month", "[x]", "--db", db])
     assert r.exit_code == 2 and "[x]" in r.output
+
+
+def test_an_older_workspace_is_upgraded_only_by_migrate(sqlite_db: str):
+    from kuznia.store.engine import HEAD, downgrade, make_engine
+
+    engine = make_engine(f"sqlite:///{sqlite_db}")
+    downgrade(engine, "0004")
+    engine.dispose()
+    r = runner.invoke(app, ["board", "--db", sqlite_db])
+    assert r.exit_code == 1 and "kuznia migrate" in r.output
+    con = sqlite3.connect(sqlite_db)
+    assert con.execute("SELECT version_num FROM alembic_version").fetchone() == ("0004",)
+    con.close()
+    r = runner.invoke(app, ["migrate", "--db", sqlite_db])
+    assert r.exit_code == 0 and f"from schema 0004 to {HEAD}" in r.output
+    r = runner.invoke(app, ["migrate", "--db", sqlite_db])
+    assert r.exit_code == 0 and "nothing to do" in r.output
+    r = runner.invoke(app, ["audit", "verify", "--deep", "--db", sqlite_db])
+    assert r.exit_code == 0, r.output

@@ -40,8 +40,9 @@ def test_rates_come_from_the_uses_and_q10_is_more_cautious(planned: kuznia.Works
     for plan in (mean, cautious):  # figures at the expected rates sit inside their interval
         assert plan.expected_effects_low <= plan.expected_effects <= plan.expected_effects_high
     assert any("chosen for the q10 rates" in line for line in cautious.explanation)
-    with pytest.raises(UsageError, match="--risk"):
+    with pytest.raises(UsageError, match="risk takes mean") as e:
         planning.allocate(planned.store, budget=1, risk="q90")
+    assert e.value.param == "risk"
 
 
 def test_a_plan_meets_every_limit(planned: kuznia.Workspace):

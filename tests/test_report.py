@@ -46,3 +46,12 @@ def test_big_workspaces_name_the_command_instead(filled: kuznia.Workspace, tmp_p
     assert "kuznia report --with-uses" in html
     assert not (path.parent / "uses").exists()
     assert "kuznia uses --product ATG-B --producer P001" in html
+
+
+def test_a_section_that_cannot_be_computed_says_why(ws: kuznia.Workspace, example_dir: Path,
+                                                   tmp_path: Path):
+    for table in ("producers", "products", "sites"):  # sites, but no regions
+        ws.import_file(table, example_dir / f"{table}.csv")
+    html = ws.report(tmp_path / "r").read_text()
+    assert "Resilience: output under strikes" in html
+    assert "Not computed for this workspace: no strike figures for region(s)" in html

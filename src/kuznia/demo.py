@@ -379,8 +379,9 @@ def _room_for(n_uses: int, folder: Path) -> None:
     free = shutil.disk_usage(probe).free
     needed = n_uses * BYTES_PER_USE
     if needed > free:
-        raise UsageError(f"--uses {n_uses:,} needs about {needed / (1 << 30):,.1f} GiB of "
-                         f"disk, and {free / (1 << 30):,.1f} GiB are free; lower --uses")
+        raise UsageError(f"{{n_uses}} {n_uses:,} needs about {needed / (1 << 30):,.1f} GiB "
+                         f"of disk, and {free / (1 << 30):,.1f} GiB are free; lower it",
+                         params=("n_uses",))
 
 
 def run_demo(db: str, *, n_uses: int, seed: int, data_dir: Path, out_dir: Path,
@@ -391,23 +392,24 @@ def run_demo(db: str, *, n_uses: int, seed: int, data_dir: Path, out_dir: Path,
     from kuznia.services import params
     from kuznia.services.store import sqlite_path
 
-    params.whole(n_uses, "--uses", minimum=1)
+    params.whole(n_uses, "n_uses", minimum=1)
     params.seed(seed)
     url = database_url(db)
     path = sqlite_path(url)
     _room_for(n_uses, data_dir)
-    check_output(data_dir, "--data", protected=protected_paths(path), folder=True)
-    check_output(out_dir, "--out", protected=protected_paths(path), folder=True)
+    check_output(data_dir, "data_dir", protected=protected_paths(path), folder=True)
+    check_output(out_dir, "out_dir", protected=protected_paths(path), folder=True)
     if data_dir.resolve() == out_dir.resolve():
-        raise UsageError("--data and --out must be different folders")
+        raise UsageError("{data_dir} and {out_dir} must be different folders",
+                         params=("data_dir", "out_dir"))
     if path is not None and path.exists():
         with kuznia.open(db) as old:
             if old.store.setting("demo") != "1":
                 raise WorkspaceError(f"{path} holds a workspace that is not a demo; "
-                                     "choose another --db")
+                                     "choose another {db}", params=("db",))
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
-    with replace_folder(data_dir, "--data") as tmp:  # a folder of the user's is refused
+    with replace_folder(data_dir, "data_dir") as tmp:  # a folder of the user's is refused
         generate(tmp, DemoSize(uses=n_uses), seed, say)
     files = {t: data_dir / f"{t}.csv" for t in IMPORT_ORDER}
     with kuznia.init(db, "USD", "demo") as ws:

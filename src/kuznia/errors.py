@@ -6,14 +6,38 @@ adapters render any error the same way without knowing where it came from.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
 class KuzniaError(Exception):
-    """Base of every error meant for a user: the message is a sentence they understand."""
+    """Base of every error meant for a user: the message is a sentence they understand.
+
+    A message about an argument names it by its parameter, as a ``{name}`` token listed in
+    ``params`` ("{date_to} is before {date_from}"). ``str()`` shows the parameter names
+    (the Python API's words); each adapter renders the tokens in its own words with
+    ``render`` (the CLI's ``--to``, a JSON field for the web). Only the listed tokens are
+    replaced, so a value quoted in the message may hold braces.
+    """
 
     exit_code = 1
     http_status = 400
+
+    def __init__(self, message: str = "", *, params: tuple[str, ...] = ()):
+        self.template = message
+        self.params = params
+        super().__init__(self.render())
+
+    def render(self, name: Callable[[str], str] = str) -> str:
+        text = self.template
+        for p in self.params:
+            text = text.replace("{" + p + "}", name(p))
+        return text
+
+    @property
+    def param(self) -> str | None:
+        """The parameter the error is about, if one."""
+        return self.params[0] if self.params else None
 
 
 class UsageError(KuzniaError):
@@ -28,6 +52,14 @@ class WorkspaceError(KuzniaError):
 
     exit_code = 1
     http_status = 409
+
+
+class NotFoundError(KuzniaError):
+    """A record the question names does not exist (or is not the caller's to see): on the
+    command line a usage error like any other, on the web a 404."""
+
+    exit_code = 2
+    http_status = 404
 
 
 @dataclass(frozen=True)
@@ -66,18 +98,16 @@ class InputError(KuzniaError):
         self.problems = problems
         self.total = len(problems) if total is None else total
         self.rows_rejected = rows_rejected
-        super().__init__(self.render())
+        super().__init__(self._text())
 
-    def render(self) -> str:
+    def _text(self) -> str:
         lines = [str(p) for p in self.problems]
         hidden = self.total - len(self.problems)
         if hidden > 0:
             lines.append(f"... and {hidden:,} more problems in {self.file}")
         rows = "" if self.rows_rejected is None else f" in {self.rows_rejected:,} rows"
-        lines.append(
-            f"{self.file}: {self.total:,} problems{rows}; nothing from this file was stored"
-            " (use --quarantine OUT.csv to store the good rows and set the rest aside)"
-        )
+        lines.append(f"{self.file}: {self.total:,} problems{rows}; nothing from this file "
+                     "was stored")
         return "\n".join(lines)
 
 
@@ -123,6 +153,12 @@ def _one_from_environment(exc: BaseException) -> KuzniaError | None:
     if "unable to open database file" in text:
         return WorkspaceError("the workspace file cannot be opened (a folder, or a place "
                               "this user may not write to)")
+    if any(t in text for t in ("connection refused", "could not connect",
+                               "could not translate host name", "authentication failed",
+                               "does not exist\n", "connection to server")) \
+            or (sqlstate or "").startswith("08"):
+        first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        return WorkspaceError(f"cannot reach the workspace's database: {first}")
     if "file is not a database" in text or "database disk image is malformed" in text:
         return WorkspaceError("the workspace file is not a Kuznia workspace, or it is "
                               "damaged")

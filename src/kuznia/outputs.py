@@ -52,25 +52,29 @@ def protected_paths(workspace: Path | None, inputs: Iterable[Path | str] = ()) -
     return out + [Path(p) for p in inputs]
 
 
-def check_output(path: Path | str, option: str, *, protected: Iterable[Path] = (),
+def _refuse(param: str, text: str) -> UsageError:
+    return UsageError("{" + param + "} " + text, params=(param,))
+
+
+def check_output(path: Path | str, param: str, *, protected: Iterable[Path] = (),
                  folder: bool = False) -> Path:
-    """Refuse ``path`` as an output (``option`` names it in the message) when it is a
-    protected file, lies inside one, or is of the wrong kind (a folder for a file)."""
+    """Refuse ``path`` as an output (the argument ``param``) when it is a protected file,
+    lies inside one, or is of the wrong kind (a folder for a file)."""
     path = Path(path)
     for p in protected:
         if _same(path, p):
-            raise UsageError(f"{option} {path} is {_what(p)}; choose another path "
-                             "(nothing was written)")
+            raise _refuse(param, f"{path} is {_what(p)}; choose another path (nothing was "
+                                 "written)")
         if folder and _inside(p, path) and p.exists():
-            raise UsageError(f"{option} {path} holds {_what(p)}; choose another folder "
-                             "(nothing was written)")
+            raise _refuse(param, f"{path} holds {_what(p)}; choose another folder (nothing "
+                                 "was written)")
     if folder:
-        _replaceable(path, option)
+        _replaceable(path, param)
     elif path.is_dir():
-        raise UsageError(f"{option} {path} is a folder; give a file name")
+        raise _refuse(param, f"{path} is a folder; give a file name")
     parent = path.parent
     if parent.exists() and not parent.is_dir():
-        raise UsageError(f"{option} {path}: {parent} is not a folder")
+        raise _refuse(param, f"{path}: {parent} is not a folder")
     return path
 
 
@@ -114,16 +118,15 @@ def _umask() -> int:
     return mask
 
 
-def _replaceable(path: Path, option: str) -> None:
+def _replaceable(path: Path, param: str) -> None:
     """A folder may be replaced when absent, empty, or made by Kuznia."""
     if not path.exists():
         return
     if not path.is_dir():
-        raise UsageError(f"{option} {path} is a file, not a folder")
+        raise _refuse(param, f"{path} is a file, not a folder")
     if any(path.iterdir()) and not (path / MARKER).exists():
-        raise UsageError(
-            f"{option} {path} already holds files Kuznia did not write; choose a new or "
-            "empty folder (nothing was written or deleted)")
+        raise _refuse(param, f"{path} already holds files Kuznia did not write; choose a "
+                             "new or empty folder (nothing was written or deleted)")
 
 
 @contextlib.contextmanager
@@ -151,14 +154,14 @@ def write_bytes(path: Path | str, data: bytes) -> None:
 
 
 @contextlib.contextmanager
-def replace_folder(path: Path | str, option: str) -> Iterator[Path]:
+def replace_folder(path: Path | str, param: str) -> Iterator[Path]:
     """Build a folder under a temporary name and swap it in for ``path`` on success.
 
     An existing ``path`` is replaced only when it is empty or Kuznia made it (it holds
     ``MARKER``); the user's own folder is refused before anything is written.
     """
     path = Path(path)
-    _replaceable(path, option)
+    _replaceable(path, param)
     with disk_errors(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))

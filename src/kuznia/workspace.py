@@ -118,7 +118,7 @@ class Workspace:
     @_one_snapshot
     def audit_events(self, limit: int | None = None) -> audit.EventList:
         if limit is not None and limit < 0:
-            raise UsageError("--limit must be 0 (all) or more")
+            raise UsageError("{limit} must be 0 (all) or more", params=("limit",))
         with self.store.read() as conn:
             return audit.EventList(audit.list_events(conn, limit))
 
@@ -138,6 +138,16 @@ class Workspace:
 def open(db: str | None = None, actor: str | None = None) -> Workspace:  # noqa: A001
     """Open the workspace at ``db`` (a path or SQLAlchemy URL; default ``KUZNIA_DB``)."""
     return Workspace(open_store(db), actor)
+
+
+def migrate(db: str | None = None) -> tuple[str | None, str]:
+    """Upgrade the workspace at ``db`` to this Kuznia's schema, as a step of its own (back
+    it up first). Returns the revision it had (None if it was current) and the one it has."""
+    from kuznia.store import engine as engines
+
+    store = open_store(db, migrate=True)
+    store.close()
+    return store.migrated_from, engines.HEAD
 
 
 def init(db: str | None = None, currency: str = "USD", actor: str | None = None) -> Workspace:

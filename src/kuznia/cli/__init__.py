@@ -14,6 +14,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("init")(data.init)
+app.command("migrate")(data.migrate)
 app.command("import")(data.import_)
 app.command("uses")(data.uses)
 app.command("cost-per-effect")(figures.cost_per_effect)

@@ -9,6 +9,7 @@ import json
 import math
 import os
 import sys
+import typing
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any, TypeVar
 
@@ -27,9 +28,43 @@ out = Console(highlight=False, markup=False, width=_WIDTH)
 err = Console(stderr=True, highlight=False, markup=False, width=_WIDTH)
 
 
-def say_error(error: Exception) -> None:
+# Service parameters whose command-line option has another name.
+ALIASES = {"weights": "weight", "offers_file": "offers", "without_producers": "without_producer",
+           "candidates_path": "candidates", "out": "out_dir"}
+
+
+def option_names(fn: Callable[..., Any]) -> dict[str, str]:
+    """Each parameter of a command function and the option a user types for it."""
+    try:
+        hints = typing.get_type_hints(fn, include_extras=True)
+    except Exception:  # noqa: BLE001 - a hint that does not resolve: fall back on names
+        hints = {}
+    names = {}
+    for name, hint in hints.items():
+        for meta in getattr(hint, "__metadata__", ()):
+            if type(meta).__name__ == "ArgumentInfo":
+                names[name] = name.upper()
+                continue
+            # Typer reads a leading "--name" given where the default goes as the option
+            first = getattr(meta, "default", None)
+            decls = [*(getattr(meta, "param_decls", ()) or ()),
+                     *([first] if isinstance(first, str) else [])]
+            decls = [d for d in decls if d.startswith("--")]
+            if decls:
+                names[name] = decls[0]
+    return names
+
+
+def say_error(error: Exception, options: dict[str, str] | None = None) -> None:
+    """An error in the command line's words: parameters as the options that set them."""
+    options = options or {}
+
+    def flag(param: str) -> str:
+        name = ALIASES.get(param, param)
+        return options.get(name) or f"--{name.replace('_', '-')}"
+
     err.print("error: ", style="red", end="")
-    err.print(str(error))
+    err.print(error.render(flag) if isinstance(error, KuzniaError) else str(error))
 
 DbOption = Annotated[
     str | None,
@@ -49,15 +84,19 @@ F = TypeVar("F", bound=Callable[..., Any])
 def handles_errors(fn: F) -> F:
     """Turn Kuznia errors into a message on stderr and the right exit code, no traceback."""
 
+    options: dict[str, str] = {}
+
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not options:
+            options.update(option_names(fn))
         try:
             _finite_options(kwargs)
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort):
             raise
         except KuzniaError as exc:
-            say_error(exc)
+            say_error(exc, options)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             err.print("interrupted; nothing was stored by the unfinished step")
@@ -65,7 +104,7 @@ def handles_errors(fn: F) -> F:
         except Exception as exc:
             known = from_environment(exc)
             if known is not None:
-                say_error(known)
+                say_error(known, options)
                 raise typer.Exit(known.exit_code) from None
             if os.environ.get("KUZNIA_DEBUG"):
                 raise

@@ -19,7 +19,9 @@ from kuznia.cli.common import (
     out,
     parse_date,
     print_json,
+    say_error,
 )
+from kuznia.errors import InputError
 from kuznia.ingest.tables import SPECS
 
 
@@ -32,6 +34,16 @@ def init(
     """Create an empty workspace."""
     with kuznia.init(db, currency, actor) as ws:
         out.print(f"created workspace {ws.store.display_url} (currency {ws.currency})")
+
+
+@handles_errors
+def migrate(db: DbOption = None) -> None:
+    """Upgrade a workspace to this Kuznia's schema (back it up first)."""
+    before, after = kuznia.migrate(db)
+    if before is None:
+        out.print(f"the workspace is at schema {after} already; nothing to do")
+    else:
+        out.print(f"upgraded the workspace from schema {before} to {after}")
 
 
 @handles_errors
@@ -51,8 +63,14 @@ def import_(
     """Import a file into a table: all rows or none, unless --quarantine."""
     with kuznia.open(db, actor) as ws:
         with import_progress(f"importing {file.name}", disable=json) as progress:
-            result = ws.import_file(table, file, update=update, quarantine=quarantine,
-                                    max_problems=max_problems, progress=progress)
+            try:
+                result = ws.import_file(table, file, update=update, quarantine=quarantine,
+                                        max_problems=max_problems, progress=progress)
+            except InputError as exc:
+                say_error(exc)
+                err.print("(use --quarantine OUT.csv to store the good rows and set the rest "
+                          "aside)")
+                raise typer.Exit(exc.exit_code) from None
     if json:
         print_json(result.to_dict())
     else:

@@ -96,7 +96,7 @@ def growth(
     """Reliability by version, the fitted growth curve and a projection to a target."""
     with kuznia.open(db) as ws:
         if chart:
-            check_output(chart, "--chart", protected=protected_paths(ws.store.sqlite_file))
+            check_output(chart, "chart", protected=protected_paths(ws.store.sqlite_file))
         g = ws.growth(product, target).to_dict()
     if chart:
         from kuznia.report.charts import duane

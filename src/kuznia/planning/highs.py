@@ -30,16 +30,29 @@ def quiet_stdout() -> Iterator[None]:
         os.close(saved)
 
 
+# HiGHS's model statuses in our words; nothing outside planning/ sees HiGHS's names.
+STATUS_WORDS = {"kOptimal": "optimal", "kInfeasible": "infeasible", "kUnbounded": "unbounded",
+                "kUnboundedOrInfeasible": "infeasible_or_unbounded",
+                "kTimeLimit": "time_limit", "kIterationLimit": "iteration_limit",
+                "kObjectiveBound": "stopped", "kObjectiveTarget": "stopped",
+                "kSolutionLimit": "stopped", "kInterrupt": "stopped"}
+
+
+def status_word(name: str) -> str:
+    """HiGHS's status name in our words ("not_solved" for the ones that mean no answer)."""
+    return STATUS_WORDS.get(name, "not_solved")
+
+
 @dataclass
 class Solution:
-    status: str  # HiGHS's model status name, e.g. "kOptimal"
+    status: str  # our word for HiGHS's model status: optimal, infeasible, time_limit, ...
     x: np.ndarray
     objective: float
     gap: float
 
     @property
     def optimal(self) -> bool:
-        return self.status == "kOptimal"
+        return self.status == "optimal"
 
 
 def solve(cost: np.ndarray, lower: np.ndarray, upper: np.ndarray, rows: csr_matrix,
@@ -75,4 +88,4 @@ def solve(cost: np.ndarray, lower: np.ndarray, upper: np.ndarray, rows: csr_matr
     info = h.getInfo()
     x = np.asarray(h.getSolution().col_value) if status == "kOptimal" else np.zeros(n)
     gap_value = float(getattr(info, "mip_gap", 0.0) or 0.0)
-    return Solution(status, x, float(info.objective_function_value), gap_value)
+    return Solution(status_word(status), x, float(info.objective_function_value), gap_value)

@@ -56,16 +56,17 @@ def _loop(ws: Workspace, products: list[str], pngs: dict[str, bytes | None]) -> 
             "fix_counts": counts, "products": per_product}
 
 
-def _strikes(ws: Workspace, pngs: dict[str, bytes | None]) -> dict[str, Any] | None:
+def _strikes(ws: Workspace, pngs: dict[str, bytes | None]) -> dict[str, Any] | str:
     """The resilience section: a fan chart for the products most short, a table, the
-    exposed sites. None when the workspace has no sites or regions."""
+    exposed sites; or, when it cannot be computed, why (the report says so instead of
+    leaving the section out)."""
     from kuznia.errors import UsageError
     from kuznia.services import resilience
 
     try:
         res = resilience.run(ws.store, months=12, scenarios=REPORT_SCENARIOS, seed=0)
-    except UsageError:
-        return None
+    except UsageError as exc:
+        return exc.render(lambda p: f"'{p}'")
     worst = sorted(res.products, key=lambda p: -(p["expected_shortfall"] or 0))
     pngs["fan"] = charts.fan(worst[:FAN_PRODUCTS], f"Monthly output under strikes, "
                                                    f"{res.scenarios:,} scenarios")
@@ -82,8 +83,8 @@ def build_report(ws: Workspace, out: Path, with_uses: bool | None = None) -> Pat
     is either wholly in the report or not at all. The folder is built under a temporary
     name and swapped in whole; a folder Kuznia did not make is refused, never emptied.
     """
-    check_output(out, "--out", protected=protected_paths(ws.store.sqlite_file), folder=True)
-    with ws.store.snapshot(), replace_folder(out, "--out") as tmp:
+    check_output(out, "out", protected=protected_paths(ws.store.sqlite_file), folder=True)
+    with ws.store.snapshot(), replace_folder(out, "out") as tmp:
         _build(ws, tmp, with_uses)
     return (out / "report.html").resolve()
 
@@ -143,6 +144,7 @@ def _build(ws: Workspace, out: Path, with_uses: bool | None) -> None:
         with_uses=with_uses,
         use_lists_up_to=USE_LISTS_UP_TO,
         loop=loop,
-        strikes=strikes,
+        strikes=strikes if isinstance(strikes, dict) else None,
+        strikes_missing=strikes if isinstance(strikes, str) else None,
     )
     (out / "report.html").write_text(html, encoding="utf-8")

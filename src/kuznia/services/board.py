@@ -64,7 +64,7 @@ def board(store: Store, producer: str | None = None, product: str | None = None,
           as_of: dt.date | None = None, threshold: float = THRESHOLD) -> Board:
     """Build the board as of a date (default today)."""
     if not threshold >= 0:  # NaN too
-        raise UsageError("--threshold must not be negative")
+        raise UsageError("{threshold} must not be negative", params=("threshold",))
     as_of = as_of or dt.date.today()
     raw: list[dict[str, Any]] = []
     with store.read() as conn:

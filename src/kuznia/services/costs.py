@@ -21,6 +21,7 @@ from kuznia.errors import UsageError
 from kuznia.services.prices import joined_price
 from kuznia.services.results import Tabular
 from kuznia.services.store import Store
+from kuznia.services.trace import NOT_GIVEN, uses_command
 from kuznia.store.schema import use_cube, uses
 
 GROUP_KEYS = {
@@ -40,7 +41,7 @@ def parse_by(by: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
         raise UsageError(f"cannot group by {', '.join(unknown)}; use any of "
                          f"{', '.join(GROUP_KEYS)}")
     if not items:
-        raise UsageError("--by needs at least one of " + ", ".join(GROUP_KEYS))
+        raise UsageError("{by} needs at least one of " + ", ".join(GROUP_KEYS), params=("by",))
     return tuple(dict.fromkeys(items))
 
 
@@ -129,13 +130,9 @@ def _nan_to_none(x: float) -> float | None:
     return None if x is None or np.isnan(x) else float(x)
 
 
-def trace_command(row: dict[str, Any], by: tuple[str, ...]) -> str:
-    """The command that lists the uses behind one row of the table."""
-    parts = ["kuznia uses"]
-    for b in by:
-        value = row.get(GROUP_KEYS[b])
-        parts.append(f"--{b} {value if value is not None else '-'}")
-    return " ".join(parts)
+def trace_filters(row: dict[str, Any], by: tuple[str, ...]) -> dict[str, str]:
+    """The filters of ``list_uses`` that give the uses behind one row of the table."""
+    return {b: str(v) if (v := row.get(GROUP_KEYS[b])) is not None else NOT_GIVEN for b in by}
 
 
 def cost_per_effect(
@@ -147,7 +144,7 @@ def cost_per_effect(
 ) -> CostTable:
     groups = parse_by(by)
     if date_from and date_to and date_to < date_from:
-        raise UsageError("--to is before --from")
+        raise UsageError("{date_to} is before {date_from}", params=("date_to", "date_from"))
     src, kind = _source(store, groups, date_from, date_to)
     with store.read() as conn:
         raw = [dict(r._mapping) for r in conn.execute(_aggregate(src, groups))]
@@ -171,7 +168,8 @@ def cost_per_effect(
         r["cost_per_effect"] = _nan_to_none(point[i])
         r["cost_per_effect_low"] = _nan_to_none(low[i])
         r["cost_per_effect_high"] = _nan_to_none(high[i])
-        r["trace"] = trace_command(r, groups)
+        r["trace_filters"] = trace_filters(r, groups)
+        r["trace"] = uses_command(r["trace_filters"])
         for k in ("uses", "units_used", "effects", "uses_unpriced", "units_lot_price",
                   "units_producer_price", *OUTCOME_COUNTS):
             r[k] = int(r[k] or 0)

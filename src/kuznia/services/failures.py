@@ -21,6 +21,7 @@ from kuznia.analytics.fixes import AWAITING, OPEN, verdict
 from kuznia.errors import UsageError
 from kuznia.services.results import Tabular
 from kuznia.services.store import Store
+from kuznia.services.trace import uses_command
 from kuznia.store.schema import corrective_actions, failure_cube, failure_modes, versions
 
 LEVEL = 0.9
@@ -135,9 +136,11 @@ def failures(store: Store, product: str | None = None, version: str | None = Non
             share=round(float(share[i]), 4),
             cumulative_share=round(float(cum[i]), 4),
             first_seen=r["first_on"],
-            trace=f"kuznia uses --product {r['product_id']} --failure-mode {r['failure_mode']}"
-                  + (f" --version {r['version']}" if "version" in keys
-                     and r["version"] != NONE else ""),
+            trace_filters=(filters := {
+                "product": r["product_id"], "failure_mode": r["failure_mode"],
+                **({"version": r["version"]} if "version" in keys and r["version"] != NONE
+                   else {})}),
+            trace=uses_command(filters),
         )
         table.rows.append(row)
     return table
@@ -170,9 +173,9 @@ def fixes(store: Store, product: str | None = None, producer: str | None = None,
           confidence: float = 0.95, reduction: float = 0.5) -> FixTable:
     """Judge each corrective action (see ``kuznia.analytics.fixes`` for the rules)."""
     if not 0.5 <= confidence < 1:
-        raise UsageError("--confidence must be at least 0.5 and below 1")
+        raise UsageError("{confidence} must be at least 0.5 and below 1", params=("confidence",))
     if not 0 < reduction < 1:
-        raise UsageError("--reduction must be between 0 and 1")
+        raise UsageError("{reduction} must be between 0 and 1", params=("reduction",))
     with store.read() as conn:
         q = select(corrective_actions).order_by(corrective_actions.c.opened_on,
                                                 corrective_actions.c.action_id)
@@ -232,8 +235,9 @@ def fixes(store: Store, product: str | None = None, producer: str | None = None,
             "p_value": v_.p_fell,
             "p_not_effective": v_.p_not_effective,
             "note": note,
-            "trace": f"kuznia uses --product {p} --failure-mode {mode}"
-                     + (f" --producer {who}" if who else ""),
+            "trace_filters": (filters := {"product": p, "failure_mode": mode,
+                                          **({"producer": who} if who else {})}),
+            "trace": uses_command(filters),
         })
     return table
 

@@ -182,14 +182,15 @@ def import_file(
     """
     table = table_name(table)
     if table not in SPECS:
-        raise UsageError(f"unknown table {table!r}; one of: {', '.join(SPECS)}")
+        raise UsageError(f"unknown {{table}} {table!r}; one of: {', '.join(SPECS)}",
+                         params=("table",))
     if max_problems < 0:
-        raise UsageError("max_problems must be 0 or more")
+        raise UsageError("{max_problems} must be 0 or more", params=("max_problems",))
     spec = SPECS[table]
     path = Path(path)
     name = str(path)
     if quarantine is not None:
-        quarantine = check_output(quarantine, "--quarantine",
+        quarantine = check_output(quarantine, "quarantine",
                                   protected=protected_paths(store.sqlite_file, [path]))
     source = open_source(path, batch_rows)
     _check_header(spec, source)

@@ -1,5 +1,5 @@
 """Checks on the arguments of a question, done as data are checked: a bad value is a
-``UsageError`` naming the option, never a crash further down.
+``UsageError`` naming the parameter, never a crash further down.
 
 Numbers must be finite and in range, seeds fit NumPy's generators and JSON, and a
 computation whose arrays cannot fit in this machine's memory is refused before it starts,
@@ -17,39 +17,46 @@ SEED_MAX = 2**63 - 1
 MEMORY_SHARE = 0.5  # refuse a computation that would need more than this share of memory
 
 
-def finite(value: float, option: str, *, minimum: float | None = None,
-           maximum: float | None = None, above: float | None = None) -> float:
-    """``value`` if it is a finite number within the bounds (``above``: strictly)."""
+def _bad(param: str, item: str, text: str) -> UsageError:
+    subject = "{" + param + "}" + (f" {item}" if item else "")
+    return UsageError(f"{subject} {text}", params=(param,))
+
+
+def finite(value: float, param: str, *, minimum: float | None = None,
+           maximum: float | None = None, above: float | None = None,
+           item: str = "") -> float:
+    """``value`` if it is a finite number within the bounds (``above``: strictly).
+    ``param`` names the argument; ``item`` the entry of it, for a mapping."""
     try:
         x = float(value)
     except (TypeError, ValueError):
-        raise UsageError(f"{option} takes a number, not {value!r}") from None
+        raise _bad(param, item, f"takes a number, not {value!r}") from None
     if not math.isfinite(x):
-        raise UsageError(f"{option} must be a finite number, not {value!r}")
+        raise _bad(param, item, f"must be a finite number, not {value!r}")
     if minimum is not None and x < minimum:
-        raise UsageError(f"{option} must be at least {minimum:g}, not {value!r}")
+        raise _bad(param, item, f"must be at least {minimum:g}, not {value!r}")
     if above is not None and x <= above:
-        raise UsageError(f"{option} must be more than {above:g}, not {value!r}")
+        raise _bad(param, item, f"must be more than {above:g}, not {value!r}")
     if maximum is not None and x > maximum:
-        raise UsageError(f"{option} must be at most {maximum:g}, not {value!r}")
+        raise _bad(param, item, f"must be at most {maximum:g}, not {value!r}")
     return x
 
 
-def whole(value: int, option: str, *, minimum: int | None = None,
-          maximum: int | None = None) -> int:
+def whole(value: int, param: str, *, minimum: int | None = None,
+          maximum: int | None = None, item: str = "") -> int:
     """``value`` if it is a whole number within the bounds."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise UsageError(f"{option} takes a whole number, not {value!r}")
+        raise _bad(param, item, f"takes a whole number, not {value!r}")
     if minimum is not None and value < minimum:
-        raise UsageError(f"{option} must be at least {minimum:,}, not {value:,}")
+        raise _bad(param, item, f"must be at least {minimum:,}, not {value:,}")
     if maximum is not None and value > maximum:
-        raise UsageError(f"{option} must be at most {maximum:,}, not {value:,}")
+        raise _bad(param, item, f"must be at most {maximum:,}, not {value:,}")
     return value
 
 
-def seed(value: int, option: str = "--seed") -> int:
+def seed(value: int, param: str = "seed") -> int:
     """A random seed: 0 to 2**63 - 1."""
-    return whole(value, option, minimum=0, maximum=SEED_MAX)
+    return whole(value, param, minimum=0, maximum=SEED_MAX)
 
 
 def physical_memory() -> int:
@@ -60,11 +67,11 @@ def physical_memory() -> int:
         return 8 << 30
 
 
-def fits_in_memory(needed: int, what: str, option: str) -> None:
+def fits_in_memory(needed: int, what: str, param: str) -> None:
     """Refuse (with the figure) a computation needing more than ``MEMORY_SHARE`` of memory.
 
-    >>> fits_in_memory(1 << 20, "a small run", "--scenarios")
-    >>> fits_in_memory(1 << 60, "a big run", "--scenarios")  # doctest: +ELLIPSIS
+    >>> fits_in_memory(1 << 20, "a small run", "scenarios")
+    >>> fits_in_memory(1 << 60, "a big run", "scenarios")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     kuznia.errors.UsageError: a big run needs about 1,073,741,824.0 GiB of memory...
@@ -73,4 +80,5 @@ def fits_in_memory(needed: int, what: str, option: str) -> None:
     if needed > limit:
         raise UsageError(
             f"{what} needs about {needed / (1 << 30):,.1f} GiB of memory, more than the "
-            f"{limit / (1 << 30):,.1f} GiB this machine can give it; lower {option}")
+            f"{limit / (1 << 30):,.1f} GiB this machine can give it; lower {{{param}}}",
+            params=(param,))

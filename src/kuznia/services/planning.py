@@ -21,7 +21,7 @@ import polars as pl
 from sqlalchemy import func, select
 
 from kuznia.analytics.cost_per_effect import shrunk_posteriors
-from kuznia.errors import InputError, RowProblem, UsageError
+from kuznia.errors import InputError, NotFoundError, RowProblem, UsageError
 from kuznia.planning.allocation import (
     Limits,
     Offers,
@@ -86,7 +86,8 @@ def _risk_quantile(risk: str) -> float | None:
         return None
     m = re.fullmatch(r"q(\d{1,2})", risk)
     if not m or not 1 <= int(m.group(1)) <= 50:
-        raise UsageError(f"--risk takes mean or a lower quantile q1..q50, not {risk!r}")
+        raise UsageError(f"{{risk}} takes mean or a lower quantile q1..q50, not {risk!r}",
+                         params=("risk",))
     return int(m.group(1)) / 100
 
 
@@ -215,11 +216,11 @@ def allocate(
     gap: float = 1e-3,
 ) -> PlanResult:
     """The plan with the most expected effects within every limit, beside the greedy rule."""
-    params.finite(budget, "--budget", minimum=0, maximum=1e15)
-    params.finite(time_limit, "--time-limit", above=0)
-    params.finite(gap, "--gap", minimum=0, maximum=1)
+    params.finite(budget, "budget", minimum=0, maximum=1e15)
+    params.finite(time_limit, "time_limit", above=0)
+    params.finite(gap, "gap", minimum=0, maximum=1)
     for pid, units in (require or {}).items():
-        params.whole(units, f"--require {pid}", minimum=0, maximum=2_147_483_647)
+        params.whole(units, "require", minimum=0, maximum=2_147_483_647, item=pid)
     what_if = what_if or WhatIf()
     if offers_file is not None:
         frame = read_checked(store, "offers", offers_file).select(OFFER_COLUMNS)
@@ -230,11 +231,12 @@ def allocate(
         source = {"table": "offers"}
         name = "offers table"
     if frame.is_empty():
-        raise UsageError("no offers: give --offers FILE or import them with "
-                         "'kuznia import offers FILE'")
+        raise UsageError("no offers: give {offers_file} or import them with "
+                         "'kuznia import offers FILE'", params=("offers_file",))
     for pid, change in what_if.price_change.items():
         if pid not in set(frame["product_id"].to_list()):
-            raise UsageError(f"--price-change names {pid}, which no offer is for")
+            raise UsageError(f"{{price_change}} names {pid}, which no offer is for",
+                             params=("price_change",))
         frame = frame.with_columns(
             pl.when(pl.col("product_id") == pid).then(pl.col("unit_price") * (1 + change))
             .otherwise(pl.col("unit_price")).alias("unit_price"))
@@ -242,8 +244,8 @@ def allocate(
         known = set(frame["producer_id"].to_list())
         unknown = sorted(set(what_if.without_producers) - known)
         if unknown:
-            raise UsageError(f"--without-producer names {', '.join(unknown)}, which no offer "
-                             "is from")
+            raise UsageError(f"{{without_producers}} names {', '.join(unknown)}, which no "
+                             "offer is from", params=("without_producers",))
         frame = frame.filter(~pl.col("producer_id").is_in(what_if.without_producers))
     frame = _with_rates(store, frame, risk, name).sort("product_id", "producer_id")
     no_rate = frame.filter(pl.col("effects_per_unit").is_null()
@@ -284,7 +286,7 @@ def allocate(
               "solve_seconds": result.solve_seconds}
     if not result.status.has_plan:
         why = infeasible_reasons(offers, limits) if result.status == "infeasible" else [
-            "the solver stopped before finding any plan; raise --time-limit"]
+            "the solver stopped before finding any plan; raise the time limit"]
         return PlanResult(str(result.status), 0.0, None, None, 0.0, [], baseline, [],
                           why + note_left_out, None, solver, inputs, left_out)
     low, high = effects_interval(offers, result.quantity)
@@ -366,7 +368,7 @@ def show_plan(store: Store, name: str) -> dict[str, Any]:
     with store.read() as conn:
         r = conn.execute(select(s.plans).where(s.plans.c.name == name)).first()
     if r is None:
-        raise UsageError(f"no plan named {name!r}; 'kuznia plan list' shows the saved ones")
+        raise NotFoundError(f"no plan named {name!r}; the list of plans shows the saved ones")
     return {"name": r.name, "created_at": r.created_at, "actor": r.actor,
             "event_id": r.event_id, "inputs": json.loads(r.inputs), **json.loads(r.result)}
 

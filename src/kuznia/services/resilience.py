@@ -47,7 +47,7 @@ def _check_run(months: int, scenarios: int, seed: int, workers: int, option: str
     candidates, their availability (float32)."""
     params.whole(scenarios, option, minimum=2)
     params.seed(seed)
-    params.whole(workers, "--workers", minimum=1, maximum=MAX_WORKERS)
+    params.whole(workers, "workers", minimum=1, maximum=MAX_WORKERS)
     needed = (scenarios * months * (n_products * 28 + n_extra * 8)
               + min(scenarios, CHUNK) * months * n_sites * 9 * max(1, workers))
     params.fits_in_memory(needed, f"{scenarios:,} scenarios of {months:,} months", option)
@@ -91,7 +91,7 @@ class Network:
             return self.region_ids.index(region)
         except ValueError:
             raise UsageError(f"{where}: region {region!r} has no strike figures; import "
-                             "regions (or use --from-history)") from None
+                             "regions (or use {from_history})", params=("from_history",)) from None
 
 
 def estimate_regions(store: Store, as_of: dt.date | None = None) -> list[dict[str, Any]]:
@@ -148,9 +148,9 @@ def estimate_regions(store: Store, as_of: dt.date | None = None) -> list[dict[st
 def load_network(store: Store, months: int, start: dt.date | None = None,
                  from_history: bool = False, spillover: float = 0.0) -> Network:
     """Read sites, regions and demand into the model's arrays."""
-    params.whole(months, "--months", minimum=1, maximum=MAX_MONTHS)
+    params.whole(months, "months", minimum=1, maximum=MAX_MONTHS)
     if not 0 <= spillover <= 1:  # NaN fails this too
-        raise UsageError("--spillover is a probability between 0 and 1")
+        raise UsageError("{spillover} is a probability between 0 and 1", params=("spillover",))
     start = (start or dt.date.today()).replace(day=1)
     with store.read() as conn:
         site_rows = conn.execute(select(sites).order_by(sites.c.site_id)).all()
@@ -167,7 +167,8 @@ def load_network(store: Store, months: int, start: dt.date | None = None,
     missing = sorted({r.region for r in site_rows} - set(region_idx))
     if missing:
         raise UsageError(f"no strike figures for region(s) {', '.join(missing)}: import "
-                         "regions" + ("" if from_history else " or use --from-history"))
+                         "regions" + ("" if from_history else " or use {from_history}"),
+                         params=("from_history",))
     down = []
     for r in site_rows:
         if r.status == "closed":
@@ -198,7 +199,8 @@ def _region_rows(conn: Connection, store: Store, from_history: bool, start: dt.d
     neighbours = {r["region"]: r["neighbours"] for r in table}
     est = estimate_regions(store, start)
     if not est:
-        raise UsageError("no strikes recorded: --from-history has nothing to estimate from")
+        raise UsageError("no strikes recorded: {from_history} has nothing to estimate from",
+                         params=("from_history",))
     return [{**e, "neighbours": neighbours.get(e["region"])} for e in est]
 
 
@@ -250,9 +252,9 @@ def run(store: Store, months: int = 12, scenarios: int = 10_000, seed: int = 0, 
         start: dt.date | None = None, from_history: bool = False, spillover: float = 0.0,
         workers: int = 1, progress: Callable[[int, int], None] | None = None) -> Resilience:
     """Simulate the network and summarise per product and per site."""
-    params.whole(scenarios, "--scenarios", minimum=2)
+    params.whole(scenarios, "scenarios", minimum=2)
     net = load_network(store, months, start, from_history, spillover)
-    _check_run(months, scenarios, seed, workers, "--scenarios", len(net.product_ids),
+    _check_run(months, scenarios, seed, workers, "scenarios", len(net.product_ids),
                net.sites.size)
     sim = simulate(net.regions, net.sites, len(net.product_ids), months, scenarios, seed,
                    workers=workers, progress=progress)
@@ -371,12 +373,12 @@ def duplicate(store: Store, candidates_path: str | Path, budget: float, months: 
     from kuznia.planning.duplication import choose, greedy, weighted_shortfall
     from kuznia.services.imports import read_checked
 
-    params.finite(budget, "--budget", minimum=0)
-    params.finite(time_limit, "--time-limit", above=0)
+    params.finite(budget, "budget", minimum=0)
+    params.finite(time_limit, "time_limit", above=0)
     for product, weight in (weights or {}).items():
-        params.finite(weight, f"--weight {product}", minimum=0)
-    params.whole(saa_scenarios, "--saa-scenarios", minimum=2)
-    params.whole(scenarios, "--scenarios", minimum=2)
+        params.finite(weight, "weights", minimum=0, item=product)
+    params.whole(saa_scenarios, "saa_scenarios", minimum=2)
+    params.whole(scenarios, "scenarios", minimum=2)
     frame = read_checked(store, "candidates", candidates_path)
     net = load_network(store, months, start, from_history, spillover)
     if frame.is_empty():
@@ -384,7 +386,7 @@ def duplicate(store: Store, candidates_path: str | Path, budget: float, months: 
     if np.isnan(net.demand).all():
         raise UsageError("no demand in this workspace: import demand to plan duplicates")
     rows = frame.to_dicts()
-    _check_run(months, max(scenarios, saa_scenarios), seed, workers, "--scenarios",
+    _check_run(months, max(scenarios, saa_scenarios), seed, workers, "scenarios",
                len(net.product_ids), net.sites.size, len(rows))
     where = str(candidates_path)
     cand = Sites(
@@ -398,7 +400,8 @@ def duplicate(store: Store, candidates_path: str | Path, budget: float, months: 
     weights = weights or {}
     unknown = sorted(set(weights) - set(net.product_ids))
     if unknown:
-        raise UsageError(f"--weight names product(s) without sites: {', '.join(unknown)}")
+        raise UsageError(f"{{weights}} names product(s) without sites: {', '.join(unknown)}",
+                         params=("weights",))
     w = np.array([weights.get(p, 1.0) for p in net.product_ids])
     w = np.where(np.isnan(net.demand), 0.0, w)
     dem = np.nan_to_num(net.demand)
@@ -411,7 +414,7 @@ def duplicate(store: Store, candidates_path: str | Path, budget: float, months: 
     sub = np.array([remap[p] for p in cand.product])
     choice = choose(saa.output[:, :, used], saa.extra, sub, cost, budget, dem[used],
                     net.stock[used], w[used], time_limit=time_limit)
-    if choice.status not in ("kOptimal", "kTimeLimit"):
+    if choice.status not in ("optimal", "time_limit"):
         raise UsageError(f"the duplication model could not be solved ({choice.status})")
     picked_greedy = greedy(saa.output[:, :, used], saa.extra, sub, cost, budget, dem[used],
                            net.stock[used], w[used])
@@ -430,7 +433,7 @@ def duplicate(store: Store, candidates_path: str | Path, budget: float, months: 
     return Duplication(
         chosen=[ids[i] for i in np.flatnonzero(choice.chosen)],
         cost=float(cost[choice.chosen].sum()), budget=float(budget),
-        status="optimal" if choice.status == "kOptimal" else "time_limit",
+        status=choice.status,
         saa_scenarios=saa_scenarios, scenarios=scenarios,
         before=_interval(before, 0.0), after=_interval(after, 0.0),
         reduction=_interval(before - after),

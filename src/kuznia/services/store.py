@@ -26,6 +26,7 @@ class Store:
         self.url = url
         self.engine = engine
         self.read_only = read_only
+        self.migrated_from: str | None = None  # the schema an open with migrate upgraded
         self._local = threading.local()  # the snapshot this thread reads in, if any
 
     @property
@@ -123,18 +124,21 @@ def sqlite_path(url: str) -> Path | None:
     return None
 
 
-def open_store(db: str | None = None) -> Store:
-    """Open an existing workspace and bring its schema up to date.
+def open_store(db: str | None = None, *, migrate: bool = False) -> Store:
+    """Open an existing workspace.
 
-    A SQLite file this user may not write is opened read-only. A workspace made by a newer
-    Kuznia is refused with the version it needs, never half-read.
+    Its schema must be this Kuznia's: an older one is upgraded only with ``migrate`` (a
+    step of its own, ``kuznia migrate``, never under other users), and is otherwise refused
+    with what to do. A SQLite file this user may not write is opened read-only. A
+    workspace made by a newer Kuznia is refused with the version it needs, never half-read.
     """
     url = database_url(db)
     path = sqlite_path(url)
     read_only = False
     if path is not None:
         if path.is_dir():
-            raise UsageError(f"--db {path} is a folder; give the workspace's file")
+            raise UsageError(f"{{db}} {path} is a folder; give the workspace's file",
+                             params=("db",))
         if not path.exists():
             raise WorkspaceError(f"no Kuznia workspace at {path}; create one with 'kuznia init'")
         read_only = engines.sqlite_read_only(path)
@@ -155,9 +159,15 @@ def open_store(db: str | None = None) -> Store:
             if read_only:
                 raise WorkspaceError(f"{store.display_url} needs upgrading to schema "
                                      f"{engines.HEAD}, and it is read-only here")
+            if not migrate:
+                raise WorkspaceError(
+                    f"{store.display_url} has schema {revision}, older than this Kuznia's "
+                    f"{engines.HEAD}: back it up, then upgrade it with 'kuznia migrate' "
+                    "(nothing was changed)")
             with store.write() as conn:
                 engines.upgrade(conn)
                 _set_version(conn)
+            store.migrated_from = revision
     except WorkspaceError:
         store.close()
         raise
@@ -166,7 +176,7 @@ def open_store(db: str | None = None) -> Store:
         known = from_environment(exc)
         if known is not None:
             raise known from exc
-        raise WorkspaceError(f"cannot open the workspace at {store.display_url}: {exc}") from exc
+        raise  # not the user's doing: an internal error, not reworded as bad data
     return store
 
 
@@ -193,7 +203,8 @@ def create_store(db: str | None, currency: str, actor: str) -> Store:
     path = sqlite_path(url)
     if path is not None:
         if path.is_dir():
-            raise UsageError(f"--db {path} is a folder; give a file name for the workspace")
+            raise UsageError(f"{{db}} {path} is a folder; give a file name for the workspace",
+                             params=("db",))
         if path.exists() and path.stat().st_size and engines.sqlite_read_only(path):
             raise WorkspaceError(f"{path} is read-only here")
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -110,7 +110,7 @@ class TableWriter:
         if diff.height and not self.update:
             problems = pl.concat([problems, problems_where(
                 diff, pl.lit(True), key[-1],
-                "is already stored with other content (use --update to replace it)",
+                "is already stored with other content (import with update to replace it)",
                 pl.concat_str([pl.col(k).cast(pl.String) for k in key], separator="/"))])
         elif diff.height:
             conflicts = self._breaks_references(diff)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,11 +31,30 @@ class UseList(Tabular):
         return {"filters": self.filters, "total": self.total, "rows": self.rows}
 
 
+# The filters of ``list_uses`` and the options of ``kuznia uses`` that set them.
+TRACE_OPTIONS = {"product": "--product", "producer": "--producer", "version": "--version",
+                 "operator": "--operator", "failure_mode": "--failure-mode",
+                 "month": "--month", "date_from": "--from", "date_to": "--to"}
+
+
+def uses_command(filters: dict[str, str]) -> str:
+    """The command that lists the uses behind a figure, quoted for a POSIX shell, so that an
+    id with a space or a quote still gives a command that runs.
+
+    >>> uses_command({"product": "FPV A", "producer": "-"})
+    "kuznia uses --product 'FPV A' --producer -"
+    """
+    words = ["kuznia", "uses"]
+    for name, value in filters.items():
+        words += [TRACE_OPTIONS[name], value]
+    return shlex.join(words)
+
+
 def _month_range(month: str) -> tuple[dt.date, dt.date]:
     try:
         start = dt.date.fromisoformat(month + "-01")
     except ValueError as exc:
-        raise UsageError(f"--month takes YYYY-MM, not {month!r}") from exc
+        raise UsageError(f"{{month}} takes YYYY-MM, not {month!r}", params=("month",)) from exc
     end = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
     return start, end - dt.timedelta(days=1)
 
@@ -54,7 +74,7 @@ def list_uses(
 ) -> UseList:
     """Uses matching every filter given, oldest first, with what each one cost."""
     if limit is not None and limit < 0:
-        raise UsageError("--limit must be 0 (all) or more")
+        raise UsageError("{limit} must be 0 (all) or more", params=("limit",))
     src = uses
     frm, price, (lot_p, producer_p, _) = joined_price(src, src.c.lot, src.c.producer_id,
                                                       src.c.product_id)
