@@ -68,3 +68,12 @@ def test_the_command_reference_is_generated_from_the_cli():
                       flags=re.S)
     assert block is not None
     assert block.group(1) == table(), "run: python -m kuznia.cli.reference"
+
+
+def test_every_setting_is_documented():
+    from dataclasses import fields
+
+    from kuznia.settings import PREFIX, Settings
+
+    for f in fields(Settings):
+        assert f"`{PREFIX}{f.name.upper()}`" in README, f.name

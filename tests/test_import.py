@@ -286,3 +286,24 @@ def test_quarantine_keeps_malformed_lines_too(filled: kuznia.Workspace, tmp_path
     rejected = list(csv.DictReader(out.open()))
     assert [(x["line"], x["reason"]) for x in rejected] == [
         ("3", "expected 4 values, found 2: M2,Two")]
+
+
+def test_a_stream_imports_like_its_file(filled: kuznia.Workspace, tmp_path: Path):
+    """An upload is a stream, not a file on the server's disk: same rows, same problems,
+    named as the upload."""
+    import io
+
+    rows = [use_row("S1"), use_row("S2", used_on="2026-13-01"), use_row("S3")]
+    f = write_csv(tmp_path / "uses.csv", USE_HEADER, rows)
+    with pytest.raises(InputError) as from_file:
+        filled.import_file("uses", f)
+    with pytest.raises(InputError) as from_stream:
+        filled.import_file("uses", io.BytesIO(f.read_bytes()), name="field-upload.csv")
+    assert [(p.line, p.column, p.message) for p in from_stream.value.problems] == \
+        [(p.line, p.column, p.message) for p in from_file.value.problems]
+    assert from_stream.value.problems[0].file == "field-upload.csv"
+    good = write_csv(tmp_path / "good.csv", USE_HEADER, [use_row("S1"), use_row("S3")])
+    r = filled.import_file("uses", io.BytesIO(good.read_bytes()), name="good.csv")
+    assert (r.added, r.file) == (2, "good.csv")
+    assert filled.import_file("uses", good).unchanged == 2  # the same content, stored once
+    assert filled.audit_events().rows[-2]["file_name"] == "good.csv"

@@ -1,12 +1,44 @@
-"""Where the workspace lives: ``--db``, else ``KUZNIA_DB``, else ``kuznia.db`` here."""
+"""Settings, declared as data, read from the environment (prefix ``KUZNIA_``) by every
+adapter alike: the CLI, the Python API and the server to come.
+
+Where the workspace lives: ``--db``, else ``KUZNIA_DB``, else ``kuznia.db`` here.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 DEFAULT_DB = "kuznia.db"
 ENV_DB = "KUZNIA_DB"
+PREFIX = "KUZNIA_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting with its default; ``KUZNIA_<NAME>`` in the environment overrides it."""
+
+    db: str = DEFAULT_DB  # the workspace: a SQLite path or a SQLAlchemy URL
+    debug: bool = False  # show tracebacks of internal errors instead of one line
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The settings in force.
+
+        >>> Settings.from_env({"KUZNIA_DB": "w.db", "KUZNIA_DEBUG": "1"})
+        Settings(db='w.db', debug=True)
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(PREFIX + f.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[f.name] = raw.strip().lower() not in ("0", "false", "no", "off") \
+                if f.type in ("bool", bool) else raw
+        return cls(**values)  # type: ignore[arg-type]
 
 
 def database_url(db: str | os.PathLike[str] | None = None) -> str:
@@ -17,7 +49,7 @@ def database_url(db: str | os.PathLike[str] | None = None) -> str:
     >>> database_url("/tmp/w.db")
     'sqlite:////tmp/w.db'
     """
-    raw = os.fspath(db) if db is not None else os.environ.get(ENV_DB) or DEFAULT_DB
+    raw = os.fspath(db) if db is not None else Settings.from_env().db
     if "://" in raw:
         return raw
     return f"sqlite:///{Path(raw).expanduser().resolve()}"

@@ -7,7 +7,6 @@ import datetime as dt
 import functools
 import json
 import math
-import os
 import sys
 import typing
 from collections.abc import Callable, Iterator
@@ -19,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from kuznia.errors import KuzniaError, UsageError, from_environment
 from kuznia.services.results import json_safe
+from kuznia.settings import Settings
 
 # Piped output (a file, a test) gets wide lines instead of rich's default 80 columns.
 _WIDTH = None if sys.stdout.isatty() else 200
@@ -106,7 +106,7 @@ def handles_errors(fn: F) -> F:
             if known is not None:
                 say_error(known, options)
                 raise typer.Exit(known.exit_code) from None
-            if os.environ.get("KUZNIA_DEBUG"):
+            if Settings.from_env().debug:
                 raise
             err.print(f"internal error: {type(exc).__name__}: {exc}\n"
                       "(set KUZNIA_DEBUG=1 to see the traceback, and report it)")

@@ -7,13 +7,19 @@ becomes a reported problem instead of a parser exception. ``_line`` is the line 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import hashlib
+import os
 import re
+import shutil
+import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import polars as pl
@@ -64,26 +70,54 @@ def normalise_header(name: str) -> str:
     return "_".join(name.strip().lstrip("\ufeff").lower().replace("-", " ").split())
 
 
-def _whole_file_problem(path: Path, message: str, line: int = 0) -> InputError:
-    return InputError(str(path), [RowProblem(str(path), line, "-", message)])
+def _whole_file_problem(label: str, message: str, line: int = 0) -> InputError:
+    return InputError(label, [RowProblem(label, line, "-", message)])
 
 
-def open_source(path: Path, batch_rows: int | None = None) -> Source:
+@contextmanager
+def local_file(source: str | Path | BinaryIO, name: str | None = None
+               ) -> Iterator[tuple[Path, str]]:
+    """A path to read ``source`` from, and the name to give it in messages.
+
+    A path is used as it is. A stream (an upload, a pipe) is copied in 1 MiB chunks to a
+    temporary file first (never held in memory whole): the file is read twice, once for
+    its SHA-256 and once for its rows, and an XLSX needs seeking. ``name`` (the upload's
+    own name) keeps its extension, which says CSV or XLSX."""
+    if isinstance(source, str | Path):
+        path = Path(source)
+        yield path, name or str(path)
+        return
+    label = name or getattr(source, "name", None) or "upload"
+    suffix = Path(str(label)).suffix if Path(str(label)).suffix else ".csv"
+    fd, tmp = tempfile.mkstemp(prefix="kuznia-upload-", suffix=suffix)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            shutil.copyfileobj(source, f, 1 << 20)
+        yield Path(tmp), str(label)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def open_source(path: Path, batch_rows: int | None = None, label: str | None = None
+                ) -> Source:
     """Open a CSV or XLSX file for reading in batches; a path that is not a readable file
-    is an ``InputError`` naming it."""
+    is an ``InputError`` naming it. ``label`` is the name problems give the file (an
+    upload's own name rather than the spooled copy's)."""
+    label = label or str(path)
     if not path.exists():
-        raise _whole_file_problem(path, "no such file")
+        raise _whole_file_problem(label, "no such file")
     if path.is_dir():
-        raise _whole_file_problem(path, "is a folder, not a file")
+        raise _whole_file_problem(label, "is a folder, not a file")
     try:
         with path.open("rb") as f:
             f.read(1)
     except OSError as exc:
-        raise _whole_file_problem(path, f"cannot be read: {exc.strerror}") from exc
+        raise _whole_file_problem(label, f"cannot be read: {exc.strerror}") from exc
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        return _open_xlsx(path, batch_rows or XLSX_BATCH_ROWS)
-    return _open_csv(path, batch_rows)
+        return _open_xlsx(path, batch_rows or XLSX_BATCH_ROWS, label)
+    return _open_csv(path, batch_rows, label)
 
 
 def _sniff_delimiter(first_line: str) -> str:
@@ -92,24 +126,24 @@ def _sniff_delimiter(first_line: str) -> str:
     return best if counts[best] > 0 else ","
 
 
-def _first_line(path: Path) -> str:
+def _first_line(path: Path, label: str) -> str:
     with path.open("rb") as f:
         raw = f.readline(1 << 20)
     try:
         return raw.decode("utf-8-sig").rstrip("\r\n")
     except UnicodeDecodeError as exc:
-        raise _whole_file_problem(path, "the header " + NOT_UTF8, 1) from exc
+        raise _whole_file_problem(label, "the header " + NOT_UTF8, 1) from exc
 
 
 _BREAKS = r"\r\n|\r|\n"
 
 
-def _open_csv(path: Path, batch_rows: int | None) -> Source:
-    first = _first_line(path)
+def _open_csv(path: Path, batch_rows: int | None, label: str) -> Source:
+    first = _first_line(path, label)
     if not first.strip():
-        raise _whole_file_problem(path, "the file has no header", 1)
+        raise _whole_file_problem(label, "the file has no header", 1)
     if "\x00" in first:
-        raise _whole_file_problem(path, "is not a text file (it holds NUL bytes)", 1)
+        raise _whole_file_problem(label, "is not a text file (it holds NUL bytes)", 1)
     delimiter = _sniff_delimiter(first)
     raw_header = next(csv.reader([first], delimiter=delimiter))
     header = [normalise_header(v) for v in raw_header]
@@ -118,7 +152,7 @@ def _open_csv(path: Path, batch_rows: int | None) -> Source:
     def on_invalid(row: pacsv.InvalidRow) -> str:
         text = row.text or ""
         invalid.append((int(row.number) if row.number is not None else 0, RowProblem(
-            str(path), 0, "-",
+            label, 0, "-",
             f"expected {row.expected_columns} values, found {row.actual_columns}",
             text[:80]), len(re.findall(_BREAKS, text))))
         return "skip"
@@ -147,8 +181,8 @@ def _open_csv(path: Path, batch_rows: int | None) -> Source:
             ),
         )
     except pa.ArrowInvalid as exc:
-        raise _whole_file_problem(path, f"cannot be read as CSV: {exc}") from exc
-    return Source(path, header, _csv_batches(reader, path, header, invalid))
+        raise _whole_file_problem(label, f"cannot be read as CSV: {exc}") from exc
+    return Source(path, header, _csv_batches(reader, label, header, invalid))
 
 
 def _frame_of(record_batch: pa.RecordBatch) -> pl.DataFrame:
@@ -185,7 +219,7 @@ def _as_text(frame: pl.DataFrame, lines: np.ndarray) -> tuple[pl.DataFrame, pl.D
     return pl.DataFrame(columns), cell_problems
 
 
-def _csv_batches(reader: pacsv.CSVStreamingReader, path: Path, header: list[str],
+def _csv_batches(reader: pacsv.CSVStreamingReader, label: str, header: list[str],
                  invalid: list[tuple[int, RowProblem, int]]) -> Iterator[Batch]:
     """Number rows by their first line in the file.
 
@@ -240,7 +274,7 @@ def _csv_batches(reader: pacsv.CSVStreamingReader, path: Path, header: list[str]
             extra += k
         yield Batch(_empty_text(header), pl.DataFrame(schema=PROBLEM_SCHEMA), dropped)
     except pa.ArrowInvalid as exc:
-        raise _whole_file_problem(path, f"cannot be read as CSV: {exc}") from exc
+        raise _whole_file_problem(label, f"cannot be read as CSV: {exc}") from exc
 
 
 def _empty_text(header: list[str]) -> pl.DataFrame:
@@ -298,7 +332,7 @@ def _has_formulas(path: Path) -> bool:
     return False
 
 
-def _open_xlsx(path: Path, batch_rows: int) -> Source:
+def _open_xlsx(path: Path, batch_rows: int, label: str) -> Source:
     import openpyxl
 
     try:
@@ -307,7 +341,7 @@ def _open_xlsx(path: Path, batch_rows: int) -> Source:
         if _has_formulas(path):  # a second view of the sheet shows which cells are formulas
             formulas = openpyxl.load_workbook(path, read_only=True, data_only=False)
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a bad file
-        raise _whole_file_problem(path, f"not a readable XLSX workbook: {exc}") from exc
+        raise _whole_file_problem(label, f"not a readable XLSX workbook: {exc}") from exc
     sheet = book.worksheets[0]
     rows = sheet.iter_rows(values_only=True)
     formula_rows = formulas.worksheets[0].iter_rows(values_only=True) if formulas else None
@@ -321,7 +355,7 @@ def _open_xlsx(path: Path, batch_rows: int) -> Source:
     while header and not header[-1]:
         header.pop()
     if not header:
-        raise _whole_file_problem(path, "the sheet has no header", 1)
+        raise _whole_file_problem(label, "the sheet has no header", 1)
     width = len(header)
 
     def batches() -> Iterator[Batch]:

@@ -16,6 +16,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import polars as pl
 from sqlalchemy import Connection, select
@@ -23,7 +24,7 @@ from sqlalchemy import Connection, select
 from kuznia.errors import InputError, RowProblem, UsageError
 from kuznia.ingest.prefetch import prefetch
 from kuznia.ingest.quarantine import Quarantine
-from kuznia.ingest.readers import LINE, Source, file_sha256, open_source
+from kuznia.ingest.readers import LINE, Source, file_sha256, local_file, open_source
 from kuznia.ingest.rules import RULES, SEP, References
 from kuznia.ingest.tables import INPUT_SPECS, SPECS, TableSpec, table_name
 from kuznia.ingest.validate import (
@@ -85,10 +86,9 @@ def load_references(conn: Connection, currency: str) -> References:
     )
 
 
-def _check_header(spec: TableSpec, source: Source) -> None:
+def _check_header(spec: TableSpec, source: Source, name: str) -> None:
     bad = check_header(spec, source.header)
     if bad:
-        name = str(source.path)
         raise InputError(name, [RowProblem(name, 1, col, msg) for col, msg in bad])
 
 
@@ -164,7 +164,7 @@ def _count(tally: _Tally, name: str, problems: pl.DataFrame, new_raw: list[RowPr
 def import_file(
     store: Store,
     table: str,
-    path: str | Path,
+    path: str | Path | BinaryIO,
     *,
     actor: str,
     update: bool = False,
@@ -172,14 +172,25 @@ def import_file(
     max_problems: int = 20,
     batch_rows: int | None = None,
     progress: Progress | None = None,
+    name: str | None = None,
 ) -> ImportResult:
-    """Import ``path`` into ``table``.
+    """Import ``path`` (a file, or a binary stream such as an upload, then called ``name``)
+    into ``table``.
 
     Raises ``InputError`` and stores nothing if any row is bad, unless ``quarantine`` names
     a CSV to receive the bad rows (the good ones are then stored). The quarantine file is
     written beside its target and swapped in only once the rows are committed; it may not
     be the workspace (or its journal) or the file being read.
     """
+    with local_file(path, name) as (local, label):
+        return _import_file(store, table, local, label, actor=actor, update=update,
+                            quarantine=quarantine, max_problems=max_problems,
+                            batch_rows=batch_rows, progress=progress)
+
+
+def _import_file(store: Store, table: str, path: Path, name: str, *, actor: str,
+                 update: bool, quarantine: str | Path | None, max_problems: int,
+                 batch_rows: int | None, progress: Progress | None) -> ImportResult:
     table = table_name(table)
     if table not in SPECS:
         raise UsageError(f"unknown {{table}} {table!r}; one of: {', '.join(SPECS)}",
@@ -187,13 +198,11 @@ def import_file(
     if max_problems < 0:
         raise UsageError("{max_problems} must be 0 or more", params=("max_problems",))
     spec = SPECS[table]
-    path = Path(path)
-    name = str(path)
     if quarantine is not None:
         quarantine = check_output(quarantine, "quarantine",
                                   protected=protected_paths(store.sqlite_file, [path]))
-    source = open_source(path, batch_rows)
-    _check_header(spec, source)
+    source = open_source(path, batch_rows, name)
+    _check_header(spec, source, name)
     result = ImportResult(table, name, file_sha256(path))
     tally = _Tally(max_problems)
     size = max(1, path.stat().st_size)
@@ -237,7 +246,7 @@ def import_file(
             result.event_id = event_id
             audit.append(
                 conn, event_id, actor=actor, action="import", table_name=table,
-                file_name=path.name, file_sha256=result.sha256, rows_added=result.added,
+                file_name=Path(name).name, file_sha256=result.sha256, rows_added=result.added,
                 rows_updated=result.updated, rows_unchanged=result.unchanged,
                 rows_rejected=result.rejected,
                 detail={"mode": "quarantine" if quarantine else "all_or_nothing",
@@ -252,30 +261,30 @@ def _setting(conn: Connection, key: str) -> str | None:
     return conn.execute(select(s.settings.c.value).where(s.settings.c.key == key)).scalar()
 
 
-def read_checked(store: Store, table: str, path: str | Path,
-                 max_problems: int = 20) -> pl.DataFrame:
-    """Read and check a file as if importing it into ``table``, but store nothing.
+def read_checked(store: Store, table: str, path: str | Path | BinaryIO,
+                 max_problems: int = 20, name: str | None = None) -> pl.DataFrame:
+    """Read and check a file (or a binary stream called ``name``) as if importing it into
+    ``table``, but store nothing.
 
     Returns the typed rows; raises ``InputError`` naming every bad row, like an import.
     ``table`` may also be one of ``INPUT_SPECS`` (plan inputs that are never stored).
     """
     spec = SPECS.get(table) or INPUT_SPECS[table]
-    path = Path(path)
-    name = str(path)
-    source = open_source(path)
-    _check_header(spec, source)
-    tally = _Tally(max_problems)
-    with store.read() as conn:
-        refs = load_references(conn, store.setting("currency", "USD") or "USD")
-    good: list[pl.DataFrame] = []
-    with prefetch(_checked(source, spec, refs, keep_text=False)) as steps:
-        for step in steps:
-            _count(tally, name, step.problems, step.dropped, max_problems)
-            good.append(step.good)
+    with local_file(path, name) as (local, label):
+        source = open_source(local, label=label)
+        _check_header(spec, source, label)
+        tally = _Tally(max_problems)
+        with store.read() as conn:
+            refs = load_references(conn, store.setting("currency", "USD") or "USD")
+        good: list[pl.DataFrame] = []
+        with prefetch(_checked(source, spec, refs, keep_text=False)) as steps:
+            for step in steps:
+                _count(tally, label, step.problems, step.dropped, max_problems)
+                good.append(step.good)
     if len(good) > 1:  # a key repeated in two batches (plan inputs are small: in memory)
         every, repeated = duplicates_in_batch(pl.concat(good), spec)
-        _count(tally, name, repeated, [], max_problems)
+        _count(tally, label, repeated, [], max_problems)
         good = [every.filter(~pl.col(LINE).is_in(repeated.get_column(LINE).implode()))]
     if tally.total:
-        raise InputError(name, tally.shown, tally.total, tally.bad_rows)
+        raise InputError(label, tally.shown, tally.total, tally.bad_rows)
     return pl.concat(good) if good else pl.DataFrame()
