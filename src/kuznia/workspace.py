@@ -21,6 +21,7 @@ from kuznia.services import audit, costs, imports, trace
 from kuznia.services import board as board_svc
 from kuznia.services import failures as failures_svc
 from kuznia.services import growth as growth_svc
+from kuznia.services import planning as planning_svc
 from kuznia.services import repairs as repairs_svc
 from kuznia.services import resilience as resilience_svc
 from kuznia.services.store import Store, create_store, open_store
@@ -110,6 +111,32 @@ class Workspace:
                      as_of: dt.date | None = None) -> repairs_svc.RepairResult:
         """Repair assignments at home, against sending everything abroad."""
         return repairs_svc.repairs_plan(self.store, backlog, repair_points, as_of)
+
+    @_one_snapshot
+    def regions(self, as_of: dt.date | None = None) -> list[dict[str, Any]]:
+        """Each region's strike figures estimated from the strikes history."""
+        return resilience_svc.estimate_regions(self.store, as_of)
+
+    @_one_snapshot
+    def allocate(self, budget: float, **options: Any) -> planning_svc.PlanResult:
+        """The allocation plan (see ``kuznia.services.planning.allocate``)."""
+        return planning_svc.allocate(self.store, budget=budget, **options)
+
+    def save_plan(self, name: str, plan: planning_svc.PlanResult) -> int:
+        """Keep ``plan`` under ``name``, as an audited write."""
+        return planning_svc.save_plan(self.store, name, plan, self.actor)
+
+    @_one_snapshot
+    def plans(self) -> planning_svc.PlanList:
+        return planning_svc.list_plans(self.store)
+
+    @_one_snapshot
+    def plan(self, name: str) -> dict[str, Any]:
+        return planning_svc.show_plan(self.store, name)
+
+    @_one_snapshot
+    def plan_diff(self, a: str, b: str) -> dict[str, Any]:
+        return planning_svc.diff_plans(self.store, a, b)
 
     @_one_snapshot
     def uses(self, **filters: Any) -> trace.UseList:

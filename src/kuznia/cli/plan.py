@@ -68,8 +68,8 @@ def allocate(
                                                        "--price-change").items()},
         without_producers=list(without_producer or []))
     with kuznia.open(db, actor) as ws:
-        plan = planning.allocate(
-            ws.store, budget=budget, offers_file=offers,
+        plan = ws.allocate(
+            budget, offers_file=offers,
             max_producer_share=None if max_producer_share is None
             else planning.parse_share(max_producer_share, "--max-producer-share"),
             max_region_share=None if max_region_share is None
@@ -78,7 +78,7 @@ def allocate(
                                 for k, v in shares.items()},
             require=required, risk=risk, what_if=what_if, time_limit=time_limit, gap=gap)
         if save:
-            planning.save_plan(ws.store, save, plan, ws.actor)
+            ws.save_plan(save, plan)
     if json:
         print_json(plan.to_dict())
     else:
@@ -115,7 +115,7 @@ def _render(plan: planning.PlanResult, saved: str | None) -> None:
 def list_(db: DbOption = None, json: JsonOption = False) -> None:
     """Saved plans, oldest first."""
     with kuznia.open(db) as ws:
-        plans = planning.list_plans(ws.store)
+        plans = ws.plans()
     if json:
         print_json(plans.to_dict())
         return
@@ -132,7 +132,7 @@ def show(name: Annotated[str, typer.Argument(help="A saved plan.")],
          db: DbOption = None, json: JsonOption = False) -> None:
     """A saved plan with the inputs it was made from."""
     with kuznia.open(db) as ws:
-        plan = planning.show_plan(ws.store, name)
+        plan = ws.plan(name)
     if json:
         print_json(plan)
         return
@@ -154,7 +154,7 @@ def diff(a: Annotated[str, typer.Argument(help="The earlier plan.")],
          db: DbOption = None, json: JsonOption = False) -> None:
     """What changed between two saved plans: inputs, totals, lines."""
     with kuznia.open(db) as ws:
-        d = planning.diff_plans(ws.store, a, b)
+        d = ws.plan_diff(a, b)
     if json:
         print_json(d)
         return

@@ -20,8 +20,6 @@ from kuznia.cli.common import (
     print_json,
 )
 from kuznia.errors import UsageError
-from kuznia.services import repairs as repairs_svc
-from kuznia.services import resilience as svc
 
 app = typer.Typer(help="How exposed output is to strikes, and where to duplicate lines.",
                   no_args_is_help=True)
@@ -58,9 +56,9 @@ def simulate(
     """Output per product under random strikes: expected, P10/P50/P90, shortfall; TTR/TTS
     per site; concentration by region (HHI)."""
     with kuznia.open(db) as ws, import_progress("scenarios", disable=json) as bar:
-        res = svc.run(ws.store, months, scenarios, seed, start=parse_date(start, "--start"),
-                      from_history=from_history, spillover=spillover, workers=workers,
-                      progress=bar)
+        res = ws.resilience(months, scenarios, seed, start=parse_date(start, "--start"),
+                            from_history=from_history, spillover=spillover, workers=workers,
+                            progress=bar)
     if json:
         print_json(res.to_dict())
         return
@@ -123,10 +121,10 @@ def duplicate(
 ) -> None:
     """Choose duplicate lines within a budget to cut expected shortfall most (SAA MILP)."""
     with kuznia.open(db) as ws:
-        d = svc.duplicate(ws.store, candidates, budget, months, scenarios, saa_scenarios, seed,
-                          weights=_weights(weight), start=parse_date(start, "--start"),
-                          from_history=from_history, spillover=spillover, workers=workers,
-                          time_limit=time_limit)
+        d = ws.duplicate(candidates, budget, months=months, scenarios=scenarios,
+                         saa_scenarios=saa_scenarios, seed=seed, weights=_weights(weight),
+                         start=parse_date(start, "--start"), from_history=from_history,
+                         spillover=spillover, workers=workers, time_limit=time_limit)
     if json:
         print_json(d.to_dict())
         return
@@ -153,7 +151,7 @@ def regions(
 ) -> None:
     """Each region's strike figures estimated from the strikes history, with intervals."""
     with kuznia.open(db) as ws:
-        rows = svc.estimate_regions(ws.store, parse_date(as_of, "--as-of"))
+        rows = ws.regions(parse_date(as_of, "--as-of"))
     if json:
         print_json({"regions": rows})
         return
@@ -183,8 +181,7 @@ def repairs_plan(
 ) -> None:
     """Assign damaged items to repair points to get them back in service soonest."""
     with kuznia.open(db) as ws:
-        r = repairs_svc.repairs_plan(ws.store, backlog, repair_points,
-                                     parse_date(as_of, "--as-of"))
+        r = ws.repairs_plan(backlog, repair_points, parse_date(as_of, "--as-of"))
     if json:
         print_json(r.to_dict())
         return
