@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from kuznia.cli import audit, data, figures, loop, plan, resilience
+from kuznia.cli import accounts, audit, data, figures, loop, plan, resilience
 
 app = typer.Typer(
     name="kuznia",
@@ -25,6 +25,7 @@ app.command("growth")(loop.growth)
 app.command("board")(loop.board)
 app.command("demo")(figures.demo)
 app.add_typer(audit.app, name="audit")
+app.add_typer(accounts.app, name="users")
 app.add_typer(plan.app, name="plan")
 app.add_typer(resilience.app, name="resilience")
 app.add_typer(resilience.repairs_app, name="repairs")

@@ -301,6 +301,16 @@ def deep_check(conn: Connection, events: list[dict[str, Any]]) -> DeepCheck:
         if name in recorded and digest != expected:
             return DeepCheck(False, tables, rows_seen, name, None,
                              f"differs from what event {event} recorded")
+    from kuznia.services.accounts import accounts_digest
+
+    tables += 1
+    recorded_accounts = [(e["event_id"], json.loads(e["detail"] or "{}").get("accounts"))
+                         for e in events]
+    recorded_accounts = [(i, a) for i, a in recorded_accounts if a is not None]
+    if recorded_accounts and accounts_digest(conn) != recorded_accounts[-1][1]:
+        return DeepCheck(False, tables, rows_seen, "users", None,
+                         f"the accounts differ from what event {recorded_accounts[-1][0]} "
+                         "recorded")
     for cube in bulk.CUBES:
         tables += 1
         key = _first_cube_difference(conn, cube)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Date,
     Float,
@@ -275,6 +276,32 @@ strikes = Table(
     Column("struck_on", Date, primary_key=True),
     Column("damage_fraction", Float, nullable=False),
     Column("repaired_on", Date),
+    Column("event_id", Integer, nullable=False),
+)
+
+# Accounts (the server's): a password is kept only as an argon2id hash, a token only as its
+# SHA-256 (tokens are long random strings, so a fast hash is enough to make them useless).
+users = Table(
+    "users",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("producer_id", String(64)),
+    Column("password_hash", Text),
+    Column("disabled", Boolean, nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("event_id", Integer, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_id", String(16), primary_key=True),
+    Column("user_name", String(64), ForeignKey("users.name"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", String(32), nullable=False),
+    Column("expires_at", String(32)),
+    Column("revoked_at", String(32)),
     Column("event_id", Integer, nullable=False),
 )
 

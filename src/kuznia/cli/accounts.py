@@ -1,0 +1,101 @@
+"""`kuznia users`: accounts for the server, each change an audited write."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+import kuznia
+from kuznia.cli.common import (
+    ActorOption,
+    DbOption,
+    JsonOption,
+    err,
+    handles_errors,
+    out,
+    print_json,
+)
+from kuznia.services import accounts
+
+app = typer.Typer(help="Accounts for the server: roles, producer scopes, API tokens.",
+                  no_args_is_help=True)
+
+
+@app.command("add")
+@handles_errors
+def add(
+    name: Annotated[str, typer.Argument(help="The account's name (no spaces).")],
+    role: Annotated[str, typer.Option(help=f"One of: {', '.join(accounts.ROLES)}.")],
+    producer: Annotated[str | None, typer.Option(
+        help="The producer id a producer account sees (producer role only).")] = None,
+    password_stdin: Annotated[bool, typer.Option(
+        "--password-stdin", help="Read a password (at least 12 characters) from standard "
+                                 "input; without it the account signs in with tokens only.")
+    ] = False,
+    db: DbOption = None,
+    actor: ActorOption = None,
+) -> None:
+    """Add an account."""
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    with kuznia.open(db, actor) as ws:
+        event = accounts.add_user(ws.store, name, role, actor=ws.actor, producer=producer,
+                                  password=password)
+    out.print(f"added {name} ({role}{f', producer {producer}' if producer else ''}); "
+              f"audit event {event}")
+
+
+@app.command("token")
+@handles_errors
+def token(
+    name: Annotated[str, typer.Argument(help="The account.")],
+    expires_days: Annotated[int, typer.Option(help="Days until the token stops working.")
+                            ] = 90,
+    db: DbOption = None,
+    actor: ActorOption = None,
+) -> None:
+    """Issue an API token; it is printed once, as the last line, and only its hash kept."""
+    with kuznia.open(db, actor) as ws:
+        value = accounts.issue_token(ws.store, name, actor=ws.actor,
+                                     expires_days=expires_days)
+    err.print(f"a new token for {name}, valid {expires_days} days; it is not shown again")
+    out.print(value)
+
+
+@app.command("list")
+@handles_errors
+def list_(db: DbOption = None, json: JsonOption = False) -> None:
+    """Every account: role, producer scope, state, live tokens (never a secret)."""
+    with kuznia.open(db) as ws:
+        users = accounts.list_users(ws.store)
+    if json:
+        print_json(users.to_dict())
+        return
+    t = Table("name", "role", "producer", "password", "live tokens", "state", "created")
+    for u in users:
+        t.add_row(u["name"], u["role"], u["producer_id"] or "", "yes" if u["password"] else "",
+                  str(u["live_tokens"]), "disabled" if u["disabled"] else "enabled",
+                  u["created_at"][:19])
+    out.print(t)
+
+
+@app.command("disable")
+@handles_errors
+def disable(name: Annotated[str, typer.Argument(help="The account.")],
+            db: DbOption = None, actor: ActorOption = None) -> None:
+    """Disable an account: its password and tokens stop working; nothing is deleted."""
+    with kuznia.open(db, actor) as ws:
+        event = accounts.disable_user(ws.store, name, actor=ws.actor)
+    out.print(f"disabled {name}; audit event {event}")
+
+
+@app.command("revoke-tokens")
+@handles_errors
+def revoke(name: Annotated[str, typer.Argument(help="The account.")],
+           db: DbOption = None, actor: ActorOption = None) -> None:
+    """Revoke every live API token of an account."""
+    with kuznia.open(db, actor) as ws:
+        n = accounts.revoke_tokens(ws.store, name, actor=ws.actor)
+    out.print(f"revoked {n} tokens of {name}")

@@ -1,0 +1,101 @@
+"""Accounts: roles and scopes recorded, secrets kept only as hashes, every change audited."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from typer.testing import CliRunner
+
+import kuznia
+from kuznia.cli import app
+from kuznia.errors import NotFoundError, UsageError
+from kuznia.services import accounts
+
+runner = CliRunner()
+
+
+def test_add_token_authenticate_revoke_disable(filled: kuznia.Workspace):
+    store = filled.store
+    accounts.add_user(store, "ana", "analyst", actor="root", password="a" * 12)
+    accounts.add_user(store, "p2", "producer", actor="root", producer="P002")
+    token = accounts.issue_token(store, "p2", actor="root")
+    with store.read() as conn:
+        assert accounts.authenticate_token(conn, token) == accounts.Account(
+            "p2", "producer", "P002")
+        assert accounts.authenticate_token(conn, token + "x") is None
+        assert accounts.check_password(conn, "ana", "a" * 12).role == "analyst"
+        assert accounts.check_password(conn, "ana", "b" * 12) is None
+        assert accounts.check_password(conn, "nobody", "a" * 12) is None
+        dumped = " ".join(str(v) for t in ("users", "api_tokens")
+                          for r in conn.exec_driver_sql(f"SELECT * FROM {t}") for v in r)
+    assert token not in dumped and "a" * 12 not in dumped  # only hashes are kept
+    assert accounts.revoke_tokens(store, "p2", actor="root") == 1
+    with store.read() as conn:
+        assert accounts.authenticate_token(conn, token) is None
+    token2 = accounts.issue_token(store, "p2", actor="root")
+    accounts.disable_user(store, "p2", actor="root")
+    with store.read() as conn:
+        assert accounts.authenticate_token(conn, token2) is None
+    with pytest.raises(UsageError, match="disabled"):
+        accounts.issue_token(store, "p2", actor="root")
+    actions = [e["action"] for e in filled.audit_events().rows[-6:]]
+    assert actions == ["user_added", "user_added", "token_issued", "tokens_revoked",
+                       "token_issued", "user_disabled"]
+    assert filled.verify_audit(deep=True).ok
+
+
+def test_an_expired_token_does_not_work(filled: kuznia.Workspace, monkeypatch):
+    accounts.add_user(filled.store, "e", "engineer", actor="root")
+    token = accounts.issue_token(filled.store, "e", actor="root", expires_days=1)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=2)
+    monkeypatch.setattr(accounts, "_now", lambda: later)
+    with filled.store.read() as conn:
+        assert accounts.authenticate_token(conn, token) is None
+
+
+@pytest.mark.parametrize("kwargs,error", [
+    ({"name": "x", "role": "king"}, UsageError),
+    ({"name": "x", "role": "producer"}, UsageError),
+    ({"name": "x", "role": "analyst", "producer": "P002"}, UsageError),
+    ({"name": "x", "role": "producer", "producer": "P999"}, NotFoundError),
+    ({"name": "x", "role": "analyst", "password": "short"}, UsageError),
+    ({"name": "a b", "role": "analyst"}, UsageError),
+])
+def test_bad_accounts_are_refused(filled: kuznia.Workspace, kwargs, error):
+    before = len(filled.audit_events().rows)
+    with pytest.raises(error):
+        accounts.add_user(filled.store, actor="root", **kwargs)
+    assert len(filled.audit_events().rows) == before
+
+
+def test_an_edited_account_is_found_by_deep(filled: kuznia.Workspace):
+    accounts.add_user(filled.store, "p2", "producer", actor="root", producer="P002")
+    with filled.store.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE users SET role = 'admin' WHERE name = 'p2'")
+    check = filled.verify_audit(deep=True)
+    assert not check.ok and check.table == "users"
+
+
+def test_the_command_line(filled: kuznia.Workspace):
+    db = filled.store.url
+    r = runner.invoke(app, ["users", "add", "ana", "--role", "analyst", "--password-stdin",
+                            "--db", db, "--as", "ministry-admin"], input="correct horse battery\n")
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["users", "token", "ana", "--db", db])
+    assert r.exit_code == 0
+    token = r.stdout.strip().splitlines()[-1]
+    assert token.startswith(accounts.TOKEN_PREFIX)
+    r = runner.invoke(app, ["users", "list", "--json", "--db", db])
+    assert '"live_tokens": 1' in r.stdout and token not in r.stdout
+    r = runner.invoke(app, ["users", "token", "nobody", "--db", db])
+    assert r.exit_code == 2 and "no account named 'nobody'" in r.output
+    r = runner.invoke(app, ["users", "token", "ana", "--expires-days", "0", "--db", db])
+    assert r.exit_code == 2 and "--expires-days" in r.output
+    assert runner.invoke(app, ["users", "revoke-tokens", "ana", "--db", db]).exit_code == 0
+    assert runner.invoke(app, ["users", "disable", "ana", "--db", db]).exit_code == 0
+    events = filled.audit_events().rows
+    added = next(e for e in events if e["action"] == "user_added")
+    assert added["actor"] == "ministry-admin" and "ana" in added["detail"]
+    assert [e["action"] for e in events[-3:]] == ["token_issued", "tokens_revoked",
+                                                  "user_disabled"]
