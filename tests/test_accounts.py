@@ -99,3 +99,31 @@ def test_the_command_line(filled: kuznia.Workspace):
     assert added["actor"] == "ministry-admin" and "ana" in added["detail"]
     assert [e["action"] for e in events[-3:]] == ["token_issued", "tokens_revoked",
                                                   "user_disabled"]
+
+
+def test_failed_sign_ins_wait_longer_then_lock_until_lifted(filled: kuznia.Workspace):
+    store = filled.store
+    accounts.add_user(store, "ana", "analyst", actor="root", password="right password")
+    t0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    ok = accounts.sign_in(store, "ana", "right password", "10.0.0.1", now=t0)
+    assert ok.account is not None and ok.account.role == "analyst"
+    t = t0
+    for n in range(1, accounts.LOCK_AFTER + 1):
+        # each attempt comes exactly when the last delay has passed
+        r = accounts.sign_in(store, "ana", "wrong", "10.0.0.1", now=t)
+        assert r.refused == "bad_credentials", (n, r)
+        early = accounts.sign_in(store, "ana", "right password", "10.0.0.1",
+                                 now=t + dt.timedelta(seconds=accounts.delay_after(n) - 0.5))
+        if accounts.delay_after(n) > 0 and n < accounts.LOCK_AFTER:
+            assert early.refused == "wait" and early.retry_after >= 1  # even the right one
+        t += dt.timedelta(seconds=accounts.delay_after(n))
+    locked = accounts.sign_in(store, "ana", "right password", "10.0.0.9", now=t)
+    assert locked.refused == "locked"
+    accounts.lift_lock(store, actor="root", name="ana")
+    accounts.lift_lock(store, actor="root", address="10.0.0.1")
+    assert accounts.sign_in(store, "ana", "right password", "10.0.0.1", now=t).account
+    assert [e["action"] for e in filled.audit_events().rows[-2:]] == ["lock_lifted"] * 2
+    with pytest.raises(NotFoundError):
+        accounts.lift_lock(store, actor="root", name="ana")  # nothing left to lift
+    r = runner.invoke(app, ["users", "unlock", "--db", store.url])
+    assert r.exit_code == 2

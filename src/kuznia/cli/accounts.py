@@ -99,3 +99,18 @@ def revoke(name: Annotated[str, typer.Argument(help="The account.")],
     with kuznia.open(db, actor) as ws:
         n = accounts.revoke_tokens(ws.store, name, actor=ws.actor)
     out.print(f"revoked {n} tokens of {name}")
+
+
+@app.command("unlock")
+@handles_errors
+def unlock(
+    name: Annotated[str | None, typer.Argument(help="The account to unlock.")] = None,
+    address: Annotated[str | None, typer.Option(
+        help="Unlock a client address instead of an account.")] = None,
+    db: DbOption = None,
+    actor: ActorOption = None,
+) -> None:
+    """Lift the sign-in lock of an account (or of a client address), and its count."""
+    with kuznia.open(db, actor) as ws:
+        event = accounts.lift_lock(ws.store, actor=ws.actor, name=name, address=address)
+    out.print(f"lifted the lock of {name or address}; audit event {event}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +25,7 @@ from kuznia.errors import NotFoundError, UsageError
 from kuznia.services import audit
 from kuznia.services.results import Tabular
 from kuznia.services.store import Store
-from kuznia.store.schema import api_tokens, producers, users
+from kuznia.store.schema import api_tokens, login_attempts, producers, users
 
 ROLES = ("admin", "analyst", "procurement", "engineer", "producer", "auditor")
 MIN_PASSWORD = 12
@@ -216,3 +217,88 @@ def list_users(store: Store) -> UserList:
         r["disabled"], r["password"] = bool(r["disabled"]), bool(r["password"])
         r["live_tokens"] = live.get(r["name"], 0)
     return UserList(rows)
+
+
+# --- signing in with a password: throttled per account and per client address ----------
+
+LOCK_AFTER = 10  # failures in a row that lock the account (or the address) until lifted
+DELAY_FROM = 3  # failures before each further attempt must wait
+MAX_DELAY_SECONDS = 900
+log = logging.getLogger("kuznia.auth")
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """The outcome of a sign-in: the account, or why not and how long to wait."""
+
+    account: Account | None
+    refused: str | None = None  # "bad_credentials", "wait", "locked"
+    retry_after: int = 0
+
+
+def delay_after(failures: int) -> int:
+    """Seconds a key must wait after ``failures`` failures in a row: none for the first
+    few, then doubling, capped.
+
+    >>> [delay_after(n) for n in (1, 2, 3, 4, 5, 12)]
+    [0, 0, 1, 2, 4, 512]
+    """
+    if failures < DELAY_FROM:
+        return 0
+    return min(MAX_DELAY_SECONDS, 2 ** (failures - DELAY_FROM))
+
+
+def _keys(name: str, address: str | None) -> list[str]:
+    return [f"user:{name}"] + ([f"addr:{address}"] if address else [])
+
+
+def sign_in(store: Store, name: str, password: str, address: str | None = None,
+            now: dt.datetime | None = None) -> SignIn:
+    """Check a password, unless the account or the address must wait or is locked. Every
+    failure is counted (and logged, never with the password); a success clears both."""
+    now = now or _now()
+    with store.write() as conn:
+        rows = {r.key: r for r in conn.execute(
+            select(login_attempts).where(login_attempts.c.key.in_(_keys(name, address))))}
+        for r in rows.values():
+            if r.locked:
+                log.warning("sign-in refused, locked: %s", r.key)
+                return SignIn(None, "locked")
+            wait = delay_after(r.failures) - (now - dt.datetime.fromisoformat(
+                r.last_failed_at)).total_seconds()
+            if wait > 0:
+                return SignIn(None, "wait", int(wait) + 1)
+        account = check_password(conn, name, password)
+        if account is not None:
+            conn.execute(login_attempts.delete().where(
+                login_attempts.c.key.in_(_keys(name, address))))
+            return SignIn(account)
+        for key in _keys(name, address):
+            failures = (rows[key].failures if key in rows else 0) + 1
+            values = {"failures": failures, "last_failed_at": _stamp(now),
+                      "locked": failures >= LOCK_AFTER}
+            if key in rows:
+                conn.execute(update(login_attempts).where(login_attempts.c.key == key)
+                             .values(**values))
+            else:
+                conn.execute(login_attempts.insert(), {"key": key, **values})
+            log.warning("failed sign-in %d in a row for %s%s", failures, key,
+                        " (now locked)" if values["locked"] else "")
+        return SignIn(None, "bad_credentials")
+
+
+def lift_lock(store: Store, *, actor: str, name: str | None = None,
+              address: str | None = None) -> int:
+    """Lift the lock (and the count) of an account or a client address; audited."""
+    if (name is None) == (address is None):
+        raise UsageError("give {name} or {address}, one of them", params=("name", "address"))
+    key = f"user:{name}" if name is not None else f"addr:{address}"
+    with store.write() as conn:
+        if name is not None:
+            _user(conn, name)
+        found = conn.execute(select(login_attempts.c.key).where(login_attempts.c.key == key)
+                             ).first()
+        if found is None:
+            raise NotFoundError(f"no failed sign-ins recorded for {key.split(':', 1)[1]!r}")
+        conn.execute(login_attempts.delete().where(login_attempts.c.key == key))
+        return _audited(conn, actor, "lock_lifted", {"key": key})

@@ -305,6 +305,17 @@ api_tokens = Table(
     Column("event_id", Integer, nullable=False),
 )
 
+# Failed sign-ins per account ("user:NAME") and per client address ("addr:IP"): a growing
+# delay, then a lock an admin lifts. Not data: kept out of the digests, never exported.
+login_attempts = Table(
+    "login_attempts",
+    metadata,
+    Column("key", String(128), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failed_at", String(32), nullable=False),
+    Column("locked", Boolean, nullable=False),
+)
+
 DATA_TABLES = {
     t.name: t for t in (producers, products, versions, rates, contracts, deliveries, uses, offers,
                         failure_modes, corrective_actions, regions, sites, demand, strikes)

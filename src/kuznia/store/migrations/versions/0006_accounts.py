@@ -35,8 +35,16 @@ def upgrade() -> None:
         sa.Column("revoked_at", sa.String(32)),
         sa.Column("event_id", sa.Integer, nullable=False),
     )
+    op.create_table(
+        "login_attempts",
+        sa.Column("key", sa.String(128), primary_key=True),
+        sa.Column("failures", sa.Integer, nullable=False),
+        sa.Column("last_failed_at", sa.String(32), nullable=False),
+        sa.Column("locked", sa.Boolean, nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("login_attempts")
     op.drop_table("api_tokens")
     op.drop_table("users")
