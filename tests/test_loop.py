@@ -124,13 +124,13 @@ def test_pareto_by_version_and_by_condition(loop_ws: kuznia.Workspace):
     by_c = loop_ws.failures(product="X", by="condition:ew")
     rows = _uses_rows()
     for r in by_c:
-        value = r["condition:ew"]
+        value = r["conditions"]["ew"]
         want = {"high": "ew=high", "low": "ew=low", "(none)": None}[value]
         group = [u for u in rows if (want in u[8].replace(" ", "") if want else "ew=" not in u[8])]
         assert r["uses"] == len(group)
         assert r["failures"] == sum(1 for u in group if u[7] == r["failure_mode"])
     # the two spellings of the same conditions count together: half the uses have ew=high
-    high = [r for r in by_c if r["condition:ew"] == "high" and r["failure_mode"] == "jam"]
+    high = [r for r in by_c if r["conditions"]["ew"] == "high" and r["failure_mode"] == "jam"]
     assert len(high) == 1 and high[0]["uses"] == 250
 
 

@@ -45,7 +45,9 @@ def failures(
     t = Table(*keys, "failure mode", "sev", "failures", "uses", "per 100 uses", "90% interval",
               "share %", "cum %")
     for r in table.rows:
-        t.add_row(*[str(r[k]) for k in keys], r["failure_mode"], str(r["severity"] or "?"),
+        t.add_row(*[str(r[k] if not k.startswith("condition:")
+                        else r["conditions"][k.split(":", 1)[1]]) for k in keys],
+                  r["failure_mode"], str(r["severity"] or "?"),
                   f"{r['failures']:,}", f"{r['uses']:,}", f"{r['rate_per_100']:.2f}",
                   f"{r['rate_per_100_low']:.2f}-{r['rate_per_100_high']:.2f}",
                   f"{100 * r['share']:.1f}", f"{100 * r['cumulative_share']:.1f}")

@@ -76,8 +76,8 @@ def parse_failure_by(by: str | list[str] | tuple[str, ...] | None) -> tuple[str,
     items = [b.strip() for b in (by.split(",") if isinstance(by, str) else by) if b.strip()]
     for b in items:
         if b != "version" and not (b.startswith("condition:") and len(b) > len("condition:")):
-            raise UsageError(f"cannot group failures by {b!r}; use version and/or "
-                             "condition:KEY (e.g. condition:ew)")
+            raise UsageError(f"cannot group failures by {b!r}; {{by}} takes version and/or "
+                             "condition:KEY (e.g. condition:ew)", params=("by",))
     return tuple(dict.fromkeys(items))
 
 
@@ -123,7 +123,10 @@ def failures(store: Store, product: str | None = None, version: str | None = Non
     records = counts.to_dicts()
     for i, j in enumerate(order):
         r = records[j]
-        row = {k: r[k] for k in group}
+        row = {k: r[k] for k in group if not k.startswith("condition:")}
+        if len(row) < len(group):  # condition values under their key: {"ew": "high"}
+            row["conditions"] = {k.split(":", 1)[1]: r[k] for k in group
+                                 if k.startswith("condition:")}
         severity = sev.get((r["product_id"], r["failure_mode"]))
         row.update(
             failure_mode=r["failure_mode"],

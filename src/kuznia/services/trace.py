@@ -98,7 +98,8 @@ def list_uses(
     if date_to:
         conds.append(src.c.used_on <= date_to)
     q = (
-        select(*src.c, price.label("unit_price"), (src.c.units_used * price).label("cost"),
+        select(*[c for c in src.c if c.name != "row_hash"], price.label("unit_price"),
+               (src.c.units_used * price).label("cost"),
                basis.label("price_basis"), audit_events.c.file_name.label("source_file"))
         .select_from(frm.outerjoin(audit_events, audit_events.c.event_id == src.c.event_id))
         .where(*conds)
@@ -139,7 +140,7 @@ def export_use_lists(store: Store, folder: Path, chunk_rows: int = 100_000) -> i
     ``folder`` is one Kuznia is building (a file already there is never overwritten), and
     text cells a spreadsheet would run as formulas are neutralised.
     """
-    cols = [c.name for c in uses.c]
+    cols = [c.name for c in uses.c if c.name != "row_hash"]  # the audit's, not the user's
     written = 0
     started: set[str] = set()
     with store.read() as conn:

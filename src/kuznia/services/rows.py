@@ -1,0 +1,153 @@
+"""The rows of the answers, with declared types: one contract for the CLI's ``--json``, the
+Python API and the web API's schema to come (FastAPI reads TypedDicts as they are).
+
+``tests/test_rows.py`` checks every row of every answer against its declaration, so the
+two cannot drift: a key added to a row without a declaration fails it. (No postponed
+annotations here: ``NotRequired`` must be seen when the class is made.)
+"""
+
+
+from typing import NotRequired, TypedDict
+
+
+class CostRow(TypedDict):
+    """One group of ``cost_per_effect``: the group's keys as grouped, then its figures."""
+
+    product_id: NotRequired[str]
+    producer_id: NotRequired[str | None]
+    version: NotRequired[str | None]
+    operator: NotRequired[str | None]
+    month: NotRequired[str]
+    uses: int
+    units_used: int
+    effects: int
+    cost: float | None
+    uses_unpriced: int
+    units_lot_price: int
+    units_producer_price: int
+    n_effect: int
+    n_no_effect: int
+    n_failure: int
+    n_aborted: int
+    effects_per_use: float | None
+    cost_per_effect: float | None
+    cost_per_effect_low: float | None
+    cost_per_effect_high: float | None
+    trace_filters: dict[str, str]
+    trace: str
+    effects_per_use_shrunk: NotRequired[float | None]
+    cost_per_effect_shrunk: NotRequired[float | None]
+    rank_in_product: NotRequired[int | None]
+
+
+class UseRow(TypedDict):
+    """One use behind a figure, with what it cost and how it was priced."""
+
+    use_id: str
+    used_on: str
+    operator: str | None
+    product_id: str
+    version: str | None
+    producer_id: str | None
+    lot: str | None
+    units_used: int
+    effects: int
+    outcome: str
+    failure_mode: str | None
+    conditions: str | None
+    notes: str | None
+    event_id: int
+    unit_price: float | None
+    cost: float | None
+    price_basis: str
+    source_file: str | None
+
+
+class FailureRow(TypedDict):
+    """One failure mode in a Pareto, per group asked for."""
+
+    product_id: str
+    failure_mode: str
+    version: NotRequired[str]
+    conditions: NotRequired[dict[str, str]]  # with by condition:KEY, {KEY: value}
+    severity: int | None  # None: the mode is not in failure_modes yet
+    failures: int
+    uses: int
+    rate_per_100: float
+    rate_per_100_low: float
+    rate_per_100_high: float
+    share: float
+    cumulative_share: float
+    first_seen: str
+    trace_filters: dict[str, str]
+    trace: str
+
+
+class FixRow(TypedDict):
+    """A corrective action with its status from the uses."""
+
+    action_id: str
+    product_id: str
+    producer_id: str | None
+    failure_mode: str
+    severity: int
+    fixed_in_version: str
+    opened_on: str
+    status: str
+    failures_before: int
+    uses_before: int
+    rate_before: float | None
+    failures_after: int
+    uses_after: int
+    rate_after: float | None
+    uses_needed: int | None
+    p_value: float | None
+    p_not_effective: float | None
+    note: str | None
+    trace_filters: dict[str, str]
+    trace: str
+
+
+class BoardBlock(TypedDict):
+    """An unresolved problem on the board."""
+
+    kind: str
+    ref: str
+    producer_id: str | None
+    product_id: str | None
+    opened_on: str
+    age_days: int
+    weight: float
+    base_weight: float
+    detail: str
+
+
+class AuditEvent(TypedDict):
+    """One event of the hash-chained audit trail."""
+
+    event_id: int
+    at: str
+    actor: str
+    action: str
+    table_name: str | None
+    file_name: str | None
+    file_sha256: str | None
+    rows_added: int
+    rows_updated: int
+    rows_unchanged: int
+    rows_rejected: int
+    detail: str
+    prev_hash: str
+    hash: str
+
+
+class UserRow(TypedDict):
+    """An account as listed (never a secret)."""
+
+    name: str
+    role: str
+    producer_id: str | None
+    disabled: bool
+    created_at: str
+    password: bool
+    live_tokens: int
