@@ -172,22 +172,43 @@ def run_chunk(regions: Regions, sites: Sites, n_products: int, months: int, n: i
     return ChunkResult(output, extra_out)
 
 
+BLAS_THREADS = 1  # see ``simulate``
+
+
+def _blas_limit(threads: int | None) -> contextlib.AbstractContextManager[object]:
+    if threads is None:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=threads, user_api="blas")
+
+
 def _chunk_job(args: tuple) -> ChunkResult:
-    return run_chunk(*args)
+    *job, threads = args
+    with _blas_limit(threads):
+        return run_chunk(*job)
 
 
 def simulate(regions: Regions, sites: Sites, n_products: int, months: int, scenarios: int,
              seed: int = 0, *, extra: Sites | None = None, workers: int = 1,
              first_chunk: int = 0,
-             progress: Callable[[int, int], None] | None = None) -> ChunkResult:
+             progress: Callable[[int, int], None] | None = None,
+             blas_threads: int | None = BLAS_THREADS) -> ChunkResult:
     """All scenarios, in chunks (on ``workers`` processes when more than 1).
 
     ``first_chunk`` shifts the chunk numbers, so that a second call with another offset
     draws fresh scenarios (e.g. to evaluate a plan chosen on the first).
+
+    ``blas_threads`` caps BLAS's threads for the chunks' matrix products (None: BLAS's own
+    default, one per core). The products are small; on an idle machine the cap costs
+    nothing, and when another process keeps a core busy (a second request, an import)
+    OpenBLAS's extra threads spin against it and the run takes longer
+    (``bench/blas_threads_bench.py``). Workers run one chunk each, so more than one
+    thread per process buys nothing.
     """
     sizes = [min(CHUNK, scenarios - i) for i in range(0, scenarios, CHUNK)]
-    jobs = [(regions, sites, n_products, months, size, seed, first_chunk + i, extra)
-            for i, size in enumerate(sizes)]
+    jobs = [(regions, sites, n_products, months, size, seed, first_chunk + i, extra,
+             blas_threads) for i, size in enumerate(sizes)]
     parts: list[ChunkResult] = []
     with contextlib.ExitStack() as stack:
         runner = map
