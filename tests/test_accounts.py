@@ -61,6 +61,9 @@ def test_an_expired_token_does_not_work(filled: kuznia.Workspace, monkeypatch):
     ({"name": "x", "role": "producer", "producer": "P999"}, NotFoundError),
     ({"name": "x", "role": "analyst", "password": "short"}, UsageError),
     ({"name": "a b", "role": "analyst"}, UsageError),
+    ({"name": "a/b", "role": "analyst"}, UsageError),
+    ({"name": "..", "role": "analyst"}, UsageError),
+    ({"name": "x" * 65, "role": "analyst"}, UsageError),
 ])
 def test_bad_accounts_are_refused(filled: kuznia.Workspace, kwargs, error):
     before = len(filled.audit_events().rows)

@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,7 @@ from kuznia.store.schema import api_tokens, login_attempts, producers, users
 
 ROLES = ("admin", "analyst", "procurement", "engineer", "producer", "auditor")
 MIN_PASSWORD = 12
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 TOKEN_PREFIX = "kz_"
 MAX_TOKEN_DAYS = 3650
 
@@ -77,10 +79,10 @@ def add_user(store: Store, name: str, role: str, *, actor: str,
     """Add an account; returns the audit event. ``password`` may be None (tokens only)."""
     from argon2 import PasswordHasher
 
-    name = name.strip()
-    if not name or len(name) > 64 or any(c.isspace() for c in name):
-        raise UsageError("{name} must be 1 to 64 characters without spaces",
-                         params=("name",))
+    if not NAME.fullmatch(name):
+        raise UsageError("{name} must be 1 to 64 letters, digits, '.', '_', '@' or '-', "
+                         "starting with a letter or digit (it is a part of web addresses), "
+                         f"not {name!r}", params=("name",))
     if role not in ROLES:
         raise UsageError(f"{{role}} must be one of {', '.join(ROLES)}, not {role!r}",
                          params=("role",))
