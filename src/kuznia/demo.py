@@ -10,16 +10,19 @@ currencies, and uses that sometimes omit their lot or producer.
 from __future__ import annotations
 
 import datetime as dt
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import polars as pl
+from sqlalchemy import select
 
 from kuznia.errors import UsageError, WorkspaceError
 from kuznia.ingest.tables import IMPORT_ORDER
 from kuznia.outputs import check_output, protected_paths, replace_folder
+from kuznia.services.store import Store
 from kuznia.settings import database_url
 
 START = dt.date(2025, 1, 1)
@@ -425,4 +428,39 @@ def run_demo(db: str, *, n_uses: int, seed: int, data_dir: Path, out_dir: Path,
         for table in IMPORT_ORDER:
             r = ws.import_file(table, files[table], progress=progress)
             say(f"imported {files[table]}: {r.added:,} rows")
-        return ws.report(out_dir)
+        report = ws.report(out_dir)
+        say("demo accounts (one per role; passwords and tokens are shown only now):")
+        for name, role, producer, password, token in demo_accounts(ws.store):
+            say(f"  {name:<17} {role:<12} {producer or '':<6} password {password}  "
+                f"token {token}")
+        say(f"serve it: kuznia serve --db {shlex.quote(str(db))}   "
+            "(API docs at http://127.0.0.1:8000/api/v1/docs)")
+        return report
+
+
+def demo_accounts(store: Store) -> list[tuple[str, str, str | None, str, str]]:
+    """One account per role, each with a random password and an API token (the producer
+    account is bound to the producer with the most uses). Nothing of them is fixed in code.
+    """
+    import secrets
+
+    from sqlalchemy import func
+
+    from kuznia.services import accounts
+    from kuznia.store.schema import use_cube
+
+    with store.read() as conn:  # the producer with the most uses, so its board has blocks
+        first = conn.execute(select(use_cube.c.producer_id).where(use_cube.c.producer_id != "")
+                             .group_by(use_cube.c.producer_id)
+                             .order_by(func.sum(use_cube.c.uses).desc(),
+                                       use_cube.c.producer_id).limit(1)).scalar()
+    made = []
+    for role in accounts.ROLES:
+        name = f"demo-{role}"
+        producer = first if role == "producer" else None
+        password = secrets.token_urlsafe(12)
+        accounts.add_user(store, name, role, actor="demo", producer=producer,
+                          password=password)
+        token = accounts.issue_token(store, name, actor="demo", expires_days=30)
+        made.append((name, role, producer, password, token))
+    return made

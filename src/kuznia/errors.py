@@ -62,6 +62,14 @@ class NotFoundError(KuzniaError):
     http_status = 404
 
 
+class ConflictError(KuzniaError):
+    """The record exists already with other content (a name taken, a key stored
+    otherwise): on the web a 409."""
+
+    exit_code = 1
+    http_status = 409
+
+
 @dataclass(frozen=True)
 class RowProblem:
     """One thing wrong with one cell (or one row) of an input file."""

@@ -22,13 +22,18 @@ class Settings:
 
     db: str = DEFAULT_DB  # the workspace: a SQLite path or a SQLAlchemy URL
     debug: bool = False  # show tracebacks of internal errors instead of one line
+    host: str = "127.0.0.1"  # kuznia serve: the address to listen on
+    port: int = 8000  # kuznia serve: the port
+    workers: int = 1  # kuznia serve: processes (PostgreSQL only; SQLite is one process)
+    data_dir: str = ""  # kuznia serve: uploads and quarantine files (default: a temp dir)
+    https_only: bool = False  # kuznia serve: session cookies only over HTTPS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """The settings in force.
 
-        >>> Settings.from_env({"KUZNIA_DB": "w.db", "KUZNIA_DEBUG": "1"})
-        Settings(db='w.db', debug=True)
+        >>> Settings.from_env({"KUZNIA_DB": "w.db", "KUZNIA_PORT": "9000"}).port
+        9000
         """
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
@@ -36,8 +41,18 @@ class Settings:
             raw = env.get(PREFIX + f.name.upper())
             if raw is None or raw == "":
                 continue
-            values[f.name] = raw.strip().lower() not in ("0", "false", "no", "off") \
-                if f.type in ("bool", bool) else raw
+            if f.type in ("bool", bool):
+                values[f.name] = raw.strip().lower() not in ("0", "false", "no", "off")
+            elif f.type in ("int", int):
+                try:
+                    values[f.name] = int(raw)
+                except ValueError:
+                    from kuznia.errors import UsageError
+
+                    raise UsageError(f"{PREFIX}{f.name.upper()} takes a whole number, not "
+                                     f"{raw!r}") from None
+            else:
+                values[f.name] = raw
         return cls(**values)  # type: ignore[arg-type]
 
 

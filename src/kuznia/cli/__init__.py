@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from kuznia.cli import accounts, audit, data, figures, loop, plan, resilience
+from kuznia.cli import accounts, audit, data, figures, loop, plan, resilience, serve
 
 app = typer.Typer(
     name="kuznia",
@@ -24,6 +24,7 @@ app.command("fixes")(loop.fixes)
 app.command("growth")(loop.growth)
 app.command("board")(loop.board)
 app.command("demo")(figures.demo)
+app.command("serve")(serve.serve)
 app.add_typer(audit.app, name="audit")
 app.add_typer(accounts.app, name="users")
 app.add_typer(plan.app, name="plan")

@@ -61,19 +61,28 @@ class Board:
 
 
 def board(store: Store, producer: str | None = None, product: str | None = None,
-          as_of: dt.date | None = None, threshold: float = THRESHOLD) -> Board:
-    """Build the board as of a date (default today)."""
+          as_of: dt.date | None = None, threshold: float = THRESHOLD, *,
+          scope: str | None = None) -> Board:
+    """Build the board as of a date (default today).
+
+    With ``scope`` (a producer's own board), every block is computed from that producer's
+    records alone: a product-wide failure mode is judged on its uses, not the others'.
+    """
+    if scope is not None:
+        if producer is not None and producer != scope:
+            return Board(as_of or dt.date.today(), threshold, [])
+        producer = scope
     if not threshold >= 0:  # NaN too
         raise UsageError("{threshold} must not be negative", params=("threshold",))
     as_of = as_of or dt.date.today()
     raw: list[dict[str, Any]] = []
     with store.read() as conn:
-        cube = cube_frame(conn, product)
+        cube = cube_frame(conn, product, scope)
         sev = severities(conn, product)
         named = {(p, m) for p, m in conn.execute(
             select(corrective_actions.c.product_id, corrective_actions.c.failure_mode))}
         raw += _deliveries(conn, as_of, producer, product)
-    raw += _actions(store, cube, sev, product)
+    raw += _actions(store, cube, sev, product, scope)
     raw += _modes(cube, sev, named, threshold)
     if producer:
         theirs = set(cube.filter(pl.col("producer_id") == producer)["product_id"].unique())
@@ -96,13 +105,13 @@ def _block(kind: str, ref: str, producer: str | None, product: str, opened_on: s
             "base_weight": round(base, 4), "detail": detail}
 
 
-def _actions(store: Store, cube: pl.DataFrame, sev: dict, product: str | None
-             ) -> list[dict[str, Any]]:
+def _actions(store: Store, cube: pl.DataFrame, sev: dict, product: str | None,
+             scope: str | None = None) -> list[dict[str, Any]]:
     overall = {(p, m): x / n for p, m, x, n in
                rates_by_mode(cube.with_columns(pl.lit("").alias("producer_id")))
                .select("product_id", "failure_mode", "x", "n").iter_rows()}
     out = []
-    for r in fixes(store, product):
+    for r in fixes(store, product, scope=scope):
         if r["status"] == "verified":
             continue
         if r["uses_after"] >= MIN_USES_AFTER:

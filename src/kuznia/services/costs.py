@@ -58,9 +58,11 @@ def _month_aligned(date_from: dt.date | None, date_to: dt.date | None) -> bool:
 
 
 def _source(store: Store, by: tuple[str, ...], date_from: dt.date | None,
-            date_to: dt.date | None) -> tuple[Any, str]:
+            date_to: dt.date | None, producer: str | None = None) -> tuple[Any, str]:
     if "operator" not in by and _month_aligned(date_from, date_to):
         q = select(use_cube)
+        if producer is not None:
+            q = q.where(use_cube.c.producer_id == producer)
         if date_from:
             q = q.where(use_cube.c.month >= date_from.strftime("%Y-%m"))
         if date_to:
@@ -80,6 +82,8 @@ def _source(store: Store, by: tuple[str, ...], date_from: dt.date | None,
         *[case((outcome == o, 1), else_=0).label(f"n_{o}")
           for o in ("effect", "no_effect", "failure", "aborted")],
     )
+    if producer is not None:
+        q = q.where(uses.c.producer_id == producer)
     if date_from:
         q = q.where(uses.c.used_on >= date_from)
     if date_to:
@@ -130,9 +134,13 @@ def _nan_to_none(x: float) -> float | None:
     return None if x is None or np.isnan(x) else float(x)
 
 
-def trace_filters(row: dict[str, Any], by: tuple[str, ...]) -> dict[str, str]:
+def trace_filters(row: dict[str, Any], by: tuple[str, ...],
+                  producer: str | None = None) -> dict[str, str]:
     """The filters of ``list_uses`` that give the uses behind one row of the table."""
-    return {b: str(v) if (v := row.get(GROUP_KEYS[b])) is not None else NOT_GIVEN for b in by}
+    out = {b: str(v) if (v := row.get(GROUP_KEYS[b])) is not None else NOT_GIVEN for b in by}
+    if producer is not None and "producer" not in out:
+        out["producer"] = producer
+    return out
 
 
 def cost_per_effect(
@@ -141,11 +149,15 @@ def cost_per_effect(
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
     level: float = 0.90,
+    producer: str | None = None,
 ) -> CostTable:
+    """Cost per effect per group; with ``producer``, from that producer's uses only (a
+    producer's own view: its figures, intervals and ranks are computed from nothing else).
+    """
     groups = parse_by(by)
     if date_from and date_to and date_to < date_from:
         raise UsageError("{date_to} is before {date_from}", params=("date_to", "date_from"))
-    src, kind = _source(store, groups, date_from, date_to)
+    src, kind = _source(store, groups, date_from, date_to, producer)
     with store.read() as conn:
         raw = [dict(r._mapping) for r in conn.execute(_aggregate(src, groups))]
     currency = store.setting("currency", "USD") or "USD"
@@ -168,7 +180,7 @@ def cost_per_effect(
         r["cost_per_effect"] = _nan_to_none(point[i])
         r["cost_per_effect_low"] = _nan_to_none(low[i])
         r["cost_per_effect_high"] = _nan_to_none(high[i])
-        r["trace_filters"] = trace_filters(r, groups)
+        r["trace_filters"] = trace_filters(r, groups, producer)
         r["trace"] = uses_command(r["trace_filters"])
         for k in ("uses", "units_used", "effects", "uses_unpriced", "units_lot_price",
                   "units_producer_price", *OUTCOME_COUNTS):

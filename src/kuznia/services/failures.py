@@ -141,6 +141,7 @@ def failures(store: Store, product: str | None = None, version: str | None = Non
             first_seen=r["first_on"],
             trace_filters=(filters := {
                 "product": r["product_id"], "failure_mode": r["failure_mode"],
+                **({"producer": producer} if producer else {}),
                 **({"version": r["version"]} if "version" in keys and r["version"] != NONE
                    else {})}),
             trace=uses_command(filters),
@@ -173,8 +174,13 @@ def _counts(cube: pl.DataFrame) -> tuple[dict[tuple, int], dict[tuple, int]]:
 
 
 def fixes(store: Store, product: str | None = None, producer: str | None = None,
-          confidence: float = 0.95, reduction: float = 0.5) -> FixTable:
-    """Judge each corrective action (see ``kuznia.analytics.fixes`` for the rules)."""
+          confidence: float = 0.95, reduction: float = 0.5, *,
+          scope: str | None = None) -> FixTable:
+    """Judge each corrective action (see ``kuznia.analytics.fixes`` for the rules).
+
+    With ``scope`` (a producer's own view), only that producer's actions and the
+    product-wide ones of its products, each judged from that producer's uses alone.
+    """
     if not 0.5 <= confidence < 1:
         raise UsageError("{confidence} must be at least 0.5 and below 1", params=("confidence",))
     if not 0 < reduction < 1:
@@ -187,7 +193,11 @@ def fixes(store: Store, product: str | None = None, producer: str | None = None,
         if producer:
             q = q.where(corrective_actions.c.producer_id == producer)
         actions = [dict(r._mapping) for r in conn.execute(q)]
-        cube = cube_frame(conn, product)
+        cube = cube_frame(conn, product, scope)
+        if scope is not None:
+            theirs = set(cube["product_id"].unique())
+            actions = [a for a in actions if a["producer_id"] == scope
+                       or (a["producer_id"] is None and a["product_id"] in theirs)]
         order = version_order(conn, product)
         sev = severities(conn, product)
     uses, fails = _counts(cube)

@@ -54,6 +54,7 @@ class ImportResult:
     quarantine: str | None = None
     problems: list[str] = field(default_factory=list)
     problems_total: int = 0
+    problem_rows: list[dict[str, object]] = field(default_factory=list)  # the same, as data
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -235,6 +236,7 @@ def _import_file(store: Store, table: str, path: Path, name: str, *, actor: str,
                         progress(rows_read,
                                  max(rows_read, rows_read * size // max(1, bytes_read)))
             result.problems = [str(p) for p in tally.shown]
+            result.problem_rows = [asdict(p) for p in tally.shown]
             result.problems_total = tally.total
             result.rejected = tally.bad_rows
             if tally.total and held is None:

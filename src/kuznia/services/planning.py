@@ -21,7 +21,7 @@ import polars as pl
 from sqlalchemy import func, select
 
 from kuznia.analytics.cost_per_effect import shrunk_posteriors
-from kuznia.errors import InputError, NotFoundError, RowProblem, UsageError
+from kuznia.errors import ConflictError, InputError, NotFoundError, RowProblem, UsageError
 from kuznia.planning.allocation import (
     Limits,
     Offers,
@@ -329,7 +329,7 @@ def save_plan(store: Store, name: str, plan: PlanResult, actor: str) -> int:
     """Keep a plan under ``name`` (one audited write); names are never overwritten."""
     with store.write() as conn:
         if conn.execute(select(s.plans.c.name).where(s.plans.c.name == name)).first():
-            raise UsageError(f"a plan named {name!r} already exists; choose another name")
+            raise ConflictError(f"a plan named {name!r} already exists; choose another name")
         event_id = audit.next_event_id(conn)
         result = {k: v for k, v in plan.to_dict().items() if k != "inputs"}
         conn.execute(s.plans.insert(), {

@@ -46,15 +46,16 @@ class RepairResult:
 
 
 def repairs_plan(store: Store, backlog_path: str | Path, points_path: str | Path,
-                 as_of: dt.date | None = None) -> RepairResult:
+                 as_of: dt.date | None = None, *, backlog_name: str | None = None,
+                 points_name: str | None = None) -> RepairResult:
     """Assign every item to a repair point and month to minimise mean days to service."""
     as_of = as_of or dt.date.today()
-    items = read_checked(store, "backlog", backlog_path)
-    rows = read_checked(store, "repair_points", points_path)
+    items = read_checked(store, "backlog", backlog_path, name=backlog_name)
+    rows = read_checked(store, "repair_points", points_path, name=points_name)
     if items.is_empty():
-        raise UsageError(f"{backlog_path}: the backlog is empty")
+        raise UsageError(f"{backlog_name or backlog_path}: the backlog is empty")
     if rows.is_empty():
-        raise UsageError(f"{points_path}: no repair points")
+        raise UsageError(f"{points_name or points_path}: no repair points")
     items = items.sort("damaged_on", "item_id")
     groups = items.group_by("product_id", "region", maintain_order=True).agg(
         pl.col("item_id"), pl.len().alias("n"))

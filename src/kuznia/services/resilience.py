@@ -368,7 +368,8 @@ def duplicate(store: Store, candidates_path: str | Path, budget: float, months: 
               scenarios: int = 2_000, saa_scenarios: int = 300, seed: int = 0, *,
               weights: dict[str, float] | None = None, start: dt.date | None = None,
               from_history: bool = False, spillover: float = 0.0, workers: int = 1,
-              time_limit: float = 120.0) -> Duplication:
+              time_limit: float = 120.0, candidates_name: str | None = None
+              ) -> Duplication:
     """Choose duplicate lines within ``budget`` (SAA MILP), judged on fresh scenarios."""
     from kuznia.planning.duplication import choose, greedy, weighted_shortfall
     from kuznia.services.imports import read_checked
@@ -379,16 +380,16 @@ def duplicate(store: Store, candidates_path: str | Path, budget: float, months: 
         params.finite(weight, "weights", minimum=0, item=product)
     params.whole(saa_scenarios, "saa_scenarios", minimum=2)
     params.whole(scenarios, "scenarios", minimum=2)
-    frame = read_checked(store, "candidates", candidates_path)
+    frame = read_checked(store, "candidates", candidates_path, name=candidates_name)
     net = load_network(store, months, start, from_history, spillover)
     if frame.is_empty():
-        raise UsageError(f"{candidates_path}: no candidates")
+        raise UsageError(f"{candidates_name or candidates_path}: no candidates")
     if np.isnan(net.demand).all():
         raise UsageError("no demand in this workspace: import demand to plan duplicates")
     rows = frame.to_dicts()
     _check_run(months, max(scenarios, saa_scenarios), seed, workers, "scenarios",
                len(net.product_ids), net.sites.size, len(rows))
-    where = str(candidates_path)
+    where = candidates_name or str(candidates_path)
     cand = Sites(
         region=np.array([net.region_index(r["region"], f"{where}: {r['candidate_id']}")
                          for r in rows]),

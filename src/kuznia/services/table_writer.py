@@ -22,6 +22,10 @@ from kuznia.store import bulk
 from kuznia.store import schema as s
 from kuznia.store.digest import TableDigest, digest_of, row_hashes, stored_hash
 
+# The problem of a row whose key is stored with other content (a conflict: HTTP 409 for a
+# single record sent to the server).
+STORED_OTHERWISE = "is already stored with other content (import with update to replace it)"
+
 
 def with_row_hashes(frame: pl.DataFrame, spec: TableSpec, event_id: int) -> pl.DataFrame:
     """``frame`` with each row's hash as it will be stored by the import ``event_id``."""
@@ -110,7 +114,7 @@ class TableWriter:
         if diff.height and not self.update:
             problems = pl.concat([problems, problems_where(
                 diff, pl.lit(True), key[-1],
-                "is already stored with other content (import with update to replace it)",
+                STORED_OTHERWISE,
                 pl.concat_str([pl.col(k).cast(pl.String) for k in key], separator="/"))])
         elif diff.height:
             conflicts = self._breaks_references(diff)

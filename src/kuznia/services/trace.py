@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
+import json
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import Connection, case, func, select, tuple_
 
 from kuznia.errors import UsageError
 from kuznia.outputs import id_file_name, neutralise_frame
+from kuznia.services.access import EVERYTHING, ForbiddenError, Scope
 from kuznia.services.prices import joined_price, lot_prices, producer_prices, product_prices
 from kuznia.services.results import Tabular
 from kuznia.services.store import Store
@@ -24,11 +28,13 @@ NOT_GIVEN = "-"  # on the command line: the uses that name no producer (or versi
 @dataclass
 class UseList(Tabular):
     rows: list[dict[str, Any]]
-    total: int
+    total: int | None  # None when not asked for (a count over millions of uses costs)
     filters: dict[str, str] = field(default_factory=dict)
+    next_cursor: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"filters": self.filters, "total": self.total, "rows": self.rows}
+        return {"filters": self.filters, "total": self.total, "rows": self.rows,
+                "next_cursor": self.next_cursor}
 
 
 # The filters of ``list_uses`` and the options of ``kuznia uses`` that set them.
@@ -71,10 +77,21 @@ def list_uses(
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
     limit: int | None = 1000,
+    cursor: str | None = None,
+    with_total: bool = True,
+    scope: Scope = EVERYTHING,
 ) -> UseList:
-    """Uses matching every filter given, oldest first, with what each one cost."""
+    """Uses matching every filter given, oldest first, with what each one cost.
+
+    ``cursor`` continues after the last use of a page (its ``next_cursor``). Within a
+    producer's ``scope`` only its own uses, with no operator, and no price that comes
+    from other producers' contracts (a product average); with ``scope.prices`` False,
+    no price at all.
+    """
     if limit is not None and limit < 0:
         raise UsageError("{limit} must be 0 (all) or more", params=("limit",))
+    if operator is not None and not scope.operators:
+        raise ForbiddenError("this account may not see or filter by operators")
     src = uses
     frm, price, (lot_p, producer_p, _) = joined_price(src, src.c.lot, src.c.producer_id,
                                                       src.c.product_id)
@@ -97,20 +114,51 @@ def list_uses(
         conds.append(src.c.used_on >= date_from)
     if date_to:
         conds.append(src.c.used_on <= date_to)
+    if scope.producer_id is not None:
+        conds.append(src.c.producer_id == scope.producer_id)
+    page_conds = list(conds)
+    if cursor:
+        used_on, use_id = _decode_cursor(cursor)
+        page_conds.append(tuple_(src.c.used_on, src.c.use_id) > tuple_(used_on, use_id))
     q = (
         select(*[c for c in src.c if c.name != "row_hash"], price.label("unit_price"),
                (src.c.units_used * price).label("cost"),
                basis.label("price_basis"), audit_events.c.file_name.label("source_file"))
         .select_from(frm.outerjoin(audit_events, audit_events.c.event_id == src.c.event_id))
-        .where(*conds)
+        .where(*page_conds)
         .order_by(src.c.used_on, src.c.use_id)
     )
     with store.read() as conn:
-        total = conn.execute(select(func.count()).select_from(src).where(*conds)).scalar_one()
-        rows = [dict(r._mapping) for r in conn.execute(q.limit(limit) if limit else q)]
+        total = conn.execute(select(func.count()).select_from(src).where(*conds)
+                             ).scalar_one() if with_total else None
+        rows = [dict(r._mapping) for r in conn.execute(q.limit(limit + 1) if limit else q)]
+    more = bool(limit) and len(rows) > (limit or 0)
+    rows = rows[:limit] if limit else rows
+    nxt = _encode_cursor(rows[-1]["used_on"], rows[-1]["use_id"]) if more else None
     for r in rows:
         r["used_on"] = str(r["used_on"])
-    return UseList(rows, int(total), filters)
+        if not scope.operators:
+            r["operator"] = None
+        if not scope.prices or (scope.producer_id is not None
+                                and r["price_basis"] == "product_average"):
+            r["unit_price"] = r["cost"] = None
+            r["price_basis"] = "withheld"
+    return UseList(rows, None if total is None else int(total), filters, nxt)
+
+
+def _encode_cursor(used_on: dt.date, use_id: str) -> str:
+    text = json.dumps([str(used_on), use_id])
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[dt.date, str]:
+    try:
+        day, use_id = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii") + b"==="))
+        if not isinstance(use_id, str):
+            raise ValueError
+        return dt.date.fromisoformat(day), use_id
+    except (ValueError, TypeError, UnicodeError, binascii.Error) as exc:
+        raise UsageError("{cursor} is not one this server gave", params=("cursor",)) from exc
 
 
 def use_list_path(product_id: str, producer_id: str | None) -> str:

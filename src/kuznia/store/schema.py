@@ -169,6 +169,8 @@ row_updates = Table(
 )
 
 Index("ix_row_updates_event", row_updates.c.event_id)
+# The trace behind a figure pages through one product (and producer) in date order.
+Index("ix_uses_trace", uses.c.product_id, uses.c.producer_id, uses.c.used_on, uses.c.use_id)
 
 offers = Table(
     "offers",
@@ -314,6 +316,41 @@ login_attempts = Table(
     Column("failures", Integer, nullable=False),
     Column("last_failed_at", String(32), nullable=False),
     Column("locked", Boolean, nullable=False),
+)
+
+# The server's import jobs: rows, so that any worker process answers for any job; a job
+# cut off by a restart is marked failed (nothing of it was stored: an import is one
+# transaction). Not data: kept out of the digests.
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("job_id", String(32), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("table_name", String(32)),
+    Column("file_name", Text),
+    Column("actor", String(64), nullable=False),
+    Column("producer_id", String(64)),
+    Column("status", String(16), nullable=False),  # queued, running, done, failed
+    Column("options", Text, nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("finished_at", String(32)),
+    Column("heartbeat_at", String(32)),
+    Column("worker", String(64)),
+    Column("rows_read", BigInteger, nullable=False),
+    Column("rows_expected", BigInteger),
+    Column("result", Text),
+)
+
+# Browser sessions: only a hash of the cookie's value is kept; the CSRF token is the
+# session's own, sent back in a form field or header with every write.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("session_hash", String(64), primary_key=True),
+    Column("user_name", String(64), ForeignKey("users.name"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("last_seen_at", String(32), nullable=False),
 )
 
 DATA_TABLES = {

@@ -1,0 +1,64 @@
+"""`kuznia serve`: the API server over the same services as the CLI."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from kuznia.cli.common import DbOption, err, handles_errors
+from kuznia.errors import UsageError
+from kuznia.settings import Settings
+
+
+@handles_errors
+def serve(
+    db: DbOption = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.", min=1, max=65535)
+                    ] = None,
+    workers: Annotated[int | None, typer.Option(
+        help="Worker processes (PostgreSQL; a SQLite workspace is served by one).",
+        min=1, max=64)] = None,
+    data_dir: Annotated[str | None, typer.Option(
+        help="Folder for uploads and quarantine files (default: one in the temp folder).")
+    ] = None,
+    https_only: Annotated[bool, typer.Option(
+        "--https-only", help="Session cookies only over HTTPS (behind a TLS proxy).")
+    ] = False,
+) -> None:
+    """Serve the workspace: the JSON API at /api/v1, its docs at /api/v1/docs.
+
+    The workspace's schema must be this Kuznia's ('kuznia migrate' first): the server
+    never upgrades it under its users. Accounts come from 'kuznia users'.
+    """
+    import uvicorn
+
+    from kuznia.server.app import create_app
+    from kuznia.services.store import open_store
+
+    base = Settings.from_env()
+    db = db if db is not None else base.db
+    host = host or base.host
+    port = port or base.port
+    workers = workers or base.workers
+    data_dir = data_dir if data_dir is not None else base.data_dir
+    https_only = https_only or base.https_only
+    store = open_store(db)  # refuses an out-of-date or newer schema, with what to do
+    if workers > 1 and store.dialect == "sqlite":
+        store.close()
+        raise UsageError("a SQLite workspace is served by one process: drop {workers}, or "
+                         "serve a PostgreSQL workspace", params=("workers",))
+    err.print(f"serving {store.display_url} at http://{host}:{port}  "
+              f"(API docs: http://{host}:{port}/api/v1/docs; stop with Ctrl-C)")
+    if workers == 1:
+        app = create_app(store, data_dir=data_dir or None, https_only=https_only,
+                         close_store=True)
+        uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
+        return
+    store.close()
+    os.environ.update({"KUZNIA_DB": db, "KUZNIA_DATA_DIR": data_dir or "",
+                       "KUZNIA_HTTPS_ONLY": "1" if https_only else "0"})
+    uvicorn.run("kuznia.server.app:from_env", factory=True, host=host, port=port,
+                workers=workers, log_level="info", server_header=False)

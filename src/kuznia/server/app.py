@@ -1,0 +1,222 @@
+"""The FastAPI application: routes, error rendering, security headers, the docs page.
+
+``create_app(store)`` serves one workspace. Errors come from ``kuznia.errors`` (each
+class carries its HTTP status) and leave as RFC 9457 problem details; an unexpected
+exception is a 500 whose body names an id that the log has with the traceback, and no
+traceback ever reaches a client.
+"""
+
+import logging
+import secrets
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kuznia import __version__
+from kuznia.errors import InputError, KuzniaError
+from kuznia.services import jobs
+from kuznia.services.results import json_safe
+from kuznia.services.store import Store
+
+log = logging.getLogger("kuznia.server")
+STATIC = Path(__file__).parent / "static"
+API = "/api/v1"
+PROBLEM = "application/problem+json"
+
+# No inline script anywhere; the docs page's styles need inline style attributes
+# (Swagger UI sets them), so only that page allows them.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+       "form-action 'self'; frame-ancestors 'none'")
+DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+HEADERS = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
+           (b"referrer-policy", b"no-referrer"),
+           (b"cross-origin-opener-policy", b"same-origin"),
+           (b"permissions-policy", b"camera=(), microphone=(), geolocation=()")]
+
+
+class SecurityHeaders:
+    """Every response, errors included, carries the security headers; API answers are
+    never cached (they hold data only their caller may see)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        csp = DOCS_CSP if path == f"{API}/docs" else CSP
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", [])
+                           if k.lower() != b"content-security-policy"]
+                headers += HEADERS + [(b"content-security-policy", csp.encode())]
+                if not path.startswith("/static/"):
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def problem(status: int, detail: str, request: Request | None = None,
+            **extra: Any) -> JSONResponse:
+    from http import HTTPStatus
+
+    try:
+        title = HTTPStatus(status).phrase
+    except ValueError:
+        title = "Error"
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail,
+            **({"instance": request.url.path} if request is not None else {}), **extra}
+    headers = {"WWW-Authenticate": 'Bearer realm="kuznia"'} if status == 401 else None
+    return JSONResponse(json_safe(body), status_code=status, media_type=PROBLEM,
+                        headers=headers)
+
+
+def kuznia_problem(exc: KuzniaError, request: Request | None = None) -> JSONResponse:
+    extra: dict[str, Any] = {}
+    if exc.params:
+        extra["params"] = list(exc.params)
+    if isinstance(exc, InputError):
+        from dataclasses import asdict
+
+        extra.update(file=exc.file, problems=[asdict(p) for p in exc.problems],
+                     problems_total=exc.total, rows_rejected=exc.rows_rejected)
+        detail = (f"{exc.file}: {exc.total:,} problems; nothing from this file was stored")
+    else:
+        detail = exc.render()  # parameters by their API names, which are the services'
+    retry = getattr(exc, "retry_after", None)
+    response = problem(exc.http_status, detail, request, **extra)
+    if retry:
+        response.headers["Retry-After"] = str(retry)
+    return response
+
+
+def internal_problem(exc: BaseException, request: Request | None = None) -> JSONResponse:
+    error_id = secrets.token_hex(6)
+    log.error("internal error %s on %s", error_id,
+              request.url.path if request is not None else "?", exc_info=exc)
+    return problem(500, f"an internal error; it is logged as {error_id}", request,
+                   error_id=error_id)
+
+
+def _docs_page() -> str:
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Kuznia API {__version__}</title>
+<link rel="stylesheet" href="/static/swagger-ui/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/static/swagger-ui/swagger-ui-bundle.js"></script>
+<script src="/static/kuznia-docs.js"></script>
+</body></html>"""
+
+
+def create_app(store: Store, *, data_dir: str | Path | None = None,
+               https_only: bool = False, close_store: bool = False) -> FastAPI:
+    """The application serving ``store``; ``data_dir`` keeps uploads and quarantine files
+    (shared by the worker processes of one machine)."""
+    from kuznia.server import routes
+
+    if data_dir is None or str(data_dir) == "":
+        import hashlib
+
+        tag = hashlib.sha256(store.url.encode()).hexdigest()[:16]
+        data_dir = Path(tempfile.gettempdir()) / "kuznia-server" / tag
+    data = Path(data_dir)
+    (data / "uploads").mkdir(parents=True, exist_ok=True, mode=0o700)
+    (data / "quarantine").mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        jobs.reap(store)  # jobs cut off by a restart: failed, nothing half-stored
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(jobs.HEARTBEAT_SECONDS):
+                try:
+                    jobs.heartbeat(store)
+                except Exception:  # noqa: BLE001 - a missed beat is retried
+                    log.warning("job heartbeat failed", exc_info=True)
+
+        beater = threading.Thread(target=beat, name="kuznia-heartbeat", daemon=True)
+        beater.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            app.state.executor.shutdown(wait=True, cancel_futures=False)
+            if close_store:
+                store.close()
+
+    app = FastAPI(title="Kuznia", version=__version__, lifespan=lifespan,
+                  openapi_url=f"{API}/openapi.json", docs_url=None, redoc_url=None,
+                  description="Follow the data from every use of a fielded product back "
+                              "to its contract, producer and line. Every route names the "
+                              "roles that may call it (x-access).")
+    app.state.store = store
+    app.state.data_dir = data
+    app.state.https_only = https_only
+    app.state.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kuznia-job")
+
+    @app.exception_handler(KuzniaError)
+    async def on_kuznia(request: Request, exc: KuzniaError) -> JSONResponse:
+        return kuznia_problem(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"param": ".".join(str(x) for x in e.get("loc", ())[1:]) or "body",
+                   "in": str(e.get("loc", ("?",))[0]), "message": e.get("msg", "")}
+                  for e in exc.errors()]
+        detail = "; ".join(f"{e['param']}: {e['message']}" for e in errors)
+        return problem(400, detail, request, params=[e["param"] for e in errors],
+                       errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else "no such route"
+        if exc.status_code == 404:
+            detail = f"no route {request.url.path}"
+        response = problem(exc.status_code, detail, request)
+        for k, v in (exc.headers or {}).items():
+            response.headers[k] = v
+        return response
+
+    @app.exception_handler(Exception)
+    async def on_internal(request: Request, exc: Exception) -> JSONResponse:
+        return internal_problem(exc, request)
+
+    app.include_router(routes.router, prefix=API)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get(f"{API}/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return HTMLResponse(_docs_page())
+
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+def from_env() -> FastAPI:
+    """The application for the workspace the environment names (``KUZNIA_DB``,
+    ``KUZNIA_DATA_DIR``, ``KUZNIA_HTTPS_ONLY``): what each worker process of
+    ``kuznia serve --workers N`` builds. The schema must be current: the server never
+    migrates under its users."""
+    from kuznia.services.store import open_store
+    from kuznia.settings import Settings
+
+    settings = Settings.from_env()
+    return create_app(open_store(settings.db), data_dir=settings.data_dir or None,
+                      https_only=settings.https_only, close_store=True)

@@ -1,0 +1,96 @@
+"""Who a request comes from, and whether the route's action is allowed for them.
+
+Every route declares an action (``routes.api``); ``Allow(action)`` is its dependency:
+
+- ``Authorization: Bearer TOKEN`` names an API token; a bad, expired or revoked token, or
+  a disabled account, is a 401 whatever the reason.
+- Otherwise the ``kuznia_session`` cookie names a browser session; a write (any method
+  but GET, HEAD and OPTIONS) must also carry the session's CSRF token in the
+  ``X-CSRF-Token`` header, or it is a 403.
+- No credentials: 401, except for ``public`` actions.
+- A role that may not do the action: 403 (``kuznia.services.access``).
+"""
+
+from dataclasses import dataclass
+
+from fastapi import Request
+from fastapi.security import HTTPBearer
+
+from kuznia.services import sessions
+from kuznia.services.access import ForbiddenError, Scope, UnauthorizedError, allowed
+from kuznia.services.accounts import Account, authenticate_token
+
+SESSION_COOKIE = "kuznia_session"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+bearer = HTTPBearer(auto_error=False, description="An API token from 'kuznia users token'.")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The account behind a request (None on a public route without credentials)."""
+
+    account: Account | None
+    via: str  # "token", "session" or "none"
+    csrf_token: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.account.name if self.account else "anonymous"
+
+    @property
+    def role(self) -> str:
+        return self.account.role if self.account else "anonymous"
+
+    @property
+    def scope(self) -> Scope:
+        assert self.account is not None
+        return Scope.of(self.account.role, self.account.producer_id)
+
+
+def identify(request: Request) -> Caller:
+    store = request.app.state.store
+    header = request.headers.get("authorization")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise UnauthorizedError("the Authorization header takes 'Bearer TOKEN'")
+        with store.read() as conn:
+            account = authenticate_token(conn, token.strip())
+        if account is None:
+            raise UnauthorizedError("this token is not valid (unknown, expired or revoked, "
+                                    "or its account is disabled)")
+        return Caller(account, "token")
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        session = sessions.find_session(store, cookie)
+        if session is None:
+            raise UnauthorizedError("the session has ended; log in again")
+        if request.method not in SAFE_METHODS:
+            sent = request.headers.get(CSRF_HEADER, "")
+            import hmac
+
+            if not hmac.compare_digest(sent.encode(), session.csrf_token.encode()):
+                raise ForbiddenError("a write from a browser session needs the session's "
+                                     "CSRF token in the X-CSRF-Token header")
+        return Caller(session.account, "session", session.csrf_token)
+    return Caller(None, "none")
+
+
+class Allow:
+    """The dependency that lets a request through to a route with ``action``."""
+
+    def __init__(self, action: str):
+        self.action = action
+
+    def __call__(self, request: Request) -> Caller:
+        caller = identify(request)
+        if self.action == "public":
+            return caller
+        if caller.account is None:
+            raise UnauthorizedError("this needs an API token (Authorization: Bearer TOKEN) "
+                                    "or a session (log in)")
+        if not allowed(caller.account.role, self.action):
+            raise ForbiddenError(f"the {caller.account.role} role may not do this")
+        request.state.caller = caller
+        return caller

@@ -1,0 +1,85 @@
+"""Imports sent to the server: the upload streamed to disk, then imported as a job.
+
+The same ``services.imports.import_file`` as the CLI runs it, with the same checks, the
+same all-or-nothing rule (or quarantine), the same idempotent re-import and ``update``.
+Its outcome is kept in the job's row: the import's counts, or the problems as data.
+"""
+
+import contextlib
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from kuznia.errors import InputError, KuzniaError, from_environment
+from kuznia.server.app import internal_problem, kuznia_problem
+from kuznia.services import jobs
+from kuznia.services.imports import import_file
+from kuznia.services.store import Store
+
+SUFFIXES = (".csv", ".xlsx", ".xlsm")
+
+
+def display_name(filename: str | None) -> str:
+    """The upload's own name, as messages show it: its last part, printable, bounded."""
+    name = re.split(r"[\\/]", filename or "")[-1]
+    name = "".join(c for c in name if c.isprintable())[:120].strip()
+    return name or "upload.csv"
+
+
+def save_upload(data_dir: Path, job_id: str, stream: BinaryIO, name: str) -> Path:
+    """Copy an upload (already spooled by the web layer) to the jobs' folder, 1 MiB at a
+    time; the suffix (CSV or XLSX) comes from its name."""
+    suffix = Path(name).suffix.lower()
+    path = data_dir / "uploads" / f"{job_id}{suffix if suffix in SUFFIXES else '.csv'}"
+    with open(path, "xb") as f:
+        shutil.copyfileobj(stream, f, 1 << 20)
+    return path
+
+
+def quarantine_path(data_dir: Path, job_id: str) -> Path:
+    return data_dir / "quarantine" / f"{job_id}.csv"
+
+
+def run_job(store: Store, data_dir: Path, job_id: str, table: str, path: Path, name: str,
+            *, actor: str, update: bool, quarantine: bool) -> tuple[str, dict[str, Any]]:
+    """Run one import job to its end; returns (status, result) as kept in its row."""
+    status, result = "failed", {}
+    try:
+        jobs.start(store, job_id)
+        res = import_file(
+            store, table, path, actor=actor, update=update, name=name,
+            quarantine=quarantine_path(data_dir, job_id) if quarantine else None,
+            progress=lambda done, total: jobs.progress(store, job_id, done, total))
+        body = res.to_dict()
+        body["quarantine"] = (f"/api/v1/jobs/{job_id}/quarantine"
+                              if res.quarantine and res.rejected else None)
+        status, result = "done", {"import": body}
+    except KuzniaError as exc:
+        status, result = "failed", {"error": _body(kuznia_problem(exc))}
+    except Exception as exc:  # noqa: BLE001 - kept as the job's outcome, logged with an id
+        known = from_environment(exc)
+        problem = kuznia_problem(known) if known else internal_problem(exc)
+        status, result = "failed", {"error": _body(problem)}
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        try:
+            jobs.finish(store, job_id, status, result)
+        except Exception:  # noqa: BLE001 - the row is reaped as cut off if this fails
+            import logging
+
+            logging.getLogger("kuznia.server").error("job %s: cannot record its end",
+                                                     job_id, exc_info=True)
+    return status, result
+
+
+def _body(response: Any) -> dict[str, Any]:
+    import json
+
+    return json.loads(response.body)
+
+
+def is_input_error(result: dict[str, Any]) -> bool:
+    return result.get("error", {}).get("status") == InputError.http_status

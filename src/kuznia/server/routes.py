@@ -1,0 +1,610 @@
+"""Every endpoint of ``/api/v1``. Each one parses, checks access (the action it declares
+with ``api``), calls a service inside one snapshot of the store, and renders JSON.
+
+The questions take the CLI's options as query parameters under the services' names
+(``date_from``, not ``--from``) and answer with the CLI's ``--json`` shape. Every table is
+listed (``GET /{table}``, filters on its ids and dates, paged with a cursor) and read by
+key (``GET /{table}/{key}``); each table with an import format takes uploads
+(``POST /imports/{table}``). The action of each route is in its OpenAPI operation as
+``x-access``, with the roles that may call it.
+"""
+
+import csv
+import datetime as dt
+import inspect
+import io
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, File, Form, Path, Query, Request, UploadFile
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from kuznia import __version__
+from kuznia.errors import ConflictError, InputError, NotFoundError
+from kuznia.ingest.tables import SPECS
+from kuznia.server import imports as uploads
+from kuznia.server.auth import SESSION_COOKIE, Allow, Caller
+from kuznia.services import access, accounts, audit, costs, jobs, records, sessions, trace
+from kuznia.services import board as board_svc
+from kuznia.services import failures as failures_svc
+from kuznia.services import growth as growth_svc
+from kuznia.services import planning as planning_svc
+from kuznia.services import repairs as repairs_svc
+from kuznia.services import resilience as resilience_svc
+from kuznia.services.imports import import_file
+from kuznia.services.results import json_safe
+from kuznia.services.store import Store
+from kuznia.services.table_writer import STORED_OTHERWISE
+from kuznia.store import engine as engines
+
+router = APIRouter()
+MAX_INT = 2**31 - 1
+WAIT_BYTES = 1 << 20  # uploads up to this size are imported while the request waits
+
+
+def api(method: str, path: str, action: str, **kw: Any) -> Callable[[Callable], Callable]:
+    """Add a route with its access action: the endpoint's ``who`` parameter is the caller
+    that ``Allow(action)`` let through. A route without an action cannot be made."""
+    roles = sorted(r for r in access.ROLES if access.allowed(r, action)) \
+        if action != "public" else ["anyone"]
+
+    def add(fn: Callable) -> Callable:
+        sig = inspect.signature(fn)
+        only = inspect.Parameter.KEYWORD_ONLY  # FastAPI calls with keywords only
+        params = [p.replace(kind=only, default=Depends(Allow(action))) if p.name == "who"
+                  else p.replace(kind=only) for p in sig.parameters.values()]
+        fn.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+        extra = {"x-access": {"action": action, "roles": roles}}
+        router.add_api_route(path, fn, methods=[method], openapi_extra=extra,
+                             **{"response_class": JSONResponse, **kw})
+        return fn
+
+    return add
+
+
+def store_of(request: Request) -> Store:
+    return request.app.state.store  # type: ignore[no-any-return]
+
+
+def answer(request: Request, make: Callable[[], Any], status: int = 200) -> JSONResponse:
+    """Compute in one snapshot of the store, render as strict JSON."""
+    with store_of(request).snapshot():
+        result = make()
+    body = result.to_dict() if hasattr(result, "to_dict") else result
+    return JSONResponse(json_safe(body), status_code=status)
+
+
+def only_own(who: Caller, producer: str | None) -> tuple[str | None, bool]:
+    """The producer filter a caller's answer takes, and whether it can have rows at all (a
+    producer asking for another producer gets nothing, as if there were nothing)."""
+    scope = who.scope
+    if scope.producer_id is None:
+        return producer, True
+    return scope.producer_id, producer in (None, scope.producer_id)
+
+
+Id = Annotated[str | None, Query(max_length=200)]
+Day = Annotated[dt.date | None, Query()]
+
+
+# --- the service itself ------------------------------------------------------------------
+
+class Health(BaseModel):
+    status: str
+    version: str
+    schema_revision: str
+
+
+@api("GET", "/health", "public", response_model=Health)
+def health(request: Request, who: Caller) -> JSONResponse:
+    """The server is up and serves a workspace of this Kuznia's schema."""
+    return JSONResponse({"status": "ok", "version": __version__,
+                         "schema_revision": engines.HEAD})
+
+
+class Me(BaseModel):
+    name: str
+    role: str
+    producer_id: str | None
+    via: str
+    csrf_token: str | None = None
+
+
+@api("GET", "/me", "whoami", response_model=Me)
+def me(request: Request, who: Caller) -> JSONResponse:
+    """The account this request comes from."""
+    assert who.account is not None
+    return JSONResponse({"name": who.account.name, "role": who.account.role,
+                         "producer_id": who.account.producer_id, "via": who.via,
+                         "csrf_token": who.csrf_token})
+
+
+class Login(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(max_length=64)
+    password: str = Field(max_length=1024)
+
+
+@api("POST", "/session", "public", response_model=Me)
+def login(request: Request, body: Login, who: Caller) -> JSONResponse:
+    """Log in with a password: a server-side session in an HttpOnly, SameSite=Strict
+    cookie; its CSRF token (in the answer) must come back with every write."""
+    store = store_of(request)
+    address = request.client.host if request.client else None
+    outcome = accounts.sign_in(store, body.name, body.password, address)
+    if outcome.account is None:
+        if outcome.refused == "bad_credentials":
+            raise access.UnauthorizedError("wrong name or password")
+        err = TooMany("too many failed logins: " + (
+            "locked; an admin can lift it with 'kuznia users unlock'"
+            if outcome.refused == "locked" else f"wait {outcome.retry_after} s"))
+        err.retry_after = outcome.retry_after or None
+        raise err
+    value, session = sessions.open_session(store, outcome.account)
+    response = JSONResponse({"name": session.account.name, "role": session.account.role,
+                             "producer_id": session.account.producer_id, "via": "session",
+                             "csrf_token": session.csrf_token})
+    response.set_cookie(SESSION_COOKIE, value, httponly=True, samesite="strict",
+                        secure=request.app.state.https_only, path="/",
+                        max_age=int(sessions.ABSOLUTE.total_seconds()))
+    return response
+
+
+class TooMany(access.ForbiddenError):
+    http_status = 429
+    retry_after: int | None = None
+
+
+@api("DELETE", "/session", "whoami", status_code=204)
+def logout(request: Request, who: Caller) -> JSONResponse:
+    """Log out: the session ends on the server (the cookie is then worth nothing)."""
+    value = request.cookies.get(SESSION_COOKIE)
+    if who.via == "session" and value:
+        sessions.close_session(store_of(request), value)
+    response = JSONResponse(None, status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+# --- the questions -----------------------------------------------------------------------
+
+By = Annotated[str, Query(max_length=200, description="Group keys, comma-separated.")]
+
+
+@api("GET", "/cost-per-effect", "costs.read")
+def cost_per_effect(request: Request, who: Caller, by: By = "product",
+                    date_from: Day = None, date_to: Day = None) -> JSONResponse:
+    """Cost per confirmed effect per group, with 90% intervals (a producer: its own)."""
+    scope = who.scope
+    if not scope.operators and "operator" in costs.parse_by(by):
+        raise access.ForbiddenError("this account may not see operators")
+    return answer(request, lambda: costs.cost_per_effect(
+        store_of(request), by, date_from, date_to, producer=scope.producer_id))
+
+
+@api("GET", "/uses", "figures.read")
+def uses(request: Request, who: Caller, product: Id = None, producer: Id = None,
+         version: Id = None, operator: Id = None, failure_mode: Id = None,
+         month: Annotated[str | None, Query(max_length=7)] = None, date_from: Day = None,
+         date_to: Day = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+         cursor: Annotated[str | None, Query(max_length=400)] = None,
+         total: bool = False) -> JSONResponse:
+    """The uses behind a figure, oldest first, a page at a time (``next_cursor``);
+    ``total`` also counts them all (it costs a scan of the group)."""
+    return answer(request, lambda: trace.list_uses(
+        store_of(request), product=product, producer=producer, version=version,
+        operator=operator, failure_mode=failure_mode, month=month, date_from=date_from,
+        date_to=date_to, limit=limit, cursor=cursor, with_total=total, scope=who.scope))
+
+
+@api("GET", "/failures", "figures.read")
+def failures(request: Request, who: Caller, product: Id = None, version: Id = None,
+             producer: Id = None, by: Annotated[str | None, Query(max_length=200)] = None
+             ) -> JSONResponse:
+    """The Pareto of failure modes (a producer: of its own uses)."""
+    producer, any_rows = only_own(who, producer)
+    return answer(request, lambda: failures_svc.failures(
+        store_of(request), product, version, producer, by) if any_rows
+        else failures_svc.FailureTable(failures_svc.parse_failure_by(by)))
+
+
+@api("GET", "/fixes", "figures.read")
+def fixes(request: Request, who: Caller, product: Id = None, producer: Id = None,
+          confidence: float = 0.95, reduction: float = 0.5) -> JSONResponse:
+    """Every corrective action with its status from the uses."""
+    scope = who.scope.producer_id
+    _, any_rows = only_own(who, producer)
+    return answer(request, lambda: failures_svc.fixes(
+        store_of(request), product, producer, confidence, reduction, scope=scope)
+        if any_rows else failures_svc.FixTable(confidence=confidence, reduction=reduction))
+
+
+@api("GET", "/growth", "growth.read")
+def growth(request: Request, who: Caller, product: Annotated[str, Query(max_length=200)],
+           target: float = 0.95) -> JSONResponse:
+    """Reliability by version, the growth fit and a projection to ``target``."""
+    return answer(request, lambda: growth_svc.growth(store_of(request), product, target))
+
+
+@api("GET", "/board", "figures.read")
+def board(request: Request, who: Caller, producer: Id = None, product: Id = None,
+          as_of: Day = None, threshold: float = board_svc.THRESHOLD) -> JSONResponse:
+    """Unresolved problems as weighted, aging blocks, stacked per producer."""
+    scope = who.scope
+
+    def make() -> board_svc.Board:
+        b = board_svc.board(store_of(request), producer, product, as_of, threshold,
+                            scope=scope.producer_id)
+        b.blocks = scope.blocks(b.blocks)
+        return b
+
+    return answer(request, make)
+
+
+# --- plans -------------------------------------------------------------------------------
+
+class AllocateBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    budget: float
+    max_producer_share: float | None = Field(None, ge=0, le=1)
+    max_region_share: float | None = Field(None, ge=0, le=1)
+    min_category_share: dict[str, Annotated[float, Field(ge=0, le=1)]] = {}
+    require: dict[str, Annotated[int, Field(ge=0, le=MAX_INT)]] = {}
+    risk: str = Field("mean", max_length=8)
+    price_change: dict[str, Annotated[float, Field(gt=-1, le=100)]] = {}
+    without_producers: list[Annotated[str, Field(max_length=200)]] = []
+    time_limit: float = Field(60.0, gt=0, le=600)
+    gap: float = Field(1e-3, ge=0, le=1)
+
+
+def _allocate(store: Store, body: AllocateBody) -> planning_svc.PlanResult:
+    return planning_svc.allocate(
+        store, budget=body.budget, max_producer_share=body.max_producer_share,
+        max_region_share=body.max_region_share,
+        min_category_share=body.min_category_share or None,
+        require=body.require or None, risk=body.risk, time_limit=body.time_limit,
+        gap=body.gap, what_if=planning_svc.WhatIf(dict(body.price_change),
+                                                  list(body.without_producers)))
+
+
+@api("POST", "/plans/allocate", "plans.run")
+def allocate(request: Request, who: Caller, body: AllocateBody) -> JSONResponse:
+    """The plan with the most expected effects within every limit (not saved)."""
+    return answer(request, lambda: _allocate(store_of(request), body))
+
+
+class SaveBody(AllocateBody):
+    name: str = Field(min_length=1, max_length=128)
+
+
+@api("POST", "/plans", "plans.run", status_code=201)
+def save_plan(request: Request, who: Caller, body: SaveBody) -> JSONResponse:
+    """Make the plan and keep it under ``name`` (an audited write naming the account)."""
+    store = store_of(request)
+    with store.snapshot():
+        plan = _allocate(store, body)
+    event_id = planning_svc.save_plan(store, body.name, plan, who.name)
+    return JSONResponse(json_safe({**plan.to_dict(), "name": body.name,
+                                   "event_id": event_id}), status_code=201)
+
+
+@api("GET", "/plans", "plans.read")
+def list_plans(request: Request, who: Caller) -> JSONResponse:
+    """The saved plans."""
+    return answer(request, lambda: planning_svc.list_plans(store_of(request)))
+
+
+@api("GET", "/plans/{name}", "plans.read")
+def show_plan(request: Request, who: Caller, name: str) -> JSONResponse:
+    """A saved plan with its inputs."""
+    return answer(request, lambda: planning_svc.show_plan(store_of(request), name))
+
+
+@api("GET", "/plans/{name}/diff/{other}", "plans.read")
+def diff_plans(request: Request, who: Caller, name: str, other: str) -> JSONResponse:
+    """What changed from plan ``name`` to plan ``other``."""
+    return answer(request, lambda: planning_svc.diff_plans(store_of(request), name, other))
+
+
+# --- resilience and repairs ---------------------------------------------------------------
+
+class SimulateBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    months: int = Field(12, ge=1, le=120)
+    scenarios: int = Field(10_000, ge=2, le=1_000_000)
+    seed: int = Field(0, ge=0, le=2**63 - 1)
+    start: dt.date | None = None
+    from_history: bool = False
+    spillover: float = Field(0.0, ge=0, le=1)
+
+
+@api("POST", "/resilience/simulate", "resilience.run")
+def simulate(request: Request, who: Caller, body: SimulateBody) -> JSONResponse:
+    """Simulate strikes on the sites: output per product and site, with intervals."""
+    return answer(request, lambda: resilience_svc.run(
+        store_of(request), body.months, body.scenarios, body.seed, start=body.start,
+        from_history=body.from_history, spillover=body.spillover))
+
+
+@api("GET", "/resilience/regions", "resilience.read")
+def regions(request: Request, who: Caller, as_of: Day = None) -> JSONResponse:
+    """Each region's strike figures estimated from the strikes history."""
+    return answer(request, lambda: {"regions": resilience_svc.estimate_regions(
+        store_of(request), as_of)})
+
+
+@api("POST", "/resilience/duplicate", "resilience.run")
+def duplicate(request: Request, who: Caller, candidates: Annotated[UploadFile, File()],
+              budget: Annotated[float, Form()],
+              months: Annotated[int, Form(ge=1, le=120)] = 12,
+              scenarios: Annotated[int, Form(ge=2, le=1_000_000)] = 2_000,
+              saa_scenarios: Annotated[int, Form(ge=2, le=100_000)] = 300,
+              seed: Annotated[int, Form(ge=0, le=2**63 - 1)] = 0,
+              time_limit: Annotated[float, Form(gt=0, le=600)] = 120.0) -> JSONResponse:
+    """Choose duplicate lines within ``budget`` from a candidates upload."""
+    name = uploads.display_name(candidates.filename)
+    return answer(request, lambda: resilience_svc.duplicate(
+        store_of(request), candidates.file, budget, months, scenarios, saa_scenarios, seed,
+        time_limit=time_limit, candidates_name=name))  # type: ignore[arg-type]
+
+
+@api("POST", "/repairs/plan", "resilience.run")
+def repairs_plan(request: Request, who: Caller, backlog: Annotated[UploadFile, File()],
+                 repair_points: Annotated[UploadFile, File()],
+                 as_of: Annotated[dt.date | None, Form()] = None) -> JSONResponse:
+    """Repair assignments at home, against sending everything abroad."""
+    return answer(request, lambda: repairs_svc.repairs_plan(
+        store_of(request), backlog.file, repair_points.file, as_of,  # type: ignore[arg-type]
+        backlog_name=uploads.display_name(backlog.filename),
+        points_name=uploads.display_name(repair_points.filename)))
+
+
+# --- the audit trail ----------------------------------------------------------------------
+
+@api("GET", "/audit", "audit.read")
+def audit_list(request: Request, who: Caller,
+               limit: Annotated[int, Query(ge=0, le=MAX_INT)] = 100) -> JSONResponse:
+    """The latest audit events, newest first (0: all)."""
+    def make() -> audit.EventList:
+        with store_of(request).read() as conn:
+            return audit.EventList(audit.list_events(conn, limit))
+
+    return answer(request, make)
+
+
+@api("GET", "/audit/verify", "audit.read")
+def audit_verify(request: Request, who: Caller, deep: bool = False,
+                 expect_head: Annotated[str | None, Query(max_length=64)] = None
+                 ) -> JSONResponse:
+    """Check the hash chain; ``deep`` also checks every stored row against it."""
+    def make() -> audit.ChainCheck:
+        with store_of(request).read() as conn:
+            return audit.verify(conn, deep=deep, expect_head=expect_head)
+
+    return answer(request, make)
+
+
+# --- accounts (admin) ----------------------------------------------------------------------
+
+class NewUser(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(max_length=64)
+    role: Literal["admin", "analyst", "procurement", "engineer", "producer", "auditor"]
+    producer_id: str | None = Field(None, max_length=200)
+    password: str | None = Field(None, max_length=1024)
+
+
+@api("GET", "/users", "accounts.manage")
+def list_users(request: Request, who: Caller) -> JSONResponse:
+    """Every account with its role, scope, state and live tokens (never a secret)."""
+    return answer(request, lambda: accounts.list_users(store_of(request)))
+
+
+@api("POST", "/users", "accounts.manage", status_code=201)
+def add_user(request: Request, who: Caller, body: NewUser) -> JSONResponse:
+    """Add an account (audited, naming the admin)."""
+    event_id = accounts.add_user(store_of(request), body.name, body.role, actor=who.name,
+                                 producer=body.producer_id, password=body.password)
+    return JSONResponse({"name": body.name, "event_id": event_id}, status_code=201)
+
+
+class TokenBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    expires_days: int | None = Field(90, ge=1, le=accounts.MAX_TOKEN_DAYS)
+
+
+@api("POST", "/users/{name}/tokens", "accounts.manage", status_code=201)
+def issue_token(request: Request, who: Caller, name: str,
+                body: Annotated[TokenBody | None, Body()] = None) -> JSONResponse:
+    """A new API token for the account, shown this once (only its hash is kept)."""
+    days = body.expires_days if body is not None else 90
+    token = accounts.issue_token(store_of(request), name, actor=who.name, expires_days=days)
+    return JSONResponse({"name": name, "token": token}, status_code=201)
+
+
+@api("POST", "/users/{name}/disable", "accounts.manage")
+def disable_user(request: Request, who: Caller, name: str) -> JSONResponse:
+    """Disable the account: its tokens and sessions stop working at once."""
+    event_id = accounts.disable_user(store_of(request), name, actor=who.name)
+    sessions.close_sessions_of(store_of(request), name)
+    return JSONResponse({"name": name, "event_id": event_id})
+
+
+@api("POST", "/users/{name}/revoke-tokens", "accounts.manage")
+def revoke_tokens(request: Request, who: Caller, name: str) -> JSONResponse:
+    """Revoke every live token of the account."""
+    n = accounts.revoke_tokens(store_of(request), name, actor=who.name)
+    return JSONResponse({"name": name, "revoked": n})
+
+
+class Unlock(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, max_length=64)
+    address: str | None = Field(None, max_length=64)
+
+
+@api("POST", "/locks/lift", "accounts.manage")
+def lift_lock(request: Request, who: Caller, body: Unlock) -> JSONResponse:
+    """Lift the sign-in lock of an account or a client address."""
+    event_id = accounts.lift_lock(store_of(request), actor=who.name, name=body.name,
+                                  address=body.address)
+    return JSONResponse({"event_id": event_id})
+
+
+# --- jobs and imports -------------------------------------------------------------------
+
+def _job_for(request: Request, who: Caller, job_id: str) -> dict[str, Any]:
+    mine = None if who.role in ("admin", "auditor") else who.name
+    return jobs.get(store_of(request), job_id, actor=mine)
+
+
+@api("GET", "/jobs/{job_id}", "jobs.read")
+def get_job(request: Request, who: Caller, job_id: Annotated[str, Path(max_length=64)]
+            ) -> JSONResponse:
+    """An import job: its state, rows read so far, and its outcome when done."""
+    return JSONResponse(json_safe(_job_for(request, who, job_id)))
+
+
+@api("GET", "/jobs/{job_id}/quarantine", "jobs.read", response_class=FileResponse)
+def get_quarantine(request: Request, who: Caller, job_id: Annotated[str, Path(max_length=64)]
+                   ) -> FileResponse:
+    """The rows a quarantining import set aside, with the reasons (CSV)."""
+    job = _job_for(request, who, job_id)
+    path = uploads.quarantine_path(request.app.state.data_dir, job["job_id"])
+    if job["status"] != "done" or not path.exists():
+        raise NotFoundError(f"job {job_id!r} has no quarantine file")
+    return FileResponse(path, media_type="text/csv",
+                        filename=f"quarantine-{job['job_id']}.csv")
+
+
+def _import_route(table: str) -> None:
+    def endpoint(request: Request, who: Caller, file: Annotated[UploadFile, File()],
+                 update: bool = False, quarantine: bool = False,
+                 wait: bool | None = None) -> JSONResponse:
+        store = store_of(request)
+        data_dir = request.app.state.data_dir
+        name = uploads.display_name(file.filename)
+        size = file.size if file.size is not None else WAIT_BYTES + 1
+        waits = wait if wait is not None else size <= WAIT_BYTES
+        job_id = jobs.create(store, "import", actor=who.name, table=table, file_name=name,
+                             options={"update": update, "quarantine": quarantine})
+        try:
+            path = uploads.save_upload(data_dir, job_id, file.file, name)  # type: ignore[arg-type]
+        except BaseException:
+            jobs.finish(store, job_id, "failed", {"error": {"detail": "upload not saved"}})
+            raise
+        run = lambda: uploads.run_job(  # noqa: E731
+            store, data_dir, job_id, table, path, name, actor=who.name, update=update,
+            quarantine=quarantine)
+        if not waits:
+            request.app.state.executor.submit(run)
+            return JSONResponse({"job_id": job_id, "status": "queued",
+                                 "href": f"/api/v1/jobs/{job_id}"}, status_code=202,
+                                headers={"Location": f"/api/v1/jobs/{job_id}"})
+        status, result = run()
+        if status == "done":
+            return JSONResponse(json_safe({"job_id": job_id, **result}))
+        error = result["error"]
+        return JSONResponse({**error, "job_id": job_id}, status_code=error.get("status", 500),
+                            media_type="application/problem+json")
+
+    endpoint.__name__ = f"import_{table}"
+    endpoint.__doc__ = (f"Import a CSV or XLSX file into {table}: every row checked, all or "
+                        "nothing (or the bad rows set aside with ``quarantine``), the same "
+                        "file twice stores it once. Small files are imported while the "
+                        "request waits; larger ones (or ``wait=false``) answer 202 with a "
+                        "job to follow.")
+    api("POST", f"/imports/{table}", f"write:{table}")(endpoint)
+
+
+for _t in SPECS:
+    _import_route(_t)
+
+
+def _use_model() -> type[BaseModel]:
+    fields: dict[str, Any] = {}
+    for f in SPECS["uses"].fields:
+        kind = str | int | None if f.kind in ("int", "number") else str | None
+        fields[f.name] = (kind, Field(... if f.required else None,
+                                      max_length=10_000 if kind is str | None else None))
+    return create_model("UseRecord", __config__=ConfigDict(extra="forbid"), **fields)
+
+
+UseRecord = _use_model()
+
+
+@api("POST", "/uses", "write:uses", status_code=201)
+def post_use(request: Request, who: Caller, body: UseRecord) -> JSONResponse:  # type: ignore[valid-type]
+    """One use or mishap, with the same checks as a row of an import. Idempotent on
+    ``use_id``: the same record twice is stored once (200 the second time); another
+    record under a stored ``use_id`` is a 409."""
+    row = body.model_dump()  # type: ignore[attr-defined]
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(SPECS["uses"].columns)
+    writer.writerow(["" if row[c] is None else str(row[c]) for c in SPECS["uses"].columns])
+    try:
+        result = import_file(store_of(request), "uses", io.BytesIO(text.getvalue().encode()),
+                             actor=who.name, name="POST /api/v1/uses")
+    except InputError as exc:
+        if any(p.message == STORED_OTHERWISE for p in exc.problems):
+            raise ConflictError(f"use_id {row['use_id']!r} is stored with other content; "
+                                "nothing was changed") from exc
+        raise
+    return JSONResponse(json_safe({"use_id": row["use_id"], "added": result.added,
+                                   "event_id": result.event_id}),
+                        status_code=201 if result.added else 200)
+
+
+# --- every table, listed and read by key ----------------------------------------------------
+
+def _table_routes(table: str) -> None:
+    ids, dates = records.filter_columns(table)
+    keys = records.key_columns(table)
+    base = [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                              annotation=Request),
+            inspect.Parameter("who", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                              annotation=Caller)]
+    kw = inspect.Parameter.KEYWORD_ONLY
+    query = [inspect.Parameter(i, kw, default=None, annotation=Id) for i in ids]
+    for d in dates:
+        query += [inspect.Parameter(f"{d}_from", kw, default=None, annotation=Day),
+                  inspect.Parameter(f"{d}_to", kw, default=None, annotation=Day)]
+    query += [inspect.Parameter("cursor", kw, default=None,
+                                annotation=Annotated[str | None, Query(max_length=400)]),
+              inspect.Parameter("limit", kw, default=100,
+                                annotation=Annotated[int, Query(ge=1, le=records.MAX_LIMIT)])]
+
+    def listing(request: Request, who: Caller, **kwargs: Any) -> JSONResponse:
+        filters = {i: kwargs[i] for i in ids if kwargs.get(i) is not None}
+        ranges = {d: (kwargs[f"{d}_from"], kwargs[f"{d}_to"]) for d in dates}
+        return answer(request, lambda: records.list_records(
+            store_of(request), table, scope=who.scope, filters=filters, dates=ranges,
+            cursor=kwargs["cursor"], limit=kwargs["limit"]))
+
+    listing.__signature__ = inspect.Signature(base + query)  # type: ignore[attr-defined]
+    listing.__name__ = f"list_{table}"
+    listing.__doc__ = (f"The {table} records in key order, filtered on their ids and dates, "
+                       "a page at a time (``next_cursor``).")
+    if table != "uses":  # GET /uses is the trace: the same rows, priced and scoped
+        api("GET", f"/{table}", f"read:{table}")(listing)
+
+    path_keys = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, annotation=str)
+                 for k in keys]
+
+    def reading(request: Request, who: Caller, **kwargs: Any) -> JSONResponse:
+        return answer(request, lambda: records.get_record(
+            store_of(request), table, {k: kwargs[k] for k in keys}, scope=who.scope))
+
+    reading.__signature__ = inspect.Signature(base + path_keys)  # type: ignore[attr-defined]
+    reading.__name__ = f"get_{table}"
+    reading.__doc__ = f"One {table} record by its key ({', '.join(keys)})."
+    last = keys[-1]
+    path = "/" + "/".join("{" + k + "}" for k in keys[:-1]) + ("/" if len(keys) > 1 else "")
+    api("GET", f"/{table}{path}{{{last}:path}}", f"read:{table}")(reading)
+
+
+for _t in SPECS:
+    _table_routes(_t)
+

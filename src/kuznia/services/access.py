@@ -1,0 +1,134 @@
+"""Who may do what: the access rules, declared as data, for every adapter.
+
+The server checks every route against ``ACTIONS`` (a route with no action fails the access
+test), and a producer's account reads through a ``Scope``: the services compute its
+answers from its own records only, and the record lists filter by ``TABLE_SCOPES``.
+
+Roles (the issue's words, with the choices it left open made here):
+
+- ``admin``: accounts; reads everything.
+- ``analyst``: reads everything; runs and saves plans and simulations; imports the
+  resilience inputs (regions, sites, demand, strikes), which no other role owns.
+- ``procurement``: imports producers, products, contracts, deliveries, offers, rates;
+  reads everything.
+- ``engineer``: imports versions, uses, failure modes, corrective actions; reads everything
+  except prices and contracts (no contracts, offers, rates, cost per effect or plans; the
+  uses it lists carry no price).
+- ``producer`` (bound to one producer id): reads its own producer row, contracts,
+  deliveries, offers and sites, the products it is bound to by them, their versions and
+  failure modes, the uses of what it made (without the operator), its failure figures,
+  fixes, board and cost per effect, each computed from its own uses only. Never another
+  producer's records, never operators, never plans, regions or the audit trail.
+- ``auditor``: reads everything, the audit trail included; writes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kuznia.errors import KuzniaError
+
+ROLES = ("admin", "analyst", "procurement", "engineer", "producer", "auditor")
+EVERYONE = frozenset(ROLES)
+STAFF = EVERYONE - {"producer"}
+PRICED = EVERYONE - {"engineer"}  # who may see prices (producers: their own)
+
+
+class ForbiddenError(KuzniaError):
+    """The account's role may not do this (HTTP 403)."""
+
+    exit_code = 2
+    http_status = 403
+
+
+class UnauthorizedError(KuzniaError):
+    """No credentials, or credentials that are not (or no longer) good (HTTP 401)."""
+
+    exit_code = 2
+    http_status = 401
+
+
+# action -> the roles that may do it
+ACTIONS: dict[str, frozenset[str]] = {
+    "public": frozenset(ROLES) | {"anonymous"},  # health, login page, the API's docs
+    "whoami": EVERYONE,
+    "figures.read": EVERYONE,  # failures, fixes, board, the uses behind a figure
+    "costs.read": PRICED,
+    "growth.read": STAFF,
+    "plans.read": PRICED - {"producer"},
+    "plans.run": frozenset({"analyst"}),
+    "resilience.read": STAFF,
+    "resilience.run": frozenset({"analyst"}),
+    "audit.read": frozenset({"admin", "auditor", "analyst"}),
+    "accounts.manage": frozenset({"admin"}),
+    "jobs.read": EVERYONE - {"producer"},  # their own jobs; admin and auditor any
+}
+
+WRITERS = {
+    "procurement": ("producers", "products", "contracts", "deliveries", "offers", "rates"),
+    "engineer": ("versions", "uses", "failure_modes", "corrective_actions"),
+    "analyst": ("regions", "sites", "demand", "strikes"),
+}
+PRICE_TABLES = ("contracts", "offers", "rates")
+CONTRACT_BLOCKS = ("late_delivery", "rejected_lot")
+# a producer reads these tables, each through its own rule in services/records.py
+TABLE_SCOPES = ("producers", "products", "versions", "contracts", "deliveries", "uses",
+                "offers", "failure_modes", "corrective_actions", "sites")
+
+
+def may(role: str, action: str) -> bool:
+    return role in ACTIONS[action]
+
+
+def allowed(role: str, action: str) -> bool:
+    """Whether ``role`` may do ``action``: a name in ``ACTIONS``, or ``read:TABLE`` /
+    ``write:TABLE`` for a table's records and imports."""
+    if action.startswith("read:"):
+        return may_read_table(role, action[5:])
+    if action.startswith("write:"):
+        return may_write_table(role, action[6:])
+    return role in ACTIONS[action]
+
+
+def may_read_table(role: str, table: str) -> bool:
+    if role == "producer":
+        return table in TABLE_SCOPES
+    if role == "engineer":
+        return table not in PRICE_TABLES
+    return role in STAFF
+
+
+def may_write_table(role: str, table: str) -> bool:
+    return table in WRITERS.get(role, ())
+
+
+def writable_tables(role: str) -> tuple[str, ...]:
+    return WRITERS.get(role, ())
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one account may see of the records: everything (``producer_id`` None), or one
+    producer's own; and whether prices and operators are shown."""
+
+    producer_id: str | None = None
+    prices: bool = True
+    operators: bool = True
+    contracts: bool = True  # contract ids and quantities (the board's delivery blocks)
+
+    @classmethod
+    def of(cls, role: str, producer_id: str | None) -> Scope:
+        if role == "producer":
+            if not producer_id:  # cannot happen through add_user; refuse rather than widen
+                raise ForbiddenError("this producer account is bound to no producer")
+            return cls(producer_id=producer_id, prices=True, operators=False)
+        return cls(prices=role != "engineer", contracts=role != "engineer")
+
+    def blocks(self, blocks: list[dict[str, object]]) -> list[dict[str, object]]:
+        """The board's blocks this scope may see (an engineer: none about contracts)."""
+        if self.contracts:
+            return blocks
+        return [b for b in blocks if b["kind"] not in CONTRACT_BLOCKS]
+
+
+EVERYTHING = Scope()
