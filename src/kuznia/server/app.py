@@ -198,7 +198,7 @@ def create_app(store: Store, *, data_dir: str | Path | None = None,
     async def on_internal(request: Request, exc: Exception) -> JSONResponse:
         return internal_problem(exc, request)
 
-    app.include_router(routes.router, prefix=API)
+    app.include_router(routes.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get(f"{API}/docs", include_in_schema=False)
@@ -207,6 +207,16 @@ def create_app(store: Store, *, data_dir: str | Path | None = None,
 
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def route_table(app: FastAPI) -> list[Any]:
+    """Every API route the application serves (its own and the included router's)."""
+    from fastapi.routing import APIRoute
+
+    from kuznia.server import routes
+
+    own = [r for r in app.routes if isinstance(r, APIRoute)]
+    return own + [r for r in routes.router.routes if isinstance(r, APIRoute)]
 
 
 def from_env() -> FastAPI:

@@ -38,7 +38,7 @@ from kuznia.services.store import Store
 from kuznia.services.table_writer import STORED_OTHERWISE
 from kuznia.store import engine as engines
 
-router = APIRouter()
+router = APIRouter(prefix="/api/v1")
 MAX_INT = 2**31 - 1
 WAIT_BYTES = 1 << 20  # uploads up to this size are imported while the request waits
 
