@@ -26,9 +26,12 @@ class Served:
         return {"Authorization": f"Bearer {self.tokens[role]}"} if role in self.tokens else {}
 
 
-def serve(ws: kuznia.Workspace, data_dir: Path) -> Served:
+def serve(ws: kuznia.Workspace, data_dir: Path, with_producer: bool = True) -> Served:
+    """``with_producer`` False for an empty workspace (a producer account needs P002)."""
     served = Served(ws, None, data_dir)
     for role in accounts.ROLES:
+        if role == "producer" and not with_producer:
+            continue
         accounts.add_user(ws.store, role, role, actor="tester",
                           producer=PRODUCER if role == "producer" else None,
                           password=PASSWORD)

@@ -59,8 +59,12 @@ class SecurityHeaders:
         path: str = scope.get("path", "")
         csp = DOCS_CSP if path == f"{API}/docs" else CSP
 
+        started = False
+
         async def with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = [(k, v) for k, v in message.get("headers", [])
                            if k.lower() != b"content-security-policy"]
                 headers += HEADERS + [(b"content-security-policy", csp.encode())]
@@ -69,7 +73,12 @@ class SecurityHeaders:
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, with_headers)
+        try:
+            await self.app(scope, receive, with_headers)
+        except Exception as exc:  # a 500 carries the headers too, and no traceback
+            if started:
+                raise
+            await internal_problem(exc, Request(scope))(scope, receive, with_headers)
 
 
 def problem(status: int, detail: str, request: Request | None = None,
