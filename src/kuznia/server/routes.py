@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, File, Form, Path, Query, Request, UploadFile
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from kuznia import __version__
@@ -43,6 +43,30 @@ MAX_INT = 2**31 - 1
 WAIT_BYTES = 1 << 20  # uploads up to this size are imported while the request waits
 
 
+class Problem(BaseModel):
+    """RFC 9457 problem details; ``params`` names the parameters an error is about,
+    ``problems`` lists an input file's row problems, ``error_id`` names a 500 in the log."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem, "description": text, "content": {"application/problem+json": {}}}
+    for code, text in ((400, "A parameter or the body is wrong"),
+                       (401, "No credentials, or credentials that are not good"),
+                       (403, "The account's role may not do this"),
+                       (404, "No such record (or not the caller's to see)"),
+                       (409, "A conflict with what is stored, or the store is busy"),
+                       (422, "An input file's rows have problems; nothing was stored"),
+                       (429, "Too many failed logins: wait, or ask an admin"),
+                       (500, "An internal error, logged with the id the answer names"))}
+
+
 def api(method: str, path: str, action: str, **kw: Any) -> Callable[[Callable], Callable]:
     """Add a route with its access action: the endpoint's ``who`` parameter is the caller
     that ``Allow(action)`` let through. A route without an action cannot be made."""
@@ -57,7 +81,8 @@ def api(method: str, path: str, action: str, **kw: Any) -> Callable[[Callable], 
         fn.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
         extra = {"x-access": {"action": action, "roles": roles}}
         router.add_api_route(path, fn, methods=[method], openapi_extra=extra,
-                             **{"response_class": JSONResponse, **kw})
+                             **{"response_class": JSONResponse, **kw,
+                                "responses": {**ERRORS, **kw.get("responses", {})}})
         return fn
 
     return add
@@ -156,13 +181,13 @@ class TooMany(access.ForbiddenError):
     retry_after: int | None = None
 
 
-@api("DELETE", "/session", "whoami", status_code=204)
-def logout(request: Request, who: Caller) -> JSONResponse:
+@api("DELETE", "/session", "whoami", status_code=204, response_class=Response)
+def logout(request: Request, who: Caller) -> Response:
     """Log out: the session ends on the server (the cookie is then worth nothing)."""
     value = request.cookies.get(SESSION_COOKIE)
     if who.via == "session" and value:
         sessions.close_session(store_of(request), value)
-    response = JSONResponse(None, status_code=204)
+    response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
@@ -515,7 +540,8 @@ def _import_route(table: str) -> None:
                         "file twice stores it once. Small files are imported while the "
                         "request waits; larger ones (or ``wait=false``) answer 202 with a "
                         "job to follow.")
-    api("POST", f"/imports/{table}", f"write:{table}")(endpoint)
+    api("POST", f"/imports/{table}", f"write:{table}", responses={
+        202: {"description": "A job to follow at its Location (GET /jobs/{job_id})"}})(endpoint)
 
 
 for _t in SPECS:
@@ -534,7 +560,8 @@ def _use_model() -> type[BaseModel]:
 UseRecord = _use_model()
 
 
-@api("POST", "/uses", "write:uses", status_code=201)
+@api("POST", "/uses", "write:uses", status_code=201,
+     responses={200: {"description": "The same record was stored already"}})
 def post_use(request: Request, who: Caller, body: UseRecord) -> JSONResponse:  # type: ignore[valid-type]
     """One use or mishap, with the same checks as a row of an import. Idempotent on
     ``use_id``: the same record twice is stored once (200 the second time); another
