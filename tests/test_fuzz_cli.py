@@ -27,7 +27,7 @@ from kuznia.cli import app
 from kuznia.ingest.tables import IMPORT_ORDER
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-SLOW = {"demo"}  # covered by its own tests below
+SLOW = {"demo", "serve"}  # demo: its own tests below; serve runs until stopped (test_server_*)
 EXAMPLES_CI = int(os.environ.get("KUZNIA_FUZZ_EXAMPLES", "120"))
 RANDOM = os.environ.get("KUZNIA_FUZZ_RANDOM")  # set: fresh examples each run (bench/)
 

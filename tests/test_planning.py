@@ -9,7 +9,7 @@ import pytest
 
 import kuznia
 from helpers import write_csv
-from kuznia.errors import InputError, UsageError
+from kuznia.errors import ConflictError, InputError, UsageError
 from kuznia.ingest.tables import SPECS
 from kuznia.services import planning
 
@@ -122,7 +122,7 @@ def test_saved_plans_are_audited_listed_shown_and_compared(planned: kuznia.Works
     b = planning.allocate(planned.store, budget=800_000)
     planning.save_plan(planned.store, "jan", a, "officer")
     planning.save_plan(planned.store, "feb", b, "officer")
-    with pytest.raises(UsageError, match="already exists"):
+    with pytest.raises(ConflictError, match="already exists"):
         planning.save_plan(planned.store, "jan", b, "officer")
     events = planned.audit_events()
     assert [e["action"] for e in events][-2:] == ["save_plan", "save_plan"]

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from server_helpers import OTHERS, PRODUCER, Served, serve
 
 import kuznia
 from kuznia.server.app import route_table
 from kuznia.services import access
+from server_helpers import OTHERS, PRODUCER, Served, serve
 
 # A value for each path parameter: records of *other* producers (P003's contract, P001's
 # site...), so a producer must get 404 where the others get 200.

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
-from server_helpers import PASSWORD, Served, serve
 from typer.testing import CliRunner
 
 import kuznia
@@ -18,6 +17,7 @@ from kuznia.errors import InputError
 from kuznia.ingest.tables import IMPORT_ORDER
 from kuznia.services import audit, jobs
 from kuznia.store.schema import DATA_TABLES
+from server_helpers import PASSWORD, Served, serve
 
 API = "/api/v1"
 

@@ -13,9 +13,9 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from server_helpers import Served, serve
 
 import kuznia
+from server_helpers import Served, serve
 
 
 @pytest.fixture
