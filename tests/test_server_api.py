@@ -256,3 +256,17 @@ def test_docs_are_served_from_the_package(served: Served) -> None:
         schema = client.get(f"{API}/openapi.json").json()
         assert schema["paths"][f"{API}/contracts"]["get"]["x-access"]["roles"] == [
             "admin", "analyst", "auditor", "procurement", "producer"]
+
+
+def test_a_nul_character_is_a_400_not_a_database_error(served: Served) -> None:
+    """Found by Schemathesis on PostgreSQL, whose text cannot hold a NUL."""
+    h = served.headers("analyst")
+    with TestClient(served.app, raise_server_exceptions=False) as client:
+        r = client.get(f"{API}/versions", params={"product_id": "A\x00B"}, headers=h)
+        assert r.status_code == 400 and "product_id" in r.json()["detail"]
+        r = client.post(f"{API}/session", json={"name": "x\x00", "password": "y" * 12})
+        assert r.status_code == 400 and "JSON body" in r.json()["detail"]
+        r = client.get(f"{API}/contracts/C%00", headers=h)
+        assert r.status_code == 400
+        ok = client.post(f"{API}/session", json={"name": "analyst", "password": PASSWORD})
+        assert ok.status_code == 200  # a JSON body without one is handed on unchanged

@@ -81,6 +81,82 @@ class SecurityHeaders:
             await internal_problem(exc, Request(scope))(scope, receive, with_headers)
 
 
+MAX_JSON = 1 << 20  # a JSON body larger than this is refused (uploads are multipart)
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+class RefuseNul:
+    """No text that a database cannot hold reaches a service: a NUL character in the
+    path, a query parameter or a JSON body is a 400 naming where it is (PostgreSQL text
+    cannot hold one, and would fail the query as an internal error). A JSON body is read
+    whole (it is small; uploads are multipart) and handed on unchanged."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        from urllib.parse import parse_qsl
+
+        request = Request(scope)
+        where = None
+        if "\x00" in scope.get("path", ""):
+            where = "the path"
+        else:
+            for key, value in parse_qsl(scope.get("query_string", b"").decode("latin-1"),
+                                        keep_blank_values=True):
+                if "\x00" in key or "\x00" in value:
+                    where = f"the query parameter {key.replace(chr(0), '')!r}"
+                    break
+        content_type = request.headers.get("content-type", "")
+        if where is None and content_type.startswith("application/json"):
+            body = b""
+            more = True
+            while more:
+                message = await receive()
+                body += message.get("body", b"")
+                more = message.get("more_body", False)
+                if len(body) > MAX_JSON:
+                    await problem(413, f"a JSON body may hold at most {MAX_JSON:,} bytes",
+                                  request)(scope, receive, send)
+                    return
+            try:
+                import json
+
+                if _has_nul(json.loads(body or b"null")):
+                    where = "the JSON body"
+            except (ValueError, UnicodeDecodeError):
+                pass  # the route's own parsing says what is wrong with it
+            sent = False
+
+            async def replay() -> Message:
+                nonlocal sent
+                if not sent:
+                    sent = True
+                    return {"type": "http.request", "body": body, "more_body": False}
+                return await receive()
+
+            if where is None:
+                await self.app(scope, replay, send)
+                return
+        if where is not None:
+            await problem(400, f"{where} holds a NUL character, which no record may hold",
+                          request)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def problem(status: int, detail: str, request: Request | None = None,
             **extra: Any) -> JSONResponse:
     from http import HTTPStatus
@@ -214,7 +290,8 @@ def create_app(store: Store, *, data_dir: str | Path | None = None,
     def docs() -> HTMLResponse:
         return HTMLResponse(_docs_page())
 
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(RefuseNul)
+    app.add_middleware(SecurityHeaders)  # added last: outermost, so every answer has them
     return app
 
 

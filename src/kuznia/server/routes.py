@@ -62,6 +62,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
                        (403, "The account's role may not do this"),
                        (404, "No such record (or not the caller's to see)"),
                        (409, "A conflict with what is stored, or the store is busy"),
+                       (413, "A JSON body over 1 MiB"),
                        (422, "An input file's rows have problems; nothing was stored"),
                        (429, "Too many failed logins: wait, or ask an admin"),
                        (500, "An internal error, logged with the id the answer names"))}
