@@ -26,7 +26,7 @@ from kuznia.errors import NotFoundError, UsageError
 from kuznia.services import audit
 from kuznia.services.results import Tabular
 from kuznia.services.store import Store
-from kuznia.store.schema import api_tokens, login_attempts, producers, users
+from kuznia.store.schema import api_tokens, login_attempts, producers, sessions, users
 
 ROLES = ("admin", "analyst", "procurement", "engineer", "producer", "auditor")
 MIN_PASSWORD = 12
@@ -135,10 +135,12 @@ def issue_token(store: Store, name: str, *, actor: str, expires_days: int | None
 
 
 def disable_user(store: Store, name: str, *, actor: str) -> int:
-    """Disable an account: its tokens and password stop working; nothing is deleted."""
+    """Disable an account: its tokens, password and browser sessions stop working (the
+    sessions are ended); nothing else is deleted."""
     with store.write() as conn:
         _user(conn, name)
         conn.execute(update(users).where(users.c.name == name).values(disabled=True))
+        conn.execute(sessions.delete().where(sessions.c.user_name == name))
         return _audited(conn, actor, "user_disabled", {"name": name})
 
 

@@ -16,14 +16,11 @@ import os
 import secrets
 import socket
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import select, update
 
-from kuznia.errors import NotFoundError, WorkspaceError, from_environment
+from kuznia.errors import NotFoundError
 from kuznia.services.results import json_safe
 from kuznia.services.store import Store
 from kuznia.store.schema import jobs
@@ -46,28 +43,12 @@ def _stamp(t: dt.datetime | None = None) -> str:
     return (t or _now()).isoformat(timespec="milliseconds")
 
 
-@contextmanager
-def _bookkeeping(store: Store) -> Iterator[Connection]:
-    """A short transaction on the jobs table, outside the audited write lock (a job is
-    bookkeeping, not data: it must not wait for the import it describes)."""
-    if store.read_only:
-        raise WorkspaceError("this workspace is read-only here: it takes no imports")
-    try:
-        with store.engine.begin() as conn:
-            yield conn
-    except OperationalError as exc:
-        known = from_environment(exc)
-        if known is not None:
-            raise known from exc
-        raise
-
-
 def create(store: Store, kind: str, *, actor: str, producer_id: str | None = None,
            table: str | None = None, file_name: str | None = None,
            options: dict[str, Any] | None = None) -> str:
     """A new queued job, to be run by this process; returns its id."""
     job_id = secrets.token_hex(12)
-    with _bookkeeping(store) as conn:
+    with store.bookkeeping() as conn:
         conn.execute(jobs.insert(), {
             "job_id": job_id, "kind": kind, "table_name": table, "file_name": file_name,
             "actor": actor, "producer_id": producer_id, "status": "queued",
@@ -79,7 +60,7 @@ def create(store: Store, kind: str, *, actor: str, producer_id: str | None = Non
 
 
 def start(store: Store, job_id: str) -> None:
-    with _bookkeeping(store) as conn:
+    with store.bookkeeping() as conn:
         conn.execute(update(jobs).where(jobs.c.job_id == job_id)
                      .values(status="running", heartbeat_at=_stamp()))
 
@@ -98,7 +79,7 @@ def heartbeat(store: Store) -> None:
         local = dict(_local)
     if not local:
         return
-    with _bookkeeping(store) as conn:
+    with store.bookkeeping() as conn:
         for job_id, (done, expected) in local.items():
             conn.execute(update(jobs).where(jobs.c.job_id == job_id,
                                             jobs.c.status.in_(("queued", "running")))
@@ -109,7 +90,7 @@ def heartbeat(store: Store) -> None:
 def finish(store: Store, job_id: str, status: str, result: dict[str, Any]) -> None:
     with _lock:
         done, expected = _local.pop(job_id, (0, None))
-    with _bookkeeping(store) as conn:
+    with store.bookkeeping() as conn:
         conn.execute(update(jobs).where(jobs.c.job_id == job_id).values(
             status=status, finished_at=_stamp(), rows_read=done, rows_expected=expected,
             result=json.dumps(json_safe(result))))
@@ -134,7 +115,7 @@ def reap(store: Store) -> int:
         rows = conn.execute(select(jobs).where(jobs.c.status.in_(("queued", "running")))).all()
     dead = [r.job_id for r in rows if _stale(store, r, now)]
     if dead:
-        with _bookkeeping(store) as conn:
+        with store.bookkeeping() as conn:
             conn.execute(update(jobs).where(jobs.c.job_id.in_(dead),
                                             jobs.c.status.in_(("queued", "running")))
                          .values(status="failed", finished_at=_stamp(),

@@ -13,7 +13,6 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import OperationalError
 
 from kuznia.services.accounts import Account
-from kuznia.services.jobs import _bookkeeping
 from kuznia.services.store import Store
 from kuznia.store.engine import SQLITE_BUSY_SECONDS
 from kuznia.store.schema import sessions, users
@@ -42,7 +41,7 @@ def open_session(store: Store, account: Account, now: dt.datetime | None = None
     """A new session for ``account``: the cookie's value (shown once) and the session."""
     now = now or _now()
     value, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    with _bookkeeping(store) as conn:
+    with store.bookkeeping() as conn:
         conn.execute(delete(sessions).where(sessions.c.created_at < (now - ABSOLUTE).isoformat()))
         conn.execute(sessions.insert(), {"session_hash": _hash(value), "user_name": account.name,
                                          "csrf_token": csrf, "created_at": now.isoformat(),
@@ -96,11 +95,5 @@ def _touch(store: Store, key: str, now: dt.datetime) -> None:
 
 
 def close_session(store: Store, value: str) -> None:
-    with _bookkeeping(store) as conn:
+    with store.bookkeeping() as conn:
         conn.execute(delete(sessions).where(sessions.c.session_hash == _hash(value)))
-
-
-def close_sessions_of(store: Store, name: str) -> None:
-    """End every session of an account (it was disabled)."""
-    with _bookkeeping(store) as conn:
-        conn.execute(delete(sessions).where(sessions.c.user_name == name))

@@ -106,6 +106,22 @@ class Store:
                 raise known from exc
             raise
 
+    @contextmanager
+    def bookkeeping(self) -> Iterator[Connection]:
+        """A short transaction on the server's own rows (jobs, sessions), outside the
+        audited write lock: bookkeeping is not data, and must not wait for the import it
+        describes."""
+        if self.read_only:
+            raise WorkspaceError(f"{self.display_url} is read-only here: it takes no writes")
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except OperationalError as exc:
+            known = from_environment(exc)
+            if known is not None:
+                raise known from exc
+            raise
+
     def setting(self, key: str, default: str | None = None) -> str | None:
         """A workspace setting (read in the thread's snapshot when there is one)."""
         with self.read() as conn:
