@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 import kuznia
+from conftest import PG_ENV, _pg_url_for_schema
 from kuznia.ingest.tables import IMPORT_ORDER
 from kuznia.server.app import create_app
 from kuznia.services import accounts, audit
@@ -67,11 +69,32 @@ def _count(store: object) -> int:
         return int(conn.execute(sa.select(sa.func.count()).select_from(uses_table)).scalar())
 
 
+@pytest.fixture
+def pg_filled(example_dir: Path) -> Iterator[tuple[kuznia.Workspace, str]]:
+    """A PostgreSQL workspace with the examples (several workers serve PostgreSQL only)."""
+    base = os.environ.get(PG_ENV)
+    if not base:
+        pytest.skip(f"{PG_ENV} is not set: no PostgreSQL server to test against")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    url = _pg_url_for_schema(base, schema)
+    try:
+        with kuznia.init(url, "USD", actor="tester") as ws:
+            for table in IMPORT_ORDER:
+                ws.import_file(table, example_dir / f"{table}.csv")
+            yield ws, url
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
 @pytest.mark.postgres
-def test_workers_writing_at_once_lose_nothing(filled: kuznia.Workspace, tmp_path: Path,
-                                              db_url: str) -> None:
-    if filled.store.dialect != "postgresql":
-        pytest.skip("several worker processes serve PostgreSQL only")
+def test_workers_writing_at_once_lose_nothing(pg_filled: tuple[kuznia.Workspace, str],
+                                              tmp_path: Path) -> None:
+    filled, db_url = pg_filled
     token = accounts.issue_token(filled.store, accounts.add_user(
         filled.store, "eng", "engineer", actor="tester") and "eng", actor="tester")
     before = _count(filled.store)
