@@ -224,6 +224,9 @@ def test_errors_are_problem_details_and_a_500_hides_its_traceback(
                        headers=h)
         assert r.status_code == 400 and r.json()["params"] == ["date_to", "date_from"]
         assert r.json()["detail"] == "date_to is before date_from"
+        for bad in ("threshold=1e309", "threshold=nan", "threshold=-1"):
+            r = client.get(f"{API}/board?{bad}", headers=h)
+            assert r.status_code == 400 and r.json()["params"] == ["threshold"], bad
         r = client.get(f"{API}/uses?limit=0", headers=h)
         assert r.status_code == 400 and r.json()["params"] == ["limit"]
         r = client.get(f"{API}/nowhere", headers=h)

@@ -162,3 +162,19 @@ def test_a_kill_during_an_import_stores_nothing(tmp_path: Path, example_dir: Pat
         assert "nothing of it was stored" in got["result"]["error"]["message"]
         with ws.store.read() as conn:
             assert audit.verify(conn).ok
+
+
+def test_serve_on_a_taken_port_says_so(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from kuznia.cli import app as cli
+
+    db = str(tmp_path / "ws.db")
+    kuznia.init(db, "USD", actor="tester").close()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = CliRunner().invoke(cli, ["serve", "--db", db, "--port", str(port)])
+    assert r.exit_code == 2, r.output
+    assert f"cannot listen on 127.0.0.1:{port}" in r.output and "--port" in r.output

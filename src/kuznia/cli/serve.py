@@ -50,6 +50,7 @@ def serve(
         store.close()
         raise UsageError("a SQLite workspace is served by one process: drop {workers}, or "
                          "serve a PostgreSQL workspace", params=("workers",))
+    _check_free(host, port, store)
     err.print(f"serving {store.display_url} at http://{host}:{port}  "
               f"(API docs: http://{host}:{port}/api/v1/docs; stop with Ctrl-C)")
     if workers == 1:
@@ -62,3 +63,16 @@ def serve(
                        "KUZNIA_HTTPS_ONLY": "1" if https_only else "0"})
     uvicorn.run("kuznia.server.app:from_env", factory=True, host=host, port=port,
                 workers=workers, log_level="info", server_header=False)
+
+
+def _check_free(host: str, port: int, store: object) -> None:
+    """Say plainly that the address is taken (or not ours) before the server starts."""
+    import socket
+
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        store.close()  # type: ignore[attr-defined]
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}; choose another "
+                         "{port} (or stop what holds it)", params=("port",)) from None

@@ -23,7 +23,7 @@ import polars as pl
 from sqlalchemy import and_, func, select
 
 from kuznia.analytics.board import MONEY_WEIGHT, aged_weights, stacks
-from kuznia.errors import UsageError
+from kuznia.services import params
 from kuznia.services.failures import (
     cube_frame,
     fixes,
@@ -72,8 +72,7 @@ def board(store: Store, producer: str | None = None, product: str | None = None,
         if producer is not None and producer != scope:
             return Board(as_of or dt.date.today(), threshold, [])
         producer = scope
-    if not threshold >= 0:  # NaN too
-        raise UsageError("{threshold} must not be negative", params=("threshold",))
+    params.finite(threshold, "threshold", minimum=0)  # NaN and infinity too
     as_of = as_of or dt.date.today()
     raw: list[dict[str, Any]] = []
     with store.read() as conn:
