@@ -165,3 +165,22 @@ def test_producer_ranking_is_shrunk_and_said(ws: kuznia.Workspace, tmp_path: Pat
     order = sorted(by, key=lambda k: by[k]["cost_per_effect_shrunk"])
     assert [by[k]["rank_in_product"] for k in order] == [1, 2, 3]
     assert any("shrunk" in n for n in t.notes)
+
+
+@pytest.mark.parametrize("page", [1, 2])
+def test_pages_of_uses_price_each_row_as_the_whole_list_does(filled: kuznia.Workspace,
+                                                              page: int):
+    # a page prices only its own rows (the price tables restricted to its lots and
+    # products); walking the pages must give the same rows, prices and bases as one list
+    whole = filled.uses(limit=None).rows
+    walked: list[dict[str, object]] = []
+    cursor = None
+    while True:
+        got = filled.uses(limit=page, cursor=cursor, with_total=False)
+        walked += got.rows
+        if got.next_cursor is None:
+            break
+        cursor = got.next_cursor
+    assert len(whole) > 2 * page
+    assert walked == whole
+    assert {r["price_basis"] for r in whole} >= {"lot"}

@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -24,10 +25,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kuznia import __version__
 from kuznia.errors import InputError, KuzniaError
+from kuznia.server.cache import AnswerCache
 from kuznia.services import jobs
 from kuznia.services.results import json_safe
 from kuznia.services.store import Store
 
+# Threads that run requests at once, per process (the PostgreSQL pool keeps as many).
+REQUEST_THREADS = 8
 log = logging.getLogger("kuznia.server")
 STATIC = Path(__file__).parent / "static"
 API = "/api/v1"
@@ -226,6 +230,10 @@ def create_app(store: Store, *, data_dir: str | Path | None = None,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        # Routes are plain functions run on threads. Two cores gain nothing from 40 threads
+        # (anyio's default) but GIL contention and more connections than the pool keeps:
+        # REQUEST_THREADS threads, each with a pooled connection (store.engine).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
         jobs.reap(store)  # jobs cut off by a restart: failed, nothing half-stored
         stop = threading.Event()
 
@@ -254,6 +262,7 @@ def create_app(store: Store, *, data_dir: str | Path | None = None,
     app.state.store = store
     app.state.data_dir = data
     app.state.https_only = https_only
+    app.state.answers = AnswerCache()
     app.state.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kuznia-job")
 
     @app.exception_handler(KuzniaError)

@@ -25,6 +25,7 @@ from kuznia.errors import ConflictError, InputError, NotFoundError
 from kuznia.ingest.tables import SPECS
 from kuznia.server import imports as uploads
 from kuznia.server.auth import SESSION_COOKIE, Allow, Caller
+from kuznia.server.cache import AnswerCache
 from kuznia.services import access, accounts, audit, costs, jobs, records, sessions, trace
 from kuznia.services import board as board_svc
 from kuznia.services import failures as failures_svc
@@ -93,12 +94,34 @@ def store_of(request: Request) -> Store:
     return request.app.state.store  # type: ignore[no-any-return]
 
 
-def answer(request: Request, make: Callable[[], Any], status: int = 200) -> JSONResponse:
-    """Compute in one snapshot of the store, render as strict JSON."""
-    with store_of(request).snapshot():
-        result = make()
+def answer(request: Request, make: Callable[[], Any], status: int = 200,
+           keep: bool = False) -> Response:
+    """Compute in one snapshot of the store, render as strict JSON.
+
+    ``keep``: the answer is a function of the records only (no job, no session): it is
+    kept per version of the data (``kuznia.server.cache``) and served again while that
+    version stands.
+    """
+    cache: AnswerCache = request.app.state.answers
+    with store_of(request).snapshot() as conn:
+        if not keep:
+            return _render(make(), status)
+        caller = request.state.caller
+        key = (request.url.path, tuple(sorted(request.query_params.multi_items())),
+               caller.scope, dt.date.today(), audit.head(conn))
+        body = cache.get_or_make(key, lambda: bytes(_render(make(), status).body))
+    assert body is not None
+    return Response(body, status_code=status, media_type="application/json")
+
+
+def _render(result: Any, status: int) -> JSONResponse:
     body = result.to_dict() if hasattr(result, "to_dict") else result
     return JSONResponse(json_safe(body), status_code=status)
+
+
+def kept_answer(request: Request, make: Callable[[], Any]) -> Response:
+    """``answer`` for a figure that is a function of the records only (kept per version)."""
+    return answer(request, make, keep=True)
 
 
 def only_own(who: Caller, producer: str | None) -> tuple[str | None, bool]:
@@ -205,7 +228,7 @@ def cost_per_effect(request: Request, who: Caller, by: By = "product",
     scope = who.scope
     if not scope.operators and "operator" in costs.parse_by(by):
         raise access.ForbiddenError("this account may not see operators")
-    return answer(request, lambda: costs.cost_per_effect(
+    return kept_answer(request, lambda: costs.cost_per_effect(
         store_of(request), by, date_from, date_to, producer=scope.producer_id))
 
 
@@ -218,7 +241,7 @@ def uses(request: Request, who: Caller, product: Id = None, producer: Id = None,
          total: bool = False) -> JSONResponse:
     """The uses behind a figure, oldest first, a page at a time (``next_cursor``);
     ``total`` also counts them all (it costs a scan of the group)."""
-    return answer(request, lambda: trace.list_uses(
+    return kept_answer(request, lambda: trace.list_uses(
         store_of(request), product=product, producer=producer, version=version,
         operator=operator, failure_mode=failure_mode, month=month, date_from=date_from,
         date_to=date_to, limit=limit, cursor=cursor, with_total=total, scope=who.scope))
@@ -230,7 +253,7 @@ def failures(request: Request, who: Caller, product: Id = None, version: Id = No
              ) -> JSONResponse:
     """The Pareto of failure modes (a producer: of its own uses)."""
     producer, any_rows = only_own(who, producer)
-    return answer(request, lambda: failures_svc.failures(
+    return kept_answer(request, lambda: failures_svc.failures(
         store_of(request), product, version, producer, by) if any_rows
         else failures_svc.FailureTable(failures_svc.parse_failure_by(by)))
 
@@ -241,7 +264,7 @@ def fixes(request: Request, who: Caller, product: Id = None, producer: Id = None
     """Every corrective action with its status from the uses."""
     scope = who.scope.producer_id
     _, any_rows = only_own(who, producer)
-    return answer(request, lambda: failures_svc.fixes(
+    return kept_answer(request, lambda: failures_svc.fixes(
         store_of(request), product, producer, confidence, reduction, scope=scope)
         if any_rows else failures_svc.FixTable(confidence=confidence, reduction=reduction))
 
@@ -250,7 +273,7 @@ def fixes(request: Request, who: Caller, product: Id = None, producer: Id = None
 def growth(request: Request, who: Caller, product: Annotated[str, Query(max_length=200)],
            target: float = 0.95) -> JSONResponse:
     """Reliability by version, the growth fit and a projection to ``target``."""
-    return answer(request, lambda: growth_svc.growth(store_of(request), product, target))
+    return kept_answer(request, lambda: growth_svc.growth(store_of(request), product, target))
 
 
 @api("GET", "/board", "figures.read")
@@ -265,7 +288,7 @@ def board(request: Request, who: Caller, producer: Id = None, product: Id = None
         b.blocks = scope.blocks(b.blocks)
         return b
 
-    return answer(request, make)
+    return kept_answer(request, make)
 
 
 # --- plans -------------------------------------------------------------------------------
@@ -318,19 +341,19 @@ def save_plan(request: Request, who: Caller, body: SaveBody) -> JSONResponse:
 @api("GET", "/plans", "plans.read")
 def list_plans(request: Request, who: Caller) -> JSONResponse:
     """The saved plans."""
-    return answer(request, lambda: planning_svc.list_plans(store_of(request)))
+    return kept_answer(request, lambda: planning_svc.list_plans(store_of(request)))
 
 
 @api("GET", "/plans/{name}", "plans.read")
 def show_plan(request: Request, who: Caller, name: str) -> JSONResponse:
     """A saved plan with its inputs."""
-    return answer(request, lambda: planning_svc.show_plan(store_of(request), name))
+    return kept_answer(request, lambda: planning_svc.show_plan(store_of(request), name))
 
 
 @api("GET", "/plans/{name}/diff/{other}", "plans.read")
 def diff_plans(request: Request, who: Caller, name: str, other: str) -> JSONResponse:
     """What changed from plan ``name`` to plan ``other``."""
-    return answer(request, lambda: planning_svc.diff_plans(store_of(request), name, other))
+    return kept_answer(request, lambda: planning_svc.diff_plans(store_of(request), name, other))
 
 
 # --- resilience and repairs ---------------------------------------------------------------
@@ -356,7 +379,7 @@ def simulate(request: Request, who: Caller, body: SimulateBody) -> JSONResponse:
 @api("GET", "/resilience/regions", "resilience.read")
 def regions(request: Request, who: Caller, as_of: Day = None) -> JSONResponse:
     """Each region's strike figures estimated from the strikes history."""
-    return answer(request, lambda: {"regions": resilience_svc.estimate_regions(
+    return kept_answer(request, lambda: {"regions": resilience_svc.estimate_regions(
         store_of(request), as_of)})
 
 
@@ -606,7 +629,7 @@ def _table_routes(table: str) -> None:
     def listing(request: Request, who: Caller, **kwargs: Any) -> JSONResponse:
         filters = {i: kwargs[i] for i in ids if kwargs.get(i) is not None}
         ranges = {d: (kwargs[f"{d}_from"], kwargs[f"{d}_to"]) for d in dates}
-        return answer(request, lambda: records.list_records(
+        return kept_answer(request, lambda: records.list_records(
             store_of(request), table, scope=who.scope, filters=filters, dates=ranges,
             cursor=kwargs["cursor"], limit=kwargs["limit"]))
 
@@ -621,7 +644,7 @@ def _table_routes(table: str) -> None:
                  for k in keys]
 
     def reading(request: Request, who: Caller, **kwargs: Any) -> JSONResponse:
-        return answer(request, lambda: records.get_record(
+        return kept_answer(request, lambda: records.get_record(
             store_of(request), table, {k: kwargs[k] for k in keys}, scope=who.scope))
 
     reading.__signature__ = inspect.Signature(base + path_keys)  # type: ignore[attr-defined]

@@ -20,7 +20,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from kuznia.errors import NotFoundError, UsageError
 from kuznia.services import audit
@@ -164,16 +164,20 @@ class Account:
     producer_id: str | None
 
 
+# Built once (asked on every request with a token; see audit._HEAD).
+_TOKEN_ACCOUNT = (
+    select(users.c.name, users.c.role, users.c.producer_id, users.c.disabled,
+           api_tokens.c.expires_at, api_tokens.c.revoked_at)
+    .join(users, users.c.name == api_tokens.c.user_name)
+    .where(api_tokens.c.token_hash == bindparam("token_hash")))
+
+
 def authenticate_token(conn: Connection, token: str) -> Account | None:
     """The account a bearer token belongs to, if the token is live and the account
     enabled; else None (the caller answers 401 whatever the reason)."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    row = conn.execute(
-        select(users.c.name, users.c.role, users.c.producer_id, users.c.disabled,
-               api_tokens.c.expires_at, api_tokens.c.revoked_at)
-        .join(users, users.c.name == api_tokens.c.user_name)
-        .where(api_tokens.c.token_hash == token_hash(token))).first()
+    row = conn.execute(_TOKEN_ACCOUNT, {"token_hash": token_hash(token)}).first()
     if row is None or row.disabled or row.revoked_at is not None:
         return None
     if row.expires_at is not None and dt.datetime.fromisoformat(row.expires_at) <= _now():

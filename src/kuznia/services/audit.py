@@ -39,6 +39,19 @@ def event_hash(event: dict[str, Any]) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+# Built once: the server asks this on every kept answer, and a statement object reused
+# keeps its compiled form (SQLAlchemy memoises its cache key on the object).
+_HEAD = (select(audit_events.c.event_id, audit_events.c.hash)
+         .order_by(audit_events.c.event_id.desc()).limit(1))
+
+
+def head(conn: Connection) -> tuple[int, str]:
+    """The last event's id and hash, (0, "") for none: every change to the records, the
+    accounts or the plans appends an event, so this names the version of the data."""
+    row = conn.execute(_HEAD).first()
+    return (0, "") if row is None else (int(row.event_id), str(row.hash))
+
+
 def next_event_id(conn: Connection) -> int:
     """The id the next event will get; call inside the write transaction that appends it."""
     last = conn.execute(select(func.coalesce(func.max(audit_events.c.event_id), 0)))

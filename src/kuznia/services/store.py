@@ -50,6 +50,10 @@ class Store:
             yield pinned
             return
         with self.engine.connect() as conn:
+            if self.dialect == "postgresql":
+                # Each statement reads the latest committed data either way (READ
+                # COMMITTED); autocommit saves the BEGIN and ROLLBACK round trips.
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             yield conn
 
     @contextmanager

@@ -93,10 +93,6 @@ def list_uses(
     if operator is not None and not scope.operators:
         raise ForbiddenError("this account may not see or filter by operators")
     src = uses
-    frm, price, (lot_p, producer_p, _) = joined_price(src, src.c.lot, src.c.producer_id,
-                                                      src.c.product_id)
-    basis = case((lot_p.is_not(None), "lot"), (producer_p.is_not(None), "producer_average"),
-                 (price.is_not(None), "product_average"), else_="unknown")
     filters: dict[str, str] = {}
     conds = []
     for name, value in (("product_id", product), ("producer_id", producer),
@@ -120,18 +116,25 @@ def list_uses(
     if cursor:
         used_on, use_id = _decode_cursor(cursor)
         page_conds.append(tuple_(src.c.used_on, src.c.use_id) > tuple_(used_on, use_id))
+    # The page first (an index range scan, ix_uses_trace), then prices for its rows only.
+    page_q = (select(*[c for c in src.c if c.name != "row_hash"]).where(*page_conds)
+              .order_by(src.c.used_on, src.c.use_id))
+    page = (page_q.limit(limit + 1) if limit else page_q).cte("page")
+    frm, price, (lot_p, producer_p, _) = joined_price(
+        page, page.c.lot, page.c.producer_id, page.c.product_id, only=page)
+    basis = case((lot_p.is_not(None), "lot"), (producer_p.is_not(None), "producer_average"),
+                 (price.is_not(None), "product_average"), else_="unknown")
     q = (
-        select(*[c for c in src.c if c.name != "row_hash"], price.label("unit_price"),
-               (src.c.units_used * price).label("cost"),
+        select(*page.c, price.label("unit_price"),
+               (page.c.units_used * price).label("cost"),
                basis.label("price_basis"), audit_events.c.file_name.label("source_file"))
-        .select_from(frm.outerjoin(audit_events, audit_events.c.event_id == src.c.event_id))
-        .where(*page_conds)
-        .order_by(src.c.used_on, src.c.use_id)
+        .select_from(frm.outerjoin(audit_events, audit_events.c.event_id == page.c.event_id))
+        .order_by(page.c.used_on, page.c.use_id)
     )
     with store.read() as conn:
         total = conn.execute(select(func.count()).select_from(src).where(*conds)
                              ).scalar_one() if with_total else None
-        rows = [dict(r._mapping) for r in conn.execute(q.limit(limit + 1) if limit else q)]
+        rows = [dict(r._mapping) for r in conn.execute(q)]
     more = bool(limit) and len(rows) > (limit or 0)
     rows = rows[:limit] if limit else rows
     nxt = _encode_cursor(rows[-1]["used_on"], rows[-1]["use_id"]) if more else None

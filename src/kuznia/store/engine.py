@@ -78,7 +78,10 @@ def make_engine(url: str, read_only: bool = False) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # A server process runs up to 8 requests at once (kuznia.server.app.REQUEST_THREADS)
+    # plus an import job and a heartbeat: the pool keeps that many connections open, so
+    # none is opened and closed per request (PostgreSQL forks a process for each).
+    return create_engine(url, pool_pre_ping=True, pool_size=12, max_overflow=8)
 
 
 def _alembic_config() -> Config:
