@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 from sqlalchemy import event
 from typer.testing import CliRunner
 
@@ -168,3 +169,22 @@ def test_an_older_workspace_is_upgraded_only_by_migrate(sqlite_db: str):
     assert r.exit_code == 0 and "nothing to do" in r.output
     r = runner.invoke(app, ["audit", "verify", "--deep", "--db", sqlite_db])
     assert r.exit_code == 0, r.output
+
+
+def test_a_pooled_connection_closed_while_idle_is_replaced(ws: kuznia.Workspace,
+                                                           monkeypatch):
+    # PostgreSQL restarted, or a firewall dropped an idle connection: the pool pings a
+    # connection that sat idle (IDLE_PING_SECONDS) and replaces it, instead of failing
+    # the request that drew it
+    if ws.store.dialect != "postgresql":
+        pytest.skip("SQLite has no connections to lose")
+    with ws.store.read() as conn:
+        pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+    other = sqlalchemy.create_engine(ws.store.engine.url)
+    with other.begin() as conn:
+        assert conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})").scalar_one()
+    other.dispose()
+    monkeypatch.setattr(engines, "IDLE_PING_SECONDS", 0.0)
+    with ws.store.read() as conn:
+        assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() != pid
+    assert ws.cost_per_effect("product").rows == []

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -20,6 +22,7 @@ HEAD = "0007"
 # every revision this Kuznia can open
 KNOWN = ("0001", "0002", "0003", "0004", "0005", "0006", "0007")
 SQLITE_BUSY_SECONDS = 30.0  # how long a writer waits for another to finish
+IDLE_PING_SECONDS = 5.0  # a pooled PostgreSQL connection idle this long is pinged first
 
 
 def sqlite_read_only(path: Path) -> bool:
@@ -81,7 +84,29 @@ def make_engine(url: str, read_only: bool = False) -> Engine:
     # A server process runs up to 8 requests at once (kuznia.server.app.REQUEST_THREADS)
     # plus an import job and a heartbeat: the pool keeps that many connections open, so
     # none is opened and closed per request (PostgreSQL forks a process for each).
-    return create_engine(url, pool_pre_ping=True, pool_size=12, max_overflow=8)
+    engine = create_engine(url, pool_size=12, max_overflow=8)
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_conn, record):  # type: ignore[no-untyped-def]
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_conn, record, _proxy):  # type: ignore[no-untyped-def]
+        # SQLAlchemy's pool_pre_ping pings on every checkout: two round trips per request
+        # on a busy server. A connection used a moment ago is alive; one idle for a while
+        # may have been closed (a database restart, a firewall): ping that one, and on
+        # failure let the pool replace it (DisconnectionError: it retries with a new one).
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
+            return
+        try:
+            with dbapi_conn.cursor() as cur:
+                cur.execute("SELECT 1")
+            dbapi_conn.rollback()
+        except Exception as exc:  # noqa: BLE001 - any failure means: not usable
+            raise DisconnectionError(f"a pooled connection was closed: {exc}") from exc
+
+    return engine
 
 
 def _alembic_config() -> Config:
