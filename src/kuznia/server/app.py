@@ -234,6 +234,12 @@ def create_app(store: Store, *, data_dir: str | Path | None = None,
         # (anyio's default) but GIL contention and more connections than the pool keeps:
         # REQUEST_THREADS threads, each with a pooled connection (store.engine).
         anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
+        # The analytics import SciPy when first used (the CLI starts faster so); a server
+        # loads it before it says it is ready, or its first figure takes a second longer
+        # and stalls every request on the same worker meanwhile.
+        import scipy.optimize
+        import scipy.special
+        import scipy.stats  # noqa: F401
         jobs.reap(store)  # jobs cut off by a restart: failed, nothing half-stored
         stop = threading.Event()
 
