@@ -21,11 +21,16 @@ from _common import OUT, demo_files, py, timed
 REFERENCE = ["rates", "producers", "products", "versions", "contracts", "deliveries"]
 
 
-def kuznia_import(db: str, folder: Path) -> tuple[float, float]:
-    """Reference tables first (not timed), then uses, in a fresh process."""
+def kuznia_import(db: str, folder: Path, trace_index: bool = True) -> tuple[float, float]:
+    """Reference tables first (not timed), then uses, in a fresh process. Without
+    ``trace_index`` the uses table's trace index (``ix_uses_trace``, which lets a page of
+    uses behind a figure skip the scan) is dropped first: its cost to the import."""
     setup = (f"import kuznia; ws = kuznia.init({db!r}); "
              + "; ".join(f"ws.import_file({t!r}, {str(folder / (t + '.csv'))!r})"
                          for t in REFERENCE))
+    if not trace_index:
+        setup += ("; c = ws.store.engine.begin().__enter__(); "
+                  "c.exec_driver_sql('DROP INDEX ix_uses_trace'); c.commit()")
     timed(py(setup))
     run = timed(py(f"import kuznia; r = kuznia.open({db!r}).import_file('uses', "
                    f"{str(folder / 'uses.csv')!r}); assert r.rejected == 0"))
@@ -66,6 +71,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--uses", type=int, default=1_000_000)
     ap.add_argument("--postgres", help="postgresql+psycopg:// URL of a server to bench too")
+    ap.add_argument("--trace-index-cost", action="store_true",
+                    help="Also import without ix_uses_trace, to show what it costs.")
     args = ap.parse_args()
     folder = demo_files(args.uses)
     work = OUT / "import"
@@ -77,19 +84,28 @@ def main() -> None:
     base = sqlite_baseline(folder, work)
     secs, peak = kuznia_import(str(work / "k.db"), folder)
     results["sqlite"] = {"uses": n, "kuznia_s": secs, "baseline_s": base, "peak_mib": peak}
+    if args.trace_index_cost:
+        secs, peak = kuznia_import(str(work / "k-noindex.db"), folder, trace_index=False)
+        results["sqlite, no trace index"] = {"uses": n, "kuznia_s": secs, "baseline_s": base,
+                                             "peak_mib": peak}
     if args.postgres:
         base = pg_baseline(args.postgres, folder)
         url = pg_schema_url(args.postgres, "kuznia_bench")
         secs, peak = kuznia_import(url, folder)
         results["postgresql"] = {"uses": n, "kuznia_s": secs, "baseline_s": base,
                                  "peak_mib": peak}
+        if args.trace_index_cost:
+            url = pg_schema_url(args.postgres, "kuznia_bench")
+            secs, peak = kuznia_import(url, folder, trace_index=False)
+            results["postgresql, no trace index"] = {
+                "uses": n, "kuznia_s": secs, "baseline_s": base, "peak_mib": peak}
 
     print(f"\nimport of {n:,} uses (demo CSV, {(folder / 'uses.csv').stat().st_size / 2**20:,.0f}"
           " MiB)")
-    print(f"{'store':<11} {'kuznia s':>9} {'rows/s':>10} {'baseline s':>11} {'ratio':>6} "
+    print(f"{'store':<28} {'kuznia s':>9} {'rows/s':>10} {'baseline s':>11} {'ratio':>6} "
           f"{'peak MiB':>9}")
     for store, r in results.items():
-        print(f"{store:<11} {r['kuznia_s']:>9.1f} {n / r['kuznia_s']:>10,.0f} "
+        print(f"{store:<28} {r['kuznia_s']:>9.1f} {n / r['kuznia_s']:>10,.0f} "
               f"{r['baseline_s']:>11.1f} {r['kuznia_s'] / r['baseline_s']:>6.2f} "
               f"{r['peak_mib']:>9.0f}")
     (OUT / f"import-{n}.json").write_text(json.dumps(results, indent=2))
