@@ -29,7 +29,7 @@ def kuznia_import(db: str, folder: Path, trace_index: bool = True) -> tuple[floa
              + "; ".join(f"ws.import_file({t!r}, {str(folder / (t + '.csv'))!r})"
                          for t in REFERENCE))
     if not trace_index:
-        setup += ("; c = ws.store.engine.begin().__enter__(); "
+        setup += ("; c = ws.store.engine.connect(); "
                   "c.exec_driver_sql('DROP INDEX ix_uses_trace'); c.commit()")
     timed(py(setup))
     run = timed(py(f"import kuznia; r = kuznia.open({db!r}).import_file('uses', "

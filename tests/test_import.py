@@ -307,3 +307,43 @@ def test_a_stream_imports_like_its_file(filled: kuznia.Workspace, tmp_path: Path
     assert (r.added, r.file) == (2, "good.csv")
     assert filled.import_file("uses", good).unchanged == 2  # the same content, stored once
     assert filled.audit_events().rows[-2]["file_name"] == "good.csv"
+
+
+def _trace_index_sql(ws: kuznia.Workspace) -> str | None:
+    with ws.store.read() as conn:
+        return conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'index' "
+                                    "AND name = 'ix_uses_trace'").scalar()
+
+
+@pytest.mark.parametrize("bad_last", [False, True])
+def test_a_bulk_import_rebuilds_the_trace_index_or_leaves_it(tmp_path: Path,
+                                                             example_dir: Path,
+                                                             bad_last: bool):
+    # SQLite: a uses file bigger than the stored uses is written without the trace index,
+    # which is built again before the commit; a failed import leaves it as it was
+    db = str(tmp_path / "ws.db")
+    with kuznia.init(db, "USD", actor="t") as ws:
+        for table in IMPORT_ORDER[:IMPORT_ORDER.index("uses")]:
+            ws.import_file(table, example_dir / f"{table}.csv")
+        before = _trace_index_sql(ws)
+        rows = [use_row(f"B{i:05d}", used_on=f"2026-0{1 + i % 6}-1{i % 10}")
+                for i in range(400)]
+        if bad_last:
+            rows[-1] = use_row("B99999", outcome="win")
+        write_csv(tmp_path / "bulk.csv", USE_HEADER, rows)
+        if bad_last:
+            with pytest.raises(InputError):
+                ws.import_file("uses", tmp_path / "bulk.csv")
+            assert count(ws, "uses") == 0
+        else:
+            assert ws.import_file("uses", tmp_path / "bulk.csv").added == 400
+        assert before is not None and _trace_index_sql(ws) == before
+        with ws.store.read() as conn:
+            plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT use_id FROM uses WHERE product_id = 'FPV-A' "
+                "AND producer_id = 'P002' ORDER BY used_on, use_id LIMIT 10"))
+        assert "ix_uses_trace" in plan
+        got = ws.uses(product="FPV-A", producer="P002", limit=None).rows
+        keys = [(r["used_on"], r["use_id"]) for r in got]
+        assert keys == sorted(keys) and len(keys) == (0 if bad_last else 400)
+        assert ws.verify_audit(deep=True).ok
