@@ -26,22 +26,35 @@ API = "/api/v1"
        st.integers(0, 120))
 def test_the_cache_keeps_the_latest_within_its_bytes(puts: list[tuple[int, int]],
                                                      max_bytes: int) -> None:
-    # an independent model: the most recently put or got keys that fit, newest first
+    # an independent model: the most recently put or got keys that fit, newest first; a
+    # key's text counts as well as its answer
     cache = AnswerCache(max_bytes=max_bytes, max_entry=30)
     model: dict[int, bytes] = {}
     order: list[int] = []
+
+    def cost(key: int) -> int:
+        return len(model[key]) + len(repr(key))
+
     for key, size in puts:
         body = bytes([key]) * size
         cache.put(key, body)
-        if size <= 30:
+        if size + len(repr(key)) <= 30:
             model[key] = body
             order = [k for k in order if k != key] + [key]
-            while sum(len(model[k]) for k in order) > max_bytes:
+            while sum(cost(k) for k in order) > max_bytes:
                 del model[order.pop(0)]
-    assert cache.size == sum(len(b) for b in model.values()) <= max_bytes
+    assert cache.size == sum(cost(k) for k in model) <= max_bytes
     assert len(cache) == len(model)
     for key in range(10):
         assert cache.get(key) == model.get(key)
+
+
+def test_endless_distinct_questions_stay_within_the_bytes() -> None:
+    # a caller sending a new long query each time: the keys count too
+    cache = AnswerCache(max_bytes=100_000)
+    for i in range(2_000):
+        cache.put(("/uses", (("x", f"{i}" + "y" * 1000),)), b"{}")
+    assert cache.size <= 100_000 and len(cache) < 100
 
 
 def test_many_callers_of_a_new_question_compute_it_once() -> None:

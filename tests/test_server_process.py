@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -21,7 +20,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 import kuznia
-from conftest import PG_ENV, _pg_url_for_schema
+from conftest import pg_schema
 from kuznia.ingest.tables import IMPORT_ORDER
 from kuznia.server.app import create_app
 from kuznia.services import accounts, audit
@@ -72,23 +71,10 @@ def _count(store: object) -> int:
 @pytest.fixture
 def pg_filled(example_dir: Path) -> Iterator[tuple[kuznia.Workspace, str]]:
     """A PostgreSQL workspace with the examples (several workers serve PostgreSQL only)."""
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(f"{PG_ENV} is not set: no PostgreSQL server to test against")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    url = _pg_url_for_schema(base, schema)
-    try:
-        with kuznia.init(url, "USD", actor="tester") as ws:
-            for table in IMPORT_ORDER:
-                ws.import_file(table, example_dir / f"{table}.csv")
-            yield ws, url
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
+    with pg_schema() as url, kuznia.init(url, "USD", actor="tester") as ws:
+        for table in IMPORT_ORDER:
+            ws.import_file(table, example_dir / f"{table}.csv")
+        yield ws, url
 
 
 @pytest.mark.postgres
