@@ -67,8 +67,10 @@ class Workspace:
     @_one_snapshot
     def cost_per_effect(self, by: str | tuple[str, ...] = "product",
                         date_from: dt.date | None = None,
-                        date_to: dt.date | None = None) -> costs.CostTable:
-        return costs.cost_per_effect(self.store, by, date_from, date_to)
+                        date_to: dt.date | None = None, *, product: str | None = None,
+                        category: str | None = None) -> costs.CostTable:
+        return costs.cost_per_effect(self.store, by, date_from, date_to, product=product,
+                                     category=category)
 
     @_one_snapshot
     def failures(self, product: str | None = None, version: str | None = None,

@@ -94,6 +94,8 @@ def uses(
     operator: Annotated[str | None, typer.Option(help="Operator ('-' for none).")] = None,
     failure_mode: Annotated[str | None, typer.Option(help="Failure mode.")] = None,
     month: Annotated[str | None, typer.Option(help="YYYY-MM.")] = None,
+    category: Annotated[str | None, typer.Option(
+        help="Only the uses of this category's products.")] = None,
     date_from: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD.")
                          ] = None,
     date_to: Annotated[str | None, typer.Option("--to", help="Last day, YYYY-MM-DD.")] = None,
@@ -105,7 +107,7 @@ def uses(
     with kuznia.open(db) as ws:
         result = ws.uses(product=product, producer=producer, version=version,
                          operator=operator, failure_mode=failure_mode, month=month,
-                         date_from=parse_date(date_from, "--from"),
+                         category=category, date_from=parse_date(date_from, "--from"),
                          date_to=parse_date(date_to, "--to"), limit=limit or None)
     if json:
         print_json(result.to_dict())

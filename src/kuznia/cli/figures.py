@@ -30,13 +30,17 @@ def cost_per_effect(
     date_from: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD.")
                          ] = None,
     date_to: Annotated[str | None, typer.Option("--to", help="Last day, YYYY-MM-DD.")] = None,
+    product: Annotated[str | None, typer.Option(help="Only this product's uses.")] = None,
+    category: Annotated[str | None, typer.Option(
+        help="Only the uses of this category's products.")] = None,
     db: DbOption = None,
     json: JsonOption = False,
 ) -> None:
     """What one confirmed effect costs, per group, with a 90% interval."""
     with kuznia.open(db) as ws:
         table = ws.cost_per_effect(by, parse_date(date_from, "--from"),
-                                   parse_date(date_to, "--to"))
+                                   parse_date(date_to, "--to"), product=product,
+                                   category=category)
     if json:
         print_json(table.to_dict())
     else:

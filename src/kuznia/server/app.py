@@ -18,7 +18,7 @@ from typing import Any
 import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -72,7 +72,7 @@ class SecurityHeaders:
                 headers = [(k, v) for k, v in message.get("headers", [])
                            if k.lower() != b"content-security-policy"]
                 headers += HEADERS + [(b"content-security-policy", csp.encode())]
-                if not path.startswith("/static/"):
+                if not path.startswith("/static/") and path != "/sw.js":
                     headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers
             await send(message)
@@ -159,6 +159,12 @@ class RefuseNul:
                           request)(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+def is_page(request: Request) -> bool:
+    """Whether the request is for a page (HTML) rather than the API or a static file."""
+    path = request.url.path
+    return not (path.startswith(API + "/") or path == API or path.startswith("/static/"))
 
 
 def problem(status: int, detail: str, request: Request | None = None,
@@ -271,35 +277,61 @@ def create_app(store: Store, *, data_dir: str | Path | None = None,
     app.state.answers = AnswerCache()
     app.state.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kuznia-job")
 
+    from kuznia.server import web
+
     @app.exception_handler(KuzniaError)
-    async def on_kuznia(request: Request, exc: KuzniaError) -> JSONResponse:
+    async def on_kuznia(request: Request, exc: KuzniaError) -> Response:
+        if is_page(request):
+            from dataclasses import asdict
+
+            problems = [asdict(p) for p in exc.problems] if isinstance(exc, InputError) \
+                else None
+            return web.render_error(request, exc.http_status, exc.render(), problems)
         return kuznia_problem(exc, request)
 
     @app.exception_handler(RequestValidationError)
-    async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def on_invalid(request: Request, exc: RequestValidationError) -> Response:
         errors = [{"param": ".".join(str(x) for x in e.get("loc", ())[1:]) or "body",
                    "in": str(e.get("loc", ("?",))[0]), "message": e.get("msg", "")}
                   for e in exc.errors()]
         detail = "; ".join(f"{e['param']}: {e['message']}" for e in errors)
+        if is_page(request):
+            return web.render_error(request, 400, detail)
         return problem(400, detail, request, params=[e["param"] for e in errors],
                        errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
         detail = exc.detail if isinstance(exc.detail, str) else "no such route"
         if exc.status_code == 404:
             detail = f"no route {request.url.path}"
+        if is_page(request):
+            return web.render_error(request, exc.status_code,
+                                    "no such page" if exc.status_code == 404 else detail)
         response = problem(exc.status_code, detail, request)
         for k, v in (exc.headers or {}).items():
             response.headers[k] = v
         return response
 
     @app.exception_handler(Exception)
-    async def on_internal(request: Request, exc: Exception) -> JSONResponse:
-        return internal_problem(exc, request)
+    async def on_internal(request: Request, exc: Exception) -> Response:
+        response = internal_problem(exc, request)
+        if is_page(request):
+            import json
+
+            return web.render_error(request, 500, json.loads(response.body)["detail"])
+        return response
 
     app.include_router(routes.router)
+    app.include_router(web.pages)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/sw.js", include_in_schema=False)
+    def service_worker() -> FileResponse:
+        """The field page's service worker, served from the root so that its scope is
+        the whole site (a worker under /static/ could not see /field)."""
+        return FileResponse(STATIC / "sw.js", media_type="text/javascript",
+                            headers={"Cache-Control": "no-cache"})
 
     @app.get(f"{API}/docs", include_in_schema=False)
     def docs() -> HTMLResponse:

@@ -9,6 +9,7 @@ import contextlib
 import os
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -40,6 +41,35 @@ def save_upload(data_dir: Path, job_id: str, stream: BinaryIO, name: str) -> Pat
 
 def quarantine_path(data_dir: Path, job_id: str) -> Path:
     return data_dir / "quarantine" / f"{job_id}.csv"
+
+
+WAIT_BYTES = 1 << 20  # uploads up to this size are imported while the request waits
+
+
+def begin(request: Any, actor: str, table: str, upload: Any, *, update: bool = False,
+          quarantine: bool = False, wait: bool | None = None
+          ) -> tuple[str, Callable[[], tuple[str, dict[str, Any]]], bool]:
+    """Save an upload as a new import job: its id, the call that runs it, and whether the
+    request should wait for it (small files, unless ``wait`` says otherwise). The API's
+    import routes and the imports page both start their jobs here."""
+    store = request.app.state.store
+    data_dir = request.app.state.data_dir
+    name = display_name(upload.filename)
+    size = upload.size if upload.size is not None else WAIT_BYTES + 1
+    waits = wait if wait is not None else size <= WAIT_BYTES
+    job_id = jobs.create(store, "import", actor=actor, table=table, file_name=name,
+                         options={"update": update, "quarantine": quarantine})
+    try:
+        path = save_upload(data_dir, job_id, upload.file, name)
+    except BaseException:
+        jobs.finish(store, job_id, "failed", {"error": {"detail": "upload not saved"}})
+        raise
+
+    def run() -> tuple[str, dict[str, Any]]:
+        return run_job(store, data_dir, job_id, table, path, name, actor=actor,
+                       update=update, quarantine=quarantine)
+
+    return job_id, run, waits
 
 
 def run_job(store: Store, data_dir: Path, job_id: str, table: str, path: Path, name: str,

@@ -41,7 +41,6 @@ from kuznia.store import engine as engines
 
 router = APIRouter(prefix="/api/v1")
 MAX_INT = 2**31 - 1
-WAIT_BYTES = 1 << 20  # uploads up to this size are imported while the request waits
 
 
 class Problem(BaseModel):
@@ -106,17 +105,26 @@ def answer(request: Request, make: Callable[[], Any], status: int = 200,
     if not keep:
         with store.snapshot():
             return _render(make(), status)
+    body = kept_body(request, request.url.path, request.query_params.multi_items(),
+                     lambda: bytes(_render(make(), status).body))
+    return Response(body, status_code=status, media_type="application/json")
+
+
+def kept_body(request: Request, path: str, query: Any, make: Callable[[], bytes]) -> bytes:
+    """The kept JSON body of the question (``path``, ``query`` items) for this request's
+    caller, made by ``make`` in one snapshot when this version of the data has none: the
+    API's routes and the pages that show the same figure share it."""
     cache: AnswerCache = request.app.state.answers
-    question = (request.url.path, tuple(sorted(request.query_params.multi_items())),
+    question = (path, tuple(sorted((str(k), str(v)) for k, v in query)),
                 request.state.caller.scope, dt.date.today())
+    store = store_of(request)
     with store.read() as conn:  # one indexed query when the answer is kept already
         body = cache.get((*question, audit.head(conn)))
     if body is None:
         with store.snapshot() as conn:  # the head again, in the snapshot computed from
-            body = cache.get_or_make((*question, audit.head(conn)),
-                                     lambda: bytes(_render(make(), status).body))
+            body = cache.get_or_make((*question, audit.head(conn)), make)
     assert body is not None
-    return Response(body, status_code=status, media_type="application/json")
+    return body
 
 
 def _render(result: Any, status: int) -> JSONResponse:
@@ -228,19 +236,22 @@ By = Annotated[str, Query(max_length=200, description="Group keys, comma-separat
 
 @api("GET", "/cost-per-effect", "costs.read")
 def cost_per_effect(request: Request, who: Caller, by: By = "product",
-                    date_from: Day = None, date_to: Day = None) -> JSONResponse:
+                    date_from: Day = None, date_to: Day = None, product: Id = None,
+                    category: Id = None) -> JSONResponse:
     """Cost per confirmed effect per group, with 90% intervals (a producer: its own)."""
     scope = who.scope
     if not scope.operators and "operator" in costs.parse_by(by):
         raise access.ForbiddenError("this account may not see operators")
     return kept_answer(request, lambda: costs.cost_per_effect(
-        store_of(request), by, date_from, date_to, producer=scope.producer_id))
+        store_of(request), by, date_from, date_to, producer=scope.producer_id,
+        product=product, category=category))
 
 
 @api("GET", "/uses", "figures.read")
 def uses(request: Request, who: Caller, product: Id = None, producer: Id = None,
          version: Id = None, operator: Id = None, failure_mode: Id = None,
-         month: Annotated[str | None, Query(max_length=7)] = None, date_from: Day = None,
+         month: Annotated[str | None, Query(max_length=7)] = None, category: Id = None,
+         date_from: Day = None,
          date_to: Day = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
          cursor: Annotated[str | None, Query(max_length=400)] = None,
          total: bool = False) -> JSONResponse:
@@ -248,7 +259,8 @@ def uses(request: Request, who: Caller, product: Id = None, producer: Id = None,
     ``total`` also counts them all (it costs a scan of the group)."""
     return kept_answer(request, lambda: trace.list_uses(
         store_of(request), product=product, producer=producer, version=version,
-        operator=operator, failure_mode=failure_mode, month=month, date_from=date_from,
+        operator=operator, failure_mode=failure_mode, month=month, category=category,
+        date_from=date_from,
         date_to=date_to, limit=limit, cursor=cursor, with_total=total, scope=who.scope))
 
 
@@ -535,21 +547,8 @@ def _import_route(table: str) -> None:
     def endpoint(request: Request, who: Caller, file: Annotated[UploadFile, File()],
                  update: bool = False, quarantine: bool = False,
                  wait: bool | None = None) -> JSONResponse:
-        store = store_of(request)
-        data_dir = request.app.state.data_dir
-        name = uploads.display_name(file.filename)
-        size = file.size if file.size is not None else WAIT_BYTES + 1
-        waits = wait if wait is not None else size <= WAIT_BYTES
-        job_id = jobs.create(store, "import", actor=who.name, table=table, file_name=name,
-                             options={"update": update, "quarantine": quarantine})
-        try:
-            path = uploads.save_upload(data_dir, job_id, file.file, name)  # type: ignore[arg-type]
-        except BaseException:
-            jobs.finish(store, job_id, "failed", {"error": {"detail": "upload not saved"}})
-            raise
-        run = lambda: uploads.run_job(  # noqa: E731
-            store, data_dir, job_id, table, path, name, actor=who.name, update=update,
-            quarantine=quarantine)
+        job_id, run, waits = uploads.begin(request, who.name, table, file, update=update,
+                                           quarantine=quarantine, wait=wait)
         if not waits:
             request.app.state.executor.submit(run)
             return JSONResponse({"job_id": job_id, "status": "queued",

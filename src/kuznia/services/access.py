@@ -62,6 +62,10 @@ ACTIONS: dict[str, frozenset[str]] = {
     "audit.read": frozenset({"admin", "auditor", "analyst"}),
     "accounts.manage": frozenset({"admin"}),
     "jobs.read": EVERYONE - {"producer"},  # their own jobs; admin and auditor any
+    # the pages that gather several figures (each figure keeps its own rule)
+    "pages.overview": frozenset({"admin", "analyst", "auditor", "procurement"}),
+    "pages.product": STAFF,
+    "pages.imports": frozenset({"procurement", "engineer", "analyst"}),
 }
 
 WRITERS = {

@@ -109,6 +109,26 @@ def list_events(conn: Connection, limit: int | None = None) -> list[dict[str, An
     return [dict(r._mapping) for r in conn.execute(q)][::-1]
 
 
+def find_events(conn: Connection, *, actor: str | None = None, table: str | None = None,
+                date_from: dt.date | None = None, date_to: dt.date | None = None,
+                before: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Events newest first, filtered by who, which table and the day they were written
+    (UTC); ``before`` continues below an event id (the last one of a page)."""
+    c = audit_events.c
+    q = select(audit_events)
+    if actor:
+        q = q.where(c.actor == actor)
+    if table:
+        q = q.where(c.table_name == table)
+    if date_from:
+        q = q.where(c.at >= date_from.isoformat())
+    if date_to:
+        q = q.where(c.at < (date_to + dt.timedelta(days=1)).isoformat())
+    if before is not None:
+        q = q.where(c.event_id < before)
+    return [dict(r._mapping) for r in conn.execute(q.order_by(c.event_id.desc()).limit(limit))]
+
+
 @dataclass(frozen=True)
 class ChainCheck:
     ok: bool

@@ -98,10 +98,10 @@ def board(store: Store, producer: str | None = None, product: str | None = None,
 
 
 def _block(kind: str, ref: str, producer: str | None, product: str, opened_on: str,
-           base: float, detail: str) -> dict[str, Any]:
+           base: float, detail: str, clears: str) -> dict[str, Any]:
     return {"kind": kind, "ref": ref, "producer_id": producer or None, "product_id": product,
             "opened_on": opened_on, "age_days": 0, "weight": 0.0,
-            "base_weight": round(base, 4), "detail": detail}
+            "base_weight": round(base, 4), "detail": detail, "clears": clears}
 
 
 def _actions(store: Store, cube: pl.DataFrame, sev: dict, product: str | None,
@@ -124,7 +124,11 @@ def _actions(store: Store, cube: pl.DataFrame, sev: dict, product: str | None,
             "corrective_action", r["action_id"], r["producer_id"], r["product_id"],
             r["opened_on"], s * 100 * rate,
             f"{r['failure_mode']} fix in {r['fixed_in_version']}: {r['status']}; severity {s},"
-            f" {100 * rate:.2f} failures per 100 uses {basis}"))
+            f" {100 * rate:.2f} failures per 100 uses {basis}",
+            f"clears when the uses of {r['fixed_in_version']} and later show the "
+            f"{r['failure_mode']} rate cut"
+            + (f" (about {int(r['uses_needed']):,} more uses)" if r.get("uses_needed")
+               else "")))
     return out
 
 
@@ -138,7 +142,9 @@ def _modes(cube: pl.DataFrame, sev: dict, named: set, threshold: float
         s = severity_of(sev, p, m)
         out.append(_block("failure_mode", f"{p}/{m}", q, p, first, s * 100 * x / n,
                           f"{m}: {x} failures in {n} uses ({100 * x / n:.2f} per 100), "
-                          f"severity {s}, no corrective action"))
+                          f"severity {s}, no corrective action",
+                          f"clears when a corrective action names {m} and the uses verify "
+                          "its fix"))
     return out
 
 
@@ -159,14 +165,17 @@ def _deliveries(conn: Any, as_of: dt.date, producer: str | None, product: str | 
         q = q.where(c.product_id == product)
     out = []
     short: set[str] = set()
+    qty_c: dict[str, int] = {}
     for cid, q_, p, qty, due, acc in conn.execute(q):
         qty, acc = int(qty), int(acc)  # PostgreSQL sums come back as Decimal
         short.add(cid)
+        qty_c[cid] = qty
         if due is not None and due < as_of:
             missing = (qty - acc) / qty
             out.append(_block("late_delivery", cid, q_, p, due.isoformat(),
                               MONEY_WEIGHT * missing,
-                              f"{acc:,} of {qty:,} accepted, due {due.isoformat()}"))
+                              f"{acc:,} of {qty:,} accepted, due {due.isoformat()}",
+                              f"clears when {qty - acc:,} more units are accepted"))
     if not short:
         return out
     lots = (select(d.delivery_id, d.lot, d.delivered_on, d.quantity, d.accepted_quantity,
@@ -183,5 +192,7 @@ def _deliveries(conn: Any, as_of: dt.date, producer: str | None, product: str | 
             continue  # the contract has been made good since
         out.append(_block("rejected_lot", lot or did, q_, p, on.isoformat(),
                           MONEY_WEIGHT * (qty - acc) / qty,
-                          f"{qty - acc:,} of {qty:,} rejected (contract {cid})"))
+                          f"{qty - acc:,} of {qty:,} rejected (contract {cid})",
+                          f"clears when contract {cid} has all {qty_c.get(cid, 0):,} units "
+                          "accepted"))
     return out

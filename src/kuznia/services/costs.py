@@ -22,7 +22,7 @@ from kuznia.services.prices import joined_price
 from kuznia.services.results import Tabular
 from kuznia.services.store import Store
 from kuznia.services.trace import NOT_GIVEN, uses_command
-from kuznia.store.schema import use_cube, uses
+from kuznia.store.schema import products, use_cube, uses
 
 GROUP_KEYS = {
     "product": "product_id",
@@ -57,12 +57,21 @@ def _month_aligned(date_from: dt.date | None, date_to: dt.date | None) -> bool:
     return ok_from and ok_to
 
 
+def _products_of(category: str) -> Any:
+    return select(products.c.product_id).where(products.c.category == category)
+
+
 def _source(store: Store, by: tuple[str, ...], date_from: dt.date | None,
-            date_to: dt.date | None, producer: str | None = None) -> tuple[Any, str]:
+            date_to: dt.date | None, producer: str | None = None,
+            product: str | None = None, category: str | None = None) -> tuple[Any, str]:
     if "operator" not in by and _month_aligned(date_from, date_to):
         q = select(use_cube)
         if producer is not None:
             q = q.where(use_cube.c.producer_id == producer)
+        if product is not None:
+            q = q.where(use_cube.c.product_id == product)
+        if category is not None:
+            q = q.where(use_cube.c.product_id.in_(_products_of(category)))
         if date_from:
             q = q.where(use_cube.c.month >= date_from.strftime("%Y-%m"))
         if date_to:
@@ -84,6 +93,10 @@ def _source(store: Store, by: tuple[str, ...], date_from: dt.date | None,
     )
     if producer is not None:
         q = q.where(uses.c.producer_id == producer)
+    if product is not None:
+        q = q.where(uses.c.product_id == product)
+    if category is not None:
+        q = q.where(uses.c.product_id.in_(_products_of(category)))
     if date_from:
         q = q.where(uses.c.used_on >= date_from)
     if date_to:
@@ -135,11 +148,16 @@ def _nan_to_none(x: float) -> float | None:
 
 
 def trace_filters(row: dict[str, Any], by: tuple[str, ...],
-                  producer: str | None = None) -> dict[str, str]:
-    """The filters of ``list_uses`` that give the uses behind one row of the table."""
+                  producer: str | None = None, **asked: Any) -> dict[str, str]:
+    """The filters of ``list_uses`` that give the uses behind one row of the table: its
+    group's keys, and every filter the question was asked with (``asked``: product,
+    category, date_from, date_to)."""
     out = {b: str(v) if (v := row.get(GROUP_KEYS[b])) is not None else NOT_GIVEN for b in by}
     if producer is not None and "producer" not in out:
         out["producer"] = producer
+    for name, value in asked.items():
+        if value is not None and name not in out:
+            out[name] = str(value)
     return out
 
 
@@ -150,14 +168,17 @@ def cost_per_effect(
     date_to: dt.date | None = None,
     level: float = 0.90,
     producer: str | None = None,
+    product: str | None = None,
+    category: str | None = None,
 ) -> CostTable:
     """Cost per effect per group; with ``producer``, from that producer's uses only (a
-    producer's own view: its figures, intervals and ranks are computed from nothing else).
+    producer's own view: its figures, intervals and ranks are computed from nothing else);
+    ``product`` and ``category`` keep only that product's (or category's) uses.
     """
     groups = parse_by(by)
     if date_from and date_to and date_to < date_from:
         raise UsageError("{date_to} is before {date_from}", params=("date_to", "date_from"))
-    src, kind = _source(store, groups, date_from, date_to, producer)
+    src, kind = _source(store, groups, date_from, date_to, producer, product, category)
     with store.read() as conn:
         raw = [dict(r._mapping) for r in conn.execute(_aggregate(src, groups))]
     currency = store.setting("currency", "USD") or "USD"
@@ -180,7 +201,9 @@ def cost_per_effect(
         r["cost_per_effect"] = _nan_to_none(point[i])
         r["cost_per_effect_low"] = _nan_to_none(low[i])
         r["cost_per_effect_high"] = _nan_to_none(high[i])
-        r["trace_filters"] = trace_filters(r, groups, producer)
+        r["trace_filters"] = trace_filters(r, groups, producer, product=product,
+                                           category=category, date_from=date_from,
+                                           date_to=date_to)
         r["trace"] = uses_command(r["trace_filters"])
         for k in ("uses", "units_used", "effects", "uses_unpriced", "units_lot_price",
                   "units_producer_price", *OUTCOME_COUNTS):

@@ -143,3 +143,18 @@ def get(store: Store, job_id: str, *, actor: str | None = None) -> dict[str, Any
     out["options"] = json.loads(row.options)
     out["result"] = json.loads(row.result) if row.result else None
     return out
+
+
+def list_jobs(store: Store, *, actor: str | None, kinds: tuple[str, ...] = (),
+              limit: int = 20) -> list[dict[str, Any]]:
+    """The latest jobs, newest first: ``actor``'s own (None: everyone's), of ``kinds``."""
+    q = select(jobs.c.job_id, jobs.c.kind, jobs.c.table_name, jobs.c.file_name, jobs.c.actor,
+               jobs.c.status, jobs.c.created_at, jobs.c.finished_at, jobs.c.rows_read,
+               jobs.c.rows_expected)
+    if actor is not None:
+        q = q.where(jobs.c.actor == actor)
+    if kinds:
+        q = q.where(jobs.c.kind.in_(kinds))
+    with store.read() as conn:
+        return [dict(r._mapping) for r in
+                conn.execute(q.order_by(jobs.c.created_at.desc()).limit(limit))]

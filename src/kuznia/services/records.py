@@ -103,6 +103,9 @@ def _decode_cursor(table: str, cursor: str) -> list[Any]:
         raise UsageError("{cursor} is not one this server gave", params=("cursor",)) from exc
 
 
+decode_cursor = _decode_cursor  # a key-order cursor of ``table``, for the lists built on it
+
+
 def encode_cursor(values: list[Any]) -> str:
     text = json.dumps([v.isoformat() if isinstance(v, dt.date) else str(v) for v in values])
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")

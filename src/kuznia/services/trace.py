@@ -20,7 +20,7 @@ from kuznia.services.access import EVERYTHING, ForbiddenError, Scope
 from kuznia.services.prices import joined_price, lot_prices, producer_prices, product_prices
 from kuznia.services.results import Tabular
 from kuznia.services.store import Store
-from kuznia.store.schema import audit_events, uses
+from kuznia.store.schema import audit_events, products, uses
 
 NOT_GIVEN = "-"  # on the command line: the uses that name no producer (or version, ...)
 
@@ -38,7 +38,8 @@ class UseList(Tabular):
 
 
 # The filters of ``list_uses`` and the options of ``kuznia uses`` that set them.
-TRACE_OPTIONS = {"product": "--product", "producer": "--producer", "version": "--version",
+TRACE_OPTIONS = {"product": "--product", "category": "--category",
+                 "producer": "--producer", "version": "--version",
                  "operator": "--operator", "failure_mode": "--failure-mode",
                  "month": "--month", "date_from": "--from", "date_to": "--to"}
 
@@ -74,6 +75,7 @@ def list_uses(
     operator: str | None = None,
     failure_mode: str | None = None,
     month: str | None = None,
+    category: str | None = None,
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
     limit: int | None = 1000,
@@ -102,13 +104,19 @@ def list_uses(
             continue
         filters[name] = value
         conds.append(src.c[name].is_(None) if value == NOT_GIVEN else src.c[name] == value)
+    if category is not None:
+        filters["category"] = category
+        conds.append(src.c.product_id.in_(
+            select(products.c.product_id).where(products.c.category == category)))
     if month:
         filters["month"] = month
         lo, hi = _month_range(month)
         conds += [src.c.used_on >= lo, src.c.used_on <= hi]
     if date_from:
+        filters["date_from"] = str(date_from)
         conds.append(src.c.used_on >= date_from)
     if date_to:
+        filters["date_to"] = str(date_to)
         conds.append(src.c.used_on <= date_to)
     if scope.producer_id is not None:
         conds.append(src.c.producer_id == scope.producer_id)

@@ -1,0 +1,19 @@
+"""The pages: server-rendered HTML (Jinja2, autoescaped) with htmx for partial updates and
+charts drawn in the browser from the API's JSON (``static/kuznia.js``).
+
+The pages are one more thin adapter over the services, beside the CLI and the API: each
+page route declares the same access action as the API route it shows (``Allow``), reads
+through the caller's scope, and renders. A figure the page shows is computed once per
+version of the data and shared with the API (``routes.kept_body``): the chart's own API
+call finds it kept.
+
+- ``base``: templates, the page router, what each role may open, errors as pages;
+- ``figures``: overview, product, producer, board, the uses behind a figure, a record;
+- ``work``: planner, resilience, imports, field entry;
+- ``admin``: log in and out, audit, accounts.
+"""
+
+from kuznia.server.web import admin, figures, work  # noqa: F401 - they add their routes
+from kuznia.server.web.base import pages, render_error
+
+__all__ = ["pages", "render_error"]

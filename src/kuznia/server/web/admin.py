@@ -1,0 +1,138 @@
+"""Logging in and out, the audit trail, and accounts (admin)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from kuznia.server.auth import SESSION_COOKIE, Caller
+from kuznia.server.routes import store_of
+from kuznia.server.web.base import page, render, start_page
+from kuznia.services import accounts, audit, sessions
+from kuznia.services.access import ROLES, ForbiddenError
+
+Name = Annotated[str, Form(max_length=64)]
+
+
+def _local(target: str | None) -> str | None:
+    """A page to return to after logging in: a path on this server, nothing else."""
+    if target and target.startswith("/") and not target.startswith("//") \
+            and "\\" not in target and not target.startswith("/api/"):
+        return target
+    return None
+
+
+@page("/login", "public")
+def login_form(request: Request, who: Caller,
+               next: Annotated[str | None, Query(max_length=2000)] = None) -> Response:
+    if who.account is not None:
+        return RedirectResponse(_local(next) or start_page(who), status_code=303)
+    return render(request, None, "login.html", title="Log in", next=_local(next) or "",
+                  error=None, name="")
+
+
+@page("/login", "public", method="POST")
+def login(request: Request, who: Caller, name: Name,
+          password: Annotated[str, Form(max_length=1024)],
+          next: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    store = store_of(request)
+    address = request.client.host if request.client else None
+    outcome = accounts.sign_in(store, name, password, address)
+    if outcome.account is None:
+        error = ("Wrong name or password." if outcome.refused == "bad_credentials" else
+                 "Too many failed logins: " + ("the account is locked; an admin can lift it."
+                                               if outcome.refused == "locked"
+                                               else f"wait {outcome.retry_after} s."))
+        return render(request, None, "login.html", title="Log in", next=_local(next) or "",
+                      error=error, name=name,
+                      status=401 if outcome.refused == "bad_credentials" else 429)
+    value, session = sessions.open_session(store, outcome.account)
+    target = _local(next) or start_page(Caller(session.account, "session"))
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(SESSION_COOKIE, value, httponly=True, samesite="strict",
+                        secure=request.app.state.https_only, path="/",
+                        max_age=int(sessions.ABSOLUTE.total_seconds()))
+    return response
+
+
+@page("/logout", "whoami", method="POST")
+def logout(request: Request, who: Caller) -> Response:
+    value = request.cookies.get(SESSION_COOKIE)
+    if who.via == "session" and value:
+        sessions.close_session(store_of(request), value)
+    response = Response(status_code=204, headers={"HX-Redirect": "/login"})
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@page("/audit", "audit.read")
+def audit_page(request: Request, who: Caller,
+               actor: Annotated[str | None, Query(max_length=64)] = None,
+               table: Annotated[str | None, Query(max_length=64)] = None,
+               date_from: Annotated[dt.date | None, Query()] = None,
+               date_to: Annotated[dt.date | None, Query()] = None,
+               before: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+               verify: bool = False) -> HTMLResponse:
+    store = store_of(request)
+    limit = 50
+    with store.snapshot() as conn:
+        events = audit.find_events(conn, actor=actor or None, table=table or None,
+                                   date_from=date_from, date_to=date_to, before=before,
+                                   limit=limit + 1)
+        check = audit.verify(conn).to_dict() if verify else None
+    more = len(events) > limit
+    events = events[:limit]
+    filters = {"actor": actor or "", "table": table or "",
+               "date_from": date_from.isoformat() if date_from else "",
+               "date_to": date_to.isoformat() if date_to else ""}
+    return render(request, who, "audit.html", title="Audit trail", events=events,
+                  filters=filters, check=check,
+                  next_before=events[-1]["event_id"] if more else None)
+
+
+@page("/accounts", "accounts.manage")
+def accounts_page(request: Request, who: Caller) -> HTMLResponse:
+    users = accounts.list_users(store_of(request)).to_dict()
+    return render(request, who, "accounts.html", title="Accounts", users=users,
+                  roles=ROLES, token=None, message=None)
+
+
+def _after(request: Request, who: Caller, message: str, token: str | None = None
+           ) -> HTMLResponse:
+    users = accounts.list_users(store_of(request)).to_dict()
+    return render(request, who, "_accounts.html", users=users, roles=ROLES, token=token,
+                  message=message)
+
+
+@page("/accounts/add", "accounts.manage", method="POST")
+def accounts_add(request: Request, who: Caller, name: Name,
+                 role: Annotated[str, Form(max_length=32)],
+                 producer_id: Annotated[str, Form(max_length=200)] = "",
+                 password: Annotated[str, Form(max_length=1024)] = "") -> HTMLResponse:
+    if role not in ROLES:
+        raise ForbiddenError(f"no role {role!r}")
+    accounts.add_user(store_of(request), name, role, actor=who.name,
+                      producer=producer_id or None, password=password or None)
+    return _after(request, who, f"Added {name} ({role}).")
+
+
+@page("/accounts/{name}/disable", "accounts.manage", method="POST")
+def accounts_disable(request: Request, who: Caller, name: str) -> HTMLResponse:
+    accounts.disable_user(store_of(request), name, actor=who.name)
+    return _after(request, who, f"Disabled {name}: its tokens and sessions stop at once.")
+
+
+@page("/accounts/{name}/token", "accounts.manage", method="POST")
+def accounts_token(request: Request, who: Caller, name: str) -> HTMLResponse:
+    token = accounts.issue_token(store_of(request), name, actor=who.name, expires_days=90)
+    return _after(request, who, f"A new token for {name}, valid 90 days; it is shown once.",
+                  token=token)
+
+
+@page("/accounts/{name}/unlock", "accounts.manage", method="POST")
+def accounts_unlock(request: Request, who: Caller, name: str) -> HTMLResponse:
+    accounts.lift_lock(store_of(request), actor=who.name, name=name)
+    return _after(request, who, f"Lifted the sign-in lock of {name}.")

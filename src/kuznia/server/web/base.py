@@ -1,0 +1,138 @@
+"""What every page shares: the templates, the page router, the navigation each role gets,
+its start page, and errors rendered as pages (a missing session goes to the login page)."""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from kuznia import __version__
+from kuznia.server.auth import Allow, Caller, identify
+from kuznia.services import access
+
+pages = APIRouter(include_in_schema=False)
+
+# (label, path, action); a producer's "Producer" entry is its own page
+NAV = (("Overview", "/overview", "pages.overview"),
+       ("Board", "/board", "figures.read"),
+       ("Uses", "/uses", "figures.read"),
+       ("Planner", "/planner", "plans.read"),
+       ("Resilience", "/resilience", "resilience.read"),
+       ("Imports", "/imports", "pages.imports"),
+       ("Field entry", "/field", "write:uses"),
+       ("Audit", "/audit", "audit.read"),
+       ("Accounts", "/accounts", "accounts.manage"))
+START = {"analyst": "/overview", "admin": "/accounts", "auditor": "/audit",
+         "procurement": "/imports", "engineer": "/field"}
+
+
+def start_page(who: Caller) -> str:
+    """Where an account lands after logging in."""
+    assert who.account is not None
+    if who.account.role == "producer":
+        return f"/producers/{quote(who.account.producer_id or '', safe='')}"
+    return START[who.account.role]
+
+
+def nav_for(who: Caller) -> list[tuple[str, str]]:
+    if who.account is None:
+        return []
+    role = who.account.role
+    items = [(label, path) for label, path, action in NAV if access.allowed(role, action)]
+    if role == "producer":
+        items.insert(0, ("My producer page", start_page(who)))
+    return items
+
+
+def _num(value: Any, digits: int = 0) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    return f"{value:,.{digits}f}"
+
+
+def _pct(value: Any, digits: int = 1) -> str:
+    return "–" if value is None else f"{100 * value:.{digits}f}%"
+
+
+def _qs(params: dict[str, Any]) -> str:
+    """A query string of the parameters that are set (for links to filtered lists)."""
+    return urlencode({k: v for k, v in params.items() if v not in (None, "")})
+
+
+def _path(value: Any) -> str:
+    """An id as one path segment (a slash or a question mark in it stays in the segment)."""
+    return quote(str(value), safe="")
+
+
+env = Environment(loader=PackageLoader("kuznia.server", "templates"),
+                  autoescape=select_autoescape(default=True, default_for_string=True),
+                  undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+env.filters.update(num=_num, pct=_pct, qs=_qs, seg=_path)
+env.globals.update(version=__version__)
+
+
+def render(request: Request, who: Caller | None, template: str, status: int = 200,
+           **context: Any) -> HTMLResponse:
+    """The page (or, for an htmx request of a fragment template, the fragment)."""
+    html = env.get_template(template).render(
+        request=request, who=who, nav=nav_for(who) if who else [],
+        csrf=(who.csrf_token if who else None) or "", path=request.url.path, **context)
+    return HTMLResponse(html, status_code=status)
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def render_error(request: Request, status: int, detail: str,
+                 problems: list[dict[str, Any]] | None = None) -> Response:
+    """An error on a page: no session sends the browser to the login page (and back
+    after it); anything else is a page (or an htmx fragment) saying what is wrong."""
+    if status == 401:
+        back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        target = "/login?" + urlencode({"next": back}) if request.method == "GET" \
+            else "/login"
+        if is_htmx(request):
+            return Response(status_code=204, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+    template = "_error.html" if is_htmx(request) else "error.html"
+    who = getattr(request.state, "caller", None)
+    return render(request, who, template, status=status, status_code=status,
+                  detail=detail, problems=problems or [], title=f"Error {status}")
+
+
+def anyone(request: Request) -> Caller:
+    """The caller of a public page: an ended session counts as no session (the login page
+    must open for it, not send the browser back to itself)."""
+    try:
+        return identify(request)
+    except access.UnauthorizedError:
+        return Caller(None, "none")
+
+
+def page(path: str, action: str, method: str = "GET") -> Callable[[Callable], Callable]:
+    """Add a page with its access action: the function's ``who`` parameter is the caller
+    ``Allow(action)`` let through (the same rule as the API's route for the same data)."""
+    who_is = anyone if action == "public" else Allow(action)
+
+    def add(fn: Callable) -> Callable:
+        sig = inspect.signature(fn)
+        only = inspect.Parameter.KEYWORD_ONLY
+        params = [p.replace(kind=only, default=Depends(who_is)) if p.name == "who"
+                  else p.replace(kind=only) for p in sig.parameters.values()]
+        fn.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+        pages.add_api_route(path, fn, methods=[method], response_class=HTMLResponse)
+        return fn
+
+    return add
+
+
+def may(who: Caller, action: str) -> bool:
+    return who.account is not None and access.allowed(who.account.role, action)

@@ -1,0 +1,193 @@
+"""The pages where work is done: the planner, resilience, imports and field entry. Forms
+post through htmx (with the session's CSRF token in a header) and get back a fragment;
+long work (an import, a simulation) is a job whose fragment polls until it is done and
+can be left and opened again from the page's list of recent jobs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import File, Form, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse
+
+from kuznia.errors import UsageError
+from kuznia.ingest.tables import SPECS
+from kuznia.server import imports as uploads
+from kuznia.server import tasks
+from kuznia.server.auth import Caller
+from kuznia.server.routes import store_of
+from kuznia.server.web.base import may, page, render
+from kuznia.services import access, jobs
+from kuznia.services import planning as planning_svc
+from kuznia.services import repairs as repairs_svc
+from kuznia.services import resilience as resilience_svc
+
+Text = Annotated[str, Form(max_length=2000)]
+JobId = Annotated[str, Query(max_length=64)]
+
+
+def _mine(who: Caller) -> str | None:
+    return None if who.role in ("admin", "auditor") else who.name
+
+
+# --- planner -----------------------------------------------------------------------------
+
+def _pairs(text: str, option: str) -> dict[str, str]:
+    items = [x.strip() for x in text.replace(",", "\n").splitlines() if x.strip()]
+    return planning_svc.parse_pairs(items, option)
+
+
+def plan_inputs(budget: str, max_producer_share: str, max_region_share: str,
+                min_category_share: str, require: str, risk: str) -> dict[str, Any]:
+    """The planner form's fields as ``planning.allocate``'s arguments, parsed as the CLI
+    parses its options (so that the same words give the same plan)."""
+    try:
+        money = float(budget.replace(",", "").replace("_", ""))
+    except ValueError:
+        raise UsageError(f"{{budget}} takes an amount of money, not {budget!r}",
+                         params=("budget",)) from None
+    needs = _pairs(require, "require")
+    try:
+        required = {k: int(v) for k, v in needs.items()}
+    except ValueError:
+        raise UsageError("{require} takes PRODUCT=UNITS with a whole number",
+                         params=("require",)) from None
+    return {
+        "budget": money,
+        "max_producer_share": planning_svc.parse_share(max_producer_share, "max_producer_share")
+        if max_producer_share.strip() else None,
+        "max_region_share": planning_svc.parse_share(max_region_share, "max_region_share")
+        if max_region_share.strip() else None,
+        "min_category_share": {k: planning_svc.parse_share(v, "min_category_share")
+                               for k, v in _pairs(min_category_share,
+                                                  "min_category_share").items()},
+        "require": required, "risk": risk.strip() or "mean"}
+
+
+@page("/planner", "plans.read")
+def planner(request: Request, who: Caller,
+            a: Annotated[str | None, Query(max_length=128)] = None,
+            b: Annotated[str | None, Query(max_length=128)] = None) -> HTMLResponse:
+    store = store_of(request)
+    saved = planning_svc.list_plans(store).rows
+    diff = planning_svc.diff_plans(store, a, b) if a and b else None
+    return render(request, who, "planner.html", title="Planner", saved=saved, diff=diff,
+                  a=a or "", b=b or "", may_run=may(who, "plans.run"))
+
+
+@page("/planner/run", "plans.run", method="POST")
+def planner_run(request: Request, who: Caller, budget: Text, max_producer_share: Text = "",
+                max_region_share: Text = "", min_category_share: Text = "",
+                require: Text = "", risk: Text = "mean",
+                save: Annotated[str, Form(max_length=128)] = "") -> HTMLResponse:
+    store = store_of(request)
+    inputs = plan_inputs(budget, max_producer_share, max_region_share, min_category_share,
+                         require, risk)
+    with store.snapshot():
+        plan = planning_svc.allocate(store, **inputs)
+    name = save.strip()
+    if name:
+        planning_svc.save_plan(store, name, plan, who.name)
+    return render(request, who, "_plan.html", plan=plan.to_dict(), saved_as=name)
+
+
+# --- resilience ---------------------------------------------------------------------------
+
+@page("/resilience", "resilience.read")
+def resilience(request: Request, who: Caller, job: Annotated[str | None, Query(max_length=64)]
+               = None) -> HTMLResponse:
+    store = store_of(request)
+    regions = resilience_svc.estimate_regions(store)
+    recent = jobs.list_jobs(store, actor=_mine(who), kinds=("simulate",), limit=10)
+    return render(request, who, "resilience.html", title="Resilience", regions=regions,
+                  recent=recent, job=job, may_run=may(who, "resilience.run"))
+
+
+@page("/resilience/simulate", "resilience.run", method="POST")
+def resilience_simulate(request: Request, who: Caller,
+                        months: Annotated[int, Form(ge=1, le=120)] = 12,
+                        scenarios: Annotated[int, Form(ge=2, le=1_000_000)] = 10_000,
+                        seed: Annotated[int, Form(ge=0, le=2**63 - 1)] = 0) -> HTMLResponse:
+    store = store_of(request)
+    job_id = tasks.start(request, who.name, "simulate",
+                         {"months": months, "scenarios": scenarios, "seed": seed},
+                         lambda: resilience_svc.run(store, months, scenarios, seed))
+    return _job_fragment(request, who, job_id)
+
+
+@page("/jobs/{job_id}", "jobs.read")
+def job_page(request: Request, who: Caller, job_id: str) -> HTMLResponse:
+    """A job's state: the whole page, or (for htmx's polling) its fragment."""
+    if request.headers.get("hx-request") == "true":
+        return _job_fragment(request, who, job_id)
+    job = jobs.get(store_of(request), job_id, actor=_mine(who))
+    return render(request, who, "job.html", title=f"Job {job_id[:8]}", job=job,
+                  poll=job["status"] in ("queued", "running"))
+
+
+def _job_fragment(request: Request, who: Caller, job_id: str) -> HTMLResponse:
+    job = jobs.get(store_of(request), job_id, actor=_mine(who))
+    return render(request, who, "_job.html", job=job,
+                  poll=job["status"] in ("queued", "running"))
+
+
+@page("/resilience/duplicate", "resilience.run", method="POST")
+def resilience_duplicate(request: Request, who: Caller,
+                         candidates: Annotated[UploadFile, File()],
+                         budget: Annotated[float, Form(gt=0, le=1e15)],
+                         months: Annotated[int, Form(ge=1, le=120)] = 12,
+                         scenarios: Annotated[int, Form(ge=2, le=100_000)] = 2_000,
+                         seed: Annotated[int, Form(ge=0, le=2**63 - 1)] = 0) -> HTMLResponse:
+    store = store_of(request)
+    name = uploads.display_name(candidates.filename)
+    with store.snapshot():
+        result = resilience_svc.duplicate(store, candidates.file, budget, months, scenarios,
+                                          300, seed, candidates_name=name)  # type: ignore[arg-type]
+    return render(request, who, "_duplicate.html", result=result.to_dict())
+
+
+@page("/resilience/repairs", "resilience.run", method="POST")
+def resilience_repairs(request: Request, who: Caller, backlog: Annotated[UploadFile, File()],
+                       repair_points: Annotated[UploadFile, File()]) -> HTMLResponse:
+    store = store_of(request)
+    with store.snapshot():
+        result = repairs_svc.repairs_plan(
+            store, backlog.file, repair_points.file, None,  # type: ignore[arg-type]
+            backlog_name=uploads.display_name(backlog.filename),
+            points_name=uploads.display_name(repair_points.filename))
+    return render(request, who, "_repairs.html", result=result.to_dict())
+
+
+# --- imports ---------------------------------------------------------------------------
+
+@page("/imports", "pages.imports")
+def imports_page(request: Request, who: Caller) -> HTMLResponse:
+    tables = access.writable_tables(who.role)
+    recent = jobs.list_jobs(store_of(request), actor=_mine(who), kinds=("import",), limit=20)
+    return render(request, who, "imports.html", title="Imports", tables=tables,
+                  recent=recent)
+
+
+@page("/imports", "pages.imports", method="POST")
+def imports_upload(request: Request, who: Caller, table: Annotated[str, Form(max_length=64)],
+                   file: Annotated[UploadFile, File()], quarantine: Annotated[bool, Form()]
+                   = False, update: Annotated[bool, Form()] = False) -> HTMLResponse:
+    if table not in SPECS or not access.may_write_table(who.role, table):
+        raise access.ForbiddenError(f"the {who.role} role may not import {table}")
+    job_id, run, _ = uploads.begin(request, who.name, table, file, update=update,
+                                   quarantine=quarantine, wait=False)
+    request.app.state.executor.submit(run)
+    return _job_fragment(request, who, job_id)
+
+
+# --- field entry ---------------------------------------------------------------------------
+
+@page("/field", "write:uses")
+def field(request: Request, who: Caller) -> HTMLResponse:
+    spec = SPECS["uses"]
+    fields = [{"name": f.name, "kind": f.kind, "required": f.required,
+               "choices": list(f.choices), "default": f.default, "minimum": f.minimum,
+               "help": f.help} for f in spec.fields if f.name != "producer_id"]
+    return render(request, who, "field.html", title="Field entry", fields=fields,
+                  today=dt.date.today().isoformat())
