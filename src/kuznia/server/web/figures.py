@@ -186,7 +186,7 @@ def uses_page(request: Request, who: Caller, product: Id = None, producer: Id = 
                              with_total=True, scope=who.scope)
     shown = {k: ("" if v is None else str(v)) for k, v in filters.items()}
     return render(request, who, "uses.html", title="Uses", result=result, filters=shown,
-                  command=trace.uses_command(result.filters),
+                  command=trace.uses_command({k: v for k, v in shown.items() if v}),
                   limit=limit, operators=who.scope.operators, prices=who.scope.prices)
 
 

@@ -1,0 +1,329 @@
+"""The pages in a real browser: Playwright driving Debian's Chromium (never a downloaded
+browser) against ``kuznia serve``'s application on a loopback port, over a small demo
+workspace on SQLite. Runs when KUZNIA_TEST_BROWSER names the Chromium executable
+(``.ci/run`` installs Chromium and sets it).
+
+Screenshots of every page at 375 and 1280 px are kept under ``test-screenshots/`` (listed
+in ``.gitignore``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import kuznia
+from kuznia.demo import DemoSize, generate
+from kuznia.ingest.tables import IMPORT_ORDER
+from kuznia.services import accounts
+
+BROWSER = os.environ.get("KUZNIA_TEST_BROWSER")
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not BROWSER, reason="KUZNIA_TEST_BROWSER names no Chromium "
+                                                     "(.ci/run installs and names it)")]
+PASSWORD = "correct horse battery"
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "test-screenshots"
+AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
+START = {"analyst": "/overview", "admin": "/accounts", "auditor": "/audit",
+         "procurement": "/imports", "engineer": "/field"}
+
+
+class Site:
+    def __init__(self, url: str, ws: kuznia.Workspace, producer: str, folder: Path):
+        self.url, self.ws, self.producer, self.folder = url, ws, producer, folder
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    import uvicorn
+    from sqlalchemy import func, select
+
+    from kuznia.server.app import create_app
+    from kuznia.store.schema import use_cube
+
+    folder = tmp_path_factory.mktemp("pages")
+    generate(folder / "data", DemoSize(uses=4000, producers=30), 11, lambda _m: None)
+    ws = kuznia.init(str(folder / "ws.db"), "USD", "browser tests")
+    for table in IMPORT_ORDER:
+        ws.import_file(table, folder / "data" / f"{table}.csv")
+    with ws.store.read() as conn:
+        producer = conn.execute(select(use_cube.c.producer_id)
+                                .where(use_cube.c.producer_id != "")
+                                .group_by(use_cube.c.producer_id)
+                                .order_by(func.sum(use_cube.c.uses).desc()).limit(1)).scalar()
+    for role in accounts.ROLES:
+        accounts.add_user(ws.store, role, role, actor="tester", password=PASSWORD,
+                          producer=producer if role == "producer" else None)
+    app = create_app(ws.store, data_dir=folder / "server")
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    started = threading.Event()
+    for _ in range(2000):  # wait on the server's own flag, not on a clock
+        if server.started:
+            started.set()
+            break
+        thread.join(0.01)
+    assert started.is_set(), "the server did not start"
+    yield Site(f"http://127.0.0.1:{port}", ws, producer, folder)
+    server.should_exit = True
+    thread.join(10)
+    ws.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=BROWSER, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+def login(browser, site: Site, role: str, width: int = 1280):  # type: ignore[no-untyped-def]
+    ctx = browser.new_context(viewport={"width": width, "height": 900})
+    page = ctx.new_page()
+    page.errors = []  # type: ignore[attr-defined]
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+    page.goto(site.url + "/login")
+    page.fill("input[name=name]", role)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form.login button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    return ctx, page
+
+
+def charts_drawn(page) -> None:  # type: ignore[no-untyped-def]
+    page.wait_for_function("() => [...document.querySelectorAll('canvas[data-chart]')]"
+                           ".every(c => c.dataset.drawn)")
+    bad = page.eval_on_selector_all("canvas[data-chart]",
+                                    "cs => cs.filter(c => c.dataset.drawn !== 'true').length")
+    assert bad == 0, "a chart could not be drawn"
+
+
+def test_each_role_lands_on_its_start_page(browser, site: Site) -> None:
+    for role in accounts.ROLES:
+        ctx, page = login(browser, site, role)
+        want = START.get(role, f"/producers/{site.producer}")
+        assert page.url == site.url + want, role
+        assert page.locator("h1").count() == 1
+        assert not page.errors, (role, page.errors)
+        ctx.close()
+
+
+def test_a_producer_sees_no_other_producers_id(browser, site: Site) -> None:
+    from kuznia.services import records
+
+    others = {r["producer_id"] for r in records.list_records(
+        site.ws.store, "producers", limit=1000).rows} - {site.producer}
+    ctx, page = login(browser, site, "producer")
+    seen = []
+    for path in (f"/producers/{site.producer}", "/board", "/uses",
+                 f"/producers/{site.producer}?flag=late"):
+        page.goto(site.url + path)
+        page.wait_for_load_state("networkidle")
+        text = page.content()
+        seen += [o for o in others if o in text]
+    # another producer's page is not found, as if it did not exist
+    r = page.goto(site.url + "/producers/" + sorted(others)[0])
+    assert r is not None and r.status == 404
+    assert sorted(others)[0] in page.content()  # named only in the error it asked about
+    r = page.goto(site.url + "/overview")
+    assert r is not None and r.status == 403
+    assert seen == []
+    ctx.close()
+
+
+def test_from_the_overview_a_products_figure_leads_to_its_uses(browser, site: Site) -> None:
+    ctx, page = login(browser, site, "analyst")
+    charts_drawn(page)
+    row = page.locator("table").first.locator("tbody tr").first
+    product = row.locator("td").first.inner_text()
+    uses = int(row.locator("td").nth(1).inner_text().replace(",", ""))
+    row.locator("td").nth(3).locator("a").click()  # the cost per effect figure
+    page.wait_for_load_state("networkidle")
+    assert "/uses?" in page.url
+    assert f"{uses:,} uses match" in page.inner_text("main")
+    products = set(page.locator("table tbody tr td:nth-child(4)").all_inner_texts())
+    assert products == {product}
+    # and a click on the chart's bar opens the product's page
+    page.goto(site.url + "/overview")
+    charts_drawn(page)
+    canvas = page.locator("canvas[data-chart=cpe]").first
+    box = canvas.bounding_box()
+    assert box is not None
+    point = page.evaluate("""() => { const c = Chart.getChart(document.querySelector(
+        'canvas[data-chart=cpe]')); const el = c.getDatasetMeta(0).data[0];
+        return [el.x, (el.y + el.base) / 2, c.data.labels[0]]; }""")
+    page.mouse.click(box["x"] + point[0], box["y"] + point[1])
+    page.wait_for_url(f"**/products/{point[2]}")
+    ctx.close()
+
+
+def test_a_bad_uses_file_shows_every_row_problem_and_stores_nothing(browser, site: Site
+                                                                    ) -> None:
+    from kuznia.services import trace
+
+    before = trace.list_uses(site.ws.store, limit=1).total
+    bad = site.folder / "bad-uses.csv"
+    bad.write_text("use_id,used_on,operator,product_id,version,producer_id,lot,units_used,"
+                   "effects,outcome,failure_mode,conditions,notes\n"
+                   "B1,2025-13-01,,FD-01,,,,1,0,no_effect,,,\n"
+                   "B2,2025-02-01,,FD-01,,,,x,0,no_effect,,,\n"
+                   "B3,2025-02-01,,FD-01,,,,1,0,maybe,,,\n")
+    ctx, page = login(browser, site, "engineer")
+    page.goto(site.url + "/imports")
+    page.select_option("select[name=table]", "uses")
+    page.set_input_files("input[name=file]", str(bad))
+    page.click("form button[type=submit]")
+    page.wait_for_selector(".job .error table")
+    cells = page.locator(".job .error table tbody tr").all_inner_texts()
+    assert len(cells) == 3
+    for line, column in ((2, "used_on"), (3, "units_used"), (4, "outcome")):
+        assert any(c.startswith(f"{line}\t{column}") for c in cells), (line, column, cells)
+    assert trace.list_uses(site.ws.store, limit=1).total == before
+    ctx.close()
+
+
+def test_the_planner_form_gives_the_cli_plan(browser, site: Site, capsys) -> None:
+    from kuznia.cli import main
+
+    db = str(site.folder / "ws.db")
+    ctx, page = login(browser, site, "analyst")
+    page.goto(site.url + "/planner")
+    page.fill("input[name=budget]", "2000000")
+    page.fill("input[name=max_producer_share]", "40%")
+    page.click("form.plan-form button[type=submit]")
+    page.wait_for_selector("#plan-lines")
+    shown = sorted((r[0], r[1], int(r[3].replace(",", ""))) for r in (
+        row.split("\t") for row in page.locator("#plan-lines tbody tr").all_inner_texts()))
+    ctx.close()
+    import sys
+
+    argv = sys.argv
+    sys.argv = ["kuznia", "plan", "allocate", "--budget", "2000000",
+                "--max-producer-share", "40%", "--db", db, "--json"]
+    try:
+        main()
+    except SystemExit as e:
+        assert e.code in (0, None)
+    finally:
+        sys.argv = argv
+    plan = json.loads(capsys.readouterr().out)
+    cli = sorted((r["product_id"], r["producer_id"], r["quantity"]) for r in plan["lines"])
+    assert shown == cli and cli
+
+
+def test_field_entry_offline_keeps_three_records_and_stores_each_once(browser, site: Site
+                                                                      ) -> None:
+    from kuznia.services import records, trace
+
+    product = records.list_records(site.ws.store, "products", limit=1).rows[0]["product_id"]
+    before = trace.list_uses(site.ws.store, limit=1).total
+    ctx, page = login(browser, site, "engineer")
+    assert page.url.endswith("/field")
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null || "
+                           "navigator.serviceWorker.ready.then(() => true)")
+    page.evaluate("() => navigator.serviceWorker.ready")
+    page.reload()  # the worker now controls the page and keeps its files
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    ctx.set_offline(True)
+    ids = []
+    for i in range(3):
+        page.fill("#f-product_id", product)
+        page.fill("#f-effects", str(i))
+        page.select_option("#f-outcome", "effect" if i else "no_effect")
+        ids.append(page.input_value("#f-use_id"))
+        page.click("#field-form button[type=submit]")
+        page.wait_for_function(f"() => document.querySelectorAll('#pending li.pending-item')"
+                               f".length === {i + 1}")
+    assert "Offline" in page.inner_text("#net")
+    page.reload()  # the page comes from the service worker; the records from IndexedDB
+    page.wait_for_function("() => document.querySelectorAll('#pending li.pending-item')"
+                           ".length === 3")
+    assert trace.list_uses(site.ws.store, limit=1).total == before
+    ctx.set_offline(False)
+    page.wait_for_function("() => document.querySelectorAll('#pending li.pending-item')"
+                           ".length === 0")
+    assert trace.list_uses(site.ws.store, limit=1).total == before + 3
+    for use_id in ids:
+        assert records.get_record(site.ws.store, "uses", {"use_id": use_id})["product_id"] \
+            == product
+    # sent again (as after a lost answer), each is still stored once
+    token = page.evaluate("() => fetch('/api/v1/me').then(r => r.json())")["csrf_token"]
+    again = page.evaluate("""([id, token, product]) => fetch('/api/v1/uses', {method: 'POST',
+        headers: {'Content-Type': 'application/json', 'X-CSRF-Token': token},
+        body: JSON.stringify({use_id: id})}).then(r => r.status)""", [ids[0], token, product])
+    assert again in (400, 409, 422)  # not the same record: refused, nothing changed
+    assert trace.list_uses(site.ws.store, limit=1).total == before + 3
+    ctx.close()
+
+
+def test_field_entry_shows_a_message_beside_the_field(browser, site: Site) -> None:
+    ctx, page = login(browser, site, "engineer")
+    page.fill("#f-effects", "-1")
+    page.click("#field-form button[type=submit]")
+    assert page.inner_text("#err-product_id") == "required"
+    assert page.inner_text("#err-effects") == "must be a whole number"
+    assert page.get_attribute("#f-effects", "aria-invalid") == "true"
+    ctx.close()
+
+
+PAGES = {
+    "analyst": ["/overview", "/products/{product}", "/producers/{producer}", "/board",
+                "/uses", "/planner", "/resilience"],
+    "producer": ["/producers/{producer}"],
+    "procurement": ["/imports"],
+    "engineer": ["/field"],
+    "auditor": ["/audit"],
+    "admin": ["/accounts"],
+    "anonymous": ["/login"],
+}
+
+
+def test_every_page_passes_axe_and_is_photographed(browser, site: Site) -> None:
+    from kuznia.services import records
+
+    product = records.list_records(site.ws.store, "products", limit=1).rows[0]["product_id"]
+    SHOTS.mkdir(exist_ok=True)
+    axe = AXE.read_text()
+    failures = []
+    for role, paths in PAGES.items():
+        for width in (375, 1280):
+            if role == "anonymous":
+                ctx = browser.new_context(viewport={"width": width, "height": 900})
+                page = ctx.new_page()
+            else:
+                ctx, page = login(browser, site, role, width)
+            for path in paths:
+                url = path.format(product=product, producer=site.producer)
+                page.goto(site.url + url)
+                page.wait_for_load_state("networkidle")
+                if page.locator("canvas[data-chart]").count():
+                    charts_drawn(page)
+                page.evaluate(axe)  # evaluated by the test, not served: the CSP holds
+                result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+                for v in result["violations"]:
+                    if v["impact"] in ("serious", "critical"):
+                        failures.append((role, url, width, v["id"],
+                                         [n["target"] for n in v["nodes"]][:3]))
+                name = f"{role}-{url.strip('/').replace('/', '_') or 'home'}-{width}.png"
+                page.screenshot(path=str(SHOTS / name), full_page=True)
+                # no sideways scroll of the page itself at phone width
+                if width == 375:
+                    assert page.evaluate("() => document.documentElement.scrollWidth") <= 380, \
+                        (role, url)
+            ctx.close()
+    assert failures == []
