@@ -184,3 +184,27 @@ def test_pages_of_uses_price_each_row_as_the_whole_list_does(filled: kuznia.Work
     assert len(whole) > 2 * page
     assert walked == whole
     assert {r["price_basis"] for r in whole} >= {"lot"}
+
+
+def test_product_and_category_filters_equal_the_grouped_rows(filled: kuznia.Workspace):
+    """A question about one product (or category) gives that product's rows of the grouped
+    table, on the kept cube and on a rescan; its trace lists exactly those uses."""
+    from kuznia.services import records
+
+    grouped = filled.cost_per_effect("product,month")
+    products = records.list_records(filled.store, "products").rows
+    for p in products:
+        pid, cat = p["product_id"], p["category"]
+        want = [{k: v for k, v in r.items() if not k.startswith("trace") and k != "product_id"}
+                for r in grouped.rows if r["product_id"] == pid]
+        for start in (None, dt.date(2000, 1, 2)):  # cube, then a rescan
+            got = filled.cost_per_effect("month", start, None, product=pid)
+            assert [{k: v for k, v in r.items() if not k.startswith("trace")}
+                    for r in got.rows] == want
+            for r in got.rows:
+                listed = filled.uses(**r["trace_filters"], limit=0)
+                assert listed.total == r["uses"]
+        in_cat = {q["product_id"] for q in products if q["category"] == cat}
+        by_cat = filled.cost_per_effect("product", category=cat)
+        assert {r["product_id"] for r in by_cat.rows} <= in_cat
+        assert sum(r["uses"] for r in by_cat.rows) == filled.uses(category=cat, limit=1).total

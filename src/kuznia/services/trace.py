@@ -66,6 +66,17 @@ def _month_range(month: str) -> tuple[dt.date, dt.date]:
     return start, end - dt.timedelta(days=1)
 
 
+def _day(value: dt.date | str | None, name: str) -> dt.date | None:
+    """A day given as a date or as the ISO text a row's ``trace_filters`` carries."""
+    if value is None or isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise UsageError(f"{{{name}}} takes a date (YYYY-MM-DD), not {value!r}",
+                         params=(name,)) from exc
+
+
 def list_uses(
     store: Store,
     *,
@@ -92,6 +103,7 @@ def list_uses(
     """
     if limit is not None and limit < 0:
         raise UsageError("{limit} must be 0 (all) or more", params=("limit",))
+    date_from, date_to = _day(date_from, "date_from"), _day(date_to, "date_to")
     if operator is not None and not scope.operators:
         raise ForbiddenError("this account may not see or filter by operators")
     src = uses
