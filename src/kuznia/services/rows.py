@@ -120,6 +120,7 @@ class BoardBlock(TypedDict):
     weight: float
     base_weight: float
     detail: str
+    clears: str  # what would take the block off the board
 
 
 class AuditEvent(TypedDict):
