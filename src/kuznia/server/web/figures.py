@@ -21,6 +21,7 @@ from kuznia.server.web.base import may, page, render, start_page
 from kuznia.services import board as board_svc
 from kuznia.services import costs, deliveries, records, trace
 from kuznia.services import failures as failures_svc
+from kuznia.services import growth as growth_svc
 from kuznia.services.access import ForbiddenError
 from kuznia.services.records import key_columns
 
@@ -99,8 +100,6 @@ def product_page(request: Request, who: Caller, product_id: str,
                                                               by))
     fixes, _ = figure(request, "/fixes", {"product": product_id},
                       lambda: failures_svc.fixes(store, product_id, None))
-    from kuznia.services import growth as growth_svc
-
     growth, growth_src = figure(request, "/growth", {"product": product_id},
                                 lambda: growth_svc.growth(store, product_id))
     ranked, ranked_src = ({}, "")
