@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kuznia.planning.allocation import Limits, Offers, Status, greedy, solve
+from kuznia.planning.allocation import Limits, Offers, Status, budget_rate, greedy, solve
 from kuznia.planning.explain import binding, infeasible_reasons, violations
 
 CATEGORY = {"A": "c1", "B": "c2"}
@@ -142,3 +142,95 @@ def test_binding_names_capacity_and_caps():
     words = binding(offers, limits, result.quantity)
     assert "P1 is at capacity for A (10 units)" in words
     assert any("60% producer cap binds on A" in w for w in words)
+
+
+def relaxation_value(offers: Offers, limits: Limits) -> float | None:
+    """The LP relaxation's best expected effects, written independently of the planner's
+    model (units, not lots; shares as plain inequalities) and solved by SciPy's interior
+    point method; None when no plan meets the limits."""
+    from scipy.optimize import linprog
+
+    n = len(offers)
+    p, e = offers.unit_price, offers.effects_per_unit
+    upper = offers.lot_size * (offers.capacity // offers.lot_size)
+    upper = np.where(offers.min_order > upper, 0, upper)  # a minimum order above capacity
+    a, b = [p.copy()], [limits.budget]
+    same = offers.product_id[:, None] == offers.product_id[None, :]
+    if limits.max_producer_share is not None:  # x_i <= share * sum of its product
+        a += list(np.eye(n) - limits.max_producer_share * same)
+        b += [0.0] * n
+    if limits.max_region_share is not None:
+        for r in np.unique(offers.region):
+            a.append(p * (offers.region == r) - limits.max_region_share * p)
+            b.append(0.0)
+    for c, share in limits.min_category_share.items():
+        a.append(-p * (offers.category == c))
+        b.append(-share * limits.budget)
+    for pid, units in limits.require.items():
+        a.append(-(offers.product_id == pid).astype(float))
+        b.append(-units)
+    out = linprog(-e, A_ub=np.array(a), b_ub=np.array(b), bounds=list(zip(
+        np.zeros(n), upper, strict=True)), method="highs-ipm")
+    return -out.fun if out.status == 0 else None
+
+
+rate_rows = st.lists(
+    st.tuples(st.sampled_from("AB"), st.sampled_from(["P1", "P2", "P3"]),
+              st.sampled_from(["R1", "R2"]), st.integers(1, 20), st.integers(1, 12),
+              st.integers(0, 2), st.integers(1, 2), st.integers(0, 30).map(lambda v: v / 10)),
+    min_size=1, max_size=5)
+rate_limits = st.builds(
+    Limits, budget=st.integers(1, 150).map(float),
+    max_producer_share=st.none() | st.sampled_from([0.5, 0.7]),
+    max_region_share=st.none() | st.sampled_from([0.6, 0.8]),
+    min_category_share=st.none().map(lambda _: {}) | st.fixed_dictionaries(
+        {"c1": st.sampled_from([0.1, 0.3])}))
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=rate_rows, limits=rate_limits)
+def test_budget_rate_holds_exactly_over_its_range_and_no_further(rows, limits):
+    from dataclasses import replace
+
+    from hypothesis import event, note
+
+    note(f"{rows!r} {limits!r}")
+    offers = offers_of(rows)
+    more = budget_rate(offers, limits)
+    base = relaxation_value(offers, limits)
+    if base is None or limits.budget == 0:
+        event("no plan, or no budget")
+        return
+    event("finite range" if np.isfinite(more.holds_to) else "any budget")
+    assert more is not None
+    at = lambda budget: relaxation_value(offers, replace(limits, budget=budget))  # noqa: E731
+    assert more.holds_to >= limits.budget
+    tol = 1e-5 * (1 + abs(base))
+    room = min(more.holds_to, limits.budget * 4 + 100) - limits.budget
+    for d in (room / 4, room / 2, room):
+        if d > 0:
+            there = at(limits.budget + d)
+            assert there is not None and there - base == pytest.approx(more.rate * d, abs=tol)
+    if np.isfinite(more.holds_to):
+        end = at(more.holds_to)
+        assert more.effects_there == pytest.approx(end, abs=tol)
+        there = at(more.holds_to + 1.0)  # concave: past the range, the rate is lower (or
+        assert there is None or there - end < more.rate - 1e-7 * (1 + abs(base))  # no plan)
+        if more.next_rate is not None:
+            assert more.next_rate < more.rate
+
+
+def test_budget_rate_known_answer():
+    # 2 units at 3 effects, 3 at 2, 10 at 1, each costing 1: the relaxation buys the best
+    # first, so the rate is 3 up to a budget of 2, then 2 up to 5, then 1 up to 15, then 0
+    offers = offers_of([("A", "P1", "R1", 1, 2, 0, 1, 3.0), ("A", "P2", "R1", 1, 3, 0, 1, 2.0),
+                        ("A", "P3", "R1", 1, 10, 0, 1, 1.0)])
+    got = [budget_rate(offers, Limits(b)) for b in (1.0, 3.0, 6.0, 20.0)]
+    assert [(g.rate, g.holds_to) for g in got] == [(3.0, 2.0), (2.0, 5.0), (1.0, 15.0),
+                                                  (0.0, np.inf)]
+    assert [g.effects_there for g in got[:3]] == [6.0, 12.0, 22.0]
+    assert [g.next_rate for g in got] == [2.0, 1.0, 0.0, None]
+    # two offers at the same rate: the first basis's range ends at 1, the rate goes on to 3
+    tied = offers_of([("A", "P1", "R1", 1, 1, 0, 1, 0.1), ("A", "P2", "R1", 1, 2, 0, 1, 0.1)])
+    got = budget_rate(tied, Limits(0.5))
+    assert (got.rate, got.holds_to, got.next_rate) == (pytest.approx(0.1), 3.0, 0.0)

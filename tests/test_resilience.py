@@ -46,6 +46,31 @@ def test_simulated_output_matches_the_closed_form(filled: kuznia.Workspace):
     assert sites["S-03"]["tts_months"] == 0.0  # no stock, no other line
 
 
+def test_a_closed_site_never_recovers_and_is_exposed(ws: kuznia.Workspace,
+                                                     example_dir: Path, tmp_path: Path):
+    for table in ("producers", "products", "regions", "demand"):
+        ws.import_file(table, example_dir / f"{table}.csv")
+    # FPV-A's closed line in West: the open line (1,200) covers the demand (1,300) but
+    # for 100 a month, and 2,000 in stock last 20 months; it never recovers, so it is
+    # exposed (the first version said it recovers at the horizon, 6 months, and not exposed)
+    sites = write_csv(tmp_path / "sites.csv", ["site_id", "producer_id", "product_id",
+                                               "region", "monthly_capacity", "status"],
+                      [["S-01", "P002", "FPV-A", "North", 1200, "operating"],
+                       ["S-09", "P002", "FPV-A", "West", 400, "closed"]])
+    ws.import_file("sites", sites)
+    res = resilience.run(ws.store, months=6, scenarios=200, seed=1, start=START)
+    closed = next(s for s in res.sites if s["site_id"] == "S-09")
+    assert closed["ttr_months"] is None and closed["recovers"] is False
+    assert closed["tts_months"] == pytest.approx(20.0)
+    assert closed["exposed"]
+    assert next(s for s in res.sites if s["site_id"] == "S-01")["recovers"]
+    out = CliRunner().invoke(app, ["resilience", "simulate", "--db", ws.store.url, "--months", "6",
+                                   "--scenarios", "200", "--start", "2026-11-01"])
+    assert out.exit_code == 0, out.output
+    row = next(line for line in out.output.splitlines() if "S-09" in line)
+    assert "never" in row
+
+
 def test_same_seed_same_answer(filled: kuznia.Workspace):
     a = resilience.run(filled.store, months=4, scenarios=600, seed=3, start=START).to_dict()
     b = resilience.run(filled.store, months=4, scenarios=600, seed=3, start=START).to_dict()

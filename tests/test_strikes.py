@@ -143,30 +143,96 @@ def test_duplication_plan_is_the_exact_optimum_on_a_tiny_network():
     assert exact[g] >= exact[best] - 1e-9
 
 
+def _queue(arrivals: list[float], capacity: int, days: float) -> list[float]:
+    """A repair point's queue, simulated: items in order of arrival, each starting in the
+    first month (30 days) that it has arrived by and that still has one of the point's
+    ``capacity`` starts left, at its arrival or the month's first day, whichever is later.
+    Returns the days until each is back in service."""
+    used: dict[int, int] = {}
+    out = []
+    for a in sorted(arrivals):
+        s = int(a // 30)
+        while used.get(s, 0) >= capacity:
+            s += 1
+        used[s] = used.get(s, 0) + 1
+        out.append(max(a, 30.0 * s) + days)
+    return out
+
+
+def _brute_force(counts, transit, capacity, days) -> float:  # type: ignore[no-untyped-def]
+    """The least total days over every way of sending each item to a point it can reach,
+    each point's queue simulated."""
+    items = [g for g, n in enumerate(counts) for _ in range(n)]
+    best = np.inf
+    for pick in itertools.product(range(transit.shape[1]), repeat=len(items)):
+        if any(np.isnan(transit[g, j]) for g, j in zip(items, pick, strict=True)):
+            continue
+        total = sum(sum(_queue([transit[g, j] for g, jj in zip(items, pick, strict=True)
+                                if jj == j], int(capacity[j]), days[j]))
+                    for j in set(pick))
+        best = min(best, total)
+    return best
+
+
+def test_repair_lp_waits_for_items_to_arrive():
+    # the issue's case: three items 50 days from a point that starts 2 repairs a month,
+    # 10 days each, are back at 60, 60 and 70 days (the first version said 60, 60, 60)
+    r = plan(np.array([3]), np.array([0]), np.array([[50.0]]), np.array([0]),
+             np.array([2.0]), np.array([10.0]))
+    assert r.status == "optimal"
+    finishes = sorted(r.finish_days[g, j, s] for g, j, s, k in r.flows for _ in range(k))
+    assert finishes == [60.0, 60.0, 70.0]
+    assert r.mean_days == pytest.approx(190 / 3)
+    assert r.clear_days == 70.0
+    assert _queue([50.0] * 3, 2, 10.0) == [60.0, 60.0, 70.0]
+
+
 def test_repair_lp_matches_brute_force_on_a_small_backlog():
     counts = np.array([3, 2])
-    group_product = np.array([0, 0])
     transit = np.array([[2.0, 20.0], [40.0, 20.0]])
-    point_product = np.array([0, 0])
     capacity = np.array([2.0, 10.0])
     days = np.array([10.0, 40.0])
-    r = plan(counts, group_product, transit, point_product, capacity, days)
-    # brute force: each item picks (point, month) with at most 2 a month at point 0
-    options = [(j, s) for j in range(2) for s in range(4)]
-    best = np.inf
-    items = [0, 0, 0, 1, 1]
-    for pick in itertools.product(options, repeat=5):
-        load: dict = {}
-        for j, s in pick:
-            load[(j, s)] = load.get((j, s), 0) + 1
-        if any(v > capacity[j] for (j, s), v in load.items()):
-            continue
-        total = sum(max(transit[g, j], 30 * s) + days[j] for g, (j, s) in zip(items, pick,
-                                                                             strict=True))
-        best = min(best, total)
+    r = plan(counts, np.array([0, 0]), transit, np.array([0, 0]), capacity, days)
     assert r.status == "optimal"
-    assert r.mean_days == pytest.approx(best / 5)
+    assert r.mean_days == pytest.approx(_brute_force(counts, transit, capacity, days) / 5)
     assert sum(k for *_, k in r.flows) == 5
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_repair_lp_equals_the_simulated_queues_best(data: st.DataObject) -> None:
+    groups = data.draw(st.integers(1, 2))
+    points = data.draw(st.integers(1, 3))
+    counts = np.array(data.draw(st.lists(st.integers(0, 3), min_size=groups,
+                                         max_size=groups)))
+    if counts.sum() > 6 or counts.sum() == 0:
+        counts = np.array([min(c, 2) for c in counts]) + (counts.sum() == 0)
+    transit = np.array([[data.draw(st.one_of(st.just(np.nan),
+                                             st.integers(0, 120).map(float)))
+                         for _ in range(points)] for _ in range(groups)])
+    capacity = np.array(data.draw(st.lists(st.integers(1, 3), min_size=points,
+                                           max_size=points)), dtype=float)
+    days = np.array(data.draw(st.lists(st.integers(1, 45), min_size=points,
+                                       max_size=points)), dtype=float)
+    r = plan(counts, np.zeros(groups, int), transit, np.zeros(points, int), capacity, days)
+    reachable = ~np.isnan(transit).all(axis=1)
+    assert r.unreachable.tolist() == [bool(c > 0 and not ok)
+                                      for c, ok in zip(counts, reachable, strict=True)]
+    kept = np.where(reachable, counts, 0)
+    if kept.sum() == 0:
+        assert r.mean_days is None
+        return
+    best = _brute_force(kept, transit, capacity, days)
+    assert r.status == "optimal"
+    assert r.mean_days * kept.sum() == pytest.approx(best)
+    # the plan can be carried out: replayed through each point's queue it does as well
+    sent: dict[int, list[float]] = {}
+    for g, j, s, k in r.flows:
+        assert transit[g, j] < 30 * (s + 1)  # started only once there
+        sent.setdefault(j, []).extend([transit[g, j]] * k)
+    replay = [x for j, arr in sent.items() for x in _queue(arr, int(capacity[j]), days[j])]
+    assert sum(replay) == pytest.approx(best)
+    assert r.clear_days >= max(replay) - 1e-9
 
 
 def test_repair_lp_names_what_cannot_be_reached():

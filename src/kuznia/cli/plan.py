@@ -144,7 +144,9 @@ def show(name: Annotated[str, typer.Argument(help="A saved plan.")],
         "status", "expected_effects", "expected_effects_low", "expected_effects_high",
         "total_cost", "baseline", "binding", "explanation",
         "marginal_effects_per_unit_budget", "solver")}, rows=plan["lines"],
-        inputs=plan["inputs"], left_out=plan.get("left_out", [])), None)
+        inputs=plan["inputs"], left_out=plan.get("left_out", []),
+        # plans saved before the rate's range was kept have none
+        marginal_rate_holds_to_budget=plan.get("marginal_rate_holds_to_budget")), None)
 
 
 @app.command()

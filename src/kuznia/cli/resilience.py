@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import numpy as np
 import typer
 from rich.table import Table
 
@@ -75,12 +76,20 @@ def simulate(
     out.print(t)
     exposed = [s for s in res.sites if s["exposed"]]
     out.print(f"{len(exposed)} of {len(res.sites)} sites recover more slowly than the rest "
-              "of their product's network can cover (TTS < TTR):")
+              "of their product's network can cover (TTS < TTR; a closed site never "
+              "recovers, so it counts wherever its product has demand):")
     t = Table("site", "product", "producer", "region", "TTR months", "TTS months",
               "P(hit in horizon)")
-    for s in sorted(exposed, key=lambda s: (s["tts_months"] or 0) - s["ttr_months"])[:20]:
+    def gap(s: dict[str, Any]) -> float:
+        ttr = np.inf if s["ttr_months"] is None else s["ttr_months"]
+        tts = np.inf if s["tts_unlimited"] else (s["tts_months"] or 0.0)
+        return float(tts - ttr) if np.isfinite(ttr) else -np.inf
+
+    for s in sorted(exposed, key=gap)[:20]:
         t.add_row(s["site_id"], s["product_id"], s["producer_id"], s["region"],
-                  str(s["ttr_months"]), _fmt(s["tts_months"], 2), f"{s['p_hit_in_horizon']:.2f}")
+                  "never" if s["ttr_months"] is None else str(s["ttr_months"]),
+                  "unlimited" if s["tts_unlimited"] else _fmt(s["tts_months"], 2),
+                  f"{s['p_hit_in_horizon']:.2f}")
     out.print(t)
     out.print(f"{res.scenarios:,} scenarios, seed {res.seed}, from {res.start}, "
               f"figures from the {res.figures_from}")

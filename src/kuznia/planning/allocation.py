@@ -19,7 +19,7 @@ non-zeros, not one per offer of the product: 20,000 offers build in milliseconds
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 import numpy as np
@@ -126,6 +126,7 @@ class _Model:
     semi: NDArray[np.int64]  # of those, the semi-integer ones (0, or lower..upper)
     rows: _Rows
     budget_row: int = 0
+    budget_col: int | None = None  # the budget as a fixed column (for ranging), if asked
 
 
 def _codes(labels: NDArray) -> tuple[NDArray, NDArray[np.int64]]:
@@ -133,7 +134,11 @@ def _codes(labels: NDArray) -> tuple[NDArray, NDArray[np.int64]]:
     return uniq, inv.ravel()
 
 
-def build(offers: Offers, limits: Limits) -> _Model:
+def build(offers: Offers, limits: Limits, budget_column: bool = False) -> _Model:
+    """The model; with ``budget_column`` the budget is a column fixed at its value, and
+    every row it bounds (the budget, the category shares) refers to that column, so that
+    the column's reduced cost is what one more unit of budget buys and its bound ranging
+    is the budget range over which that holds (the LP relaxation's sensitivity)."""
     n = len(offers)
     L = offers.lot_size.astype(float)
     # money rows in units of budget/1000: the same answer, and well scaled for the solver
@@ -149,7 +154,8 @@ def build(offers: Offers, limits: Limits) -> _Model:
     n_t = len(products) if use_totals else 0
     s_col = t0 + n_t
     use_spend = limits.max_region_share is not None
-    n_cols = s_col + (1 if use_spend else 0)
+    b_col = s_col + (1 if use_spend else 0)
+    n_cols = b_col + (1 if budget_column else 0)
 
     lower = np.zeros(n_cols)
     upper = np.full(n_cols, np.inf)
@@ -160,14 +166,25 @@ def build(offers: Offers, limits: Limits) -> _Model:
             hit = np.flatnonzero(products == pid)
             if hit.size:
                 lower[t0 + hit[0]] = units
+    if budget_column:
+        lower[b_col] = upper[b_col] = limits.budget / unit
     cost = np.zeros(n_cols)
     cost[:n] = offers.effects_per_unit * L
     rows = _Rows()
     one = np.ones(n)
 
-    # budget: sum p_i L_i k_i <= B
-    rows.add(np.zeros(n, np.int64), k, price_lot, np.array([-np.inf]),
-             np.array([limits.budget / unit]))
+    def with_budget(members: NDArray[np.int64], factor: float, lo: float, up: float) -> None:
+        """sum_{i in members} p_i L_i k_i within factor B + [lo, up] (B: the budget's
+        value, or its column)."""
+        if budget_column:
+            rows.add(np.zeros(len(members) + 1, np.int64), np.append(members, b_col),
+                     np.append(price_lot[members], -factor), np.array([lo]), np.array([up]))
+        else:
+            b = factor * limits.budget / unit
+            rows.add(np.zeros(len(members), np.int64), members, price_lot[members],
+                     np.array([lo + b]), np.array([up + b]))
+
+    with_budget(k, 1.0, -np.inf, 0.0)  # budget: sum p_i L_i k_i <= B
     if use_totals:  # sum_{i in p} L_i k_i - T_p = 0
         rows.add(np.concatenate([prod_of, np.arange(n_t)]),
                  np.concatenate([k, t0 + np.arange(n_t)]),
@@ -185,15 +202,14 @@ def build(offers: Offers, limits: Limits) -> _Model:
                  np.concatenate([k, np.full(nr, s_col)]),
                  np.concatenate([price_lot, np.full(nr, -limits.max_region_share)]),
                  np.full(nr, -np.inf), np.zeros(nr))
-    for cat, share in limits.min_category_share.items():
-        members = np.flatnonzero(offers.category == cat)
-        rows.add(np.zeros(len(members), np.int64), members, price_lot[members],
-                 np.array([share * limits.budget / unit]), np.array([np.inf]))
+    for cat, share in limits.min_category_share.items():  # sum_{i in c} p L k >= share B
+        with_budget(np.flatnonzero(offers.category == cat), share, 0.0, np.inf)
     # a minimum order above capacity leaves only 0
     impossible = semi[lower[semi] > upper[semi]]
     lower[impossible] = upper[impossible] = 0
     semi = np.setdiff1d(semi, impossible)
-    return _Model(n_cols, lower, upper, cost, k, semi, rows)
+    return _Model(n_cols, lower, upper, cost, k, semi, rows,
+                  budget_col=b_col if budget_column else None)
 
 
 def _solve(model: _Model, limits: Limits, relax: bool = False):  # type: ignore[no-untyped-def]
@@ -269,16 +285,71 @@ def solve(offers: Offers, limits: Limits) -> Allocation:
     return result
 
 
-def budget_shadow_price(offers: Offers, limits: Limits) -> float | None:
-    """Effects one more unit of budget buys, from the LP relaxation's dual of the budget row.
+@dataclass(frozen=True)
+class BudgetRate:
+    """What more budget buys, from the LP relaxation: ``rate`` expected effects per unit of
+    money, holding while the budget stays at most ``holds_to`` (inf: any budget), where
+    the relaxation reaches ``effects_there``; past it the rate is ``next_rate`` (lower:
+    the relaxation's value is concave in the budget; None where no plan meets the limits
+    past it, or none was found). The rate is negative where a minimum category share,
+    which grows with the budget, forces money onto offers that buy fewer effects. The
+    first version quoted the rate for a fixed 1,000,000 more, far outside the range where
+    it held."""
 
-    An LP figure: the integer plan gains in whole lots, so read it as a rate.
-    """
-    h = _solve(build(offers, limits), limits, relax=True)
+    rate: float
+    holds_to: float
+    effects_there: float | None
+    next_rate: float | None = None
+
+
+def _rate_at(offers: Offers, limits: Limits) -> tuple[float, float, float | None] | None:
+    """(rate, the budget up to which the optimal basis stays, the value there) at
+    ``limits.budget``: the budget column's reduced cost and HiGHS's ranging of its bound."""
+    import highspy
+
+    model = build(offers, limits, budget_column=True)
+    h = _solve(model, limits, relax=True)
     if h.getModelStatus().name != "kOptimal":
         return None
-    unit = limits.budget / 1000 if limits.budget > 0 else 1.0  # the model's money unit
-    return abs(float(np.asarray(h.getSolution().row_dual)[0])) / unit
+    col = model.budget_col
+    assert col is not None
+    unit = limits.budget / 1000 if limits.budget > 0 else 1.0
+    # negative where a minimum category share, which grows with the budget, forces money
+    # onto offers that buy fewer effects
+    rate = float(np.asarray(h.getSolution().col_dual)[col]) / unit
+    rate = 0.0 if abs(rate) < 1e-12 else rate
+    status, ranging = h.getRanging()
+    if status != highspy.HighsStatus.kOk or not ranging.valid:
+        return rate, float(limits.budget), None
+    up = float(ranging.col_bound_up.value_[col])
+    if not np.isfinite(up) or up >= h.getInfinity():
+        return rate, float("inf"), None
+    return rate, float(max(limits.budget, up * unit)), float(ranging.col_bound_up.objective_[col])
+
+
+def budget_rate(offers: Offers, limits: Limits, steps: int = 6) -> BudgetRate | None:
+    """The budget's rate, and the range over which it holds, by ranging the budget column.
+
+    A basis's range can end where another basis with the same rate takes over (ties in
+    effects per unit of money, common when several offers share a rate), so the range is
+    extended by solving again just past its end, at most ``steps`` times, until the rate
+    falls: that rate is ``next_rate``. Usually two LP solves. An LP figure: the integer
+    plan gains in whole lots, so read it as a rate."""
+    first = _rate_at(offers, limits)
+    if first is None:
+        return None
+    rate, holds_to, there = first
+    for _ in range(steps):
+        if not np.isfinite(holds_to):
+            return BudgetRate(rate, holds_to, None)
+        past = holds_to + 1e-6 * max(holds_to, 1.0)
+        got = _rate_at(offers, replace(limits, budget=past))
+        if got is None:  # past the range no plan meets the limits (e.g. category shares)
+            return BudgetRate(rate, holds_to, there)
+        if got[0] < rate - 1e-7 * abs(rate) - 1e-12:
+            return BudgetRate(rate, holds_to, there, got[0])
+        holds_to, there = got[1], got[2]  # the same rate: the range goes on
+    return BudgetRate(rate, holds_to, there)
 
 
 def greedy(offers: Offers, limits: Limits) -> Allocation:

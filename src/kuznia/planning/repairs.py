@@ -1,14 +1,19 @@
 """Where to repair damaged items: a time-expanded transport LP.
 
 Items wait in groups g (product, region they are in), n_g items each. A repair point j
-repairs up to c_j items of its product a month, each taking r_j days, and items reach it
-from region g's region in t_gj days (no row for a region: unreachable). Month slots
-s = 0, 1, ... stand for when the repair starts; an item sent to j in slot s is back in
-service after max(t_gj, 30 s) + r_j days (it cannot start before it arrives). Then
+starts up to c_j repairs of its product a month, each taking r_j days, and items reach
+it from region g's region in t_gj days (no row for a region: unreachable). Month slots
+s = 0, 1, ... stand for the month [30 s, 30 (s + 1)) days in which the repair starts. An
+item can only start in a month it has arrived by, t_gj < 30 (s + 1) (the first version
+let it take any earlier month's capacity too, so a point's capacity was spent several
+times over in the month items arrived: three items 50 days away from a point that starts
+2 a month came back at 60, 60 and 60 days instead of 60, 60 and 70). An item sent to j in
+slot s is back in service after max(t_gj, 30 s) + r_j days. Then
 
     min  sum_{g,j,s} y_gjs (max(t_gj, 30 s) + r_j)
     s.t. sum_{j,s} y_gjs = n_g            (every item is placed)
          sum_g y_gjs <= c_j               (a point's monthly capacity, per slot)
+         y_gjs = 0 where t_gj >= 30 (s + 1)  (not there yet: no variable at all)
          y >= 0
 
 is a transportation problem: its vertices are integral, so the LP (HiGHS) gives whole
@@ -67,7 +72,9 @@ def plan(counts: np.ndarray, group_product: np.ndarray, transit: np.ndarray,
     s_idx = np.arange(slots)
     finish = (np.maximum(np.nan_to_num(transit)[:, :, None], DAYS_PER_SLOT * s_idx[None, None, :])
               + repair_days[None, :, None])
-    gg, jj, ss = np.nonzero(np.broadcast_to(ok[:, :, None], (g_n, j_n, slots)))
+    arrived = np.nan_to_num(transit, nan=np.inf)[:, :, None] \
+        < DAYS_PER_SLOT * (s_idx[None, None, :] + 1)
+    gg, jj, ss = np.nonzero(ok[:, :, None] & arrived)
     n_var = gg.size
     cols = np.arange(n_var)
     rows = np.concatenate([gg, g_n + jj * slots + ss])

@@ -23,9 +23,10 @@ from sqlalchemy import func, select
 from kuznia.analytics.cost_per_effect import shrunk_posteriors
 from kuznia.errors import ConflictError, InputError, NotFoundError, RowProblem, UsageError
 from kuznia.planning.allocation import (
+    BudgetRate,
     Limits,
     Offers,
-    budget_shadow_price,
+    budget_rate,
     effects_interval,
     greedy,
     solve,
@@ -184,6 +185,8 @@ class PlanResult(Tabular):
     binding: list[str]
     explanation: list[str]
     marginal_effects_per_unit_budget: float | None
+    # the budget up to which that rate holds (None: any budget, or no rate)
+    marginal_rate_holds_to_budget: float | None
     solver: dict[str, Any]
     inputs: dict[str, Any]
     left_out: list[str] = field(default_factory=list)  # offers with no rate to plan with
@@ -288,7 +291,7 @@ def allocate(
         why = infeasible_reasons(offers, limits) if result.status == "infeasible" else [
             "the solver stopped before finding any plan; raise the time limit"]
         return PlanResult(str(result.status), 0.0, None, None, 0.0, [], baseline, [],
-                          why + note_left_out, None, solver, inputs, left_out)
+                          why + note_left_out, None, None, solver, inputs, left_out)
     low, high = effects_interval(offers, result.quantity)
     expected = float(result.quantity @ mean_rate)
     lines = [
@@ -302,7 +305,7 @@ def allocate(
         for i in np.flatnonzero(result.quantity)
     ]
     gain = expected - baseline["expected_effects"]
-    shadow = budget_shadow_price(offers, limits)
+    more = budget_rate(offers, limits)
     explanation = [
         f"{expected:,.0f} expected effects (90%: {low:,.0f} - {high:,.0f}) for "
         f"{result.total_cost:,.0f}; the greedy rule gets {baseline['expected_effects']:,.0f} "
@@ -314,13 +317,39 @@ def allocate(
                            f"its {risk}: {result.expected_effects:,.0f}); the figures above "
                            "are at the expected rates")
     explanation += note_left_out
-    if shadow:
-        explanation.append(f"one more {1_000_000:,} of budget buys about {shadow * 1e6:,.1f} "
-                           "more expected effects (LP relaxation)")
+    if more is not None:
+        explanation.append(_more_budget(budget, more))
     return PlanResult(str(result.status), expected, low, high,
                       result.total_cost, lines, baseline, binding(offers, limits,
                                                                   result.quantity),
-                      explanation, shadow, solver, inputs, left_out)
+                      explanation, None if more is None else more.rate,
+                      None if more is None or not np.isfinite(more.holds_to) else more.holds_to,
+                      solver, inputs, left_out)
+
+
+def _more_budget(budget: float, more: BudgetRate) -> str:
+    """What more budget buys, quoted only over the range where the rate holds: a round step
+    of about a tenth to a hundredth of the budget, or the whole range if it is shorter."""
+    if more.rate < 0:
+        return ("more budget lowers the expected effects: the minimum category shares grow "
+                "with the budget and move money to offers that buy fewer effects "
+                f"({more.rate * 1000:,.3f} per further 1,000, LP relaxation)")
+    if more.rate == 0:
+        return ("more budget buys nothing: the limits or the offers' capacity bind before "
+                "the money runs out")
+    step = 10.0 ** np.floor(np.log10(budget / 10)) if budget >= 10 else 1.0
+    room = more.holds_to - budget
+    tail = "(LP relaxation: the integer plan gains in whole lots)"
+    if not np.isfinite(room):
+        return (f"each further {step:,.0f} of budget buys about {more.rate * step:,.2f} more "
+                f"expected effects, for any budget {tail}")
+    if room < step:
+        return (f"the next {room:,.0f} of budget buys about {more.rate * room:,.2f} more "
+                f"expected effects; past a budget of {more.holds_to:,.0f} more buys less "
+                f"{tail}")
+    return (f"each further {step:,.0f} of budget buys about {more.rate * step:,.2f} more "
+            f"expected effects, up to a budget of {more.holds_to:,.0f}; past it more buys "
+            f"less {tail}")
 
 
 # --- saved plans -------------------------------------------------------------------------

@@ -312,17 +312,21 @@ def _site_rows(net: Network) -> list[dict[str, Any]]:
     rows = []
     for s, sid in enumerate(net.site_ids):
         r = net.sites.region[s]
-        ttr = int(net.sites.down[s]) if status[s] != "operating" else int(net.regions.repair[r])
+        # a closed site never recovers: no figure (the first version showed the horizon),
+        # and it is exposed whenever its product has demand
+        closed = status[s] == "closed"
+        ttr = (None if closed else int(net.sites.down[s]) if status[s] != "operating"
+               else int(net.regions.repair[r]))
         p_hit = 1 - (1 - net.regions.effective_p()[r] * net.regions.hit[r]) ** net.months
         t = float(tts[s])
         rows.append({
             "site_id": sid, "product_id": net.product_ids[net.sites.product[s]],
             "producer_id": net.site_producer[s], "region": net.region_ids[r],
             "monthly_capacity": float(net.sites.capacity[s]), "status": str(status[s]),
-            "ttr_months": ttr,
+            "ttr_months": ttr, "recovers": not closed,
             "tts_months": None if np.isnan(t) else (None if np.isinf(t) else round(t, 3)),
             "tts_unlimited": bool(np.isinf(t)),
-            "exposed": bool(not np.isnan(t) and t < ttr),
+            "exposed": bool(not np.isnan(t) and (closed or t < ttr)),
             "p_hit_in_horizon": float(p_hit),
         })
     return rows

@@ -124,6 +124,7 @@
         plugins: { legend: { position: "bottom" } } }, cfg.options);
       new Chart(canvas, cfg);
       canvas.dataset.drawn = "true";
+      canvas.dataset.drawnAt = String(performance.now());  // ms since navigation began
     }).catch(function (e) {
       const p = document.createElement("p");
       p.className = "error";

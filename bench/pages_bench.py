@@ -1,0 +1,184 @@
+"""Time until the overview, a product page and a producer page have drawn their charts in
+a real browser, beside the same pages' server calls made alone.
+
+    python bench/pages_bench.py --db postgresql+psycopg://postgres@127.0.0.1:5432/bench \\
+        [--browser /usr/bin/chromium] [--runs 9] [--workers 2]
+
+Make the workspace first (``kuznia demo --uses 10000000 --db URL``). The script picks the
+product and the producer with the most uses, makes an analyst account, and starts
+``kuznia serve`` twice, fresh each time (the figures a server keeps are in its memory, so
+a fresh server has none):
+
+1. **calls alone**: for each page, the page's HTML and then each chart's JSON (the
+   ``data-src`` of its canvases, read from the HTML), fetched one after the other by httpx
+   with the analyst's token, as the browser would fetch them but with no browser. The
+   first round is the cold one (the server computes each figure); the median is over the
+   following ``--runs`` rounds (the figures kept).
+2. **in the browser**: Chromium (Debian's, through Playwright; no browser download) logs
+   in and opens each page ``--runs`` + 1 times; the time is from the navigation's start
+   to the moment the last chart on the page was drawn (``canvas.dataset.drawnAt``, set by
+   ``kuznia.js`` from ``performance.now()``, whose zero is the navigation's start). The
+   browser's cache is kept between runs, as a user's is.
+
+Target (issue 10): every page drawn in under 1 second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+from sqlalchemy import func, select
+
+import kuznia
+from kuznia.services import accounts
+from kuznia.store.schema import use_cube
+
+PASSWORD = "bench pages password"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serving(db: str, workers: int) -> Iterator[str]:
+    """A fresh ``kuznia serve`` on a loopback port, until the block ends."""
+    port = free_port()
+    log = tempfile.NamedTemporaryFile("w+", prefix="kuznia-serve-", suffix=".log")
+    proc = subprocess.Popen([sys.executable, "-m", "kuznia", "serve", "--db", db,
+                             "--port", str(port), "--workers", str(workers)],
+                            stdout=log, stderr=subprocess.STDOUT, text=True)
+    try:
+        with open(log.name) as lines:
+            ready = 0
+            while ready < workers:
+                line = lines.readline()
+                if not line:
+                    if proc.poll() is not None:
+                        sys.exit(f"kuznia serve stopped: see {log.name}")
+                    time.sleep(0.1)
+                ready += "Application startup complete" in line
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+        log.close()
+
+
+SRC = re.compile(r'data-src="([^"]+)"')
+
+
+def calls_alone(base: str, token: str, paths: dict[str, str], runs: int
+                ) -> dict[str, tuple[float, float, int]]:
+    """Per page: (cold seconds, median warm seconds, number of calls)."""
+    out: dict[str, list[float]] = {label: [] for label in paths}
+    counts: dict[str, int] = {}
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"},
+                      timeout=600) as client:
+        for _ in range(runs + 1):
+            for label, path in paths.items():
+                t0 = time.perf_counter()
+                html = client.get(path)
+                html.raise_for_status()
+                srcs = [s.replace("&amp;", "&") for s in SRC.findall(html.text)]
+                for src in srcs:
+                    client.get(src).raise_for_status()
+                out[label].append(time.perf_counter() - t0)
+                counts[label] = 1 + len(srcs)
+    return {label: (xs[0], statistics.median(xs[1:]), counts[label])
+            for label, xs in out.items()}
+
+
+DRAWN = ("() => { const cs = [...document.querySelectorAll('canvas[data-chart]')];"
+         " return cs.length > 0 && cs.every(c => c.dataset.drawn); }")
+LAST = ("() => Math.max(...[...document.querySelectorAll('canvas[data-chart]')]"
+        ".map(c => Number(c.dataset.drawnAt || NaN)))")
+
+
+def in_browser(base: str, executable: str, name: str, paths: dict[str, str], runs: int
+               ) -> dict[str, tuple[float, float, int]]:
+    """Per page: (cold seconds, median warm seconds, number of charts)."""
+    from playwright.sync_api import sync_playwright
+
+    out: dict[str, list[float]] = {label: [] for label in paths}
+    charts: dict[str, int] = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        page.goto(base + "/login")
+        page.fill("input[name=name]", name)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("form.login button[type=submit]")
+        page.wait_for_load_state("networkidle")
+        for _ in range(runs + 1):
+            for label, path in paths.items():
+                page.goto(base + path)
+                page.wait_for_function(DRAWN, timeout=600_000)
+                bad = page.eval_on_selector_all(
+                    "canvas[data-chart]", "cs => cs.filter(c => c.dataset.drawn !== 'true')"
+                    ".length")
+                if bad:
+                    sys.exit(f"{path}: {bad} chart(s) could not be drawn")
+                out[label].append(page.evaluate(LAST) / 1000)
+                charts[label] = page.eval_on_selector_all("canvas[data-chart]",
+                                                          "cs => cs.length")
+        browser.close()
+    return {label: (xs[0], statistics.median(xs[1:]), charts[label])
+            for label, xs in out.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--db", required=True)
+    ap.add_argument("--browser", default="/usr/bin/chromium")
+    ap.add_argument("--runs", type=int, default=9)
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+
+    suffix = secrets.token_hex(3)
+    name = f"bench-pages-{suffix}"
+    with kuznia.open(args.db) as ws:
+        with ws.store.read() as conn:
+            producer, product = conn.execute(
+                select(use_cube.c.producer_id, use_cube.c.product_id)
+                .where(use_cube.c.producer_id != "")
+                .group_by(use_cube.c.producer_id, use_cube.c.product_id)
+                .order_by(func.sum(use_cube.c.uses).desc()).limit(1)).one()
+            uses = conn.execute(select(func.sum(use_cube.c.uses))).scalar()
+        accounts.add_user(ws.store, name, "analyst", actor="bench", password=PASSWORD)
+        token = accounts.issue_token(ws.store, name, actor="bench")
+        dialect = ws.store.dialect
+    workers = args.workers if dialect == "postgresql" else 1
+    paths = {"overview": "/overview", f"product {product}": f"/products/{product}",
+             f"producer {producer}": f"/producers/{producer}"}
+    print(f"{dialect}, {uses:,} uses, {workers} worker(s), {args.runs} warm runs after "
+          f"one cold run")
+    with serving(args.db, workers) as base:
+        alone = calls_alone(base, token, paths, args.runs)
+    with serving(args.db, workers) as base:
+        drawn = in_browser(base, args.browser, name, paths, args.runs)
+    print(f"{'page':<22}{'calls':>6}{'alone cold s':>14}{'alone s':>9}{'charts':>8}"
+          f"{'browser cold s':>16}{'browser s':>11}{'browser/alone':>15}")
+    for label in paths:
+        a_cold, a_warm, n = alone[label]
+        b_cold, b_warm, charts = drawn[label]
+        print(f"{label:<22}{n:>6}{a_cold:>14.3f}{a_warm:>9.3f}{charts:>8}{b_cold:>16.3f}"
+              f"{b_warm:>11.3f}{b_warm / a_warm:>15.2f}")
+
+
+if __name__ == "__main__":
+    main()
