@@ -56,6 +56,26 @@ def test_known_answers_through_the_store(ws: kuznia.Workspace, tmp_path: Path):
         assert r["cost_per_effect_low"] < r["cost_per_effect"] < r["cost_per_effect_high"]
 
 
+def test_clustered_effects_widen_the_interval_from_the_kept_sums(ws: kuznia.Workspace,
+                                                                   tmp_path: Path):
+    from scipy import stats
+
+    _reference(ws, tmp_path, [("X", 30.0)])
+    # 40 uses alternating 0 and 6 effects: mean 3, sample variance 9 * 40 / 39
+    _uses(ws, tmp_path, [_use(f"X{i}", "X", 6 * (i % 2), day=f"2026-0{2 + i % 3}-01")
+                         for i in range(40)], "uses.csv")
+    widen = (stats.t.ppf(0.95, 39) / stats.norm.ppf(0.95)) ** 2
+    phi = 9 * 40 / 39 / 3 * widen
+    lo = stats.gamma.ppf(0.05, 120 / phi + 0.5) / (40 / phi)
+    hi = stats.gamma.ppf(0.95, 120 / phi + 0.5) / (40 / phi)
+    for start in (None, dt.date(2026, 1, 2)):  # the kept cube, then a rescan of the uses
+        (row,) = ws.cost_per_effect("product", date_from=start).rows
+        assert row["dispersion"] == pytest.approx(phi)
+        assert row["cost_per_effect"] == pytest.approx(10.0)  # 30 per use / 3 effects
+        assert row["cost_per_effect_low"] == pytest.approx(30 / hi)
+        assert row["cost_per_effect_high"] == pytest.approx(30 / lo)
+
+
 def test_price_falls_back_from_lot_to_producer_to_product(ws: kuznia.Workspace,
                                                           tmp_path: Path):
     _reference(ws, tmp_path, [("A", 100.0)])

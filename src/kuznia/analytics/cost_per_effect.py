@@ -13,6 +13,19 @@ plain ratio cost / E. With no confirmed effect there is no point figure and no u
 (the data cannot rule out that the product never works); the lower end still says "at
 least this much per effect".
 
+Over-dispersion. Effects per use are not Poisson: a good day brings many, and a use's
+effects cluster (with effects per use negative binomial, k = 0.5 and mean 3, the Poisson
+interval above covered the truth less than half of the time, and more uses did not help).
+Each group's dispersion is estimated from sums kept at import, the uses n, effects E and
+squared effects Q: phi = s^2 / mean, s^2 = (Q - E^2/n) / (n - 1), at least 1, and
+inflated by (t_{n-1} / z)^2 at the interval's tail for the estimate's own uncertainty (a
+sample variance of skewed counts is low more often than high). The interval is then the
+Gamma posterior of the effective counts E / phi over n / phi uses (the quasi-Poisson
+scaling: the same point, an interval about sqrt(phi) times as wide). Uses are taken as
+independent of each other given the rate; uses that share a lot, an operator or a day
+and so move together would need their clusters' sums, which the kept aggregate does not
+hold (see the README's method notes for the coverage this gives, by simulation).
+
 Rankings within a product shrink each producer's rate towards the product's mean with a
 Gamma prior fitted by the method of moments (Marshall, 1991, "Mapping disease and mortality
 rates using empirical Bayes estimators", Applied Statistics 40:283-294): small samples move
@@ -33,11 +46,38 @@ from numpy.typing import ArrayLike, NDArray
 JEFFREYS_SHAPE = 0.5
 
 
+def dispersion(effects: ArrayLike, effects_sq: ArrayLike, uses: ArrayLike,
+               level: float = 0.90) -> NDArray[np.float64]:
+    """How many times more effects per use vary than Poisson counts would (1: as Poisson),
+    per group, from its sums (see the module doc); 1 where fewer than 2 uses or no effect.
+
+    Ten uses with 3 effects each vary less than Poisson (1, inflated for 10 uses to 1.24);
+    ten with the same 30 effects but squares summing to 300 vary 7.8 times as much:
+
+    >>> [round(float(x), 2) for x in dispersion([30, 30], [90, 300], [10, 10], 0.90)]
+    [1.24, 9.66]
+    """
+    from scipy import stats
+
+    e = np.asarray(effects, dtype=float)
+    q = np.asarray(effects_sq, dtype=float)
+    n = np.asarray(uses, dtype=float)
+    ok = (n >= 2) & (e > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        var = np.where(ok, (q - e * e / np.where(ok, n, 1.0)) / (n - 1), 0.0)
+        phi = np.maximum(1.0, np.where(ok, var / np.where(ok, e / n, 1.0), 1.0))
+        tail = 1.0 - (1.0 - level) / 2.0
+        widen = (stats.t.ppf(tail, np.where(ok, n - 1, 1.0)) / stats.norm.ppf(tail)) ** 2
+    return np.where(ok, phi * widen, 1.0)
+
+
 def rate_interval(
     effects: ArrayLike, uses: ArrayLike, level: float = 0.90,
     prior_shape: ArrayLike = JEFFREYS_SHAPE, prior_rate: ArrayLike = 0.0,
+    phi: ArrayLike = 1.0,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Equal-tailed posterior interval of effects per use under a Gamma prior.
+    """Equal-tailed posterior interval of effects per use under a Gamma prior, the counts
+    scaled down by the dispersion ``phi`` (1: Poisson).
 
     >>> lo, hi = rate_interval([0], [10])
     >>> bool(lo[0] > 0) and bool(hi[0] < 0.2)
@@ -45,8 +85,9 @@ def rate_interval(
     """
     from scipy import stats  # imported here: it costs a second at CLI start-up
 
-    e = np.asarray(effects, dtype=float)
-    n = np.asarray(uses, dtype=float)
+    d = np.asarray(phi, dtype=float)
+    e = np.asarray(effects, dtype=float) / d
+    n = np.asarray(uses, dtype=float) / d
     shape = e + np.asarray(prior_shape, dtype=float)
     scale_den = n + np.asarray(prior_rate, dtype=float)
     tail = (1.0 - level) / 2.0
@@ -58,8 +99,10 @@ def rate_interval(
 
 def cost_per_effect(
     cost: ArrayLike, uses: ArrayLike, effects: ArrayLike, level: float = 0.90,
+    effects_sq: ArrayLike | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """Point figure and interval of cost per confirmed effect, per group.
+    """Point figure and interval of cost per confirmed effect, per group; with
+    ``effects_sq`` (the sums of squared effects) the interval allows for over-dispersion.
 
     NaN marks "no figure": no confirmed effect (point and upper end), unknown cost, or no
     uses.
@@ -67,7 +110,8 @@ def cost_per_effect(
     c = np.asarray(cost, dtype=float)
     n = np.asarray(uses, dtype=float)
     e = np.asarray(effects, dtype=float)
-    rate_low, rate_high = rate_interval(e, n, level)
+    phi = 1.0 if effects_sq is None else dispersion(e, effects_sq, n, level)
+    rate_low, rate_high = rate_interval(e, n, level, phi=phi)
     with np.errstate(divide="ignore", invalid="ignore"):
         per_use = np.where(n > 0, c / n, np.nan)
         point = np.where(e > 0, c / e, np.nan)
@@ -113,14 +157,43 @@ def fit_gamma_prior(effects: ArrayLike, uses: ArrayLike) -> GammaPrior | None:
     return GammaPrior(m * m / tau2, m / tau2)
 
 
+def group_dispersion(effects: ArrayLike, effects_sq: ArrayLike, uses: ArrayLike,
+                     groups: ArrayLike) -> NDArray[np.float64]:
+    """Each row's group's dispersion of effects per use (at least 1), pooled within the
+    group's rows (the within-row variance over the group's mean), with the same
+    small-sample inflation as ``dispersion``: a stabler estimate than each row's own."""
+    e = np.asarray(effects, dtype=float)
+    q = np.asarray(effects_sq, dtype=float)
+    n = np.asarray(uses, dtype=float)
+    _, g = np.unique(np.asarray(groups), return_inverse=True)
+    g = g.ravel()
+    has = n > 0
+    within = np.bincount(g, weights=np.where(has, q - e * e / np.where(has, n, 1.0), 0.0))
+    df = np.bincount(g, weights=np.where(has, n - 1, 0.0))
+    e_sum, n_sum = np.bincount(g, weights=e), np.bincount(g, weights=n)
+    # as one group of df + 1 uses with the pooled variance: dispersion() does the rest
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m = e_sum / n_sum
+        k = df + 1
+        pooled = dispersion(m * k, within + (m * k) ** 2 / k, k)
+    return pooled[g]
+
+
 def shrunk_posteriors(
     effects: ArrayLike, exposure: ArrayLike, groups: ArrayLike,
+    phi: ArrayLike | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Each row's Gamma(shape, rate) posterior for its effect rate, with a prior fitted to
     its group by ``fit_gamma_prior``'s moments (all groups at once). ``exposure`` is uses
-    (effects per use) or units (effects per unit). NaN for groups with no exposure."""
-    e = np.asarray(effects, dtype=float)
-    n = np.asarray(exposure, dtype=float)
+    (effects per use) or units (effects per unit). NaN for groups with no exposure.
+
+    With ``phi`` (each row's group's dispersion, ``group_dispersion``) the counts are
+    scaled to effective Poisson counts first, E / phi over n / phi: the chance spread
+    between producers is then phi times the Poisson one, and a producer whose rate stands
+    out only by over-dispersed luck is shrunk as far as it should be."""
+    d = 1.0 if phi is None else np.asarray(phi, dtype=float)
+    e = np.asarray(effects, dtype=float) / d
+    n = np.asarray(exposure, dtype=float) / d
     _, g = np.unique(np.asarray(groups), return_inverse=True)
     g = g.ravel()
     used = n > 0
@@ -148,16 +221,20 @@ def shrunk_posteriors(
 
 def shrunk_rates(
     effects: ArrayLike, uses: ArrayLike, groups: ArrayLike,
+    effects_sq: ArrayLike | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Posterior mean of each row's rate, and its 90% interval, shrunk within its group.
 
-    ``groups`` labels rows that share a prior (for producers: their product).
+    ``groups`` labels rows that share a prior (for producers: their product); with
+    ``effects_sq`` the counts are taken as over-dispersed by their group's dispersion.
 
     >>> mean, low, high = shrunk_rates([3, 300, 500], [3, 1000, 1000], ["A", "A", "A"])
     >>> [round(float(x), 3) for x in mean]
     [0.442, 0.304, 0.496]
     """
-    shape, rate = shrunk_posteriors(effects, uses, groups)
+    phi = (None if effects_sq is None
+           else group_dispersion(effects, effects_sq, uses, groups))
+    shape, rate = shrunk_posteriors(effects, uses, groups, phi)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = shape / rate
     low, high = rate_interval(np.zeros_like(shape), np.zeros_like(shape), 0.90, shape, rate)

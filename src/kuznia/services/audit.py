@@ -371,16 +371,25 @@ def _first_cube_difference(conn: Connection, cube: bulk.Cube) -> str | None:
                if parts else None)
     stored_rows_ = conn.exec_driver_sql(
         f"SELECT {', '.join(cube.columns)} FROM {cube.table}").all()
+    floats = set(bulk.FLOAT_SUMS)
     stored = pl.DataFrame([tuple(r) for r in stored_rows_], orient="row",
                           schema={c: pl.String if c in cube.keys or c in cube.firsts
-                                  else pl.Int64 for c in cube.columns})
+                                  else pl.Float64 if c in floats else pl.Int64
+                                  for c in cube.columns})
     stored = stored.filter(pl.any_horizontal(pl.col(c) != 0 for c in cube.sums))
     if rebuilt is None:
         rebuilt = stored.clear()
     rebuilt = rebuilt.select(cube.columns).with_columns(
-        pl.col(c).cast(pl.Int64) for c in cube.sums)
+        pl.col(c).cast(pl.Float64 if c in floats else pl.Int64) for c in cube.sums)
     joined = stored.join(rebuilt, on=keys, how="full", coalesce=True, suffix="__r")
-    differs = pl.any_horizontal(pl.col(c).ne_missing(pl.col(f"{c}__r")) for c in cube.sums)
+
+    def differ(c: str) -> pl.Expr:  # a float sum is exact below 2**53; relative beyond
+        if c not in floats:
+            return pl.col(c).ne_missing(pl.col(f"{c}__r"))
+        gap = (pl.col(c) - pl.col(f"{c}__r")).abs()
+        return (gap > 1e-9 * pl.max_horizontal(pl.col(c).abs(), 1.0)).fill_null(True)
+
+    differs = pl.any_horizontal(differ(c) for c in cube.sums)
     bad = joined.filter(differs).sort(keys)
     if bad.is_empty():
         return None

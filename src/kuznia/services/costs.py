@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Integer, and_, case, func, literal, select
+from sqlalchemy import Float, Integer, and_, case, cast, func, literal, select
 from sqlalchemy.sql import Select
 
 from kuznia.analytics.cost_per_effect import cost_per_effect as cpe_figures
-from kuznia.analytics.cost_per_effect import shrunk_rates
+from kuznia.analytics.cost_per_effect import dispersion, shrunk_rates
 from kuznia.errors import UsageError
 from kuznia.services.prices import joined_price
 from kuznia.services.results import Tabular
@@ -88,6 +88,7 @@ def _source(store: Store, by: tuple[str, ...], date_from: dt.date | None,
         literal(1, Integer).label("uses"),
         uses.c.units_used,
         uses.c.effects,
+        (cast(uses.c.effects, Float) * cast(uses.c.effects, Float)).label("effects_sq"),
         *[case((outcome == o, 1), else_=0).label(f"n_{o}")
           for o in ("effect", "no_effect", "failure", "aborted")],
     )
@@ -115,6 +116,7 @@ def _aggregate(src: Any, by: tuple[str, ...]) -> Select[Any]:
             func.sum(src.c.uses).label("uses"),
             func.sum(units).label("units_used"),
             func.sum(src.c.effects).label("effects"),
+            func.sum(src.c.effects_sq).label("effects_sq"),
             func.sum(units * price).label("cost"),
             func.sum(case((price.is_(None), src.c.uses), else_=0)).label("uses_unpriced"),
             func.sum(case((lot_p.is_not(None), units), else_=0)).label("units_lot_price"),
@@ -191,13 +193,17 @@ def cost_per_effect(
     unpriced = np.array([r["uses_unpriced"] for r in raw], dtype=float)
     cost = np.array([np.nan if u > 0 or r["cost"] is None else r["cost"]
                      for r, u in zip(raw, unpriced, strict=True)], dtype=float)
-    point, low, high = cpe_figures(cost, n, e, level)
+    q = np.array([r["effects_sq"] or 0.0 for r in raw], dtype=float)
+    point, low, high = cpe_figures(cost, n, e, level, effects_sq=q)
+    phi = dispersion(e, q, n, level)
     for i, r in enumerate(raw):
         for k in ("producer_id", "version"):
             if k in r and r[k] == "":
                 r[k] = None
         r["cost"] = _nan_to_none(cost[i])
         r["effects_per_use"] = float(e[i] / n[i]) if n[i] else None
+        r["dispersion"] = float(phi[i])
+        del r["effects_sq"]
         r["cost_per_effect"] = _nan_to_none(point[i])
         r["cost_per_effect_low"] = _nan_to_none(low[i])
         r["cost_per_effect_high"] = _nan_to_none(high[i])
@@ -209,18 +215,18 @@ def cost_per_effect(
                   "units_producer_price", *OUTCOME_COUNTS):
             r[k] = int(r[k] or 0)
     if "product" in groups and "producer" in groups:
-        _rank_producers(raw, groups, n, e, cost)
+        _rank_producers(raw, groups, n, e, cost, q)
     table.rows = raw
     _explain(table, e, unpriced, level)
     return table
 
 
 def _rank_producers(rows: list[dict[str, Any]], by: tuple[str, ...], n: np.ndarray,
-                    e: np.ndarray, cost: np.ndarray) -> None:
+                    e: np.ndarray, cost: np.ndarray, q: np.ndarray) -> None:
     """Shrink each producer's effect rate towards its product's and rank within the product."""
     peers = [b for b in by if b != "producer"]
     labels = np.array(["\x1f".join(str(r.get(GROUP_KEYS[b])) for b in peers) for r in rows])
-    mean, low, high = shrunk_rates(e, n, labels)
+    mean, low, high = shrunk_rates(e, n, labels, effects_sq=q)
     with np.errstate(divide="ignore", invalid="ignore"):
         per_use = cost / n
         shrunk = per_use / mean
@@ -240,7 +246,9 @@ def _explain(table: CostTable, e: np.ndarray, unpriced: np.ndarray, level: float
     table.notes.append(
         f"cost per effect = cost of the units used / confirmed effects, in {table.currency}; "
         f"low-high is a {pct}% interval from a Gamma-Poisson model of effects per use "
-        "(Jeffreys prior)")
+        "(Jeffreys prior), widened by each group's dispersion (how much more effects per use "
+        "vary than Poisson counts; 1 = as Poisson): uses are taken as independent given "
+        "the rate")
     none = int(np.sum(e == 0))
     if none:
         table.notes.append(f"{none} groups have no confirmed effect yet: no figure and no "

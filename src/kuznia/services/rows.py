@@ -30,6 +30,9 @@ class CostRow(TypedDict):
     n_failure: int
     n_aborted: int
     effects_per_use: float | None
+    # how many times more effects per use vary than Poisson counts (1: as Poisson), with
+    # the small-sample inflation the interval uses
+    dispersion: float
     cost_per_effect: float | None
     cost_per_effect_low: float | None
     cost_per_effect_high: float | None

@@ -16,7 +16,9 @@ from sqlalchemy import Connection, Table, and_, bindparam, select, update
 
 SQLITE_MAX_PARAMS = 999  # the limit of older SQLite builds; newer allow 32,766
 CUBE_KEYS = ("product_id", "producer_id", "version", "lot", "month")
-CUBE_SUMS = ("uses", "units_used", "effects", "n_effect", "n_no_effect", "n_failure", "n_aborted")
+CUBE_SUMS = ("uses", "units_used", "effects", "effects_sq", "n_effect", "n_no_effect",
+             "n_failure", "n_aborted")
+FLOAT_SUMS = ("effects_sq",)  # kept as floats (the rest are integers)
 
 
 def _text_dates(frame: pl.DataFrame) -> pl.DataFrame:
@@ -116,6 +118,9 @@ def cube_rows(uses: pl.DataFrame, sign: int = 1) -> pl.DataFrame:
             pl.lit(1, dtype=pl.Int64).alias("uses"),
             pl.col("units_used").cast(pl.Int64),
             pl.col("effects").cast(pl.Int64),
+            # the sum of squared effects, for the dispersion of effects per use (a float:
+            # squares of the largest counts would overflow a 64-bit sum)
+            (pl.col("effects").cast(pl.Float64) ** 2).alias("effects_sq"),
             *[(outcome == o).cast(pl.Int64).alias(f"n_{o}")
               for o in ("effect", "no_effect", "failure", "aborted")],
         )

@@ -132,6 +132,7 @@ use_cube = Table(
     Column("uses", BigInteger, nullable=False),
     Column("units_used", BigInteger, nullable=False),
     Column("effects", BigInteger, nullable=False),
+    Column("effects_sq", Float, nullable=False, server_default="0"),  # sum of effects^2
     Column("n_effect", BigInteger, nullable=False),
     Column("n_no_effect", BigInteger, nullable=False),
     Column("n_failure", BigInteger, nullable=False),
