@@ -123,7 +123,10 @@ def test_vectorised_shrinkage_equals_the_per_group_fit(rows):
         rows_in = g == label
         prior = fit_gamma_prior(e[rows_in], n[rows_in])
         assert prior is not None
-        expected = (e[rows_in] + prior.shape) / (n[rows_in] + prior.rate)
+        if prior.pooled:  # no spread beyond chance: one rate for all, the pooled one
+            expected = np.full(rows_in.sum(), max(e[rows_in].sum(), 0.5) / n[rows_in].sum())
+        else:
+            expected = (e[rows_in] + prior.shape) / (n[rows_in] + prior.rate)
         assert mean[rows_in] == pytest.approx(expected, rel=1e-9)
 
 
@@ -194,3 +197,28 @@ def test_shrinkage_allows_for_clustered_effects():
             kept[clustered].append(np.ptp(mean) / np.ptp(raw))
     assert np.median(kept[False]) > 0.4
     assert np.median(kept[True]) < 0.25
+
+
+def _lone_winner(rates: list[float], uses: int, seed: int, sims: int = 300) -> float:
+    """Share of simulated products whose best-ranked producer stands alone (untied)."""
+    from kuznia.analytics.cost_per_effect import rank_with_ties, shrunk_fit
+
+    rng = np.random.default_rng(seed)
+    n = np.full(len(rates), float(uses))
+    groups = ["A"] * len(rates)
+    alone = 0
+    for _ in range(sims):
+        e = rng.poisson(np.array(rates) * uses).astype(float)
+        shape, rate, pooled = shrunk_fit(e, n, groups)
+        r = rank_with_ties(np.full(len(rates), 10.0), shape, rate, pooled, groups)
+        alone += bool(np.any((r.rank == 1) & ~r.tied))
+        assert np.nansum(r.p_best) == pytest.approx(1.0)
+    return alone / sims
+
+
+def test_producers_alike_are_rarely_ranked_apart_and_different_ones_are():
+    # three producers with one true rate at one price: a lone winner is luck, and rare
+    assert _lone_winner([0.1, 0.1, 0.1], 100, seed=1) <= 0.10
+    assert _lone_winner([1.0, 1.0, 1.0, 1.0], 200, seed=2) <= 0.10
+    # one producer twice as good: it stands alone at the top most of the time
+    assert _lone_winner([0.2, 0.1, 0.1], 300, seed=3) >= 0.80

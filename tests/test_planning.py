@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -113,7 +114,9 @@ def test_what_ifs_change_prices_and_drop_producers(planned: kuznia.Workspace):
 def test_greedy_baseline_is_reported_with_what_it_breaks(planned: kuznia.Workspace):
     plan = planning.allocate(planned.store, budget=600_000, max_producer_share=0.7)
     assert plan.baseline["expected_effects"] > 0
-    assert plan.baseline["breaks"] == ["P003 has 100% of FPV-A, over the 70% producer cap"]
+    # the greedy rule puts all of FPV-A on one producer (which one: the first of equals)
+    (broken,) = plan.baseline["breaks"]
+    assert re.fullmatch(r"P00\d has 100% of FPV-A, over the 70% producer cap", broken)
     assert plan.binding[0].startswith("the budget binds")
 
 

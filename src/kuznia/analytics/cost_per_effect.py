@@ -126,6 +126,7 @@ class GammaPrior:
 
     shape: float
     rate: float
+    pooled: bool = False  # no spread beyond chance: the members share the pooled rate
 
     @property
     def mean(self) -> float:
@@ -137,8 +138,9 @@ def fit_gamma_prior(effects: ArrayLike, uses: ArrayLike) -> GammaPrior | None:
 
     m = sum(E)/sum(n); s2 = sum(n (E/n - m)^2) / sum(n); tau2 = s2 - m / mean(n).
     When tau2 <= 0 (or there is one group) the groups do not differ more than chance: full
-    pooling, with a prior of mean m worth the groups' pooled uses, so that its certainty is
-    no more than the data's. None when there is no use at all.
+    pooling (``pooled``): every group's posterior is then the pooled one, Gamma(sum E,
+    sum n), which this prior (mean m, worth the pooled uses) describes. None when there is
+    no use at all.
     """
     e = np.asarray(effects, dtype=float)
     n = np.asarray(uses, dtype=float)
@@ -148,12 +150,12 @@ def fit_gamma_prior(effects: ArrayLike, uses: ArrayLike) -> GammaPrior | None:
         return None
     m = e.sum() / n.sum()
     if m == 0:
-        return GammaPrior(JEFFREYS_SHAPE, n.sum())  # nothing worked anywhere yet
+        return GammaPrior(JEFFREYS_SHAPE, n.sum(), pooled=True)  # nothing worked anywhere yet
     s2 = float(np.sum(n * (e / n - m) ** 2) / n.sum())
     tau2 = s2 - m / n.mean()
     if tau2 <= 0 or n.size < 2:
         worth = float(n.sum())
-        return GammaPrior(m * worth, worth)
+        return GammaPrior(m * worth, worth, pooled=True)
     return GammaPrior(m * m / tau2, m / tau2)
 
 
@@ -183,6 +185,15 @@ def shrunk_posteriors(
     effects: ArrayLike, exposure: ArrayLike, groups: ArrayLike,
     phi: ArrayLike | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Each row's Gamma(shape, rate) posterior (see ``shrunk_fit``)."""
+    shape, rate, _ = shrunk_fit(effects, exposure, groups, phi)
+    return shape, rate
+
+
+def shrunk_fit(
+    effects: ArrayLike, exposure: ArrayLike, groups: ArrayLike,
+    phi: ArrayLike | None = None,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
     """Each row's Gamma(shape, rate) posterior for its effect rate, with a prior fitted to
     its group by ``fit_gamma_prior``'s moments (all groups at once). ``exposure`` is uses
     (effects per use) or units (effects per unit). NaN for groups with no exposure.
@@ -190,7 +201,10 @@ def shrunk_posteriors(
     With ``phi`` (each row's group's dispersion, ``group_dispersion``) the counts are
     scaled to effective Poisson counts first, E / phi over n / phi: the chance spread
     between producers is then phi times the Poisson one, and a producer whose rate stands
-    out only by over-dispersed luck is shrunk as far as it should be."""
+    out only by over-dispersed luck is shrunk as far as it should be.
+
+    The third array says which rows' groups show no spread beyond chance: their members
+    share one posterior, the group's pooled one."""
     d = 1.0 if phi is None else np.asarray(phi, dtype=float)
     e = np.asarray(effects, dtype=float) / d
     n = np.asarray(exposure, dtype=float) / d
@@ -206,17 +220,19 @@ def shrunk_posteriors(
         r = np.where(used, e / np.where(used, n, 1.0), 0.0)
         s2 = np.bincount(g, weights=w * (r - m[g]) ** 2) / n_sum
         tau2 = s2 - m / (n_sum / k)
-    pooled = (tau2 <= 0) | (k < 2)
-    worth = n_sum  # full pooling: a prior worth the group's pooled exposure
-    shape = np.where(pooled, m * worth, m * m / np.where(pooled, 1.0, tau2))
-    rate = np.where(pooled, worth, m / np.where(pooled, 1.0, tau2))
-    nothing = m == 0  # nothing worked anywhere in the group yet
-    shape = np.where(nothing, JEFFREYS_SHAPE, shape)
-    rate = np.where(nothing, n_sum, rate)
+    # no spread beyond chance (or one member): one rate for the whole group, Marshall's
+    # estimate with tau2 = 0. The first version kept a prior worth the group's exposure
+    # instead, so three producers at 10, 11 and 9 effects in 100 uses each still came out
+    # apart and the 11 ranked first on luck.
+    pooled = ~(tau2 > 0) | (k < 2)
+    safe = np.where(pooled, 1.0, tau2)
     empty = (~(n_sum > 0))[g]
-    post_shape = np.where(empty, np.nan, e + shape[g])
-    post_rate = np.where(empty, np.nan, n + rate[g])
-    return post_shape, post_rate
+    one = np.where(e_sum > 0, e_sum, JEFFREYS_SHAPE)  # the pooled posterior's shape
+    post_shape = np.where(pooled[g], one[g], e + (m * m / safe)[g])
+    post_rate = np.where(pooled[g], n_sum[g], n + (m / safe)[g])
+    post_shape = np.where(empty, np.nan, post_shape)
+    post_rate = np.where(empty, np.nan, post_rate)
+    return post_shape, post_rate, pooled[g] & ~empty
 
 
 def shrunk_rates(
@@ -239,3 +255,72 @@ def shrunk_rates(
         mean = shape / rate
     low, high = rate_interval(np.zeros_like(shape), np.zeros_like(shape), 0.90, shape, rate)
     return mean, low, high
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Ranks within groups (1 = lowest cost per effect; tied rows share the better rank),
+    whether a row shares its rank, and each row's probability of being its group's best."""
+
+    rank: NDArray[np.float64]  # NaN where the row has no figure to rank
+    tied: NDArray[np.bool_]
+    p_best: NDArray[np.float64]
+
+
+def rank_with_ties(per_use_cost: ArrayLike, shape: ArrayLike, rate: ArrayLike,
+                   pooled: ArrayLike, groups: ArrayLike, sure: float = 0.90,
+                   draws: int = 2000, seed: int = 0) -> Ranking:
+    """Rank rows within their groups by cost per effect, not apart on luck.
+
+    Each row's cost per effect is ``per_use_cost`` over its effect rate, the rate drawn
+    ``draws`` times from its Gamma(shape, rate) posterior (rows of a pooled group share one
+    rate, so their draws are the same: only their costs per use can tell them apart). In
+    order of the posterior mean, a row takes a rank of its own if it is worse than some row
+    of the tie above it with probability at least ``sure``; otherwise it joins that tie
+    (a producer shares a rank only with producers it cannot be told from). ``p_best`` is
+    the share of draws in which the row is its group's cheapest per effect. Seeded: the
+    same rows give the same answer.
+
+    Three producers at 10, 11 and 9 effects in 100 uses at one price do not differ beyond
+    chance: one pooled rate, so one rank, shared:
+
+    >>> shape, rate, pooled = shrunk_fit([10, 11, 9], [100, 100, 100], ["A"] * 3)
+    >>> r = rank_with_ties([5.0] * 3, shape, rate, pooled, ["A"] * 3)
+    >>> r.rank.tolist(), r.tied.tolist()
+    ([1.0, 1.0, 1.0], [True, True, True])
+    """
+    c = np.asarray(per_use_cost, dtype=float)
+    a = np.asarray(shape, dtype=float)
+    b = np.asarray(rate, dtype=float)
+    one = np.asarray(pooled, dtype=bool)
+    labels, g = np.unique(np.asarray(groups), return_inverse=True)
+    g = g.ravel()
+    rank = np.full(c.size, np.nan)
+    tied = np.zeros(c.size, dtype=bool)
+    p_best = np.full(c.size, np.nan)
+    rng = np.random.default_rng(seed)
+    ok = np.isfinite(c) & np.isfinite(a) & np.isfinite(b) & (b > 0) & (a > 0)
+    for k in range(labels.size):
+        idx = np.flatnonzero((g == k) & ok)
+        if idx.size == 0:
+            continue
+        if one[idx].all():  # one rate for the group: one draw vector for all its rows
+            lam = np.broadcast_to(rng.gamma(a[idx[0]], 1.0, draws) / b[idx[0]],
+                                  (idx.size, draws))
+        else:
+            lam = rng.gamma(a[idx][:, None], 1.0, (idx.size, draws)) / b[idx][:, None]
+        cpe = c[idx][:, None] / lam
+        best = np.argmin(cpe, axis=0)
+        p_best[idx] = np.bincount(best, minlength=idx.size) / draws
+        order = np.argsort(c[idx] * b[idx] / a[idx], kind="stable")  # by posterior mean
+        current, tie = 1, [order[0]]
+        for pos, i in enumerate(order):
+            # against every row of the current tie, not only the row just above: ties do
+            # not chain from the best to the worst through small steps
+            if pos and max(np.mean(cpe[j] < cpe[i]) for j in tie) >= sure:
+                current, tie = pos + 1, []
+            tie.append(i)
+            rank[idx[i]] = current
+        counts = np.bincount(rank[idx].astype(int))
+        tied[idx] = counts[rank[idx].astype(int)] > 1
+    return Ranking(rank, tied, p_best)

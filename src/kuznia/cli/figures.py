@@ -51,7 +51,7 @@ def render_costs(table: CostTable) -> None:
     keys = [GROUP_KEYS[b] for b in table.by]
     ranked = "rank_in_product" in (table.rows[0] if table.rows else {})
     t = Table(*keys, "uses", "effects", "eff/use", f"cost ({table.currency})",
-              "cost per effect", "90% interval", *(["rank*"] if ranked else []))
+              "cost per effect", "90% interval", *(["rank* (= tie)"] if ranked else []))
     for r in table.rows:
         if r["cost"] is None:
             figure, interval = "price unknown", ""
@@ -65,7 +65,8 @@ def render_costs(table: CostTable) -> None:
             *[str(r[k]) if r[k] is not None else "(not given)" for k in keys],
             f"{r['uses']:,}", f"{r['effects']:,}", f"{r['effects_per_use']:.2f}",
             money(r["cost"]), figure, interval,
-            *([str(r["rank_in_product"] or "")] if ranked else []),
+            *([f"{r['rank_in_product'] or ''}{'=' if r.get('rank_tied') else ''}"]
+              if ranked else []),
         )
     out.print(t)
     for note in table.notes:

@@ -16,7 +16,12 @@ from sqlalchemy import Float, Integer, and_, case, cast, func, literal, select
 from sqlalchemy.sql import Select
 
 from kuznia.analytics.cost_per_effect import cost_per_effect as cpe_figures
-from kuznia.analytics.cost_per_effect import dispersion, shrunk_rates
+from kuznia.analytics.cost_per_effect import (
+    dispersion,
+    group_dispersion,
+    rank_with_ties,
+    shrunk_fit,
+)
 from kuznia.errors import UsageError
 from kuznia.services.prices import joined_price
 from kuznia.services.results import Tabular
@@ -223,22 +228,24 @@ def cost_per_effect(
 
 def _rank_producers(rows: list[dict[str, Any]], by: tuple[str, ...], n: np.ndarray,
                     e: np.ndarray, cost: np.ndarray, q: np.ndarray) -> None:
-    """Shrink each producer's effect rate towards its product's and rank within the product."""
+    """Shrink each producer's effect rate towards its product's and rank within the
+    product, with ties where producers do not differ beyond chance (``rank_with_ties``)."""
     peers = [b for b in by if b != "producer"]
     labels = np.array(["\x1f".join(str(r.get(GROUP_KEYS[b])) for b in peers) for r in rows])
-    mean, low, high = shrunk_rates(e, n, labels, effects_sq=q)
+    phi = group_dispersion(e, q, n, labels)
+    shape, rate, pooled = shrunk_fit(e, n, labels, phi)
     with np.errstate(divide="ignore", invalid="ignore"):
+        mean = shape / rate
         per_use = cost / n
         shrunk = per_use / mean
+    ranking = rank_with_ties(per_use, shape, rate, pooled, labels)
     for i, r in enumerate(rows):
         r["effects_per_use_shrunk"] = _nan_to_none(mean[i])
         r["cost_per_effect_shrunk"] = _nan_to_none(shrunk[i])
-    for label in np.unique(labels):
-        idx = [i for i in np.flatnonzero(labels == label) if not np.isnan(shrunk[i])]
-        for rank, i in enumerate(sorted(idx, key=lambda i: shrunk[i]), start=1):
-            rows[i]["rank_in_product"] = rank
-    for r in rows:
-        r.setdefault("rank_in_product", None)
+        ranked = not np.isnan(ranking.rank[i])
+        r["rank_in_product"] = int(ranking.rank[i]) if ranked else None
+        r["rank_tied"] = bool(ranking.tied[i]) if ranked else None
+        r["p_best"] = _nan_to_none(ranking.p_best[i])
 
 
 def _explain(table: CostTable, e: np.ndarray, unpriced: np.ndarray, level: float) -> None:
@@ -259,8 +266,11 @@ def _explain(table: CostTable, e: np.ndarray, unpriced: np.ndarray, level: float
     if "product" in table.by and "producer" in table.by:
         table.notes.append(
             "producers are ranked within each product by cost per effect with their effect "
-            "rate shrunk towards the product's (empirical Bayes, Marshall 1991): small samples "
-            "move most")
+            "rate shrunk towards the product's (empirical Bayes, Marshall 1991, allowing for "
+            "the product's dispersion): small samples move most, and producers whose rates "
+            "do not differ beyond chance share one rate; a producer ties with the one ranked "
+            "above it unless it is worse with 90% probability (rank_tied); p_best is its "
+            "probability of being the product's cheapest per effect")
     lot = sum(r["units_lot_price"] for r in table.rows)
     prod = sum(r["units_producer_price"] for r in table.rows)
     total = sum(r["units_used"] for r in table.rows)

@@ -41,6 +41,8 @@ class CostRow(TypedDict):
     effects_per_use_shrunk: NotRequired[float | None]
     cost_per_effect_shrunk: NotRequired[float | None]
     rank_in_product: NotRequired[int | None]
+    rank_tied: NotRequired[bool | None]  # shares its rank: not worse beyond chance
+    p_best: NotRequired[float | None]  # probability of being the product's cheapest
 
 
 class UseRow(TypedDict):
