@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-from scipy.stats import binomtest
+from scipy import integrate, stats
 from typer.testing import CliRunner
 
 import kuznia
@@ -140,9 +140,14 @@ def test_fix_statuses_follow_the_uses(loop_ws: kuznia.Workspace):
     assert (jam["failures_before"], jam["uses_before"], jam["failures_after"],
             jam["uses_after"]) == (20, 200, 2, 300)
     assert jam["status"] == "verified"
-    # an independent implementation of the same exact conditional test
-    assert jam["p_value"] == pytest.approx(
-        binomtest(2, 22, 300 / 500, alternative="less").pvalue, rel=1e-9)
+    # an independent computation of the sequential test's always-valid p-value: the
+    # rate before at least its 97.5% lower bound, the mixture over rates below it by
+    # numerical integration (counts and uses scaled by the lots' dispersion)
+    phi = jam["lot_dispersion"]
+    low = stats.gamma.ppf(0.025, 20 / phi + 0.5) / (200 / phi)
+    mu = low * 300 / phi
+    mixture = integrate.quad(lambda t: t ** (2 / phi) * np.exp(-(t - 1) * mu), 0, 1)[0]
+    assert jam["p_value"] == pytest.approx(min(1.0, 2 / mixture), rel=1e-6)
     link = fixes["A-LINK"]
     assert (link["failures_before"], link["uses_before"], link["failures_after"],
             link["uses_after"]) == (10, 400, 3, 100)

@@ -14,15 +14,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from kuznia.analytics.failures import binomial_interval, pareto_order
-from kuznia.analytics.fixes import AWAITING, OPEN, verdict
+from kuznia.analytics.fixes import AWAITING, OPEN, lot_dispersion, verdict
 from kuznia.errors import UsageError
 from kuznia.services.results import Tabular
 from kuznia.services.store import Store
 from kuznia.services.trace import uses_command
-from kuznia.store.schema import corrective_actions, failure_cube, failure_modes, versions
+from kuznia.store.schema import (
+    corrective_actions,
+    failure_cube,
+    failure_modes,
+    use_cube,
+    versions,
+)
 
 LEVEL = 0.9
 UNCLASSIFIED_SEVERITY = 3  # a mode missing from failure_modes counts as serious until rated
@@ -173,6 +179,45 @@ def _counts(cube: pl.DataFrame) -> tuple[dict[tuple, int], dict[tuple, int]]:
             {tuple(r[:4]): r[4] for r in fails.iter_rows()})
 
 
+def _lot_failures(conn: Connection, product: str | None, producer: str | None
+                  ) -> pl.DataFrame:
+    """Uses and failures (any mode) per product, producer, version and lot, from the use
+    cube (summed over months): the lots a fix's verdict takes as clusters."""
+    c = use_cube
+    q = (select(c.c.product_id, c.c.producer_id, c.c.version, c.c.lot,
+                func.sum(c.c.uses), func.sum(c.c.n_failure))
+         .group_by(c.c.product_id, c.c.producer_id, c.c.version, c.c.lot))
+    if product:
+        q = q.where(c.c.product_id == product)
+    if producer:
+        q = q.where(c.c.producer_id == producer)
+    return pl.DataFrame(conn.execute(q).all(), orient="row", schema={
+        "product_id": pl.String, "producer_id": pl.String, "version": pl.String,
+        "lot": pl.String, "uses": pl.Int64, "failures": pl.Int64})
+
+
+def _mode_dispersion(lots: pl.DataFrame, product: str, producer: str | None,
+                     mode_failures: int, mode_uses: int) -> float:
+    """One failure mode's dispersion between lots: the product's (or the producer's)
+    dispersion of all failures, scaled to the mode's share of them (a lot's excess
+    variance grows with the rate: phi - 1 = lot size x rate / lot-effect shape, so a mode
+    with a tenth of the failures has a tenth of the excess). Uses with no lot are left
+    out: they are no cluster."""
+    mine = lots.filter((pl.col("product_id") == product) & (pl.col("lot") != ""))
+    if producer:
+        mine = mine.filter(pl.col("producer_id") == producer)
+    if mine.height < 2 or mode_uses == 0:
+        return 1.0
+    uses, fails = mine["uses"].to_numpy(), mine["failures"].to_numpy()
+    phi = lot_dispersion(fails, uses, (mine["producer_id"] + "\x1f" + mine["version"])
+                         .to_numpy())
+    all_rate = fails.sum() / max(uses.sum(), 1)
+    if all_rate <= 0:
+        return 1.0
+    share = min(1.0, (mode_failures / mode_uses) / all_rate)
+    return float(1.0 + (phi - 1.0) * share)
+
+
 def fixes(store: Store, product: str | None = None, producer: str | None = None,
           confidence: float = 0.95, reduction: float = 0.5, *,
           scope: str | None = None) -> FixTable:
@@ -194,6 +239,7 @@ def fixes(store: Store, product: str | None = None, producer: str | None = None,
             q = q.where(corrective_actions.c.producer_id == producer)
         actions = [dict(r._mapping) for r in conn.execute(q)]
         cube = cube_frame(conn, product, scope)
+        lots = _lot_failures(conn, product, scope)
         if scope is not None:
             theirs = set(cube["product_id"].unique())
             actions = [a for a in actions if a["producer_id"] == scope
@@ -219,7 +265,8 @@ def fixes(store: Store, product: str | None = None, producer: str | None = None,
                 n1, x1 = n1 + n, x1 + x
             else:
                 n2, x2 = n2 + n, x2 + x
-        v_ = verdict(x1, n1, x2, n2, confidence=confidence, reduction=reduction)
+        phi = _mode_dispersion(lots, p, who, x1 + x2, n1 + n2)
+        v_ = verdict(x1, n1, x2, n2, confidence=confidence, reduction=reduction, phi=phi)
         note = ""
         if cut is None:
             note = f"version {fixed} is not in versions yet"
@@ -245,6 +292,7 @@ def fixes(store: Store, product: str | None = None, producer: str | None = None,
             "uses_after": n2,
             "rate_after": x2 / n2 if n2 else None,
             "uses_needed": v_.uses_needed,
+            "lot_dispersion": phi,
             "p_value": v_.p_fell,
             "p_not_effective": v_.p_not_effective,
             "note": note,

@@ -106,6 +106,8 @@ class FixRow(TypedDict):
     uses_after: int
     rate_after: float | None
     uses_needed: int | None
+    # failures' dispersion between lots (1: as Poisson), the verdict's cluster allowance
+    lot_dispersion: float
     p_value: float | None
     p_not_effective: float | None
     note: str | None
