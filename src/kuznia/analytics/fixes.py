@@ -48,8 +48,8 @@ from dataclasses import dataclass
 import numpy as np
 
 OPEN, AWAITING, VERIFIED, NOT_EFFECTIVE = "open", "awaiting_data", "verified", "not_effective"
-GRID = np.unique(np.round(np.geomspace(1, 1e6, 240)))  # about 6% apart
-DRAWS = 1000
+GRID = np.unique(np.round(np.geomspace(1, 1e5, 200)))  # about 6% apart
+DRAWS = 500
 WANTED = 0.80  # the predictive probability of a verdict that ``uses_needed`` asks for
 
 
@@ -141,15 +141,28 @@ def _needed(x1: float, n1: float, x2: float, n2: float, alpha: float, reduction:
     rng = np.random.default_rng(20261124)  # seeded: the same counts give the same answer
     rate = rng.gamma(x2 + (1.0 - reduction), 1.0, DRAWS) / (n2 + 1.0 / before)
     steps = np.diff(np.concatenate([[0.0], GRID / phi]))
-    paths = x2 + np.cumsum(rng.poisson(np.outer(rate, steps)), axis=1)  # (draws, grid)
+    counts = np.cumsum(rng.poisson(np.outer(rate, steps)), axis=1)  # (draws, grid): new
+    # failures by each grid point
     exposure = n2 + GRID / phi
-    fell, above = _tests(x1, n1, paths, np.broadcast_to(exposure, paths.shape), alpha,
-                         reduction)
     bar = np.log(2.0 / alpha)
-    decided = np.maximum.accumulate((fell >= bar) | (above >= bar), axis=1)
-    chance = decided.mean(axis=0)
-    hit = np.flatnonzero(chance >= WANTED)
-    return int(GRID[hit[0]]) if hit.size else None
+    decided = np.zeros(DRAWS, dtype=bool)
+    for start in range(0, GRID.size, 24):  # a block of the grid at a time: most settle early
+        block = slice(start, start + 24)
+        # many paths share a count at a grid point: test each (count, point) once
+        new = counts[:, block]
+        key = new * 64 + np.arange(new.shape[1])  # (new failures, grid point) in one int
+        uniq, back = np.unique(key, return_inverse=True)
+        f_u, a_u = _tests(x1, n1, x2 + uniq // 64, exposure[block][uniq % 64], alpha,
+                          reduction)
+        fell = f_u[back].reshape(new.shape)
+        above = a_u[back].reshape(new.shape)
+        chance = (decided[:, None] | np.logical_or.accumulate(
+            (fell >= bar) | (above >= bar), axis=1)).mean(axis=0)
+        hit = np.flatnonzero(chance >= WANTED)
+        if hit.size:
+            return int(GRID[start + hit[0]])
+        decided |= ((fell >= bar) | (above >= bar)).any(axis=1)
+    return None
 
 
 def lot_dispersion(failures: np.ndarray, uses: np.ndarray, versions: np.ndarray) -> float:
