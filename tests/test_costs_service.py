@@ -214,6 +214,13 @@ def test_producers_that_differ_only_by_chance_are_not_ranked_apart(ws: kuznia.Wo
     t = ws.cost_per_effect("product,producer")
     assert {r["rank_in_product"] for r in t.rows} == {1}
     assert all(r["rank_tied"] for r in t.rows)
+    # uses that name no producer count in the product's rate but are not ranked
+    _uses(ws, tmp_path, [_use(f"N{i}", "A", 3, lot="", producer="") for i in range(5)],
+          "none.csv")
+    rows = ws.cost_per_effect("product,producer").rows
+    nobody = next(r for r in rows if r["producer_id"] is None)
+    assert nobody["rank_in_product"] is None and nobody["p_best"] is None
+    assert sum(r["p_best"] for r in rows if r["producer_id"]) == pytest.approx(1.0)
     # one rate: the shrunk figures coincide (the first version put P2 first on luck)
     assert {round(r["effects_per_use_shrunk"], 12) for r in t.rows} == {0.1}
     assert len({round(r["cost_per_effect_shrunk"], 9) for r in t.rows}) == 1

@@ -238,7 +238,10 @@ def _rank_producers(rows: list[dict[str, Any]], by: tuple[str, ...], n: np.ndarr
         mean = shape / rate
         per_use = cost / n
         shrunk = per_use / mean
-    ranking = rank_with_ties(per_use, shape, rate, pooled, labels)
+    # uses with no producer named count in the product's rate, but are no producer to
+    # rank (money cannot go to them)
+    named = np.array([bool(r.get("producer_id")) for r in rows])
+    ranking = rank_with_ties(np.where(named, per_use, np.nan), shape, rate, pooled, labels)
     for i, r in enumerate(rows):
         r["effects_per_use_shrunk"] = _nan_to_none(mean[i])
         r["cost_per_effect_shrunk"] = _nan_to_none(shrunk[i])
