@@ -267,3 +267,28 @@ def test_product_and_category_filters_equal_the_grouped_rows(filled: kuznia.Work
         by_cat = filled.cost_per_effect("product", category=cat)
         assert {r["product_id"] for r in by_cat.rows} <= in_cat
         assert sum(r["uses"] for r in by_cat.rows) == filled.uses(category=cat, limit=1).total
+
+
+def test_failure_rates_allow_for_lots_that_fail_together(ws: kuznia.Workspace,
+                                                         tmp_path: Path):
+    from kuznia.analytics.failures import binomial_interval
+
+    _reference(ws, tmp_path, [("A", 100.0)])
+    write_csv(tmp_path / "d2.csv", SPECS["deliveries"].columns,
+              [[f"D-{k}", "C-A", "2026-01-06", 10, 10, f"LOT-{k}"] for k in range(8)])
+    ws.import_file("deliveries", tmp_path / "d2.csv")
+    # 8 lots of 20 uses: two bad lots hold all 12 failures of mode "jam"
+    rows = []
+    for k in range(8):
+        for i in range(20):
+            fail = k in (2, 5) and i < 6
+            rows.append([f"U{k}-{i}", "2026-02-01", "OP-1", "A", "", "P1", f"LOT-{k}", 1,
+                         0, "failure" if fail else "no_effect", "jam" if fail else "", "", ""])
+    _uses(ws, tmp_path, rows, "uses.csv")
+    (row,) = ws.failures(product="A").rows
+    assert (row["failures"], row["uses"]) == (12, 160)
+    # Pearson: expected 1.5 a lot; (6 - 1.5)^2 twice and (1.5)^2 six times, over 1.5, on 7 df
+    assert row["lot_dispersion"] == pytest.approx((2 * 4.5**2 + 6 * 1.5**2) / 1.5 / 7,
+                                                  abs=1e-4)  # rounded to 4 places
+    lo, hi = binomial_interval([12], [160], 0.9)
+    assert row["rate_per_100_low"] < 100 * lo[0] and row["rate_per_100_high"] > 100 * hi[0]

@@ -4,6 +4,13 @@ A use has at most one failure mode, so the count of a mode in n uses is binomial
 gets the Jeffreys interval: the quantiles of Beta(x + 1/2, n - x + 1/2), with the lower end
 0 when x = 0 and the upper end 1 when x = n (Brown, Cai & DasGupta 2001, "Interval
 estimation for a binomial proportion"). Shares are of all failures counted in the same group.
+
+Lots as clusters: uses of one lot fail together, so a mode's count varies more than
+binomially between lots. ``clustered_interval`` takes the mode's dispersion between lots
+(phi, at least 1), inflates it by (t_{lots-1} / z)^2 for its own uncertainty, and gives the
+Jeffreys interval of the effective counts x / phi in n / phi uses (by simulation, lots of 50
+with Gamma(2)-varying rates: 87-91% coverage against 60-88% for the plain interval; see
+docs/coverage.md).
 """
 
 from __future__ import annotations
@@ -58,3 +65,30 @@ def pareto_order(groups: ArrayLike, counts: ArrayLike, names: ArrayLike | None =
     run = np.cumsum(share)
     base = np.maximum.accumulate(np.where(start, run - share, 0.0))
     return order, share, run - base
+
+
+MIN_LOTS = 5
+
+
+def clustered_interval(x: ArrayLike, n: ArrayLike, phi: ArrayLike, lots: ArrayLike,
+                       level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
+    """``binomial_interval`` allowing for clusters: ``phi`` the dispersion between ``lots``
+    lots. With fewer than ``MIN_LOTS`` lots the dispersion cannot be told (its t-inflation
+    alone would be 15-fold with 2 lots): the plain interval, which assumes no lot effect.
+
+    >>> lo, hi = binomial_interval([30], [1000])
+    >>> clo, chi = clustered_interval([30], [1000], [3.0], [20])
+    >>> bool(clo[0] < lo[0] and chi[0] > hi[0])
+    True
+    """
+    from scipy import stats
+
+    d = np.asarray(phi, dtype=float)
+    k = np.asarray(lots, dtype=float)
+    tail = 1 - (1 - level) / 2
+    enough = k >= MIN_LOTS
+    widen = np.where(enough, (stats.t.ppf(tail, np.maximum(k - 1, 1))
+                              / stats.norm.ppf(tail)) ** 2, 1.0)
+    scale = np.where(enough, np.maximum(d, 1.0) * widen, 1.0)
+    return binomial_interval(np.asarray(x, dtype=float) / scale,
+                             np.asarray(n, dtype=float) / scale, level)

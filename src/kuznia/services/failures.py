@@ -13,10 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import polars as pl
 from sqlalchemy import Connection, func, select
 
-from kuznia.analytics.failures import binomial_interval, pareto_order
+from kuznia.analytics.failures import clustered_interval, pareto_order
 from kuznia.analytics.fixes import AWAITING, OPEN, lot_dispersion, verdict
 from kuznia.errors import UsageError
 from kuznia.services.results import Tabular
@@ -107,6 +108,7 @@ def failures(store: Store, product: str | None = None, version: str | None = Non
     with store.read() as conn:
         cube = cube_frame(conn, product, producer)
         sev = severities(conn, product)
+        lots = _lot_failures(conn, product, producer)
     if version:
         cube = cube.filter(pl.col("version") == version)
     cube = cube.with_columns(
@@ -125,8 +127,13 @@ def failures(store: Store, product: str | None = None, version: str | None = Non
     n = counts["group_uses"].to_numpy().astype(float)
     group_id = counts.select(pl.concat_str(group, separator="\x1f")).to_series().to_numpy()
     order, share, cum = pareto_order(group_id, x, counts["failure_mode"].to_numpy())
-    lo, hi = binomial_interval(x, n, LEVEL)
     records = counts.to_dicts()
+    named = lots.filter(pl.col("lot") != "")
+    n_lots = dict(named.group_by("product_id").len().iter_rows())
+    phi = np.array([_mode_dispersion(lots, r["product_id"], producer, r["failures"],
+                                     r["group_uses"]) for r in records])
+    lo, hi = clustered_interval(x, n, phi, [n_lots.get(r["product_id"], 0) for r in records],
+                                LEVEL)
     for i, j in enumerate(order):
         r = records[j]
         row = {k: r[k] for k in group if not k.startswith("condition:")}
@@ -142,6 +149,7 @@ def failures(store: Store, product: str | None = None, version: str | None = Non
             rate_per_100=round(100 * float(x[j] / n[j]), 4),
             rate_per_100_low=round(100 * float(lo[j]), 4),
             rate_per_100_high=round(100 * float(hi[j]), 4),
+            lot_dispersion=round(float(phi[j]), 4),
             share=round(float(share[i]), 4),
             cumulative_share=round(float(cum[i]), 4),
             first_seen=r["first_on"],

@@ -81,6 +81,7 @@ class FailureRow(TypedDict):
     rate_per_100: float
     rate_per_100_low: float
     rate_per_100_high: float
+    lot_dispersion: float  # the mode's dispersion between lots (1: binomial)
     share: float
     cumulative_share: float
     first_seen: str
