@@ -120,7 +120,7 @@ def test_unbounded_input_is_a_status_not_an_exception(monkeypatch: pytest.Monkey
     model.rows = allocation._Rows()
     model.rows.add(np.zeros(1, np.int64), np.zeros(1, np.int64), np.array([-1.0]),
                    np.array([-np.inf]), np.array([10.0]))  # -x <= 10: no bound on x
-    monkeypatch.setattr(allocation, "build", lambda o, lim: model)
+    monkeypatch.setattr(allocation, "build", lambda o, lim, **_: model)
     result = allocation.solve(offers, Limits(budget=10.0))
     assert result.status == Status.UNBOUNDED
     assert not result.status.has_plan and result.quantity.tolist() == [0]
@@ -234,3 +234,64 @@ def test_budget_rate_known_answer():
     tied = offers_of([("A", "P1", "R1", 1, 1, 0, 1, 0.1), ("A", "P2", "R1", 1, 2, 0, 1, 0.1)])
     got = budget_rate(tied, Limits(0.5))
     assert (got.rate, got.holds_to, got.next_rate) == (pytest.approx(0.1), 3.0, 0.0)
+
+
+def _cvar(totals: np.ndarray, q: float) -> float:
+    """The mean of the worst q share of equally likely totals (a fractional last draw)."""
+    z = np.sort(totals)
+    k = q * z.size
+    whole = int(np.floor(k))
+    return float((z[:whole].sum() + (k - whole) * (z[whole] if whole < z.size else 0)) / k)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=offer_rows, limits=limits_st, seed=st.integers(0, 2**16))
+def test_risk_plan_maximises_its_own_tail_mean_by_brute_force(rows, limits, seed):
+    """Over 20 draws of the rates at once, the chosen plan's mean of its worst 10% (two
+    draws) is the best of every integer plan that breaks no limit."""
+    from kuznia.planning.allocation import Risk
+
+    offers = offers_of(rows)
+    rng = np.random.default_rng(seed)
+    draws = offers.effects_per_unit[None, :] * rng.gamma(2.0, 0.5, (20, len(offers)))
+    choices = []
+    for i in range(len(offers)):
+        lot = int(offers.lot_size[i])
+        choices.append([0] + [u for u in range(lot, int(offers.capacity[i]) + 1, lot)
+                              if u >= offers.min_order[i]])
+    best = None
+    for plan in itertools.product(*choices):
+        q = np.array(plan, np.int64)
+        if not violations(offers, limits, q):
+            value = _cvar(draws @ q, 0.10)
+            best = value if best is None else max(best, value)
+    result = solve(offers, limits, Risk(draws, 0.10))
+    if best is None:
+        assert result.status == Status.INFEASIBLE
+        return
+    assert result.status == Status.OPTIMAL
+    assert violations(offers, limits, result.quantity) == []
+    assert result.risk_value == pytest.approx(best, abs=1e-6)
+    assert _cvar(draws @ result.quantity, 0.10) == pytest.approx(best, abs=1e-6)
+
+
+def test_risk_plan_is_not_each_offers_own_pessimism():
+    """A certain at 1.0 per unit; B and C at 1.4, each falling to 0.7 in 2 of 20 draws, but
+    never in the same draws. Each offer's own worst tenth (0.7) is below A's 1.0, so the
+    first version's rule (every rate at its own 10% quantile together) bought all A (10
+    effects in every draw). The plan's own worst tenth is better split over B and C: 5 x
+    0.7 + 5 x 1.4 = 10.5 in its worst draws."""
+    from kuznia.planning.allocation import Risk
+
+    offers = offers_of([("A", "P1", "R1", 1, 10, 0, 1, 1.0), ("A", "P2", "R1", 1, 10, 0, 1, 1.4),
+                        ("A", "P3", "R1", 1, 10, 0, 1, 1.4)])
+    draws = np.ones((20, 3))
+    draws[:, 1:] = 1.4
+    draws[:2, 1] = draws[2:4, 2] = 0.7
+    plan = solve(offers, Limits(budget=10.0, mip_gap=0.0), Risk(draws, 0.10))
+    assert plan.quantity.tolist() == [0, 5, 5]
+    assert plan.risk_value == pytest.approx(10.5)
+    quantile_rule = offers_of([("A", "P1", "R1", 1, 10, 0, 1, 1.0),
+                               ("A", "P2", "R1", 1, 10, 0, 1, 0.7),
+                               ("A", "P3", "R1", 1, 10, 0, 1, 0.7)])
+    assert solve(quantile_rule, Limits(budget=10.0, mip_gap=0.0)).quantity.tolist() == [10, 0, 0]

@@ -40,7 +40,15 @@ def test_rates_come_from_the_uses_and_q10_is_more_cautious(planned: kuznia.Works
     assert cautious.expected_effects <= mean.expected_effects + 1e-9
     for plan in (mean, cautious):  # figures at the expected rates sit inside their interval
         assert plan.expected_effects_low <= plan.expected_effects <= plan.expected_effects_high
-    assert any("chosen for the q10 rates" in line for line in cautious.explanation)
+    assert any("chosen for its own worst 10%" in line for line in cautious.explanation)
+    # over the same joint draws of the rates, its own worst tenth is at least that of the
+    # plan for the expected rates (which it was compared with), at some cost in the mean
+    r = cautious.risk
+    assert r["level"] == 0.10 and r["draws"] == 200
+    assert r["quantile"] >= r["tail_mean"] - 1e-6
+    assert r["tail_mean"] >= r["mean_plan_tail_mean"] - 1e-6 * abs(r["mean_plan_tail_mean"])
+    assert r["mean_plan_expected_effects"] == pytest.approx(mean.expected_effects)
+    assert mean.risk is None
     with pytest.raises(UsageError, match="risk takes mean") as e:
         planning.allocate(planned.store, budget=1, risk="q90")
     assert e.value.param == "risk"

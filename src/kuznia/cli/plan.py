@@ -146,7 +146,8 @@ def show(name: Annotated[str, typer.Argument(help="A saved plan.")],
         "marginal_effects_per_unit_budget", "solver")}, rows=plan["lines"],
         inputs=plan["inputs"], left_out=plan.get("left_out", []),
         # plans saved before the rate's range was kept have none
-        marginal_rate_holds_to_budget=plan.get("marginal_rate_holds_to_budget")), None)
+        marginal_rate_holds_to_budget=plan.get("marginal_rate_holds_to_budget"),
+        risk=plan.get("risk")), None)
 
 
 @app.command()

@@ -14,6 +14,17 @@ product p, T_p, its total units; S, the total spend. Maximise sum e_i x_i subjec
 
 Product totals and the spend are variables of their own so that each share row has two
 non-zeros, not one per offer of the product: 20,000 offers build in milliseconds.
+
+Plans under risk (``Risk``): rather than maximising effects at each offer's own pessimistic
+rate (which is not the plan's pessimistic figure: the first version did that), maximise the
+plan's own lower-tail mean (CVaR at level q) over S draws of all the rates at once, a
+sample-average approximation (Rockafellar & Uryasev 2000):
+
+    max  eta - 1/(q S) sum_s u_s
+    s.t. u_s >= eta - sum_i r_si L_i k_i,  u_s >= 0     (one row per draw s)
+
+with the same limits as above; eta at the optimum is the plan's q-quantile over the draws.
+Each draw's row holds every offer, so the model grows with S x offers.
 """
 
 from __future__ import annotations
@@ -66,6 +77,15 @@ class Offers:
 
 
 @dataclass(frozen=True)
+class Risk:
+    """Draws of every offer's effects per unit (S x offers) and the tail level q: the plan
+    maximises the mean of its worst q share of draws (CVaR)."""
+
+    draws: NDArray[np.float64]
+    level: float = 0.10
+
+
+@dataclass(frozen=True)
 class Limits:
     budget: float
     max_producer_share: float | None = None
@@ -83,6 +103,7 @@ class Allocation:
     expected_effects: float = 0.0
     total_cost: float = 0.0
     gap: float | None = None
+    risk_value: float | None = None  # the plan's CVaR over the draws, when chosen for it
     build_seconds: float = 0.0
     solve_seconds: float = 0.0
     explanation: list[str] = field(default_factory=list)
@@ -127,6 +148,7 @@ class _Model:
     rows: _Rows
     budget_row: int = 0
     budget_col: int | None = None  # the budget as a fixed column (for ranging), if asked
+    risk_col: int | None = None  # eta, the plan's quantile over the draws, if under risk
 
 
 def _codes(labels: NDArray) -> tuple[NDArray, NDArray[np.int64]]:
@@ -134,7 +156,8 @@ def _codes(labels: NDArray) -> tuple[NDArray, NDArray[np.int64]]:
     return uniq, inv.ravel()
 
 
-def build(offers: Offers, limits: Limits, budget_column: bool = False) -> _Model:
+def build(offers: Offers, limits: Limits, budget_column: bool = False,
+          risk: Risk | None = None) -> _Model:
     """The model; with ``budget_column`` the budget is a column fixed at its value, and
     every row it bounds (the budget, the category shares) refers to that column, so that
     the column's reduced cost is what one more unit of budget buys and its bound ranging
@@ -155,7 +178,9 @@ def build(offers: Offers, limits: Limits, budget_column: bool = False) -> _Model
     s_col = t0 + n_t
     use_spend = limits.max_region_share is not None
     b_col = s_col + (1 if use_spend else 0)
-    n_cols = b_col + (1 if budget_column else 0)
+    r_col = b_col + (1 if budget_column else 0)  # eta, then u_1..u_S
+    n_draws = 0 if risk is None else risk.draws.shape[0]
+    n_cols = r_col + (1 + n_draws if risk is not None else 0)
 
     lower = np.zeros(n_cols)
     upper = np.full(n_cols, np.inf)
@@ -169,7 +194,12 @@ def build(offers: Offers, limits: Limits, budget_column: bool = False) -> _Model
     if budget_column:
         lower[b_col] = upper[b_col] = limits.budget / unit
     cost = np.zeros(n_cols)
-    cost[:n] = offers.effects_per_unit * L
+    if risk is None:
+        cost[:n] = offers.effects_per_unit * L
+    else:
+        lower[r_col] = -np.inf
+        cost[r_col] = 1.0
+        cost[r_col + 1:] = -1.0 / (risk.level * n_draws)
     rows = _Rows()
     one = np.ones(n)
 
@@ -204,12 +234,21 @@ def build(offers: Offers, limits: Limits, budget_column: bool = False) -> _Model
                  np.full(nr, -np.inf), np.zeros(nr))
     for cat, share in limits.min_category_share.items():  # sum_{i in c} p L k >= share B
         with_budget(np.flatnonzero(offers.category == cat), share, 0.0, np.inf)
+    if risk is not None:  # sum_i r_si L_i k_i - eta + u_s >= 0, one row per draw
+        s_of = np.repeat(np.arange(n_draws), n)
+        rows.add(np.concatenate([s_of, np.arange(n_draws), np.arange(n_draws)]),
+                 np.concatenate([np.tile(k, n_draws), np.full(n_draws, r_col),
+                                 r_col + 1 + np.arange(n_draws)]),
+                 np.concatenate([(risk.draws * L[None, :]).ravel(), -np.ones(n_draws),
+                                 np.ones(n_draws)]),
+                 np.zeros(n_draws), np.full(n_draws, np.inf))
     # a minimum order above capacity leaves only 0
     impossible = semi[lower[semi] > upper[semi]]
     lower[impossible] = upper[impossible] = 0
     semi = np.setdiff1d(semi, impossible)
     return _Model(n_cols, lower, upper, cost, k, semi, rows,
-                  budget_col=b_col if budget_column else None)
+                  budget_col=b_col if budget_column else None,
+                  risk_col=r_col if risk is not None else None)
 
 
 def _solve(model: _Model, limits: Limits, relax: bool = False):  # type: ignore[no-untyped-def]
@@ -251,14 +290,16 @@ _STATUS = {
 }
 
 
-def solve(offers: Offers, limits: Limits) -> Allocation:
-    """The best plan HiGHS finds within the time limit and gap; never raises on bad luck."""
+def solve(offers: Offers, limits: Limits, risk: Risk | None = None) -> Allocation:
+    """The best plan HiGHS finds within the time limit and gap; never raises on bad luck.
+    With ``risk``, the plan with the best lower-tail mean over the draws (see the module
+    doc); ``expected_effects`` stays at ``effects_per_unit``."""
     n = len(offers)
     offered = set(offers.product_id.tolist())
     if any(units > 0 and pid not in offered for pid, units in limits.require.items()):
         return Allocation(Status.INFEASIBLE, np.zeros(n, np.int64))  # nothing can meet it
     t = time.perf_counter()
-    model = build(offers, limits)
+    model = build(offers, limits, risk=risk)
     built = time.perf_counter() - t
     t = time.perf_counter()
     h = _solve(model, limits)
@@ -282,6 +323,8 @@ def solve(offers: Offers, limits: Limits) -> Allocation:
         result.expected_effects = float(result.quantity @ offers.effects_per_unit)
         result.total_cost = float(result.quantity @ offers.unit_price)
         result.gap = float(info.mip_gap) if np.isfinite(info.mip_gap) else 0.0
+        if risk is not None:
+            result.risk_value = float(info.objective_function_value)
     return result
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from kuznia.planning.allocation import (
     BudgetRate,
     Limits,
     Offers,
+    Risk,
     budget_rate,
     effects_interval,
     greedy,
@@ -157,6 +158,29 @@ def _with_rates(store: Store, frame: pl.DataFrame, risk: str, name: str) -> pl.D
     return out.drop("estimate", "mean")
 
 
+RISK_DRAWS = 200
+
+
+def _rate_draws(offers: Offers, draws: int = RISK_DRAWS, seed: int = 0) -> np.ndarray:
+    """``draws`` x offers effects per unit, all rates at once: an offer's rate drawn from
+    its Gamma posterior, one draw per product and producer shared by its offers; a rate
+    the user gave stays as given. Seeded: the same offers give the same plan."""
+    rng = np.random.default_rng(seed)
+    out = np.broadcast_to(offers.effects_per_unit, (draws, len(offers))).copy()
+    if offers.rate_shape is None or offers.rate_rate is None:
+        return out
+    keys = np.char.add(np.char.add(offers.product_id.astype(str), "\x1f"),
+                       offers.producer_id.astype(str))
+    uniq, first, back = np.unique(keys, return_index=True, return_inverse=True)
+    shape, rate = offers.rate_shape[first], offers.rate_rate[first]
+    drawn = np.isfinite(shape) & (shape > 0) & (rate > 0)
+    pair = np.full((draws, uniq.size), np.nan)
+    pair[:, drawn] = rng.gamma(shape[drawn], 1.0, (draws, int(drawn.sum()))) / rate[drawn]
+    uncertain = drawn[back.ravel()]
+    out[:, uncertain] = pair[:, back.ravel()[uncertain]]
+    return out
+
+
 def _to_offers(frame: pl.DataFrame) -> Offers:
     def col(name: str, dtype: Any) -> np.ndarray:
         return frame[name].to_numpy().astype(dtype)
@@ -190,6 +214,10 @@ class PlanResult(Tabular):
     solver: dict[str, Any]
     inputs: dict[str, Any]
     left_out: list[str] = field(default_factory=list)  # offers with no rate to plan with
+    # with --risk qNN: the plan's own tail over joint draws of the rates, beside the tail of
+    # the plan chosen for the expected rates (level, draws, tail_mean, quantile,
+    # mean_plan_tail_mean, mean_plan_expected_effects)
+    risk: dict[str, Any] | None = None
 
     @property
     def lines(self) -> list[dict[str, Any]]:
@@ -266,7 +294,11 @@ def allocate(
                     max_region_share=max_region_share,
                     min_category_share=dict(min_category_share or {}),
                     require=dict(require or {}), time_limit=time_limit, mip_gap=gap)
-    result = solve(offers, limits)
+    risk_plan = None
+    if _risk_quantile(risk) is not None:  # the plan's own lower tail over joint draws
+        offers = replace(offers, effects_per_unit=mean_rate)
+        risk_plan = Risk(_rate_draws(offers), _risk_quantile(risk) or 0.1)
+    result = solve(offers, limits, risk_plan)
     base = greedy(offers, limits)
     inputs = {
         "budget": budget, "max_producer_share": max_producer_share,
@@ -312,10 +344,26 @@ def allocate(
         f"for {base.total_cost:,.0f} ({gain:+,.0f})"
         + (" and breaks " + "; ".join(baseline["breaks"][:3]) if baseline["breaks"] else ""),
     ]
-    if risk != "mean":
-        explanation.append(f"chosen for the {risk} rates (effects if every rate came in at "
-                           f"its {risk}: {result.expected_effects:,.0f}); the figures above "
-                           "are at the expected rates")
+    risk_summary = None
+    if risk_plan is not None and result.risk_value is not None:
+        q = risk_plan.level
+        totals = risk_plan.draws @ result.quantity
+        at_mean = solve(offers, limits)  # the plan for the expected rates, on the same draws
+        mean_tail = (None if not at_mean.status.has_plan else
+                     float(np.sort(risk_plan.draws @ at_mean.quantity)[
+                         :max(1, int(round(q * len(totals))))].mean()))
+        risk_summary = {"level": q, "draws": len(totals), "tail_mean": result.risk_value,
+                        "quantile": float(np.quantile(totals, q)),
+                        "mean_plan_tail_mean": mean_tail,
+                        "mean_plan_expected_effects": (at_mean.expected_effects
+                                                       if at_mean.status.has_plan else None)}
+        explanation.append(
+            f"chosen for its own worst {q:.0%}: over {len(totals):,} draws of all the rates "
+            f"at once, its worst {q:.0%} average {result.risk_value:,.0f} effects (its "
+            f"{q:.0%} quantile: {np.quantile(totals, q):,.0f})"
+            + (f"; the plan for the expected rates averages {mean_tail:,.0f} there"
+               if mean_tail is not None else "")
+            + "; the figures above are at the expected rates")
     explanation += note_left_out
     if more is not None:
         explanation.append(_more_budget(budget, more))
@@ -324,7 +372,7 @@ def allocate(
                                                                   result.quantity),
                       explanation, None if more is None else more.rate,
                       None if more is None or not np.isfinite(more.holds_to) else more.holds_to,
-                      solver, inputs, left_out)
+                      solver, inputs, left_out, risk_summary)
 
 
 def _more_budget(budget: float, more: BudgetRate) -> str:
