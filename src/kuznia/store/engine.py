@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
@@ -23,6 +23,24 @@ HEAD = "0008"
 KNOWN = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008")
 SQLITE_BUSY_SECONDS = 30.0  # how long a writer waits for another to finish
 IDLE_PING_SECONDS = 5.0  # a pooled PostgreSQL connection idle this long is pinged first
+
+
+def _wal(cur: Any) -> None:
+    """Switch to WAL. SQLite answers "database is locked" at once, without its busy
+    handler, when another connection holds a lock on a database still in rollback-journal
+    mode (a fresh file that another ``init`` is creating), so wait here as the busy
+    timeout would (two inits at once failed one time in about fifteen)."""
+    import sqlite3
+
+    deadline = time.monotonic() + SQLITE_BUSY_SECONDS
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def sqlite_read_only(path: Path) -> bool:
@@ -66,7 +84,7 @@ def make_engine(url: str, read_only: bool = False) -> Engine:
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             if not read_only:
-                cur.execute("PRAGMA journal_mode=WAL")
+                _wal(cur)
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache
