@@ -16,11 +16,14 @@ Grouped data (failures counted per interval ending at t_1 < ... < t_k) solve
 sum_i n_i [(t_i**b ln t_i - t_{i-1}**b ln t_{i-1}) / (t_i**b - t_{i-1}**b) - ln t_k] = 0
 for beta, with 0**b ln 0 taken as 0, and lam = N / t_k**beta.
 
-Intervals are Fisher-matrix bounds (MIL-HDBK-189C; ReliaSoft RGA reference, "Crow-AMSAA
-confidence bounds"): the covariance of (lam, beta) is the inverse of the observed
-information, the instantaneous failure intensity rho = lam * beta * T**(beta - 1) gets its
-variance by the delta method, and ln(rho) is taken as normal, so the two-sided bounds on the
-instantaneous MTBF are (1/rho) * exp(-/+ z * sqrt(Var(rho)) / rho). For exact times
+Intervals at the end of exact failure times are likelihood-ratio bounds, in closed form
+(``lr_intensity_interval``): they hold their coverage in each tail with few failures, where
+Fisher-matrix bounds do not. Elsewhere (grouped data, other times) they are Fisher-matrix
+bounds (MIL-HDBK-189C; ReliaSoft RGA reference, "Crow-AMSAA confidence bounds"): the
+covariance of (lam, beta) is the inverse of the observed information, the instantaneous
+failure intensity rho = lam * beta * T**(beta - 1) gets its variance by the delta method,
+and ln(rho) is taken as normal, so the two-sided bounds on the instantaneous MTBF are
+(1/rho) * exp(-/+ z * sqrt(Var(rho)) / rho). For exact times
 (either termination) the information is
 [[n / lam**2, T**beta ln T], [T**beta ln T, n / beta**2 + lam T**beta (ln T)**2]];
 for grouped data it is minus the Hessian of the Poisson log-likelihood
@@ -84,6 +87,15 @@ class CrowAMSAA:
 
     def intensity_interval(self, level: float = 0.9, t: float | None = None
                            ) -> tuple[float, float]:
+        """Two-sided bounds on the instantaneous intensity: likelihood-ratio bounds at the
+        end of exact failure times (see ``lr_intensity_interval``), Fisher-matrix bounds
+        (ln normal) otherwise."""
+        if self.cramer_von_mises is not None and (t is None or t == self.end):
+            return lr_intensity_interval(self.n, self.beta, self.end, level)
+        return self.fisher_intensity_interval(level, t)
+
+    def fisher_intensity_interval(self, level: float = 0.9, t: float | None = None
+                                  ) -> tuple[float, float]:
         """Two-sided Fisher-matrix bounds on the instantaneous intensity (ln normal)."""
         from scipy.special import ndtri  # the normal quantile
 
@@ -100,6 +112,34 @@ class CrowAMSAA:
     def instantaneous_mtbf_interval(self) -> tuple[float, float]:
         """The 90% two-sided interval on the instantaneous MTBF."""
         return self.mtbf_interval(0.9)
+
+
+def lr_intensity_interval(n: int, beta: float, end: float, level: float = 0.9
+                          ) -> tuple[float, float]:
+    """Likelihood-ratio bounds on the instantaneous intensity rho at the end of exact
+    failure times, in closed form.
+
+    With rho = lam beta T**(beta - 1) and S = sum ln(T / t_i) = n / beta_hat, the
+    log-likelihood n ln lam + n ln beta + (beta - 1) sum ln t_i - lam T**beta becomes
+    n ln rho - (beta - 1) S - rho T / beta; its maximum over beta is at beta =
+    sqrt(rho T / S), so the profile is n ln rho - 2 sqrt(rho T S) + S, and with
+    u = sqrt(rho / rho_hat) the deviance is 4 n (u - 1 - ln u). The bounds are the two
+    roots of 4 n (u - 1 - ln u) = chi2_1(level), by Lambert's W: rho_hat u**2. Fisher's
+    ln-normal bounds missed the truth low 8% and high 1.4% of the time with 5 failures (a
+    90% interval); these miss 6.5% and 2.7% (by simulation, ``test_reliability``).
+
+    >>> lo, hi = lr_intensity_interval(10, 1.0, 1000.0)
+    >>> round(lo * 1000, 2), round(hi * 1000, 2)
+    (4.57, 20.0)
+    """
+    from scipy.special import lambertw
+    from scipy.stats import chi2
+
+    rho = n * beta / end
+    z = -np.exp(-(1.0 + float(chi2.ppf(level, 1)) / (4.0 * n)))
+    low = -float(np.real(lambertw(z, 0)))
+    high = -float(np.real(lambertw(z, -1)))
+    return rho * low**2, rho * high**2
 
 
 def _inverse(info: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
