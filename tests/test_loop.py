@@ -212,6 +212,31 @@ def test_growth_by_version(loop_ws: kuznia.Workspace):
     assert fit["beta"] < 1  # failures per use fell
     assert fit["reliability_now_low"] <= fit["reliability_now"] <= fit["reliability_now_high"]
     assert fit["reliability_now"] > 1 - 38 / 500  # better than the pooled figure
+    # the fit checked by Pearson's chi-square, computed here from the fitted curve
+    cum = fit["lam"] * np.array([200.0, 400.0, 500.0]) ** fit["beta"]
+    expected = np.diff(np.r_[0.0, cum])
+    stat = float(np.sum((np.array([25, 7, 6]) - expected) ** 2 / expected))
+    gof = fit["goodness_of_fit"]
+    assert gof["chi_square"] == pytest.approx(stat) and gof["df"] == 1
+    assert gof["p_value"] == pytest.approx(stats.chi2.sf(stat, 1))
+    assert gof["fits"] == (gof["p_value"] >= 0.10) and fit["projected"] == (gof["fits"])
+    # the latest version's own figure beside the fit
+    assert fit["latest_version"] == {k: g["versions"][-1][k] for k in fit["latest_version"]}
+    assert fit["latest_version"]["version"] == "v3"
+
+
+def test_growth_in_steps_is_not_projected_from_a_curve():
+    """Reliability constant within versions and one big step (20 failures in 200 uses
+    twice, then 2 in 200 twice): the power law does not fit, and nothing is projected."""
+    from kuznia.analytics.reliability import discrete_growth
+    from kuznia.services.growth import _goodness_of_fit
+
+    uses, fails = [200, 200, 200, 200], [20, 20, 2, 2]
+    gof = _goodness_of_fit(discrete_growth(uses, fails), np.cumsum(uses), np.array(fails))
+    assert gof["df"] == 2 and gof["p_value"] < 0.01 and gof["fits"] is False
+    smooth = [20, 12, 9, 7]  # a falling rate the curve follows
+    gof = _goodness_of_fit(discrete_growth(uses, smooth), np.cumsum(uses), np.array(smooth))
+    assert gof["fits"] is True
 
 
 def test_growth_needs_two_versions(ws: kuznia.Workspace, tmp_path: Path):

@@ -121,7 +121,14 @@ def growth(
     out.print(f"growth fit: beta {fit['beta']:.3f} (below 1 means improving), current design "
               f"reliability {fit['reliability_now']:.4f} "
               f"(90% {fit['reliability_now_low']:.4f}-{fit['reliability_now_high']:.4f})")
-    if fit["target_reached_at_uses"] is None:
+    last = fit["latest_version"]
+    out.print(f"latest version {last['version']}: reliability {last['reliability']:.4f} "
+              f"(90% {last['reliability_low']:.4f}-{last['reliability_high']:.4f}), its own "
+              "uses only")
+    out.print(f"fit check: {fit['fit_note']}")
+    if not fit["projected"]:
+        pass
+    elif fit["target_reached_at_uses"] is None:
         out.print(f"at this trend the target {target} is not reached (no growth)")
     else:
         out.print(f"target {target}: about {fit['more_uses_to_target']:,} more uses at the "

@@ -89,8 +89,25 @@ def growth(store: Store, product: str, target: float = 0.95) -> Growth:
         out.unfitted_reason = (f"the fit is degenerate (beta {g.fit.beta:.3g}): too few "
                                "failures spread over the versions")
         return out
+    gof = _goodness_of_fit(g, np.cumsum(stages_uses), np.array(stages_fail, dtype=float))
+    latest = out.versions[-1]
+    withheld = gof["fits"] is False
+    note = ("the power law does not fit the versions (chi-square p = "
+            f"{gof['p_value']:.3g}): reliability changes by version in steps the curve does "
+            f"not follow, so nothing is projected from it; the latest version "
+            f"{latest['version']} has its own figure" if withheld else
+            "two versions: the power law passes through both, so its fit cannot be tested; "
+            "the projection is the curve's, read it with the latest version's own figure"
+            if gof["fits"] is None else
+            f"the power law fits the versions (chi-square p = {gof['p_value']:.3g})")
+    if withheld:
+        reach = None
     out.fit = {
         "model": "power law with uses as time (discrete Crow-AMSAA, grouped by version)",
+        "goodness_of_fit": gof, "fit_note": note, "projected": not withheld,
+        "latest_version": {k: latest[k] for k in ("version", "uses", "failures",
+                                                  "reliability", "reliability_low",
+                                                  "reliability_high")},
         "beta": g.fit.beta, "lam": g.fit.lam, "growth_rate": g.fit.growth_rate,
         "uses": int(g.uses), "reliability_now": g.reliability(),
         "reliability_now_low": lo, "reliability_now_high": hi,
@@ -101,6 +118,28 @@ def growth(store: Store, product: str, target: float = 0.95) -> Growth:
                   for n in _curve_points(stages_uses[0], g.uses)],
     }
     return out
+
+
+FIT_P = 0.10  # below this p-value the power law is taken not to fit
+
+
+def _goodness_of_fit(g: Any, ends: np.ndarray, failures: np.ndarray) -> dict[str, Any]:
+    """Pearson's chi-square of failures per version against the fitted power law's
+    expected lam (t_i**beta - t_{i-1}**beta), on versions - 2 degrees of freedom (two
+    parameters fitted); ``fits`` None when there are none (two versions)."""
+    from scipy.stats import chi2
+
+    lam, beta = g.fit.lam, g.fit.beta
+    cum = lam * np.power(ends.astype(float), beta)
+    expected = np.diff(np.concatenate([[0.0], cum]))
+    stat = float(np.sum((failures - expected) ** 2 / np.maximum(expected, 1e-12)))
+    df = len(ends) - 2
+    if df < 1:
+        return {"test": "Pearson chi-square of failures per version", "chi_square": stat,
+                "df": 0, "p_value": None, "fits": None}
+    p = float(chi2.sf(stat, df))
+    return {"test": "Pearson chi-square of failures per version", "chi_square": stat,
+            "df": df, "p_value": p, "fits": p >= FIT_P}
 
 
 def _curve_points(start: float, end: float, k: int = 30) -> list[float]:
