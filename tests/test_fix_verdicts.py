@@ -131,3 +131,10 @@ def test_failure_rate_intervals_hold_when_lots_fail_together(rate: float, lots: 
     assert 0.85 <= clustered / reps <= 0.95
     if rate >= 0.03:
         assert plain / reps < 0.82
+
+
+def test_a_fix_that_halved_the_rate_is_verified_in_most_cases_with_enough_before():
+    # with 6,000 uses before (about 180 failures) the bound on the rate before is tight
+    # enough for halving to be verified within 2,000 uses in most cases (no lot effect)
+    got = _first_verdicts(0.5, False, before=6000, sims=300)
+    assert got[VERIFIED] >= 0.55 and got[NOT_EFFECTIVE] <= 0.02
