@@ -7,6 +7,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,3 +57,42 @@ def median_of(fn, repeat: int = 5) -> float:  # type: ignore[no-untyped-def]
         fn()
         times.append(time.perf_counter() - t)
     return statistics.median(times)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serving(db: str, workers: int) -> Iterator[str]:
+    """A fresh ``kuznia serve`` on a loopback port until the block ends; its base URL.
+
+    The server's log goes to a file, read here only for readiness: a pipe left unread fills
+    and then blocks the server mid-run (the first version of the server bench did)."""
+    import signal
+    import tempfile
+
+    port = free_port()
+    log = tempfile.NamedTemporaryFile("w+", prefix="kuznia-serve-", suffix=".log")
+    proc = subprocess.Popen([sys.executable, "-m", "kuznia", "serve", "--db", db,
+                             "--port", str(port), "--workers", str(workers)],
+                            stdout=log, stderr=subprocess.STDOUT, text=True)
+    try:
+        with open(log.name) as lines:
+            ready = 0
+            while ready < workers:
+                line = lines.readline()
+                if not line:
+                    if proc.poll() is not None:
+                        sys.exit(f"kuznia serve stopped: see {log.name}")
+                    time.sleep(0.1)
+                ready += "Application startup complete" in line
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+        log.close()

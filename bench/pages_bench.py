@@ -28,17 +28,12 @@ from __future__ import annotations
 import argparse
 import re
 import secrets
-import signal
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
+from _common import serving
 from sqlalchemy import func, select
 
 import kuznia
@@ -46,37 +41,6 @@ from kuznia.services import accounts
 from kuznia.store.schema import use_cube
 
 PASSWORD = "bench pages password"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def serving(db: str, workers: int) -> Iterator[str]:
-    """A fresh ``kuznia serve`` on a loopback port, until the block ends."""
-    port = free_port()
-    log = tempfile.NamedTemporaryFile("w+", prefix="kuznia-serve-", suffix=".log")
-    proc = subprocess.Popen([sys.executable, "-m", "kuznia", "serve", "--db", db,
-                             "--port", str(port), "--workers", str(workers)],
-                            stdout=log, stderr=subprocess.STDOUT, text=True)
-    try:
-        with open(log.name) as lines:
-            ready = 0
-            while ready < workers:
-                line = lines.readline()
-                if not line:
-                    if proc.poll() is not None:
-                        sys.exit(f"kuznia serve stopped: see {log.name}")
-                    time.sleep(0.1)
-                ready += "Application startup complete" in line
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=60)
-        log.close()
 
 
 SRC = re.compile(r'data-src="([^"]+)"')

@@ -26,26 +26,15 @@ import argparse
 import json
 import os
 import secrets
-import signal
-import socket
 import subprocess
-import sys
-import tempfile
-import time
 from pathlib import Path
 
+from _common import serving
 from sqlalchemy import func, select
 
 import kuznia
 from kuznia.services import accounts
 from kuznia.store.schema import use_cube
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 LUA = Path(__file__).with_name("server_load.lua")
 
@@ -85,24 +74,7 @@ def main() -> None:
         own = accounts.issue_token(ws.store, f"bench-p-{suffix}", actor="bench")
         dialect = ws.store.dialect
     workers = args.workers if dialect == "postgresql" else 1
-    port = free_port()
-    # The server's log goes to a file, read here only for readiness: a pipe left unread
-    # fills and then blocks the server mid-run (the first version of this script did).
-    log = tempfile.NamedTemporaryFile("w+", prefix="kuznia-serve-", suffix=".log")
-    proc = subprocess.Popen([sys.executable, "-m", "kuznia", "serve", "--db", args.db,
-                             "--port", str(port), "--workers", str(workers)],
-                            stdout=log, stderr=subprocess.STDOUT, text=True)
-    try:
-        with open(log.name) as lines:
-            ready = 0
-            while ready < workers:
-                line = lines.readline()
-                if not line:
-                    if proc.poll() is not None:
-                        sys.exit(f"kuznia serve stopped: see {log.name}")
-                    time.sleep(0.1)
-                ready += "Application startup complete" in line
-        base = f"http://127.0.0.1:{port}"
+    with serving(args.db, workers) as base:
         api = "/api/v1"
         kinds = [
             ("floor: GET /me", [(analyst, f"{api}/me")]),
@@ -130,10 +102,6 @@ def main() -> None:
             print(f"{label:<34}{r['n']:>8}{r['n'] / (r['us'] / 1e6):>9.1f}"
                   f"{r['p50'] / 1000:>9.1f}{r['p95'] / 1000:>9.1f}{r['p99'] / 1000:>9.1f}"
                   f"{r['p95'] / floor:>12.1f}{r['non2xx'] + r['socket']:>8}")
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=60)
-        log.close()
 
 
 if __name__ == "__main__":
