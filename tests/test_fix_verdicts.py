@@ -11,7 +11,7 @@ import pytest
 from kuznia.analytics.fixes import NOT_EFFECTIVE, VERIFIED, _tests, lot_dispersion, verdict
 
 ALPHA = 0.05
-BAR = np.log(2 / ALPHA)
+BAR = np.log(1 / ALPHA)
 LOT = 50  # uses per lot
 RATE = 0.03  # failures per use before the fix
 
@@ -70,9 +70,10 @@ def test_a_fix_that_removed_the_failure_is_verified(lots: bool):
 def test_a_fix_that_halved_the_rate_is_never_called_not_effective(lots: bool):
     got = _first_verdicts(0.5, lots)
     # halving is the least worthwhile fix (reduction 0.5): never "not effective" beyond
-    # the test's level, and verified in a good share within 2,000 uses
+    # the test's level, and verified in most cases within 2,000 uses (the first
+    # sequential version, which bounded the rate before at 97.5%, reached about 40%)
     assert got[NOT_EFFECTIVE] <= 0.05
-    assert got[VERIFIED] >= (0.35 if not lots else 0.10)
+    assert got[VERIFIED] >= (0.65 if not lots else 0.40)
 
 
 def test_the_first_version_was_fooled_by_repeated_looks():
@@ -107,7 +108,7 @@ def test_uses_needed_is_reached_and_settles_as_evidence_comes():
     else:
         pytest.fail("never verified")
     assert left and all(b <= 1.07 * a for a, b in zip(left, left[1:], strict=False))
-    assert left[-1] < 0.2 * left[0]
+    assert left[-1] < 0.35 * left[0]  # 870 at the start (an 80% chance), verified at 240
     assert v.uses_needed == 0
 
 
@@ -137,4 +138,35 @@ def test_a_fix_that_halved_the_rate_is_verified_in_most_cases_with_enough_before
     # with 6,000 uses before (about 180 failures) the bound on the rate before is tight
     # enough for halving to be verified within 2,000 uses in most cases (no lot effect)
     got = _first_verdicts(0.5, False, before=6000, sims=300)
-    assert got[VERIFIED] >= 0.55 and got[NOT_EFFECTIVE] <= 0.02
+    assert got[VERIFIED] >= 0.80 and got[NOT_EFFECTIVE] <= 0.02
+
+
+@pytest.mark.parametrize(("rate", "before"), [(0.003, 5000), (0.03, 1000), (0.03, 5000),
+                                              (0.1, 5000), (0.3, 100)])
+def test_false_verified_stays_under_the_level_over_a_long_life(rate: float, before: int):
+    """The rate before is estimated, so the mixture's validity between the first look and
+    the limit is shown here, not proven: 10,000 uses after, looked at every 20, 1,500
+    actions a cell (the module doc gives the wider grid). Under 5% with room for the
+    simulation's own error (about 0.6 points)."""
+    from scipy.special import logsumexp
+
+    from kuznia.analytics.fixes import _priors, log_lr
+
+    rho = _priors()[0]
+
+    rng = np.random.default_rng(int(rate * 1000) + before)
+    sims, looks = 1500, np.arange(20, 10_001, 20, dtype=float)
+    x1 = rng.poisson(rate * before, sims).astype(float)
+    x2 = np.cumsum(rng.poisson(rate * 20, (sims, looks.size)), axis=1).astype(float)
+    hit = np.zeros(sims, dtype=bool)
+    for j, n2 in enumerate(looks):
+        # log_lr takes one x1; the counts before differ by action, so the ratio is
+        # written out here and checked against log_lr at one action
+        total = x1 + x2[:, j]
+        lr = (x2[:, j, None] * np.log(rho)[None, :]
+              + total[:, None] * (np.log(before + n2) - np.log(before + rho * n2))[None, :])
+        if j == 0:
+            one = log_lr(x1[0], before, x2[:1, 0], np.array([n2]), rho, 1.0)
+            np.testing.assert_allclose(lr[:1], one)
+        hit |= logsumexp(lr, axis=1) - np.log(rho.size) >= BAR
+    assert hit.mean() <= 0.045
