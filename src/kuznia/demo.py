@@ -3,8 +3,14 @@
 Everything here is invented: regions are numbered, producers and products have made-up
 names, and no figure is a real technical parameter. What is realistic is the *shape*:
 hundreds of producers in many regions, several versions per product whose failure modes
-fall as fixes ship, a few late or short deliveries, a few odd prices, prices in three
-currencies, and uses that sometimes omit their lot or producer.
+fall as fixes ship, a few late or short deliveries, prices in three currencies, and uses
+that sometimes omit their lot or producer.
+
+Four anomalies are planted for oversight to find (``anomalies=True``, the default; see
+``Planted`` and the README): a trader's contract marked up far above the makers' prices,
+a producer that delivers everything late, an operator whose confirmed effects per use of
+one product jump half-way through, and a lot used before it was delivered. With
+``anomalies=False`` the data are clean: what the red flags find there are false alarms.
 """
 
 from __future__ import annotations
@@ -46,6 +52,21 @@ WORDS_B = ["Works", "Systems", "Labs", "Forge", "Dynamics", "Line", "Tech", "Mec
 
 
 @dataclass
+class Planted:
+    """What ``generate`` planted, for the README, the tests and the demo's own words."""
+
+    markup_contract: str = ""  # a trader's contract at 1.9 times the makers' median price
+    late_producer: str = ""  # every delivery 30 to 100 days after its due date
+    inflated_operator: str = "OP-007"  # its effects per use of one product triple ...
+    inflated_product: str = ""
+    inflated_from: dt.date = START + dt.timedelta(days=DAYS // 2)  # ... from this day
+    early_lot: str = ""  # three uses dated 20 days before the lot's delivery
+
+    def to_dict(self) -> dict[str, str]:
+        return {k: str(v) for k, v in self.__dict__.items()}
+
+
+@dataclass
 class DemoSize:
     uses: int
     producers: int = 300
@@ -62,9 +83,12 @@ def _date_col(days: np.ndarray) -> pl.Series:
 
 
 def generate(folder: Path, size: DemoSize, seed: int = 7,
-             say: Callable[[str], None] = lambda _m: None) -> dict[str, Path]:
-    """Write one CSV per table into ``folder``; return their paths by table."""
+             say: Callable[[str], None] = lambda _m: None, *, anomalies: bool = True,
+             planted: Planted | None = None) -> dict[str, Path]:
+    """Write one CSV per table into ``folder``; return their paths by table. What was
+    planted is written into ``planted`` when one is given."""
     rng = np.random.default_rng(seed)
+    plant = planted if planted is not None else Planted()
     folder.mkdir(parents=True, exist_ok=True)
     files = {t: folder / f"{t}.csv" for t in IMPORT_ORDER}
 
@@ -89,6 +113,8 @@ def generate(folder: Path, size: DemoSize, seed: int = 7,
     rng_fix = np.random.default_rng(seed + 1)  # its own stream: the other tables stay as they were
     lot_meta: list[tuple] = []  # lot, product, producer, version, delivered day, accepted, ...
     contract_no = delivery_no = 0
+    # larger demos buy more, so that the uses fit in the units delivered
+    scale = max(1, round(size.uses / 1_000_000))
     for cat, (count, price, eff_mult, p_eff, modes) in CATEGORIES.items():
         prefix = "".join(w[0] for w in cat.split("_")).upper()
         for k in range(1, count + 1):
@@ -108,10 +134,10 @@ def generate(folder: Path, size: DemoSize, seed: int = 7,
                     contract_no += 1
                     cid = f"C{contract_no:06d}"
                     signed = int(rng.integers(0, DAYS - 120))
-                    qty = int(rng.integers(20, 400) * (20 if price < 5_000 else 1))
+                    qty = int(rng.integers(20, 400) * (20 if price < 5_000 else 1)) * scale
                     unit = p_price * rng.lognormal(0, 0.08)
-                    if rng.random() < 0.02:
-                        unit *= rng.uniform(2.5, 4.0)  # an odd price, for oversight to find
+                    if rng.random() < 0.02:  # drawn as before, so the stream is unchanged;
+                        rng.uniform(2.5, 4.0)  # the odd prices are now one planted contract
                     cur = rng.choice(list(CURRENCIES), p=[0.85, 0.1, 0.05])
                     due = signed + int(rng.integers(45, 120))
                     rows_c.append((cid, f"P{m + 1:04d}", pid, START + dt.timedelta(days=signed),
@@ -132,6 +158,9 @@ def generate(folder: Path, size: DemoSize, seed: int = 7,
                         version = int(np.searchsorted(v_days, day, side="right"))
                         lot_meta.append((lot, pid, m, version, day, accepted, eff_mult, p_eff,
                                          tuple(modes), tuple(base_fail)))
+    if anomalies:
+        delivery_no = _plant_contracts(plant, producers, rows_c, rows_d, lot_meta,
+                                       contract_no, delivery_no)
     pl.DataFrame(rows_p, schema=["product_id", "name", "category"], orient="row"
                  ).write_csv(files["products"])
     pl.DataFrame(rows_v, schema=["product_id", "version", "introduced_on"], orient="row"
@@ -170,8 +199,62 @@ def generate(folder: Path, size: DemoSize, seed: int = 7,
     _network(files, folder, producers, rows_c, size, np.random.default_rng(seed + 2))
     say(f"generated {len(rows_p)} products, {len(rows_c):,} contracts, "
         f"{len(rows_d):,} deliveries; writing {size.uses:,} uses")
-    _write_uses(files["uses"], lot_meta, quality, size, rng)
+    _write_uses(files["uses"], lot_meta, quality, size, rng,
+                plant=plant if anomalies else None, plant_rng=np.random.default_rng(seed + 3))
     return files
+
+
+def _plant_contracts(plant: Planted, producers: pl.DataFrame, rows_c: list[tuple],
+                     rows_d: list[tuple], lot_meta: list[tuple], contract_no: int,
+                     delivery_no: int) -> int:
+    """Plant the marked-up trader contract, the late producer and the early lot (the lot's
+    uses are planted in ``_write_uses``); returns the last delivery number used."""
+    ids = producers["producer_id"].to_list()
+    kinds = dict(zip(ids, producers["kind"].to_list(), strict=True))
+    per_product: dict[str, list[tuple]] = {}
+    for c in rows_c:
+        per_product.setdefault(c[2], []).append(c)
+    # the marked-up contract: the product with the most contracts, signed mid-way through
+    # them by a trader that has not sold it, at 1.9 times the median price in USD
+    product, its = max(per_product.items(), key=lambda kv: (len(kv[1]), kv[0]))
+    sellers = {c[1] for c in its}
+    trader = next(p for p in ids if kinds[p] == "trader" and p not in sellers)
+    usd = np.array([c[5] * CURRENCIES[c[6]] for c in its])
+    signed = sorted(c[3] for c in its)[len(its) // 2]
+    contract_no += 1
+    cid = f"C{contract_no:06d}"
+    qty = int(np.median([c[4] for c in its]))
+    rows_c.append((cid, trader, product, signed, qty, round(float(np.median(usd)) * 1.9, 2),
+                   "USD", signed + dt.timedelta(days=60)))
+    delivery_no += 1
+    day = (signed - START).days + 50
+    rows_d.append((f"D{delivery_no:07d}", cid, START + dt.timedelta(days=day), qty, qty,
+                   f"L{delivery_no:07d}"))
+    donor = next(m for m in lot_meta if m[1] == product)
+    lot_meta.append((f"L{delivery_no:07d}", product, ids.index(trader), donor[3], day, qty,
+                     *donor[6:]))
+    plant.markup_contract = cid
+    # the late producer: the private maker with the most contracts delivers everything
+    # 30 to 100 days after its due date
+    count: dict[str, int] = {}
+    for c in rows_c:
+        count[c[1]] = count.get(c[1], 0) + 1
+    late = max((p for p in ids if kinds[p] == "private"), key=lambda p: (count.get(p, 0), p))
+    due = {c[0]: c[7] for c in rows_c if c[1] == late}
+    shift = np.random.default_rng(len(rows_d))
+    moved: dict[str, int] = {}
+    for i, d in enumerate(rows_d):
+        if d[1] in due:
+            when = min(END, due[d[1]] + dt.timedelta(days=int(shift.integers(30, 101))))
+            rows_d[i] = (d[0], d[1], when, *d[3:])
+            moved[d[5]] = (when - START).days
+    for i, m in enumerate(lot_meta):
+        if m[0] in moved:
+            lot_meta[i] = (m[0], m[1], m[2], m[3], moved[m[0]], *m[5:])
+    plant.late_producer = late
+    # the early lot: the first lot delivered at least 60 days in
+    plant.early_lot = next(m[0] for m in lot_meta if m[4] >= 60 and m[0] not in moved)
+    return delivery_no
 
 
 def _fixes(pid: str, modes: list[str], v_days: np.ndarray, rng: np.random.Generator,
@@ -298,11 +381,17 @@ def _network(files: dict[str, Path], folder: Path, producers: pl.DataFrame,
 
 
 def _write_uses(path: Path, lots: list[tuple], quality: np.ndarray, size: DemoSize,
-                rng: np.random.Generator, chunk: int = 500_000) -> None:
-    weights = np.array([m[5] for m in lots], dtype=float)
-    weights /= weights.sum()
+                rng: np.random.Generator, chunk: int = 500_000, *,
+                plant: Planted | None = None,
+                plant_rng: np.random.Generator | None = None) -> None:
     lot_ids = np.array([m[0] for m in lots])
     products = np.array([m[1] for m in lots])
+    accepted = np.array([m[5] for m in lots], dtype=float)
+    multi_unit = np.char.startswith(products.astype(str), "AR-")
+    # a lot is used in proportion to the uses its units allow (3.5 units a use of a round)
+    weights = accepted / np.where(multi_unit, 3.5, 1.0)
+    weights /= weights.sum()
+    used = np.zeros(len(lots))  # units used of each lot so far: never more than accepted
     makers = np.array([m[2] for m in lots])
     versions = np.array([m[3] for m in lots])
     delivered = np.array([m[4] for m in lots])
@@ -317,7 +406,14 @@ def _write_uses(path: Path, lots: list[tuple], quality: np.ndarray, size: DemoSi
         rates[:fixed] *= 0.3
         fail[i, : len(rates)] = rates
         modes[i, : len(m[8])] = m[8]
-    multi_unit = np.char.startswith(products.astype(str), "AR-")
+    if plant is not None:  # the inflated operator's product: the one with the most uses
+        share: dict[str, float] = {}
+        for p, w in zip(products, weights, strict=True):
+            share[p] = share.get(p, 0.0) + w
+        plant.inflated_product = max(share, key=lambda p: (share[p], p))
+        early = lot_ids.tolist().index(plant.early_lot)
+        inflated_day = (plant.inflated_from - START).days
+        op_no = int(plant.inflated_operator.removeprefix("OP-"))
     written = 0
     with path.open("wb") as f:
         while written < size.uses:
@@ -332,18 +428,39 @@ def _write_uses(path: Path, lots: list[tuple], quality: np.ndarray, size: DemoSi
             hit = ~failed & ~aborted & (rng.random(n) < np.clip(p_eff[li] * quality[makers[li]],
                                                                 0, 0.98))
             effects = np.where(hit, 1 + rng.poisson(np.maximum(eff_mult[li] - 1, 0)), 0)
-            outcome = np.where(failed, "failure", np.where(aborted, "aborted",
-                                                           np.where(hit, "effect", "no_effect")))
-            fmode = np.where(failed, modes[li, np.minimum(mode_idx, n_modes - 1)], "")
             drop_lot = rng.random(n) < 0.05
             drop_producer = rng.random(n) < 0.10
             units = np.where(multi_unit[li], rng.integers(1, 7, n), 1)
             ids = np.arange(written + 1, written + n + 1)
+            operator = rng.integers(1, size.operators + 1, n)
+            if plant is not None and plant_rng is not None:
+                if written == 0:  # three uses of the early lot, 20 days before its delivery
+                    li[:3], day[:3] = early, delivered[early] - 20
+                    failed[:3] = aborted[:3] = hit[:3] = False
+                    effects[:3], units[:3], drop_lot[:3] = 0, 1, False
+                # the inflated operator: 5% of the product's uses (20 times its share),
+                # three or more effects a use from the day on, whatever happened
+                mine = (products[li] == plant.inflated_product) & (plant_rng.random(n) < 0.05)
+                operator[mine] = op_no
+                boost = mine & (day >= inflated_day) & ~failed & ~aborted
+                hit = hit | boost
+                effects = np.where(boost, 3 + plant_rng.poisson(1.0, n), effects)
+            outcome = np.where(failed, "failure", np.where(aborted, "aborted",
+                                                           np.where(hit, "effect", "no_effect")))
+            fmode = np.where(failed, modes[li, np.minimum(mode_idx, n_modes - 1)], "")
+            # a use beyond its lot's accepted units is recorded without the lot
+            order = np.argsort(li, kind="stable")
+            cum = np.cumsum(units[order])
+            starts = np.flatnonzero(np.r_[True, li[order][1:] != li[order][:-1]])
+            base = np.repeat(cum[starts] - units[order][starts], np.diff(np.r_[starts, n]))
+            over = np.empty(n, dtype=bool)
+            over[order] = used[li[order]] + cum - base > accepted[li[order]]
+            drop_lot |= over
+            used += np.bincount(li[~drop_lot], weights=units[~drop_lot], minlength=len(lots))
             frame = pl.DataFrame({
                 "use_id": pl.Series(ids).cast(pl.String).str.zfill(9),
                 "used_on": _date_col(day),
-                "operator": pl.Series(rng.integers(1, size.operators + 1, n)).cast(pl.String)
-                .str.zfill(3),
+                "operator": pl.Series(operator).cast(pl.String).str.zfill(3),
                 "product_id": products[li],
                 "version": pl.Series(versions[li]).cast(pl.String).str.pad_start(2, "v"),
                 "producer_id": pl.Series(makers[li] + 1).cast(pl.String).str.zfill(4),

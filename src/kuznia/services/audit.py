@@ -355,7 +355,7 @@ def deep_check(conn: Connection, events: list[dict[str, Any]]) -> DeepCheck:
 
 def _first_cube_difference(conn: Connection, cube: bulk.Cube) -> str | None:
     cols = ["product_id", "producer_id", "version", "lot", "used_on", "units_used", "effects",
-            "outcome", "conditions", "failure_mode"]
+            "outcome", "conditions", "failure_mode", "operator"]
     result = conn.exec_driver_sql(
         f"SELECT {', '.join(c if c != 'used_on' else 'CAST(used_on AS TEXT)' for c in cols)} "
         "FROM uses")

@@ -179,10 +179,29 @@ class Cube:
         return [*self.keys, *self.sums, *self.firsts]
 
 
+def operator_cube_rows(uses: pl.DataFrame, sign: int = 1) -> pl.DataFrame:
+    """Uses and effects per ``operator_cube`` key (operator '' for uses without one)."""
+    return (
+        uses.select(
+            pl.col("product_id"),
+            pl.col("operator").fill_null(""),
+            pl.col("used_on").dt.strftime("%Y-%m").alias("month"),
+            pl.lit(1, dtype=pl.Int64).alias("uses"),
+            pl.col("effects").cast(pl.Int64),
+            (pl.col("effects").cast(pl.Float64) ** 2).alias("effects_sq"),
+        )
+        .group_by(list(OPERATOR_KEYS))
+        .agg(pl.col(c).sum() * sign for c in OPERATOR_SUMS)
+    )
+
+
 FAILURE_KEYS = ("product_id", "producer_id", "version", "conditions", "failure_mode")
+OPERATOR_KEYS = ("product_id", "operator", "month")
+OPERATOR_SUMS = ("uses", "effects", "effects_sq")
 CUBES = (
     Cube("use_cube", CUBE_KEYS, CUBE_SUMS, cube_rows),
     Cube("failure_cube", FAILURE_KEYS, ("uses",), failure_cube_rows, ("first_on",)),
+    Cube("operator_cube", OPERATOR_KEYS, OPERATOR_SUMS, operator_cube_rows),
 )
 
 

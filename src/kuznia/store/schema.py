@@ -237,6 +237,19 @@ failure_cube = Table(
     Column("first_on", String(10), nullable=False),
 )
 
+# Uses and effects per product, operator ('' for none) and month, kept at import like
+# use_cube: the red flags on effect claims answer from it without a scan of the uses.
+operator_cube = Table(
+    "operator_cube",
+    metadata,
+    Column("product_id", ID, primary_key=True),
+    Column("operator", ID, primary_key=True),
+    Column("month", String(7), primary_key=True),
+    Column("uses", BigInteger, nullable=False),
+    Column("effects", BigInteger, nullable=False),
+    Column("effects_sq", Float, nullable=False),
+)
+
 # Resilience: where lines are, how exposed their regions are, what the front needs
 regions = Table(
     "regions",

@@ -1,0 +1,694 @@
+"""Red flags on prices, deliveries, amendments, impossible records and effect claims.
+
+Each flag names its records (``contract_id``, ``delivery_id``, ``producer_id``,
+``product_id``, ``operator``, ``lot``: None where they do not apply), the measured
+``value``, the ``threshold`` it passed, a ``reference`` (what it was compared with), a
+sentence a person understands, and ``evidence``: the command and the API link that list
+the records behind it.
+
+Where the data come from, so that 10 million uses cost less than one scan of them:
+
+- contracts, deliveries, producers and the contracts' update history are small tables,
+  read whole;
+- units used per lot come from the kept ``use_cube``; uses before their lot's delivery
+  are counted from the cube for months before the delivery month and, for the delivery
+  month itself, by an index range per lot (``ix_uses_trace``); uses dated after today
+  likewise from the cube's months, then the index;
+- effects per operator, product and month come from the kept ``operator_cube``.
+
+Judged records are those dated within ``date_from``-``date_to`` (a contract by its
+signing, a delivery by its day, uses by their month); the peers and the rates they are
+compared with come from all records, so a filter never changes a figure. ``producer`` and
+``product`` keep only the flags that name them. "Past due" is judged on ``date_to`` if
+given, else today.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import numpy as np
+from sqlalchemy import and_, func, literal, select, union_all
+from sqlalchemy.types import Date, String
+
+from kuznia.analytics import oversight as tests
+from kuznia.services import oversight_config
+from kuznia.services.access import EVERYTHING, Scope
+from kuznia.services.store import Store
+from kuznia.store.schema import (
+    audit_events,
+    contracts,
+    deliveries,
+    operator_cube,
+    producers,
+    products,
+    row_updates,
+    use_cube,
+    uses,
+)
+
+SEVERITIES = ("high", "medium", "low")
+CODES = {
+    "price_outlier": "high", "price_rise": "medium", "resale_markup": "high",
+    "concentration": "low", "past_due_short": "medium", "late_delivery": "low",
+    "rejected_share": "medium", "late_share": "medium", "amendment_raised": "medium",
+    "amendment_repeated": "low", "use_before_delivery": "high", "lot_overused": "high",
+    "over_delivered": "high", "use_in_future": "high", "effect_claims": "high",
+    "effect_burst": "medium",
+}
+RECORD_KEYS = ("contract_id", "delivery_id", "producer_id", "product_id", "operator", "lot")
+API = "/api/v1"
+
+
+@dataclass
+class FlagList:
+    flags: list[dict[str, Any]]
+    config: dict[str, dict[str, Any]]
+    as_of: dt.date
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"as_of": self.as_of.isoformat(), "counts": self.counts,
+                "flags": self.flags, "config": self.config}
+
+
+def _flag(code: str, text: str, *, value: float | int | None, threshold: Any,
+          reference: dict[str, Any], command: str, api: str, **records: Any) -> dict[str, Any]:
+    out = {"code": code, "severity": CODES[code]}
+    out.update({k: records.get(k) for k in RECORD_KEYS})
+    out.update({"value": value, "threshold": threshold, "reference": reference, "text": text,
+                "evidence": {"command": command, "api": api}})
+    return out
+
+
+def _n(x: float) -> str:
+    """A figure as people write it: 1,600 or 0.45."""
+    if x is None or not np.isfinite(x):
+        return "?"
+    if abs(x) >= 100:
+        return f"{x:,.0f}"
+    return f"{x:,.2f}".rstrip("0").rstrip(".") if abs(x) >= 1 else f"{x:.2g}"
+
+
+def _p(p: float) -> str:
+    return "p < 1e-16" if p < 1e-16 else f"p = {p:.1e}"
+
+
+def _q(**params: Any) -> str:
+    return urlencode({k: v for k, v in params.items() if v is not None})
+
+
+def flags(store: Store, *, date_from: dt.date | None = None, date_to: dt.date | None = None,
+          producer: str | None = None, product: str | None = None,
+          config: dict[str, dict[str, Any]] | None = None, today: dt.date | None = None,
+          scope: Scope = EVERYTHING) -> FlagList:
+    """Every red flag, most severe first (see the module doc).
+
+    A producer's ``scope`` gets only the flags that name it, none about operators, and
+    other producers' figures only as aggregates (their contracts are never named)."""
+    from kuznia.errors import UsageError
+
+    cfg = config or oversight_config.load(None)
+    today = today or dt.date.today()
+    as_of = date_to or today
+    if date_from and date_to and date_to < date_from:
+        raise UsageError("{date_to} is before {date_from}", params=("date_to", "date_from"))
+    with store.read() as conn:
+        data = _load(conn, store.dialect, cfg, today)
+    judged = _Period(date_from, date_to)
+    out: list[dict[str, Any]] = []
+    out += _prices(data, cfg, judged)
+    out += _concentration(data, cfg)
+    out += _delivery(data, cfg, judged, as_of)
+    out += _amendments(data, cfg, judged)
+    out += _impossible(data, judged)
+    out += _effects(data, cfg, judged)
+    if scope.producer_id is not None:
+        out = [_for_producer(f) for f in out
+               if f["producer_id"] == scope.producer_id and f["operator"] is None]
+    if producer is not None:
+        out = [f for f in out if f["producer_id"] == producer]
+    if product is not None:
+        out = [f for f in out if f["product_id"] == product]
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    out.sort(key=lambda f: (rank[f["severity"]], f["code"], str(f["product_id"]),
+                            str(f["producer_id"]), str(f["contract_id"]), str(f["operator"]),
+                            str(f["lot"])))
+    counts = {s: sum(f["severity"] == s for f in out) for s in SEVERITIES}
+    return FlagList(out, cfg, as_of, counts)
+
+
+def _for_producer(f: dict[str, Any]) -> dict[str, Any]:
+    """A flag as its producer sees it: other producers' contracts never named."""
+    ref = {k: v for k, v in f["reference"].items() if k not in ("peers", "history_by")}
+    return {**f, "reference": ref}
+
+
+@dataclass
+class _Period:
+    lo: dt.date | None
+    hi: dt.date | None
+
+    def has(self, day: dt.date | None) -> bool:
+        if day is None:
+            return False
+        return (self.lo is None or day >= self.lo) and (self.hi is None or day <= self.hi)
+
+    def has_month(self, month: str) -> bool:
+        lo = self.lo.strftime("%Y-%m") if self.lo else None
+        hi = self.hi.strftime("%Y-%m") if self.hi else None
+        return (lo is None or month >= lo) and (hi is None or month <= hi)
+
+
+@dataclass
+class _Data:
+    contracts: list[dict[str, Any]]
+    deliveries: list[dict[str, Any]]
+    kinds: dict[str, str]
+    names: dict[str, str]  # product names
+    updates: dict[str, list[dict[str, Any]]]
+    lot_use: list[dict[str, Any]]  # per lot: units used (cube), accepted, early uses
+    future: list[dict[str, Any]]
+    ops: dict[str, np.ndarray]  # product, operator, month, uses, effects
+
+
+def _load(conn: Any, dialect: str, cfg: dict[str, Any], today: dt.date) -> _Data:
+    c, d = contracts.c, deliveries.c
+    rows = [dict(r._mapping) for r in conn.execute(
+        select(c.contract_id, c.producer_id, c.product_id, c.signed_on, c.quantity,
+               c.unit_price_ws, c.due_on).order_by(c.contract_id))]
+    dels = [dict(r._mapping) for r in conn.execute(
+        select(d.delivery_id, d.contract_id, d.delivered_on, d.quantity,
+               d.accepted_quantity, d.lot).order_by(d.delivery_id))]
+    kinds = dict(conn.execute(select(producers.c.producer_id, producers.c.kind)).all())
+    names = dict(conn.execute(select(products.c.product_id, products.c.name)).all())
+    updates: dict[str, list[dict[str, Any]]] = {}
+    for key, old, new, at, actor in conn.execute(
+            select(row_updates.c.row_key, row_updates.c.old_values, row_updates.c.new_values,
+                   audit_events.c.at, audit_events.c.actor)
+            .join(audit_events, audit_events.c.event_id == row_updates.c.event_id)
+            .where(row_updates.c.table_name == "contracts")
+            .order_by(row_updates.c.update_id)):
+        updates.setdefault(key, []).append({"at": at, "by": actor, "old": json.loads(old),
+                                            "new": json.loads(new)})
+    # per lot: units used and the cube's months (kept at import)
+    cube = use_cube.c
+    lot_rows = conn.execute(
+        select(cube.lot, cube.month, func.sum(cube.units_used), func.sum(cube.uses))
+        .where(cube.lot != "").group_by(cube.lot, cube.month)).all()
+    by_lot: dict[str, dict[str, Any]] = {}
+    delivered = {x["lot"]: x for x in dels if x["lot"]}
+    owner = {x["contract_id"]: x for x in rows}
+    checks = []  # lots with uses in their delivery month: counted exactly by index
+    for lot, month, units, n in lot_rows:
+        item = by_lot.setdefault(lot, {"lot": lot, "units_used": 0, "early_uses": 0,
+                                       "first_early": None})
+        item["units_used"] += int(units)
+        dl = delivered.get(lot)
+        if dl is None:
+            continue
+        dm = dl["delivered_on"].strftime("%Y-%m")
+        if month < dm:
+            item["early_uses"] += int(n)
+            first = dt.date.fromisoformat(month + "-01")
+            item["first_early"] = min(item["first_early"] or first, first)
+        elif month == dm and dl["delivered_on"].day > 1:
+            con = owner[dl["contract_id"]]
+            checks.append((lot, con["product_id"], con["producer_id"],
+                           dl["delivered_on"].replace(day=1), dl["delivered_on"]))
+    for lot, n, first in _early_in_month(conn, checks):
+        item = by_lot[lot]
+        item["early_uses"] += int(n)
+        item["first_early"] = min(item["first_early"] or first, first)
+    lot_use = []
+    for lot, item in by_lot.items():
+        dl = delivered.get(lot)
+        if dl is None:
+            continue
+        con = owner[dl["contract_id"]]
+        lot_use.append({**item, "delivery_id": dl["delivery_id"],
+                        "contract_id": dl["contract_id"], "producer_id": con["producer_id"],
+                        "product_id": con["product_id"], "accepted": dl["accepted_quantity"],
+                        "delivered_on": dl["delivered_on"]})
+    future = _future_uses(conn, today)
+    oc = operator_cube.c
+    op_rows = conn.execute(
+        select(oc.product_id, oc.operator, oc.month, oc.uses, oc.effects)
+        .where(oc.operator != "", oc.uses > 0)).all()
+    if op_rows:
+        p, o, m, n, e = zip(*op_rows, strict=True)
+        ops = {"product": np.array(p, dtype=object), "operator": np.array(o, dtype=object),
+               "month": np.array(m, dtype=object), "uses": np.array(n, dtype=float),
+               "effects": np.array(e, dtype=float)}
+    else:
+        ops = {k: np.array([], dtype=object if k in ("product", "operator", "month")
+                           else float) for k in ("product", "operator", "month", "uses",
+                                                  "effects")}
+    return _Data(rows, dels, kinds, names, updates, lot_use, future, ops)
+
+
+def _early_in_month(conn: Any, checks: list[tuple], chunk: int = 400
+                    ) -> Iterable[tuple[str, int, dt.date]]:
+    """Uses of each lot in its delivery month before the delivery day: a query per
+    ``chunk`` lots, each lot an index range over its product and producer's uses of that
+    month (the lots as a UNION ALL of literals: portable, and allowed in a read-only
+    snapshot where a temporary table is not)."""
+    out = []
+    u = uses.c
+    for start in range(0, len(checks), chunk):
+        part = checks[start:start + chunk]
+        lots = union_all(*[select(literal(lot, String).label("lot"),
+                                  literal(prod, String).label("product_id"),
+                                  literal(prd, String).label("producer_id"),
+                                  literal(lo, Date).label("lo"), literal(hi, Date).label("hi"))
+                           for lot, prod, prd, lo, hi in part]).cte("lots")
+        q = (select(lots.c.lot, func.count(), func.min(u.used_on))
+             .select_from(lots.join(uses, and_(u.product_id == lots.c.product_id,
+                                               u.producer_id == lots.c.producer_id,
+                                               u.used_on >= lots.c.lo, u.used_on < lots.c.hi,
+                                               u.lot == lots.c.lot)))
+             .group_by(lots.c.lot))
+        out += [(lot, n, first if isinstance(first, dt.date) else dt.date.fromisoformat(first))
+                for lot, n, first in conn.execute(q)]
+    return out
+
+
+def _future_uses(conn: Any, today: dt.date) -> list[dict[str, Any]]:
+    """Uses dated after ``today``, per product and producer: the cube's months from this
+    one on say where to look, the trace index counts them exactly."""
+    cube = use_cube.c
+    cells = conn.execute(select(cube.product_id, cube.producer_id).distinct()
+                         .where(cube.month >= today.strftime("%Y-%m"))).all()
+    out = []
+    for product_id, producer_id in cells:
+        u = uses.c
+        who = u.producer_id.is_(None) if producer_id == "" else u.producer_id == producer_id
+        n, first = conn.execute(select(func.count(), func.min(u.used_on)).where(
+            u.product_id == product_id, who, u.used_on > today)).one()
+        if n:
+            out.append({"product_id": product_id, "producer_id": producer_id or None,
+                        "uses": int(n), "first": first})
+    return out
+
+
+# --- prices ------------------------------------------------------------------------------
+
+def _prices(data: _Data, cfg: dict[str, Any], judged: _Period) -> list[dict[str, Any]]:
+    rows = data.contracts
+    if not rows:
+        return []
+    pc = cfg["price"]
+    product = np.array([r["product_id"] for r in rows], dtype=object)
+    day = np.array([r["signed_on"].toordinal() for r in rows], dtype=float)
+    price = np.array([r["unit_price_ws"] for r in rows], dtype=float)
+    maker = np.array([data.kinds.get(r["producer_id"]) != "trader" for r in rows])
+    peers = tests.peer_prices(product, day, price, pc["window_days"], pc["fence_iqr"])
+    makers = tests.peer_prices(product, day, price, pc["window_days"], 0.0, among=maker)
+    out = []
+    for i, r in enumerate(rows):
+        if not judged.has(r["signed_on"]):
+            continue
+        name = data.names.get(r["product_id"], r["product_id"])
+        lo = (r["signed_on"] - dt.timedelta(days=pc["window_days"])).isoformat()
+        hi = (r["signed_on"] + dt.timedelta(days=pc["window_days"])).isoformat()
+        evidence = {"command": f"kuznia oversight flags --product {r['product_id']} --json",
+                    "api": f"{API}/contracts?" + _q(product_id=r["product_id"],
+                                                   signed_on_from=lo, signed_on_to=hi)}
+        ref = {"peers": int(peers.count[i]), "median": peers.median[i], "low": peers.low[i],
+               "high": peers.high[i], "q1": peers.q1[i], "q3": peers.q3[i],
+               "window_days": pc["window_days"]}
+        if (peers.count[i] >= pc["min_peers"] and price[i] > peers.fence[i]
+                and price[i] >= pc["min_ratio"] * peers.median[i]):
+            out.append(_flag(
+                "price_outlier",
+                f"{r['contract_id']} pays {_n(price[i])} per unit of {name}; the other "
+                f"{int(peers.count[i])} contracts for it signed within {pc['window_days']} "
+                f"days paid {_n(peers.low[i])} to {_n(peers.high[i])} (median "
+                f"{_n(peers.median[i])}; {price[i] / peers.median[i]:.1f} times it, and above"
+                f" Q3 + {_n(pc['fence_iqr'])} IQR = {_n(peers.fence[i])})",
+                value=float(price[i]), threshold=float(peers.fence[i]), reference=ref,
+                contract_id=r["contract_id"], producer_id=r["producer_id"],
+                product_id=r["product_id"], **evidence))
+        if (not maker[i] and makers.count[i] >= cfg["markup"]["min_makers"]
+                and price[i] >= cfg["markup"]["ratio"] * makers.median[i]):
+            ratio = price[i] / makers.median[i]
+            out.append(_flag(
+                "resale_markup",
+                f"{r['contract_id']} buys {name} from a trader ({r['producer_id']}) at "
+                f"{_n(price[i])} a unit, {ratio:.1f} times the median of "
+                f"{int(makers.count[i])} makers' contracts signed within "
+                f"{pc['window_days']} days ({_n(makers.median[i])})",
+                value=float(ratio), threshold=cfg["markup"]["ratio"],
+                reference={"makers": int(makers.count[i]), "median": makers.median[i],
+                           "low": makers.low[i], "high": makers.high[i],
+                           "window_days": pc["window_days"]},
+                contract_id=r["contract_id"], producer_id=r["producer_id"],
+                product_id=r["product_id"], **evidence))
+    out += _price_rises(data, cfg, judged, product, day, price)
+    return out
+
+
+def _price_rises(data: _Data, cfg: dict[str, Any], judged: _Period, product: np.ndarray,
+                 day: np.ndarray, price: np.ndarray) -> list[dict[str, Any]]:
+    pc = cfg["price"]
+    rows = data.contracts
+    series = np.array([f"{r['producer_id']}\x00{r['product_id']}" for r in rows], dtype=object)
+    slope, z, size = tests.price_trend(series, day / 365.25, np.log(price), product)
+    keys = np.unique(series)
+    span = {k: (day[series == k].min(), day[series == k].max()) for k in keys}
+    eligible = [j for j, k in enumerate(keys) if size[j] >= pc["rise_min_contracts"]
+                and span[k][1] - span[k][0] >= pc["rise_min_days"]]
+    bar = tests.z_bar(pc["rise_alpha"], len(eligible))
+    out = []
+    for j in eligible:
+        rise = float(np.expm1(slope[j]))
+        if rise < pc["rise_per_year"] or not (z[j] >= bar):
+            continue
+        idx = np.flatnonzero(series == keys[j])
+        last = idx[np.argmax(day[idx])]
+        r = rows[last]
+        if not any(judged.has(rows[i]["signed_on"]) for i in idx):
+            continue
+        first = idx[np.argmin(day[idx])]
+        out.append(_flag(
+            "price_rise",
+            f"{r['producer_id']}'s price for {data.names.get(r['product_id'], r['product_id'])}"
+            f" rose from {_n(price[first])} to {_n(price[last])} over {int(size[j])} contracts"
+            f" ({rise:.0%} a year; the product's other prices vary by about "
+            f"{_n(abs(slope[j] / z[j]) if z[j] else float('nan'))} a year in log terms)",
+            value=rise, threshold=pc["rise_per_year"],
+            reference={"contracts": int(size[j]), "z": float(z[j]), "z_bar": bar,
+                       "first": float(price[first]), "last": float(price[last])},
+            contract_id=r["contract_id"], producer_id=r["producer_id"],
+            product_id=r["product_id"],
+            command=f"kuznia oversight flags --producer {r['producer_id']} --json",
+            api=f"{API}/contracts?" + _q(producer_id=r["producer_id"],
+                                         product_id=r["product_id"])))
+    return out
+
+
+def _concentration(data: _Data, cfg: dict[str, Any]) -> list[dict[str, Any]]:
+    cc = cfg["concentration"]
+    units: dict[str, dict[str, float]] = {}
+    for r in data.contracts:
+        units.setdefault(r["product_id"], {}).setdefault(r["producer_id"], 0.0)
+        units[r["product_id"]][r["producer_id"]] += r["quantity"]
+    out = []
+    for product_id, by in sorted(units.items()):
+        total = sum(by.values())
+        if total < cc["min_units"]:
+            continue
+        shares = np.array(list(by.values())) / total
+        index = tests.hhi(shares)
+        top = max(by, key=lambda p: (by[p], p))
+        share = by[top] / total
+        if share < cc["top_share"] and index < cc["hhi"]:
+            continue
+        out.append(_flag(
+            "concentration",
+            f"{top} holds {share:.0%} of the {_n(total)} units contracted for "
+            f"{data.names.get(product_id, product_id)}; {len(by)} producers in all, HHI "
+            f"{index:,.0f}",
+            value=index, threshold={"top_share": cc["top_share"], "hhi": cc["hhi"]},
+            reference={"producers": len(by), "top_share": share, "units": total},
+            producer_id=top, product_id=product_id,
+            command=f"kuznia cost-per-effect --product {product_id} --by producer",
+            api=f"{API}/contracts?" + _q(product_id=product_id)))
+    return out
+
+
+# --- deliveries --------------------------------------------------------------------------
+
+def _delivery(data: _Data, cfg: dict[str, Any], judged: _Period, as_of: dt.date
+              ) -> list[dict[str, Any]]:
+    dc = cfg["delivery"]
+    per: dict[str, list[dict[str, Any]]] = {}
+    for x in data.deliveries:
+        per.setdefault(x["contract_id"], []).append(x)
+    out = []
+    late_by: dict[str, list[int]] = {}  # producer -> [late contracts, contracts judged]
+    for r in data.contracts:
+        got = [x for x in per.get(r["contract_id"], []) if x["delivered_on"] <= as_of]
+        delivered = sum(x["quantity"] for x in got)
+        accepted = sum(x["accepted_quantity"] for x in got)
+        due = r["due_on"]
+        evidence = {"command": f"kuznia oversight flags --producer {r['producer_id']} --json",
+                    "api": f"{API}/deliveries?" + _q(contract_id=r["contract_id"])}
+        keys = {"contract_id": r["contract_id"], "producer_id": r["producer_id"],
+                "product_id": r["product_id"]}
+        if delivered > r["quantity"] and judged.has(max(x["delivered_on"] for x in got)):
+            out.append(_flag(
+                "over_delivered",
+                f"{r['contract_id']} orders {r['quantity']:,} units; its deliveries bring "
+                f"{delivered:,}", value=delivered, threshold=r["quantity"], reference={},
+                **keys, **evidence))
+        if due is None or r["signed_on"] > as_of:
+            continue
+        late_days = [((x["delivered_on"] - due).days, x) for x in got]
+        worst = max(late_days, key=lambda t: t[0], default=None)
+        short = r["quantity"] - delivered  # not delivered (rejected units: rejected_share)
+        is_late = (worst is not None and worst[0] > 0) or (due < as_of and short > 0)
+        if due <= as_of or got:
+            late_by.setdefault(r["producer_id"], [0, 0])
+            late_by[r["producer_id"]][1] += 1
+            late_by[r["producer_id"]][0] += int(is_late)
+        if not judged.has(due):
+            continue
+        past = (as_of - due).days
+        if past >= dc["grace_days"] and short >= dc["short_share"] * r["quantity"] > 0:
+            out.append(_flag(
+                "past_due_short",
+                f"{r['contract_id']} was due {due.isoformat()} ({past} days ago); "
+                f"{delivered:,} of {r['quantity']:,} units delivered "
+                f"({short / r['quantity']:.0%} short)", value=short / r["quantity"],
+                threshold=dc["short_share"],
+                reference={"due_on": due.isoformat(), "days_past_due": past,
+                           "delivered": delivered, "quantity": r["quantity"]},
+                **keys, **evidence))
+        if worst is not None and worst[0] >= dc["late_days"]:
+            x = worst[1]
+            out.append(_flag(
+                "late_delivery",
+                f"delivery {x['delivery_id']} of {r['contract_id']} came "
+                f"{x['delivered_on'].isoformat()}, {worst[0]} days after the due date",
+                value=worst[0], threshold=dc["late_days"],
+                reference={"due_on": due.isoformat()}, delivery_id=x["delivery_id"],
+                lot=x["lot"], **keys, **evidence))
+        if delivered and (delivered - accepted) >= dc["rejected_share"] * delivered:
+            out.append(_flag(
+                "rejected_share",
+                f"{delivered - accepted:,} of the {delivered:,} units delivered under "
+                f"{r['contract_id']} were not accepted ({(delivered - accepted) / delivered:.0%})",
+                value=(delivered - accepted) / delivered, threshold=dc["rejected_share"],
+                reference={"delivered": delivered, "accepted": accepted}, **keys, **evidence))
+    out += _late_share(late_by, dc)
+    return out
+
+
+def _late_share(late_by: dict[str, list[int]], dc: dict[str, Any]) -> list[dict[str, Any]]:
+    if not late_by:
+        return []
+    ids = sorted(late_by)
+    late = np.array([late_by[p][0] for p in ids])
+    total = np.array([late_by[p][1] for p in ids])
+    p, share = tests.late_share_p(late, total)
+    tested = total >= dc["min_contracts"]
+    bar = dc["late_share_alpha"] / max(int(tested.sum()), 1)
+    out = []
+    for i, pid in enumerate(ids):
+        if not tested[i] or p[i] >= bar:
+            continue
+        out.append(_flag(
+            "late_share",
+            f"{pid} was late on {late[i]} of its {total[i]} contracts ({late[i] / total[i]:.0%});"
+            f" the other producers on {share[i]:.0%} (one-sided binomial {_p(p[i])}, "
+            f"below {bar:.1e} after allowing for {int(tested.sum())} producers)",
+            value=float(late[i] / total[i]), threshold=float(bar),
+            reference={"late": int(late[i]), "contracts": int(total[i]),
+                       "others_share": float(share[i]), "p": float(p[i])},
+            producer_id=pid, command=f"kuznia oversight flags --producer {pid} --json",
+            api=f"{API}/contracts?" + _q(producer_id=pid)))
+    return out
+
+
+# --- amendments and impossible records ------------------------------------------------------
+
+def _amendments(data: _Data, cfg: dict[str, Any], judged: _Period) -> list[dict[str, Any]]:
+    by_id = {r["contract_id"]: r for r in data.contracts}
+    out = []
+    for cid, history in sorted(data.updates.items()):
+        r = by_id.get(cid)
+        if r is None or not judged.has(r["signed_on"]):
+            continue
+        keys = {"contract_id": cid, "producer_id": r["producer_id"],
+                "product_id": r["product_id"]}
+        evidence = {"command": "kuznia audit list --table contracts",
+                    "api": f"{API}/contracts/{cid}"}
+        raised = []
+        for h in history:
+            old_q = float(h["old"].get("quantity", r["quantity"]))
+            new_q = float(h["new"].get("quantity", old_q))
+            old_p = float(h["old"].get("unit_price", r["unit_price_ws"]))
+            new_p = float(h["new"].get("unit_price", old_p))
+            if new_q * new_p > old_q * old_p:
+                raised.append((h, old_q * old_p, new_q * new_p))
+        ref = {"updates": [{"at": h["at"], "old": h["old"], "new": h["new"]}
+                           for h in history]}
+        if raised:
+            h, before, after = raised[-1]
+            out.append(_flag(
+                "amendment_raised",
+                f"{cid} was updated {h['at'][:10]} and its value rose from {_n(before)} to "
+                f"{_n(after)} (in its own currency; {len(raised)} raise(s) in all)",
+                value=after / before if before else None, threshold=1.0, reference=ref,
+                **keys, **evidence))
+        if len(history) >= cfg["amendments"]["max_updates"]:
+            out.append(_flag(
+                "amendment_repeated",
+                f"{cid} was updated {len(history)} times after it was first imported",
+                value=len(history), threshold=cfg["amendments"]["max_updates"],
+                reference=ref, **keys, **evidence))
+    return out
+
+
+def _impossible(data: _Data, judged: _Period) -> list[dict[str, Any]]:
+    out = []
+    for x in data.lot_use:
+        keys = {"contract_id": x["contract_id"], "delivery_id": x["delivery_id"],
+                "producer_id": x["producer_id"], "product_id": x["product_id"],
+                "lot": x["lot"]}
+        evidence = {"command": f"kuznia uses --lot {x['lot']} --json",
+                    "api": f"{API}/uses?" + _q(lot=x["lot"])}
+        if x["early_uses"] and judged.has(x["first_early"]):
+            out.append(_flag(
+                "use_before_delivery",
+                f"{x['early_uses']:,} uses of lot {x['lot']} are dated before its delivery "
+                f"on {x['delivered_on'].isoformat()} (the first {x['first_early'].isoformat()}"
+                ")", value=x["early_uses"], threshold=0,
+                reference={"delivered_on": x["delivered_on"].isoformat(),
+                           "first_use": x["first_early"].isoformat()}, **keys, **evidence))
+        if x["units_used"] > x["accepted"] and judged.has(x["delivered_on"]):
+            out.append(_flag(
+                "lot_overused",
+                f"{x['units_used']:,} units of lot {x['lot']} were used; "
+                f"{x['accepted']:,} were accepted", value=x["units_used"],
+                threshold=x["accepted"], reference={}, **keys, **evidence))
+    for f in data.future:
+        first = f["first"] if isinstance(f["first"], dt.date) else \
+            dt.date.fromisoformat(str(f["first"]))
+        out.append(_flag(
+            "use_in_future",
+            f"{f['uses']:,} uses of {f['product_id']} by {f['producer_id'] or '(no producer)'}"
+            f" are dated after today (the first {first.isoformat()})", value=f["uses"],
+            threshold=0, reference={"first": first.isoformat()},
+            producer_id=f["producer_id"], product_id=f["product_id"],
+            command=f"kuznia uses --product {f['product_id']} --from {first.isoformat()}",
+            api=f"{API}/uses?" + _q(product=f["product_id"], producer=f["producer_id"],
+                                    date_from=first.isoformat())))
+    return out
+
+
+# --- effect claims -------------------------------------------------------------------------
+
+def _effects(data: _Data, cfg: dict[str, Any], judged: _Period) -> list[dict[str, Any]]:
+    ec = cfg["effects"]
+    o = data.ops
+    if o["uses"].size == 0:
+        return []
+    keep = np.array([judged.has_month(m) for m in o["month"]])
+    pairs: dict[tuple[str, str], list[int]] = {}
+    for i in np.flatnonzero(keep):
+        pairs.setdefault((o["product"][i], o["operator"][i]), []).append(i)
+    products_ = sorted({p for p, _ in pairs})
+    claims, bursts, burst_tests = [], [], 0
+    for product_id in products_:
+        ops_ = sorted(op for p, op in pairs if p == product_id)
+        n = np.array([o["uses"][pairs[(product_id, op)]].sum() for op in ops_])
+        e = np.array([o["effects"][pairs[(product_id, op)]].sum() for op in ops_])
+        enough = n >= ec["min_uses"]
+        phi = tests.robust_dispersion(e[enough], n[enough]) if enough.sum() >= 3 else 1.0
+        pv = tests.excess_p(e, n, phi)
+        for k, op in enumerate(ops_):
+            if enough[k]:
+                claims.append((float(pv[k]), product_id, op, n[k], e[k], e.sum() - e[k],
+                               n.sum() - n[k], phi))
+        found, tested = _bursts(o, product_id, ec, phi, keep)
+        bursts += found
+        burst_tests += tested
+    out = []
+    bar = tests.p_bar(ec["alpha"], len(claims))
+    for pv, product_id, op, n, e, e_rest, n_rest, phi in claims:
+        if not pv < bar:
+            continue
+        name = data.names.get(product_id, product_id)
+        out.append(_flag(
+            "effect_claims",
+            f"{op} reports {_n(e / n)} confirmed effects per use of {name} over {int(n):,} "
+            f"uses; the other operators {_n(e_rest / n_rest)} ({_p(pv)} allowing for "
+            f"effects varying {phi:.1f} times more than chance between operators; the bar, "
+            f"over {len(claims):,} operator-product pairs, is {bar:.1e})", value=float(e / n),
+            threshold=float(bar),
+            reference={"uses": int(n), "effects": int(e), "others_per_use": e_rest / n_rest,
+                       "p": pv, "dispersion": phi},
+            operator=op, product_id=product_id,
+            command=f"kuznia uses --product {product_id} --operator {op} --json",
+            api=f"{API}/uses?" + _q(product=product_id, operator=op)))
+    bar_b = tests.p_bar(ec["burst_alpha"], burst_tests)
+    for pv, product_id, op, month, rate, before in bursts:
+        if not pv < bar_b:
+            continue
+        out.append(_flag(
+            "effect_burst",
+            f"{op}'s confirmed effects per use of {data.names.get(product_id, product_id)} "
+            f"jumped to {_n(rate)} in {month} from {_n(before)} before, beyond the other "
+            f"operators' change that month ({_p(pv)}, bar {bar_b:.1e} over "
+            f"{burst_tests:,} operator-months)",
+            value=rate, threshold=float(bar_b),
+            reference={"month": month, "before_per_use": before, "p": pv},
+            operator=op, product_id=product_id,
+            command=f"kuznia uses --product {product_id} --operator {op} --month {month}",
+            api=f"{API}/uses?" + _q(product=product_id, operator=op, month=month)))
+    return out
+
+
+def _bursts(o: dict[str, np.ndarray], product_id: str, ec: dict[str, Any], phi: float,
+            keep: np.ndarray) -> tuple[list[tuple], int]:
+    """Each operator's month whose rate jumps most beyond its own earlier months, allowing
+    for the others' change between the same periods (p, product, operator, month, rate,
+    rate before); and how many (operator, month) were tested, for the correction."""
+    mine = o["product"] == product_id
+    months = np.unique(o["month"][mine])
+    if months.size < 2:
+        return [], 0
+    ops_ = np.unique(o["operator"][mine])
+    rows = np.searchsorted(ops_, o["operator"][mine])
+    cols = np.searchsorted(months, o["month"][mine])
+    n = np.zeros((ops_.size, months.size))
+    e = np.zeros_like(n)
+    np.add.at(n, (rows, cols), o["uses"][mine])
+    np.add.at(e, (rows, cols), o["effects"][mine])
+    n_b, e_b = np.cumsum(n, axis=1) - n, np.cumsum(e, axis=1) - e  # before each month
+    tot_n, tot_e = n.sum(axis=0), e.sum(axis=0)
+    tb_n, tb_e = np.cumsum(tot_n) - tot_n, np.cumsum(tot_e) - tot_e
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # the others' rate this month over their rate before, each operator left out
+        now = (tot_e[None, :] - e) / (tot_n[None, :] - n)
+        earlier = (tb_e[None, :] - e_b) / (tb_n[None, :] - n_b)
+        trend = np.where((earlier > 0) & np.isfinite(now), now / earlier, 1.0)
+    ok = (n >= ec["burst_min_uses"]) & (n_b >= ec["burst_min_uses"])
+    pv = np.where(ok, tests.burst_p(e, n, e_b, n_b, trend, phi), np.inf)
+    out = []
+    judged = {m for m, k in zip(o["month"][mine], keep[mine], strict=True) if k}
+    for a in np.flatnonzero(ok.any(axis=1)):
+        cols = np.flatnonzero(ok[a])
+        best = cols[np.argmin(pv[a, cols])]
+        if months[best] not in judged:
+            continue
+        out.append((float(pv[a, best]), product_id, ops_[a], months[best],
+                    e[a, best] / n[a, best], e_b[a, best] / n_b[a, best]))
+    return out, int(ok.sum())

@@ -1,0 +1,97 @@
+"""The red flags' thresholds and windows: defaults, and a TOML file that replaces them.
+
+The file names only what it changes, in the same sections as ``DEFAULTS`` (a sample with
+every value and what it means: ``docs/oversight.toml``). An unknown section or key, or a
+value of the wrong kind, is refused naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+from kuznia.errors import UsageError
+
+DEFAULTS: dict[str, dict[str, float | int]] = {
+    "price": {
+        "window_days": 180,  # peers: contracts for the same product signed this close
+        "min_peers": 5,  # fewer peers: no verdict on the price
+        "fence_iqr": 3.0,  # a price above Q3 + this many IQR of its peers stands out ...
+        "min_ratio": 1.5,  # ... and at least this many times their median
+        "rise_per_year": 0.5,  # a producer's price rising faster than 50% a year ...
+        "rise_alpha": 0.01,  # ... beyond chance (all its series together, Bonferroni)
+        "rise_min_contracts": 3,
+        "rise_min_days": 180,  # ... over contracts spread across at least this long
+    },
+    "markup": {
+        "ratio": 1.3,  # a trader selling at 1.3 times the makers' median or more
+        "min_makers": 3,  # contracts by makers (not traders) in the window
+    },
+    "concentration": {
+        "top_share": 0.8,  # one producer holds 80% or more of a product's contracted units
+        "hhi": 5000,  # ... or the HHI (0-10,000) is at least this
+        "min_units": 1,
+    },
+    "delivery": {
+        "grace_days": 30,  # past due: due this long ago and still short
+        "short_share": 0.2,  # ... with at least this share of the quantity not delivered
+        "late_days": 90,  # a delivery this many days after the due date
+        "rejected_share": 0.25,  # a contract's delivered units not accepted
+        "late_share_alpha": 0.01,  # a producer's share of late contracts beyond chance
+        "min_contracts": 4,  # ... judged only with this many contracts
+    },
+    "amendments": {
+        "max_updates": 3,  # a contract updated this many times or more
+    },
+    "effects": {
+        "min_uses": 30,  # an operator's uses of a product before its claims are judged
+        "alpha": 0.01,  # the chance of any false alarm over all operators and products
+        "burst_min_uses": 20,  # uses in the month, and before it, for a jump to count
+        "burst_alpha": 0.01,
+    },
+}
+
+
+def load(path: str | Path | None) -> dict[str, dict[str, float | int]]:
+    """The defaults, with what the TOML file at ``path`` replaces."""
+    config = copy.deepcopy(DEFAULTS)
+    if path is None:
+        return config
+    import tomllib
+
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{{config}} {p} does not exist", params=("config",)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{{config}} {p} cannot be read: {exc}", params=("config",)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{{config}} {p} is not TOML: {exc}", params=("config",)) from None
+    problems: list[str] = []
+    for section, values in data.items():
+        if section not in config or not isinstance(values, dict):
+            problems.append(f"[{section}] is not a section of the red flags' config "
+                            f"({', '.join(config)})")
+            continue
+        for key, value in values.items():
+            where = f"{section}.{key}"
+            if key not in config[section]:
+                problems.append(f"{where} is not a setting of [{section}] "
+                                f"({', '.join(config[section])})")
+            elif isinstance(value, bool) or not isinstance(value, int | float):
+                problems.append(f"{where} must be a number, not {value!r}")
+            elif value < 0 or (value > 1 and key.endswith(("alpha", "_share"))):
+                problems.append(f"{where} is out of range: {value!r}")
+            else:
+                default = config[section][key]
+                config[section][key] = int(value) if isinstance(default, int) and \
+                    float(value).is_integer() else float(value)
+    if problems:
+        raise UsageError(f"{{config}} {p}: " + "; ".join(problems), params=("config",))
+    return config
+
+
+def get(config: dict[str, dict[str, Any]], section: str, key: str) -> Any:
+    return config[section][key]
