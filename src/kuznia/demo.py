@@ -78,6 +78,12 @@ def _days(rng: np.random.Generator, n: int, lo: int = 0, hi: int = DAYS) -> np.n
     return rng.integers(lo, hi, n)
 
 
+def _frame(rows: list[tuple], schema: list[str]) -> pl.DataFrame:
+    """Rows into a frame, every row read to settle the types (a date first met after the
+    hundredth row, as a repair date can be, would fail polars' inference otherwise)."""
+    return pl.DataFrame(rows, schema=schema, orient="row", infer_schema_length=None)
+
+
 def _date_col(days: np.ndarray) -> pl.Series:
     return pl.Series(days.astype("timedelta64[D]") + np.datetime64(START)).cast(pl.Date)
 
@@ -161,25 +167,19 @@ def generate(folder: Path, size: DemoSize, seed: int = 7,
     if anomalies:
         delivery_no = _plant_contracts(plant, producers, rows_c, rows_d, lot_meta,
                                        contract_no, delivery_no)
-    pl.DataFrame(rows_p, schema=["product_id", "name", "category"], orient="row"
-                 ).write_csv(files["products"])
-    pl.DataFrame(rows_v, schema=["product_id", "version", "introduced_on"], orient="row"
-                 ).write_csv(files["versions"])
-    pl.DataFrame(rows_fm, schema=["product_id", "failure_mode", "description", "severity"],
-                 orient="row").write_csv(files["failure_modes"])
-    pl.DataFrame(rows_ca, schema=["action_id", "product_id", "failure_mode", "fixed_in_version",
-                                  "opened_on", "description", "producer_id"], orient="row",
-                 ).write_csv(files["corrective_actions"])
-    pl.DataFrame(rows_c, schema=["contract_id", "producer_id", "product_id", "signed_on",
-                                 "quantity", "unit_price", "currency", "due_on"], orient="row"
-                 ).write_csv(files["contracts"])
-    pl.DataFrame(rows_d, schema=["delivery_id", "contract_id", "delivered_on", "quantity",
-                                 "accepted_quantity", "lot"], orient="row"
-                 ).write_csv(files["deliveries"])
+    _frame(rows_p, ["product_id", "name", "category"]).write_csv(files["products"])
+    _frame(rows_v, ["product_id", "version", "introduced_on"]).write_csv(files["versions"])
+    _frame(rows_fm, ["product_id", "failure_mode", "description", "severity"]
+           ).write_csv(files["failure_modes"])
+    _frame(rows_ca, ["action_id", "product_id", "failure_mode", "fixed_in_version", "opened_on",
+                     "description", "producer_id"]).write_csv(files["corrective_actions"])
+    contract_cols = ["contract_id", "producer_id", "product_id", "signed_on", "quantity",
+                     "unit_price", "currency", "due_on"]
+    _frame(rows_c, contract_cols).write_csv(files["contracts"])
+    _frame(rows_d, ["delivery_id", "contract_id", "delivered_on", "quantity",
+                    "accepted_quantity", "lot"]).write_csv(files["deliveries"])
     # next period's offers: each producer that has made a product offers more of it
-    offers = (pl.DataFrame(rows_c, schema=["contract_id", "producer_id", "product_id",
-                                           "signed_on", "quantity", "unit_price", "currency",
-                                           "due_on"], orient="row")
+    offers = (_frame(rows_c, contract_cols)
               .with_columns((pl.col("unit_price") * pl.col("currency").replace_strict(
                   CURRENCIES, return_dtype=pl.Float64)).alias("usd"))
               .group_by("product_id", "producer_id", maintain_order=True)
@@ -321,7 +321,7 @@ def _network(files: dict[str, Path], folder: Path, producers: pl.DataFrame,
             site_rows.append((f"S{n:05d}", producer, product, region,
                               round(qty / 24 / len(places) * rng.uniform(0.8, 1.5), 1),
                               status, until))
-    sites = pl.DataFrame(site_rows, orient="row", schema=[
+    sites = _frame(site_rows, [
         "site_id", "producer_id", "product_id", "region", "monthly_capacity", "status",
         "repair_until"])
     sites.write_csv(files["sites"])
@@ -349,8 +349,8 @@ def _network(files: dict[str, Path], folder: Path, producers: pl.DataFrame,
                     strike_rows.append((sid, day, round(min(1.0, regions["damage_fraction"][i]
                                                             * rng.uniform(0.7, 1.1)), 3),
                                         repaired if repaired <= END else None))
-    pl.DataFrame(strike_rows, orient="row", schema=["site_id", "struck_on", "damage_fraction",
-                                                     "repaired_on"]).write_csv(files["strikes"])
+    _frame(strike_rows, ["site_id", "struck_on", "damage_fraction", "repaired_on"]
+           ).write_csv(files["strikes"])
     # planner inputs (not imported): candidate lines in quiet regions, a repair backlog
     rear = names[2 * third:]
     products = demand["product_id"].to_list()

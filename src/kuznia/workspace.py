@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from kuznia.errors import UsageError
-from kuznia.services import audit, costs, imports, trace
+from kuznia.services import audit, costs, imports, ocds, oversight, oversight_config, trace
 from kuznia.services import board as board_svc
 from kuznia.services import failures as failures_svc
 from kuznia.services import growth as growth_svc
@@ -143,6 +143,23 @@ class Workspace:
     @_one_snapshot
     def uses(self, **filters: Any) -> trace.UseList:
         return trace.list_uses(self.store, **filters)
+
+    @_one_snapshot
+    def flags(self, date_from: dt.date | None = None, date_to: dt.date | None = None, *,
+              producer: str | None = None, product: str | None = None,
+              config: str | Path | None = None) -> oversight.FlagList:
+        """Red flags on prices, deliveries, amendments, records and effect claims
+        (``kuznia.services.oversight``); ``config``: a TOML file replacing thresholds."""
+        return oversight.flags(self.store, date_from=date_from, date_to=date_to,
+                               producer=producer, product=product,
+                               config=oversight_config.load(config))
+
+    @_one_snapshot
+    def ocds(self, *, redact: bool = False, date_from: dt.date | None = None,
+             date_to: dt.date | None = None, **options: Any) -> dict[str, Any]:
+        """The contracts as an OCDS 1.1 release package (``kuznia.services.ocds``)."""
+        return ocds.package(self.store, redact=redact, date_from=date_from, date_to=date_to,
+                            **options)
 
     @_one_snapshot
     def audit_events(self, limit: int | None = None) -> audit.EventList:

@@ -292,7 +292,7 @@ PAGES = {
     "producer": ["/producers/{producer}"],
     "procurement": ["/imports"],
     "engineer": ["/field"],
-    "auditor": ["/audit"],
+    "auditor": ["/audit", "/oversight"],
     "admin": ["/accounts"],
     "anonymous": ["/login"],
 }

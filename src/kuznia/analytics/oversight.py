@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-CHI2_1_MEDIAN = 0.454936  # the median of a chi-square with one degree of freedom
 
 
 @dataclass(frozen=True)
@@ -69,8 +68,8 @@ def price_trend(group: np.ndarray, years: np.ndarray, log_price: np.ndarray,
                 product: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per series (``group``, e.g. a producer's contracts for one product): the slope of
     log price on time in years by least squares, its z against no change, and the series'
-    size. The noise is the product's pooled residual spread around each producer's own
-    mean (a series of three cannot estimate its own), so a z of 3 means three standard
+    size. The noise is the product's pooled residual spread around each series' own line
+    (a series of three can hardly estimate its own), so a z of 3 means three standard
     errors whatever the series' length. Returned per element of ``np.unique(group)``."""
     keys, g = np.unique(group, return_inverse=True)
     m = keys.size
@@ -82,12 +81,14 @@ def price_trend(group: np.ndarray, years: np.ndarray, log_price: np.ndarray,
     sxy = np.bincount(g, weights=dt_ * (log_price - y_mean[g]), minlength=m)
     with np.errstate(divide="ignore", invalid="ignore"):
         slope = np.where(sxx > 0, sxy / sxx, 0.0)
-    # the product's pooled residual variance around each series' mean
-    resid = log_price - y_mean[g]
+    # the product's pooled residual variance around each series' own line (a series of
+    # n contracts leaves n - 2 degrees of freedom; one or two leave none)
+    resid = log_price - (y_mean[g] + slope[g] * dt_)
     _, pg = np.unique(product, return_inverse=True)
     ss = np.bincount(pg, weights=resid * resid)
-    df = np.bincount(pg) - np.bincount(pg, weights=1.0 / size[g])  # n less one per series
-    var = np.where(df > 0, ss / np.maximum(df, 1e-9), np.nan)
+    series_df = np.maximum(size - 2.0, 0.0)
+    df = np.bincount(pg, weights=series_df[g] / size[g])
+    var = np.where(df > 0.5, ss / np.maximum(df, 1e-9), np.nan)
     series_product = np.zeros(m, dtype=int)
     series_product[g] = pg
     se = np.sqrt(var[series_product] / np.where(sxx > 0, sxx, np.nan))
@@ -115,46 +116,37 @@ def late_share_p(late: np.ndarray, total: np.ndarray) -> tuple[np.ndarray, np.nd
     >>> bool(p[0] < 1e-6), float(share[0])
     (True, 0.1)
     """
-    from scipy.special import bdtrc  # P(X > k); scipy.stats would cost 0.7 s to import
-
     late = np.asarray(late, dtype=float)
     total = np.asarray(total, dtype=float)
     rest_late, rest_total = late.sum() - late, total.sum() - total
     share = np.where(rest_total > 0, rest_late / np.maximum(rest_total, 1), 0.0)
     # with no late contract among the others, any late one is judged against half a contract
     share = np.maximum(share, 0.5 / np.maximum(rest_total, 1))
-    with np.errstate(invalid="ignore"):
-        p = np.where(late > 0, bdtrc(np.maximum(late - 1, 0), total, share), 1.0)
-    return p, share
+    return binomial_upper(late, total, share), share
 
 
-def robust_dispersion(count: np.ndarray, exposure: np.ndarray) -> float:
-    """How much more counts vary between units (operators) than Poisson counts would, at
-    least 1: the median squared Pearson residual over the chi-square's median, so that a
-    few inflated units cannot hide themselves by inflating it (Pearson's mean would). The
-    rate is taken again without the units more than 5 robust standard deviations off,
-    which would otherwise pull it and make every other unit look off.
+def per_use_dispersion(uses: np.ndarray, effects: np.ndarray, effects_sq: np.ndarray
+                       ) -> float:
+    """How much more effects per use vary than Poisson counts would (at least 1): each
+    unit's (operator's) variance of effects per use over its mean, from the kept sums,
+    and the median over units, so that a few inflated units cannot move it. Effects come
+    in clusters (a good day brings many), and this is how many times wider the chance
+    variation of a count is.
 
-    Twenty units at 10 in 100 uses and one at 60: the one does not make the rest vary.
+    Effects per use of 0 or 3 with equal chance: mean 1.5, variance 2.25, dispersion 1.5.
 
-    >>> robust_dispersion(np.array([10] * 20 + [60]), np.array([100] * 21))
-    1.0
+    >>> per_use_dispersion(np.array([100.0]), np.array([150.0]), np.array([450.0]))
+    1.5
     """
-    count = np.asarray(count, dtype=float)
-    exposure = np.asarray(exposure, dtype=float)
-    keep = exposure > 0
-    phi = 1.0
-    for _ in range(2):
-        rate = count[keep].sum() / max(exposure[keep].sum(), 1e-300)
-        expected = rate * exposure
-        pos = keep & (expected > 0)
-        if pos.sum() < 3:
-            return 1.0
-        r2 = np.zeros_like(count)
-        r2[pos] = (count[pos] - expected[pos]) ** 2 / expected[pos]
-        phi = max(1.0, float(np.median(r2[pos])) / CHI2_1_MEDIAN)
-        keep = pos & (r2 <= 25.0 * phi)
-    return phi
+    n = np.asarray(uses, dtype=float)
+    e = np.asarray(effects, dtype=float)
+    sq = np.asarray(effects_sq, dtype=float)
+    ok = (n > 1) & (e > 0)
+    if not ok.any():
+        return 1.0
+    mean = e[ok] / n[ok]
+    var = (sq[ok] / n[ok] - mean ** 2) * n[ok] / (n[ok] - 1.0)
+    return max(1.0, float(np.median(var / mean)))
 
 
 def binomial_upper(k: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -200,6 +192,79 @@ def burst_p(count: np.ndarray, exposure: np.ndarray, before_count: np.ndarray,
     share = np.where(w_now + before_exposure > 0,
                      w_now / np.maximum(w_now + before_exposure, 1e-300), 0.0)
     return binomial_upper(count / phi, total / phi, share)
+
+
+def between_spread(uses: np.ndarray, effects: np.ndarray, phi: float) -> tuple[float, float]:
+    """The operators' common rate and how much their own rates spread beyond chance:
+    (mu, tau2), tau2 the squared coefficient of variation of the true rates, by moments
+    (each rate's squared distance from mu, less its chance part phi mu / n). Twice: the
+    second time without the operators more than 5 standard deviations off, so that a few
+    inflated claims cannot widen the spread that would excuse them."""
+    n = np.asarray(uses, dtype=float)
+    e = np.asarray(effects, dtype=float)
+    keep = n > 0
+    mu, tau2 = 0.0, 0.0
+    for _ in range(2):
+        if not keep.any() or e[keep].sum() <= 0:
+            return float(e.sum() / max(n.sum(), 1.0)), 0.0
+        mu = e[keep].sum() / n[keep].sum()
+        rate = e / np.maximum(n, 1.0)
+        chance = phi * mu / np.maximum(n, 1.0)
+        tau2 = max(0.0, float(np.mean((rate[keep] - mu) ** 2 - chance[keep]))) / mu ** 2
+        sd = np.sqrt(chance + tau2 * mu ** 2)
+        keep = keep & ((rate - mu) <= 5.0 * sd)
+    return float(mu), float(tau2)
+
+
+def predictive_upper(k: np.ndarray, mean: np.ndarray, tau2: float) -> np.ndarray:
+    """P(X >= k) for a count X whose mean is itself uncertain: Poisson(m) with m Gamma of
+    ``mean`` and squared coefficient of variation ``tau2`` (a negative binomial of size
+    1/tau2; Poisson when tau2 is 0), extended to real k through incomplete functions.
+
+    >>> round(float(predictive_upper(np.array([3.0]), np.array([1.0]), 0.0)[0]), 4)
+    0.0803
+    """
+    from scipy.special import betainc, gammainc
+
+    k = np.asarray(k, dtype=float)
+    m = np.asarray(mean, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if tau2 <= 1e-12:
+            out = gammainc(np.maximum(k, 1e-12), m)  # P(Poisson(m) >= k)
+        else:
+            r = 1.0 / tau2
+            out = betainc(np.maximum(k, 1e-12), r, m / (m + r))  # NB(r, mean m) >= k
+    return np.where(k <= 0, 1.0, out)
+
+
+@dataclass(frozen=True)
+class Claims:
+    """Per operator of one product: judged (enough uses), its rate, and the p-value of its
+    effects against what the others' rate, chance, the clustering of effects (``phi``)
+    and the operators' own spread (``tau2``) allow."""
+
+    judged: np.ndarray
+    rate: np.ndarray
+    p: np.ndarray
+    mu: float
+    phi: float
+    tau2: float
+
+
+def claims(uses: np.ndarray, effects: np.ndarray, effects_sq: np.ndarray, *,
+           min_uses: int) -> Claims:
+    """The effect-claims test of one product's operators: each judged operator's effects
+    against the predictive distribution of an ordinary operator's count in as many uses,
+    counts divided by the per-use dispersion (effects cluster), the mean uncertain by the
+    operators' own spread. The p-values still need the caller's correction for how many
+    operators it judges."""
+    n = np.asarray(uses, dtype=float)
+    e = np.asarray(effects, dtype=float)
+    judged = n >= min_uses
+    phi = per_use_dispersion(n[judged], e[judged], np.asarray(effects_sq, float)[judged])
+    mu, tau2 = between_spread(n[judged], e[judged], phi)
+    p = predictive_upper(e / phi, n * mu / phi, tau2)
+    return Claims(judged, e / np.maximum(n, 1.0), p, mu, phi, tau2)
 
 
 def z_bar(alpha: float, tests: int) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from kuznia.cli import accounts, audit, data, figures, loop, plan, resilience, serve
+from kuznia.cli import accounts, audit, data, figures, loop, oversight, plan, resilience, serve
 
 app = typer.Typer(
     name="kuznia",
@@ -17,6 +17,7 @@ app.command("init")(data.init)
 app.command("migrate")(data.migrate)
 app.command("import")(data.import_)
 app.command("uses")(data.uses)
+app.command("records")(data.records_)
 app.command("cost-per-effect")(figures.cost_per_effect)
 app.command("report")(figures.report)
 app.command("failures")(loop.failures)
@@ -30,6 +31,8 @@ app.add_typer(accounts.app, name="users")
 app.add_typer(plan.app, name="plan")
 app.add_typer(resilience.app, name="resilience")
 app.add_typer(resilience.repairs_app, name="repairs")
+app.add_typer(oversight.app, name="oversight")
+app.add_typer(oversight.export_app, name="export")
 
 
 def main() -> None:

@@ -30,7 +30,8 @@ err = Console(stderr=True, highlight=False, markup=False, width=_WIDTH)
 
 # Service parameters whose command-line option has another name.
 ALIASES = {"weights": "weight", "offers_file": "offers", "without_producers": "without_producer",
-           "candidates_path": "candidates", "out": "out_dir"}
+           "candidates_path": "candidates", "out": "out_dir", "out_file": "out",
+           "prefix": "ocid_prefix"}
 
 
 def option_names(fn: Callable[..., Any]) -> dict[str, str]:

@@ -21,7 +21,7 @@ from kuznia.cli.common import (
     print_json,
     say_error,
 )
-from kuznia.errors import InputError
+from kuznia.errors import InputError, UsageError
 from kuznia.ingest.tables import SPECS
 
 
@@ -93,6 +93,7 @@ def uses(
     version: Annotated[str | None, typer.Option(help="Version ('-' for none).")] = None,
     operator: Annotated[str | None, typer.Option(help="Operator ('-' for none).")] = None,
     failure_mode: Annotated[str | None, typer.Option(help="Failure mode.")] = None,
+    lot: Annotated[str | None, typer.Option(help="Lot ('-' for none).")] = None,
     month: Annotated[str | None, typer.Option(help="YYYY-MM.")] = None,
     category: Annotated[str | None, typer.Option(
         help="Only the uses of this category's products.")] = None,
@@ -106,7 +107,7 @@ def uses(
     """List the uses behind a figure, with what each cost and how it was priced."""
     with kuznia.open(db) as ws:
         result = ws.uses(product=product, producer=producer, version=version,
-                         operator=operator, failure_mode=failure_mode, month=month,
+                         operator=operator, failure_mode=failure_mode, lot=lot, month=month,
                          category=category, date_from=parse_date(date_from, "--from"),
                          date_to=parse_date(date_to, "--to"), limit=limit or None)
     if json:
@@ -122,3 +123,58 @@ def uses(
     out.print(t)
     if result.total > len(result.rows):
         out.print(f"showing {len(result.rows):,} of {result.total:,}; --limit 0 shows all")
+
+
+@handles_errors
+def records_(
+    table: Annotated[str, typer.Argument(help="The table: contracts, deliveries, ...")],
+    where: Annotated[list[str] | None, typer.Option(
+        help="COLUMN=VALUE on an id column; repeat for more.")] = None,
+    between: Annotated[list[str] | None, typer.Option(
+        help="COLUMN=FROM..TO on a date column (either end may be empty).")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many rows (1-1000).")] = 100,
+    cursor: Annotated[str | None, typer.Option(help="Continue after a page (next_cursor).")
+                      ] = None,
+    db: DbOption = None,
+    json: JsonOption = False,
+) -> None:
+    """List a table's records in key order, filtered on their ids and dates: the records
+    behind a red flag or a figure."""
+    from kuznia.services import records
+
+    if table not in records.DATA_TABLES:
+        raise UsageError(f"{{table}} is one of {', '.join(sorted(records.DATA_TABLES))}",
+                         params=("table",))
+    ids, date_cols = records.filter_columns(table)
+    filters, dates = {}, {}
+    for item in where or []:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"{{where}} takes COLUMN=VALUE, not {item!r}", params=("where",))
+        if name not in ids:
+            raise UsageError(f"{{where}}: {table} has no id column {name!r} (it has "
+                             f"{', '.join(ids)})", params=("where",))
+        filters[name] = value
+    for item in between or []:
+        name, sep, span = item.partition("=")
+        lo, dots, hi = span.partition("..")
+        if not sep or not dots:
+            raise UsageError(f"{{between}} takes COLUMN=FROM..TO, not {item!r}",
+                             params=("between",))
+        if name not in date_cols:
+            raise UsageError(f"{{between}}: {table} has no date column {name!r} (it has "
+                             f"{', '.join(date_cols) or 'none'})", params=("between",))
+        dates[name] = (parse_date(lo or None, "--between"), parse_date(hi or None, "--between"))
+    with kuznia.open(db) as ws:
+        page = records.list_records(ws.store, table, filters=filters, dates=dates,
+                                    cursor=cursor, limit=limit)
+    if json:
+        print_json(page.to_dict())
+        return
+    cols = list(page.rows[0]) if page.rows else []
+    t = Table(*cols, title=f"{table}: {len(page.rows):,} rows")
+    for r in page.rows:
+        t.add_row(*["" if r[c] is None else str(r[c]) for c in cols])
+    out.print(t)
+    if page.next_cursor:
+        out.print(f"more: --cursor {page.next_cursor}")

@@ -26,7 +26,17 @@ from kuznia.ingest.tables import SPECS
 from kuznia.server import imports as uploads
 from kuznia.server.auth import SESSION_COOKIE, Allow, Caller
 from kuznia.server.cache import AnswerCache
-from kuznia.services import access, accounts, audit, costs, jobs, records, sessions, trace
+from kuznia.services import (
+    access,
+    accounts,
+    audit,
+    costs,
+    jobs,
+    oversight,
+    records,
+    sessions,
+    trace,
+)
 from kuznia.services import board as board_svc
 from kuznia.services import failures as failures_svc
 from kuznia.services import growth as growth_svc
@@ -249,7 +259,7 @@ def cost_per_effect(request: Request, who: Caller, by: By = "product",
 
 @api("GET", "/uses", "figures.read")
 def uses(request: Request, who: Caller, product: Id = None, producer: Id = None,
-         version: Id = None, operator: Id = None, failure_mode: Id = None,
+         version: Id = None, operator: Id = None, failure_mode: Id = None, lot: Id = None,
          month: Annotated[str | None, Query(max_length=7)] = None, category: Id = None,
          date_from: Day = None,
          date_to: Day = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -259,8 +269,8 @@ def uses(request: Request, who: Caller, product: Id = None, producer: Id = None,
     ``total`` also counts them all (it costs a scan of the group)."""
     return kept_answer(request, lambda: trace.list_uses(
         store_of(request), product=product, producer=producer, version=version,
-        operator=operator, failure_mode=failure_mode, month=month, category=category,
-        date_from=date_from,
+        operator=operator, failure_mode=failure_mode, lot=lot, month=month,
+        category=category, date_from=date_from,
         date_to=date_to, limit=limit, cursor=cursor, with_total=total, scope=who.scope))
 
 
@@ -332,6 +342,17 @@ def _allocate(store: Store, body: AllocateBody) -> planning_svc.PlanResult:
         require=body.require or None, risk=body.risk, time_limit=body.time_limit,
         gap=body.gap, what_if=planning_svc.WhatIf(dict(body.price_change),
                                                   list(body.without_producers)))
+
+
+@api("GET", "/oversight/flags", "oversight.read")
+def oversight_flags(request: Request, who: Caller, date_from: Day = None, date_to: Day = None,
+                    producer: Id = None, product: Id = None) -> JSONResponse:
+    """Red flags with their evidence, most severe first, at the default thresholds (the
+    CLI's ``--config`` replaces them). A producer gets only the flags about itself, other
+    producers' figures only as aggregates, and none about operators."""
+    return kept_answer(request, lambda: oversight.flags(
+        store_of(request), date_from=date_from, date_to=date_to, producer=producer,
+        product=product, scope=who.scope))
 
 
 @api("POST", "/plans/allocate", "plans.run")

@@ -20,6 +20,11 @@ Roles (the issue's words, with the choices it left open made here):
   fixes, board and cost per effect, each computed from its own uses only. Never another
   producer's records, never operators, never plans, regions or the audit trail.
 - ``auditor``: reads everything, the audit trail included; writes nothing.
+
+Red flags (``oversight.read``) are for ``auditor``, ``analyst`` and ``admin``, and for a
+``producer`` only the flags about itself (other producers' figures as aggregates only);
+procurement and engineers do not get them (the issue's list; a buyer is among those the
+flags watch).
 """
 
 from __future__ import annotations
@@ -60,6 +65,9 @@ ACTIONS: dict[str, frozenset[str]] = {
     "resilience.read": STAFF,
     "resilience.run": frozenset({"analyst"}),
     "audit.read": frozenset({"admin", "auditor", "analyst"}),
+    # red flags: a producer gets only those about itself (services/oversight.py)
+    "oversight.read": frozenset({"admin", "auditor", "analyst", "producer"}),
+    "pages.oversight": frozenset({"admin", "auditor", "analyst"}),
     "accounts.manage": frozenset({"admin"}),
     "jobs.read": EVERYONE - {"producer"},  # their own jobs; admin and auditor any
     # the pages that gather several figures (each figure keeps its own rule)

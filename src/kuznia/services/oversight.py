@@ -27,10 +27,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import numpy as np
 from sqlalchemy import and_, func, literal, select, union_all
@@ -97,6 +98,26 @@ def _n(x: float) -> str:
 
 def _p(p: float) -> str:
     return "p < 1e-16" if p < 1e-16 else f"p = {p:.1e}"
+
+
+def _records(table: str, *, between: tuple[str, str, str] | None = None, **where: Any
+             ) -> str:
+    """The command that lists a table's records behind a flag, quoted for a shell."""
+    words = ["kuznia", "records", table]
+    for k, v in where.items():
+        if v is not None:
+            words += ["--where", f"{k}={v}"]
+    if between:
+        words += ["--between", f"{between[0]}={between[1]}..{between[2]}"]
+    return shlex.join(words)
+
+
+def _uses(**filters: Any) -> str:
+    words = ["kuznia", "uses"]
+    for k, v in filters.items():
+        if v is not None:
+            words += [f"--{k.replace('_', '-')}", str(v)]
+    return shlex.join([*words, "--json"])
 
 
 def _q(**params: Any) -> str:
@@ -238,17 +259,17 @@ def _load(conn: Any, dialect: str, cfg: dict[str, Any], today: dt.date) -> _Data
     future = _future_uses(conn, today)
     oc = operator_cube.c
     op_rows = conn.execute(
-        select(oc.product_id, oc.operator, oc.month, oc.uses, oc.effects)
+        select(oc.product_id, oc.operator, oc.month, oc.uses, oc.effects, oc.effects_sq)
         .where(oc.operator != "", oc.uses > 0)).all()
     if op_rows:
-        p, o, m, n, e = zip(*op_rows, strict=True)
+        p, o, m, n, e, sq = zip(*op_rows, strict=True)
         ops = {"product": np.array(p, dtype=object), "operator": np.array(o, dtype=object),
                "month": np.array(m, dtype=object), "uses": np.array(n, dtype=float),
-               "effects": np.array(e, dtype=float)}
+               "effects": np.array(e, dtype=float), "effects_sq": np.array(sq, dtype=float)}
     else:
         ops = {k: np.array([], dtype=object if k in ("product", "operator", "month")
                            else float) for k in ("product", "operator", "month", "uses",
-                                                  "effects")}
+                                                  "effects", "effects_sq")}
     return _Data(rows, dels, kinds, names, updates, lot_use, future, ops)
 
 
@@ -316,7 +337,8 @@ def _prices(data: _Data, cfg: dict[str, Any], judged: _Period) -> list[dict[str,
         name = data.names.get(r["product_id"], r["product_id"])
         lo = (r["signed_on"] - dt.timedelta(days=pc["window_days"])).isoformat()
         hi = (r["signed_on"] + dt.timedelta(days=pc["window_days"])).isoformat()
-        evidence = {"command": f"kuznia oversight flags --product {r['product_id']} --json",
+        evidence = {"command": _records("contracts", product_id=r["product_id"],
+                                        between=("signed_on", lo, hi)),
                     "api": f"{API}/contracts?" + _q(product_id=r["product_id"],
                                                    signed_on_from=lo, signed_on_to=hi)}
         ref = {"peers": int(peers.count[i]), "median": peers.median[i], "low": peers.low[i],
@@ -386,7 +408,8 @@ def _price_rises(data: _Data, cfg: dict[str, Any], judged: _Period, product: np.
                        "first": float(price[first]), "last": float(price[last])},
             contract_id=r["contract_id"], producer_id=r["producer_id"],
             product_id=r["product_id"],
-            command=f"kuznia oversight flags --producer {r['producer_id']} --json",
+            command=_records("contracts", producer_id=r["producer_id"],
+                             product_id=r["product_id"]),
             api=f"{API}/contracts?" + _q(producer_id=r["producer_id"],
                                          product_id=r["product_id"])))
     return out
@@ -417,7 +440,7 @@ def _concentration(data: _Data, cfg: dict[str, Any]) -> list[dict[str, Any]]:
             value=index, threshold={"top_share": cc["top_share"], "hhi": cc["hhi"]},
             reference={"producers": len(by), "top_share": share, "units": total},
             producer_id=top, product_id=product_id,
-            command=f"kuznia cost-per-effect --product {product_id} --by producer",
+            command=_records("contracts", product_id=product_id),
             api=f"{API}/contracts?" + _q(product_id=product_id)))
     return out
 
@@ -437,7 +460,7 @@ def _delivery(data: _Data, cfg: dict[str, Any], judged: _Period, as_of: dt.date
         delivered = sum(x["quantity"] for x in got)
         accepted = sum(x["accepted_quantity"] for x in got)
         due = r["due_on"]
-        evidence = {"command": f"kuznia oversight flags --producer {r['producer_id']} --json",
+        evidence = {"command": _records("deliveries", contract_id=r["contract_id"]),
                     "api": f"{API}/deliveries?" + _q(contract_id=r["contract_id"])}
         keys = {"contract_id": r["contract_id"], "producer_id": r["producer_id"],
                 "product_id": r["product_id"]}
@@ -511,7 +534,7 @@ def _late_share(late_by: dict[str, list[int]], dc: dict[str, Any]) -> list[dict[
             value=float(late[i] / total[i]), threshold=float(bar),
             reference={"late": int(late[i]), "contracts": int(total[i]),
                        "others_share": float(share[i]), "p": float(p[i])},
-            producer_id=pid, command=f"kuznia oversight flags --producer {pid} --json",
+            producer_id=pid, command=_records("contracts", producer_id=pid),
             api=f"{API}/contracts?" + _q(producer_id=pid)))
     return out
 
@@ -527,8 +550,9 @@ def _amendments(data: _Data, cfg: dict[str, Any], judged: _Period) -> list[dict[
             continue
         keys = {"contract_id": cid, "producer_id": r["producer_id"],
                 "product_id": r["product_id"]}
-        evidence = {"command": "kuznia audit list --table contracts",
-                    "api": f"{API}/contracts/{cid}"}
+        # the history itself is in the flag's reference (from the audit trail's row updates)
+        evidence = {"command": _records("contracts", contract_id=cid),
+                    "api": f"{API}/contracts/{quote(cid, safe='')}"}
         raised = []
         for h in history:
             old_q = float(h["old"].get("quantity", r["quantity"]))
@@ -562,16 +586,19 @@ def _impossible(data: _Data, judged: _Period) -> list[dict[str, Any]]:
         keys = {"contract_id": x["contract_id"], "delivery_id": x["delivery_id"],
                 "producer_id": x["producer_id"], "product_id": x["product_id"],
                 "lot": x["lot"]}
-        evidence = {"command": f"kuznia uses --lot {x['lot']} --json",
-                    "api": f"{API}/uses?" + _q(lot=x["lot"])}
+        evidence = {"command": _uses(lot=x["lot"]), "api": f"{API}/uses?" + _q(lot=x["lot"])}
         if x["early_uses"] and judged.has(x["first_early"]):
+            eve = (x["delivered_on"] - dt.timedelta(days=1)).isoformat()
+            early = {"command": _uses(lot=x["lot"], to=eve),
+                     "api": f"{API}/uses?" + _q(lot=x["lot"], date_to=eve)}
             out.append(_flag(
                 "use_before_delivery",
                 f"{x['early_uses']:,} uses of lot {x['lot']} are dated before its delivery "
-                f"on {x['delivered_on'].isoformat()} (the first {x['first_early'].isoformat()}"
-                ")", value=x["early_uses"], threshold=0,
+                f"on {x['delivered_on'].isoformat()} (the first in "
+                f"{x['first_early'].strftime('%Y-%m')})", value=x["early_uses"], threshold=0,
                 reference={"delivered_on": x["delivered_on"].isoformat(),
-                           "first_use": x["first_early"].isoformat()}, **keys, **evidence))
+                           "first_month": x["first_early"].strftime("%Y-%m")},
+                **keys, **early))
         if x["units_used"] > x["accepted"] and judged.has(x["delivered_on"]):
             out.append(_flag(
                 "lot_overused",
@@ -587,7 +614,8 @@ def _impossible(data: _Data, judged: _Period) -> list[dict[str, Any]]:
             f" are dated after today (the first {first.isoformat()})", value=f["uses"],
             threshold=0, reference={"first": first.isoformat()},
             producer_id=f["producer_id"], product_id=f["product_id"],
-            command=f"kuznia uses --product {f['product_id']} --from {first.isoformat()}",
+            command=_uses(product=f["product_id"], producer=f["producer_id"] or "-",
+                          **{"from": first.isoformat()}),
             api=f"{API}/uses?" + _q(product=f["product_id"], producer=f["producer_id"],
                                     date_from=first.isoformat())))
     return out
@@ -608,35 +636,35 @@ def _effects(data: _Data, cfg: dict[str, Any], judged: _Period) -> list[dict[str
     claims, bursts, burst_tests = [], [], 0
     for product_id in products_:
         ops_ = sorted(op for p, op in pairs if p == product_id)
-        n = np.array([o["uses"][pairs[(product_id, op)]].sum() for op in ops_])
-        e = np.array([o["effects"][pairs[(product_id, op)]].sum() for op in ops_])
-        enough = n >= ec["min_uses"]
-        phi = tests.robust_dispersion(e[enough], n[enough]) if enough.sum() >= 3 else 1.0
-        pv = tests.excess_p(e, n, phi)
+        n, e, sq = (np.array([o[k][pairs[(product_id, op)]].sum() for op in ops_])
+                    for k in ("uses", "effects", "effects_sq"))
+        c = tests.claims(n, e, sq, min_uses=ec["min_uses"])
         for k, op in enumerate(ops_):
-            if enough[k]:
-                claims.append((float(pv[k]), product_id, op, n[k], e[k], e.sum() - e[k],
-                               n.sum() - n[k], phi))
+            if c.judged[k]:
+                claims.append((float(c.p[k]), product_id, op, n[k], e[k], e.sum() - e[k],
+                               n.sum() - n[k], c))
+        phi = c.phi
         found, tested = _bursts(o, product_id, ec, phi, keep)
         bursts += found
         burst_tests += tested
     out = []
     bar = tests.p_bar(ec["alpha"], len(claims))
-    for pv, product_id, op, n, e, e_rest, n_rest, phi in claims:
+    for pv, product_id, op, n, e, e_rest, n_rest, c in claims:
         if not pv < bar:
             continue
         name = data.names.get(product_id, product_id)
         out.append(_flag(
             "effect_claims",
             f"{op} reports {_n(e / n)} confirmed effects per use of {name} over {int(n):,} "
-            f"uses; the other operators {_n(e_rest / n_rest)} ({_p(pv)} allowing for "
-            f"effects varying {phi:.1f} times more than chance between operators; the bar, "
-            f"over {len(claims):,} operator-product pairs, is {bar:.1e})", value=float(e / n),
+            f"uses; the other operators {_n(e_rest / n_rest)} ({_p(pv)}, allowing for "
+            f"chance, for effects clustering {c.phi:.1f} times beyond it and for operators "
+            f"differing by {np.sqrt(c.tau2):.0%} among themselves; the bar, over "
+            f"{len(claims):,} operator-product pairs, is {bar:.1e})", value=float(e / n),
             threshold=float(bar),
             reference={"uses": int(n), "effects": int(e), "others_per_use": e_rest / n_rest,
-                       "p": pv, "dispersion": phi},
+                       "p": pv, "dispersion": c.phi, "operators_cv": float(np.sqrt(c.tau2))},
             operator=op, product_id=product_id,
-            command=f"kuznia uses --product {product_id} --operator {op} --json",
+            command=_uses(product=product_id, operator=op),
             api=f"{API}/uses?" + _q(product=product_id, operator=op)))
     bar_b = tests.p_bar(ec["burst_alpha"], burst_tests)
     for pv, product_id, op, month, rate, before in bursts:
@@ -651,7 +679,7 @@ def _effects(data: _Data, cfg: dict[str, Any], judged: _Period) -> list[dict[str
             value=rate, threshold=float(bar_b),
             reference={"month": month, "before_per_use": before, "p": pv},
             operator=op, product_id=product_id,
-            command=f"kuznia uses --product {product_id} --operator {op} --month {month}",
+            command=_uses(product=product_id, operator=op, month=month),
             api=f"{API}/uses?" + _q(product=product_id, operator=op, month=month)))
     return out
 

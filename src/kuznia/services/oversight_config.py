@@ -25,7 +25,7 @@ DEFAULTS: dict[str, dict[str, float | int]] = {
         "rise_min_days": 180,  # ... over contracts spread across at least this long
     },
     "markup": {
-        "ratio": 1.3,  # a trader selling at 1.3 times the makers' median or more
+        "ratio": 1.5,  # a trader selling at 1.5 times the makers' median or more
         "min_makers": 3,  # contracts by makers (not traders) in the window
     },
     "concentration": {

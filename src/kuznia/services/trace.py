@@ -41,7 +41,7 @@ class UseList(Tabular):
 TRACE_OPTIONS = {"product": "--product", "category": "--category",
                  "producer": "--producer", "version": "--version",
                  "operator": "--operator", "failure_mode": "--failure-mode",
-                 "month": "--month", "date_from": "--from", "date_to": "--to"}
+                 "lot": "--lot", "month": "--month", "date_from": "--from", "date_to": "--to"}
 
 
 def uses_command(filters: dict[str, str]) -> str:
@@ -85,6 +85,7 @@ def list_uses(
     version: str | None = None,
     operator: str | None = None,
     failure_mode: str | None = None,
+    lot: str | None = None,
     month: str | None = None,
     category: str | None = None,
     date_from: dt.date | None = None,
@@ -111,7 +112,7 @@ def list_uses(
     conds = []
     for name, value in (("product_id", product), ("producer_id", producer),
                         ("version", version), ("operator", operator),
-                        ("failure_mode", failure_mode)):
+                        ("failure_mode", failure_mode), ("lot", lot)):
         if value is None:
             continue
         filters[name] = value

@@ -10,10 +10,11 @@ call finds it kept.
 - ``base``: templates, the page router, what each role may open, errors as pages;
 - ``figures``: overview, product, producer, board, the uses behind a figure, a record;
 - ``work``: planner, resilience, imports, field entry;
+- ``oversight``: the watchdog page of red flags;
 - ``admin``: log in and out, audit, accounts.
 """
 
-from kuznia.server.web import admin, figures, work  # noqa: F401 - they add their routes
+from kuznia.server.web import admin, figures, oversight, work  # noqa: F401 - they add routes
 from kuznia.server.web.base import pages, render_error
 
 __all__ = ["pages", "render_error"]

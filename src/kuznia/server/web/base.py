@@ -27,6 +27,7 @@ NAV = (("Overview", "/overview", "pages.overview"),
        ("Resilience", "/resilience", "resilience.read"),
        ("Imports", "/imports", "pages.imports"),
        ("Field entry", "/field", "write:uses"),
+       ("Watchdog", "/oversight", "pages.oversight"),
        ("Audit", "/audit", "audit.read"),
        ("Accounts", "/accounts", "accounts.manage"))
 START = {"analyst": "/overview", "admin": "/accounts", "auditor": "/audit",

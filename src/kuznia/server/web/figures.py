@@ -109,7 +109,10 @@ def product_page(request: Request, who: Caller, product_id: str,
             lambda: costs.cost_per_effect(store, "product,producer", product=product_id))
     ranked_rows = sorted(ranked.get("rows", []),
                          key=lambda r: (r.get("rank_in_product") or 1e9, r["producer_id"] or ""))
+    from kuznia.server.web.oversight import flags_of
+
     return render(request, who, "product.html", title=f"Product {product_id}",
+                  flags=flags_of(request, who, product=product_id),
                   product=product, versions=versions, pareto=pareto, pareto_src=pareto_src,
                   pareto_by=by or "", fixes=fixes["rows"], growth=growth,
                   growth_src=growth_src, ranked_rows=ranked_rows, ranked_src=ranked_src,
@@ -141,7 +144,10 @@ def producer_page(request: Request, who: Caller, producer_id: str,
                               lambda: costs.cost_per_effect(store, "product",
                                                             producer=producer_id))
     blocks = _board(request, who, producer=producer_id)
+    from kuznia.server.web.oversight import flags_of
+
     return render(request, who, "producer.html", title=f"Producer {producer_id}",
+                  flags=flags_of(request, who, producer=producer_id),
                   producer=producer, contracts=status, flag=flag or "", quality=quality,
                   quality_src=quality_src, cpe=cpe, cpe_src=cpe_src,
                   stacks=board_svc.stacks(blocks), blocks=blocks)
@@ -175,11 +181,12 @@ def board_page(request: Request, who: Caller, product: Id = None,
 @page("/uses", "figures.read")
 def uses_page(request: Request, who: Caller, product: Id = None, producer: Id = None,
               version: Id = None, operator: Id = None, failure_mode: Id = None,
+              lot: Id = None,
               month: Annotated[str | None, Query(max_length=7)] = None, category: Id = None,
               date_from: Day = None, date_to: Day = None, cursor: Cursor = None,
               limit: Annotated[int, Query(ge=1, le=500)] = 50) -> HTMLResponse:
     filters = {"product": product, "producer": producer, "version": version,
-               "operator": operator, "failure_mode": failure_mode, "month": month,
+               "operator": operator, "failure_mode": failure_mode, "lot": lot, "month": month,
                "category": category, "date_from": date_from, "date_to": date_to}
     result = trace.list_uses(store_of(request), **filters, limit=limit, cursor=cursor,
                              with_total=True, scope=who.scope)

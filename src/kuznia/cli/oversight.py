@@ -1,0 +1,81 @@
+"""Oversight: red flags with their evidence, and the open-contracting export."""
+
+from __future__ import annotations
+
+import json as jsonlib
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+import kuznia
+from kuznia.cli.common import DbOption, JsonOption, handles_errors, out, parse_date, print_json
+from kuznia.outputs import check_output, protected_paths, write_bytes
+from kuznia.services.results import json_safe
+
+app = typer.Typer(help="Red flags on prices, deliveries, amendments, records and effect "
+                       "claims.", no_args_is_help=True)
+export_app = typer.Typer(help="Publish what may be published, in a standard format.",
+                         no_args_is_help=True)
+
+FromOption = Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD.")]
+ToOption = Annotated[str | None, typer.Option("--to", help="Last day, YYYY-MM-DD.")]
+
+
+@app.command("flags")
+@handles_errors
+def flags(
+    date_from: FromOption = None,
+    date_to: ToOption = None,
+    producer: Annotated[str | None, typer.Option(help="Only the flags naming this producer.")
+                        ] = None,
+    product: Annotated[str | None, typer.Option(help="Only the flags naming this product.")
+                       ] = None,
+    config: Annotated[Path | None, typer.Option(
+        help="A TOML file replacing thresholds (see docs/oversight.toml).")] = None,
+    db: DbOption = None,
+    json: JsonOption = False,
+) -> None:
+    """What looks wrong, most severe first, each with its evidence and the command that
+    lists the records behind it."""
+    with kuznia.open(db) as ws:
+        result = ws.flags(parse_date(date_from, "--from"), parse_date(date_to, "--to"),
+                          producer=producer, product=product, config=config)
+    if json:
+        print_json(result.to_dict())
+        return
+    t = Table("severity", "code", "what", "evidence")
+    for f in result.flags:
+        t.add_row(f["severity"], f["code"], f["text"], f["evidence"]["command"])
+    out.print(t)
+    c = result.counts
+    out.print(f"{sum(c.values())} flags: {c['high']} high, {c['medium']} medium, "
+              f"{c['low']} low (as of {result.as_of.isoformat()})")
+
+
+@export_app.command("ocds")
+@handles_errors
+def export_ocds(
+    out_file: Annotated[Path, typer.Option("--out", help="The JSON file to write.")],
+    redact: Annotated[bool, typer.Option(
+        "--redact", help="Leave out lots, operators and everything of uses.")] = False,
+    date_from: FromOption = None,
+    date_to: ToOption = None,
+    publisher: Annotated[str, typer.Option(help="The publisher's (buyer's) name.")
+                         ] = "Ministry of Defence Industry",
+    prefix: Annotated[str, typer.Option(
+        "--ocid-prefix", help="The ocid prefix, to which each contract id is added.")
+    ] = "ocds-kuznia-",
+    db: DbOption = None,
+) -> None:
+    """The contracts as an Open Contracting Data Standard 1.1 release package."""
+    with kuznia.open(db) as ws:
+        check_output(out_file, "out_file", protected=protected_paths(ws.store.sqlite_file))
+        pkg = ws.ocds(redact=redact, date_from=parse_date(date_from, "--from"),
+                      date_to=parse_date(date_to, "--to"), publisher=publisher,
+                      prefix=prefix)
+    write_bytes(out_file, (jsonlib.dumps(json_safe(pkg), indent=1, ensure_ascii=False,
+                                         allow_nan=False) + "\n").encode())
+    out.print(f"wrote {len(pkg['releases']):,} releases to {out_file}"
+              + (" (redacted)" if redact else ""))
