@@ -479,3 +479,8 @@ def test_the_api_gives_a_producer_its_own_flags_and_the_watchdog_page_escapes(
                           ).status_code == 403
         product = client.get("/products/ATG-B", headers=served.headers("analyst"))
         assert product.status_code == 200 and "Red flags" in product.text
+
+
+def test_the_sample_config_in_docs_holds_the_defaults():
+    sample = Path(__file__).resolve().parent.parent / "docs" / "oversight.toml"
+    assert oversight_config.load(sample) == oversight_config.DEFAULTS

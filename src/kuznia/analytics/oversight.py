@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 
 
-
 @dataclass(frozen=True)
 class Peers:
     """Per contract: how many peers (same product, signed within the window, not itself)

@@ -12,7 +12,8 @@ Where the data come from, so that 10 million uses cost less than one scan of the
   read whole;
 - units used per lot come from the kept ``use_cube``; uses before their lot's delivery
   are counted from the cube for months before the delivery month and, for the delivery
-  month itself, by an index range per lot (``ix_uses_trace``); uses dated after today
+  month itself, only where the cube's earliest use (``first_on``) is before the day, by
+  an index range from that use to the day (``ix_uses_trace``); uses dated after today
   likewise from the cube's months, then the index;
 - effects per operator, product and month come from the kept ``operator_cube``.
 
@@ -42,6 +43,7 @@ from kuznia.services import oversight_config
 from kuznia.services.access import EVERYTHING, Scope
 from kuznia.services.store import Store
 from kuznia.store.schema import (
+    NO_USE,
     audit_events,
     contracts,
     deliveries,
@@ -220,28 +222,29 @@ def _load(conn: Any, dialect: str, cfg: dict[str, Any], today: dt.date) -> _Data
     # per lot: units used and the cube's months (kept at import)
     cube = use_cube.c
     lot_rows = conn.execute(
-        select(cube.lot, cube.month, func.sum(cube.units_used), func.sum(cube.uses))
+        select(cube.lot, cube.month, func.sum(cube.units_used), func.sum(cube.uses),
+               func.min(cube.first_on))
         .where(cube.lot != "").group_by(cube.lot, cube.month)).all()
     by_lot: dict[str, dict[str, Any]] = {}
     delivered = {x["lot"]: x for x in dels if x["lot"]}
     owner = {x["contract_id"]: x for x in rows}
-    checks = []  # lots with uses in their delivery month: counted exactly by index
-    for lot, month, units, n in lot_rows:
+    checks = []  # lots whose delivery month holds a use before the day: counted by index
+    for lot, month, units, n, first_on in lot_rows:
         item = by_lot.setdefault(lot, {"lot": lot, "units_used": 0, "early_uses": 0,
                                        "first_early": None})
         item["units_used"] += int(units)
         dl = delivered.get(lot)
-        if dl is None:
+        if dl is None or not n:
             continue
-        dm = dl["delivered_on"].strftime("%Y-%m")
-        if month < dm:
+        day = dl["delivered_on"]
+        first = dt.date.fromisoformat(first_on) if first_on < NO_USE else None
+        if month < day.strftime("%Y-%m"):
             item["early_uses"] += int(n)
-            first = dt.date.fromisoformat(month + "-01")
-            item["first_early"] = min(item["first_early"] or first, first)
-        elif month == dm and dl["delivered_on"].day > 1:
+            item["first_early"] = min(item["first_early"] or first, first) if first else \
+                item["first_early"] or dt.date.fromisoformat(month + "-01")
+        elif month == day.strftime("%Y-%m") and first is not None and first < day:
             con = owner[dl["contract_id"]]
-            checks.append((lot, con["product_id"], con["producer_id"],
-                           dl["delivered_on"].replace(day=1), dl["delivered_on"]))
+            checks.append((lot, con["product_id"], con["producer_id"], first, day))
     for lot, n, first in _early_in_month(conn, checks):
         item = by_lot[lot]
         item["early_uses"] += int(n)
@@ -628,23 +631,32 @@ def _effects(data: _Data, cfg: dict[str, Any], judged: _Period) -> list[dict[str
     o = data.ops
     if o["uses"].size == 0:
         return []
-    keep = np.array([judged.has_month(m) for m in o["month"]])
-    pairs: dict[tuple[str, str], list[int]] = {}
-    for i in np.flatnonzero(keep):
-        pairs.setdefault((o["product"][i], o["operator"][i]), []).append(i)
-    products_ = sorted({p for p, _ in pairs})
+    month = o["month"].astype(str)
+    keep = np.ones(month.size, dtype=bool)
+    if judged.lo:
+        keep &= month >= judged.lo.strftime("%Y-%m")
+    if judged.hi:
+        keep &= month <= judged.hi.strftime("%Y-%m")
+    products_, p_idx = np.unique(o["product"].astype(str), return_inverse=True)
+    operators, op_idx = np.unique(o["operator"].astype(str), return_inverse=True)
+    months, m_idx = np.unique(month, return_inverse=True)
+    order = np.argsort(p_idx, kind="stable")
+    bounds = np.searchsorted(p_idx[order], np.arange(products_.size + 1))
     claims, bursts, burst_tests = [], [], 0
-    for product_id in products_:
-        ops_ = sorted(op for p, op in pairs if p == product_id)
-        n, e, sq = (np.array([o[k][pairs[(product_id, op)]].sum() for op in ops_])
+    for j, product_id in enumerate(products_):
+        rows = order[bounds[j]:bounds[j + 1]]
+        kept = rows[keep[rows]]
+        if kept.size == 0:
+            continue
+        ops_, inv = np.unique(op_idx[kept], return_inverse=True)
+        n, e, sq = (np.bincount(inv, weights=o[k][kept], minlength=ops_.size)
                     for k in ("uses", "effects", "effects_sq"))
         c = tests.claims(n, e, sq, min_uses=ec["min_uses"])
-        for k, op in enumerate(ops_):
-            if c.judged[k]:
-                claims.append((float(c.p[k]), product_id, op, n[k], e[k], e.sum() - e[k],
-                               n.sum() - n[k], c))
-        phi = c.phi
-        found, tested = _bursts(o, product_id, ec, phi, keep)
+        for k in np.flatnonzero(c.judged):
+            claims.append((float(c.p[k]), str(product_id), str(operators[ops_[k]]), n[k], e[k],
+                           e.sum() - e[k], n.sum() - n[k], c))
+        found, tested = _bursts(o, rows, op_idx, m_idx, operators, months, str(product_id),
+                                ec, c.phi, keep)
         bursts += found
         burst_tests += tested
     out = []
@@ -684,22 +696,24 @@ def _effects(data: _Data, cfg: dict[str, Any], judged: _Period) -> list[dict[str
     return out
 
 
-def _bursts(o: dict[str, np.ndarray], product_id: str, ec: dict[str, Any], phi: float,
-            keep: np.ndarray) -> tuple[list[tuple], int]:
+def _bursts(o: dict[str, np.ndarray], rows: np.ndarray, op_idx: np.ndarray,
+            m_idx: np.ndarray, operators: np.ndarray, all_months: np.ndarray, product_id: str,
+            ec: dict[str, Any], phi: float, keep: np.ndarray) -> tuple[list[tuple], int]:
     """Each operator's month whose rate jumps most beyond its own earlier months, allowing
     for the others' change between the same periods (p, product, operator, month, rate,
-    rate before); and how many (operator, month) were tested, for the correction."""
-    mine = o["product"] == product_id
-    months = np.unique(o["month"][mine])
-    if months.size < 2:
+    rate before); and how many (operator, month) were tested, for the correction. ``rows``
+    are the product's rows of the operator cube; every month counts as "before", only the
+    judged (``keep``) months are reported."""
+    col_ids, cols = np.unique(m_idx[rows], return_inverse=True)
+    if col_ids.size < 2:
         return [], 0
-    ops_ = np.unique(o["operator"][mine])
-    rows = np.searchsorted(ops_, o["operator"][mine])
-    cols = np.searchsorted(months, o["month"][mine])
-    n = np.zeros((ops_.size, months.size))
+    op_ids, r = np.unique(op_idx[rows], return_inverse=True)
+    n = np.zeros((op_ids.size, col_ids.size))
     e = np.zeros_like(n)
-    np.add.at(n, (rows, cols), o["uses"][mine])
-    np.add.at(e, (rows, cols), o["effects"][mine])
+    np.add.at(n, (r, cols), o["uses"][rows])
+    np.add.at(e, (r, cols), o["effects"][rows])
+    months = all_months[col_ids]
+    ops_ = operators[op_ids]
     n_b, e_b = np.cumsum(n, axis=1) - n, np.cumsum(e, axis=1) - e  # before each month
     tot_n, tot_e = n.sum(axis=0), e.sum(axis=0)
     tb_n, tb_e = np.cumsum(tot_n) - tot_n, np.cumsum(tot_e) - tot_e
@@ -711,12 +725,12 @@ def _bursts(o: dict[str, np.ndarray], product_id: str, ec: dict[str, Any], phi: 
     ok = (n >= ec["burst_min_uses"]) & (n_b >= ec["burst_min_uses"])
     pv = np.where(ok, tests.burst_p(e, n, e_b, n_b, trend, phi), np.inf)
     out = []
-    judged = {m for m, k in zip(o["month"][mine], keep[mine], strict=True) if k}
+    judged = set(all_months[m_idx[rows[keep[rows]]]])
     for a in np.flatnonzero(ok.any(axis=1)):
         cols = np.flatnonzero(ok[a])
         best = cols[np.argmin(pv[a, cols])]
         if months[best] not in judged:
             continue
-        out.append((float(pv[a, best]), product_id, ops_[a], months[best],
+        out.append((float(pv[a, best]), product_id, str(ops_[a]), str(months[best]),
                     e[a, best] / n[a, best], e_b[a, best] / n_b[a, best]))
     return out, int(ok.sum())

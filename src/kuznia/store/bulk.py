@@ -106,7 +106,11 @@ def update_rows(conn: Connection, table: Table, key: tuple[str, ...], frame: pl.
 
 
 def cube_rows(uses: pl.DataFrame, sign: int = 1) -> pl.DataFrame:
-    """Sums of a batch of uses per ``use_cube`` key; ``sign=-1`` takes rows back out."""
+    """Sums of a batch of uses per ``use_cube`` key; ``sign=-1`` takes rows back out.
+
+    ``first_on``, the earliest use of the key, is kept as a minimum (as in the failure
+    cube): the red flags read uses before their lot's delivery from it.
+    """
     outcome = pl.col("outcome")
     return (
         uses.select(
@@ -123,9 +127,11 @@ def cube_rows(uses: pl.DataFrame, sign: int = 1) -> pl.DataFrame:
             (pl.col("effects").cast(pl.Float64) ** 2).alias("effects_sq"),
             *[(outcome == o).cast(pl.Int64).alias(f"n_{o}")
               for o in ("effect", "no_effect", "failure", "aborted")],
+            pl.col("used_on").cast(pl.Date).alias("first_on"),
         )
         .group_by(list(CUBE_KEYS))
-        .agg(pl.col(c).sum() * sign for c in CUBE_SUMS)
+        .agg(*(pl.col(c).sum() * sign for c in CUBE_SUMS),
+             pl.col("first_on").min().dt.strftime("%Y-%m-%d"))
     )
 
 
@@ -199,7 +205,7 @@ FAILURE_KEYS = ("product_id", "producer_id", "version", "conditions", "failure_m
 OPERATOR_KEYS = ("product_id", "operator", "month")
 OPERATOR_SUMS = ("uses", "effects", "effects_sq")
 CUBES = (
-    Cube("use_cube", CUBE_KEYS, CUBE_SUMS, cube_rows),
+    Cube("use_cube", CUBE_KEYS, CUBE_SUMS, cube_rows, ("first_on",)),
     Cube("failure_cube", FAILURE_KEYS, ("uses",), failure_cube_rows, ("first_on",)),
     Cube("operator_cube", OPERATOR_KEYS, OPERATOR_SUMS, operator_cube_rows),
 )

@@ -28,6 +28,7 @@ from sqlalchemy import (
 metadata = MetaData()
 
 ID = String(64)
+NO_USE = "9999-12-31"  # a cube row's first_on before any use (later than every date)
 
 settings = Table(
     "settings",
@@ -133,6 +134,8 @@ use_cube = Table(
     Column("units_used", BigInteger, nullable=False),
     Column("effects", BigInteger, nullable=False),
     Column("effects_sq", Float, nullable=False, server_default="0"),  # sum of effects^2
+    # the earliest use of the key (YYYY-MM-DD), kept as a minimum
+    Column("first_on", String(10), nullable=False, server_default=NO_USE),
     Column("n_effect", BigInteger, nullable=False),
     Column("n_no_effect", BigInteger, nullable=False),
     Column("n_failure", BigInteger, nullable=False),
