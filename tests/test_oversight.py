@@ -67,12 +67,13 @@ def test_price_trend_is_least_squares_per_series():
     product = np.repeat(np.array(["x", "x", "y"]), 6)
     years = rng.uniform(0, 2, 18)
     logp = np.log(100) + np.repeat([0.1, 0.5, -0.2], 6) * years + rng.normal(0, 0.05, 18)
-    slope, z, size = tests.price_trend(group, years, logp, product)
+    slope, z, size, df = tests.price_trend(group, years, logp, product)
     for j, g in enumerate("abc"):
         m = group == g
         assert slope[j] == pytest.approx(np.polyfit(years[m], logp[m], 1)[0])
         assert size[j] == 6
     assert z[1] > 5 and abs(z[2]) > 2  # a 50% rise over a 5% noise stands far out
+    assert df == pytest.approx([8, 8, 4])  # six contracts leave four degrees of freedom a series
 
 
 @settings(max_examples=40, deadline=None)

@@ -64,12 +64,14 @@ def peer_prices(group: np.ndarray, day: np.ndarray, price: np.ndarray, window: i
 
 
 def price_trend(group: np.ndarray, years: np.ndarray, log_price: np.ndarray,
-                product: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                product: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per series (``group``, e.g. a producer's contracts for one product): the slope of
     log price on time in years by least squares, its z against no change, and the series'
     size. The noise is the product's pooled residual spread around each series' own line
     (a series of three can hardly estimate its own), so a z of 3 means three standard
-    errors whatever the series' length. Returned per element of ``np.unique(group)``."""
+    errors whatever the series' length; and the degrees of freedom of that noise (a z to
+    be read on Student's t: a few contracts estimate the noise loosely). Returned per
+    element of ``np.unique(group)``."""
     keys, g = np.unique(group, return_inverse=True)
     m = keys.size
     size = np.bincount(g, minlength=m).astype(float)
@@ -93,7 +95,7 @@ def price_trend(group: np.ndarray, years: np.ndarray, log_price: np.ndarray,
     se = np.sqrt(var[series_product] / np.where(sxx > 0, sxx, np.nan))
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(se > 0, slope / se, np.nan)
-    return slope, z, size
+    return slope, z, size, df[series_product]
 
 
 def hhi(shares: np.ndarray) -> float:
@@ -132,10 +134,11 @@ def per_use_dispersion(uses: np.ndarray, effects: np.ndarray, effects_sq: np.nda
     in clusters (a good day brings many), and this is how many times wider the chance
     variation of a count is.
 
-    Effects per use of 0 or 3 with equal chance: mean 1.5, variance 2.25, dispersion 1.5.
+    Effects per use of 0 or 3 with equal chance: mean 1.5, variance 2.25 (2.27 as the
+    unbiased estimate from 100 uses), dispersion 1.5 (1.52):
 
-    >>> per_use_dispersion(np.array([100.0]), np.array([150.0]), np.array([450.0]))
-    1.5
+    >>> round(per_use_dispersion(np.array([100.0]), np.array([150.0]), np.array([450.0])), 2)
+    1.52
     """
     n = np.asarray(uses, dtype=float)
     e = np.asarray(effects, dtype=float)

@@ -383,16 +383,19 @@ def _price_rises(data: _Data, cfg: dict[str, Any], judged: _Period, product: np.
     pc = cfg["price"]
     rows = data.contracts
     series = np.array([f"{r['producer_id']}\x00{r['product_id']}" for r in rows], dtype=object)
-    slope, z, size = tests.price_trend(series, day / 365.25, np.log(price), product)
+    from scipy.special import stdtr
+
+    slope, z, size, df = tests.price_trend(series, day / 365.25, np.log(price), product)
     keys = np.unique(series)
     span = {k: (day[series == k].min(), day[series == k].max()) for k in keys}
     eligible = [j for j, k in enumerate(keys) if size[j] >= pc["rise_min_contracts"]
-                and span[k][1] - span[k][0] >= pc["rise_min_days"]]
-    bar = tests.z_bar(pc["rise_alpha"], len(eligible))
+                and span[k][1] - span[k][0] >= pc["rise_min_days"] and df[j] >= 1]
+    bar = tests.p_bar(pc["rise_alpha"], len(eligible))
     out = []
     for j in eligible:
         rise = float(np.expm1(slope[j]))
-        if rise < pc["rise_per_year"] or not (z[j] >= bar):
+        pv = float(stdtr(df[j], -z[j])) if np.isfinite(z[j]) else 1.0
+        if rise < pc["rise_per_year"] or not pv < bar:
             continue
         idx = np.flatnonzero(series == keys[j])
         last = idx[np.argmax(day[idx])]
@@ -404,11 +407,13 @@ def _price_rises(data: _Data, cfg: dict[str, Any], judged: _Period, product: np.
             "price_rise",
             f"{r['producer_id']}'s price for {data.names.get(r['product_id'], r['product_id'])}"
             f" rose from {_n(price[first])} to {_n(price[last])} over {int(size[j])} contracts"
-            f" ({rise:.0%} a year; the product's other prices vary by about "
-            f"{_n(abs(slope[j] / z[j]) if z[j] else float('nan'))} a year in log terms)",
+            f" ({rise:.0%} a year; t = {z[j]:.1f} on {df[j]:.0f} degrees of freedom against "
+            f"the noise of the product's prices, {_p(pv)} below {bar:.1e} after allowing "
+            f"for {len(eligible)} series)",
             value=rise, threshold=pc["rise_per_year"],
-            reference={"contracts": int(size[j]), "z": float(z[j]), "z_bar": bar,
-                       "first": float(price[first]), "last": float(price[last])},
+            reference={"contracts": int(size[j]), "t": float(z[j]), "df": float(df[j]),
+                       "p": pv, "p_bar": bar, "first": float(price[first]),
+                       "last": float(price[last])},
             contract_id=r["contract_id"], producer_id=r["producer_id"],
             product_id=r["product_id"],
             command=_records("contracts", producer_id=r["producer_id"],
@@ -562,7 +567,7 @@ def _amendments(data: _Data, cfg: dict[str, Any], judged: _Period) -> list[dict[
             new_q = float(h["new"].get("quantity", old_q))
             old_p = float(h["old"].get("unit_price", r["unit_price_ws"]))
             new_p = float(h["new"].get("unit_price", old_p))
-            if new_q * new_p > old_q * old_p:
+            if new_q * new_p > old_q * old_p or new_q > old_q:
                 raised.append((h, old_q * old_p, new_q * new_p))
         ref = {"updates": [{"at": h["at"], "old": h["old"], "new": h["new"]}
                            for h in history]}
@@ -570,8 +575,9 @@ def _amendments(data: _Data, cfg: dict[str, Any], judged: _Period) -> list[dict[
             h, before, after = raised[-1]
             out.append(_flag(
                 "amendment_raised",
-                f"{cid} was updated {h['at'][:10]} and its value rose from {_n(before)} to "
-                f"{_n(after)} (in its own currency; {len(raised)} raise(s) in all)",
+                f"{cid} was updated {h['at'][:10]}: its value went from {_n(before)} to "
+                f"{_n(after)} (in its own currency; {len(raised)} update(s) raising its value"
+                " or quantity in all)",
                 value=after / before if before else None, threshold=1.0, reference=ref,
                 **keys, **evidence))
         if len(history) >= cfg["amendments"]["max_updates"]:
