@@ -26,11 +26,12 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO
-
-import polars as pl
+from typing import IO, TYPE_CHECKING
 
 from kuznia.errors import UsageError, WorkspaceError
+
+if TYPE_CHECKING:
+    import polars as pl
 
 MARKER = ".kuznia-output"  # in every folder Kuznia made and may replace
 _SQLITE_SIDES = ("", "-wal", "-shm", "-journal")
@@ -222,6 +223,8 @@ def neutralise(value: object) -> object:
 
 
 def neutralise_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    import polars as pl  # here, not at the top: a quick command never writes a frame
+
     """``neutralise`` over every text column of ``frame``, column-wise."""
     exprs = []
     for name, dtype in frame.schema.items():

@@ -1,7 +1,9 @@
 """The Python API for analysts: ``kuznia.open(db)`` gives a ``Workspace``.
 
 Its methods return the same result objects as the CLI prints (``.to_dict()``, and for
-tables ``.to_pandas()`` / ``.to_polars()``).
+tables ``.to_pandas()`` / ``.to_polars()``). Each method imports the service it calls when
+it is called, so that opening a workspace (and a quick command) does not load SciPy,
+Polars or HiGHS before they are needed.
 
 >>> import kuznia
 >>> ws = kuznia.open("kuznia-demo.db")            # doctest: +SKIP
@@ -14,18 +16,21 @@ import datetime as dt
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from kuznia.errors import UsageError
-from kuznia.services import audit, costs, imports, ocds, oversight, oversight_config, trace
-from kuznia.services import board as board_svc
-from kuznia.services import failures as failures_svc
-from kuznia.services import growth as growth_svc
-from kuznia.services import planning as planning_svc
-from kuznia.services import repairs as repairs_svc
-from kuznia.services import resilience as resilience_svc
+from kuznia.services.params import BOARD_THRESHOLD
 from kuznia.services.store import Store, create_store, open_store
 from kuznia.settings import default_actor
+
+if TYPE_CHECKING:  # the services are imported where a method needs them (a quick start)
+    from kuznia.services import audit, costs, imports, oversight, trace
+    from kuznia.services import board as board_svc
+    from kuznia.services import failures as failures_svc
+    from kuznia.services import growth as growth_svc
+    from kuznia.services import planning as planning_svc
+    from kuznia.services import repairs as repairs_svc
+    from kuznia.services import resilience as resilience_svc
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -61,6 +66,8 @@ class Workspace:
 
     def import_file(self, table: str, path: str | Path, *, update: bool = False,
                     quarantine: str | Path | None = None, **kw: Any) -> imports.ImportResult:
+        from kuznia.services import imports
+
         return imports.import_file(self.store, table, path, actor=self.actor, update=update,
                                    quarantine=quarantine, **kw)
 
@@ -69,6 +76,8 @@ class Workspace:
                         date_from: dt.date | None = None,
                         date_to: dt.date | None = None, *, product: str | None = None,
                         category: str | None = None) -> costs.CostTable:
+        from kuznia.services import costs
+
         return costs.cost_per_effect(self.store, by, date_from, date_to, product=product,
                                      category=category)
 
@@ -76,72 +85,100 @@ class Workspace:
     def failures(self, product: str | None = None, version: str | None = None,
                  producer: str | None = None, by: str | None = None) -> failures_svc.FailureTable:
         """The Pareto of failure modes (see ``kuznia.services.failures``)."""
+        from kuznia.services import failures as failures_svc
+
         return failures_svc.failures(self.store, product, version, producer, by)
 
     @_one_snapshot
     def fixes(self, product: str | None = None, producer: str | None = None,
               confidence: float = 0.95, reduction: float = 0.5) -> failures_svc.FixTable:
         """Every corrective action with its status from the uses."""
+        from kuznia.services import failures as failures_svc
+
         return failures_svc.fixes(self.store, product, producer, confidence, reduction)
 
     @_one_snapshot
     def growth(self, product: str, target: float = 0.95) -> growth_svc.Growth:
         """Reliability by version, the growth fit and a projection to ``target``."""
+        from kuznia.services import growth as growth_svc
+
         return growth_svc.growth(self.store, product, target)
 
     @_one_snapshot
     def board(self, producer: str | None = None, product: str | None = None,
-              as_of: dt.date | None = None, threshold: float = board_svc.THRESHOLD
+              as_of: dt.date | None = None, threshold: float = BOARD_THRESHOLD
               ) -> board_svc.Board:
         """Unresolved problems as weighted, aging blocks (see ``kuznia.services.board``)."""
+        from kuznia.services import board as board_svc
+
         return board_svc.board(self.store, producer, product, as_of, threshold)
 
     @_one_snapshot
     def resilience(self, months: int = 12, scenarios: int = 10_000, seed: int = 0,
                    **options: Any) -> resilience_svc.Resilience:
         """Simulate strikes on the sites (see ``kuznia.services.resilience.run``)."""
+        from kuznia.services import resilience as resilience_svc
+
         return resilience_svc.run(self.store, months, scenarios, seed, **options)
 
     @_one_snapshot
     def duplicate(self, candidates: str | Path, budget: float, **options: Any
                   ) -> resilience_svc.Duplication:
         """Choose duplicate lines within ``budget`` (see ``resilience.duplicate``)."""
+        from kuznia.services import resilience as resilience_svc
+
         return resilience_svc.duplicate(self.store, candidates, budget, **options)
 
     @_one_snapshot
     def repairs_plan(self, backlog: str | Path, repair_points: str | Path,
                      as_of: dt.date | None = None) -> repairs_svc.RepairResult:
         """Repair assignments at home, against sending everything abroad."""
+        from kuznia.services import repairs as repairs_svc
+
         return repairs_svc.repairs_plan(self.store, backlog, repair_points, as_of)
 
     @_one_snapshot
     def regions(self, as_of: dt.date | None = None) -> list[dict[str, Any]]:
         """Each region's strike figures estimated from the strikes history."""
+        from kuznia.services import resilience as resilience_svc
+
         return resilience_svc.estimate_regions(self.store, as_of)
 
     @_one_snapshot
     def allocate(self, budget: float, **options: Any) -> planning_svc.PlanResult:
         """The allocation plan (see ``kuznia.services.planning.allocate``)."""
+        from kuznia.services import planning as planning_svc
+
         return planning_svc.allocate(self.store, budget=budget, **options)
 
     def save_plan(self, name: str, plan: planning_svc.PlanResult) -> int:
         """Keep ``plan`` under ``name``, as an audited write."""
+        from kuznia.services import planning as planning_svc
+
         return planning_svc.save_plan(self.store, name, plan, self.actor)
 
     @_one_snapshot
     def plans(self) -> planning_svc.PlanList:
+        from kuznia.services import planning as planning_svc
+
         return planning_svc.list_plans(self.store)
 
     @_one_snapshot
     def plan(self, name: str) -> dict[str, Any]:
+        from kuznia.services import planning as planning_svc
+
         return planning_svc.show_plan(self.store, name)
 
     @_one_snapshot
     def plan_diff(self, a: str, b: str) -> dict[str, Any]:
+        from kuznia.services import planning as planning_svc
+
         return planning_svc.diff_plans(self.store, a, b)
 
     @_one_snapshot
     def uses(self, **filters: Any) -> trace.UseList:
+        from kuznia.services import trace
+
         return trace.list_uses(self.store, **filters)
 
     @_one_snapshot
@@ -150,6 +187,8 @@ class Workspace:
               config: str | Path | None = None) -> oversight.FlagList:
         """Red flags on prices, deliveries, amendments, records and effect claims
         (``kuznia.services.oversight``); ``config``: a TOML file replacing thresholds."""
+        from kuznia.services import oversight, oversight_config
+
         return oversight.flags(self.store, date_from=date_from, date_to=date_to,
                                producer=producer, product=product,
                                config=oversight_config.load(config))
@@ -158,11 +197,15 @@ class Workspace:
     def ocds(self, *, redact: bool = False, date_from: dt.date | None = None,
              date_to: dt.date | None = None, **options: Any) -> dict[str, Any]:
         """The contracts as an OCDS 1.1 release package (``kuznia.services.ocds``)."""
+        from kuznia.services import ocds
+
         return ocds.package(self.store, redact=redact, date_from=date_from, date_to=date_to,
                             **options)
 
     @_one_snapshot
     def audit_events(self, limit: int | None = None) -> audit.EventList:
+        from kuznia.services import audit
+
         if limit is not None and limit < 0:
             raise UsageError("{limit} must be 0 (all) or more", params=("limit",))
         with self.store.read() as conn:
@@ -172,6 +215,8 @@ class Workspace:
                      ) -> audit.ChainCheck:
         """Check the audit chain; ``deep`` also checks every stored row and the kept
         aggregates against it; ``expect_head`` is a head hash kept outside the store."""
+        from kuznia.services import audit
+
         with self.store.snapshot() as conn:
             return audit.verify(conn, deep=deep, expect_head=expect_head)
 

@@ -81,14 +81,13 @@ def clustered_interval(x: ArrayLike, n: ArrayLike, phi: ArrayLike, lots: ArrayLi
     >>> bool(clo[0] < lo[0] and chi[0] > hi[0])
     True
     """
-    from scipy import stats
+    from scipy.special import ndtri, stdtrit
 
     d = np.asarray(phi, dtype=float)
     k = np.asarray(lots, dtype=float)
     tail = 1 - (1 - level) / 2
     enough = k >= MIN_LOTS
-    widen = np.where(enough, (stats.t.ppf(tail, np.maximum(k - 1, 1))
-                              / stats.norm.ppf(tail)) ** 2, 1.0)
+    widen = np.where(enough, (stdtrit(np.maximum(k - 1, 1), tail) / ndtri(tail)) ** 2, 1.0)
     scale = np.where(enough, np.maximum(d, 1.0) * widen, 1.0)
     return binomial_interval(np.asarray(x, dtype=float) / scale,
                              np.asarray(n, dtype=float) / scale, level)

@@ -18,17 +18,25 @@ from kuznia.cli.common import (
     out,
     print_json,
 )
-from kuznia.services import accounts
+from kuznia.services.access import ROLES
 
 app = typer.Typer(help="Accounts for the server: roles, producer scopes, API tokens.",
                   no_args_is_help=True)
+
+
+def _accounts():  # type: ignore[no-untyped-def]
+    """The accounts service, imported when a command runs (it brings the audit trail's
+    libraries; the command line starts without them)."""
+    from kuznia.services import accounts
+
+    return accounts
 
 
 @app.command("add")
 @handles_errors
 def add(
     name: Annotated[str, typer.Argument(help="The account's name (no spaces).")],
-    role: Annotated[str, typer.Option(help=f"One of: {', '.join(accounts.ROLES)}.")],
+    role: Annotated[str, typer.Option(help=f"One of: {', '.join(ROLES)}.")],
     producer: Annotated[str | None, typer.Option(
         help="The producer id a producer account sees (producer role only).")] = None,
     password_stdin: Annotated[bool, typer.Option(
@@ -41,7 +49,7 @@ def add(
     """Add an account."""
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
     with kuznia.open(db, actor) as ws:
-        event = accounts.add_user(ws.store, name, role, actor=ws.actor, producer=producer,
+        event = _accounts().add_user(ws.store, name, role, actor=ws.actor, producer=producer,
                                   password=password)
     out.print(f"added {name} ({role}{f', producer {producer}' if producer else ''}); "
               f"audit event {event}")
@@ -58,7 +66,7 @@ def token(
 ) -> None:
     """Issue an API token; it is printed once, as the last line, and only its hash kept."""
     with kuznia.open(db, actor) as ws:
-        value = accounts.issue_token(ws.store, name, actor=ws.actor,
+        value = _accounts().issue_token(ws.store, name, actor=ws.actor,
                                      expires_days=expires_days)
     err.print(f"a new token for {name}, valid {expires_days} days; it is not shown again")
     out.print(value)
@@ -69,7 +77,7 @@ def token(
 def list_(db: DbOption = None, json: JsonOption = False) -> None:
     """Every account: role, producer scope, state, live tokens (never a secret)."""
     with kuznia.open(db) as ws:
-        users = accounts.list_users(ws.store)
+        users = _accounts().list_users(ws.store)
     if json:
         print_json(users.to_dict())
         return
@@ -87,7 +95,7 @@ def disable(name: Annotated[str, typer.Argument(help="The account.")],
             db: DbOption = None, actor: ActorOption = None) -> None:
     """Disable an account: its password and tokens stop working; nothing is deleted."""
     with kuznia.open(db, actor) as ws:
-        event = accounts.disable_user(ws.store, name, actor=ws.actor)
+        event = _accounts().disable_user(ws.store, name, actor=ws.actor)
     out.print(f"disabled {name}; audit event {event}")
 
 
@@ -97,7 +105,7 @@ def revoke(name: Annotated[str, typer.Argument(help="The account.")],
            db: DbOption = None, actor: ActorOption = None) -> None:
     """Revoke every live API token of an account."""
     with kuznia.open(db, actor) as ws:
-        n = accounts.revoke_tokens(ws.store, name, actor=ws.actor)
+        n = _accounts().revoke_tokens(ws.store, name, actor=ws.actor)
     out.print(f"revoked {n} tokens of {name}")
 
 
@@ -112,5 +120,5 @@ def unlock(
 ) -> None:
     """Lift the sign-in lock of an account (or of a client address), and its count."""
     with kuznia.open(db, actor) as ws:
-        event = accounts.lift_lock(ws.store, actor=ws.actor, name=name, address=address)
+        event = _accounts().lift_lock(ws.store, actor=ws.actor, name=name, address=address)
     out.print(f"lifted the lock of {name or address}; audit event {event}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -20,7 +20,10 @@ from kuznia.cli.common import (
     parse_date,
     print_json,
 )
-from kuznia.services.costs import GROUP_KEYS, CostTable
+from kuznia.services.params import GROUP_KEYS
+
+if TYPE_CHECKING:
+    from kuznia.services.costs import CostTable
 
 
 @handles_errors

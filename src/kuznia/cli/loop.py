@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -12,7 +12,10 @@ from rich.text import Text
 import kuznia
 from kuznia.cli.common import DbOption, JsonOption, err, handles_errors, out, parse_date, print_json
 from kuznia.outputs import check_output, protected_paths, write_bytes
-from kuznia.services.board import THRESHOLD, Board
+from kuznia.services.params import BOARD_THRESHOLD as THRESHOLD
+
+if TYPE_CHECKING:
+    from kuznia.services.board import Board
 
 ProductOption = Annotated[str | None, typer.Option("--product", help="Only this product.")]
 ProducerOption = Annotated[str | None, typer.Option("--producer", help="Only this producer.")]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -19,7 +19,9 @@ from kuznia.cli.common import (
     print_json,
 )
 from kuznia.errors import UsageError
-from kuznia.services import planning
+
+if TYPE_CHECKING:
+    from kuznia.services import planning
 
 app = typer.Typer(help="Split a budget over offers for the most confirmed effects.",
                   no_args_is_help=True)
@@ -56,6 +58,8 @@ def allocate(
     json: JsonOption = False,
 ) -> None:
     """Find the plan with the most expected effects within every limit."""
+    from kuznia.services import planning
+
     shares = planning.parse_pairs(min_category_share or [], "--min-category-share")
     needs = planning.parse_pairs(require or [], "--require")
     try:
@@ -131,6 +135,8 @@ def list_(db: DbOption = None, json: JsonOption = False) -> None:
 def show(name: Annotated[str, typer.Argument(help="A saved plan.")],
          db: DbOption = None, json: JsonOption = False) -> None:
     """A saved plan with the inputs it was made from."""
+    from kuznia.services import planning
+
     with kuznia.open(db) as ws:
         plan = ws.plan(name)
     if json:

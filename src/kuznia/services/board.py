@@ -34,7 +34,7 @@ from kuznia.services.failures import (
 from kuznia.services.store import Store
 from kuznia.store.schema import contracts, corrective_actions, deliveries
 
-THRESHOLD = 1.0  # failures per 100 uses
+THRESHOLD = params.BOARD_THRESHOLD  # failures per 100 uses
 MIN_FAILURES = 3
 MIN_USES_AFTER = 30  # below this, an action's weight uses the rate before the fix
 KINDS = ("corrective_action", "failure_mode", "late_delivery", "rejected_lot")

@@ -23,19 +23,14 @@ from kuznia.analytics.cost_per_effect import (
     shrunk_fit,
 )
 from kuznia.errors import UsageError
+from kuznia.services import params
 from kuznia.services.prices import joined_price
 from kuznia.services.results import Tabular
 from kuznia.services.store import Store
 from kuznia.services.trace import NOT_GIVEN, uses_command
 from kuznia.store.schema import products, use_cube, uses
 
-GROUP_KEYS = {
-    "product": "product_id",
-    "producer": "producer_id",
-    "version": "version",
-    "operator": "operator",
-    "month": "month",
-}
+GROUP_KEYS = params.GROUP_KEYS
 OUTCOME_COUNTS = ("n_effect", "n_no_effect", "n_failure", "n_aborted")
 
 

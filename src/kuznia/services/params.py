@@ -13,6 +13,11 @@ import os
 
 from kuznia.errors import UsageError
 
+BOARD_THRESHOLD = 1.0  # failures per 100 uses above which a mode with no action is a block
+# cost per effect's group keys and the column each names
+GROUP_KEYS = {"product": "product_id", "producer": "producer_id", "version": "version",
+              "operator": "operator", "month": "month"}
+
 SEED_MAX = 2**63 - 1
 MEMORY_SHARE = 0.5  # refuse a computation that would need more than this share of memory
 

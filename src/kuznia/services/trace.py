@@ -9,9 +9,8 @@ import json
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
 from sqlalchemy import Connection, case, func, select, tuple_
 
 from kuznia.errors import UsageError
@@ -21,6 +20,9 @@ from kuznia.services.prices import joined_price, lot_prices, producer_prices, pr
 from kuznia.services.results import Tabular
 from kuznia.services.store import Store
 from kuznia.store.schema import audit_events, products, uses
+
+if TYPE_CHECKING:
+    import polars as pl
 
 NOT_GIVEN = "-"  # on the command line: the uses that name no producer (or version, ...)
 
@@ -193,6 +195,8 @@ def use_list_path(product_id: str, producer_id: str | None) -> str:
 
 def _price_frames(conn: Connection) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """The three price tables (by lot, producer and product), small enough to hold."""
+    import polars as pl
+
     def frame(sub: Any, keys: list[str]) -> pl.DataFrame:
         rows = conn.execute(select(sub)).all()
         return pl.DataFrame([tuple(r) for r in rows], schema={**{k: pl.String for k in keys},
@@ -212,6 +216,8 @@ def export_use_lists(store: Store, folder: Path, chunk_rows: int = 100_000) -> i
     ``folder`` is one Kuznia is building (a file already there is never overwritten), and
     text cells a spreadsheet would run as formulas are neutralised.
     """
+    import polars as pl
+
     cols = [c.name for c in uses.c if c.name != "row_hash"]  # the audit's, not the user's
     written = 0
     started: set[str] = set()
@@ -243,6 +249,8 @@ def export_use_lists(store: Store, folder: Path, chunk_rows: int = 100_000) -> i
 
 def _priced(frame: pl.DataFrame, by_lot: pl.DataFrame, by_producer: pl.DataFrame,
             by_product: pl.DataFrame) -> pl.DataFrame:
+    import polars as pl
+
     lot_p, prod_p, all_p = pl.col("price_lot"), pl.col("price_producer"), pl.col("price_product")
     return (
         frame.join(by_lot.rename({"price": "price_lot"}), on="lot", how="left")
