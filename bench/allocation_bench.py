@@ -17,7 +17,7 @@ import numpy as np
 from kuznia.planning.allocation import (
     Limits,
     Offers,
-    budget_shadow_price,
+    budget_rate,
     build,
     effects_interval,
     greedy,
@@ -120,12 +120,12 @@ def main() -> None:
     greedy(offers, limits)
     effects_interval(offers, result.quantity)
     binding(offers, limits, result.quantity)
-    budget_shadow_price(offers, limits)
+    budget_rate(offers, limits)
     extras_s = time.perf_counter() - t
     print(f"kuznia/HiGHS: build {build_s:.3f} s, solve {result.solve_seconds:.2f} s, whole plan "
           f"{total_s:.2f} s, {result.status}, gap {result.gap:.4%}, "
           f"effects {result.expected_effects:,.1f}")
-    print(f"  + greedy baseline, effects interval, binding limits, budget shadow price: "
+    print(f"  + greedy baseline, effects interval, binding limits, what more budget buys: "
           f"{extras_s:.2f} s (the CLI's answer: {total_s + extras_s:.2f} s)")
 
     import pulp
