@@ -272,7 +272,9 @@ def test_config_replaces_thresholds_and_refuses_what_it_does_not_know(tmp_path: 
     for text, words in (("[markup]\nratio = 'high'\n", "markup.ratio must be a number"),
                         ("[nope]\nx = 1\n", "[nope] is not a section"),
                         ("[price]\nwindow = 3\n", "price.window is not a setting"),
-                        ("[effects]\nalpha = 2\n", "effects.alpha is out of range"),
+                        ("[effects]\nalpha = 2\n", "effects.alpha must be from 0 to 1"),
+                        ("[markup]\nratio = nan\n", "markup.ratio must be from 0"),
+                        ("[price]\nwindow_days = 1e300\n", "price.window_days must be from"),
                         ("[price\n", "is not TOML")):
         bad = _write(tmp_path / "bad.toml", text)
         with pytest.raises(UsageError, match=re.escape(words)):
@@ -410,11 +412,13 @@ def test_a_redacted_package_holds_no_lot_or_operator(filled: kuznia.Workspace):
     assert "Redacted" in redacted_pkg["publisher"]["notes"]
 
 
-def test_the_cli_writes_the_package_and_never_over_the_workspace(filled: kuznia.Workspace,
-                                                                 tmp_path: Path):
-    db = str(filled.store.sqlite_file) if filled.store.sqlite_file else None
-    if db is None:
-        pytest.skip("the CLI test runs on the SQLite workspace")
+def test_the_cli_writes_the_package_and_never_over_the_workspace(tmp_path: Path):
+    # a SQLite workspace of its own: the test is about the file the CLI must not touch
+    db = str(tmp_path / "ws.db")
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    with kuznia.init(db, "USD", "tester") as ws:
+        for table in IMPORT_ORDER:
+            ws.import_file(table, examples / f"{table}.csv")
     out = tmp_path / "ocds.json"
     res = runner.invoke(app, ["export", "ocds", "--db", db, "--out", str(out), "--redact"])
     assert res.exit_code == 0, res.output

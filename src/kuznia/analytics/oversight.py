@@ -269,14 +269,6 @@ def claims(uses: np.ndarray, effects: np.ndarray, effects_sq: np.ndarray, *,
     return Claims(judged, e / np.maximum(n, 1.0), p, mu, phi, tau2)
 
 
-def z_bar(alpha: float, tests: int) -> float:
-    """The one-sided z a single test must pass so that ``tests`` of them raise a false
-    alarm with probability about ``alpha`` in all (Bonferroni)."""
-    from scipy.special import ndtri
-
-    return float(-ndtri(alpha / max(tests, 1)))
-
-
 def p_bar(alpha: float, tests: int) -> float:
     """The p-value a single test must pass below, ``tests`` of them (Bonferroni)."""
     return alpha / max(tests, 1)

@@ -165,6 +165,8 @@ def records_(
             raise UsageError(f"{{between}}: {table} has no date column {name!r} (it has "
                              f"{', '.join(date_cols) or 'none'})", params=("between",))
         dates[name] = (parse_date(lo or None, "--between"), parse_date(hi or None, "--between"))
+        if dates[name][0] and dates[name][1] and dates[name][1] < dates[name][0]:
+            raise UsageError(f"{{between}}: {hi} is before {lo}", params=("between",))
     with kuznia.open(db) as ws:
         page = records.list_records(ws.store, table, filters=filters, dates=dates,
                                     cursor=cursor, limit=limit)

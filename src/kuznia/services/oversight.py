@@ -39,6 +39,7 @@ from sqlalchemy import and_, func, literal, select, union_all
 from sqlalchemy.types import Date, String
 
 from kuznia.analytics import oversight as tests
+from kuznia.errors import UsageError
 from kuznia.services import oversight_config
 from kuznia.services.access import EVERYTHING, Scope
 from kuznia.services.store import Store
@@ -134,8 +135,6 @@ def flags(store: Store, *, date_from: dt.date | None = None, date_to: dt.date | 
 
     A producer's ``scope`` gets only the flags that name it, none about operators, and
     other producers' figures only as aggregates (their contracts are never named)."""
-    from kuznia.errors import UsageError
-
     cfg = config or oversight_config.load(None)
     today = today or dt.date.today()
     as_of = date_to or today
@@ -151,8 +150,9 @@ def flags(store: Store, *, date_from: dt.date | None = None, date_to: dt.date | 
     out += _amendments(data, cfg, judged)
     out += _impossible(data, judged)
     out += _effects(data, cfg, judged)
-    if scope.producer_id is not None:
-        out = [_for_producer(f) for f in out
+    if scope.producer_id is not None:  # its own flags; none names another producer's
+        # contract, and others' figures appear only as aggregates (counts, medians, ranges)
+        out = [f for f in out
                if f["producer_id"] == scope.producer_id and f["operator"] is None]
     if producer is not None:
         out = [f for f in out if f["producer_id"] == producer]
@@ -166,12 +166,6 @@ def flags(store: Store, *, date_from: dt.date | None = None, date_to: dt.date | 
     return FlagList(out, cfg, as_of, counts)
 
 
-def _for_producer(f: dict[str, Any]) -> dict[str, Any]:
-    """A flag as its producer sees it: other producers' contracts never named."""
-    ref = {k: v for k, v in f["reference"].items() if k not in ("peers", "history_by")}
-    return {**f, "reference": ref}
-
-
 @dataclass
 class _Period:
     lo: dt.date | None
@@ -181,11 +175,6 @@ class _Period:
         if day is None:
             return False
         return (self.lo is None or day >= self.lo) and (self.hi is None or day <= self.hi)
-
-    def has_month(self, month: str) -> bool:
-        lo = self.lo.strftime("%Y-%m") if self.lo else None
-        hi = self.hi.strftime("%Y-%m") if self.hi else None
-        return (lo is None or month >= lo) and (hi is None or month <= hi)
 
 
 @dataclass

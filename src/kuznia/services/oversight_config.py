@@ -8,8 +8,8 @@ value of the wrong kind, is refused naming the file and the key.
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
-from typing import Any
 
 from kuznia.errors import UsageError
 
@@ -82,8 +82,8 @@ def load(path: str | Path | None) -> dict[str, dict[str, float | int]]:
                                 f"({', '.join(config[section])})")
             elif isinstance(value, bool) or not isinstance(value, int | float):
                 problems.append(f"{where} must be a number, not {value!r}")
-            elif value < 0 or (value > 1 and key.endswith(("alpha", "_share"))):
-                problems.append(f"{where} is out of range: {value!r}")
+            elif not (math.isfinite(value) and 0 <= value <= _most(key)):
+                problems.append(f"{where} must be from 0 to {_most(key):,g}, not {value!r}")
             else:
                 default = config[section][key]
                 config[section][key] = int(value) if isinstance(default, int) and \
@@ -93,5 +93,14 @@ def load(path: str | Path | None) -> dict[str, dict[str, float | int]]:
     return config
 
 
-def get(config: dict[str, dict[str, Any]], section: str, key: str) -> Any:
-    return config[section][key]
+def _most(key: str) -> float:
+    """The largest value a setting takes (a window beyond a century, or a count beyond a
+    billion, means nothing and would overflow a date)."""
+    if key.endswith(("alpha", "_share")):
+        return 1.0
+    if key.endswith("_days"):
+        return 36_600.0
+    if key == "hhi":
+        return 10_000.0
+    return 1e9
+
