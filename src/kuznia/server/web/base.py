@@ -62,6 +62,18 @@ def _pct(value: Any, digits: int = 1) -> str:
     return "–" if value is None else f"{100 * value:.{digits}f}%"
 
 
+def _fig(value: Any) -> str:
+    """A figure from an answer as a person reads it: whole numbers with separators, others
+    to four significant digits (0.4058, 1.4e-06, 744.2); anything else as it is."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, int) or float(value).is_integer():
+        return f"{value:,.0f}"
+    return f"{value:.4g}"
+
+
 def _qs(params: dict[str, Any]) -> str:
     """A query string of the parameters that are set (for links to filtered lists)."""
     return urlencode({k: v for k, v in params.items() if v not in (None, "")})
@@ -75,7 +87,7 @@ def _path(value: Any) -> str:
 env = Environment(loader=PackageLoader("kuznia.server", "templates"),
                   autoescape=select_autoescape(default=True, default_for_string=True),
                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-env.filters.update(num=_num, pct=_pct, qs=_qs, seg=_path)
+env.filters.update(num=_num, pct=_pct, qs=_qs, seg=_path, fig=_fig)
 env.globals.update(version=__version__)
 
 
