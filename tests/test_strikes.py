@@ -65,6 +65,23 @@ def test_seeds_reproduce_and_workers_do_not_change_the_answer():
     np.testing.assert_array_equal(a, d.output)
 
 
+def test_threads_over_chunks_do_not_change_the_answer():
+    """Chunks on several threads (the default) give the very bits of one thread: each
+    chunk's matrix products run with BLAS capped at one thread, whatever the threads."""
+    rng = np.random.default_rng(1)
+    regions = Regions(rng.uniform(0.05, 0.3, 12), rng.uniform(0.3, 1, 12),
+                      rng.uniform(0.2, 1, 12), rng.integers(1, 5, 12))
+    n = 800  # enough sites for BLAS to block the products
+    sites = Sites(rng.integers(0, 12, n), rng.integers(0, 9, n), rng.uniform(1, 50, n),
+                  np.zeros(n, dtype=int))
+    one = simulate(regions, sites, 9, 12, 2600, seed=3, threads=1).output
+    for threads in (None, 2, 3):
+        np.testing.assert_array_equal(
+            one, simulate(regions, sites, 9, 12, 2600, seed=3, threads=threads).output)
+    with pytest.raises(ValueError, match="threads"):
+        simulate(regions, sites, 9, 12, 100, threads=0)
+
+
 def test_overlapping_damage_does_not_add_past_the_fraction():
     regions = Regions(np.array([1.0]), np.ones(1), np.array([0.4]), np.array([3]))
     sites = Sites(np.array([0]), np.array([0]), np.array([10.0]), np.array([0]))
@@ -196,6 +213,16 @@ def test_repair_lp_matches_brute_force_on_a_small_backlog():
     assert r.status == "optimal"
     assert r.mean_days == pytest.approx(_brute_force(counts, transit, capacity, days) / 5)
     assert sum(k for *_, k in r.flows) == 5
+
+
+def test_repair_lp_has_the_slots_a_group_reaching_few_points_needs():
+    """Found by the property below: one group of three items reaching only one of three
+    points (one start a month each) needs three months, not the one that the product's
+    capacity over all its points suggests."""
+    r = plan(np.array([3]), np.array([0]), np.array([[np.nan, np.nan, 0.0]]),
+             np.zeros(3, int), np.ones(3), np.ones(3))
+    assert r.status == "optimal"
+    assert r.mean_days == pytest.approx((1 + 31 + 61) / 3)
 
 
 @settings(max_examples=60, deadline=None)

@@ -61,12 +61,15 @@ def plan(counts: np.ndarray, group_product: np.ndarray, transit: np.ndarray,
     if not ok.any():
         return RepairPlan("nothing to plan", [], np.zeros((g_n, j_n, 0)), None, None,
                           unreachable)
-    # enough slots for every product's items at its reachable capacity, plus the transit
+    # enough slots for every product's items even if they all had to queue at the
+    # capacity of the group that reaches the least of it, plus the transit (summing the
+    # product's points over-counted it when a group reaches only some of them: three
+    # items that reach one of three points starting 1 a month were given 2 slots)
     need = 1
+    reach = (capacity[None, :] * ok).sum(axis=1)  # (G,) monthly starts a group can reach
     for p in np.unique(group_product[active & ~unreachable]):
-        cap = capacity[(point_product == p) & usable].sum()
-        need = max(need, int(np.ceil(counts[(group_product == p) & ~unreachable].sum()
-                                     / max(cap, 1e-9))))
+        mine = (group_product == p) & active & ~unreachable
+        need = max(need, int(np.ceil(counts[mine].sum() / max(reach[mine].min(), 1e-9))))
     slots = int(min(MAX_SLOTS, need + np.ceil(np.nanmax(np.where(ok, transit, 0))
                                               / DAYS_PER_SLOT) + 1))
     s_idx = np.arange(slots)
