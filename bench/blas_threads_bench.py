@@ -1,5 +1,7 @@
-"""The strike simulation with BLAS's threads capped (Kuznia's default) or not, idle and
-with one core kept busy by another process.
+"""The strike simulation's thread settings, idle and with one core kept busy by another
+process: Kuznia's default (a thread per usable core over the chunks, BLAS capped at one
+thread), one thread with BLAS capped (the default before), one thread with BLAS's own
+threads (one per core).
 
     python bench/blas_threads_bench.py [--repeats 3]
 
@@ -28,12 +30,18 @@ def spin(seconds: float) -> None:
         x += 1
 
 
-def timed(regions, sites, args, threads) -> float:  # type: ignore[no-untyped-def]
+SETTINGS = {  # label: simulate's keyword arguments
+    "default (threads over chunks, BLAS 1)": {},
+    "one thread, BLAS capped at 1": {"threads": 1, "blas_threads": 1},
+    "one thread, BLAS's own threads": {"threads": 1, "blas_threads": None},
+}
+
+
+def timed(regions, sites, args, kw) -> float:  # type: ignore[no-untyped-def]
     runs = []
     for _ in range(args.repeats):
         t = time.perf_counter()
-        simulate(regions, sites, args.products, args.months, args.scenarios, seed=0,
-                 blas_threads=threads)
+        simulate(regions, sites, args.products, args.months, args.scenarios, seed=0, **kw)
         runs.append(time.perf_counter() - t)
     return statistics.median(runs)
 
@@ -56,9 +64,8 @@ def main() -> None:
             busy = mp.Process(target=spin, args=(args.busy_seconds,), daemon=True)
             busy.start()
         try:
-            for label, threads in (("BLAS capped at 1 thread (default)", 1),
-                                   ("BLAS's own threads", None)):
-                results[(load, label)] = timed(regions, sites, args, threads)
+            for label, kw in SETTINGS.items():
+                results[(load, label)] = timed(regions, sites, args, kw)
         finally:
             if busy is not None:
                 busy.terminate()
@@ -66,10 +73,11 @@ def main() -> None:
     print(f"\n{args.scenarios:,} scenarios x {args.months} months x {args.sites:,} sites; "
           f"median of {args.repeats}, seconds")
     for load in ("idle", "one core busy"):
-        base = results[(load, "BLAS's own threads")]
-        for label in ("BLAS capped at 1 thread (default)", "BLAS's own threads"):
+        base = results[(load, "one thread, BLAS capped at 1")]
+        for label in SETTINGS:
             t = results[(load, label)]
-            print(f"{load:<14} {label:<36} {t:>7.3f}   ratio to BLAS's own {t / base:.2f}")
+            print(f"{load:<14} {label:<40} {t:>7.3f}   ratio to one thread, BLAS 1 "
+                  f"{t / base:.2f}")
 
 
 if __name__ == "__main__":

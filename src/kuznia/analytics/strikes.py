@@ -27,6 +27,7 @@ adding them leaves the other sites' draws alone (common random numbers).
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -173,6 +174,16 @@ def run_chunk(regions: Regions, sites: Sites, n_products: int, months: int, n: i
 
 
 BLAS_THREADS = 1  # see ``simulate``
+MAX_THREADS = 4
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity, which a container's CPU set
+    narrows), not the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _blas_limit(threads: int | None) -> contextlib.AbstractContextManager[object]:
@@ -191,31 +202,49 @@ def _chunk_job(args: tuple) -> ChunkResult:
 
 def simulate(regions: Regions, sites: Sites, n_products: int, months: int, scenarios: int,
              seed: int = 0, *, extra: Sites | None = None, workers: int = 1,
+             threads: int | None = None,
              first_chunk: int = 0,
              progress: Callable[[int, int], None] | None = None,
              blas_threads: int | None = BLAS_THREADS) -> ChunkResult:
-    """All scenarios, in chunks (on ``workers`` processes when more than 1).
+    """All scenarios, in chunks: on ``threads`` threads of this process (default: one per
+    usable core, at most ``MAX_THREADS``), or on ``workers`` processes when more than 1.
 
     ``first_chunk`` shifts the chunk numbers, so that a second call with another offset
     draws fresh scenarios (e.g. to evaluate a plan chosen on the first).
 
-    ``blas_threads`` caps BLAS's threads for the chunks' matrix products (None: BLAS's own
-    default, one per core). The products are small; on an idle machine the cap costs
-    nothing, and when another process keeps a core busy (a second request, an import)
-    OpenBLAS's extra threads spin against it and the run takes longer
-    (``bench/blas_threads_bench.py``). Workers run one chunk each, so more than one
-    thread per process buys nothing.
+    Each chunk's result is the same whatever the threads: a chunk runs on one thread, with
+    BLAS capped at ``blas_threads`` (1) for its matrix products, and the chunks are put
+    together in their order. Threads over chunks rather than BLAS's own threads, measured
+    on 2 cores (``bench/blas_threads_bench.py``): NumPy lets go of the GIL in the heavy
+    steps, so two chunks run side by side on an idle machine; with another process
+    holding a core, a thread waiting for the GIL sleeps, where OpenBLAS's extra threads
+    spin against that process; and BLAS's threads change the float32 sums' rounding
+    (results then depend on the thread count). ``blas_threads=None`` leaves BLAS its own
+    default, one thread per core.
     """
     sizes = [min(CHUNK, scenarios - i) for i in range(0, scenarios, CHUNK)]
     jobs = [(regions, sites, n_products, months, size, seed, first_chunk + i, extra,
              blas_threads) for i, size in enumerate(sizes)]
+    if threads is None:
+        threads = min(usable_cores(), MAX_THREADS)
+    if threads < 1:
+        raise ValueError("threads must be at least 1")
     parts: list[ChunkResult] = []
     with contextlib.ExitStack() as stack:
-        runner = map
+        runner: Callable = map  # type: ignore[type-arg]
         if workers > 1 and len(jobs) > 1:
             from concurrent.futures import ProcessPoolExecutor
 
             runner = stack.enter_context(ProcessPoolExecutor(max_workers=workers)).map
+        elif threads > 1 and len(jobs) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            # the cap is process-wide: set once around the pool, not per chunk (two
+            # threads setting and restoring it would undo each other)
+            stack.enter_context(_blas_limit(blas_threads))
+            jobs = [(*job[:-1], None) for job in jobs]
+            runner = stack.enter_context(ThreadPoolExecutor(
+                max_workers=min(threads, len(jobs)), thread_name_prefix="kuznia-sim")).map
         for part in runner(_chunk_job, jobs):
             parts.append(part)
             if progress:
