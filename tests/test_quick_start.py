@@ -16,7 +16,7 @@ import kuznia
 from kuznia.ingest.tables import IMPORT_ORDER
 
 HEAVY = ("scipy", "scipy.stats", "scipy.optimize", "matplotlib", "highspy", "polars", "pandas",
-         "pyarrow")
+         "pyarrow", "pydantic")  # pydantic: the server's, never the command line's
 PROBE = ("import sys, atexit\n"
          "atexit.register(lambda: print(','.join(m for m in {heavy!r} if m in sys.modules),"
          " file=sys.stderr))\n"
