@@ -6,6 +6,14 @@ Baselines, run side by side on the same file:
 - SQLite: the ``sqlite3`` shell's ``.import`` into a bare table (no types, no checks);
 - PostgreSQL: ``COPY`` (psql ``\\copy``) into a bare table of text columns.
 Each step runs in its own process; peak memory is that process's maximum resident set.
+
+With ``--floor`` (PostgreSQL), also what storing the rows costs with no check at all,
+step by step, each timed by psql (``\\timing``): ``COPY`` of the file into a
+temporary table of text columns, then one ``INSERT ... SELECT`` typing its rows into a
+table shaped like ``uses`` (the same column types and an event id) with no index, with
+its primary key, and with its primary key and trace index, as Kuznia's ``uses`` has
+them. The last is the least any import that keeps ``uses`` as it is could take, however
+it checked the rows (in Python or in SQL, from a staging table or not).
 """
 
 from __future__ import annotations
@@ -55,6 +63,47 @@ def pg_baseline(url: str, folder: Path) -> float:
     return run.seconds
 
 
+FLOOR_STEPS = {
+    "no index": [],
+    "primary key": ["ALTER TABLE floor_uses ADD PRIMARY KEY (use_id)"],
+    "primary key and trace index": [
+        "ALTER TABLE floor_uses ADD PRIMARY KEY (use_id)",
+        "CREATE INDEX ON floor_uses (product_id, producer_id, used_on, use_id)"],
+}
+
+
+def pg_floor(url: str, folder: Path) -> dict[str, float]:
+    """Server-side seconds of each step of ``--floor`` (see the module doc)."""
+    import re
+    import subprocess
+
+    libpq = url.replace("postgresql+psycopg://", "postgresql://")
+    header = (folder / "uses.csv").open().readline().strip().split(",")
+    typed = {"used_on": "date", "units_used": "integer", "effects": "integer",
+             "outcome": "varchar(16)", "failure_mode": "text", "conditions": "text",
+             "notes": "text"}
+    table = ", ".join(f"{c} {typed.get(c, 'varchar(64)')}" for c in header)
+    select = ", ".join(f"{c}::{typed.get(c, 'varchar(64)')}" for c in header)
+    out: dict[str, float] = {}
+    for label, indexes in FLOOR_STEPS.items():
+        script = "\n".join([
+            "\\timing on",
+            f"CREATE TEMP TABLE staged ({', '.join(f'{c} text' for c in header)});",
+            f"\\copy staged FROM '{folder / 'uses.csv'}' WITH (FORMAT csv, HEADER)",
+            "DROP TABLE IF EXISTS floor_uses;",
+            f"CREATE TABLE floor_uses ({table}, event_id integer NOT NULL);",
+            *[f"{ddl};" for ddl in indexes],
+            f"INSERT INTO floor_uses SELECT {select}, 1 FROM staged;",
+            "DROP TABLE floor_uses;", ""])
+        res = subprocess.run(["psql", libpq, "-q", "-v", "ON_ERROR_STOP=1"], input=script,
+                             capture_output=True, text=True, check=True)
+        times = [float(t) / 1000 for t in re.findall(r"Time: ([0-9.]+) ms", res.stdout)]
+        out["COPY to a temporary text table"] = min(
+            out.get("COPY to a temporary text table", 1e9), times[1])
+        out[f"INSERT typed, {label}"] = times[-2]
+    return out
+
+
 def pg_schema_url(url: str, schema: str) -> str:
     import sqlalchemy as sa
 
@@ -71,6 +120,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--uses", type=int, default=1_000_000)
     ap.add_argument("--postgres", help="postgresql+psycopg:// URL of a server to bench too")
+    ap.add_argument("--floor", action="store_true",
+                    help="Also time storing the rows with no checks (PostgreSQL; see above).")
+    ap.add_argument("--no-sqlite", action="store_true", help="Bench PostgreSQL only.")
     ap.add_argument("--trace-index-cost", action="store_true",
                     help="Also import without ix_uses_trace, to show what it costs.")
     args = ap.parse_args()
@@ -81,10 +133,12 @@ def main() -> None:
     n = args.uses
     results = {}
 
-    base = sqlite_baseline(folder, work)
-    secs, peak = kuznia_import(str(work / "k.db"), folder)
-    results["sqlite"] = {"uses": n, "kuznia_s": secs, "baseline_s": base, "peak_mib": peak}
-    if args.trace_index_cost:
+    if not args.no_sqlite:
+        base = sqlite_baseline(folder, work)
+        secs, peak = kuznia_import(str(work / "k.db"), folder)
+        results["sqlite"] = {"uses": n, "kuznia_s": secs, "baseline_s": base,
+                             "peak_mib": peak}
+    if args.trace_index_cost and not args.no_sqlite:
         secs, peak = kuznia_import(str(work / "k-noindex.db"), folder, trace_index=False)
         results["sqlite, no trace index"] = {"uses": n, "kuznia_s": secs, "baseline_s": base,
                                              "peak_mib": peak}
@@ -108,6 +162,15 @@ def main() -> None:
         print(f"{store:<28} {r['kuznia_s']:>9.1f} {n / r['kuznia_s']:>10,.0f} "
               f"{r['baseline_s']:>11.1f} {r['kuznia_s'] / r['baseline_s']:>6.2f} "
               f"{r['peak_mib']:>9.0f}")
+    if args.postgres and args.floor:
+        floor = pg_floor(args.postgres, folder)
+        bare = results["postgresql"]["baseline_s"]
+        print(f"\nPostgreSQL, storing the rows with no checks (psql's timing; ratio to the "
+              f"bare COPY's {bare:.1f} s, and Kuznia's import to each)")
+        for label, secs in floor.items():
+            print(f"  {label:<48} {secs:>7.1f} s  {secs / bare:>5.2f}  "
+                  f"Kuznia/it {results['postgresql']['kuznia_s'] / secs:>5.2f}")
+        results["postgresql floor"] = floor
     (OUT / f"import-{n}.json").write_text(json.dumps(results, indent=2))
 
 

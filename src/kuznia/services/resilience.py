@@ -21,12 +21,14 @@ from sqlalchemy import Connection, select
 from kuznia.analytics.failures import binomial_interval
 from kuznia.analytics.strikes import (
     CHUNK,
+    MAX_THREADS,
     Regions,
     Sites,
     hhi,
     shortfall,
     simulate,
     time_to_survive,
+    usable_cores,
 )
 from kuznia.errors import UsageError
 from kuznia.services import params
@@ -43,13 +45,15 @@ def _check_run(months: int, scenarios: int, seed: int, workers: int, option: str
                n_products: int, n_sites: int, n_extra: int = 0) -> None:
     """Refuse arguments out of range, and a run whose arrays would not fit in memory:
     per scenario, month and product the output (float32, float64 copy) and the shortfall
-    (float64); per chunk the strike masks and their float copies over the sites; with
+    (float64); per chunk the strike masks and their float copies over the sites, times
+    the chunks in flight at once (a thread per usable core, or the workers); with
     candidates, their availability (float32)."""
     params.whole(scenarios, option, minimum=2)
     params.seed(seed)
     params.whole(workers, "workers", minimum=1, maximum=MAX_WORKERS)
     needed = (scenarios * months * (n_products * 28 + n_extra * 8)
-              + min(scenarios, CHUNK) * months * n_sites * 9 * max(1, workers))
+              + min(scenarios, CHUNK) * months * n_sites * 9
+              * max(1, workers, min(usable_cores(), MAX_THREADS)))
     params.fits_in_memory(needed, f"{scenarios:,} scenarios of {months:,} months", option)
 
 
