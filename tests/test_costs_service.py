@@ -13,6 +13,7 @@ import kuznia
 from helpers import write_csv
 from kuznia.errors import UsageError
 from kuznia.ingest.tables import SPECS
+from kuznia.services import costs
 
 
 def _reference(ws: kuznia.Workspace, tmp: Path, products: list[tuple[str, float]]) -> None:
@@ -136,16 +137,60 @@ def test_kept_aggregate_and_a_rescan_agree(ws: kuznia.Workspace, tmp_path: Path,
             for i, (e, d, m, pid, op) in enumerate(draws)]
     _uses(ws, tmp_path, rows, f"u{start}.csv")
     cube = ws.cost_per_effect("product,month")
-    # a date range that is not month-aligned forces the scan; make it cover everything
-    scan = ws.cost_per_effect("product,month", dt.date(2000, 1, 2), dt.date(2100, 1, 1))
-    assert cube.source == "cube" and scan.source == "uses"
+    scan = ws.cost_per_effect("product,month", from_uses=True)
+    # a date range that is not month-aligned takes its ends from the uses; make it cover
+    # everything
+    mixed = ws.cost_per_effect("product,month", dt.date(2000, 1, 2), dt.date(2100, 1, 1))
+    assert (cube.source, scan.source, mixed.source) == ("cube", "uses", "cube+uses")
     # the trace of each row carries the question's dates, which differ; nothing else
     asked = ("trace", "trace_filters")
     strip = [{k: v for k, v in r.items() if k not in asked} for r in cube.rows]
     assert strip == [{k: v for k, v in r.items() if k not in asked} for r in scan.rows]
-    assert all(r["trace_filters"]["date_from"] == "2000-01-02" for r in scan.rows)
+    assert strip == [{k: v for k, v in r.items() if k not in asked} for r in mixed.rows]
+    assert all(r["trace_filters"]["date_from"] == "2000-01-02" for r in mixed.rows)
     by_op = ws.cost_per_effect("product,operator")
     assert sum(r["effects"] for r in by_op.rows) == sum(r["effects"] for r in cube.rows)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.one_of(st.none(), st.dates(dt.date(2025, 11, 1), dt.date(2026, 6, 30))),
+       st.one_of(st.none(), st.dates(dt.date(2025, 11, 1), dt.date(2026, 6, 30))))
+def test_whole_months_and_their_ends_cover_the_range_once(a: dt.date | None,
+                                                          b: dt.date | None):
+    if a is not None and b is not None and b < a:
+        a, b = b, a
+    months, ends = costs.whole_months(a, b)
+    lo, hi = dt.date(2025, 10, 1), dt.date(2026, 7, 31)
+    day, covered = lo, []
+    while day <= hi:
+        inside = (a is None or a <= day) and (b is None or day <= b)
+        hits = [r for r in ([months] if months else []) + ends
+                if (r[0] is None or r[0] <= day) and (r[1] is None or day <= r[1])]
+        assert len(hits) == (1 if inside else 0), (day, months, ends)
+        covered.append(inside)
+        day += dt.timedelta(days=1)
+    if months is not None:  # whole months: from a first day to a last day
+        first, last = months
+        assert first is None or first.day == 1
+        assert last is None or (last + dt.timedelta(days=1)).day == 1
+    assert len(ends) <= 2
+
+
+def test_a_range_off_month_boundaries_takes_its_ends_from_the_uses(ws: kuznia.Workspace,
+                                                                    tmp_path: Path):
+    _reference(ws, tmp_path, [("A", 10.0)])
+    _uses(ws, tmp_path, [_use(f"U{m}{d}", "A", m + d % 3, day=f"2026-{m:02d}-{d:02d}")
+                         for m in range(1, 7) for d in (1, 9, 15, 28)], "uses.csv")
+    for a, b in [(dt.date(2026, 1, 9), dt.date(2026, 5, 14)), (dt.date(2026, 2, 2), None),
+                 (None, dt.date(2026, 3, 27)), (dt.date(2026, 3, 1), dt.date(2026, 4, 9))]:
+        got = ws.cost_per_effect("product,month", a, b)
+        want = ws.cost_per_effect("product,month", a, b, from_uses=True)
+        assert got.source == "cube+uses" and want.source == "uses"
+        assert [(r["month"], r["uses"], r["effects"], r["cost"]) for r in got.rows] == \
+            [(r["month"], r["uses"], r["effects"], r["cost"]) for r in want.rows]
+        assert sum(r["uses"] for r in got.rows) == sum(
+            1 for m in range(1, 7) for d in (1, 9, 15, 28)
+            if (a is None or a <= dt.date(2026, m, d)) and (b is None or dt.date(2026, m, d) <= b))
 
 
 def test_dates_filter_by_month_on_the_cube(ws: kuznia.Workspace, tmp_path: Path):

@@ -75,11 +75,12 @@ class Workspace:
     def cost_per_effect(self, by: str | tuple[str, ...] = "product",
                         date_from: dt.date | None = None,
                         date_to: dt.date | None = None, *, product: str | None = None,
-                        category: str | None = None) -> costs.CostTable:
+                        category: str | None = None,
+                        from_uses: bool = False) -> costs.CostTable:
         from kuznia.services import costs
 
         return costs.cost_per_effect(self.store, by, date_from, date_to, product=product,
-                                     category=category)
+                                     category=category, from_uses=from_uses)
 
     @_one_snapshot
     def failures(self, product: str | None = None, version: str | None = None,
