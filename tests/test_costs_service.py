@@ -13,7 +13,7 @@ import kuznia
 from helpers import write_csv
 from kuznia.errors import UsageError
 from kuznia.ingest.tables import SPECS
-from kuznia.services import costs
+from kuznia.services import periods
 
 
 def _reference(ws: kuznia.Workspace, tmp: Path, products: list[tuple[str, float]]) -> None:
@@ -159,7 +159,7 @@ def test_whole_months_and_their_ends_cover_the_range_once(a: dt.date | None,
                                                           b: dt.date | None):
     if a is not None and b is not None and b < a:
         a, b = b, a
-    months, ends = costs.whole_months(a, b)
+    months, ends = periods.whole_months(a, b)
     lo, hi = dt.date(2025, 10, 1), dt.date(2026, 7, 31)
     day, covered = lo, []
     while day <= hi:
@@ -191,6 +191,28 @@ def test_a_range_off_month_boundaries_takes_its_ends_from_the_uses(ws: kuznia.Wo
         assert sum(r["uses"] for r in got.rows) == sum(
             1 for m in range(1, 7) for d in (1, 9, 15, 28)
             if (a is None or a <= dt.date(2026, m, d)) and (b is None or dt.date(2026, m, d) <= b))
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from([None, "A", "B"]), st.sampled_from([None, "P1", "-"]),
+       st.sampled_from([None, "L-A", "-"]), st.sampled_from([None, "2026-02", "2026-03"]),
+       st.one_of(st.none(), st.dates(dt.date(2026, 1, 1), dt.date(2026, 4, 30))),
+       st.one_of(st.none(), st.dates(dt.date(2026, 1, 1), dt.date(2026, 4, 30))))
+def test_the_total_of_a_use_list_is_its_count(ws: kuznia.Workspace, tmp_path: Path, product,
+                                              producer, lot, month, a, b):
+    """The total comes from the kept cube and the days at the ends; it is what listing
+    every matching use counts."""
+    if not ws.cost_per_effect("product").rows:
+        _reference(ws, tmp_path, [("A", 10.0), ("B", 5.0)])
+        rows = [_use(f"T{m}{d}{p}", p, d % 2, day=f"2026-{m:02d}-{d:02d}",
+                     lot="" if d % 3 == 0 else None, producer="" if d % 4 == 0 else "P1")
+                for m in range(1, 5) for d in (1, 2, 14, 27, 28) for p in ("A", "B")]
+        _uses(ws, tmp_path, rows, "totals.csv")
+    asked = {k: v for k, v in dict(product=product, producer=producer, lot=lot, month=month,
+                                   date_from=a, date_to=b).items() if v is not None}
+    listed = ws.uses(**asked, limit=None)
+    assert ws.uses(**asked, limit=3).total == len(listed.rows) == listed.total
 
 
 def test_dates_filter_by_month_on_the_cube(ws: kuznia.Workspace, tmp_path: Path):

@@ -11,15 +11,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, case, func, select, tuple_
+from sqlalchemy import Connection, and_, case, func, or_, select, tuple_
 
 from kuznia.errors import UsageError
 from kuznia.outputs import id_file_name, neutralise_frame
 from kuznia.services.access import EVERYTHING, ForbiddenError, Scope
+from kuznia.services.periods import whole_months
 from kuznia.services.prices import joined_price, lot_prices, producer_prices, product_prices
 from kuznia.services.results import Tabular
 from kuznia.services.store import Store
-from kuznia.store.schema import audit_events, products, uses
+from kuznia.store.schema import audit_events, products, use_cube, uses
 
 if TYPE_CHECKING:
     import polars as pl
@@ -155,8 +156,16 @@ def list_uses(
         .order_by(page.c.used_on, page.c.use_id)
     )
     with store.read() as conn:
-        total = conn.execute(select(func.count()).select_from(src).where(*conds)
-                             ).scalar_one() if with_total else None
+        total = None
+        if with_total and operator is None and failure_mode is None:
+            lo, hi = date_from, date_to
+            if month:
+                m_lo, m_hi = _month_range(month)
+                lo, hi = max(lo or m_lo, m_lo), min(hi or m_hi, m_hi)
+            total = _kept_total(conn, dict(filters), category, lo, hi, scope)
+        elif with_total:
+            total = conn.execute(select(func.count()).select_from(src).where(*conds)
+                                 ).scalar_one()
         rows = [dict(r._mapping) for r in conn.execute(q)]
     more = bool(limit) and len(rows) > (limit or 0)
     rows = rows[:limit] if limit else rows
@@ -170,6 +179,45 @@ def list_uses(
             r["unit_price"] = r["cost"] = None
             r["price_basis"] = "withheld"
     return UseList(rows, None if total is None else int(total), filters, nxt)
+
+
+def _kept_total(conn: Connection, keys: dict[str, str], category: str | None,
+                lo: dt.date | None, hi: dt.date | None, scope: Scope) -> int:
+    """How many uses match ``keys`` (product, producer, version, lot; ``NOT_GIVEN`` for
+    none), ``category`` and the days ``lo``-``hi``: the whole months from the sums kept in
+    ``use_cube``, the days at either end counted from the uses (one scan). Counting every
+    matching use took a second and more at 10 million uses, for a page of ten."""
+    cube_conds, use_conds = [], []
+    for name in ("product_id", "producer_id", "version", "lot"):
+        if name in keys:
+            value = keys[name]
+            cube_conds.append(use_cube.c[name] == ("" if value == NOT_GIVEN else value))
+            use_conds.append(uses.c[name].is_(None) if value == NOT_GIVEN
+                             else uses.c[name] == value)
+    if category is not None:
+        of = select(products.c.product_id).where(products.c.category == category)
+        cube_conds.append(use_cube.c.product_id.in_(of))
+        use_conds.append(uses.c.product_id.in_(of))
+    if scope.producer_id is not None:
+        cube_conds.append(use_cube.c.producer_id == scope.producer_id)
+        use_conds.append(uses.c.producer_id == scope.producer_id)
+    months, ends = whole_months(lo, hi)
+    total = 0
+    if months is not None:
+        first, last = months
+        if first is not None:
+            cube_conds.append(use_cube.c.month >= first.strftime("%Y-%m"))
+        if last is not None:
+            cube_conds.append(use_cube.c.month <= last.strftime("%Y-%m"))
+        total += int(conn.execute(select(func.coalesce(func.sum(use_cube.c.uses), 0))
+                                  .where(*cube_conds)).scalar_one())
+    if ends:
+        spans = [and_(*[c for c in (None if a is None else uses.c.used_on >= a,
+                                    None if b is None else uses.c.used_on <= b)
+                        if c is not None]) for a, b in ends]
+        total += int(conn.execute(select(func.count()).select_from(uses)
+                                  .where(*use_conds, or_(*spans))).scalar_one())
+    return total
 
 
 def _encode_cursor(used_on: dt.date, use_id: str) -> str:

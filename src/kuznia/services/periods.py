@@ -1,0 +1,35 @@
+"""Periods of days: the whole months inside a range, for sums kept per month."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+Span = tuple[dt.date | None, dt.date | None]  # first and last day; None: open
+
+
+def whole_months(date_from: dt.date | None, date_to: dt.date | None
+                 ) -> tuple[Span | None, list[Span]]:
+    """Split a date range into the whole months inside it and the days left at its ends.
+
+    Returns ((first day, last day) of the whole months, or None when no whole month fits)
+    and the list of (first, last) day ranges outside them; None stands for an open end.
+
+    >>> months, ends = whole_months(dt.date(2026, 1, 10), dt.date(2026, 4, 5))
+    >>> [str(d) for d in months], [(str(a), str(b)) for a, b in ends]
+    (['2026-02-01', '2026-03-31'], [('2026-01-10', '2026-01-31'), ('2026-04-01', '2026-04-05')])
+    >>> whole_months(dt.date(2026, 2, 10), dt.date(2026, 3, 20))
+    (None, [(datetime.date(2026, 2, 10), datetime.date(2026, 3, 20))])
+    """
+    start, end = date_from, date_to  # rounded in to month boundaries
+    if start is not None and start.day != 1:
+        start = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    if end is not None and (end + dt.timedelta(days=1)).day != 1:
+        end = end.replace(day=1) - dt.timedelta(days=1)
+    if start is not None and end is not None and start > end:
+        return None, [(date_from, date_to)]
+    edges = []
+    if date_from is not None and start is not None and date_from < start:
+        edges.append((date_from, start - dt.timedelta(days=1)))
+    if date_to is not None and end is not None and end < date_to:
+        edges.append((end + dt.timedelta(days=1), date_to))
+    return (start, end), edges
