@@ -213,6 +213,35 @@ def test_the_total_of_a_use_list_is_its_count(ws: kuznia.Workspace, tmp_path: Pa
                                    date_from=a, date_to=b).items() if v is not None}
     listed = ws.uses(**asked, limit=None)
     assert ws.uses(**asked, limit=3).total == len(listed.rows) == listed.total
+    # pages of three (priced from their own lots and products) are the whole list
+    paged, cursor = [], None
+    while True:
+        page = ws.uses(**asked, limit=3, cursor=cursor, with_total=False)
+        paged += page.rows
+        if not (cursor := page.next_cursor):
+            break
+    assert paged == listed.rows
+    # and their money is the figure's: every use priced as cost per effect prices it
+    if "producer" not in asked and "lot" not in asked:
+        fig = ws.cost_per_effect("product", a if month is None else None,
+                                 b if month is None else None, product=product)
+        if month is None:
+            assert sum(r["cost"] for r in listed.rows) == pytest.approx(
+                sum(r["cost"] for r in fig.rows))
+
+
+def test_a_page_priced_from_its_own_lots_equals_one_priced_from_all(
+        ws: kuznia.Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from kuznia.services import trace
+
+    _reference(ws, tmp_path, [("A", 10.0), ("B", 5.0)])
+    _uses(ws, tmp_path, [_use(f"R{i}", "AB"[i % 2], i % 3, lot="" if i % 5 == 0 else None,
+                              producer="" if i % 7 == 0 else "P1") for i in range(40)],
+          "r.csv")
+    own = ws.uses(limit=25).rows
+    monkeypatch.setattr(trace, "RESTRICT", 0)  # a page with more lots than that: all
+    assert ws.uses(limit=25).rows == own
+    assert {r["price_basis"] for r in own} == {"lot", "producer_average", "product_average"}
 
 
 def test_dates_filter_by_month_on_the_cube(ws: kuznia.Workspace, tmp_path: Path):

@@ -5,53 +5,50 @@ Averages are weighted by contract quantity, in the workspace currency.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Collection
 
 from sqlalchemy import ColumnElement, Subquery, func, select
 
 from kuznia.store.schema import contracts, deliveries
 
 
-def lot_prices(only: Any = None) -> Subquery:
+def lot_prices(lots: Collection[str] | None = None) -> Subquery:
+    """Each lot's unit price; with ``lots``, those lots' only."""
     q = (
         select(deliveries.c.lot, contracts.c.unit_price_ws.label("price"))
         .join(contracts, contracts.c.contract_id == deliveries.c.contract_id)
         .where(deliveries.c.lot.is_not(None))
     )
-    if only is not None:
-        q = q.where(deliveries.c.lot.in_(select(only.c.lot)))
+    if lots is not None:
+        q = q.where(deliveries.c.lot.in_(sorted(lots)))
     return q.subquery("lot_price")
 
 
-def _weighted(*keys: str, name: str, only: Any = None) -> Subquery:
+def _weighted(*keys: str, name: str, products: Collection[str] | None = None) -> Subquery:
     cols = [contracts.c[k] for k in keys]
     q = (
         select(*cols, (func.sum(contracts.c.quantity * contracts.c.unit_price_ws)
                        / func.sum(contracts.c.quantity)).label("price"))
         .group_by(*cols)
     )
-    if only is not None:
-        q = q.where(contracts.c.product_id.in_(select(only.c.product_id)))
+    if products is not None:
+        q = q.where(contracts.c.product_id.in_(sorted(products)))
     return q.subquery(name)
 
 
-def producer_prices(only: Any = None) -> Subquery:
-    return _weighted("producer_id", "product_id", name="producer_price", only=only)
+def producer_prices(products: Collection[str] | None = None) -> Subquery:
+    """Each (producer, product)'s average unit price; with ``products``, theirs only."""
+    return _weighted("producer_id", "product_id", name="producer_price", products=products)
 
 
-def product_prices(only: Any = None) -> Subquery:
-    return _weighted("product_id", name="product_price", only=only)
+def product_prices(products: Collection[str] | None = None) -> Subquery:
+    """Each product's average unit price; with ``products``, theirs only."""
+    return _weighted("product_id", name="product_price", products=products)
 
 
-def joined_price(source, lot_col, producer_col, product_col,  # type: ignore[no-untyped-def]
-                 only: Any = None):
-    """``source`` joined to the three price tables; returns (from clause, price, basis).
-
-    ``only`` (a CTE with ``lot`` and ``product_id`` columns, usually ``source`` itself)
-    restricts the price tables to the lots and products it names: a page of 100 uses
-    then prices from a handful of contracts instead of aggregating all of them.
-    """
-    lp, pp, prp = lot_prices(only), producer_prices(only), product_prices(only)
+def joined_price(source, lot_col, producer_col, product_col):  # type: ignore[no-untyped-def]
+    """``source`` joined to the three price tables; returns (from clause, price, basis)."""
+    lp, pp, prp = lot_prices(), producer_prices(), product_prices()
     frm = (
         source.outerjoin(lp, lp.c.lot == lot_col)
         .outerjoin(pp, (pp.c.producer_id == producer_col) & (pp.c.product_id == product_col))
