@@ -175,6 +175,14 @@ def test_cli_plan_json_and_saved_plans(planned: kuznia.Workspace, tmp_path: Path
     assert runner.invoke(app, ["plan", "show", "nope", "--db", db]).exit_code == 2
     listed = json.loads(runner.invoke(app, ["plan", "list", "--json", "--db", db]).stdout)
     assert [p["name"] for p in listed["plans"]] == ["p1"]
+    # a name the server could not address, or one a PostgreSQL column would cut, is
+    # refused before the solve, in words; nothing is saved
+    for bad in ("a/b", "x" * 129, " p2", "", "tab\there"):
+        r = runner.invoke(app, ["plan", "allocate", "--budget", "500000", "--save", bad,
+                                "--db", db])
+        assert r.exit_code == 2 and "a plan's name takes" in r.stderr, (bad, r.stderr)
+    listed = json.loads(runner.invoke(app, ["plan", "list", "--json", "--db", db]).stdout)
+    assert [p["name"] for p in listed["plans"]] == ["p1"]
 
 
 def test_every_returned_plan_breaks_nothing_on_the_demo(tmp_path: Path):

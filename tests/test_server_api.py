@@ -229,6 +229,9 @@ def test_errors_are_problem_details_and_a_500_hides_its_traceback(
             assert r.status_code == 400 and r.json()["params"] == ["threshold"], bad
         r = client.get(f"{API}/uses?limit=0", headers=h)
         assert r.status_code == 400 and r.json()["params"] == ["limit"]
+        # a plan's name its address could not carry is refused before any solve
+        r = client.post(f"{API}/plans", json={"budget": 1000, "name": "q1/q2"}, headers=h)
+        assert r.status_code == 400 and "a plan's name takes" in r.json()["detail"]
         r = client.get(f"{API}/nowhere", headers=h)
         assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
 

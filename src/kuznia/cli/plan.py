@@ -71,6 +71,10 @@ def allocate(
                       for k, v in planning.parse_pairs(price_change or [],
                                                        "--price-change").items()},
         without_producers=list(without_producer or []))
+    if save is not None:  # before the solve, not after it
+        from kuznia.services import planning as planning_svc
+
+        planning_svc.check_plan_name(save)
     with kuznia.open(db, actor) as ws:
         plan = ws.allocate(
             budget, offers_file=offers,

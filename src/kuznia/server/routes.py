@@ -369,6 +369,7 @@ class SaveBody(AllocateBody):
 def save_plan(request: Request, who: Caller, body: SaveBody) -> JSONResponse:
     """Make the plan and keep it under ``name`` (an audited write naming the account)."""
     store = store_of(request)
+    planning_svc.check_plan_name(body.name)  # before the solve, not after it
     with store.snapshot():
         plan = _allocate(store, body)
     event_id = planning_svc.save_plan(store, body.name, plan, who.name)

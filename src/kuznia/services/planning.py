@@ -402,8 +402,23 @@ def _more_budget(budget: float, more: BudgetRate) -> str:
 
 # --- saved plans -------------------------------------------------------------------------
 
+MAX_PLAN_NAME = 128
+
+
+def check_plan_name(name: str) -> str:
+    """``name`` if it can name a saved plan: 1 to 128 characters, no '/' (the server's
+    address of a plan is /plans/NAME), no control character, no space at either end."""
+    if (not name or len(name) > MAX_PLAN_NAME or name != name.strip() or "/" in name
+            or any(ord(c) < 32 or ord(c) == 127 for c in name)):
+        raise UsageError(f"a plan's name takes 1 to {MAX_PLAN_NAME} characters, with no "
+                         f"'/', no control character and no space at either end; not "
+                         f"{name[:40]!r}{'...' if len(name) > 40 else ''}")
+    return name
+
+
 def save_plan(store: Store, name: str, plan: PlanResult, actor: str) -> int:
     """Keep a plan under ``name`` (one audited write); names are never overwritten."""
+    check_plan_name(name)
     with store.write() as conn:
         if conn.execute(select(s.plans.c.name).where(s.plans.c.name == name)).first():
             raise ConflictError(f"a plan named {name!r} already exists; choose another name")

@@ -84,9 +84,11 @@ def planner_run(request: Request, who: Caller, budget: Text, max_producer_share:
     store = store_of(request)
     inputs = plan_inputs(budget, max_producer_share, max_region_share, min_category_share,
                          require, risk)
+    name = save.strip()
+    if name:  # before the solve, not after it
+        planning_svc.check_plan_name(name)
     with store.snapshot():
         plan = planning_svc.allocate(store, **inputs)
-    name = save.strip()
     if name:
         planning_svc.save_plan(store, name, plan, who.name)
     return render(request, who, "_plan.html", plan=plan.to_dict(), saved_as=name)
