@@ -144,6 +144,21 @@ def test_binding_names_capacity_and_caps():
     assert any("60% producer cap binds on A" in w for w in words)
 
 
+def test_capacity_not_money_is_said_to_bind_when_everything_is_bought():
+    offers = offers_of([("A", "P1", "R1", 10.0, 5, 0, 1, 1.0),
+                        ("B", "P2", "R2", 20.0, 3, 0, 1, 2.0)])
+    limits = Limits(budget=1_000.0)
+    result = solve(offers, limits)
+    assert result.quantity.tolist() == [5, 3]
+    words = binding(offers, limits, result.quantity)
+    assert words[0] == "every offer that adds effects is at capacity: 890 of the budget " \
+        "is left unspent"
+    assert not any(w.startswith("the budget binds") for w in words)
+    tight = Limits(budget=100.0)  # now money runs out first
+    words = binding(offers, tight, solve(offers, tight).quantity)
+    assert any(w.startswith("the budget binds") for w in words)
+
+
 def relaxation_value(offers: Offers, limits: Limits) -> float | None:
     """The LP relaxation's best expected effects, written independently of the planner's
     model (units, not lots; shares as plain inequalities) and solved by SciPy's interior

@@ -123,7 +123,10 @@ def binding(offers: Offers, limits: Limits, quantity: np.ndarray) -> list[str]:
     left = limits.budget - spend.sum()
     room = (x + L <= offers.capacity) & (offers.effects_per_unit > 0)
     cheapest = (offers.unit_price * L)[room].min(initial=np.inf)
-    if left < cheapest:
+    if not room.any():  # nothing more to buy at any price: capacity binds, not money
+        lines.append((np.inf, f"every offer that adds effects is at capacity: "
+                              f"{_money(left)} of the budget is left unspent"))
+    elif left < cheapest:
         lines.append((np.inf, f"the budget binds: {_money(left)} is left, less than any "
                               "further lot that adds effects"))
     lines.sort(key=lambda t: -t[0])
