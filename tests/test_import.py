@@ -123,6 +123,40 @@ def test_same_id_other_content_is_refused_then_updated_and_recorded(
     assert after["FPV-A"] == before["FPV-A"] + 1
 
 
+def test_the_history_of_a_row_names_each_change_and_who_made_it(
+        filled: kuznia.Workspace, tmp_path: Path):
+    from typer.testing import CliRunner
+
+    from kuznia.cli import app
+
+    night = "ew=high;night=1"  # as the example has it
+    f1 = write_csv(tmp_path / "u1.csv", USE_HEADER,
+                   [use_row("U0001", effects=2, conditions=night)])
+    f2 = write_csv(tmp_path / "u2.csv", USE_HEADER,
+                   [use_row("U0001", effects=3, conditions=night, notes="recounted")])
+    e1 = filled.import_file("uses", f1, update=True).event_id
+    e2 = filled.import_file("uses", f2, update=True).event_id
+    got = filled.row_history("uses", "U0001").rows
+    assert [(c["event_id"], c["actor"], c["file_name"], c["key"]) for c in got] == [
+        (e1, "tester", "u1.csv", "U0001"), (e2, "tester", "u2.csv", "U0001")]
+    assert got[0]["changes"] == [{"column": "effects", "old": 1, "new": 2}]
+    assert got[1]["changes"] == [{"column": "effects", "old": 2, "new": 3},
+                                 {"column": "notes", "old": None, "new": "recounted"}]
+    assert filled.row_history("uses", "U0002").rows == []
+    assert [c["event_id"] for c in filled.row_history(limit=1).rows] == [e2]
+    runner = CliRunner()
+    db = filled.store.url
+    r = runner.invoke(app, ["audit", "history", "--table", "uses", "--key", "U0001",
+                            "--json", "--db", db])
+    assert r.exit_code == 0 and json.loads(r.stdout)["changes"] == got
+    r = runner.invoke(app, ["audit", "history", "--db", db])
+    assert r.exit_code == 0 and "recounted" in r.stdout
+    r = runner.invoke(app, ["audit", "history", "--table", "nope", "--db", db])
+    assert r.exit_code == 2 and "--table takes one of" in r.stderr
+    r = runner.invoke(app, ["audit", "history", "--limit", "-1", "--db", db])
+    assert r.exit_code == 2 and "--limit must be 0" in r.stderr
+
+
 def test_foreign_currency_needs_a_rate(filled: kuznia.Workspace, tmp_path: Path):
     header = SPECS["contracts"].columns
     f = write_csv(tmp_path / "contracts.csv", header,

@@ -123,6 +123,14 @@ def test_producer_reads_its_own_and_gets_404_for_others(served: Served) -> None:
         assert client.get("/api/v1/cost-per-effect?by=operator", headers=h).status_code == 403
         fixes = client.get("/api/v1/fixes", headers=h).json()["rows"]
         assert {f["action_id"] for f in fixes} <= {"CA-001"}
+        # the history of stored rows spans every producer's: not a producer's to read
+        assert client.get("/api/v1/audit/history", headers=h).status_code == 403
+    with TestClient(served.app) as client:
+        got = client.get("/api/v1/audit/history?table=contracts",
+                         headers=served.headers("auditor"))
+        assert got.status_code == 200 and got.json()["changes"] == []
+        bad = client.get("/api/v1/audit/history?table=nope", headers=served.headers("auditor"))
+        assert bad.status_code == 400 and bad.json()["params"] == ["table"]
 
 
 def test_engineer_sees_no_price_and_no_contract(served: Served) -> None:

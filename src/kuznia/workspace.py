@@ -212,6 +212,15 @@ class Workspace:
         with self.store.read() as conn:
             return audit.EventList(audit.list_events(conn, limit))
 
+    def row_history(self, table: str | None = None, key: str | None = None,
+                    limit: int | None = 100) -> audit.RowHistory:
+        """What imports with ``update`` changed: of ``table``, of the row keyed ``key``,
+        the newest ``limit`` (None or 0: all), oldest first."""
+        from kuznia.services import audit
+
+        with self.store.read() as conn:
+            return audit.RowHistory(audit.row_history(conn, table, key, limit or None))
+
     def verify_audit(self, deep: bool = False, expect_head: str | None = None
                      ) -> audit.ChainCheck:
         """Check the audit chain; ``deep`` also checks every stored row and the kept

@@ -44,6 +44,38 @@ def list_(
 
 @app.command()
 @handles_errors
+def history(
+    table: Annotated[str | None, typer.Option(help="Only changes to this table.")] = None,
+    key: Annotated[str | None, typer.Option(
+        help="Only the row with this key (a composite key joined by '/').")] = None,
+    limit: Annotated[int, typer.Option(help="The newest N changes (0: all).")] = 50,
+    db: DbOption = None,
+    json: JsonOption = False,
+) -> None:
+    """What imports with --update changed in stored rows: each value before and after,
+    with the event, when, who and which file."""
+    with kuznia.open(db) as ws:
+        changes = ws.row_history(table, key, limit)
+    if json:
+        print_json(changes.to_dict())
+        return
+    t = Table("event", "at", "actor", "file", "table", "key", "column", "before", "after")
+    for c in changes:
+        for i, ch in enumerate(c["changes"]):
+            first = i == 0
+            t.add_row(str(c["event_id"]) if first else "", c["at"][:19] if first else "",
+                      c["actor"] if first else "", (c["file_name"] or "") if first else "",
+                      c["table"] if first else "", c["key"] if first else "", ch["column"],
+                      "" if ch["old"] is None else str(ch["old"]),
+                      "" if ch["new"] is None else str(ch["new"]))
+    out.print(t)
+    if not len(changes):
+        out.print("no stored row has been changed" + (f" in {table}" if table else "")
+                  + (f" with key {key}" if key else ""))
+
+
+@app.command()
+@handles_errors
 def verify(
     deep: Annotated[bool, typer.Option(
         "--deep", help="Also recompute every table's digest from its rows, and rebuild the "

@@ -461,6 +461,20 @@ def audit_list(request: Request, who: Caller,
     return answer(request, make)
 
 
+@api("GET", "/audit/history", "audit.read")
+def audit_history(request: Request, who: Caller,
+                  table: Annotated[str | None, Query(max_length=64)] = None,
+                  key: Annotated[str | None, Query(max_length=400)] = None,
+                  limit: Annotated[int, Query(ge=0, le=MAX_INT)] = 100) -> JSONResponse:
+    """What imports with ``update`` changed in stored rows, oldest first: each value before
+    and after, with the event, when, who and which file (0: every change)."""
+    def make() -> audit.RowHistory:
+        with store_of(request).read() as conn:
+            return audit.RowHistory(audit.row_history(conn, table, key, limit or None))
+
+    return answer(request, make)
+
+
 @api("GET", "/audit/verify", "audit.read")
 def audit_verify(request: Request, who: Caller, deep: bool = False,
                  expect_head: Annotated[str | None, Query(max_length=64)] = None

@@ -19,12 +19,13 @@ import numpy as np
 import polars as pl
 from sqlalchemy import Connection, func, select
 
+from kuznia.errors import UsageError
 from kuznia.ingest.tables import IMPORT_ORDER, SPECS, TableSpec
 from kuznia.services.results import Tabular
 from kuznia.store import bulk
 from kuznia.store import schema as s
 from kuznia.store.digest import TableDigest, digest_of, row_hashes, stored_hash
-from kuznia.store.schema import audit_events
+from kuznia.store.schema import audit_events, row_updates
 
 GENESIS = "0" * 64
 HASHED = (
@@ -127,6 +128,48 @@ def find_events(conn: Connection, *, actor: str | None = None, table: str | None
     if before is not None:
         q = q.where(c.event_id < before)
     return [dict(r._mapping) for r in conn.execute(q.order_by(c.event_id.desc()).limit(limit))]
+
+
+@dataclass
+class RowHistory(Tabular):
+    """Changes to stored rows, oldest first: each an import with ``update`` that replaced a
+    row's values, with the event, when, who, from which file, and each value before and
+    after."""
+
+    rows: list[dict[str, Any]]
+    rows_key = "changes"
+
+
+def row_history(conn: Connection, table: str | None = None, key: str | None = None,
+                limit: int | None = 100) -> list[dict[str, Any]]:
+    """What ``import --update`` changed, oldest first: in ``table`` (a data table), of the
+    row whose key is ``key`` (a composite key joined by '/', as the import's messages give
+    it); ``limit`` the newest N (None: all)."""
+    if table is not None and table not in SPECS:
+        raise UsageError(f"{{table}} takes one of {', '.join(SPECS)}; not {table!r}",
+                         params=("table",))
+    if limit is not None and limit < 0:
+        raise UsageError("{limit} must be 0 (all) or more", params=("limit",))
+    u, e = row_updates.c, audit_events.c
+    q = (select(u.update_id, u.event_id, e.at, e.actor, e.file_name, u.table_name,
+                u.row_key, u.old_values, u.new_values)
+         .join(audit_events, e.event_id == u.event_id)
+         .order_by(u.update_id.desc()))
+    if table is not None:
+        q = q.where(u.table_name == table)
+    if key is not None:
+        q = q.where(u.row_key == key)
+    if limit:
+        q = q.limit(limit)
+    out = []
+    for r in conn.execute(q):
+        old, new = json.loads(r.old_values), json.loads(r.new_values)
+        out.append({"update_id": r.update_id, "event_id": r.event_id, "at": r.at,
+                    "actor": r.actor, "file_name": r.file_name, "table": r.table_name,
+                    "key": r.row_key,
+                    "changes": [{"column": c, "old": old.get(c), "new": new.get(c)}
+                                for c in sorted(set(old) | set(new))]})
+    return out[::-1]
 
 
 @dataclass(frozen=True)
