@@ -486,6 +486,43 @@ def test_the_api_gives_a_producer_its_own_flags_and_the_watchdog_page_escapes(
         assert product.status_code == 200 and "Red flags" in product.text
 
 
+def test_the_server_flags_at_the_thresholds_it_was_started_with(
+        filled: kuznia.Workspace, tmp_path: Path):
+    from fastapi.testclient import TestClient
+
+    from kuznia.server.app import create_app
+    from kuznia.services import oversight_config
+    from server_helpers import serve
+
+    served = serve(filled, tmp_path / "server")
+    cfg = _write(tmp_path / "c.toml", "[concentration]\nmin_units = 100000000\n")
+    strict = create_app(filled.store, data_dir=tmp_path / "server",
+                        oversight_config=oversight_config.load(cfg))
+    h = served.headers("auditor")
+    with TestClient(served.app) as default, TestClient(strict) as configured:
+        codes = [f["code"] for f in default.get("/api/v1/oversight/flags",
+                                                headers=h).json()["flags"]]
+        assert codes.count("concentration") == 2
+        got = configured.get("/api/v1/oversight/flags", headers=h).json()
+        assert "concentration" not in [f["code"] for f in got["flags"]]
+        assert got["config"]["concentration"]["min_units"] == 100_000_000
+        pages = [c.get("/oversight", headers=h) for c in (default, configured)]
+        assert [p.status_code for p in pages] == [200, 200]
+        # the page shows the same thresholds: fewer mentions without the two flags
+        assert pages[1].text.count("concentration") < pages[0].text.count("concentration")
+
+
+def test_serve_refuses_a_bad_thresholds_file_before_it_starts(tmp_path: Path):
+    from typer.testing import CliRunner
+
+    from kuznia.cli import app
+
+    bad = _write(tmp_path / "bad.toml", "[concentration]\ntop_shar = 0.5\n")
+    r = CliRunner().invoke(app, ["serve", "--db", str(tmp_path / "none.db"),
+                                 "--oversight-config", str(bad)])
+    assert r.exit_code == 2 and "top_shar" in r.stderr
+
+
 def test_the_sample_config_in_docs_holds_the_defaults():
     sample = Path(__file__).resolve().parent.parent / "docs" / "oversight.toml"
     assert oversight_config.load(sample) == oversight_config.DEFAULTS

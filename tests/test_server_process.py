@@ -36,13 +36,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def running(db: str, tmp: Path, workers: int = 1) -> Iterator[tuple[str, subprocess.Popen]]:
+def running(db: str, tmp: Path, workers: int = 1, extra: tuple[str, ...] = ()
+            ) -> Iterator[tuple[str, subprocess.Popen]]:
     """``kuznia serve`` in a process of its own; ready once every worker said so."""
     port = free_port()
     env = {**os.environ, "KUZNIA_DATA_DIR": str(tmp / "server-data")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "kuznia", "serve", "--db", db, "--port", str(port),
-         "--workers", str(workers)], stderr=subprocess.PIPE, text=True, env=env)
+         "--workers", str(workers), *extra], stderr=subprocess.PIPE, text=True, env=env)
     try:
         ready = 0
         assert proc.stderr is not None
@@ -108,6 +109,23 @@ def test_workers_writing_at_once_lose_nothing(pg_filled: tuple[kuznia.Workspace,
     ids = sorted(e["event_id"] for e in events)
     assert ids == list(range(ids[0], ids[0] + len(ids)))  # one chain, no gap, no fork
     assert sum(e["actor"] == "eng" for e in events) == 48
+
+
+@pytest.mark.postgres
+def test_every_worker_flags_at_the_thresholds_the_server_was_given(
+        pg_filled: tuple[kuznia.Workspace, str], tmp_path: Path) -> None:
+    filled, db_url = pg_filled
+    accounts.add_user(filled.store, "aud", "auditor", actor="tester")
+    token = accounts.issue_token(filled.store, "aud", actor="tester")
+    cfg = tmp_path / "flags.toml"
+    cfg.write_text("[concentration]\nmin_units = 100000000\n")
+    with running(db_url, tmp_path, workers=2, extra=("--oversight-config", str(cfg))) as (
+            base, _):
+        with httpx.Client(base_url=base, timeout=DEADLINE,
+                          headers={"Authorization": f"Bearer {token}"}) as client:
+            got = [client.get("/oversight/flags").json() for _ in range(8)]
+    assert {g["config"]["concentration"]["min_units"] for g in got} == {100_000_000}
+    assert not any(f["code"] == "concentration" for g in got for f in g["flags"])
 
 
 def test_a_kill_during_an_import_stores_nothing(tmp_path: Path, example_dir: Path) -> None:

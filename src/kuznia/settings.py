@@ -27,6 +27,7 @@ class Settings:
     workers: int = 1  # kuznia serve: processes (PostgreSQL only; SQLite is one process)
     data_dir: str = ""  # kuznia serve: uploads and quarantine files (default: a temp dir)
     https_only: bool = False  # kuznia serve: session cookies only over HTTPS
+    oversight_config: str = ""  # kuznia serve: a TOML file of red-flag thresholds
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

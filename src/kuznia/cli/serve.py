@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -27,6 +28,9 @@ def serve(
     https_only: Annotated[bool, typer.Option(
         "--https-only", help="Session cookies only over HTTPS (behind a TLS proxy).")
     ] = False,
+    oversight_config: Annotated[str | None, typer.Option(
+        help="A TOML file of red-flag thresholds for every caller (as 'oversight flags "
+             "--config'; default: the built-in ones).")] = None,
 ) -> None:
     """Serve the workspace: the JSON API at /api/v1, its docs at /api/v1/docs.
 
@@ -45,6 +49,10 @@ def serve(
     workers = workers or base.workers
     data_dir = data_dir if data_dir is not None else base.data_dir
     https_only = https_only or base.https_only
+    from kuznia.services import oversight_config as flags_config
+
+    config_file = oversight_config if oversight_config is not None else base.oversight_config
+    thresholds = flags_config.load(config_file or None)  # a bad file stops here, named
     store = open_store(db)  # refuses an out-of-date or newer schema, with what to do
     if workers > 1 and store.dialect == "sqlite":
         store.close()
@@ -55,12 +63,14 @@ def serve(
               f"(API docs: http://{host}:{port}/api/v1/docs; stop with Ctrl-C)")
     if workers == 1:
         app = create_app(store, data_dir=data_dir or None, https_only=https_only,
-                         close_store=True)
+                         close_store=True, oversight_config=thresholds)
         uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
         return
     store.close()
     os.environ.update({"KUZNIA_DB": db, "KUZNIA_DATA_DIR": data_dir or "",
-                       "KUZNIA_HTTPS_ONLY": "1" if https_only else "0"})
+                       "KUZNIA_HTTPS_ONLY": "1" if https_only else "0",
+                       "KUZNIA_OVERSIGHT_CONFIG": str(Path(config_file).resolve())
+                       if config_file else ""})
     uvicorn.run("kuznia.server.app:from_env", factory=True, host=host, port=port,
                 workers=workers, log_level="info", server_header=False)
 

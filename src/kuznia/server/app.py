@@ -220,10 +220,13 @@ def _docs_page() -> str:
 
 
 def create_app(store: Store, *, data_dir: str | Path | None = None,
-               https_only: bool = False, close_store: bool = False) -> FastAPI:
+               https_only: bool = False, close_store: bool = False,
+               oversight_config: dict[str, dict[str, Any]] | None = None) -> FastAPI:
     """The application serving ``store``; ``data_dir`` keeps uploads and quarantine files
-    (shared by the worker processes of one machine)."""
+    (shared by the worker processes of one machine); ``oversight_config`` the red flags'
+    thresholds for every caller (``oversight_config.load``; default: the built-in ones)."""
     from kuznia.server import routes
+    from kuznia.services import oversight_config as flags_config
 
     if data_dir is None or str(data_dir) == "":
         import hashlib
@@ -274,6 +277,7 @@ def create_app(store: Store, *, data_dir: str | Path | None = None,
     app.state.store = store
     app.state.data_dir = data
     app.state.https_only = https_only
+    app.state.oversight_config = oversight_config or flags_config.load(None)
     app.state.answers = AnswerCache()
     app.state.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kuznia-job")
 
@@ -354,12 +358,16 @@ def route_table(app: FastAPI) -> list[Any]:
 
 def from_env() -> FastAPI:
     """The application for the workspace the environment names (``KUZNIA_DB``,
-    ``KUZNIA_DATA_DIR``, ``KUZNIA_HTTPS_ONLY``): what each worker process of
+    ``KUZNIA_DATA_DIR``, ``KUZNIA_HTTPS_ONLY``, ``KUZNIA_OVERSIGHT_CONFIG``): what each
+    worker process of
     ``kuznia serve --workers N`` builds. The schema must be current: the server never
     migrates under its users."""
+    from kuznia.services import oversight_config as flags_config
     from kuznia.services.store import open_store
     from kuznia.settings import Settings
 
     settings = Settings.from_env()
+    thresholds = flags_config.load(settings.oversight_config or None)
     return create_app(open_store(settings.db), data_dir=settings.data_dir or None,
-                      https_only=settings.https_only, close_store=True)
+                      https_only=settings.https_only, close_store=True,
+                      oversight_config=thresholds)

@@ -347,12 +347,13 @@ def _allocate(store: Store, body: AllocateBody) -> planning_svc.PlanResult:
 @api("GET", "/oversight/flags", "oversight.read")
 def oversight_flags(request: Request, who: Caller, date_from: Day = None, date_to: Day = None,
                     producer: Id = None, product: Id = None) -> JSONResponse:
-    """Red flags with their evidence, most severe first, at the default thresholds (the
-    CLI's ``--config`` replaces them). A producer gets only the flags about itself, other
-    producers' figures only as aggregates, and none about operators."""
+    """Red flags with their evidence, most severe first, at the thresholds the server was
+    started with (``kuznia serve --oversight-config``; else the built-in ones). A producer
+    gets only the flags about itself, other producers' figures only as aggregates, and
+    none about operators."""
     return kept_answer(request, lambda: oversight.flags(
         store_of(request), date_from=date_from, date_to=date_to, producer=producer,
-        product=product, scope=who.scope))
+        product=product, scope=who.scope, config=request.app.state.oversight_config))
 
 
 @api("POST", "/plans/allocate", "plans.run")

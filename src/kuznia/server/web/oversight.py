@@ -24,7 +24,8 @@ def flags_of(request: Request, who: Caller, **params: Any) -> list[dict[str, Any
     if not may(who, "oversight.read"):
         return []
     got, _ = figure(request, "/oversight/flags", params, lambda: oversight.flags(
-        store_of(request), scope=who.scope, **params))
+        store_of(request), scope=who.scope, config=request.app.state.oversight_config,
+        **params))
     return got["flags"]
 
 
@@ -35,7 +36,8 @@ def watchdog(request: Request, who: Caller, severity: Choice = None, code: Choic
     params = {"producer": producer or None, "product": product or None,
               "date_from": date_from, "date_to": date_to}
     got, src = figure(request, "/oversight/flags", params, lambda: oversight.flags(
-        store_of(request), scope=who.scope, **params))
+        store_of(request), scope=who.scope, config=request.app.state.oversight_config,
+        **params))
     shown = [f for f in got["flags"] if (not severity or f["severity"] == severity)
              and (not code or f["code"] == code)]
     filters = {"severity": severity or "", "code": code or "", "producer": producer or "",
