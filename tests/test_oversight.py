@@ -520,7 +520,7 @@ def test_serve_refuses_a_bad_thresholds_file_before_it_starts(tmp_path: Path):
     bad = _write(tmp_path / "bad.toml", "[concentration]\ntop_shar = 0.5\n")
     r = CliRunner().invoke(app, ["serve", "--db", str(tmp_path / "none.db"),
                                  "--oversight-config", str(bad)])
-    assert r.exit_code == 2 and "top_shar" in r.stderr
+    assert r.exit_code == 2 and "top_shar" in r.stderr and "--oversight-config" in r.stderr
 
 
 def test_the_sample_config_in_docs_holds_the_defaults():

@@ -28,7 +28,8 @@ def serve(
     https_only: Annotated[bool, typer.Option(
         "--https-only", help="Session cookies only over HTTPS (behind a TLS proxy).")
     ] = False,
-    oversight_config: Annotated[str | None, typer.Option(
+    config: Annotated[str | None, typer.Option(  # named as the service's error names it
+        "--oversight-config",
         help="A TOML file of red-flag thresholds for every caller (as 'oversight flags "
              "--config'; default: the built-in ones).")] = None,
 ) -> None:
@@ -51,7 +52,7 @@ def serve(
     https_only = https_only or base.https_only
     from kuznia.services import oversight_config as flags_config
 
-    config_file = oversight_config if oversight_config is not None else base.oversight_config
+    config_file = config if config is not None else base.oversight_config
     thresholds = flags_config.load(config_file or None)  # a bad file stops here, named
     store = open_store(db)  # refuses an out-of-date or newer schema, with what to do
     if workers > 1 and store.dialect == "sqlite":
