@@ -50,6 +50,24 @@ def test_quarantine_may_not_be_the_workspace_or_the_input(sqlite_ws, tmp_path: P
     assert sqlite_ws.verify_audit().ok
 
 
+@pytest.mark.parametrize("command", [["export", "ocds", "--out"], ["report", "--out"],
+                                     ["import", "uses", "U", "--quarantine"]])
+def test_an_output_name_too_long_for_the_disk_is_refused_in_words(sqlite_ws, tmp_path: Path,
+                                                                  command: list[str]):
+    """Found by the command-line fuzzer: a 300-character name was an internal error."""
+    from typer.testing import CliRunner
+
+    from kuznia.cli import app
+
+    f = write_csv(tmp_path / "u.csv", USE_HEADER, [use_row("Q1")])
+    args = [str(f) if a == "U" else a for a in command]
+    r = CliRunner().invoke(app, [*args, str(tmp_path / ("x" * 300)),
+                                 "--db", sqlite_ws.store.url])
+    assert r.exit_code == 2, r.output
+    assert "File name too long" in r.stderr and "nothing was written" in r.stderr
+    assert count(sqlite_ws, "uses") == 6
+
+
 def test_quarantine_through_another_name_of_the_same_file(sqlite_ws, tmp_path: Path):
     f = write_csv(tmp_path / "u.csv", USE_HEADER, [use_row("Q1", effects=-1)])
     link = tmp_path / "alias.csv"

@@ -60,8 +60,18 @@ def _refuse(param: str, text: str) -> UsageError:
 def check_output(path: Path | str, param: str, *, protected: Iterable[Path] = (),
                  folder: bool = False) -> Path:
     """Refuse ``path`` as an output (the argument ``param``) when it is a protected file,
-    lies inside one, or is of the wrong kind (a folder for a file)."""
+    lies inside one, is of the wrong kind (a folder for a file), or cannot be looked at
+    (a name too long for the file system, say)."""
     path = Path(path)
+    try:
+        return _check_output(path, param, protected, folder)
+    except OSError as exc:
+        raise _refuse(param, f"{str(path)[:80]}{'...' if len(str(path)) > 80 else ''}: "
+                             f"{exc.strerror or exc}; choose another path (nothing was "
+                             "written)") from None
+
+
+def _check_output(path: Path, param: str, protected: Iterable[Path], folder: bool) -> Path:
     for p in protected:
         if _same(path, p):
             raise _refuse(param, f"{path} is {_what(p)}; choose another path (nothing was "
