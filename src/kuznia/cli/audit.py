@@ -68,10 +68,11 @@ def history(
                       c["table"] if first else "", c["key"] if first else "", ch["column"],
                       "" if ch["old"] is None else str(ch["old"]),
                       "" if ch["new"] is None else str(ch["new"]))
-    out.print(t)
     if not len(changes):
         out.print("no stored row has been changed" + (f" in {table}" if table else "")
                   + (f" with key {key}" if key else ""))
+        return
+    out.print(t)
 
 
 @app.command()
