@@ -61,13 +61,11 @@ def history(
         return
     t = Table("event", "at", "actor", "file", "table", "key", "column", "before", "after")
     for c in changes:
-        for i, ch in enumerate(c["changes"]):
-            first = i == 0
-            t.add_row(str(c["event_id"]) if first else "", c["at"][:19] if first else "",
-                      c["actor"] if first else "", (c["file_name"] or "") if first else "",
-                      c["table"] if first else "", c["key"] if first else "", ch["column"],
-                      "" if ch["old"] is None else str(ch["old"]),
-                      "" if ch["new"] is None else str(ch["new"]))
+        head = (str(c["event_id"]), c["at"][:19], c["actor"], c["file_name"] or "",
+                c["table"], c["key"])
+        for i, ch in enumerate(c["changes"]):  # the change's own columns on its first line
+            t.add_row(*(head if i == 0 else [""] * len(head)), ch["column"],
+                      *("" if v is None else str(v) for v in (ch["old"], ch["new"])))
     if not len(changes):
         out.print("no stored row has been changed" + (f" in {table}" if table else "")
                   + (f" with key {key}" if key else ""))

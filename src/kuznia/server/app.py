@@ -359,9 +359,8 @@ def route_table(app: FastAPI) -> list[Any]:
 def from_env() -> FastAPI:
     """The application for the workspace the environment names (``KUZNIA_DB``,
     ``KUZNIA_DATA_DIR``, ``KUZNIA_HTTPS_ONLY``, ``KUZNIA_OVERSIGHT_CONFIG``): what each
-    worker process of
-    ``kuznia serve --workers N`` builds. The schema must be current: the server never
-    migrates under its users."""
+    worker process of ``kuznia serve --workers N`` builds. The schema must be current: the
+    server never migrates under its users."""
     from kuznia.services import oversight_config as flags_config
     from kuznia.services.store import open_store
     from kuznia.settings import Settings

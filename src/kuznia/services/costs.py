@@ -2,8 +2,9 @@
 
 Sums come from ``use_cube`` (kept at import) whenever the question allows it: no operator
 in the grouping. Dates off month boundaries take the whole months between them from the
-cube and only the days at either end from ``uses`` (a week's range over 10 million uses
-read every use before: 12.5 s on PostgreSQL). Grouped by operator, or asked
+cube and only the days at either end from ``uses`` (before, such a range summed every use
+in it: from a mid-month day on, 2.9 s against 0.4 s now at 10 million uses on
+PostgreSQL). Grouped by operator, or asked
 ``from_uses``, the same query runs over ``uses`` alone. Either way the aggregation
 happens in SQL and only one row per group reaches Python.
 """
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Float, Integer, and_, case, cast, func, literal, or_, select, union_all
+from sqlalchemy import Float, Integer, and_, case, cast, func, literal, select, union_all
 from sqlalchemy.sql import Select
 
 from kuznia.analytics.cost_per_effect import cost_per_effect as cpe_figures
@@ -27,7 +28,7 @@ from kuznia.analytics.cost_per_effect import (
 )
 from kuznia.errors import UsageError
 from kuznia.services import params
-from kuznia.services.periods import whole_months
+from kuznia.services.periods import in_months, on_days, whole_months
 from kuznia.services.prices import joined_price
 from kuznia.services.results import Tabular
 from kuznia.services.store import Store
@@ -76,12 +77,7 @@ def _filtered(q: Any, table: Any, producer: str | None, product: str | None,
 
 def _from_cube(months: tuple[dt.date | None, dt.date | None], *filters: Any) -> Any:
     q = _filtered(select(*[use_cube.c[c] for c in (*SOURCE_KEYS, *SUMS)]), use_cube, *filters)
-    first, last = months
-    if first is not None:
-        q = q.where(use_cube.c.month >= first.strftime("%Y-%m"))
-    if last is not None:
-        q = q.where(use_cube.c.month <= last.strftime("%Y-%m"))
-    return q
+    return q.where(*in_months(use_cube.c.month, months))
 
 
 def _from_uses(store: Store, days: list[tuple[dt.date | None, dt.date | None]],
@@ -104,14 +100,8 @@ def _from_uses(store: Store, days: list[tuple[dt.date | None, dt.date | None]],
         *([uses.c.operator] if operator else []),
     )
     q = _filtered(q, uses, *filters)
-    spans = []
-    for first, last in days:
-        span = [c for c in (None if first is None else uses.c.used_on >= first,
-                            None if last is None else uses.c.used_on <= last) if c is not None]
-        if not span:  # an open range: every use
-            return q
-        spans.append(and_(*span))
-    return q.where(or_(*spans))
+    when = on_days(uses.c.used_on, days)
+    return q if when is None else q.where(when)
 
 
 def _source(store: Store, by: tuple[str, ...], date_from: dt.date | None,

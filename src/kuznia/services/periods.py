@@ -1,8 +1,12 @@
-"""Periods of days: the whole months inside a range, for sums kept per month."""
+"""Periods of days: the whole months inside a range, for sums kept per month, and the
+conditions that select a period in SQL."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
+
+from sqlalchemy import and_, or_
 
 Span = tuple[dt.date | None, dt.date | None]  # first and last day; None: open
 
@@ -33,3 +37,23 @@ def whole_months(date_from: dt.date | None, date_to: dt.date | None
     if date_to is not None and end is not None and end < date_to:
         edges.append((end + dt.timedelta(days=1), date_to))
     return (start, end), edges
+
+
+def in_months(column: Any, months: Span) -> list[Any]:
+    """Conditions keeping the months of ``months`` in a 'YYYY-MM' text ``column``."""
+    first, last = months
+    return [*([] if first is None else [column >= first.strftime("%Y-%m")]),
+            *([] if last is None else [column <= last.strftime("%Y-%m")])]
+
+
+def on_days(column: Any, spans: list[Span]) -> Any | None:
+    """The condition keeping the days of any of ``spans`` in a date ``column``; None when
+    one of them is open at both ends (every day)."""
+    either = []
+    for first, last in spans:
+        bounds = [*([] if first is None else [column >= first]),
+                  *([] if last is None else [column <= last])]
+        if not bounds:
+            return None
+        either.append(and_(*bounds))
+    return or_(*either)

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, and_, func, or_, select, tuple_
+from sqlalchemy import Connection, func, select, tuple_
 
 from kuznia.errors import UsageError
 from kuznia.outputs import id_file_name, neutralise_frame
 from kuznia.services.access import EVERYTHING, ForbiddenError, Scope
-from kuznia.services.periods import whole_months
+from kuznia.services.periods import in_months, on_days, whole_months
 from kuznia.services.prices import lot_prices, producer_prices, product_prices
 from kuznia.services.results import Tabular
 from kuznia.services.store import Store
@@ -273,19 +273,13 @@ def _kept_total(conn: Connection, keys: dict[str, str], category: str | None,
     months, ends = whole_months(lo, hi)
     total = 0
     if months is not None:
-        first, last = months
-        if first is not None:
-            cube_conds.append(use_cube.c.month >= first.strftime("%Y-%m"))
-        if last is not None:
-            cube_conds.append(use_cube.c.month <= last.strftime("%Y-%m"))
         total += int(conn.execute(select(func.coalesce(func.sum(use_cube.c.uses), 0))
-                                  .where(*cube_conds)).scalar_one())
-    if ends:
-        spans = [and_(*[c for c in (None if a is None else uses.c.used_on >= a,
-                                    None if b is None else uses.c.used_on <= b)
-                        if c is not None]) for a, b in ends]
+                                  .where(*cube_conds, *in_months(use_cube.c.month, months))
+                                  ).scalar_one())
+    if ends:  # the ends of a range are bounded on one side at least
         total += int(conn.execute(select(func.count()).select_from(uses)
-                                  .where(*use_conds, or_(*spans))).scalar_one())
+                                  .where(*use_conds, on_days(uses.c.used_on, ends))
+                                  ).scalar_one())
     return total
 
 

@@ -23,10 +23,16 @@ def flags_of(request: Request, who: Caller, **params: Any) -> list[dict[str, Any
     when the caller may not read flags."""
     if not may(who, "oversight.read"):
         return []
-    got, _ = figure(request, "/oversight/flags", params, lambda: oversight.flags(
+    got, _ = _flags(request, who, params)
+    return got["flags"]
+
+
+def _flags(request: Request, who: Caller, params: dict[str, Any]) -> Any:
+    """The kept answer of ``GET /api/v1/oversight/flags`` for ``params``, at the server's
+    thresholds, and where it came from."""
+    return figure(request, "/oversight/flags", params, lambda: oversight.flags(
         store_of(request), scope=who.scope, config=request.app.state.oversight_config,
         **params))
-    return got["flags"]
 
 
 @page("/oversight", "pages.oversight")
@@ -35,9 +41,7 @@ def watchdog(request: Request, who: Caller, severity: Choice = None, code: Choic
              date_to: Day = None) -> HTMLResponse:
     params = {"producer": producer or None, "product": product or None,
               "date_from": date_from, "date_to": date_to}
-    got, src = figure(request, "/oversight/flags", params, lambda: oversight.flags(
-        store_of(request), scope=who.scope, config=request.app.state.oversight_config,
-        **params))
+    got, src = _flags(request, who, params)
     shown = [f for f in got["flags"] if (not severity or f["severity"] == severity)
              and (not code or f["code"] == code)]
     filters = {"severity": severity or "", "code": code or "", "producer": producer or "",
