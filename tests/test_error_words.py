@@ -17,9 +17,10 @@ runner = CliRunner()
 def test_the_python_api_names_parameters(filled: kuznia.Workspace):
     with pytest.raises(UsageError) as e:
         filled.cost_per_effect("product", dt.date(2026, 3, 1), dt.date(2026, 1, 1))
-    assert str(e.value) == "date_to is before date_from"
+    assert str(e.value) == "date_to (2026-01-01) is before date_from (2026-03-01)"
     assert e.value.params == ("date_to", "date_from")
-    assert e.value.render(lambda p: f"`{p}`") == "`date_to` is before `date_from`"
+    assert e.value.render(lambda p: f"`{p}`") == \
+        "`date_to` (2026-01-01) is before `date_from` (2026-03-01)"
     with pytest.raises(NotFoundError) as e:
         filled.growth("NOPE")
     assert e.value.http_status == 404
@@ -27,7 +28,7 @@ def test_the_python_api_names_parameters(filled: kuznia.Workspace):
 
 @pytest.mark.parametrize("args,words", [
     (["cost-per-effect", "--from", "2026-03-01", "--to", "2026-01-01"],
-     "--to is before --from"),
+     "--to (2026-01-01) is before --from (2026-03-01)"),
     (["resilience", "duplicate", "--candidates", "x.csv", "--budget", "1", "--weight",
       "FPV-A=-1"], "--weight FPV-A must be at least 0"),
     (["plan", "allocate", "--budget", "10", "--without-producer", "PX"],

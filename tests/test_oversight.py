@@ -303,7 +303,8 @@ def test_the_cli_lists_flags_and_refuses_bad_arguments(demo, tmp_path: Path):
     res = runner.invoke(app, ["oversight", "flags", "--db", db])
     assert res.exit_code == 0 and "high" in res.stdout
     for args, words in ((["--from", "2026-13-01"], "--from takes an ISO date"),
-                        (["--from", "2026-02-01", "--to", "2026-01-01"], "--to is before"),
+                        (["--from", "2026-02-01", "--to", "2026-01-01"],
+                         "--to (2026-01-01) is before --from (2026-02-01)"),
                         (["--config", str(tmp_path / "none.toml")], "does not exist")):
         res = runner.invoke(app, ["oversight", "flags", "--db", db, *args])
         assert res.exit_code == 2, res.output

@@ -223,7 +223,8 @@ def test_errors_are_problem_details_and_a_500_hides_its_traceback(
         r = client.get(f"{API}/cost-per-effect?date_from=2026-05-01&date_to=2026-01-01",
                        headers=h)
         assert r.status_code == 400 and r.json()["params"] == ["date_to", "date_from"]
-        assert r.json()["detail"] == "date_to is before date_from"
+        assert r.json()["detail"] == \
+            "date_to (2026-01-01) is before date_from (2026-05-01)"
         for bad in ("threshold=1e309", "threshold=nan", "threshold=-1"):
             r = client.get(f"{API}/board?{bad}", headers=h)
             assert r.status_code == 400 and r.json()["params"] == ["threshold"], bad

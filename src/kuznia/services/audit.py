@@ -21,6 +21,7 @@ from sqlalchemy import Connection, func, select
 
 from kuznia.errors import UsageError
 from kuznia.ingest.tables import IMPORT_ORDER, SPECS, TableSpec
+from kuznia.services.periods import check_order
 from kuznia.services.results import Tabular
 from kuznia.store import bulk
 from kuznia.store import schema as s
@@ -115,6 +116,7 @@ def find_events(conn: Connection, *, actor: str | None = None, table: str | None
                 before: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
     """Events newest first, filtered by who, which table and the day they were written
     (UTC); ``before`` continues below an event id (the last one of a page)."""
+    check_order(date_from, date_to)
     c = audit_events.c
     q = select(audit_events)
     if actor:

@@ -28,7 +28,7 @@ from kuznia.analytics.cost_per_effect import (
 )
 from kuznia.errors import UsageError
 from kuznia.services import params
-from kuznia.services.periods import in_months, on_days, whole_months
+from kuznia.services.periods import check_order, in_months, on_days, whole_months
 from kuznia.services.prices import joined_price
 from kuznia.services.results import Tabular
 from kuznia.services.store import Store
@@ -198,8 +198,7 @@ def cost_per_effect(
     same figures, slower: a check of the aggregate).
     """
     groups = parse_by(by)
-    if date_from and date_to and date_to < date_from:
-        raise UsageError("{date_to} is before {date_from}", params=("date_to", "date_from"))
+    check_order(date_from, date_to)
     src, kind = _source(store, groups, date_from, date_to, producer, product, category,
                         from_uses)
     with store.read() as conn:

@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from kuznia.errors import UsageError
+from kuznia.services.periods import check_order
 from kuznia.services.store import Store
 from kuznia.store.schema import contracts, deliveries, producers, products, use_cube
 
@@ -47,8 +48,7 @@ def package(store: Store, *, redact: bool = False, date_from: dt.date | None = N
             date_to: dt.date | None = None, publisher: str = "Ministry of Defence Industry",
             prefix: str = "ocds-kuznia-", now: dt.datetime | None = None) -> dict[str, Any]:
     """The release package (see the module doc) of the contracts signed within the dates."""
-    if date_from and date_to and date_to < date_from:
-        raise UsageError("{date_to} is before {date_from}", params=("date_to", "date_from"))
+    check_order(date_from, date_to)
     if not prefix or any(c.isspace() for c in prefix):
         raise UsageError("{prefix} must be a non-empty prefix without spaces",
                          params=("prefix",))

@@ -39,9 +39,9 @@ from sqlalchemy import and_, func, literal, select, union_all
 from sqlalchemy.types import Date, String
 
 from kuznia.analytics import oversight as tests
-from kuznia.errors import UsageError
 from kuznia.services import oversight_config
 from kuznia.services.access import EVERYTHING, Scope
+from kuznia.services.periods import check_order
 from kuznia.services.store import Store
 from kuznia.store.schema import (
     NO_USE,
@@ -138,8 +138,7 @@ def flags(store: Store, *, date_from: dt.date | None = None, date_to: dt.date | 
     cfg = config or oversight_config.load(None)
     today = today or dt.date.today()
     as_of = date_to or today
-    if date_from and date_to and date_to < date_from:
-        raise UsageError("{date_to} is before {date_from}", params=("date_to", "date_from"))
+    check_order(date_from, date_to)
     with store.read() as conn:
         data = _load(conn, store.dialect, cfg, today)
     judged = _Period(date_from, date_to)

@@ -8,7 +8,27 @@ from typing import Any
 
 from sqlalchemy import and_, or_
 
+from kuznia.errors import UsageError
+
 Span = tuple[dt.date | None, dt.date | None]  # first and last day; None: open
+
+
+def check_order(date_from: dt.date | None, date_to: dt.date | None,
+                names: tuple[str, str] = ("date_from", "date_to")) -> None:
+    """The one rule for a reversed range, wherever dates are asked (CLI, API, Python, pages):
+    a usage error naming both dates, never an empty answer that looks like "nothing
+    happened". A range of one day (from == to) is not reversed.
+
+    >>> check_order(dt.date(2026, 3, 1), dt.date(2026, 1, 1))
+    Traceback (most recent call last):
+    ...
+    kuznia.errors.UsageError: date_to (2026-01-01) is before date_from (2026-03-01)
+    >>> check_order(dt.date(2026, 3, 1), None)
+    """
+    if date_from is not None and date_to is not None and date_to < date_from:
+        lo, hi = names
+        raise UsageError(f"{{{hi}}} ({date_to.isoformat()}) is before "
+                         f"{{{lo}}} ({date_from.isoformat()})", params=(hi, lo))
 
 
 def whole_months(date_from: dt.date | None, date_to: dt.date | None

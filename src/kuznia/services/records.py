@@ -21,6 +21,7 @@ from sqlalchemy import Date, and_, or_, select, tuple_, union
 from kuznia.errors import NotFoundError, UsageError
 from kuznia.ingest.tables import SPECS
 from kuznia.services.access import EVERYTHING, Scope
+from kuznia.services.periods import check_order
 from kuznia.services.store import Store
 from kuznia.store.schema import DATA_TABLES, contracts, offers, sites, use_cube
 
@@ -135,9 +136,7 @@ def list_records(store: Store, table: str, *, scope: Scope = EVERYTHING,
     for name, (lo, hi) in (dates or {}).items():
         if name not in date_cols:
             raise UsageError(f"{table} has no date column {name!r}")
-        if lo and hi and hi < lo:
-            raise UsageError(f"{{{name}_to}} is before {{{name}_from}}",
-                             params=(f"{name}_to", f"{name}_from"))
+        check_order(lo, hi, (f"{name}_from", f"{name}_to"))
         if lo:
             conds.append(t.c[name] >= lo)
         if hi:

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, func, select, tuple_
 from kuznia.errors import UsageError
 from kuznia.outputs import id_file_name, neutralise_frame
 from kuznia.services.access import EVERYTHING, ForbiddenError, Scope
-from kuznia.services.periods import in_months, on_days, whole_months
+from kuznia.services.periods import check_order, in_months, on_days, whole_months
 from kuznia.services.prices import lot_prices, producer_prices, product_prices
 from kuznia.services.results import Tabular
 from kuznia.services.store import Store
@@ -108,6 +108,7 @@ def list_uses(
     if limit is not None and limit < 0:
         raise UsageError("{limit} must be 0 (all) or more", params=("limit",))
     date_from, date_to = _day(date_from, "date_from"), _day(date_to, "date_to")
+    check_order(date_from, date_to)
     if operator is not None and not scope.operators:
         raise ForbiddenError("this account may not see or filter by operators")
     src = uses
