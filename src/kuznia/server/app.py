@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kuznia import __version__
 from kuznia.errors import InputError, KuzniaError
 from kuznia.server.cache import AnswerCache
+from kuznia.server.warm import Warmer
 from kuznia.services import jobs
 from kuznia.services.results import json_safe
 from kuznia.services.store import Store
@@ -221,10 +222,13 @@ def _docs_page() -> str:
 
 def create_app(store: Store, *, data_dir: str | Path | None = None,
                https_only: bool = False, close_store: bool = False,
-               oversight_config: dict[str, dict[str, Any]] | None = None) -> FastAPI:
+               oversight_config: dict[str, dict[str, Any]] | None = None,
+               warm: bool = False) -> FastAPI:
     """The application serving ``store``; ``data_dir`` keeps uploads and quarantine files
     (shared by the worker processes of one machine); ``oversight_config`` the red flags'
-    thresholds for every caller (``oversight_config.load``; default: the built-in ones)."""
+    thresholds for every caller (``oversight_config.load``; default: the built-in ones);
+    ``warm``: remake the answers asked lately after every write (``server/warm.py``;
+    ``kuznia serve`` does, tests that count computations do not)."""
     from kuznia.server import routes
     from kuznia.services import oversight_config as flags_config
 
@@ -261,10 +265,14 @@ def create_app(store: Store, *, data_dir: str | Path | None = None,
 
         beater = threading.Thread(target=beat, name="kuznia-heartbeat", daemon=True)
         beater.start()
+        if app.state.warmer is not None:
+            app.state.warmer.start()
         try:
             yield
         finally:
             stop.set()
+            if app.state.warmer is not None:
+                app.state.warmer.stop()
             app.state.executor.shutdown(wait=True, cancel_futures=False)
             if close_store:
                 store.close()
@@ -279,6 +287,7 @@ def create_app(store: Store, *, data_dir: str | Path | None = None,
     app.state.https_only = https_only
     app.state.oversight_config = oversight_config or flags_config.load(None)
     app.state.answers = AnswerCache()
+    app.state.warmer = Warmer(store, app.state.answers) if warm else None
     app.state.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kuznia-job")
 
     from kuznia.server import web
@@ -369,4 +378,4 @@ def from_env() -> FastAPI:
     thresholds = flags_config.load(settings.oversight_config or None)
     return create_app(open_store(settings.db), data_dir=settings.data_dir or None,
                       https_only=settings.https_only, close_store=True,
-                      oversight_config=thresholds)
+                      oversight_config=thresholds, warm=True)

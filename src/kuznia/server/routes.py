@@ -128,6 +128,8 @@ def kept_body(request: Request, path: str, query: Any, make: Callable[[], bytes]
     question = (path, tuple(sorted((str(k), str(v)) for k, v in query)),
                 request.state.caller.scope, dt.date.today())
     store = store_of(request)
+    if (warmer := getattr(request.app.state, "warmer", None)) is not None:
+        warmer.asked(question, make)  # made again after the next write (server/warm.py)
     with store.read() as conn:  # one indexed query when the answer is kept already
         body = cache.get((*question, audit.head(conn)))
     if body is None:
@@ -643,6 +645,8 @@ def post_use(request: Request, who: Caller, body: UseRecord) -> JSONResponse:  #
             raise ConflictError(f"use_id {row['use_id']!r} is stored with other content; "
                                 "nothing was changed") from exc
         raise
+    if result.added and (warmer := getattr(request.app.state, "warmer", None)) is not None:
+        warmer.kick()
     return JSONResponse(json_safe({"use_id": row["use_id"], "added": result.added,
                                    "event_id": result.event_id}),
                         status_code=201 if result.added else 200)

@@ -42,6 +42,8 @@ def start(request: Request, actor: str, kind: str, options: dict[str, Any],
                 jobs.finish(store, job_id, status, result)
             except Exception:  # noqa: BLE001 - the row is reaped as cut off if this fails
                 log.error("job %s: cannot record its end", job_id, exc_info=True)
+            if (warmer := getattr(request.app.state, "warmer", None)) is not None:
+                warmer.kick()  # an import may have written: remake what was asked lately
 
     request.app.state.executor.submit(run)
     return job_id
