@@ -68,7 +68,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(db: str, workers: int) -> Iterator[str]:
+def serving(db: str, workers: int, env: dict[str, str] | None = None) -> Iterator[str]:
     """A fresh ``kuznia serve`` on a loopback port until the block ends; its base URL.
 
     The server's log goes to a file, read here only for readiness: a pipe left unread fills
@@ -80,7 +80,8 @@ def serving(db: str, workers: int) -> Iterator[str]:
     log = tempfile.NamedTemporaryFile("w+", prefix="kuznia-serve-", suffix=".log")
     proc = subprocess.Popen([sys.executable, "-m", "kuznia", "serve", "--db", db,
                              "--port", str(port), "--workers", str(workers)],
-                            stdout=log, stderr=subprocess.STDOUT, text=True)
+                            stdout=log, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, **(env or {})})
     try:
         with open(log.name) as lines:
             ready = 0

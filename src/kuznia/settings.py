@@ -28,6 +28,7 @@ class Settings:
     data_dir: str = ""  # kuznia serve: uploads and quarantine files (default: a temp dir)
     https_only: bool = False  # kuznia serve: session cookies only over HTTPS
     oversight_config: str = ""  # kuznia serve: a TOML file of red-flag thresholds
+    warm: bool = True  # kuznia serve: remake the answers asked lately after every write
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -64,7 +64,8 @@ def serve(
               f"(API docs: http://{host}:{port}/api/v1/docs; stop with Ctrl-C)")
     if workers == 1:
         app = create_app(store, data_dir=data_dir or None, https_only=https_only,
-                         close_store=True, oversight_config=thresholds, warm=True)
+                         close_store=True, oversight_config=thresholds,
+                         warm=base.warm)
         uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
         return
     store.close()

@@ -378,4 +378,4 @@ def from_env() -> FastAPI:
     thresholds = flags_config.load(settings.oversight_config or None)
     return create_app(open_store(settings.db), data_dir=settings.data_dir or None,
                       https_only=settings.https_only, close_store=True,
-                      oversight_config=thresholds, warm=True)
+                      oversight_config=thresholds, warm=settings.warm)
