@@ -64,12 +64,30 @@ class Offers:
     min_order: NDArray[np.int64]
     lot_size: NDArray[np.int64]
     effects_per_unit: NDArray[np.float64]
-    # Gamma(shape, rate) uncertainty of effects per unit; NaN where the rate was given
-    rate_shape: NDArray[np.float64] | None = None
-    rate_rate: NDArray[np.float64] | None = None
+    # the rates' uncertainty: joint posterior draws of effects per unit (draws x rates,
+    # ``planning.rates``), and each offer's column in them (-1: the rate was given and is
+    # taken as known). Offers of one product and producer share a column.
+    rate_draws: NDArray[np.float64] | None = None
+    rate_column: NDArray[np.int64] | None = None
 
     def __len__(self) -> int:
         return len(self.unit_price)
+
+    def draws_of(self, which: NDArray[np.int64], draws: int | None = None
+                 ) -> NDArray[np.float64]:
+        """Draws x offers ``which``: each offer's rate in every joint draw (the first
+        ``draws`` of them); a given rate, or every rate without draws, stays fixed."""
+        which = np.asarray(which, dtype=np.int64)
+        if self.rate_draws is None or self.rate_column is None:
+            return np.broadcast_to(self.effects_per_unit[which], (draws or 1, which.size)
+                                   ).copy()
+        table = self.rate_draws[:draws]
+        out = np.broadcast_to(self.effects_per_unit[which], (table.shape[0], which.size)
+                              ).copy()
+        col = self.rate_column[which]
+        drawn = col >= 0
+        out[:, drawn] = table[:, col[drawn]]
+        return out
 
     @property
     def max_lots(self) -> NDArray[np.int64]:
@@ -428,22 +446,13 @@ def greedy(offers: Offers, limits: Limits) -> Allocation:
                       float(q @ offers.unit_price))
 
 
-def effects_interval(offers: Offers, quantity: NDArray[np.int64], level: float = 0.90,
-                     draws: int = 1000, seed: int = 0) -> tuple[float, float]:
-    """Interval of a plan's expected effects from the rates' Gamma uncertainty (sampled).
-
-    Offers whose rate was given by the user count as certain; the others are drawn from
-    their Gamma posterior, whatever point (mean or a quantile) the plan was chosen at.
-    """
+def effects_interval(offers: Offers, quantity: NDArray[np.int64], level: float = 0.90
+                     ) -> tuple[float, float]:
+    """Interval of a plan's expected effects over the joint draws of the rates
+    (``Offers.rate_draws``): rates given by the user count as certain; the others move
+    together as the model has them, whatever point (mean or a tail) the plan was chosen
+    for."""
     bought = np.flatnonzero(quantity > 0)  # only what the plan buys can vary its effects
-    rate = np.broadcast_to(offers.effects_per_unit[bought], (draws, len(bought))).copy()
-    if offers.rate_shape is not None and offers.rate_rate is not None:
-        uncertain = np.isfinite(offers.rate_shape[bought])
-        if uncertain.any():
-            rng = np.random.default_rng(seed)
-            idx = bought[uncertain]
-            rate[:, uncertain] = rng.gamma(offers.rate_shape[idx], 1.0 / offers.rate_rate[idx],
-                                           size=(draws, len(idx)))
-    totals = rate @ quantity[bought]
+    totals = offers.draws_of(bought) @ quantity[bought]
     tail = (1 - level) / 2
     return float(np.quantile(totals, tail)), float(np.quantile(totals, 1 - tail))
