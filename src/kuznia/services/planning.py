@@ -32,7 +32,7 @@ from kuznia.planning.allocation import (
     greedy,
     solve,
 )
-from kuznia.planning.explain import binding, infeasible_reasons, violations
+from kuznia.planning.explain import binding, infeasible_reasons, violations, why_nothing
 from kuznia.planning.rates import rate_draws
 from kuznia.services import audit, params
 from kuznia.services.imports import read_checked
@@ -197,6 +197,13 @@ class PlanResult(Tabular):
     # the plan chosen for the expected rates (level, draws, tail_mean, quantile,
     # mean_plan_tail_mean, mean_plan_expected_effects)
     risk: dict[str, Any] | None = None
+    # the outcome in words: "optimal", "best found within the time limit, gap 0.4%",
+    # "nothing bought: ..." (plans saved before it was kept have none)
+    outcome: str = ""
+
+    @property
+    def words(self) -> str:
+        return self.outcome or self.status
 
     @property
     def lines(self) -> list[dict[str, Any]]:
@@ -298,13 +305,25 @@ def allocate(
         "expected_effects": float(base.quantity @ mean_rate), "total_cost": base.total_cost,
         "breaks": violations(offers, limits, base.quantity),
     }
-    solver = {"name": "HiGHS", "gap": result.gap, "build_seconds": result.build_seconds,
-              "solve_seconds": result.solve_seconds}
+    solver = {"name": "HiGHS", "outcome": result.words, "gap": result.gap,
+              "build_seconds": result.build_seconds, "solve_seconds": result.solve_seconds}
     if not result.status.has_plan:
         why = infeasible_reasons(offers, limits) if result.status == "infeasible" else [
-            "the solver stopped before finding any plan; raise the time limit"]
+            f"the solver stopped before finding any plan ({result.words}); raise the "
+            "time limit"]
         return PlanResult(str(result.status), 0.0, None, None, 0.0, [], baseline, [],
-                          why + note_left_out, None, None, solver, inputs, left_out)
+                          why + note_left_out, None, None, solver, inputs, left_out,
+                          outcome=result.words)
+    outcome = result.words
+    if not result.quantity.any():  # the best plan buys nothing: say so, and why
+        outcome = ("nothing bought: " + why_nothing(offers, limits)
+                   if result.status == "optimal" else
+                   "nothing bought: no plan better than nothing found within "
+                   f"{(result.solver and result.solver.stopped_by) or 'the limits'}; "
+                   "raise the time limit")
+        return PlanResult(str(result.status), 0.0, 0.0, 0.0, 0.0, [], baseline, [],
+                          [outcome, *note_left_out], None, None, solver, inputs, left_out,
+                          outcome=outcome)
     low, high = effects_interval(offers, result.quantity)
     expected = float(result.quantity @ mean_rate)
     lines = [
@@ -345,6 +364,10 @@ def allocate(
             + (f"; the plan for the expected rates averages {mean_tail:,.0f} there"
                if mean_tail is not None else "")
             + "; the figures above are at the expected rates")
+    if result.status != "optimal":
+        explanation.insert(0, f"{result.words}: the best plan found before the solver "
+                              "stopped, not proven the best; a longer time limit may find "
+                              "a better one")
     explanation += note_left_out
     if more is not None:
         explanation.append(_more_budget(budget, more))
@@ -353,7 +376,7 @@ def allocate(
                                                                   result.quantity),
                       explanation, None if more is None else more.rate,
                       None if more is None or not np.isfinite(more.holds_to) else more.holds_to,
-                      solver, inputs, left_out, risk_summary)
+                      solver, inputs, left_out, risk_summary, outcome)
 
 
 def _more_budget(budget: float, more: BudgetRate) -> str:
