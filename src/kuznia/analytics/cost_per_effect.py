@@ -29,7 +29,9 @@ hold (see the README's method notes for the coverage this gives, by simulation).
 Rankings within a product shrink each producer's rate towards the product's mean with a
 Gamma prior fitted by the method of moments (Marshall, 1991, "Mapping disease and mortality
 rates using empirical Bayes estimators", Applied Statistics 40:283-294): small samples move
-most, large samples keep their own rate.
+most, large samples keep their own rate. That shrunk figure is shown; the ranks and
+``p_best`` come from joint draws of the producers' rates with the spread between them as
+uncertain as the data leave it (``partial_pooling``, ``rank_with_ties``).
 
 >>> point, low, high = cost_per_effect([13839.0 * 10], [10], [30])
 >>> round(float(point[0]))
