@@ -13,7 +13,7 @@ one product are few). Over-dispersed counts enter as effective counts E / phi ov
 within 15% of each other); the half-Cauchy, 0.62 against 0.56-0.61.
 
 The posterior of (mu, cv) is computed on a grid (Gelman et al., *Bayesian Data Analysis*,
-3rd ed., 5.3, the same recipe as its rat-tumour example): 32 cells of cv, finer near 0;
+3rd ed., 5.3, the same recipe as its rat-tumour example): 24 cells of cv, finer near 0;
 for each cv a grid of log mu around its conditional mode (Newton on the negative binomial
 marginal likelihood, which is concave in log mu). Each draw takes a cell by its posterior
 mass, then every producer's rate given it, lambda_i ~ Gamma(E_i + a, n_i + a / mu), a =
@@ -36,52 +36,68 @@ from numpy.typing import ArrayLike, NDArray
 
 CV_MAX = 1.0  # the largest spread between producers of a product the prior allows
 CV_SCALE = 0.25  # the half-Cauchy prior's scale
-_CV_EDGES = np.concatenate([[0.0], np.geomspace(1e-3, CV_MAX, 32)])
+_CV_EDGES = np.concatenate([[0.0], np.geomspace(1e-3, CV_MAX, 24)])
 _CV = np.concatenate([[_CV_EDGES[1] / 2], np.sqrt(_CV_EDGES[1:-1] * _CV_EDGES[2:])])
 _CV_WEIGHT = np.diff(np.arctan(_CV_EDGES / CV_SCALE))  # the prior's mass in each cell
-_Z = np.linspace(-10.0, 7.0, 41)  # log mu in conditional standard deviations from its mode
+_Z = np.linspace(-10.0, 7.0, 35)  # log mu in conditional standard deviations from its mode
 
 
-def _mode_of_log_mu(e: NDArray, n: NDArray, a: NDArray) -> tuple[NDArray, NDArray]:
-    """Per cv cell (rows of ``a``), the mode of log mu and the curvature's standard
-    deviation there, given the producers' effective counts ``e`` over ``n``."""
-    u = np.full(a.shape[0], np.log((e.sum() + 0.5) / n.sum()))
+def _posterior_grids(e: NDArray, n: NDArray, starts: NDArray
+                     ) -> tuple[NDArray, NDArray, NDArray]:
+    """For groups of rows (sorted, group k's rows from ``starts[k]``): each group's grid of
+    log mu (G, C, Z), the conditional standard deviation of log mu per cv cell (G, C), and
+    the cumulative posterior mass over its cells (G, C * Z). All groups at once."""
+    from scipy.special import gammaln, xlogy
+
+    size = np.diff(np.append(starts, e.size))
+    row_group = np.repeat(np.arange(starts.size), size)
+    a = 1.0 / _CV ** 2  # (C,)
+
+    def by_group(x: NDArray) -> NDArray:
+        return np.add.reduceat(x, starts, axis=0)
+
+    # the mode of log mu per group and cv: Newton on a concave function (the negative
+    # binomial marginal likelihood with mu's prior, in log mu), from the pooled rate
+    u = np.repeat(np.log((by_group(e) + 0.5) / by_group(n))[:, None], a.size, axis=1)
     for _ in range(60):
-        mu = np.exp(u)[:, None]
-        den = a + mu * n[None, :]
-        grad = (a * (e[None, :] - mu * n[None, :]) / den).sum(axis=1) + 0.5
-        hess = -(a * mu * n[None, :] * (a + e[None, :]) / den ** 2).sum(axis=1)
+        mu = np.exp(u)[row_group]  # (R, C)
+        den = a + mu * n[:, None]
+        grad = by_group(a * (e[:, None] - mu * n[:, None]) / den) + 0.5
+        hess = -by_group(a * mu * n[:, None] * (a + e[:, None]) / den ** 2)
         step = np.clip(-grad / hess, -2.0, 2.0)
         u = u + step
         if np.all(np.abs(step) < 1e-10):
             break
-    mu = np.exp(u)[:, None]
-    den = a + mu * n[None, :]
-    hess = -(a * mu * n[None, :] * (a + e[None, :]) / den ** 2).sum(axis=1)
-    return u, 1.0 / np.sqrt(-hess)
-
-
-def _group_draws(e: NDArray, n: NDArray, draws: int, rng: np.random.Generator) -> NDArray:
-    from scipy.special import gammaln, xlogy
-
-    a = (1.0 / _CV ** 2)[:, None]  # (C, 1)
-    mode, sd = _mode_of_log_mu(e, n, a)
-    u = mode[:, None] + sd[:, None] * _Z[None, :]  # (C, Z)
-    mu = np.exp(u)[:, :, None]
-    aa = a[:, :, None]
-    fixed = (gammaln(e[None, :] + a) - gammaln(a)).sum(axis=1)  # (C,)
-    mn = mu * n[None, None, :]
-    loglik = (xlogy(e, mn) - (aa + e) * np.log1p(mn / aa) - xlogy(e, aa)).sum(axis=2)
+    mu = np.exp(u)[row_group]
+    den = a + mu * n[:, None]
+    sd = 1.0 / np.sqrt(by_group(a * mu * n[:, None] * (a + e[:, None]) / den ** 2))
+    grid = u[:, :, None] + sd[:, :, None] * _Z  # (G, C, Z)
+    # the log likelihood, sum over a group's rows of
+    #   log G(e + a) - log G(a) + e log(mu n) - (a + e) log(1 + mu n / a) - e log a,
+    # with only the log1p term needing every row at every grid point
+    fixed = by_group(gammaln(e[:, None] + a) - gammaln(a) - xlogy(e[:, None], a)
+                     + xlogy(e, n)[:, None])  # (G, C)
+    loglik = by_group(e)[:, None, None] * grid
+    mu = np.exp(grid)
+    aa = a[None, :, None]
+    # rows in chunks of whole groups, to keep the (rows, C, Z) arrays small
+    per_chunk = max(1, 2_000_000 // (a.size * _Z.size))
+    g0 = 0
+    while g0 < starts.size:
+        g1 = g0 + 1
+        while g1 < starts.size and starts[g1] - starts[g0] < per_chunk:
+            g1 += 1
+        r0, r1 = starts[g0], (starts[g1] if g1 < starts.size else e.size)
+        terms = (aa + e[r0:r1, None, None]) * np.log1p(
+            mu[row_group[r0:r1]] * (n[r0:r1, None, None] / aa))
+        loglik[g0:g1] -= np.add.reduceat(terms, starts[g0:g1] - r0, axis=0)
+        g0 = g1
     step = _Z[1] - _Z[0]
-    logpost = (loglik + fixed[:, None] + 0.5 * u
-               + np.log(_CV_WEIGHT * sd * step)[:, None])  # prior on cv, cell volume
-    cum = np.cumsum(np.exp(logpost - logpost.max()).ravel())
-    cell = np.minimum(np.searchsorted(cum, rng.random(draws) * cum[-1]), cum.size - 1)
-    c, z = np.divmod(cell, _Z.size)
-    log_mu = u[c, z] + sd[c] * step * (rng.random(draws) - 0.5)  # anywhere in the cell
-    shape = 1.0 / _CV[c] ** 2
-    return rng.gamma(e[:, None] + shape[None, :], 1.0) \
-        / (n[:, None] + shape[None, :] / np.exp(log_mu)[None, :])
+    logpost = (loglik + fixed[:, :, None] + 0.5 * grid
+               + np.log(_CV_WEIGHT[None, :, None] * sd[:, :, None] * step))
+    flat = logpost.reshape(starts.size, -1)
+    cum = np.cumsum(np.exp(flat - flat.max(axis=1, keepdims=True)), axis=1)
+    return grid, sd, cum
 
 
 def pooled_rate_draws(effects: ArrayLike, exposure: ArrayLike, groups: ArrayLike,
@@ -93,17 +109,34 @@ def pooled_rate_draws(effects: ArrayLike, exposure: ArrayLike, groups: ArrayLike
     counts. NaN for rows whose group has no exposure. Seeded per group by its label: the
     same rows give the same draws, whatever other groups there are."""
     d = 1.0 if phi is None else np.asarray(phi, dtype=float)
-    e = np.broadcast_to(np.asarray(effects, dtype=float) / d, np.shape(effects))
-    n = np.broadcast_to(np.asarray(exposure, dtype=float) / d, np.shape(exposure))
+    e_all = np.asarray(effects, dtype=float) / d
+    n_all = np.asarray(exposure, dtype=float) / d
+    e_all, n_all = np.broadcast_arrays(e_all, n_all)
     labels, g = np.unique(np.asarray(groups).astype(str), return_inverse=True)
     g = g.ravel()
-    out = np.full((e.size, draws), np.nan)
-    for k, label in enumerate(labels.tolist()):
-        idx = np.flatnonzero(g == k)
-        ek = np.where(n[idx] > 0, e[idx], 0.0)
-        nk = np.maximum(n[idx], 0.0)
-        if not nk.sum() > 0:
-            continue
-        rng = np.random.default_rng([seed, zlib.crc32(label.encode())])
-        out[idx] = _group_draws(ek, nk, draws, rng)
+    used = n_all > 0
+    exposure_of = np.bincount(g, weights=np.where(used, n_all, 0.0), minlength=labels.size)
+    live = exposure_of[g] > 0
+    out = np.full((e_all.size, draws), np.nan)
+    if not live.any():
+        return out
+    rows = np.flatnonzero(live)[np.argsort(g[live], kind="stable")]
+    e = np.where(used[rows], e_all[rows], 0.0)
+    n = np.where(used[rows], n_all[rows], 0.0)
+    first = np.flatnonzero(np.r_[True, g[rows][1:] != g[rows][:-1]])
+    grid, sd, cum = _posterior_grids(e, n, first)
+    step = _Z[1] - _Z[0]
+    ends = np.append(first[1:], rows.size)
+    for k, (r0, r1) in enumerate(zip(first.tolist(), ends.tolist(), strict=True)):
+        rng = np.random.default_rng([seed, zlib.crc32(str(labels[g[rows[r0]]]).encode())])
+        mass = np.diff(cum[k], prepend=0.0)
+        # how many draws each cell gets, then the cells shuffled: any first few draws are
+        # a fair sample (the plan's tail takes the first 200)
+        cell = rng.permutation(np.repeat(np.arange(mass.size),
+                                         rng.multinomial(draws, mass / cum[k, -1])))
+        c, z = np.divmod(cell, _Z.size)
+        log_mu = grid[k, c, z] + sd[k, c] * step * (rng.random(draws) - 0.5)  # in the cell
+        shape = 1.0 / _CV[c] ** 2
+        out[rows[r0:r1]] = rng.gamma(e[r0:r1, None] + shape[None, :], 1.0) \
+            / (n[r0:r1, None] + shape[None, :] / np.exp(log_mu)[None, :])
     return out
