@@ -53,7 +53,7 @@ def instance(products: int, producers: int, per_product: int, seed: int = 1) -> 
         effects_per_unit=(epu := rng.gamma(2.0, 0.5, products)[prod]
                           * rng.lognormal(0, 0.3, n) / 10),
         # rates known as if from about 50 effects each: the interval has work to do
-        rate_shape=np.full(n, 50.0), rate_rate=50.0 / epu,
+        rate_draws=rng.gamma(50.0, 1.0, (1000, n)) / (50.0 / epu), rate_column=np.arange(n),
     )
     spend_all = float(offers.unit_price @ offers.capacity)
     limits = Limits(budget=0.05 * spend_all, max_producer_share=0.4, max_region_share=0.1,

@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import kuznia
@@ -204,3 +205,67 @@ def test_every_returned_plan_breaks_nothing_on_the_demo(tmp_path: Path):
         spend_by_region[r["region"]] = spend_by_region.get(r["region"], 0) + r["cost"]
     assert max(spend_by_region.values()) <= 0.3 * plan.total_cost + 1e-6
     assert sum(r["quantity"] for r in plan.rows if r["product_id"] == "GM-01") >= 10
+
+
+def test_buying_nothing_is_said_with_its_reason(planned: kuznia.Workspace):
+    """The best plan for a budget below every offer's smallest order buys nothing: the
+    first version printed "no plan: optimal"."""
+    from typer.testing import CliRunner
+
+    from kuznia.cli import app
+
+    plan = planning.allocate(planned.store, budget=100)
+    assert plan.status == "optimal" and plan.rows == []
+    assert plan.outcome.startswith("nothing bought: every offer's smallest order costs "
+                                   "more than the budget of 100 (the cheapest that adds "
+                                   "effects: ")
+    r = CliRunner().invoke(app, ["plan", "allocate", "--budget", "100",
+                                 "--db", planned.store.url])
+    assert r.exit_code == 0, r.stderr
+    assert "nothing bought: every offer's smallest order" in r.stdout
+    assert "no plan" not in r.stdout
+
+
+def test_a_plan_stopped_by_the_time_limit_is_kept_and_said(ws: kuznia.Workspace,
+                                                           example_dir: Path, tmp_path: Path):
+    """An almost strongly correlated knapsack of 1,000 offers (tests/test_solver_limits.py)
+    at a zero gap: the time limit stops the solve; the best plan found is the answer,
+    said as such in the CLI's words and the JSON. The time limit rises from 0.05 s until
+    a plan is found, so a slow machine tests the same thing."""
+    from typer.testing import CliRunner
+
+    from kuznia.cli import app
+
+    ws.import_file("products", example_dir / "products.csv")
+    n = 1000
+    write_csv(tmp_path / "producers.csv", SPECS["producers"].columns,
+              [[f"Q{i:04d}", f"Maker {i}", "private", "Region 01"] for i in range(n // 2)])
+    ws.import_file("producers", tmp_path / "producers.csv")
+    rng = np.random.default_rng(0)
+    weight = rng.integers(1000, 10000, n)
+    value = weight + rng.integers(-100, 100, n)
+    offers = write_csv(tmp_path / "offers.csv", SPECS["offers"].columns, [
+        [("FPV-A", "ATG-B")[i % 2], f"Q{i // 2:04d}", int(weight[i]), 1, 0, 1,
+         float(value[i]) / 1e4] for i in range(n)])
+    budget = str(int(0.37 * weight.sum()))
+    runner = CliRunner()
+    for limit in ("0.05", "0.5", "2", "8"):
+        r = runner.invoke(app, ["plan", "allocate", "--budget", budget, "--offers",
+                                str(offers), "--gap", "0", "--time-limit", limit, "--json",
+                                "--db", ws.store.url])
+        data = json.loads(r.stdout)
+        if data["status"] != "no_solution":
+            break
+        assert r.exit_code == 1 and "no solution found within the time limit" in r.stdout
+    assert r.exit_code == 0, r.stderr
+    assert data["status"] == "feasible" and len(data["lines"]) > 10
+    assert data["total_cost"] <= float(budget)
+    gap = data["solver"]["gap"]
+    assert gap > 0
+    words = f"best found within the time limit, gap {gap:.1%}"
+    assert data["outcome"] == data["solver"]["outcome"] == words
+    assert data["explanation"][0].startswith(words + ": the best plan found before")
+    text = runner.invoke(app, ["plan", "allocate", "--budget", budget, "--offers",
+                               str(offers), "--gap", "0", "--time-limit", limit,
+                               "--db", ws.store.url]).stdout
+    assert "plan: best found within the time limit, gap" in text

@@ -29,7 +29,9 @@ hold (see the README's method notes for the coverage this gives, by simulation).
 Rankings within a product shrink each producer's rate towards the product's mean with a
 Gamma prior fitted by the method of moments (Marshall, 1991, "Mapping disease and mortality
 rates using empirical Bayes estimators", Applied Statistics 40:283-294): small samples move
-most, large samples keep their own rate.
+most, large samples keep their own rate. That shrunk figure is shown; the ranks and
+``p_best`` come from joint draws of the producers' rates with the spread between them as
+uncertain as the data leave it (``partial_pooling``, ``rank_with_ties``).
 
 >>> point, low, high = cost_per_effect([13839.0 * 10], [10], [30])
 >>> round(float(point[0]))
@@ -268,52 +270,48 @@ class Ranking:
     p_best: NDArray[np.float64]
 
 
-def rank_with_ties(per_use_cost: ArrayLike, shape: ArrayLike, rate: ArrayLike,
-                   pooled: ArrayLike, groups: ArrayLike, sure: float = 0.90,
-                   draws: int = 2000, seed: int = 0) -> Ranking:
+def rank_with_ties(per_use_cost: ArrayLike, rate_draws: ArrayLike, order_rate: ArrayLike,
+                   groups: ArrayLike, sure: float = 0.90) -> Ranking:
     """Rank rows within their groups by cost per effect, not apart on luck.
 
-    Each row's cost per effect is ``per_use_cost`` over its effect rate, the rate drawn
-    ``draws`` times from its Gamma(shape, rate) posterior (rows of a pooled group share one
-    rate, so their draws are the same: only their costs per use can tell them apart). In
-    order of the posterior mean, a row takes a rank of its own if it is worse than some row
-    of the tie above it with probability at least ``sure``; otherwise it joins that tie
-    (a producer shares a rank only with producers it cannot be told from). ``p_best`` is
-    the share of draws in which the row is its group's cheapest per effect. Seeded: the
-    same rows give the same answer.
+    Each row's cost per effect is ``per_use_cost`` over its effect rate, drawn jointly
+    with its group's other rates (``rate_draws``, rows x draws: ``pooled_rate_draws``, the
+    partially pooled posterior). In order of ``per_use_cost / order_rate`` (the shrunk
+    figure shown), a row takes a rank of its own if it is worse than some row of the tie
+    above it with probability at least ``sure``; otherwise it joins that tie (a producer
+    shares a rank only with producers it cannot be told from). ``p_best`` is the share of
+    draws in which the row is its group's cheapest per effect: about 1/k among k producers
+    that cannot be told apart. The first version gave the rows of a group with no spread
+    detected one shared draw, so the rates were equal for certain and the lowest price
+    (or the first row) was best in every draw: ``p_best`` 1.0 for a coin toss.
 
-    Three producers at 10, 11 and 9 effects in 100 uses at one price do not differ beyond
-    chance: one pooled rate, so one rank, shared:
+    Three producers at 10, 11 and 9 effects in 100 uses at one price are one rank, shared,
+    and none is surely best:
 
-    >>> shape, rate, pooled = shrunk_fit([10, 11, 9], [100, 100, 100], ["A"] * 3)
-    >>> r = rank_with_ties([5.0] * 3, shape, rate, pooled, ["A"] * 3)
-    >>> r.rank.tolist(), r.tied.tolist()
-    ([1.0, 1.0, 1.0], [True, True, True])
+    >>> from kuznia.analytics.partial_pooling import pooled_rate_draws
+    >>> draws = pooled_rate_draws([10, 11, 9], [100, 100, 100], ["A"] * 3)
+    >>> r = rank_with_ties([5.0] * 3, draws, [0.1] * 3, ["A"] * 3)
+    >>> r.rank.tolist(), r.tied.tolist(), bool(r.p_best.max() < 0.8)
+    ([1.0, 1.0, 1.0], [True, True, True], True)
     """
     c = np.asarray(per_use_cost, dtype=float)
-    a = np.asarray(shape, dtype=float)
-    b = np.asarray(rate, dtype=float)
-    one = np.asarray(pooled, dtype=bool)
+    lam = np.asarray(rate_draws, dtype=float)
+    m = np.asarray(order_rate, dtype=float)
     labels, g = np.unique(np.asarray(groups), return_inverse=True)
     g = g.ravel()
     rank = np.full(c.size, np.nan)
     tied = np.zeros(c.size, dtype=bool)
     p_best = np.full(c.size, np.nan)
-    rng = np.random.default_rng(seed)
-    ok = np.isfinite(c) & np.isfinite(a) & np.isfinite(b) & (b > 0) & (a > 0)
+    ok = np.isfinite(c) & np.isfinite(m) & (m > 0) & np.all(np.isfinite(lam), axis=1)
     for k in range(labels.size):
         idx = np.flatnonzero((g == k) & ok)
         if idx.size == 0:
             continue
-        if one[idx].all():  # one rate for the group: one draw vector for all its rows
-            lam = np.broadcast_to(rng.gamma(a[idx[0]], 1.0, draws) / b[idx[0]],
-                                  (idx.size, draws))
-        else:
-            lam = rng.gamma(a[idx][:, None], 1.0, (idx.size, draws)) / b[idx][:, None]
-        cpe = c[idx][:, None] / lam
+        with np.errstate(divide="ignore"):
+            cpe = c[idx][:, None] / lam[idx]
         best = np.argmin(cpe, axis=0)
-        p_best[idx] = np.bincount(best, minlength=idx.size) / draws
-        order = np.argsort(c[idx] * b[idx] / a[idx], kind="stable")  # by posterior mean
+        p_best[idx] = np.bincount(best, minlength=idx.size) / lam.shape[1]
+        order = np.argsort(c[idx] / m[idx], kind="stable")
         current, tie = 1, [order[0]]
         for pos, i in enumerate(order):
             # against every row of the current tie, not only the row just above: ties do

@@ -98,7 +98,7 @@ def allocate(
 def _render(plan: planning.PlanResult, saved: str | None) -> None:
     if plan.rows:
         t = Table("product", "producer", "region", "quantity", "capacity", "cost",
-                  "expected effects", title=f"plan: {plan.status}")
+                  "expected effects", title=f"plan: {plan.words}")
         for r in plan.rows:
             t.add_row(r["product_id"], r["producer_id"], r["region"], f"{r['quantity']:,}",
                       f"{r['capacity']:,}", money(r["cost"]), f"{r['expected_effects']:,.1f}")
@@ -108,9 +108,14 @@ def _render(plan: planning.PlanResult, saved: str | None) -> None:
                   f" for {money(plan.total_cost)}")
         out.print(f"greedy rule: {plan.baseline['expected_effects']:,.0f} for "
                   f"{money(plan.baseline['total_cost'])}")
+    elif plan.status in ("optimal", "feasible"):  # the best plan buys nothing: said first
+        out.print(plan.words if plan.words.startswith("nothing bought")
+                  else f"nothing bought ({plan.words})")
     else:
-        out.print(f"no plan: {plan.status}")
+        out.print(f"no plan: {plan.words}")
     for line in plan.explanation:
+        if line == plan.words:
+            continue
         out.print(f"* {line}")
     for line in plan.binding:
         out.print(f"- binds: {line}")
@@ -157,7 +162,7 @@ def show(name: Annotated[str, typer.Argument(help="A saved plan.")],
         inputs=plan["inputs"], left_out=plan.get("left_out", []),
         # plans saved before the rate's range was kept have none
         marginal_rate_holds_to_budget=plan.get("marginal_rate_holds_to_budget"),
-        risk=plan.get("risk")), None)
+        risk=plan.get("risk"), outcome=plan.get("outcome", "")), None)
 
 
 @app.command()

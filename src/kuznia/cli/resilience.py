@@ -138,7 +138,7 @@ def duplicate(
         print_json(d.to_dict())
         return
     out.print(f"chosen: {', '.join(d.chosen) or 'nothing'} for {money(d.cost)} of "
-              f"{money(d.budget)} ({d.status})")
+              f"{money(d.budget)} ({d.solver})")
     t = Table("", "expected shortfall", "90% interval")
     for name, (m, lo, hi) in (("before", d.before), ("after", d.after),
                               ("greedy rule, after", d.greedy_after),

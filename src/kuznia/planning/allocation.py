@@ -31,24 +31,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.sparse import csr_matrix
 
-from kuznia.planning.highs import quiet_stdout
-
-
-class Status(StrEnum):
-    OPTIMAL = "optimal"
-    FEASIBLE = "feasible"  # a plan within the time limit, not proven optimal
-    INFEASIBLE = "infeasible"
-    UNBOUNDED = "unbounded"
-    NO_SOLUTION = "no_solution"  # the time limit came before any plan
-
-    @property
-    def has_plan(self) -> bool:
-        return self in (Status.OPTIMAL, Status.FEASIBLE)
+from kuznia.planning import highs
+from kuznia.planning.highs import SolverResult, Status
 
 
 @dataclass(frozen=True)
@@ -64,12 +53,30 @@ class Offers:
     min_order: NDArray[np.int64]
     lot_size: NDArray[np.int64]
     effects_per_unit: NDArray[np.float64]
-    # Gamma(shape, rate) uncertainty of effects per unit; NaN where the rate was given
-    rate_shape: NDArray[np.float64] | None = None
-    rate_rate: NDArray[np.float64] | None = None
+    # the rates' uncertainty: joint posterior draws of effects per unit (draws x rates,
+    # ``planning.rates``), and each offer's column in them (-1: the rate was given and is
+    # taken as known). Offers of one product and producer share a column.
+    rate_draws: NDArray[np.float64] | None = None
+    rate_column: NDArray[np.int64] | None = None
 
     def __len__(self) -> int:
         return len(self.unit_price)
+
+    def draws_of(self, which: NDArray[np.int64], draws: int | None = None
+                 ) -> NDArray[np.float64]:
+        """Draws x offers ``which``: each offer's rate in every joint draw (the first
+        ``draws`` of them); a given rate, or every rate without draws, stays fixed."""
+        which = np.asarray(which, dtype=np.int64)
+        if self.rate_draws is None or self.rate_column is None:
+            return np.broadcast_to(self.effects_per_unit[which], (draws or 1, which.size)
+                                   ).copy()
+        table = self.rate_draws[:draws]
+        out = np.broadcast_to(self.effects_per_unit[which], (table.shape[0], which.size)
+                              ).copy()
+        col = self.rate_column[which]
+        drawn = col >= 0
+        out[:, drawn] = table[:, col[drawn]]
+        return out
 
     @property
     def max_lots(self) -> NDArray[np.int64]:
@@ -107,6 +114,12 @@ class Allocation:
     build_seconds: float = 0.0
     solve_seconds: float = 0.0
     explanation: list[str] = field(default_factory=list)
+    solver: SolverResult | None = None  # what HiGHS gave (None: no solve was needed)
+
+    @property
+    def words(self) -> str:
+        """The outcome in words ("best found within the time limit, gap 0.2%")."""
+        return self.solver.words if self.solver is not None else str(self.status)
 
 
 class _Rows:
@@ -130,11 +143,13 @@ class _Rows:
         self.upper.append(np.asarray(upper, dtype=float))
         return len(lower)
 
-    def csr(self) -> tuple[NDArray, NDArray, NDArray, NDArray, NDArray]:
+    def csr(self, n_cols: int) -> tuple[csr_matrix, NDArray, NDArray]:
+        """The rows as one matrix, and their lower and upper bounds."""
         lengths = np.concatenate(self.lengths)
-        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int32)
-        return (np.concatenate(self.lower), np.concatenate(self.upper), starts,
-                np.concatenate(self.index).astype(np.int32), np.concatenate(self.value))
+        indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        matrix = csr_matrix((np.concatenate(self.value), np.concatenate(self.index),
+                             indptr), shape=(lengths.size, n_cols))
+        return matrix, np.concatenate(self.lower), np.concatenate(self.upper)
 
 
 @dataclass
@@ -251,57 +266,30 @@ def build(offers: Offers, limits: Limits, budget_column: bool = False,
                   risk_col=r_col if risk is not None else None)
 
 
-def _solve(model: _Model, limits: Limits, relax: bool = False):  # type: ignore[no-untyped-def]
-    import highspy
-
-    with quiet_stdout():
-        h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("time_limit", float(limits.time_limit))
-    h.setOptionValue("mip_rel_gap", float(limits.mip_gap))
-    if not relax:
-        # HiGHS's presolve turns each semi-integer (a minimum order) into a binary and an
-        # integer, and the root of that model takes longer than the whole search without
-        # it: on the 20,000-offer benchmark 3.2-3.8 s against 1.5-2.6 s (five instances,
-        # the same plans within the gap), and on a 1,000-offer plan under risk it had no
-        # good plan after 300 s where without it the optimum came in 1 s
-        # (docs/benchmarks.md). The LP relaxation keeps presolve.
-        h.setOptionValue("presolve", "off")
-    inf = h.getInfinity()
-    lower = np.where(np.isinf(model.col_lower), -inf, model.col_lower)
-    upper = np.where(np.isinf(model.col_upper), inf, model.col_upper)
-    h.addVars(model.n_cols, lower, upper)
-    h.changeColsCost(model.n_cols, np.arange(model.n_cols, dtype=np.int32), model.cost)
-    rl, ru, starts, index, value = model.rows.csr()
-    rl = np.where(np.isinf(rl), -inf, rl)
-    ru = np.where(np.isinf(ru), inf, ru)
-    h.addRows(len(rl), rl, ru, len(index), starts, index, value)
-    if not relax and len(model.integer):
-        kinds = np.full(model.n_cols, highspy.HighsVarType.kContinuous)
-        kinds[model.integer] = highspy.HighsVarType.kInteger
-        kinds[model.semi] = highspy.HighsVarType.kSemiInteger
-        cols = model.integer.astype(np.int32)
-        h.changeColsIntegrality(len(cols), cols, kinds[cols])
-    elif relax and len(model.semi):  # the relaxation: 0..upper (a semi-integer's hull)
-        h.changeColsBounds(len(model.semi), model.semi.astype(np.int32),
-                           np.zeros(len(model.semi)), model.col_upper[model.semi])
-    h.changeObjectiveSense(highspy.ObjSense.kMaximize)
-    h.run()
-    return h
-
-
-_STATUS = {
-    "kOptimal": Status.OPTIMAL,
-    "kInfeasible": Status.INFEASIBLE,
-    "kUnbounded": Status.UNBOUNDED,
-    "kUnboundedOrInfeasible": Status.INFEASIBLE,  # only if the plain solve cannot tell
-}
+def _solve(model: _Model, limits: Limits, relax: bool = False) -> SolverResult:
+    """The model through the one HiGHS wrapper; ``relax``: its LP relaxation, with the
+    duals and ranging that say what more budget buys."""
+    matrix, row_lower, row_upper = model.rows.csr(model.n_cols)
+    lower = model.col_lower.copy()
+    if relax:  # a semi-integer's hull: 0..upper
+        lower[model.semi] = 0.0
+    # HiGHS's presolve turns each semi-integer (a minimum order) into a binary and an
+    # integer, and the root of that model takes longer than the whole search without it:
+    # on the 20,000-offer benchmark 3.2-3.8 s against 1.5-2.6 s (five instances, the same
+    # plans within the gap), and on a 1,000-offer plan under risk it had no good plan
+    # after 300 s where without it the optimum came in 1 s (docs/benchmarks.md). The LP
+    # relaxation keeps presolve.
+    return highs.solve(model.cost, lower, model.col_upper, matrix, row_lower, row_upper,
+                       None if relax else model.integer, semi=model.semi, maximise=True,
+                       time_limit=limits.time_limit, gap=limits.mip_gap, presolve=relax,
+                       sensitivity=relax)
 
 
 def solve(offers: Offers, limits: Limits, risk: Risk | None = None) -> Allocation:
     """The best plan HiGHS finds within the time limit and gap; never raises on bad luck.
-    With ``risk``, the plan with the best lower-tail mean over the draws (see the module
-    doc); ``expected_effects`` stays at ``effects_per_unit``."""
+    A solve stopped by the time limit keeps the best plan found (status ``feasible``,
+    with its gap). With ``risk``, the plan with the best lower-tail mean over the draws
+    (see the module doc); ``expected_effects`` stays at ``effects_per_unit``."""
     n = len(offers)
     offered = set(offers.product_id.tolist())
     if any(units > 0 and pid not in offered for pid, units in limits.require.items()):
@@ -309,30 +297,17 @@ def solve(offers: Offers, limits: Limits, risk: Risk | None = None) -> Allocatio
     t = time.perf_counter()
     model = build(offers, limits, risk=risk)
     built = time.perf_counter() - t
-    t = time.perf_counter()
-    h = _solve(model, limits)
-    name = h.getModelStatus().name
-    if name == "kUnboundedOrInfeasible":  # presolve cannot tell; the plain solve can
-        h.setOptionValue("presolve", "off")
-        h.run()
-        name = h.getModelStatus().name
-    solved = time.perf_counter() - t
-    info = h.getInfo()
-    status = _STATUS.get(name)
-    values = np.asarray(h.getSolution().col_value)
-    has_values = values.size == model.n_cols and info.primal_solution_status == 2
-    if status is None:
-        status = Status.FEASIBLE if has_values else Status.NO_SOLUTION
-    result = Allocation(status, np.zeros(n, np.int64), build_seconds=built,
-                        solve_seconds=solved)
-    if status.has_plan:
-        lots = np.rint(values[:n]).astype(np.int64)
+    got = _solve(model, limits)
+    result = Allocation(got.status, np.zeros(n, np.int64), build_seconds=built,
+                        solve_seconds=got.seconds, solver=got)
+    if got.is_ok and got.x is not None:
+        lots = np.rint(got.x[:n]).astype(np.int64)
         result.quantity = lots * offers.lot_size
         result.expected_effects = float(result.quantity @ offers.effects_per_unit)
         result.total_cost = float(result.quantity @ offers.unit_price)
-        result.gap = float(info.mip_gap) if np.isfinite(info.mip_gap) else 0.0
+        result.gap = got.gap
         if risk is not None:
-            result.risk_value = float(info.objective_function_value)
+            result.risk_value = got.objective
     return result
 
 
@@ -356,26 +331,23 @@ class BudgetRate:
 def _rate_at(offers: Offers, limits: Limits) -> tuple[float, float, float | None] | None:
     """(rate, the budget up to which the optimal basis stays, the value there) at
     ``limits.budget``: the budget column's reduced cost and HiGHS's ranging of its bound."""
-    import highspy
-
     model = build(offers, limits, budget_column=True)
-    h = _solve(model, limits, relax=True)
-    if h.getModelStatus().name != "kOptimal":
+    got = _solve(model, limits, relax=True)
+    if not got.optimal or got.col_dual is None:
         return None
     col = model.budget_col
     assert col is not None
     unit = limits.budget / 1000 if limits.budget > 0 else 1.0
     # negative where a minimum category share, which grows with the budget, forces money
     # onto offers that buy fewer effects
-    rate = float(np.asarray(h.getSolution().col_dual)[col]) / unit
+    rate = float(got.col_dual[col]) / unit
     rate = 0.0 if abs(rate) < 1e-12 else rate
-    status, ranging = h.getRanging()
-    if status != highspy.HighsStatus.kOk or not ranging.valid:
+    if got.bound_up_value is None or got.bound_up_objective is None:
         return rate, float(limits.budget), None
-    up = float(ranging.col_bound_up.value_[col])
-    if not np.isfinite(up) or up >= h.getInfinity():
+    up = float(got.bound_up_value[col])
+    if not np.isfinite(up):
         return rate, float("inf"), None
-    return rate, float(max(limits.budget, up * unit)), float(ranging.col_bound_up.objective_[col])
+    return rate, float(max(limits.budget, up * unit)), float(got.bound_up_objective[col])
 
 
 def budget_rate(offers: Offers, limits: Limits, steps: int = 6) -> BudgetRate | None:
@@ -428,22 +400,13 @@ def greedy(offers: Offers, limits: Limits) -> Allocation:
                       float(q @ offers.unit_price))
 
 
-def effects_interval(offers: Offers, quantity: NDArray[np.int64], level: float = 0.90,
-                     draws: int = 1000, seed: int = 0) -> tuple[float, float]:
-    """Interval of a plan's expected effects from the rates' Gamma uncertainty (sampled).
-
-    Offers whose rate was given by the user count as certain; the others are drawn from
-    their Gamma posterior, whatever point (mean or a quantile) the plan was chosen at.
-    """
+def effects_interval(offers: Offers, quantity: NDArray[np.int64], level: float = 0.90
+                     ) -> tuple[float, float]:
+    """Interval of a plan's expected effects over the joint draws of the rates
+    (``Offers.rate_draws``): rates given by the user count as certain; the others move
+    together as the model has them, whatever point (mean or a tail) the plan was chosen
+    for."""
     bought = np.flatnonzero(quantity > 0)  # only what the plan buys can vary its effects
-    rate = np.broadcast_to(offers.effects_per_unit[bought], (draws, len(bought))).copy()
-    if offers.rate_shape is not None and offers.rate_rate is not None:
-        uncertain = np.isfinite(offers.rate_shape[bought])
-        if uncertain.any():
-            rng = np.random.default_rng(seed)
-            idx = bought[uncertain]
-            rate[:, uncertain] = rng.gamma(offers.rate_shape[idx], 1.0 / offers.rate_rate[idx],
-                                           size=(draws, len(idx)))
-    totals = rate @ quantity[bought]
+    totals = offers.draws_of(bought) @ quantity[bought]
     tail = (1 - level) / 2
     return float(np.quantile(totals, tail)), float(np.quantile(totals, 1 - tail))

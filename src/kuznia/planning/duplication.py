@@ -28,10 +28,13 @@ from kuznia.planning import highs
 
 @dataclass
 class Choice:
-    chosen: np.ndarray  # bool (C,)
-    objective: float  # weighted expected shortfall on the scenarios it was chosen on
-    status: str
-    gap: float
+    chosen: np.ndarray  # bool (C,); nothing when the solver found no solution
+    objective: float | None  # weighted expected shortfall on the scenarios chosen on
+    solver: highs.SolverResult  # optimal, or the best found within the time limit
+
+    @property
+    def status(self) -> highs.Status:
+        return self.solver.status
 
 
 def weighted_shortfall(base: np.ndarray, extra: np.ndarray, cand_product: np.ndarray,
@@ -47,7 +50,8 @@ def weighted_shortfall(base: np.ndarray, extra: np.ndarray, cand_product: np.nda
 def choose(base: np.ndarray, extra: np.ndarray, cand_product: np.ndarray, cost: np.ndarray,
            budget: float, demand: np.ndarray, stock: np.ndarray, weights: np.ndarray, *,
            time_limit: float = 60.0, gap: float = 1e-4) -> Choice:
-    """Solve the SAA MILP. ``base`` (N, H, P), ``extra`` (N, H, C)."""
+    """Solve the SAA MILP. ``base`` (N, H, P), ``extra`` (N, H, C). A solve stopped by
+    the time limit keeps the best choice found (the first version chose nothing)."""
     n, months, n_prod = base.shape
     n_cand = cost.size
     pairs = n * n_prod * months
@@ -83,8 +87,9 @@ def choose(base: np.ndarray, extra: np.ndarray, cand_product: np.ndarray, cost: 
     col_upper[:n_cand] = 1.0
     sol = highs.solve(cost_vec, col_lower, col_upper, a, lower, upper,
                       np.arange(n_cand), time_limit=time_limit, gap=gap)
-    chosen = sol.x[:n_cand] > 0.5
-    return Choice(chosen, sol.objective, sol.status, sol.gap)
+    chosen = (sol.x[:n_cand] > 0.5 if sol.is_ok and sol.x is not None
+              else np.zeros(n_cand, dtype=bool))
+    return Choice(chosen, sol.objective, sol)
 
 
 def greedy(base: np.ndarray, extra: np.ndarray, cand_product: np.ndarray, cost: np.ndarray,

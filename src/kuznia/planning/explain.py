@@ -173,3 +173,28 @@ def violations(offers: Offers, limits: Limits, quantity: np.ndarray,
         if got < units:
             out.append(f"{got:,.0f} {pid}, under the {units:,} required")
     return out
+
+
+def why_nothing(offers: Offers, limits: Limits) -> str:
+    """Why the best plan buys nothing, in words: said instead of an empty plan."""
+    adds = offers.effects_per_unit > 0
+    if not adds.any():
+        return "no offer adds expected effects (every rate is 0)"
+    smallest = np.maximum(offers.min_order, offers.lot_size) * offers.unit_price
+    fits = adds & (smallest <= limits.budget) & (offers.capacity >= offers.lot_size)
+    if not fits.any():
+        cheapest = int(np.argmin(np.where(adds, smallest, np.inf)))
+        return (f"every offer's smallest order costs more than the budget of "
+                f"{_money(limits.budget)} (the cheapest that adds effects: "
+                f"{offers.product_id[cheapest]} from {offers.producer_id[cheapest]}, "
+                f"{_money(smallest[cheapest])})")
+    share = limits.max_producer_share
+    if share is not None and share < 1:
+        alone = [pid for pid in np.unique(offers.product_id[fits])
+                 if len(np.unique(offers.producer_id[offers.product_id == pid])) * share < 1]
+        if len(alone) == len(np.unique(offers.product_id[fits])):
+            return (f"the {share:.0%} producer cap lets no unit be bought: every product "
+                    f"within the budget has offers from too few producers "
+                    f"({', '.join(alone[:3])}{', ...' if len(alone) > 3 else ''})")
+    return ("no offer adds expected effects within the budget and every limit at once; "
+            "relax the caps or the minimum shares one at a time to see which one stops it")

@@ -88,8 +88,8 @@ def plan(counts: np.ndarray, group_product: np.ndarray, transit: np.ndarray,
     up = np.concatenate([np.where(unreachable, 0.0, counts.astype(float)),
                          np.repeat(capacity.astype(float), slots)])
     sol = highs.solve(finish[gg, jj, ss], np.zeros(n_var), np.full(n_var, np.inf), a, lo, up)
-    if not sol.optimal:
-        return RepairPlan(f"no plan within {MAX_SLOTS} months ({sol.status})", [], finish,
+    if not sol.is_ok or sol.x is None:
+        return RepairPlan(f"no plan within {MAX_SLOTS} months ({sol.words})", [], finish,
                           None, None, unreachable)
     y = np.rint(sol.x).astype(int)
     used = y > 0
@@ -98,4 +98,4 @@ def plan(counts: np.ndarray, group_product: np.ndarray, transit: np.ndarray,
     placed = y[used].sum()
     mean = float((y * finish[gg, jj, ss]).sum() / placed) if placed else None
     clear = float(finish[gg, jj, ss][used].max()) if placed else None
-    return RepairPlan("optimal", flows, finish, mean, clear, unreachable)
+    return RepairPlan(sol.words, flows, finish, mean, clear, unreachable)

@@ -26,6 +26,7 @@ from kuznia.analytics.cost_per_effect import (
     rank_with_ties,
     shrunk_fit,
 )
+from kuznia.analytics.partial_pooling import pooled_rate_draws
 from kuznia.errors import UsageError
 from kuznia.services import params
 from kuznia.services.periods import check_order, in_months, on_days, whole_months
@@ -248,7 +249,7 @@ def _rank_producers(rows: list[dict[str, Any]], by: tuple[str, ...], n: np.ndarr
     peers = [b for b in by if b != "producer"]
     labels = np.array(["\x1f".join(str(r.get(GROUP_KEYS[b])) for b in peers) for r in rows])
     phi = group_dispersion(e, q, n, labels)
-    shape, rate, pooled = shrunk_fit(e, n, labels, phi)
+    shape, rate, _ = shrunk_fit(e, n, labels, phi)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = shape / rate
         per_use = cost / n
@@ -256,7 +257,8 @@ def _rank_producers(rows: list[dict[str, Any]], by: tuple[str, ...], n: np.ndarr
     # uses with no producer named count in the product's rate, but are no producer to
     # rank (money cannot go to them)
     named = np.array([bool(r.get("producer_id")) for r in rows])
-    ranking = rank_with_ties(np.where(named, per_use, np.nan), shape, rate, pooled, labels)
+    draws = pooled_rate_draws(e, n, labels, phi)  # each producer's own, partially pooled
+    ranking = rank_with_ties(np.where(named, per_use, np.nan), draws, mean, labels)
     for i, r in enumerate(rows):
         r["effects_per_use_shrunk"] = _nan_to_none(mean[i])
         r["cost_per_effect_shrunk"] = _nan_to_none(shrunk[i])
@@ -288,7 +290,9 @@ def _explain(table: CostTable, e: np.ndarray, unpriced: np.ndarray, level: float
             "the product's dispersion): small samples move most, and producers whose rates "
             "do not differ beyond chance share one rate; a producer ties with the one ranked "
             "above it unless it is worse with 90% probability (rank_tied); p_best is its "
-            "probability of being the product's cheapest per effect")
+            "probability of being the product's cheapest per effect, from draws of every "
+            "producer's rate with the spread between producers as uncertain as the data "
+            "leave it (producers that cannot be told apart share it about equally)")
     lot = sum(r["units_lot_price"] for r in table.rows)
     prod = sum(r["units_producer_price"] for r in table.rows)
     total = sum(r["units_used"] for r in table.rows)

@@ -2,9 +2,10 @@
 
 Offers come from a file (checked like an import, not stored) or from the ``offers`` table.
 Where an offer has no ``effects_per_unit``, the rate is estimated from the workspace's uses
-of that product and producer, per unit used, shrunk towards the product's rate (the same
-empirical-Bayes prior as the producer rankings), at the point ``risk`` names: ``mean`` or
-a lower quantile such as ``q10`` (a plan that holds up if the rates disappoint).
+of that product and producer, per unit used, partially pooled with the product's other
+producers and allowing for the product's dispersion (``planning.rates``): its posterior
+mean is what the plan maximises, and the joint draws behind it give the plan's interval
+and, with ``risk`` such as ``q10``, the tail the plan is chosen for.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import numpy as np
 import polars as pl
 from sqlalchemy import func, select
 
-from kuznia.analytics.cost_per_effect import shrunk_posteriors
 from kuznia.errors import ConflictError, InputError, NotFoundError, RowProblem, UsageError
 from kuznia.planning.allocation import (
     BudgetRate,
@@ -32,7 +32,8 @@ from kuznia.planning.allocation import (
     greedy,
     solve,
 )
-from kuznia.planning.explain import binding, infeasible_reasons, violations
+from kuznia.planning.explain import binding, infeasible_reasons, violations, why_nothing
+from kuznia.planning.rates import rate_draws
 from kuznia.services import audit, params
 from kuznia.services.imports import read_checked
 from kuznia.services.results import Tabular, json_safe
@@ -102,47 +103,46 @@ def _stored_offers(store: Store) -> pl.DataFrame:
         "effects_per_unit": pl.Float64})
 
 
-def _with_rates(store: Store, frame: pl.DataFrame, risk: str, name: str) -> pl.DataFrame:
-    """Fill effects_per_unit (and its Gamma uncertainty) from the uses, where not given."""
+def _with_rates(store: Store, frame: pl.DataFrame, risk: str, name: str
+                ) -> tuple[pl.DataFrame, np.ndarray]:
+    """Fill effects_per_unit from the uses where not given: the posterior mean of joint
+    draws of every product and producer's rate (``planning.rates``), returned beside the
+    frame (draws x pairs; ``rate_column`` names each offer's column, -1 where given)."""
+    cube = s.use_cube.c
     with store.read() as conn:
         sums = conn.execute(
-            select(s.use_cube.c.product_id, s.use_cube.c.producer_id,
-                   func.sum(s.use_cube.c.effects), func.sum(s.use_cube.c.units_used))
-            .group_by(s.use_cube.c.product_id, s.use_cube.c.producer_id)).all()
+            select(cube.product_id, cube.producer_id, func.sum(cube.effects),
+                   func.sum(cube.effects_sq), func.sum(cube.uses), func.sum(cube.units_used))
+            .group_by(cube.product_id, cube.producer_id)).all()
         lookups = {
             "region": dict(conn.execute(select(s.producers.c.producer_id,
                                                s.producers.c.region)).all()),
             "category": dict(conn.execute(select(s.products.c.product_id,
                                                  s.products.c.category)).all()),
         }
+    sum_cols = ("effects", "effects_sq", "uses", "units")
     seen = pl.DataFrame([tuple(r) for r in sums], orient="row", schema={
-        "product_id": pl.String, "producer_id": pl.String, "effects": pl.Float64,
-        "units": pl.Float64})
-    pairs = pl.concat([seen, frame.select("product_id", "producer_id",
-                                          pl.lit(0.0).alias("effects"),
-                                          pl.lit(0.0).alias("units"))]
-                      ).group_by("product_id", "producer_id").agg(pl.col("effects", "units").sum())
-    shape, rate = shrunk_posteriors(pairs["effects"].to_numpy(), pairs["units"].to_numpy(),
-                                    pairs["product_id"].to_numpy())
-    pairs = pairs.with_columns(pl.Series("shape", shape), pl.Series("rate", rate))
-    q = _risk_quantile(risk)
-    if q is None:
-        point = shape / rate
-    else:
-        from scipy import stats
-
-        point = stats.gamma.ppf(q, shape) / rate
-    pairs = pairs.with_columns(pl.Series("estimate", point), pl.Series("mean", shape / rate))
-    out = frame.join(pairs.select("product_id", "producer_id", "shape", "rate", "estimate",
-                                  "mean"), on=["product_id", "producer_id"], how="left")
+        "product_id": pl.String, "producer_id": pl.String,
+        **{c: pl.Float64 for c in sum_cols}})
+    pairs = (pl.concat([seen, frame.select("product_id", "producer_id",
+                                           *[pl.lit(0.0).alias(c) for c in sum_cols])])
+             .group_by("product_id", "producer_id").agg(pl.col(*sum_cols).sum())
+             .sort("product_id", "producer_id"))
+    draws = rate_draws(*(pairs[c].to_numpy() for c in sum_cols),
+                       pairs["product_id"].to_numpy())
+    with np.errstate(invalid="ignore"):
+        mean = draws.mean(axis=0)
+    pairs = pairs.with_columns(pl.Series("mean", mean).fill_nan(None),
+                               pl.Series("column", np.arange(pairs.height), dtype=pl.Int64))
+    out = frame.join(pairs.select("product_id", "producer_id", "mean", "column"),
+                     on=["product_id", "producer_id"], how="left")
     given = pl.col("effects_per_unit").is_not_null()
     out = out.with_columns(
         pl.when(given).then(pl.col("effects_per_unit")).otherwise(pl.col("mean"))
         .alias("mean_rate"),
-        pl.when(given).then(pl.col("effects_per_unit")).otherwise(pl.col("estimate"))
+        pl.when(given).then(pl.col("effects_per_unit")).otherwise(pl.col("mean"))
         .alias("effects_per_unit"),
-        pl.when(given).then(None).otherwise(pl.col("shape")).alias("shape"),
-        pl.when(given).then(None).otherwise(pl.col("rate")).alias("rate"),
+        pl.when(given).then(-1).otherwise(pl.col("column")).alias("rate_column"),
         pl.when(given).then(pl.lit("given")).otherwise(pl.lit(f"uses ({risk})"))
         .alias("rate_source"),
         pl.col("producer_id").replace_strict(lookups["region"], default="").alias("region"),
@@ -155,33 +155,13 @@ def _with_rates(store: Store, frame: pl.DataFrame, risk: str, name: str) -> pl.D
                                f"{r['product_id']}/{r['producer_id']}")
                     for r in out.head(20).iter_rows(named=True)]
         raise InputError(name, problems, out.height, out.height)
-    return out.drop("estimate", "mean")
+    return out.drop("mean", "column"), draws
 
 
-RISK_DRAWS = 200
+RISK_DRAWS = 200  # of the joint draws, the first 200 make the plan's tail (MILP rows)
 
 
-def _rate_draws(offers: Offers, draws: int = RISK_DRAWS, seed: int = 0) -> np.ndarray:
-    """``draws`` x offers effects per unit, all rates at once: an offer's rate drawn from
-    its Gamma posterior, one draw per product and producer shared by its offers; a rate
-    the user gave stays as given. Seeded: the same offers give the same plan."""
-    rng = np.random.default_rng(seed)
-    out = np.broadcast_to(offers.effects_per_unit, (draws, len(offers))).copy()
-    if offers.rate_shape is None or offers.rate_rate is None:
-        return out
-    keys = np.char.add(np.char.add(offers.product_id.astype(str), "\x1f"),
-                       offers.producer_id.astype(str))
-    uniq, first, back = np.unique(keys, return_index=True, return_inverse=True)
-    shape, rate = offers.rate_shape[first], offers.rate_rate[first]
-    drawn = np.isfinite(shape) & (shape > 0) & (rate > 0)
-    pair = np.full((draws, uniq.size), np.nan)
-    pair[:, drawn] = rng.gamma(shape[drawn], 1.0, (draws, int(drawn.sum()))) / rate[drawn]
-    uncertain = drawn[back.ravel()]
-    out[:, uncertain] = pair[:, back.ravel()[uncertain]]
-    return out
-
-
-def _to_offers(frame: pl.DataFrame) -> Offers:
+def _to_offers(frame: pl.DataFrame, draws: np.ndarray) -> Offers:
     def col(name: str, dtype: Any) -> np.ndarray:
         return frame[name].to_numpy().astype(dtype)
 
@@ -190,9 +170,8 @@ def _to_offers(frame: pl.DataFrame) -> Offers:
         region=col("region", str), category=col("category", str),
         unit_price=col("unit_price", float), capacity=col("capacity", np.int64),
         min_order=col("min_order", np.int64), lot_size=col("lot_size", np.int64),
-        effects_per_unit=col("effects_per_unit", float),
-        rate_shape=frame["shape"].fill_null(np.nan).to_numpy().astype(float),
-        rate_rate=frame["rate"].fill_null(np.nan).to_numpy().astype(float))
+        effects_per_unit=col("effects_per_unit", float), rate_draws=draws,
+        rate_column=frame["rate_column"].fill_null(-1).to_numpy().astype(np.int64))
 
 
 @dataclass
@@ -218,6 +197,13 @@ class PlanResult(Tabular):
     # the plan chosen for the expected rates (level, draws, tail_mean, quantile,
     # mean_plan_tail_mean, mean_plan_expected_effects)
     risk: dict[str, Any] | None = None
+    # the outcome in words: "optimal", "best found within the time limit, gap 0.4%",
+    # "nothing bought: ..." (plans saved before it was kept have none)
+    outcome: str = ""
+
+    @property
+    def words(self) -> str:
+        return self.outcome or self.status
 
     @property
     def lines(self) -> list[dict[str, Any]]:
@@ -278,7 +264,8 @@ def allocate(
             raise UsageError(f"{{without_producers}} names {', '.join(unknown)}, which no "
                              "offer is from", params=("without_producers",))
         frame = frame.filter(~pl.col("producer_id").is_in(what_if.without_producers))
-    frame = _with_rates(store, frame, risk, name).sort("product_id", "producer_id")
+    frame, draws = _with_rates(store, frame, risk, name)
+    frame = frame.sort("product_id", "producer_id")
     no_rate = frame.filter(pl.col("effects_per_unit").is_null()
                            | pl.col("effects_per_unit").is_nan())
     left_out = [f"{r['product_id']}/{r['producer_id']}" for r in no_rate.iter_rows(named=True)]
@@ -288,7 +275,7 @@ def allocate(
         raise UsageError(f"{name}: no offer with any capacity{' left' if left_out else ''}; "
                          "nothing can be bought" + (f" ({len(left_out)} offers have no rate)"
                                                     if left_out else ""))
-    offers = _to_offers(frame)
+    offers = _to_offers(frame, draws)
     mean_rate = frame["mean_rate"].to_numpy().astype(float)  # what we expect, whatever --risk
     limits = Limits(budget=budget, max_producer_share=max_producer_share,
                     max_region_share=max_region_share,
@@ -297,7 +284,8 @@ def allocate(
     risk_plan = None
     if _risk_quantile(risk) is not None:  # the plan's own lower tail over joint draws
         offers = replace(offers, effects_per_unit=mean_rate)
-        risk_plan = Risk(_rate_draws(offers), _risk_quantile(risk) or 0.1)
+        risk_plan = Risk(offers.draws_of(np.arange(len(offers)), RISK_DRAWS),
+                         _risk_quantile(risk) or 0.1)
     result = solve(offers, limits, risk_plan)
     base = greedy(offers, limits)
     inputs = {
@@ -317,13 +305,25 @@ def allocate(
         "expected_effects": float(base.quantity @ mean_rate), "total_cost": base.total_cost,
         "breaks": violations(offers, limits, base.quantity),
     }
-    solver = {"name": "HiGHS", "gap": result.gap, "build_seconds": result.build_seconds,
-              "solve_seconds": result.solve_seconds}
+    solver = {"name": "HiGHS", "outcome": result.words, "gap": result.gap,
+              "build_seconds": result.build_seconds, "solve_seconds": result.solve_seconds}
     if not result.status.has_plan:
         why = infeasible_reasons(offers, limits) if result.status == "infeasible" else [
-            "the solver stopped before finding any plan; raise the time limit"]
+            f"the solver stopped before finding any plan ({result.words}); raise the "
+            "time limit"]
         return PlanResult(str(result.status), 0.0, None, None, 0.0, [], baseline, [],
-                          why + note_left_out, None, None, solver, inputs, left_out)
+                          why + note_left_out, None, None, solver, inputs, left_out,
+                          outcome=result.words)
+    outcome = result.words
+    if not result.quantity.any():  # the best plan buys nothing: say so, and why
+        outcome = ("nothing bought: " + why_nothing(offers, limits)
+                   if result.status == "optimal" else
+                   "nothing bought: no plan better than nothing found within "
+                   f"{(result.solver and result.solver.stopped_by) or 'the limits'}; "
+                   "raise the time limit")
+        return PlanResult(str(result.status), 0.0, 0.0, 0.0, 0.0, [], baseline, [],
+                          [outcome, *note_left_out], None, None, solver, inputs, left_out,
+                          outcome=outcome)
     low, high = effects_interval(offers, result.quantity)
     expected = float(result.quantity @ mean_rate)
     lines = [
@@ -364,6 +364,10 @@ def allocate(
             + (f"; the plan for the expected rates averages {mean_tail:,.0f} there"
                if mean_tail is not None else "")
             + "; the figures above are at the expected rates")
+    if result.status != "optimal":
+        explanation.insert(0, f"{result.words}: the best plan found before the solver "
+                              "stopped, not proven the best; a longer time limit may find "
+                              "a better one")
     explanation += note_left_out
     if more is not None:
         explanation.append(_more_budget(budget, more))
@@ -372,7 +376,7 @@ def allocate(
                                                                   result.quantity),
                       explanation, None if more is None else more.rate,
                       None if more is None or not np.isfinite(more.holds_to) else more.holds_to,
-                      solver, inputs, left_out, risk_summary)
+                      solver, inputs, left_out, risk_summary, outcome)
 
 
 def _more_budget(budget: float, more: BudgetRate) -> str:

@@ -341,7 +341,9 @@ class Duplication:
     chosen: list[str]
     cost: float
     budget: float
-    status: str
+    status: str  # optimal, or feasible: the best found within the time limit
+    solver: str  # the outcome in words ("best found within the time limit, gap 0.4%")
+    gap: float | None
     saa_scenarios: int
     scenarios: int
     before: tuple[float, float, float]
@@ -359,7 +361,7 @@ class Duplication:
 
         return {
             "chosen": self.chosen, "cost": self.cost, "budget": self.budget,
-            "status": self.status,
+            "status": self.status, "solver": self.solver, "gap": self.gap,
             "expected_shortfall_before": self.before[0],
             "expected_shortfall_after": self.after[0],
             "interval_before": iv(self.before), "interval_after": iv(self.after),
@@ -423,8 +425,10 @@ def duplicate(store: Store, candidates_path: str | Path, budget: float, months: 
     sub = np.array([remap[p] for p in cand.product])
     choice = choose(saa.output[:, :, used], saa.extra, sub, cost, budget, dem[used],
                     net.stock[used], w[used], time_limit=time_limit)
-    if choice.status not in ("optimal", "time_limit"):
-        raise UsageError(f"the duplication model could not be solved ({choice.status})")
+    if not choice.solver.is_ok:
+        hint = ("; raise --time-limit" if choice.status == "no_solution" else "")
+        raise UsageError(f"the duplication model could not be solved "
+                         f"({choice.solver.words}){hint}")
     picked_greedy = greedy(saa.output[:, :, used], saa.extra, sub, cost, budget, dem[used],
                            net.stock[used], w[used])
     fresh = simulate(net.regions, net.sites, n_p, months, scenarios, seed, extra=cand,
@@ -442,7 +446,7 @@ def duplicate(store: Store, candidates_path: str | Path, budget: float, months: 
     return Duplication(
         chosen=[ids[i] for i in np.flatnonzero(choice.chosen)],
         cost=float(cost[choice.chosen].sum()), budget=float(budget),
-        status=choice.status,
+        status=str(choice.status), solver=choice.solver.words, gap=choice.solver.gap,
         saa_scenarios=saa_scenarios, scenarios=scenarios,
         before=_interval(before, 0.0), after=_interval(after, 0.0),
         reduction=_interval(before - after),
