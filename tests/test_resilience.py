@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import kuznia
@@ -81,10 +83,13 @@ def test_region_figures_from_the_strikes_history(filled: kuznia.Workspace):
     rows = {r["region"]: r for r in resilience.estimate_regions(filled.store,
                                                                  dt.date(2026, 11, 23))}
     north = rows["North"]
-    # March to November 2026: 9 months observed, North struck in one of them
-    assert (north["months_struck"], north["months_observed"]) == (1, 9)
-    assert north["monthly_strike_probability"] == pytest.approx(1.5 / 10)  # Jeffreys mean
-    assert north["monthly_strike_probability_low"] < 1 / 9 < north[
+    # the history runs from the workspace's first record (the first use, 10 February
+    # 2026), not from the first strike (14 March): February to November, 10 months
+    assert (north["months_struck"], north["months_observed"]) == (1, 10)
+    assert (north["observed_from"], north["observed_to"]) == ("2026-02", "2026-11")
+    assert north["history_from"] == "first record"
+    assert north["monthly_strike_probability"] == pytest.approx(1.5 / 11)  # Jeffreys mean
+    assert north["monthly_strike_probability_low"] < 1 / 10 < north[
         "monthly_strike_probability_high"]
     assert rows["West"]["monthly_strike_probability"] > 0  # never struck is not safe
     assert north["repair_months"] == 3  # 14 March to 30 May: 77 days
@@ -92,6 +97,107 @@ def test_region_figures_from_the_strikes_history(filled: kuznia.Workspace):
     assert rows["West"]["months_struck"] == 0
     res = resilience.run(filled.store, months=3, scenarios=200, start=START, from_history=True)
     assert res.figures_from == "strikes history"
+
+
+def test_strikes_after_the_day_do_not_count(filled: kuznia.Workspace):
+    """As of 30 June 2026 Centre's strike of 2 October has not happened (the first version
+    counted it); its repair after the day is not known yet either."""
+    rows = {r["region"]: r for r in resilience.estimate_regions(filled.store,
+                                                                 dt.date(2026, 6, 30))}
+    assert (rows["Centre"]["months_struck"], rows["Centre"]["strikes"]) == (0, 0)
+    assert (rows["North"]["months_struck"], rows["North"]["months_observed"]) == (1, 5)
+    # as of 20 May North's strike of 14 March is not yet repaired (30 May): no repair months
+    north = {r["region"]: r for r in resilience.estimate_regions(
+        filled.store, dt.date(2026, 5, 20))}["North"]
+    assert north["strikes"] == 1 and north["repair_months"] == 1  # the default, not 3
+
+
+def test_no_history_before_the_day_is_an_answer(filled: kuznia.Workspace):
+    # before every use and strike: no history, no rows (the first version divided by zero)
+    assert resilience.estimate_regions(filled.store, dt.date(2026, 1, 15)) == []
+    out = CliRunner().invoke(app, ["resilience", "regions", "--db", filled.store.url,
+                                   "--as-of", "2026-01-15"])
+    assert out.exit_code == 0, out.output
+    assert "no history" in out.output
+    # the first version printed p_hit_in_horizon -10.39 here; now it says there is nothing
+    out = CliRunner().invoke(app, ["resilience", "simulate", "--db", filled.store.url,
+                                   "--from-history", "--start", "2026-02-01", "--months", "3",
+                                   "--scenarios", "20", "--json"])
+    assert out.exit_code == 2, out.output  # a usage error, not an internal one (3)
+    assert "no history" in out.output
+    # a stated history start: January 2026, no strike yet, figures in [0, 1]
+    res = resilience.run(filled.store, months=3, scenarios=20, start=dt.date(2026, 2, 1),
+                         from_history=True, history_from=dt.date(2026, 1, 1))
+    assert all(0 <= s["p_hit_in_horizon"] <= 1 for s in res.sites)
+    with pytest.raises(UsageError, match="history_from"):
+        resilience.estimate_regions(filled.store, dt.date(2026, 1, 15), dt.date(2026, 2, 1))
+
+
+def test_the_history_starts_where_the_record_does_not_at_the_first_strike(
+        filled: kuznia.Workspace):
+    """A stated history start counts the quiet months before the first strike."""
+    rows = {r["region"]: r for r in resilience.estimate_regions(
+        filled.store, dt.date(2026, 11, 30), history_from=dt.date(2025, 12, 1))}
+    assert rows["North"]["months_observed"] == 12
+    assert rows["North"]["history_from"] == "stated"
+    assert rows["North"]["monthly_strike_probability"] == pytest.approx(1.5 / 13)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(as_of=st.dates(dt.date(2025, 6, 1), dt.date(2028, 1, 1)),
+       back=st.one_of(st.none(), st.integers(0, 900)))
+def test_strike_figures_stay_probabilities(filled: kuznia.Workspace, as_of: dt.date,
+                                           back: int | None):
+    stated = None if back is None else as_of - dt.timedelta(days=back)
+    rows = resilience.estimate_regions(filled.store, as_of, stated)
+    for r in rows:
+        assert 0 <= r["monthly_strike_probability_low"] <= r["monthly_strike_probability"] \
+            <= r["monthly_strike_probability_high"] < 1
+        assert 0 <= r["months_struck"] <= r["months_observed"]
+        assert r["observed_to"] == as_of.strftime("%Y-%m")
+        assert 0 <= r["site_hit_probability"] <= 1 and 0 <= r["damage_fraction"] <= 1
+    if not rows:
+        with pytest.raises(UsageError):
+            resilience.run(filled.store, months=2, scenarios=2, start=as_of,
+                           from_history=True, history_from=stated)
+        return
+    res = resilience.run(filled.store, months=2, scenarios=2, start=as_of,
+                         from_history=True, history_from=stated)
+    assert all(0 <= s["p_hit_in_horizon"] <= 1 for s in res.sites)
+
+
+def test_the_strike_rate_from_the_history_is_unbiased(filled: kuznia.Workspace,
+                                                      tmp_path: Path):
+    """300 regions of one site each, struck each month with a known chance (0.05, 0.15 or
+    0.3) over the 24 months from the workspace's first record (the first use, February
+    2026): the share of months struck averages the chance within sampling error, and the
+    Jeffreys mean its closed form (24 p + 1/2) / 25. Counting from the first strike (the
+    first version) overstated it by a third to double for a region or three."""
+    rng = np.random.default_rng(26)
+    chances = np.repeat([0.05, 0.15, 0.3], 100)
+    site_rows, strike_rows = [], []
+    for r, p in enumerate(chances):
+        site_rows.append([f"Z{r:03d}", "P002", "FPV-A", f"Z-{r:03d}", 10, "operating"])
+        for m in np.flatnonzero(rng.random(24) < p):
+            y, mo = divmod(1 + int(m), 12)
+            strike_rows.append([f"Z{r:03d}", dt.date(2026 + y, mo + 1, 12).isoformat(), 0.5,
+                                ""])
+    filled.import_file("sites", write_csv(tmp_path / "s.csv", [
+        "site_id", "producer_id", "product_id", "region", "monthly_capacity", "status"],
+        site_rows))
+    filled.import_file("strikes", write_csv(tmp_path / "k.csv", [
+        "site_id", "struck_on", "damage_fraction", "repaired_on"], strike_rows))
+    rows = [r for r in resilience.estimate_regions(filled.store, dt.date(2028, 1, 31))
+            if r["region"].startswith("Z-")]
+    assert {r["months_observed"] for r in rows} == {24}
+    share = np.array([r["months_struck"] / r["months_observed"] for r in rows])
+    mean = np.array([r["monthly_strike_probability"] for r in rows])
+    for p in (0.05, 0.15, 0.3):
+        mine = chances == p
+        se = np.sqrt(p * (1 - p) / 24 / mine.sum())
+        assert abs(share[mine].mean() - p) < 4 * se, (p, share[mine].mean())
+        assert abs(mean[mine].mean() - (24 * p + 0.5) / 25) < 4 * se * 24 / 25
 
 
 def _candidates(tmp_path: Path, rows: list[list[object]]) -> Path:
