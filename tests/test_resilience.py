@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import kuznia
-from helpers import write_csv
+from helpers import brute_force_repairs, write_csv
 from kuznia.analytics.strikes import expected_availability
 from kuznia.cli import app
 from kuznia.errors import InputError, UsageError
@@ -244,6 +244,108 @@ def test_repairs_plan_beats_sending_all_abroad(filled: kuznia.Workspace, tmp_pat
     assert r.clear_days == pytest.approx(40)
     assert r.abroad_mean_days == pytest.approx(60)
     assert len(r.assignments) == 6 and {a["point_id"] for a in r.assignments} == {"HOME"}
+
+
+POINT_COLUMNS = ["point_id", "region", "product_id", "monthly_capacity", "repair_days",
+                 "from_region", "transit_days"]
+
+
+def test_repairs_list_items_that_reach_no_point(filled: kuznia.Workspace, tmp_path: Path):
+    """ATG-B items in West reach no point (the first version crashed here: exit 3, a
+    NumPy integer indexing a Polars 2 Series); they are listed, the others planned."""
+    backlog = write_csv(tmp_path / "b.csv", ["item_id", "product_id", "region", "damaged_on"],
+                        [["I1", "FPV-A", "North", "2026-10-01"],
+                         ["I2", "ATG-B", "West", "2026-10-02"],
+                         ["I3", "ATG-B", "West", "2026-10-03"]])
+    points = write_csv(tmp_path / "p.csv", POINT_COLUMNS,
+                       [["HOME", "Centre", "FPV-A", 2, 10, "North", 3],
+                        ["FAR", "Centre", "ATG-B", 2, 10, "North", 3]])
+    r = repairs.repairs_plan(filled.store, backlog, points, dt.date(2026, 11, 1))
+    assert [a["item_id"] for a in r.assignments] == ["I1"]
+    assert r.unreachable == [{"product_id": "ATG-B", "region": "West", "items": 2,
+                              "item_ids": ["I2", "I3"]}]
+    assert (r.items, r.placed, r.unreachable_items) == (3, 1, 2)
+    assert r.mean_days == pytest.approx(13.0)
+    run = CliRunner().invoke
+    out = run(app, ["repairs", "plan", "--db", filled.store.url, "--backlog", str(backlog),
+                    "--repair-points", str(points), "--as-of", "2026-11-01", "--json"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    assert data["unreachable"][0]["item_ids"] == ["I2", "I3"] and data["placed"] == 1
+    out = run(app, ["repairs", "plan", "--db", filled.store.url, "--backlog", str(backlog),
+                    "--repair-points", str(points), "--as-of", "2026-11-01"])
+    assert out.exit_code == 0, out.output
+    assert "no repair point reachable for 2 ATG-B in West (I2, I3)" in out.output
+
+
+@pytest.mark.parametrize("capacity", [0.5, 1.5])
+def test_repair_capacities_are_whole_repairs(filled: kuznia.Workspace, tmp_path: Path,
+                                             capacity: float):
+    """0.5 a month placed nothing and called it optimal; 1.5 started 2 a month."""
+    backlog = write_csv(tmp_path / "b.csv", ["item_id", "product_id", "region", "damaged_on"],
+                        [["I1", "FPV-A", "North", "2026-10-01"]])
+    points = write_csv(tmp_path / "p.csv", POINT_COLUMNS,
+                       [["HOME", "Centre", "FPV-A", 2, 10, "North", 3],
+                        ["TWO", "Centre", "FPV-A", capacity, 10, "North", 3]])
+    with pytest.raises(InputError, match="p.csv:3: column monthly_capacity.*whole"):
+        repairs.repairs_plan(filled.store, backlog, points, dt.date(2026, 11, 1))
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_every_item_is_placed_within_capacity_or_listed(filled: kuznia.Workspace,
+                                                        tmp_path_factory: pytest.TempPathFactory,
+                                                        data: st.DataObject):
+    """Random backlogs and repair points (some items reaching no point, some points of no
+    capacity): no crash, each item placed once or listed as unreachable, no point starting
+    more than its capacity in a month, and the placed items' total days the least that any
+    assignment gets, by brute force over every assignment with each point's queue
+    simulated."""
+    regions_, products_ = ["North", "Centre", "West"], ["FPV-A", "ATG-B"]
+    n_items = data.draw(st.integers(1, 5))
+    items = [[f"I{i}", data.draw(st.sampled_from(products_)),
+              data.draw(st.sampled_from(regions_)),
+              (dt.date(2026, 10, 1) + dt.timedelta(days=data.draw(st.integers(0, 60))))
+              .isoformat()] for i in range(n_items)]
+    rows = []
+    for j in range(data.draw(st.integers(1, 3))):
+        product = data.draw(st.sampled_from(products_))
+        cap, days = data.draw(st.integers(0, 3)), data.draw(st.integers(1, 45))
+        for origin in data.draw(st.sets(st.sampled_from(regions_), min_size=1)):
+            rows.append([f"R{j}", "Centre", product, cap, days, origin,
+                         data.draw(st.integers(0, 70))])
+    folder = tmp_path_factory.mktemp("rep")
+    r = repairs.repairs_plan(filled.store, write_csv(folder / "b.csv", [
+        "item_id", "product_id", "region", "damaged_on"], items),
+        write_csv(folder / "p.csv", POINT_COLUMNS, rows), dt.date(2026, 11, 1))
+    placed = [a["item_id"] for a in r.assignments]
+    listed = [i for u in r.unreachable for i in u["item_ids"]]
+    assert sorted(placed + listed) == sorted(i[0] for i in items)
+    cap = {(x[0], x[2]): x[3] for x in rows}
+    starts: dict[tuple[str, int], int] = {}
+    for a in r.assignments:
+        key = (a["point_id"], a["start_month"])
+        starts[key] = starts.get(key, 0) + 1
+        assert starts[key] <= cap[(a["point_id"], a["product_id"])]
+    reach = {(x[2], x[5]) for x in rows if x[3] > 0}  # (product, from region)
+    for i in items:
+        assert (i[0] in listed) == ((i[1], i[2]) not in reach)
+    if not placed:
+        assert r.mean_days is None
+        return
+    # the brute force over the placed items: groups (product, region), points (id, product)
+    groups = sorted({(i[1], i[2]) for i in items if i[0] in placed})
+    counts = np.array([sum((i[1], i[2]) == g for i in items) for g in groups])
+    pts = sorted({(x[0], x[2]) for x in rows if x[3] > 0})
+    transit = np.full((len(groups), len(pts)), np.nan)
+    for x in rows:
+        if (x[0], x[2]) in pts and (x[2], x[5]) in groups:
+            transit[groups.index((x[2], x[5])), pts.index((x[0], x[2]))] = x[6]
+    best = brute_force_repairs(counts, transit, np.array([cap[p] for p in pts], dtype=float),
+                        np.array([next(x[4] for x in rows if (x[0], x[2]) == p) for p in pts],
+                                 dtype=float))
+    assert r.mean_days * len(placed) == pytest.approx(best)
 
 
 def test_import_rules_for_the_resilience_tables(ws: kuznia.Workspace, example_dir: Path):

@@ -221,8 +221,8 @@ def repairs_plan(
         t.add_row(p["point_id"], p["product_id"], p["region"], _fmt(p["monthly_capacity"]),
                   str(p["items"]))
     out.print(t)
-    out.print(f"{r.items:,} items: mean {_fmt(r.mean_days, 1)} days until back in service, "
-              f"backlog clear in {_fmt(r.clear_days)} days ({r.status})")
+    out.print(f"{r.placed:,} of {r.items:,} items placed: mean {_fmt(r.mean_days, 1)} days "
+              f"until back in service, backlog clear in {_fmt(r.clear_days)} days ({r.status})")
     if r.abroad_mean_days is not None:
         out.print(f"everything abroad: mean {_fmt(r.abroad_mean_days, 1)} days, clear in "
                   f"{_fmt(r.abroad_clear_days)} days")
@@ -230,4 +230,5 @@ def repairs_plan(
         out.print(r.abroad_note)
     for u in r.unreachable:
         out.print(f"no repair point reachable for {u['items']} {u['product_id']} "
-                  f"in {u['region']}", style="red")
+                  f"in {u['region']} ({', '.join(u['item_ids'])}): not placed, not in the "
+                  "figures", style="red")
