@@ -134,6 +134,47 @@ def test_claims_test_holds_its_level_when_operators_differ_and_effects_cluster()
     assert found / reps >= 0.9
 
 
+def test_one_inflated_operator_does_not_mask_itself():
+    """The issue's case: 11 operators with 200 uses each, one claiming 0.93 effects per use
+    where the others claim 0.29. Its own claims widened the spread that then excused it
+    (tau2 0.25, p = 0.0085 against a bar of 0.0009); judged against the others' spread it
+    stands out."""
+    n = np.full(11, 200.0)
+    e = np.r_[np.full(10, 58.0), 186.0]
+    c = tests.claims(n, e, e * 1.3, min_uses=30)
+    assert c.p[-1] < 0.01 / 11
+    assert c.tau2[-1] < 0.01  # the others agree with one another
+    assert (c.p[:-1] > 0.5).all()
+
+
+def _eleven(rng: np.random.Generator, reps: int, inflate: float | None
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``reps`` products of 11 operators with 200 uses each, whose true rates spread over
+    30% (uniform, 0.85 to 1.15 times 0.29), effects Poisson per use; with ``inflate`` the
+    last operator claims that many times the mean."""
+    rate = 0.29 * rng.uniform(0.85, 1.15, (reps, 11))
+    if inflate:
+        rate[:, -1] = 0.29 * inflate
+    x = rng.poisson(rate[:, :, None], (reps, 11, 200)).astype(float)
+    return np.full((reps, 11), 200.0), x.sum(axis=2), (x * x).sum(axis=2)
+
+
+def test_claims_find_twice_the_mean_among_a_dozen_operators_and_stay_quiet_otherwise():
+    """11 operators differing by 30% (see ``_eleven``), a 1% bar over the 11: one claiming
+    twice the mean is found in at least 80% of products (0 of 50 before, masked by its own
+    claims), and clean products raise a flag in at most 3%."""
+    rng = np.random.default_rng(11)
+    reps, bar = 300, 0.01 / 11
+    n, e, sq = _eleven(rng, reps, None)
+    alarms = sum(bool((tests.claims(n[i], e[i], sq[i], min_uses=30).p < bar).any())
+                 for i in range(reps))
+    n, e, sq = _eleven(rng, reps, 2.0)
+    found = sum(bool(tests.claims(n[i], e[i], sq[i], min_uses=30).p[-1] < bar)
+                for i in range(reps))
+    assert alarms / reps <= 0.03, alarms
+    assert found / reps >= 0.8, found
+
+
 def test_per_use_dispersion_is_not_moved_by_a_few_inflated_operators():
     rng = np.random.default_rng(2)
     n, e, sq = _operators(rng, cv=0.0001)

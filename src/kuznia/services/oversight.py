@@ -649,14 +649,14 @@ def _effects(data: _Data, cfg: dict[str, Any], judged: _Period) -> list[dict[str
         c = tests.claims(n, e, sq, min_uses=ec["min_uses"])
         for k in np.flatnonzero(c.judged):
             claims.append((float(c.p[k]), str(product_id), str(operators[ops_[k]]), n[k], e[k],
-                           e.sum() - e[k], n.sum() - n[k], c))
+                           e.sum() - e[k], n.sum() - n[k], c.phi, float(c.tau2[k])))
         found, tested = _bursts(o, rows, op_idx, m_idx, operators, months, str(product_id),
                                 ec, c.phi, keep)
         bursts += found
         burst_tests += tested
     out = []
     bar = tests.p_bar(ec["alpha"], len(claims))
-    for pv, product_id, op, n, e, e_rest, n_rest, c in claims:
+    for pv, product_id, op, n, e, e_rest, n_rest, phi, tau2 in claims:
         if not pv < bar:
             continue
         name = data.names.get(product_id, product_id)
@@ -664,12 +664,12 @@ def _effects(data: _Data, cfg: dict[str, Any], judged: _Period) -> list[dict[str
             "effect_claims",
             f"{op} reports {_n(e / n)} confirmed effects per use of {name} over {int(n):,} "
             f"uses; the other operators {_n(e_rest / n_rest)} ({_p(pv)}, allowing for "
-            f"chance, for effects clustering {c.phi:.1f} times beyond it and for operators "
-            f"differing by {np.sqrt(c.tau2):.0%} among themselves; the bar, over "
+            f"chance, for effects clustering {phi:.1f} times beyond it and for the other "
+            f"operators differing by {np.sqrt(tau2):.0%} among themselves; the bar, over "
             f"{len(claims):,} operator-product pairs, is {bar:.1e})", value=float(e / n),
             threshold=float(bar),
             reference={"uses": int(n), "effects": int(e), "others_per_use": e_rest / n_rest,
-                       "p": pv, "dispersion": c.phi, "operators_cv": float(np.sqrt(c.tau2))},
+                       "p": pv, "dispersion": phi, "operators_cv": float(np.sqrt(tau2))},
             operator=op, product_id=product_id,
             command=_uses(product=product_id, operator=op),
             api=f"{API}/uses?" + _q(product=product_id, operator=op)))
