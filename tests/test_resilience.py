@@ -143,6 +143,27 @@ def test_the_history_starts_where_the_record_does_not_at_the_first_strike(
     assert rows["North"]["monthly_strike_probability"] == pytest.approx(1.5 / 13)
 
 
+def test_the_api_and_page_say_what_the_history_covers(filled: kuznia.Workspace,
+                                                     tmp_path: Path):
+    from fastapi.testclient import TestClient
+
+    from server_helpers import serve
+
+    served = serve(filled, tmp_path / "server")
+    with TestClient(served.app, raise_server_exceptions=False) as client:
+        r = client.get("/api/v1/resilience/regions?as_of=2026-11-30&history_from=2025-12-01",
+                       headers=served.headers("analyst"))
+        assert r.status_code == 200, r.text
+        north = next(x for x in r.json()["regions"] if x["region"] == "North")
+        assert (north["months_observed"], north["history_from"]) == (12, "stated")
+        r = client.get("/api/v1/resilience/regions?as_of=2026-01-15",
+                       headers=served.headers("analyst"))
+        assert r.status_code == 200 and r.json()["regions"] == []
+        page = client.get("/resilience", headers=served.headers("analyst"))
+        assert page.status_code == 200
+        assert "assuming months and regions independent" in page.text
+
+
 @settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(as_of=st.dates(dt.date(2025, 6, 1), dt.date(2028, 1, 1)),
