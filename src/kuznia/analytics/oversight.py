@@ -87,8 +87,8 @@ def price_outliers(group: np.ndarray, log_price: np.ndarray, peer_median: np.nda
     group in two steps, so that the outliers being looked for cannot widen it: the median
     absolute distance (times 1.4826), then the root mean square of the distances within
     ``trim`` of those (an efficient estimate that the MAD alone is not: with 40 contracts
-    it is the difference between finding a price 2.5 times the median 45% or 98% of the
-    time at 15% noise). Assumes log prices normal around the peers' level. The p-values
+    at 15% noise, a price 2.5 times the median was found 90% of the time on the MAD alone,
+    98% on this). Assumes log prices normal around the peers' level. The p-values
     still need the caller's correction for how many contracts it tests.
 
     A group of 20 contracts at 100 give or take 10%, one at 250:
@@ -257,19 +257,6 @@ def burst_p(count: np.ndarray, exposure: np.ndarray, before_count: np.ndarray,
     share = np.where(w_now + before_exposure > 0,
                      w_now / np.maximum(w_now + before_exposure, 1e-300), 0.0)
     return binomial_upper(count / phi, total / phi, share)
-
-
-def between_spread(uses: np.ndarray, effects: np.ndarray, phi: float) -> tuple[float, float]:
-    """The operators' common rate and how much their own rates spread beyond chance:
-    (mu, tau2), tau2 the squared coefficient of variation of the true rates, by moments
-    (each rate's squared distance from mu, less its chance part phi mu / n), over the
-    operators that ``spread_without_each`` keeps (none more than 5 standard deviations
-    above the others)."""
-    n = np.asarray(uses, dtype=float)
-    e = np.asarray(effects, dtype=float)
-    keep = _ordinary(n, e, phi, n > 0)
-    mu, tau2 = _moments(n, e, phi, keep, np.zeros(n.size, dtype=bool))
-    return float(mu[0]) if mu.size else 0.0, float(tau2[0]) if tau2.size else 0.0
 
 
 def _moments(n: np.ndarray, e: np.ndarray, phi: float, keep: np.ndarray,
