@@ -97,6 +97,9 @@ def test_region_figures_from_the_strikes_history(filled: kuznia.Workspace):
     assert rows["West"]["months_struck"] == 0
     res = resilience.run(filled.store, months=3, scenarios=200, start=START, from_history=True)
     assert res.figures_from == "strikes history"
+    # the history up to the start of the horizon (1 November 2026), from the first use
+    assert res.history == {"observed_from": "2026-02", "observed_to": "2026-11",
+                           "history_from": "first record"}
 
 
 def test_strikes_after_the_day_do_not_count(filled: kuznia.Workspace):

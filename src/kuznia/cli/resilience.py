@@ -99,7 +99,11 @@ def simulate(
                   f"{s['p_hit_in_horizon']:.2f}")
     out.print(t)
     out.print(f"{res.scenarios:,} scenarios, seed {res.seed}, from {res.start}, "
-              f"figures from the {res.figures_from}")
+              f"figures from the {res.figures_from}"
+              + ("" if not res.history else
+                 f" of {res.history['observed_from']} to {res.history['observed_to']} (from "
+                 + ("--history-from" if res.history["history_from"] == "stated"
+                    else "the workspace's first record") + ")"))
 
 
 def _weights(items: list[str] | None) -> dict[str, float]:

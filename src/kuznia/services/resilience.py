@@ -82,6 +82,7 @@ class Network:
     demand: np.ndarray  # (P,), NaN: no demand given
     stock: np.ndarray  # (P,)
     figures_from: str  # "regions table" or "strikes history"
+    history: dict[str, str] | None = None  # the months the strikes history covers
 
     def product_index(self, product: str) -> int:
         try:
@@ -221,7 +222,10 @@ def load_network(store: Store, months: int, start: dt.date | None = None,
     return Network(start, months, region_ids, product_ids, [r.site_id for r in site_rows],
                    [r.producer_id for r in site_rows], [r.status for r in site_rows],
                    net_regions, net_sites, dem, stock,
-                   "strikes history" if from_history else "regions table")
+                   "strikes history" if from_history else "regions table",
+                   {k: region_rows[0][k] for k in ("observed_from", "observed_to",
+                                                   "history_from")}
+                   if from_history else None)
 
 
 def _region_rows(conn: Connection, store: Store, from_history: bool, as_of: dt.date,
@@ -272,6 +276,7 @@ class Resilience:
     start: str
     figures_from: str
     spillover: float
+    history: dict[str, str] | None = None  # with the strikes history: the months it covers
     products: list[dict[str, Any]] = field(default_factory=list)
     sites: list[dict[str, Any]] = field(default_factory=list)
     fan: dict[str, dict[str, list[float]]] = field(default_factory=dict)
@@ -279,6 +284,7 @@ class Resilience:
     def to_dict(self) -> dict[str, Any]:
         return {"months": self.months, "scenarios": self.scenarios, "seed": self.seed,
                 "start": self.start, "figures_from": self.figures_from,
+                "history": self.history,
                 "spillover": self.spillover, "products": self.products, "sites": self.sites}
 
 
@@ -299,7 +305,8 @@ def run(store: Store, months: int = 12, scenarios: int = 10_000, seed: int = 0, 
     q = np.quantile(out, [0.1, 0.5, 0.9], axis=0)  # (3, H, P)
     total = out.sum(axis=1)  # (N, P)
     tq = np.quantile(total, [0.1, 0.9], axis=0)
-    res = Resilience(months, scenarios, seed, net.start.isoformat(), net.figures_from, spillover)
+    res = Resilience(months, scenarios, seed, net.start.isoformat(), net.figures_from, spillover,
+                     net.history)
     labels = [_label(net.start, m) for m in range(months)]
     for p, pid in enumerate(net.product_ids):
         mine = net.sites.product == p
