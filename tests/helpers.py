@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import csv
+import itertools
 from pathlib import Path
+
+import numpy as np
 
 import kuznia
 
@@ -19,3 +22,34 @@ def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> Path:
 def count(ws: kuznia.Workspace, table: str) -> int:
     with ws.store.read() as conn:
         return int(conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one())
+
+
+def repair_queue(arrivals: list[float], capacity: int, days: float) -> list[float]:
+    """A repair point's queue, simulated: items in order of arrival, each starting in the
+    first month (30 days) that it has arrived by and that still has one of the point's
+    ``capacity`` starts left, at its arrival or the month's first day, whichever is later.
+    Returns the days until each is back in service."""
+    used: dict[int, int] = {}
+    out = []
+    for a in sorted(arrivals):
+        s = int(a // 30)
+        while used.get(s, 0) >= capacity:
+            s += 1
+        used[s] = used.get(s, 0) + 1
+        out.append(max(a, 30.0 * s) + days)
+    return out
+
+
+def brute_force_repairs(counts, transit, capacity, days) -> float:  # type: ignore[no-untyped-def]
+    """The least total days over every way of sending each item to a point it can reach,
+    each point's queue simulated."""
+    items = [g for g, n in enumerate(counts) for _ in range(n)]
+    best = np.inf
+    for pick in itertools.product(range(transit.shape[1]), repeat=len(items)):
+        if any(np.isnan(transit[g, j]) for g, j in zip(items, pick, strict=True)):
+            continue
+        total = sum(sum(repair_queue([transit[g, j] for g, jj in zip(items, pick, strict=True)
+                                if jj == j], int(capacity[j]), days[j]))
+                    for j in set(pick))
+        best = min(best, total)
+    return best

@@ -170,3 +170,35 @@ def test_false_verified_stays_under_the_level_over_a_long_life(rate: float, befo
             np.testing.assert_allclose(lr[:1], one)
         hit |= logsumexp(lr, axis=1) - np.log(rho.size) >= BAR
     assert hit.mean() <= 0.045
+
+
+@pytest.mark.parametrize("lots", [10, 40])
+def test_failure_rate_intervals_hold_when_a_bad_batch_hits_one_mode(lots: int):
+    """Lots of 50 uses; mode A at 3% per use times a Gamma(2) factor per lot (bad batches
+    hit it alone), mode B at 7% in every lot. Each mode's interval, with its own dispersion
+    between lots, covers 85-95% (2,000 products a case). The first version scaled the
+    dispersion of all failures to the mode's share of them (a lot effect common to every
+    mode): mode A's interval covered 82% with 40 lots."""
+    from kuznia.analytics.failures import clustered_interval, mode_dispersion
+
+    rng = np.random.default_rng(lots)
+    reps = 2000
+    p_a = np.minimum(0.03 * rng.gamma(2.0, 0.5, (reps, lots)), 0.5)
+    x_a = rng.binomial(LOT, p_a)
+    x_b = rng.binomial(LOT - x_a, 0.07 / (1 - p_a))  # one mode per use at most
+    n, v = np.full(lots, LOT), np.array(["v"] * lots)
+    total = x_a + x_b
+    phi_a = [mode_dispersion(x_a[i], n, v, total[i]) for i in range(reps)]
+    phi_b = [mode_dispersion(x_b[i], n, v, total[i]) for i in range(reps)]
+    old = [1 + (lot_dispersion(total[i], n, v) - 1) * x_a[i].sum() / max(total[i].sum(), 1)
+           for i in range(reps)]
+
+    def coverage(x: np.ndarray, phi: list[float], rate: float) -> float:
+        lo, hi = clustered_interval(x.sum(axis=1), np.full(reps, LOT * lots), phi,
+                                    np.full(reps, lots), 0.9)
+        return float(np.mean((lo <= rate) & (rate <= hi)))
+
+    cover_a, cover_b = coverage(x_a, phi_a, 0.03), coverage(x_b, phi_b, 0.07)
+    assert 0.85 <= cover_a <= 0.95 and 0.85 <= cover_b <= 0.95, (cover_a, cover_b)
+    if lots == 40:
+        assert coverage(x_a, old, 0.03) < 0.85

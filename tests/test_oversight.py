@@ -134,6 +134,47 @@ def test_claims_test_holds_its_level_when_operators_differ_and_effects_cluster()
     assert found / reps >= 0.9
 
 
+def test_one_inflated_operator_does_not_mask_itself():
+    """The issue's case: 11 operators with 200 uses each, one claiming 0.93 effects per use
+    where the others claim 0.29. Its own claims widened the spread that then excused it
+    (tau2 0.25, p = 0.0085 against a bar of 0.0009); judged against the others' spread it
+    stands out."""
+    n = np.full(11, 200.0)
+    e = np.r_[np.full(10, 58.0), 186.0]
+    c = tests.claims(n, e, e * 1.3, min_uses=30)
+    assert c.p[-1] < 0.01 / 11
+    assert c.tau2[-1] < 0.01  # the others agree with one another
+    assert (c.p[:-1] > 0.5).all()
+
+
+def _eleven(rng: np.random.Generator, reps: int, inflate: float | None
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``reps`` products of 11 operators with 200 uses each, whose true rates spread over
+    30% (uniform, 0.85 to 1.15 times 0.29), effects Poisson per use; with ``inflate`` the
+    last operator claims that many times the mean."""
+    rate = 0.29 * rng.uniform(0.85, 1.15, (reps, 11))
+    if inflate:
+        rate[:, -1] = 0.29 * inflate
+    x = rng.poisson(rate[:, :, None], (reps, 11, 200)).astype(float)
+    return np.full((reps, 11), 200.0), x.sum(axis=2), (x * x).sum(axis=2)
+
+
+def test_claims_find_twice_the_mean_among_a_dozen_operators_and_stay_quiet_otherwise():
+    """11 operators differing by 30% (see ``_eleven``), a 1% bar over the 11: one claiming
+    twice the mean is found in at least 80% of products (0 of 50 before, masked by its own
+    claims), and clean products raise a flag in at most 3%."""
+    rng = np.random.default_rng(11)
+    reps, bar = 300, 0.01 / 11
+    n, e, sq = _eleven(rng, reps, None)
+    alarms = sum(bool((tests.claims(n[i], e[i], sq[i], min_uses=30).p < bar).any())
+                 for i in range(reps))
+    n, e, sq = _eleven(rng, reps, 2.0)
+    found = sum(bool(tests.claims(n[i], e[i], sq[i], min_uses=30).p[-1] < bar)
+                for i in range(reps))
+    assert alarms / reps <= 0.03, alarms
+    assert found / reps >= 0.8, found
+
+
 def test_per_use_dispersion_is_not_moved_by_a_few_inflated_operators():
     rng = np.random.default_rng(2)
     n, e, sq = _operators(rng, cv=0.0001)
@@ -142,6 +183,50 @@ def test_per_use_dispersion_is_not_moved_by_a_few_inflated_operators():
     e[:3] *= 8
     sq[:3] *= 64
     assert tests.per_use_dispersion(n, e, sq) == pytest.approx(base, rel=0.1)
+
+
+def _priced(rng: np.random.Generator, products: int, noise: float, contracts: int = 40
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``products`` products of ``contracts`` contracts each signed over two years, log
+    prices normal around the product's level (returned too) with sd ``noise``."""
+    group = np.repeat(np.arange(products), contracts)
+    day = rng.uniform(0, 730, group.size)
+    level = np.log(rng.uniform(500, 5000, products))
+    return group, day, level[group] + noise * rng.standard_normal(group.size), level
+
+
+def _price_flags(group: np.ndarray, day: np.ndarray, log_price: np.ndarray, family: int
+                 ) -> np.ndarray:
+    """The price check as the watchdog runs it (5 peers within 180 days, 1% over
+    ``family`` contracts tested, at least 1.5 times the peers' median)."""
+    peers = tests.peer_prices(group, day, log_price, 180)
+    c = tests.price_outliers(group, log_price, peers.median, peers.count, 5)
+    return c.tested & (c.p < 0.01 / family) & (log_price - peers.median >= np.log(1.5))
+
+
+@pytest.mark.parametrize("noise", [0.15, 0.20])
+def test_price_outliers_stay_rare_at_honest_price_noise(noise: float):
+    """200 clean products of 40 contracts, prices varying by 15% or 20%, each product its
+    own family (the most lenient bar, 1% over its 40): at most 5% of products get a false
+    flag. The quartile fence (Q3 + 3 IQR of 10-20 peers, no allowance for how many
+    contracts it looks at) flagged 5.5% and 16%."""
+    rng = np.random.default_rng(int(noise * 100))
+    group, day, log_price, _ = _priced(rng, 200, noise)
+    flagged = _price_flags(group, day, log_price, 40)
+    share = np.bincount(group, weights=flagged).astype(bool).mean()
+    assert share <= 0.05, share
+
+
+def test_a_price_two_and_a_half_times_the_peers_is_found():
+    """200 products of 40 contracts at 15% price noise, each with one contract at 2.5
+    times its level, judged as one workspace of 400 contracts at a time (the bar 1% over
+    400): found in at least 90% of products."""
+    rng = np.random.default_rng(25)
+    group, day, log_price, level = _priced(rng, 200, 0.15)
+    middle = np.arange(200) * 40 + 20
+    log_price[middle] = level + np.log(2.5)
+    flagged = _price_flags(group, day, log_price, 400)
+    assert flagged[middle].mean() >= 0.9, flagged[middle].mean()
 
 
 # --- the demo: planted anomalies found, the rest quiet -----------------------------------
@@ -262,6 +347,36 @@ def test_amendments_and_impossible_records(filled: kuznia.Workspace, tmp_path: P
     assert {f["product_id"] for f in future if f["code"] == "use_in_future"} >= {"ATG-B"}
     # concentration: ATG-B has one producer
     assert any(f["code"] == "concentration" and f["product_id"] == "ATG-B" for f in got)
+
+
+def test_every_late_delivery_is_listed_by_how_late_it_is(filled: kuznia.Workspace,
+                                                         tmp_path: Path):
+    """The issue's case: a contract due 27 days after signing, delivered in full 74 days
+    after the due date, was flagged by nothing (the rule began at 90 days). Now every
+    delivery past the grace period is listed, its severity by the days and by the share
+    of the contract's lead time."""
+    header = "contract_id,producer_id,product_id,signed_on,quantity,unit_price,currency,due_on\n"
+    filled.import_file("contracts", _write(tmp_path / "c.csv", header
+                                           + "C074,P002,FPV-A,2026-01-01,100,500,USD,2026-01-28\n"
+                                           + "C005,P002,FPV-A,2026-01-01,100,500,USD,2026-07-20\n"
+                                           + "C020,P002,FPV-A,2026-01-01,100,500,USD,2026-07-20\n"))
+    filled.import_file("deliveries", _write(
+        tmp_path / "d.csv", "delivery_id,contract_id,delivered_on,quantity,accepted_quantity,"
+        "lot\nD074,C074,2026-04-12,100,100,\nD005,C005,2026-07-25,100,100,\n"
+        "D020,C020,2026-08-09,100,100,\n"))
+    late = {f["delivery_id"]: f for f in filled.flags().flags if f["code"] == "late_delivery"}
+    f = late["D074"]
+    assert (f["value"], f["severity"]) == (74, "high")  # 74 days, 2.7 times its 27 days
+    assert f["reference"]["lead_days"] == 27
+    assert f["reference"]["late_share_of_lead"] == pytest.approx(74 / 27)
+    assert "74 days after the due date" in f["text"]
+    assert late["D020"]["severity"] == "low"  # 20 days of a 200-day lead time
+    assert "D005" not in late  # within the grace period (7 days)
+    config = _write(tmp_path / "o.toml", "[delivery]\nlate_grace_days = 3\n"
+                    "late_medium_days = 15\n")
+    late = {f["delivery_id"]: f for f in filled.flags(config=config).flags
+            if f["code"] == "late_delivery"}
+    assert late["D005"]["severity"] == "low" and late["D020"]["severity"] == "medium"
 
 
 def test_config_replaces_thresholds_and_refuses_what_it_does_not_know(tmp_path: Path):

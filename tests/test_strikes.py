@@ -10,6 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import brute_force_repairs as _brute_force
+from helpers import repair_queue as _queue
 from kuznia.analytics.strikes import (
     Regions,
     Sites,
@@ -158,37 +160,6 @@ def test_duplication_plan_is_the_exact_optimum_on_a_tiny_network():
     # and the greedy rule may do worse, never better
     g = tuple(greedy(*args))
     assert exact[g] >= exact[best] - 1e-9
-
-
-def _queue(arrivals: list[float], capacity: int, days: float) -> list[float]:
-    """A repair point's queue, simulated: items in order of arrival, each starting in the
-    first month (30 days) that it has arrived by and that still has one of the point's
-    ``capacity`` starts left, at its arrival or the month's first day, whichever is later.
-    Returns the days until each is back in service."""
-    used: dict[int, int] = {}
-    out = []
-    for a in sorted(arrivals):
-        s = int(a // 30)
-        while used.get(s, 0) >= capacity:
-            s += 1
-        used[s] = used.get(s, 0) + 1
-        out.append(max(a, 30.0 * s) + days)
-    return out
-
-
-def _brute_force(counts, transit, capacity, days) -> float:  # type: ignore[no-untyped-def]
-    """The least total days over every way of sending each item to a point it can reach,
-    each point's queue simulated."""
-    items = [g for g, n in enumerate(counts) for _ in range(n)]
-    best = np.inf
-    for pick in itertools.product(range(transit.shape[1]), repeat=len(items)):
-        if any(np.isnan(transit[g, j]) for g, j in zip(items, pick, strict=True)):
-            continue
-        total = sum(sum(_queue([transit[g, j] for g, jj in zip(items, pick, strict=True)
-                                if jj == j], int(capacity[j]), days[j]))
-                    for j in set(pick))
-        best = min(best, total)
-    return best
 
 
 def test_repair_lp_waits_for_items_to_arrive():

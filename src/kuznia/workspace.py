@@ -139,11 +139,12 @@ class Workspace:
         return repairs_svc.repairs_plan(self.store, backlog, repair_points, as_of)
 
     @_one_snapshot
-    def regions(self, as_of: dt.date | None = None) -> list[dict[str, Any]]:
+    def regions(self, as_of: dt.date | None = None, history_from: dt.date | None = None
+                ) -> list[dict[str, Any]]:
         """Each region's strike figures estimated from the strikes history."""
         from kuznia.services import resilience as resilience_svc
 
-        return resilience_svc.estimate_regions(self.store, as_of)
+        return resilience_svc.estimate_regions(self.store, as_of, history_from)
 
     @_one_snapshot
     def allocate(self, budget: float, **options: Any) -> planning_svc.PlanResult:

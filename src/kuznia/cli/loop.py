@@ -129,6 +129,7 @@ def growth(
               f"(90% {last['reliability_low']:.4f}-{last['reliability_high']:.4f}), its own "
               "uses only")
     out.print(f"fit check: {fit['fit_note']}")
+    out.print(f"assumes: {fit['assumes']}")
     if not fit["projected"]:
         pass
     elif fit["target_reached_at_uses"] is None:

@@ -32,6 +32,9 @@ Seed = Annotated[int, typer.Option(help="Random seed: the same seed, the same sc
 Start = Annotated[str | None, typer.Option(help="First month (any day in it); default today.")]
 History = Annotated[bool, typer.Option("--from-history", help=(
     "Estimate the regions' figures from the strikes table instead of the regions table."))]
+HistoryFrom = Annotated[str | None, typer.Option("--history-from", help=(
+    "First day the strikes history covers (strikes were recorded from then on); default "
+    "the workspace's first record, its earliest use or strike."))]
 Spill = Annotated[float, typer.Option(help=(
     "Chance that a strike in a region also reaches each neighbour that month (0: none)."))]
 Workers = Annotated[int, typer.Option(help="Processes to use (2 uses both cores).")]
@@ -49,16 +52,20 @@ def simulate(
     seed: Seed = 0,
     start: Start = None,
     from_history: History = False,
+    history_from: HistoryFrom = None,
     spillover: Spill = 0.0,
     workers: Workers = 1,
     db: DbOption = None,
     json: JsonOption = False,
 ) -> None:
     """Output per product under random strikes: expected, P10/P50/P90, shortfall; TTR/TTS
-    per site; concentration by region (HHI)."""
+    per site; concentration by region (HHI). Each region is struck in a month with its
+    probability, independently of other months and regions; with --from-history the
+    probabilities come from the strikes on or before --start."""
     with kuznia.open(db) as ws, import_progress("scenarios", disable=json) as bar:
         res = ws.resilience(months, scenarios, seed, start=parse_date(start, "--start"),
                             from_history=from_history, spillover=spillover, workers=workers,
+                            history_from=parse_date(history_from, "--history-from"),
                             progress=bar)
     if json:
         print_json(res.to_dict())
@@ -92,7 +99,11 @@ def simulate(
                   f"{s['p_hit_in_horizon']:.2f}")
     out.print(t)
     out.print(f"{res.scenarios:,} scenarios, seed {res.seed}, from {res.start}, "
-              f"figures from the {res.figures_from}")
+              f"figures from the {res.figures_from}"
+              + ("" if not res.history else
+                 f" of {res.history['observed_from']} to {res.history['observed_to']} (from "
+                 + ("--history-from" if res.history["history_from"] == "stated"
+                    else "the workspace's first record") + ")"))
 
 
 def _weights(items: list[str] | None) -> dict[str, float]:
@@ -122,6 +133,7 @@ def duplicate(
         "PRODUCT=W: weight of a product's shortfall (default 1); repeat."))] = None,
     start: Start = None,
     from_history: History = False,
+    history_from: HistoryFrom = None,
     spillover: Spill = 0.0,
     workers: Workers = 1,
     time_limit: Annotated[float, typer.Option(help="Seconds for the solver.")] = 120.0,
@@ -133,6 +145,7 @@ def duplicate(
         d = ws.duplicate(candidates, budget, months=months, scenarios=scenarios,
                          saa_scenarios=saa_scenarios, seed=seed, weights=_weights(weight),
                          start=parse_date(start, "--start"), from_history=from_history,
+                         history_from=parse_date(history_from, "--history-from"),
                          spillover=spillover, workers=workers, time_limit=time_limit)
     if json:
         print_json(d.to_dict())
@@ -153,17 +166,30 @@ def duplicate(
 @app.command()
 @handles_errors
 def regions(
-    as_of: Annotated[str | None, typer.Option("--as-of", help="End of the history; today.")
-                     ] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help=(
+        "End of the history: only strikes on or before it count; today."))] = None,
+    history_from: HistoryFrom = None,
     db: DbOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Each region's strike figures estimated from the strikes history, with intervals."""
+    """Each region's strike figures estimated from the strikes history, with intervals.
+
+    The monthly strike probability is the share of the history's calendar months with a
+    strike (Jeffreys posterior mean, 90% interval), assuming months and regions independent
+    and the rate steady over the history."""
     with kuznia.open(db) as ws:
-        rows = ws.regions(parse_date(as_of, "--as-of"))
+        rows = ws.regions(parse_date(as_of, "--as-of"),
+                          parse_date(history_from, "--history-from"))
     if json:
         print_json({"regions": rows})
         return
+    if not rows:
+        out.print("no uses or strikes recorded on or before that day: no history to "
+                  "estimate from")
+        return
+    out.print(f"history {rows[0]['observed_from']} to {rows[0]['observed_to']} (from "
+              + ("--history-from" if rows[0]["history_from"] == "stated"
+                 else "the workspace's first record") + ")")
     t = Table("region", "sites", "strikes", "months struck / observed", "P(strike)/month",
               "90% interval", "site hit", "damage", "repair months")
     for r in rows:
@@ -199,8 +225,8 @@ def repairs_plan(
         t.add_row(p["point_id"], p["product_id"], p["region"], _fmt(p["monthly_capacity"]),
                   str(p["items"]))
     out.print(t)
-    out.print(f"{r.items:,} items: mean {_fmt(r.mean_days, 1)} days until back in service, "
-              f"backlog clear in {_fmt(r.clear_days)} days ({r.status})")
+    out.print(f"{r.placed:,} of {r.items:,} items placed: mean {_fmt(r.mean_days, 1)} days "
+              f"until back in service, backlog clear in {_fmt(r.clear_days)} days ({r.status})")
     if r.abroad_mean_days is not None:
         out.print(f"everything abroad: mean {_fmt(r.abroad_mean_days, 1)} days, clear in "
                   f"{_fmt(r.abroad_clear_days)} days")
@@ -208,4 +234,5 @@ def repairs_plan(
         out.print(r.abroad_note)
     for u in r.unreachable:
         out.print(f"no repair point reachable for {u['items']} {u['product_id']} "
-                  f"in {u['region']}", style="red")
+                  f"in {u['region']} ({', '.join(u['item_ids'])}): not placed, not in the "
+                  "figures", style="red")

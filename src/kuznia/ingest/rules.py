@@ -218,6 +218,11 @@ def _repair_points(frame: pl.DataFrame, refs: References) -> tuple[pl.DataFrame,
     problems = [
         _missing(frame, "product_id", refs.products, "product", "import products first"),
         _not_negative(frame, "monthly_capacity"),
+        # repairs are started whole: a point starts 0, 1, 2 ... a month (the plan's LP gives
+        # whole items only for whole capacities; 0.5 placed nothing, 1.5 started 2)
+        problems_where(frame, pl.col("monthly_capacity").is_finite()
+                       & (pl.col("monthly_capacity") % 1 != 0), "monthly_capacity",
+                       "is repairs started a month: a whole number (0, 1, 2, ...)"),
         _not_negative(frame, "repair_days"),
         _not_negative(frame, "transit_days"),
         problems_where(frame, pl.col("monthly_capacity").n_unique()

@@ -16,11 +16,12 @@ slot s is back in service after max(t_gj, 30 s) + r_j days. Then
          y_gjs = 0 where t_gj >= 30 (s + 1)  (not there yet: no variable at all)
          y >= 0
 
-is a transportation problem: its vertices are integral, so the LP (HiGHS) gives whole
-items. Minimising the sum minimises the mean days until back in service; the time to
-clear the backlog is the latest finish. Slots run until every item fits (at most
-``MAX_SLOTS`` months); groups that no point of their product can reach are left out and
-named.
+is a transportation problem: with whole capacities c_j its vertices are integral, so the
+LP (HiGHS) gives whole items (capacities are whole repairs started a month; the import
+check refuses fractions, and ``plan`` too). Minimising the sum minimises the mean days
+until back in service; the time to clear the backlog is the latest finish. Slots run until
+every item fits (at most ``MAX_SLOTS`` months); groups that no point of their product can
+reach are left out and named.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ def plan(counts: np.ndarray, group_product: np.ndarray, transit: np.ndarray,
     """``transit`` (G, J) days with NaN where a group cannot reach a point; ``usable``
     (J,) limits the points (e.g. abroad only)."""
     g_n, j_n = transit.shape
+    if np.any(capacity != np.floor(capacity)) or np.any(capacity < 0):
+        raise ValueError("capacities are whole repairs started a month (0, 1, 2, ...)")
     usable = np.ones(j_n, dtype=bool) if usable is None else usable
     ok = (group_product[:, None] == point_product[None, :]) & ~np.isnan(transit) \
         & (capacity[None, :] > 0) & usable[None, :]

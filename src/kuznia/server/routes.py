@@ -407,6 +407,7 @@ class SimulateBody(BaseModel):
     seed: int = Field(0, ge=0, le=2**63 - 1)
     start: dt.date | None = None
     from_history: bool = False
+    history_from: dt.date | None = None
     spillover: float = Field(0.0, ge=0, le=1)
 
 
@@ -415,14 +416,17 @@ def simulate(request: Request, who: Caller, body: SimulateBody) -> JSONResponse:
     """Simulate strikes on the sites: output per product and site, with intervals."""
     return answer(request, lambda: resilience_svc.run(
         store_of(request), body.months, body.scenarios, body.seed, start=body.start,
-        from_history=body.from_history, spillover=body.spillover))
+        from_history=body.from_history, spillover=body.spillover,
+        history_from=body.history_from))
 
 
 @api("GET", "/resilience/regions", "resilience.read")
-def regions(request: Request, who: Caller, as_of: Day = None) -> JSONResponse:
-    """Each region's strike figures estimated from the strikes history."""
+def regions(request: Request, who: Caller, as_of: Day = None, history_from: Day = None
+            ) -> JSONResponse:
+    """Each region's strike figures estimated from the strikes on or before ``as_of``,
+    over the months from ``history_from`` (default: the workspace's first record)."""
     return kept_answer(request, lambda: {"regions": resilience_svc.estimate_regions(
-        store_of(request), as_of)})
+        store_of(request), as_of, history_from)})
 
 
 @api("POST", "/resilience/duplicate", "resilience.run")

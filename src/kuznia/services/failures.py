@@ -17,8 +17,8 @@ import numpy as np
 import polars as pl
 from sqlalchemy import Connection, func, select
 
-from kuznia.analytics.failures import clustered_interval, pareto_order
-from kuznia.analytics.fixes import AWAITING, OPEN, lot_dispersion, verdict
+from kuznia.analytics.failures import clustered_interval, mode_dispersion, pareto_order
+from kuznia.analytics.fixes import AWAITING, OPEN, verdict
 from kuznia.errors import UsageError
 from kuznia.services.results import Tabular
 from kuznia.services.store import Store
@@ -28,6 +28,7 @@ from kuznia.store.schema import (
     failure_cube,
     failure_modes,
     use_cube,
+    uses,
     versions,
 )
 
@@ -109,6 +110,7 @@ def failures(store: Store, product: str | None = None, version: str | None = Non
         cube = cube_frame(conn, product, producer)
         sev = severities(conn, product)
         lots = _lot_failures(conn, product, producer)
+        by_mode = _lot_mode_failures(conn, product, producer)
     if version:
         cube = cube.filter(pl.col("version") == version)
     cube = cube.with_columns(
@@ -130,8 +132,8 @@ def failures(store: Store, product: str | None = None, version: str | None = Non
     records = counts.to_dicts()
     named = lots.filter(pl.col("lot") != "")
     n_lots = dict(named.group_by("product_id").len().iter_rows())
-    phi = np.array([_mode_dispersion(lots, r["product_id"], producer, r["failures"],
-                                     r["group_uses"]) for r in records])
+    phi = np.array([_mode_dispersion(lots, by_mode, r["product_id"], producer,
+                                     r["failure_mode"]) for r in records])
     lo, hi = clustered_interval(x, n, phi, [n_lots.get(r["product_id"], 0) for r in records],
                                 LEVEL)
     for i, j in enumerate(order):
@@ -204,26 +206,48 @@ def _lot_failures(conn: Connection, product: str | None, producer: str | None
         "lot": pl.String, "uses": pl.Int64, "failures": pl.Int64})
 
 
-def _mode_dispersion(lots: pl.DataFrame, product: str, producer: str | None,
-                     mode_failures: int, mode_uses: int) -> float:
-    """One failure mode's dispersion between lots: the product's (or the producer's)
-    dispersion of all failures, scaled to the mode's share of them (a lot's excess
-    variance grows with the rate: phi - 1 = lot size x rate / lot-effect shape, so a mode
-    with a tenth of the failures has a tenth of the excess). Uses with no lot are left
-    out: they are no cluster."""
+def _lot_mode_failures(conn: Connection, product: str | None, producer: str | None
+                       ) -> pl.DataFrame:
+    """Failures per product, producer, version, lot and mode: the uses that failed, read
+    from the uses table (the kept cubes hold failures per lot, not per mode; failures are
+    a small share of uses), with '' for no producer or version as in the cubes."""
+    u = uses.c
+    keys = (u.product_id, func.coalesce(u.producer_id, ""), func.coalesce(u.version, ""),
+            u.lot, u.failure_mode)
+    q = (select(*keys, func.count())
+         .where(u.failure_mode.is_not(None), u.failure_mode != "", u.lot.is_not(None),
+                u.lot != "")
+         .group_by(*keys))
+    if product:
+        q = q.where(u.product_id == product)
+    if producer:
+        q = q.where(u.producer_id == producer)
+    return pl.DataFrame(conn.execute(q).all(), orient="row", schema={
+        "product_id": pl.String, "producer_id": pl.String, "version": pl.String,
+        "lot": pl.String, "failure_mode": pl.String, "mode_failures": pl.Int64})
+
+
+def _mode_dispersion(lots: pl.DataFrame, by_mode: pl.DataFrame, product: str,
+                     producer: str | None, mode: str) -> float:
+    """One failure mode's dispersion between lots, from its own failures per lot
+    (``kuznia.analytics.failures.mode_dispersion``: a bad batch may hit one mode only),
+    over the product's (or the producer's) named lots; with too few lots, the dispersion
+    of all failures scaled to the mode's share. Uses with no lot are left out: they are
+    no cluster."""
     mine = lots.filter((pl.col("product_id") == product) & (pl.col("lot") != ""))
     if producer:
         mine = mine.filter(pl.col("producer_id") == producer)
-    if mine.height < 2 or mode_uses == 0:
+    if mine.height < 2:
         return 1.0
-    uses, fails = mine["uses"].to_numpy(), mine["failures"].to_numpy()
-    phi = lot_dispersion(fails, uses, (mine["producer_id"] + "\x1f" + mine["version"])
-                         .to_numpy())
-    all_rate = fails.sum() / max(uses.sum(), 1)
-    if all_rate <= 0:
+    keys = ["product_id", "producer_id", "version", "lot"]
+    counts = by_mode.filter(pl.col("failure_mode") == mode).select(*keys, "mode_failures")
+    mine = mine.join(counts, on=keys, how="left").with_columns(
+        pl.col("mode_failures").fill_null(0))
+    if mine["mode_failures"].sum() == 0:
         return 1.0
-    share = min(1.0, (mode_failures / mode_uses) / all_rate)
-    return float(1.0 + (phi - 1.0) * share)
+    return mode_dispersion(mine["mode_failures"].to_numpy(), mine["uses"].to_numpy(),
+                           (mine["producer_id"] + "\x1f" + mine["version"]).to_numpy(),
+                           mine["failures"].to_numpy())
 
 
 def fixes(store: Store, product: str | None = None, producer: str | None = None,
@@ -248,6 +272,7 @@ def fixes(store: Store, product: str | None = None, producer: str | None = None,
         actions = [dict(r._mapping) for r in conn.execute(q)]
         cube = cube_frame(conn, product, scope)
         lots = _lot_failures(conn, product, scope)
+        by_mode = _lot_mode_failures(conn, product, scope)
         if scope is not None:
             theirs = set(cube["product_id"].unique())
             actions = [a for a in actions if a["producer_id"] == scope
@@ -273,7 +298,7 @@ def fixes(store: Store, product: str | None = None, producer: str | None = None,
                 n1, x1 = n1 + n, x1 + x
             else:
                 n2, x2 = n2 + n, x2 + x
-        phi = _mode_dispersion(lots, p, who, x1 + x2, n1 + n2)
+        phi = _mode_dispersion(lots, by_mode, p, who, mode) if x1 + x2 else 1.0
         v_ = verdict(x1, n1, x2, n2, confidence=confidence, reduction=reduction, phi=phi)
         note = ""
         if cut is None:

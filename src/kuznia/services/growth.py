@@ -104,6 +104,7 @@ def growth(store: Store, product: str, target: float = 0.95) -> Growth:
         reach = None
     out.fit = {
         "model": "power law with uses as time (discrete Crow-AMSAA, grouped by version)",
+        "termination": g.fit.termination, "assumes": ASSUMES,
         "goodness_of_fit": gof, "fit_note": note, "projected": not withheld,
         "latest_version": {k: latest[k] for k in ("version", "uses", "failures",
                                                   "reliability", "reliability_low",
@@ -119,6 +120,11 @@ def growth(store: Store, product: str, target: float = 0.95) -> Growth:
     }
     return out
 
+
+# what the figures assume, said wherever they are shown (CLI, JSON, page, report)
+ASSUMES = ("time-terminated: failures counted per version over all uses recorded so far, "
+           "not stopped at a failure; uses independent given the design (no lot effect), "
+           "the failure chance a power law of cumulative uses; Fisher-matrix 90% interval")
 
 FIT_P = 0.10  # below this p-value the power law is taken not to fit
 

@@ -82,8 +82,9 @@ class FlagList:
 
 
 def _flag(code: str, text: str, *, value: float | int | None, threshold: Any,
-          reference: dict[str, Any], command: str, api: str, **records: Any) -> dict[str, Any]:
-    out = {"code": code, "severity": CODES[code]}
+          reference: dict[str, Any], command: str, api: str, severity: str | None = None,
+          **records: Any) -> dict[str, Any]:
+    out = {"code": code, "severity": severity or CODES[code]}
     out.update({k: records.get(k) for k in RECORD_KEYS})
     out.update({"value": value, "threshold": threshold, "reference": reference, "text": text,
                 "evidence": {"command": command, "api": api}})
@@ -319,8 +320,13 @@ def _prices(data: _Data, cfg: dict[str, Any], judged: _Period) -> list[dict[str,
     day = np.array([r["signed_on"].toordinal() for r in rows], dtype=float)
     price = np.array([r["unit_price_ws"] for r in rows], dtype=float)
     maker = np.array([data.kinds.get(r["producer_id"]) != "trader" for r in rows])
-    peers = tests.peer_prices(product, day, price, pc["window_days"], pc["fence_iqr"])
+    peers = tests.peer_prices(product, day, price, pc["window_days"])
+    log_peers = tests.peer_prices(product, day, np.log(price), pc["window_days"])
     makers = tests.peer_prices(product, day, price, pc["window_days"], 0.0, among=maker)
+    check = tests.price_outliers(product, np.log(price), log_peers.median, log_peers.count,
+                                 pc["min_peers"])
+    tested = int(check.tested.sum())
+    bar = tests.p_bar(pc["outlier_alpha"], tested)
     out = []
     for i, r in enumerate(rows):
         if not judged.has(r["signed_on"]):
@@ -332,19 +338,26 @@ def _prices(data: _Data, cfg: dict[str, Any], judged: _Period) -> list[dict[str,
                                         between=("signed_on", lo, hi)),
                     "api": f"{API}/contracts?" + _q(product_id=r["product_id"],
                                                    signed_on_from=lo, signed_on_to=hi)}
+        level = float(np.exp(log_peers.median[i])) if check.tested[i] else np.nan
         ref = {"peers": int(peers.count[i]), "median": peers.median[i], "low": peers.low[i],
                "high": peers.high[i], "q1": peers.q1[i], "q3": peers.q3[i],
-               "window_days": pc["window_days"]}
-        if (peers.count[i] >= pc["min_peers"] and price[i] > peers.fence[i]
+               "window_days": pc["window_days"], "log_median": level,
+               "noise": float(np.expm1(check.sigma[i])) if check.tested[i] else None,
+               "z": float(check.z[i]) if check.tested[i] else None, "p": float(check.p[i]),
+               "p_bar": bar, "tested": tested}
+        if (check.tested[i] and check.p[i] < bar
                 and price[i] >= pc["min_ratio"] * peers.median[i]):
             out.append(_flag(
                 "price_outlier",
                 f"{r['contract_id']} pays {_n(price[i])} per unit of {name}; the other "
                 f"{int(peers.count[i])} contracts for it signed within {pc['window_days']} "
                 f"days paid {_n(peers.low[i])} to {_n(peers.high[i])} (median "
-                f"{_n(peers.median[i])}; {price[i] / peers.median[i]:.1f} times it, and above"
-                f" Q3 + {_n(pc['fence_iqr'])} IQR = {_n(peers.fence[i])})",
-                value=float(price[i]), threshold=float(peers.fence[i]), reference=ref,
+                f"{_n(peers.median[i])}; {price[i] / peers.median[i]:.1f} times it). Its "
+                f"prices vary by about {np.expm1(check.sigma[i]):.0%} around their peers, so "
+                f"this is {check.z[i]:.1f} times that (t on {check.df[i]:.0f} degrees of "
+                f"freedom, {_p(check.p[i])}, below {bar:.1e} after allowing for {tested:,} "
+                "contracts)",
+                value=float(price[i]), threshold=float(bar), reference=ref,
                 contract_id=r["contract_id"], producer_id=r["producer_id"],
                 product_id=r["product_id"], **evidence))
         if (not maker[i] and makers.count[i] >= cfg["markup"]["min_makers"]
@@ -489,15 +502,7 @@ def _delivery(data: _Data, cfg: dict[str, Any], judged: _Period, as_of: dt.date
                 reference={"due_on": due.isoformat(), "days_past_due": past,
                            "delivered": delivered, "quantity": r["quantity"]},
                 **keys, **evidence))
-        if worst is not None and worst[0] >= dc["late_days"]:
-            x = worst[1]
-            out.append(_flag(
-                "late_delivery",
-                f"delivery {x['delivery_id']} of {r['contract_id']} came "
-                f"{x['delivered_on'].isoformat()}, {worst[0]} days after the due date",
-                value=worst[0], threshold=dc["late_days"],
-                reference={"due_on": due.isoformat()}, delivery_id=x["delivery_id"],
-                lot=x["lot"], **keys, **evidence))
+        out += _late_deliveries(r, got, dc, judged, keys, evidence)
         if delivered and (delivered - accepted) >= dc["rejected_share"] * delivered:
             out.append(_flag(
                 "rejected_share",
@@ -507,6 +512,42 @@ def _delivery(data: _Data, cfg: dict[str, Any], judged: _Period, as_of: dt.date
                 reference={"delivered": delivered, "accepted": accepted}, **keys, **evidence))
     out += _late_share(late_by, dc)
     return out
+
+
+def _late_deliveries(r: dict[str, Any], got: list[dict[str, Any]], dc: dict[str, Any],
+                     judged: _Period, keys: dict[str, Any], evidence: dict[str, str]
+                     ) -> list[dict[str, Any]]:
+    """Every delivery of contract ``r`` more than the grace period after its due date (a
+    delivery judged by its day), high or medium when late by many days or by much of the
+    contract's own lead time (due - signed), low otherwise."""
+    due, signed = r["due_on"], r["signed_on"]
+    lead = (due - signed).days
+    out = []
+    for x in got:
+        days = (x["delivered_on"] - due).days
+        if days <= dc["late_grace_days"] or not judged.has(x["delivered_on"]):
+            continue
+        share = days / lead if lead > 0 else None
+        severity = ("high" if _late_beyond(days, share, dc["late_days"], dc["late_high_lead"])
+                    else "medium" if _late_beyond(days, share, dc["late_medium_days"],
+                                                  dc["late_medium_lead"]) else "low")
+        of_lead = ("" if share is None else
+                   f", {share:.1f} times the {lead} days from signing to the due date")
+        out.append(_flag(
+            "late_delivery",
+            f"delivery {x['delivery_id']} of {r['contract_id']} ({x['quantity']:,} units) came "
+            f"{x['delivered_on'].isoformat()}, {days} days after the due date "
+            f"{due.isoformat()}{of_lead}",
+            value=days, threshold=dc["late_grace_days"], severity=severity,
+            reference={"due_on": due.isoformat(), "signed_on": signed.isoformat(),
+                       "days_late": days, "lead_days": lead, "late_share_of_lead": share,
+                       "quantity": x["quantity"]},
+            delivery_id=x["delivery_id"], lot=x["lot"], **keys, **evidence))
+    return out
+
+
+def _late_beyond(days: int, share: float | None, at_days: float, at_share: float) -> bool:
+    return days >= at_days or (share is not None and share >= at_share)
 
 
 def _late_share(late_by: dict[str, list[int]], dc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -648,14 +689,14 @@ def _effects(data: _Data, cfg: dict[str, Any], judged: _Period) -> list[dict[str
         c = tests.claims(n, e, sq, min_uses=ec["min_uses"])
         for k in np.flatnonzero(c.judged):
             claims.append((float(c.p[k]), str(product_id), str(operators[ops_[k]]), n[k], e[k],
-                           e.sum() - e[k], n.sum() - n[k], c))
+                           e.sum() - e[k], n.sum() - n[k], c.phi, float(c.tau2[k])))
         found, tested = _bursts(o, rows, op_idx, m_idx, operators, months, str(product_id),
                                 ec, c.phi, keep)
         bursts += found
         burst_tests += tested
     out = []
     bar = tests.p_bar(ec["alpha"], len(claims))
-    for pv, product_id, op, n, e, e_rest, n_rest, c in claims:
+    for pv, product_id, op, n, e, e_rest, n_rest, phi, tau2 in claims:
         if not pv < bar:
             continue
         name = data.names.get(product_id, product_id)
@@ -663,12 +704,12 @@ def _effects(data: _Data, cfg: dict[str, Any], judged: _Period) -> list[dict[str
             "effect_claims",
             f"{op} reports {_n(e / n)} confirmed effects per use of {name} over {int(n):,} "
             f"uses; the other operators {_n(e_rest / n_rest)} ({_p(pv)}, allowing for "
-            f"chance, for effects clustering {c.phi:.1f} times beyond it and for operators "
-            f"differing by {np.sqrt(c.tau2):.0%} among themselves; the bar, over "
+            f"chance, for effects clustering {phi:.1f} times beyond it and for the other "
+            f"operators differing by {np.sqrt(tau2):.0%} among themselves; the bar, over "
             f"{len(claims):,} operator-product pairs, is {bar:.1e})", value=float(e / n),
             threshold=float(bar),
             reference={"uses": int(n), "effects": int(e), "others_per_use": e_rest / n_rest,
-                       "p": pv, "dispersion": c.phi, "operators_cv": float(np.sqrt(c.tau2))},
+                       "p": pv, "dispersion": phi, "operators_cv": float(np.sqrt(tau2))},
             operator=op, product_id=product_id,
             command=_uses(product=product_id, operator=op),
             api=f"{API}/uses?" + _q(product=product_id, operator=op)))

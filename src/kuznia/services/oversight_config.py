@@ -17,7 +17,8 @@ DEFAULTS: dict[str, dict[str, float | int]] = {
     "price": {
         "window_days": 180,  # peers: contracts for the same product signed this close
         "min_peers": 5,  # fewer peers: no verdict on the price
-        "fence_iqr": 3.0,  # a price above Q3 + this many IQR of its peers stands out ...
+        "outlier_alpha": 0.01,  # a log price above its peers' median beyond chance, on
+        # the product's robustly estimated noise (all contracts together, Bonferroni) ...
         "min_ratio": 1.5,  # ... and at least this many times their median
         "rise_per_year": 0.5,  # a producer's price rising faster than 50% a year ...
         "rise_alpha": 0.01,  # ... beyond chance (all its series together, Bonferroni)
@@ -36,7 +37,11 @@ DEFAULTS: dict[str, dict[str, float | int]] = {
     "delivery": {
         "grace_days": 30,  # past due: due this long ago and still short
         "short_share": 0.2,  # ... with at least this share of the quantity not delivered
-        "late_days": 90,  # a delivery this many days after the due date
+        "late_grace_days": 7,  # every delivery more than this many days after its due date
+        "late_medium_days": 30,  # ... medium when this many days late ...
+        "late_medium_lead": 0.5,  # ... or late by this share of the lead time (due - signed)
+        "late_days": 90,  # ... high when this many days late ...
+        "late_high_lead": 1.0,  # ... or late by this share of the lead time or more
         "rejected_share": 0.25,  # a contract's delivered units not accepted
         "late_share_alpha": 0.01,  # a producer's share of late contracts beyond chance
         "min_contracts": 4,  # ... judged only with this many contracts

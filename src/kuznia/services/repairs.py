@@ -39,10 +39,21 @@ class RepairResult:
     assignments: list[dict[str, Any]] = field(default_factory=list)
     unreachable: list[dict[str, Any]] = field(default_factory=list)
 
+    @property
+    def placed(self) -> int:
+        """Items given a point and a month (the figures are theirs)."""
+        return len(self.assignments)
+
+    @property
+    def unreachable_items(self) -> int:
+        """Items that no repair point of their product can be reached from."""
+        return sum(u["items"] for u in self.unreachable)
+
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in (
-            "as_of", "items", "status", "mean_days", "clear_days", "abroad_mean_days",
-            "abroad_clear_days", "abroad_note", "points", "assignments", "unreachable")}
+            "as_of", "items", "placed", "unreachable_items", "status", "mean_days",
+            "clear_days", "abroad_mean_days", "abroad_clear_days", "abroad_note", "points",
+            "assignments", "unreachable")}
 
 
 def repairs_plan(store: Store, backlog_path: str | Path, points_path: str | Path,
@@ -87,16 +98,20 @@ def repairs_plan(store: Store, backlog_path: str | Path, points_path: str | Path
         note = "no repair point has region 'abroad'"
     result = RepairResult(as_of.isoformat(), int(counts.sum()), best.status, best.mean_days,
                           best.clear_days, a_mean, a_clear, note)
+    # plain lists: Polars 2 does not take a NumPy integer as a Series index
     ids = groups["item_id"].to_list()
+    g_product, g_region = groups["product_id"].to_list(), groups["region"].to_list()
+    p_id, p_product = points["point_id"].to_list(), points["product_id"].to_list()
+    p_region = points["region"].to_list()
     taken = [0] * groups.height
     load: dict[tuple[str, str], int] = {}
     for g, j, s, k in sorted(best.flows, key=lambda f: (f[0], f[2], best.finish_days[f[0], f[1],
                                                                                     f[2]])):
-        point, prod = points["point_id"][j], points["product_id"][j]
+        point, prod = p_id[j], p_product[j]
         load[(point, prod)] = load.get((point, prod), 0) + k
         for item in ids[g][taken[g]:taken[g] + k]:
             result.assignments.append({
-                "item_id": item, "product_id": prod, "from_region": groups["region"][g],
+                "item_id": item, "product_id": prod, "from_region": g_region[g],
                 "point_id": point, "start_month": s,
                 "days_to_service": float(best.finish_days[g, j, s]),
                 "back_in_service_on": (as_of + dt.timedelta(
@@ -104,11 +119,11 @@ def repairs_plan(store: Store, backlog_path: str | Path, points_path: str | Path
             })
         taken[g] += k
     for j in range(points.height):
-        key = (points["point_id"][j], points["product_id"][j])
+        key = (p_id[j], p_product[j])
         result.points.append({"point_id": key[0], "product_id": key[1],
-                              "region": points["region"][j], "abroad": bool(abroad[j]),
+                              "region": p_region[j], "abroad": bool(abroad[j]),
                               "monthly_capacity": float(cap[j]), "items": load.get(key, 0)})
-    for g in np.flatnonzero(best.unreachable):
-        result.unreachable.append({"product_id": groups["product_id"][g],
-                                   "region": groups["region"][g], "items": int(counts[g])})
+    for g in np.flatnonzero(best.unreachable).tolist():
+        result.unreachable.append({"product_id": g_product[g], "region": g_region[g],
+                                   "items": int(counts[g]), "item_ids": ids[g]})
     return result

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from kuznia.analytics.failures import binomial_interval
 from kuznia.analytics.strikes import (
@@ -33,7 +33,7 @@ from kuznia.analytics.strikes import (
 from kuznia.errors import UsageError
 from kuznia.services import params
 from kuznia.services.store import Store
-from kuznia.store.schema import demand, regions, sites, strikes
+from kuznia.store.schema import demand, regions, sites, strikes, use_cube
 
 Z90 = 1.6448536269514722
 FRESH = 1_000_000  # chunk offset of the scenarios a duplication plan is judged on
@@ -82,6 +82,7 @@ class Network:
     demand: np.ndarray  # (P,), NaN: no demand given
     stock: np.ndarray  # (P,)
     figures_from: str  # "regions table" or "strikes history"
+    history: dict[str, str] | None = None  # the months the strikes history covers
 
     def product_index(self, product: str) -> int:
         try:
@@ -98,38 +99,64 @@ class Network:
                              "regions (or use {from_history})", params=("from_history",)) from None
 
 
-def estimate_regions(store: Store, as_of: dt.date | None = None) -> list[dict[str, Any]]:
+def history_start(conn: Connection, as_of: dt.date) -> dt.date | None:
+    """The workspace's first record on or before ``as_of``: the earliest use (from the kept
+    cube) or strike, whichever came first; None when there is neither."""
+    first_use = conn.execute(select(func.min(use_cube.c.first_on))
+                             .where(use_cube.c.first_on <= as_of.isoformat())).scalar()
+    first_strike = conn.execute(select(func.min(strikes.c.struck_on))
+                                .where(strikes.c.struck_on <= as_of)).scalar()
+    days = [d for d in (first_strike, first_use and dt.date.fromisoformat(str(first_use)[:10]))
+            if d is not None]
+    return min(days) if days else None
+
+
+def estimate_regions(store: Store, as_of: dt.date | None = None,
+                     history_from: dt.date | None = None) -> list[dict[str, Any]]:
     """Each region's figures estimated from the strikes history, with 90% intervals.
 
-    Over the months from the first recorded strike to ``as_of``, with x months of T having
-    at least one strike: the monthly strike probability is the Jeffreys posterior mean
-    (x + 1/2) / (T + 1), with its 90% interval (never 0: a region not yet struck in a war is
-    not safe, only less often struck than we can tell); the
-    site-hit probability the mean share of the region's sites hit in a month with a strike;
-    the damage fraction the mean recorded one; repair months the mean whole months from
-    strike to repair (strikes not yet repaired are left out of that mean).
+    Only strikes on or before ``as_of`` (default today) count. The history covers the
+    calendar months from ``history_from`` (the start of the record the user states) or,
+    without it, from the workspace's first record (its earliest use or strike) to
+    ``as_of``: not from the first strike, which would leave out the quiet months before it
+    and overstate the rate (by a third to double with one to three regions). With x of the
+    T months having at least one strike: the monthly strike probability is the Jeffreys
+    posterior mean (x + 1/2) / (T + 1), the chance of a strike next month given the
+    history, with its 90% interval (never 0: a region not yet struck in a war is not
+    safe, only less often struck than we can tell; x / T is unbiased and the mean tends to
+    it as the history grows); the site-hit probability the mean share of the region's
+    sites hit in a month with a strike; the damage fraction the mean recorded one; repair
+    months the mean whole months from strike to repair (strikes not repaired by ``as_of``
+    are left out of that mean). No history on or before ``as_of``: no rows.
     """
     as_of = as_of or dt.date.today()
+    if history_from is not None and history_from > as_of:
+        raise UsageError(f"{{history_from}} {history_from.isoformat()} is after the end of "
+                         f"the history ({as_of.isoformat()})", params=("history_from",))
     with store.read() as conn:
         site_rows = conn.execute(select(sites.c.site_id, sites.c.region)).all()
-        hits = conn.execute(select(strikes.c.site_id, strikes.c.struck_on,
-                                   strikes.c.damage_fraction, strikes.c.repaired_on)).all()
+        begin = history_from or history_start(conn, as_of)
+        hits = [] if begin is None else conn.execute(
+            select(strikes.c.site_id, strikes.c.struck_on, strikes.c.damage_fraction,
+                   strikes.c.repaired_on)
+            .where(strikes.c.struck_on >= begin, strikes.c.struck_on <= as_of)).all()
+    if begin is None:
+        return []
     region_of = dict(site_rows)
     n_sites: dict[str, int] = {}
     for _, r in site_rows:
         n_sites[r] = n_sites.get(r, 0) + 1
-    if not hits:
-        return []
-    first = min(h.struck_on for h in hits)
-    span = _month_index(first, as_of) + 1
+    span = _month_index(begin, as_of) + 1
     per: dict[str, dict[str, Any]] = {}
     for site_id, on, damage, repaired in hits:
         r = region_of[site_id]
         e = per.setdefault(r, {"months": {}, "damage": [], "repair": []})
-        e["months"].setdefault(_month_index(first, on), set()).add(site_id)
+        e["months"].setdefault(_month_index(begin, on), set()).add(site_id)
         e["damage"].append(damage)
-        if repaired is not None:
+        if repaired is not None and repaired <= as_of:
             e["repair"].append(max(1, -(-(repaired - on).days // 30)))
+    window = {"observed_from": _label(begin, 0), "observed_to": _label(begin, span - 1),
+              "history_from": "stated" if history_from else "first record"}
     out = []
     for r in sorted(n_sites):
         e = per.get(r, {"months": {}, "damage": [], "repair": []})
@@ -144,21 +171,24 @@ def estimate_regions(store: Store, as_of: dt.date | None = None) -> list[dict[st
             "site_hit_probability": float(np.mean(share)) if share else 1.0,
             "damage_fraction": float(np.mean(e["damage"])) if e["damage"] else 1.0,
             "repair_months": int(round(np.mean(e["repair"]))) if e["repair"] else 1,
-            "sites": n_sites[r], "strikes": len(e["damage"]),
+            "sites": n_sites[r], "strikes": len(e["damage"]), **window,
         })
     return out
 
 
 def load_network(store: Store, months: int, start: dt.date | None = None,
-                 from_history: bool = False, spillover: float = 0.0) -> Network:
-    """Read sites, regions and demand into the model's arrays."""
+                 from_history: bool = False, spillover: float = 0.0,
+                 history_from: dt.date | None = None) -> Network:
+    """Read sites, regions and demand into the model's arrays; with ``from_history`` the
+    regions' figures come from the strikes on or before ``start`` (default today)."""
     params.whole(months, "months", minimum=1, maximum=MAX_MONTHS)
     if not 0 <= spillover <= 1:  # NaN fails this too
         raise UsageError("{spillover} is a probability between 0 and 1", params=("spillover",))
-    start = (start or dt.date.today()).replace(day=1)
+    day = start or dt.date.today()
+    start = day.replace(day=1)
     with store.read() as conn:
         site_rows = conn.execute(select(sites).order_by(sites.c.site_id)).all()
-        region_rows = _region_rows(conn, store, from_history, start)
+        region_rows = _region_rows(conn, store, from_history, day, history_from)
         demand_rows = {r.product_id: (r.monthly_demand, r.stock)
                        for r in conn.execute(select(demand))}
     if not site_rows:
@@ -192,18 +222,22 @@ def load_network(store: Store, months: int, start: dt.date | None = None,
     return Network(start, months, region_ids, product_ids, [r.site_id for r in site_rows],
                    [r.producer_id for r in site_rows], [r.status for r in site_rows],
                    net_regions, net_sites, dem, stock,
-                   "strikes history" if from_history else "regions table")
+                   "strikes history" if from_history else "regions table",
+                   {k: region_rows[0][k] for k in ("observed_from", "observed_to",
+                                                   "history_from")}
+                   if from_history else None)
 
 
-def _region_rows(conn: Connection, store: Store, from_history: bool, start: dt.date
-                 ) -> list[dict[str, Any]]:
+def _region_rows(conn: Connection, store: Store, from_history: bool, as_of: dt.date,
+                 history_from: dt.date | None) -> list[dict[str, Any]]:
     table = [dict(r._mapping) for r in conn.execute(select(regions).order_by(regions.c.region))]
     if not from_history:
         return table
     neighbours = {r["region"]: r["neighbours"] for r in table}
-    est = estimate_regions(store, start)
+    est = estimate_regions(store, as_of, history_from)
     if not est:
-        raise UsageError("no strikes recorded: {from_history} has nothing to estimate from",
+        raise UsageError(f"no uses or strikes recorded on or before {as_of.isoformat()}: "
+                         "{from_history} has no history to estimate from",
                          params=("from_history",))
     return [{**e, "neighbours": neighbours.get(e["region"])} for e in est]
 
@@ -242,6 +276,7 @@ class Resilience:
     start: str
     figures_from: str
     spillover: float
+    history: dict[str, str] | None = None  # with the strikes history: the months it covers
     products: list[dict[str, Any]] = field(default_factory=list)
     sites: list[dict[str, Any]] = field(default_factory=list)
     fan: dict[str, dict[str, list[float]]] = field(default_factory=dict)
@@ -249,15 +284,17 @@ class Resilience:
     def to_dict(self) -> dict[str, Any]:
         return {"months": self.months, "scenarios": self.scenarios, "seed": self.seed,
                 "start": self.start, "figures_from": self.figures_from,
+                "history": self.history,
                 "spillover": self.spillover, "products": self.products, "sites": self.sites}
 
 
 def run(store: Store, months: int = 12, scenarios: int = 10_000, seed: int = 0, *,
         start: dt.date | None = None, from_history: bool = False, spillover: float = 0.0,
-        workers: int = 1, progress: Callable[[int, int], None] | None = None) -> Resilience:
+        history_from: dt.date | None = None, workers: int = 1,
+        progress: Callable[[int, int], None] | None = None) -> Resilience:
     """Simulate the network and summarise per product and per site."""
     params.whole(scenarios, "scenarios", minimum=2)
-    net = load_network(store, months, start, from_history, spillover)
+    net = load_network(store, months, start, from_history, spillover, history_from)
     _check_run(months, scenarios, seed, workers, "scenarios", len(net.product_ids),
                net.sites.size)
     sim = simulate(net.regions, net.sites, len(net.product_ids), months, scenarios, seed,
@@ -268,7 +305,8 @@ def run(store: Store, months: int = 12, scenarios: int = 10_000, seed: int = 0, 
     q = np.quantile(out, [0.1, 0.5, 0.9], axis=0)  # (3, H, P)
     total = out.sum(axis=1)  # (N, P)
     tq = np.quantile(total, [0.1, 0.9], axis=0)
-    res = Resilience(months, scenarios, seed, net.start.isoformat(), net.figures_from, spillover)
+    res = Resilience(months, scenarios, seed, net.start.isoformat(), net.figures_from, spillover,
+                     net.history)
     labels = [_label(net.start, m) for m in range(months)]
     for p, pid in enumerate(net.product_ids):
         mine = net.sites.product == p
@@ -377,7 +415,8 @@ class Duplication:
 def duplicate(store: Store, candidates_path: str | Path, budget: float, months: int = 12,
               scenarios: int = 2_000, saa_scenarios: int = 300, seed: int = 0, *,
               weights: dict[str, float] | None = None, start: dt.date | None = None,
-              from_history: bool = False, spillover: float = 0.0, workers: int = 1,
+              from_history: bool = False, spillover: float = 0.0,
+              history_from: dt.date | None = None, workers: int = 1,
               time_limit: float = 120.0, candidates_name: str | None = None
               ) -> Duplication:
     """Choose duplicate lines within ``budget`` (SAA MILP), judged on fresh scenarios."""
@@ -391,7 +430,7 @@ def duplicate(store: Store, candidates_path: str | Path, budget: float, months: 
     params.whole(saa_scenarios, "saa_scenarios", minimum=2)
     params.whole(scenarios, "scenarios", minimum=2)
     frame = read_checked(store, "candidates", candidates_path, name=candidates_name)
-    net = load_network(store, months, start, from_history, spillover)
+    net = load_network(store, months, start, from_history, spillover, history_from)
     if frame.is_empty():
         raise UsageError(f"{candidates_name or candidates_path}: no candidates")
     if np.isnan(net.demand).all():
