@@ -22,6 +22,7 @@ from kuznia.services import board as board_svc
 from kuznia.services import costs, deliveries, records, trace
 from kuznia.services import failures as failures_svc
 from kuznia.services import growth as growth_svc
+from kuznia.services import headline as headline_svc
 from kuznia.services.access import ForbiddenError
 from kuznia.services.records import key_columns
 
@@ -77,11 +78,30 @@ def overview(request: Request, who: Caller, date_from: Day = None, date_to: Day 
     ranked_rows = sorted(ranked.get("rows", []),
                          key=lambda r: (r.get("rank_in_product") or 1e9, r["producer_id"] or ""))
     products = _products(request, who)
+    categories = sorted({p["category"] for p in products if p["category"]})
+    # a pooled trend moves with the product mix: with no product or category asked, one
+    # trend per category
+    trends = [] if product or category else [
+        (c, *cpe("month", category=c)) for c in categories]
+    head, _ = figure(request, "/headline", asked,
+                     lambda: headline_svc.headline(store, date_from, date_to, producer=own,
+                                                   product=product, category=category))
     return render(request, who, "overview.html", title="Overview", asked=asked,
                   by_product=by_product, by_product_src=by_product_src, by_month=by_month,
                   by_month_src=by_month_src, focus=focus, ranked_rows=ranked_rows,
-                  ranked_src=ranked_src, products=products,
-                  categories=sorted({p["category"] for p in products if p["category"]}))
+                  ranked_src=ranked_src, products=products, names=_names(products),
+                  sorted_rows=by_value(rows), categories=categories, trends=trends,
+                  head=head)
+
+
+def by_value(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows by cost per effect, cheapest first; those with no figure yet last."""
+    return sorted(rows, key=lambda r: (r["cost_per_effect"] is None,
+                                       r["cost_per_effect"] or 0.0))
+
+
+def _names(products: list[dict[str, Any]]) -> dict[str, str]:
+    return {p["product_id"]: p["name"] or p["product_id"] for p in products}
 
 
 @page("/products/{product_id:path}", "pages.product")
