@@ -15,9 +15,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from kuznia import __version__
-from kuznia.words import LABELS, say
 from kuznia.server.auth import Allow, Caller, identify
 from kuznia.services import access
+from kuznia.words import LABELS, say
 
 pages = APIRouter(include_in_schema=False)
 
@@ -122,7 +122,7 @@ def _when(value: Any) -> str:
     if not isinstance(d, dt.datetime):
         return _day(value)
     if d.tzinfo is not None:
-        d = d.astimezone(dt.timezone.utc)
+        d = d.astimezone(dt.UTC)
     return f"{_day(d.date())}, {d:%H:%M} UTC"
 
 
