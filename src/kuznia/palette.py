@@ -15,3 +15,5 @@ OUTCOMES = {"effect": "#0072B2", "no_effect": "#767676", "failure": "#D55E00",
             "aborted": "#000000"}
 SERIES = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#000000")  # lines, in this order
 DEMAND = "#D55E00"  # a target or demand line, dashed
+BLOCKS = {"corrective_action": "#0072B2", "failure_mode": "#D55E00",
+          "late_delivery": "#000000", "rejected_lot": "#CC79A7"}  # the board's block edges

@@ -8,6 +8,7 @@ say them through ``say`` (the templates' ``say`` filter), so one table holds eve
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 LABELS: dict[str, str] = {
@@ -97,3 +98,12 @@ def say(code: Any) -> str:
         return ""
     text = str(code)
     return LABELS.get(text, text.replace("_", " ") if text.islower() else text)
+
+
+def day(d: dt.date) -> str:
+    """A date as a person reads it, on one line.
+
+    >>> day(dt.date(2025, 8, 16))
+    '16\xa0Aug\xa02025'
+    """
+    return f"{d.day}\u00a0{d:%b}\u00a0{d.year}"

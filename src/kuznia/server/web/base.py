@@ -17,7 +17,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from kuznia import __version__
 from kuznia.server.auth import Allow, Caller, identify
 from kuznia.services import access
-from kuznia.words import LABELS, say
+from kuznia.words import LABELS, day, say
 
 pages = APIRouter(include_in_schema=False)
 
@@ -113,7 +113,7 @@ def _day(value: Any) -> str:
     d = _parse_time(value)
     if d is None:
         return "" if value is None else str(value)
-    return f"{d.day} {d:%b} {d.year}"
+    return day(d)
 
 
 def _when(value: Any) -> str:

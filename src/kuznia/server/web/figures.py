@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from kuznia.analytics.board import AGING_DAYS, MONEY_WEIGHT
 from kuznia.errors import NotFoundError
 from kuznia.server.auth import Caller
 from kuznia.server.routes import _render, kept_body, store_of
@@ -122,8 +123,11 @@ def product_page(request: Request, who: Caller, product_id: str,
                       lambda: failures_svc.fixes(store, product_id, None))
     growth, growth_src = figure(request, "/growth", {"product": product_id},
                                 lambda: growth_svc.growth(store, product_id))
-    ranked, ranked_src = ({}, "")
+    ranked, ranked_src, own = ({}, "", None)
     if may(who, "costs.read"):
+        mine, _ = figure(request, "/cost-per-effect", {"by": "product", "product": product_id},
+                         lambda: costs.cost_per_effect(store, "product", product=product_id))
+        own = mine["rows"][0] if mine["rows"] else {"uses": 0, "trace_filters": {}}
         ranked, ranked_src = figure(
             request, "/cost-per-effect", {"by": "product,producer", "product": product_id},
             lambda: costs.cost_per_effect(store, "product,producer", product=product_id))
@@ -136,7 +140,8 @@ def product_page(request: Request, who: Caller, product_id: str,
                   product=product, versions=versions, pareto=pareto, pareto_src=pareto_src,
                   pareto_by=by or "", fixes=fixes["rows"], growth=growth,
                   growth_src=growth_src, ranked_rows=ranked_rows, ranked_src=ranked_src,
-                  ranked_currency=ranked.get("currency", ""))
+                  ranked_currency=ranked.get("currency", ""), own=own,
+                  ranked_notes=ranked.get("notes", []))
 
 
 @page("/producers/{producer_id:path}", "figures.read")
@@ -170,7 +175,8 @@ def producer_page(request: Request, who: Caller, producer_id: str,
                   flags=flags_of(request, who, producer=producer_id),
                   producer=producer, contracts=status, flag=flag or "", quality=quality,
                   quality_src=quality_src, cpe=cpe, cpe_src=cpe_src,
-                  stacks=board_svc.stacks(blocks), blocks=blocks)
+                  stacks=board_svc.stacks(blocks), blocks=blocks,
+                  names=_names(_products(request, who)), **board_words())
 
 
 def _board(request: Request, who: Caller, producer: str | None = None,
@@ -193,9 +199,16 @@ def board_page(request: Request, who: Caller, product: Id = None,
                top: Annotated[int, Query(ge=1, le=1000)] = 20) -> HTMLResponse:
     blocks = _board(request, who, product=product)
     stacks = board_svc.stacks(blocks)
+    products = _products(request, who)
     return render(request, who, "board.html", title="Board", stacks=stacks[:top],
                   more=max(0, len(stacks) - top), top=top, product=product or "",
-                  products=_products(request, who))
+                  products=products, names=_names(products), **board_words())
+
+
+def board_words() -> dict[str, Any]:
+    """What the board's legend and its weight note say (from the board's own constants)."""
+    return {"kinds": board_svc.KINDS, "aging_days": AGING_DAYS,
+            "money_weight": MONEY_WEIGHT, "threshold": board_svc.THRESHOLD}
 
 
 @page("/uses", "figures.read")
