@@ -25,7 +25,7 @@ from kuznia.services import accounts
 PASSWORD = "correct horse battery"
 FIGURE = re.compile(r"(?<![\w.,/-])[-+−]?\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?(?![\w])")
 SKIP = ("/api/", "/static/", "/logout", "/login")
-PER_ROUTE = 3  # pages of one shape (one route, other ids) visited per role
+PER_ROUTE = 2  # pages of one shape (one route, other ids) visited per role
 
 
 def significant_digits(figure: str) -> int:
@@ -114,7 +114,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient,
     ws.close()
 
 
-def crawl(client: TestClient, start: str, limit: int = 80) -> Iterator[tuple[str, str]]:
+def crawl(client: TestClient, start: str, limit: int = 50) -> Iterator[tuple[str, str]]:
     """Every page reachable from ``start`` by the links shown (a few of each route)."""
     seen, per_route = {start}, {}  # type: ignore[var-annotated]
     todo = deque([start])
