@@ -77,7 +77,7 @@ def _totals(store: Store, period: tuple[dt.date, dt.date], level: float,
         row = dict(conn.execute(_aggregate(src, ())).one()._mapping)
     n, e = float(row["uses"] or 0), float(row["effects"] or 0)
     unpriced = int(row["uses_unpriced"] or 0)
-    cost = None if row["cost"] is None or unpriced else float(row["cost"])
+    cost = None if unpriced else float(row["cost"] or 0.0)  # nothing used, nothing spent
     out: dict[str, Any] = {"uses": int(n), "effects": int(e), "cost": cost,
                            "uses_unpriced": unpriced, "cost_per_effect": None,
                            "cost_per_effect_low": None, "cost_per_effect_high": None}

@@ -176,7 +176,8 @@ def producer_page(request: Request, who: Caller, producer_id: str,
                   producer=producer, contracts=status, flag=flag or "", quality=quality,
                   quality_src=quality_src, cpe=cpe, cpe_src=cpe_src,
                   stacks=board_svc.stacks(blocks), blocks=blocks,
-                  names=_names(_products(request, who)), **board_words())
+                  names=_names(_products(request, who)), cpe_rows=by_value(cpe["rows"]),
+                  **board_words())
 
 
 def _board(request: Request, who: Caller, producer: str | None = None,
