@@ -110,7 +110,7 @@
       return {
         data: { labels: modes.map(say), datasets: [
           { type: "bar", label: "failures", data: modes.map(function (m) { return sums[m]; }), backgroundColor: PALETTE.failure, yAxisID: "y", pointStyle: "rect" },
-          { type: "line", label: "cumulative share of failures (%)", data: modes.map(function (m) { run += sums[m]; return 100 * run / total; }), borderColor: COLORS[0], backgroundColor: COLORS[0], yAxisID: "y1" }
+          { type: "line", label: "cumulative share of failures (%)", data: modes.map(function (m) { run += sums[m]; return 100 * run / total; }), borderColor: COLORS[0], backgroundColor: COLORS[0], yAxisID: "y1", order: -1, borderWidth: 2 }
         ] },
         options: { scales: { x: category("failure mode"), y: axis("failures", { beginAtZero: true }), y1: axis("cumulative share (%)", { position: "right", min: 0, max: 100, grid: { drawOnChartArea: false } }) } }
       };
