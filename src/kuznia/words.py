@@ -24,7 +24,7 @@ LABELS: dict[str, str] = {
     "not_effective": "not effective",
     # the board's blocks
     "corrective_action": "fix not yet verified",
-    "failure_mode": "failure mode above threshold",
+    "failure_mode": "failure mode",  # a block kind, and a column
     "late_delivery": "late or short delivery",
     "rejected_lot": "rejected lot",
     # capability categories of the demo (a workspace's own categories read as written)
@@ -47,7 +47,6 @@ LABELS: dict[str, str] = {
     "link_loss": "link loss",
     "dud": "dud",
     # how a use's units were priced
-    "lot": "its lot's contract",
     "producer_average": "producer's average price",
     "product_average": "product's average price",
     "withheld": "withheld",
