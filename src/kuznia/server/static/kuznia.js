@@ -81,7 +81,7 @@
         data: { labels: labels, datasets: [
           { type: "line", label: "90% high", hideInLegend: true, data: rows.map(function (r) { return r.cost_per_effect_high; }), borderColor: PALETTE.interval, pointRadius: 0, fill: false },
           { type: "line", label: "90% interval", data: rows.map(function (r) { return r.cost_per_effect_low; }), borderColor: PALETTE.interval, backgroundColor: PALETTE.interval, pointRadius: 0, fill: "-1", pointStyle: "rect" },
-          { type: "line", label: "cost per effect", data: rows.map(function (r) { return r.cost_per_effect; }), borderColor: PALETTE.point, backgroundColor: PALETTE.point, pointRadius: 3, borderWidth: 2 }
+          { type: "line", label: "cost per effect", data: rows.map(function (r) { return r.cost_per_effect; }), borderColor: PALETTE.point, backgroundColor: PALETTE.point, pointRadius: 3, borderWidth: 2, order: -1 }
         ] },
         options: { scales: { x: category("month"), y: axis("cost per effect (" + data.currency + ")", { beginAtZero: true }) },
                    plugins: { tooltip: tip(function (c) { const r = rows[c.dataIndex]; return "cost per effect " + fmt(r.cost_per_effect) + " " + data.currency + " (90%: " + fmt(r.cost_per_effect_low) + " – " + fmt(r.cost_per_effect_high) + ")"; }) },
@@ -122,9 +122,9 @@
       const p100 = function (x) { return x === null || x === undefined ? null : 100 * x; };
       return {
         data: { datasets: [
-          { type: "scatter", label: "reliability of a version", data: v.map(function (r) { return { x: r.cumulative_uses, y: p100(r.reliability) }; }), backgroundColor: PALETTE.point, borderColor: "#fff", borderWidth: 1.5, pointRadius: 5 },
+          { type: "scatter", label: "reliability of a version", data: v.map(function (r) { return { x: r.cumulative_uses, y: p100(r.reliability) }; }), backgroundColor: PALETTE.point, borderColor: "#fff", borderWidth: 1.5, pointRadius: 5, order: -2 },
           { type: "bar", label: "90% interval", data: v.map(function (r) { return { x: r.cumulative_uses, y: [p100(r.reliability_low), p100(r.reliability_high)] }; }), backgroundColor: PALETTE.interval, barThickness: 8, pointStyle: "rect" },
-          { type: "line", label: "growth fit", data: curve.map(function (p) { return { x: p.uses, y: p100(p.reliability) }; }), borderColor: COLORS[2], backgroundColor: COLORS[2], pointRadius: 0, borderWidth: 2 }
+          { type: "line", label: "growth fit", data: curve.map(function (p) { return { x: p.uses, y: p100(p.reliability) }; }), borderColor: COLORS[2], backgroundColor: COLORS[2], pointRadius: 0, borderWidth: 2, order: -1 }
         ] },
         options: { scales: { x: axis("uses so far", { type: "linear" }), y: axis("reliability (% of uses without failure)") },
                    plugins: { tooltip: tip(function (c) { return c.dataset.label + ": " + fmt(c.parsed.y) + "%"; }) } }
@@ -146,7 +146,7 @@
         return { data: { labels: m.map(function (x) { return x.month; }), datasets: [
           { type: "line", label: "90%", hideInLegend: true, data: m.map(function (x) { return x.p90; }), borderColor: PALETTE.interval, pointRadius: 0, fill: false },
           { type: "line", label: "10% to 90% of runs", data: m.map(function (x) { return x.p10; }), borderColor: PALETTE.interval, backgroundColor: PALETTE.interval, pointRadius: 0, fill: "-1", pointStyle: "rect" },
-          { type: "line", label: "median", data: m.map(function (x) { return x.p50; }), borderColor: PALETTE.point, backgroundColor: PALETTE.point },
+          { type: "line", label: "median", data: m.map(function (x) { return x.p50; }), borderColor: PALETTE.point, backgroundColor: PALETTE.point, order: -1 },
           { type: "line", label: "demand", data: m.map(function () { return p.monthly_demand; }), borderColor: PALETTE.demand, backgroundColor: PALETTE.demand, borderDash: [4, 4], pointRadius: 0 }
         ] }, options: { scales: { x: category("month"), y: axis("units delivered", { beginAtZero: true }) } } };
       }
