@@ -14,12 +14,15 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 import kuznia
 from kuznia import words
 from kuznia.demo import DemoSize, generate
 from kuznia.ingest.tables import IMPORT_ORDER
+from kuznia.server.web.base import _day, _fig, _month, _num, _when
 from kuznia.services import accounts
 
 PASSWORD = "correct horse battery"
@@ -176,3 +179,19 @@ def test_every_template_is_under_the_label_filter() -> None:
     templates = Path(kuznia.__file__).parent / "server" / "templates"
     hand = [p.name for p in templates.glob("*.html") if "replace('_', ' ')" in p.read_text()]
     assert hand == []
+
+
+@given(st.one_of(st.floats(-1e13, 1e13, allow_nan=False), st.integers(-10**13, 10**13)),
+       st.integers(0, 4))
+def test_a_figure_filter_never_prints_more_than_six_digits(value: float, digits: int) -> None:
+    for shown in (_num(value, digits), _fig(value)):
+        figures = FIGURE.findall(shown.replace("\u00a0", " "))
+        assert figures and all(significant_digits(f) <= 6 for f in figures), shown
+
+
+def test_figures_dates_and_codes_as_people_read_them() -> None:
+    assert _num(1234567.8) == "1.23\u00a0million" and _num(123456.78, 2) == "123,457"
+    assert _num(0.123456, 2) == "0.12" and _fig(3.14159) == "3.142" and _num(None) == "–"
+    assert _when("2026-12-07T01:38:20.123+00:00") == "7\u00a0Dec\u00a02026, 01:38\u00a0UTC"
+    assert _day("2025-08-16") == "16\u00a0Aug\u00a02025" and _month("2025-03") == "Mar\u00a02025"
+    assert words.say("awaiting_data") == "waiting for data" and words.say("P0013") == "P0013"
