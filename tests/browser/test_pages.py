@@ -150,9 +150,9 @@ def test_from_the_overview_a_products_figure_leads_to_its_uses(browser, site: Si
     ctx, page = login(browser, site, "analyst")
     charts_drawn(page)
     row = page.locator("table").first.locator("tbody tr").first
-    product = row.locator("td").first.inner_text()
-    uses = int(row.locator("td").nth(1).inner_text().replace(",", ""))
-    row.locator("td").nth(3).locator("a").click()  # the cost per effect figure
+    product = row.locator("th").first.inner_text()
+    uses = int(row.locator("td[data-label=Uses]").inner_text().replace(",", ""))
+    row.locator("td.key a").click()  # the cost per effect figure
     page.wait_for_load_state("networkidle")
     assert "/uses?" in page.url
     assert f"{uses:,} uses match" in page.inner_text("main")
@@ -168,7 +168,7 @@ def test_from_the_overview_a_products_figure_leads_to_its_uses(browser, site: Si
         'canvas[data-chart=cpe]')); const el = c.getDatasetMeta(0).data[0];
         return [el.x, (el.y + el.base) / 2, c.data.labels[0]]; }""")
     page.mouse.click(box["x"] + point[0], box["y"] + point[1])
-    page.wait_for_url(f"**/products/{point[2]}")
+    page.wait_for_url(f"**/products/{point[2].rsplit('(', 1)[-1].rstrip(')')}")  # "Name (ID)"
     ctx.close()
 
 

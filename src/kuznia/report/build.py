@@ -13,6 +13,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from kuznia.outputs import check_output, id_file_name, protected_paths, replace_folder
 from kuznia.report import charts
 from kuznia.services.trace import export_use_lists, use_list_path
+from kuznia.words import say
 
 if TYPE_CHECKING:
     from kuznia.workspace import Workspace
@@ -130,6 +131,7 @@ def _build(ws: Workspace, out: Path, with_uses: bool | None) -> None:
                       autoescape=select_autoescape(["html", "j2"]))
     env.filters["money"] = lambda x: "—" if x is None else f"{x:,.0f}"
     env.filters["num"] = lambda x: f"{x:,}"
+    env.filters["say"] = say
     html = env.get_template("report.html.j2").render(
         generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         db=ws.store.display_url,

@@ -1,4 +1,7 @@
-"""Charts as PNG bytes (matplotlib, Agg backend): pure functions of the figures they show."""
+"""Charts as PNG bytes (matplotlib, Agg backend): pure functions of the figures they show.
+
+The colours are ``kuznia.palette``'s (colour-blind safe; intervals at 3:1 on white), every
+chart titles its axes, and a chart with nothing to show says so instead of empty axes."""
 
 from __future__ import annotations
 
@@ -13,8 +16,21 @@ import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-OUTCOME_COLOURS = {"n_effect": "#2e7d32", "n_no_effect": "#9e9e9e", "n_failure": "#c62828",
-                   "n_aborted": "#f9a825"}
+from kuznia import palette  # noqa: E402
+from kuznia.words import say  # noqa: E402
+
+OUTCOME_COLOURS = {f"n_{k}": v for k, v in palette.OUTCOMES.items()}
+EMPTY = "No uses in this period."
+
+
+def _empty(text: str = EMPTY, title: str | None = None) -> bytes:
+    """A chart with nothing to draw: the sentence, not empty axes."""
+    fig, ax = plt.subplots(figsize=(6, 1.2))
+    ax.axis("off")
+    ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=11, color="#4a4a4a")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return _png(fig)
 
 
 def _png(fig: Any) -> bytes:
@@ -24,60 +40,87 @@ def _png(fig: Any) -> bytes:
     return buf.getvalue()
 
 
-def cost_by_product(rows: list[dict[str, Any]], currency: str) -> bytes:
-    """Horizontal bars of cost per effect with 90% intervals, log scale, cheapest on top."""
+def cost_by_product(rows: list[dict[str, Any]], currency: str,
+                    names: dict[str, str] | None = None) -> bytes:
+    """Cost per effect per product: the 90% interval as a bar, the figure as a dot, log
+    scale, cheapest on top."""
     rows = [r for r in rows if r["cost_per_effect"] is not None]
+    if not rows:
+        return _empty()
+    names = names or {}
     rows.sort(key=lambda r: r["cost_per_effect"], reverse=True)
     fig, ax = plt.subplots(figsize=(8, max(2.5, 0.28 * len(rows) + 1)))
     y = np.arange(len(rows))
     point = np.array([r["cost_per_effect"] for r in rows])
     low = np.array([r["cost_per_effect_low"] for r in rows])
     high = np.array([r["cost_per_effect_high"] for r in rows])
-    ax.barh(y, point, color="#5c6bc0", alpha=0.8)
-    ax.errorbar(point, y, xerr=[point - low, high - point], fmt="none", ecolor="black",
-                capsize=2, lw=1)
-    ax.set_yticks(y, [r["product_id"] for r in rows], fontsize=8)
+    ax.barh(y, high - low, left=low, height=0.6, color=palette.INTERVAL, label="90% interval")
+    ax.scatter(point, y, color=palette.POINT, edgecolor="white", s=22, zorder=3,
+               label="cost per effect")
+    ax.set_yticks(y, [f"{names[r['product_id']]} ({r['product_id']})"
+                      if r["product_id"] in names else r["product_id"] for r in rows],
+                  fontsize=8)
     ax.set_xscale("log")
-    ax.set_xlabel(f"cost per confirmed effect ({currency}), 90% interval")
+    ax.set_xlabel(f"cost per confirmed effect ({currency}, log scale)")
+    ax.set_ylabel("product")
     ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
     return _png(fig)
 
 
 def monthly_trend(rows: list[dict[str, Any]], products: list[str], currency: str) -> bytes:
-    """Cost per effect by month for the given products, with interval bands."""
-    fig, ax = plt.subplots(figsize=(8, 4))
+    """Cost per effect by month, one small chart per product (a pooled line would move
+    with the product mix), each with its 90% band."""
+    series = []
     for pid in products:
         pts = sorted((r for r in rows if r["product_id"] == pid
                       and r["cost_per_effect"] is not None), key=lambda r: r["month"])
-        if not pts:
-            continue
+        if pts:
+            series.append((pid, pts))
+    if not series:
+        return _empty()
+    cols = min(3, len(series))
+    nrows = -(-len(series) // cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(3.2 * cols, 2.6 * nrows), squeeze=False)
+    for ax in axes.flat[len(series):]:
+        ax.axis("off")
+    for ax, (pid, pts) in zip(axes.flat, series, strict=False):
         x = [dt.date.fromisoformat(r["month"] + "-01") for r in pts]
-        line = ax.plot(x, [r["cost_per_effect"] for r in pts], marker="o", ms=3, label=pid)[0]
         ax.fill_between(x, [r["cost_per_effect_low"] for r in pts],
-                        [r["cost_per_effect_high"] for r in pts], color=line.get_color(),
-                        alpha=0.15)
-    ax.set_yscale("log")
-    ax.set_ylabel(f"cost per effect ({currency})")
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
-    ax.tick_params(axis="x", rotation=60, labelsize=7)
-    ax.legend(fontsize=7, ncol=2)
-    ax.grid(alpha=0.3)
+                        [r["cost_per_effect_high"] for r in pts], color=palette.INTERVAL,
+                        label="90% interval", lw=0)
+        ax.plot(x, [r["cost_per_effect"] for r in pts], color=palette.POINT, marker="o", ms=2.5,
+                lw=1.2, label="cost per effect")
+        ax.set_title(pid, fontsize=9)
+        ax.set_ylim(bottom=0)
+        ax.set_xlabel("month", fontsize=7)
+        ax.set_ylabel(f"cost per effect ({currency})", fontsize=7)
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %Y"))
+        ax.tick_params(axis="x", rotation=45, labelsize=6)
+        ax.tick_params(axis="y", labelsize=6)
+        ax.grid(alpha=0.3)
+    axes.flat[0].legend(fontsize=6)
+    fig.tight_layout()
     return _png(fig)
 
 
 def outcomes(rows: list[dict[str, Any]]) -> bytes:
     """Share of each outcome per product, stacked to 100%."""
+    if not rows:
+        return _empty()
     fig, ax = plt.subplots(figsize=(8, max(2.5, 0.28 * len(rows) + 1)))
     y = np.arange(len(rows))
     left = np.zeros(len(rows))
     total = np.array([max(1, r["uses"]) for r in rows], dtype=float)
     for key, colour in OUTCOME_COLOURS.items():
         share = np.array([r[key] for r in rows]) / total
-        ax.barh(y, share, left=left, color=colour, label=key.removeprefix("n_"))
+        ax.barh(y, share, left=left, color=colour, edgecolor="white", linewidth=0.5,
+                label=say(key.removeprefix("n_")))
         left += share
     ax.set_yticks(y, [r["product_id"] for r in rows], fontsize=8)
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of uses")
+    ax.set_ylabel("product")
     ax.legend(fontsize=7, ncol=4, loc="lower center", bbox_to_anchor=(0.5, 1.0))
     return _png(fig)
 
@@ -88,12 +131,14 @@ def duane(growth: dict[str, Any]) -> bytes:
     Points are each version's end; the line is the fitted power law's cumulative figure
     N / (lam N**beta) and the dashed line its instantaneous one 1 / (lam beta N**(beta-1)).
     """
-    fig, ax = plt.subplots(figsize=(6.5, 4))
     vs = [v for v in growth["versions"] if v["cumulative_uses"] > 0]
+    if not vs:
+        return _empty(title=f"Reliability growth, {growth['product_id']}")
+    fig, ax = plt.subplots(figsize=(6.5, 4))
     cum_fail = np.cumsum([v["failures"] for v in vs])
     x = np.array([v["cumulative_uses"] for v in vs], dtype=float)
     ok = cum_fail > 0
-    ax.scatter(x[ok], x[ok] / cum_fail[ok], color="#c62828", zorder=3, label="versions")
+    ax.scatter(x[ok], x[ok] / cum_fail[ok], color=palette.POINT, zorder=3, label="versions")
     for xi, yi, v in zip(x[ok], x[ok] / cum_fail[ok], [v for v, k in zip(vs, ok, strict=True) if k],
                          strict=True):
         ax.annotate(v["version"], (xi, yi), textcoords="offset points", xytext=(4, 4),
@@ -102,8 +147,8 @@ def duane(growth: dict[str, Any]) -> bytes:
     if fit:
         n = np.array([c["uses"] for c in fit["curve"]], dtype=float)
         lam, beta = fit["lam"], fit["beta"]
-        ax.plot(n, n / (lam * n**beta), color="#3949ab", label="fitted, cumulative")
-        ax.plot(n, 1 / (lam * beta * n ** (beta - 1)), color="#3949ab", ls="--",
+        ax.plot(n, n / (lam * n**beta), color=palette.SERIES[0], label="fitted, cumulative")
+        ax.plot(n, 1 / (lam * beta * n ** (beta - 1)), color=palette.SERIES[1], ls="--",
                 label="fitted, current design")
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -118,34 +163,46 @@ def duane(growth: dict[str, Any]) -> bytes:
 def pareto(rows: list[dict[str, Any]], title: str) -> bytes:
     """Bars of failures per mode (falling) with the cumulative share as a line."""
     rows = rows[:12]
+    if not rows:
+        return _empty("No failures recorded.", title)
     fig, ax = plt.subplots(figsize=(7, 3.6))
     x = np.arange(len(rows))
-    ax.bar(x, [r["failures"] for r in rows], color="#c62828", alpha=0.8)
-    ax.set_xticks(x, [r["failure_mode"] for r in rows], rotation=30, ha="right", fontsize=8)
+    ax.bar(x, [r["failures"] for r in rows], color=palette.OUTCOMES["failure"],
+           label="failures")
+    ax.set_xticks(x, [say(r["failure_mode"]) for r in rows], rotation=30, ha="right",
+                  fontsize=8)
+    ax.set_xlabel("failure mode")
     ax.set_ylabel("failures")
     ax2 = ax.twinx()
-    ax2.plot(x, [100 * r["cumulative_share"] for r in rows], color="black", marker="o", lw=1)
+    ax2.plot(x, [100 * r["cumulative_share"] for r in rows], color=palette.SERIES[0], marker="o",
+             lw=1, label="cumulative share")
     ax2.set_ylim(0, 105)
     ax2.set_ylabel("cumulative share, %")
     ax.set_title(title)
+    handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
+    ax.legend(handles, [str(h.get_label()) for h in handles], fontsize=7, loc="center right")
     return _png(fig)
 
 
 def fan(products: list[dict[str, Any]], title: str = "Output under strikes") -> bytes:
     """Per product, the P10-P90 band of monthly output, the median, and demand (dashed)."""
+    if not products:
+        return _empty("No products to simulate.", title)
     fig, axes = plt.subplots(1, len(products), figsize=(3.2 * len(products), 3), squeeze=False)
     for ax, p in zip(axes[0], products, strict=True):
         months = [m["month"] for m in p["by_month"]]
         x = np.arange(len(months))
         ax.fill_between(x, [m["p10"] for m in p["by_month"]], [m["p90"] for m in p["by_month"]],
-                        color="#5c6bc0", alpha=0.3, label="P10-P90")
-        ax.plot(x, [m["p50"] for m in p["by_month"]], color="#3949ab", label="median")
+                        color=palette.INTERVAL, lw=0, label="10% to 90% of runs")
+        ax.plot(x, [m["p50"] for m in p["by_month"]], color=palette.POINT, label="median")
         if p["monthly_demand"] is not None:
-            ax.axhline(p["monthly_demand"], color="#c62828", ls="--", lw=1, label="demand")
+            ax.axhline(p["monthly_demand"], color=palette.DEMAND, ls="--", lw=1, label="demand")
         ax.set_title(p["product_id"], fontsize=9)
         ax.set_xticks(x[::3], months[::3], fontsize=7, rotation=30)
         ax.tick_params(axis="y", labelsize=7)
         ax.set_ylim(bottom=0)
+        ax.set_xlabel("month", fontsize=7)
+        ax.set_ylabel("units a month", fontsize=7)
     axes[0][0].legend(fontsize=7)
     fig.suptitle(title, fontsize=10, y=1.04)
     return _png(fig)

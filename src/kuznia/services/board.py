@@ -33,6 +33,7 @@ from kuznia.services.failures import (
 )
 from kuznia.services.store import Store
 from kuznia.store.schema import contracts, corrective_actions, deliveries
+from kuznia.words import day, say
 
 THRESHOLD = params.BOARD_THRESHOLD  # failures per 100 uses
 MIN_FAILURES = 3
@@ -123,10 +124,10 @@ def _actions(store: Store, cube: pl.DataFrame, sev: dict, product: str | None,
         out.append(_block(
             "corrective_action", r["action_id"], r["producer_id"], r["product_id"],
             r["opened_on"], s * 100 * rate,
-            f"{r['failure_mode']} fix in {r['fixed_in_version']}: {r['status']}; severity {s},"
-            f" {100 * rate:.2f} failures per 100 uses {basis}",
+            f"{say(r['failure_mode'])} fix in {r['fixed_in_version']}: {say(r['status'])}; "
+            f"severity {s}, {100 * rate:.2f} failures per 100 uses {basis}",
             f"clears when the uses of {r['fixed_in_version']} and later show the "
-            f"{r['failure_mode']} rate cut"
+            f"{say(r['failure_mode'])} rate cut"
             + (f" (about {int(r['uses_needed']):,} more uses)" if r.get("uses_needed")
                else "")))
     return out
@@ -141,9 +142,9 @@ def _modes(cube: pl.DataFrame, sev: dict, named: set, threshold: float
             continue
         s = severity_of(sev, p, m)
         out.append(_block("failure_mode", f"{p}/{m}", q, p, first, s * 100 * x / n,
-                          f"{m}: {x} failures in {n} uses ({100 * x / n:.2f} per 100), "
+                          f"{say(m)}: {x} failures in {n} uses ({100 * x / n:.2f} per 100), "
                           f"severity {s}, no corrective action",
-                          f"clears when a corrective action names {m} and the uses verify "
+                          f"clears when a corrective action names {say(m)} and the uses verify "
                           "its fix"))
     return out
 
@@ -174,7 +175,7 @@ def _deliveries(conn: Any, as_of: dt.date, producer: str | None, product: str | 
             missing = (qty - acc) / qty
             out.append(_block("late_delivery", cid, q_, p, due.isoformat(),
                               MONEY_WEIGHT * missing,
-                              f"{acc:,} of {qty:,} accepted, due {due.isoformat()}",
+                              f"{acc:,} of {qty:,} accepted, due {day(due)}",
                               f"clears when {qty - acc:,} more units are accepted"))
     if not short:
         return out

@@ -4,9 +4,20 @@
 // data-extra naming the row's key. No inline script anywhere: the CSP forbids it.
 "use strict";
 (function () {
-  const COLORS = ["#1f5fa8", "#b34700", "#2e7d32", "#6a1b9a", "#8d6e00", "#00838f", "#ad1457", "#4e342e"];
+  // the same colours as kuznia/palette.py (a test keeps them equal): Okabe-Ito, the
+  // interval fill at 3.4:1 on white, the point black over it
+  const PALETTE = { interval: "#5B8EC4", point: "#000000", effect: "#0072B2", no_effect: "#767676", failure: "#D55E00", aborted: "#000000", demand: "#D55E00" };
+  const COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#000000"];
   const drawn = new WeakSet();
+  let WORDS = null;
 
+  function say(code) {  // the words for a code, from the one table the server keeps
+    if (WORDS === null) {
+      try { WORDS = JSON.parse(document.body.dataset.words || "{}"); } catch (e) { WORDS = {}; }
+    }
+    if (code === null || code === undefined) return "(none)";
+    return WORDS[code] || (/^[a-z0-9_]+$/.test(code) ? String(code).replace(/_/g, " ") : String(code));
+  }
   function get(url) {
     return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) { if (!r.ok) throw new Error(url + ": " + r.status); return r.json(); });
@@ -17,69 +28,106 @@
       window.location.href = href.replace("{key}", encodeURIComponent(key));
     }
   }
-  function fmt(x) { return x === null || x === undefined ? "–" : Math.round(x).toLocaleString("en"); }
+  // a figure as a person reads it: at most 4 significant digits, separators, no raw floats
+  function fmt(x) {
+    if (x === null || x === undefined || !isFinite(x)) return "–";
+    const a = Math.abs(x);
+    if (a >= 1e6) return (x / 1e6).toLocaleString("en", { maximumSignificantDigits: 3 }) + " million";
+    if (a >= 100 || Number.isInteger(x)) return Math.round(x).toLocaleString("en");
+    return x.toLocaleString("en", { maximumSignificantDigits: 3 });
+  }
+  function pct(x) { return x === null || x === undefined ? "–" : (100 * x).toFixed(1) + "%"; }
+  function axis(text, more) { return Object.assign({ title: { display: true, text: text }, ticks: { callback: function (v) { return fmt(v); } } }, more || {}); }
+  function category(text) { return { type: "category", title: { display: true, text: text } }; }
+  function month(m) {  // 2025-03 as Mar 2025
+    const d = new Date(m + "-01T00:00:00Z");
+    return isNaN(d) ? m : d.toLocaleString("en", { month: "short", year: "numeric", timeZone: "UTC" });
+  }
+  function names(canvas) {
+    try { return JSON.parse(canvas.dataset.names || "{}"); } catch (e) { return {}; }
+  }
+  // the legend shows only the datasets that carry a label of their own (a band's upper edge
+  // is part of the band, not a mark of its own)
+  const legend = { position: "bottom", labels: { usePointStyle: true, filter: function (item, data) { return !data.datasets[item.datasetIndex].hideInLegend; } } };
+  function tip(fn) { return { callbacks: { label: fn } }; }
 
   const kinds = {
-    // cost per effect: the 90% interval as a floating bar, the point as a dot
+    // cost per effect: the 90% interval as a floating bar, the point as a dot; cheapest
+    // first; data-scale="log" when the figures span orders of magnitude
     cpe: function (canvas, data) {
       const key = canvas.dataset.extra || data.by[data.by.length - 1] + "_id";
-      const rows = data.rows.filter(function (r) { return r.cost_per_effect !== null; });
-      const labels = rows.map(function (r) { return r[key] === null ? "(none)" : r[key]; });
+      const named = names(canvas);
+      const rows = data.rows.filter(function (r) { return r.cost_per_effect !== null; })
+        .sort(function (a, b) { return a.cost_per_effect - b.cost_per_effect; });
+      if (!rows.length) return null;
+      const labels = rows.map(function (r) { const k = r[key]; return k === null ? "(none)" : (named[k] ? named[k] + " (" + k + ")" : k); });
+      const log = canvas.dataset.scale === "log";
+      canvas.closest(".canvas-box").style.height = Math.max(300, Math.min(480, 200 + 6 * rows.length)) + "px";
       return {
         data: { labels: labels, datasets: [
-          { type: "bar", label: "90% interval", data: rows.map(function (r) { return [r.cost_per_effect_low, r.cost_per_effect_high]; }), backgroundColor: "rgba(31,95,168,0.35)", borderColor: COLORS[0], borderWidth: 1 },
-          { type: "scatter", label: "cost per effect", data: rows.map(function (r, i) { return { x: labels[i], y: r.cost_per_effect }; }), backgroundColor: "#111", pointRadius: 4 }
+          { type: "bar", label: "90% interval", data: rows.map(function (r) { return [r.cost_per_effect_low, r.cost_per_effect_high === null ? r.cost_per_effect_low : r.cost_per_effect_high]; }), backgroundColor: PALETTE.interval, borderColor: PALETTE.interval, pointStyle: "rect" },
+          { type: "scatter", label: "cost per effect", data: rows.map(function (r, i) { return { x: labels[i], y: r.cost_per_effect }; }), backgroundColor: PALETTE.point, borderColor: "#fff", borderWidth: 1.5, pointRadius: 5, pointStyle: "circle", order: -1 }
         ] },
-        options: { scales: { x: { type: "category" }, y: { beginAtZero: true, title: { display: true, text: "cost per effect (" + data.currency + ")" } } },
+        options: { scales: { x: category(key === "producer_id" ? "producer" : key === "product_id" ? "product" : key.replace(/_id$/, "")), y: axis(data.currency + " per effect" + (log ? " (log scale)" : ""), log ? { type: "logarithmic" } : { beginAtZero: true }) },
+                   plugins: { tooltip: tip(function (c) { const r = rows[c.dataIndex]; return "cost per effect " + fmt(r.cost_per_effect) + " " + data.currency + " (90%: " + fmt(r.cost_per_effect_low) + " – " + fmt(r.cost_per_effect_high) + ")"; }) },
                    onClick: function (ev, els) { if (els.length) go(canvas, rows[els[0].index][key]); } }
       };
     },
     trend: function (canvas, data) {
       const rows = data.rows;
-      const labels = rows.map(function (r) { return r.month; });
+      if (!rows.length) return null;
+      const labels = rows.map(function (r) { return month(r.month); });
       return {
         data: { labels: labels, datasets: [
-          { type: "line", label: "90% high", data: rows.map(function (r) { return r.cost_per_effect_high; }), borderColor: "rgba(31,95,168,0.3)", pointRadius: 0, fill: false },
-          { type: "line", label: "90% low", data: rows.map(function (r) { return r.cost_per_effect_low; }), borderColor: "rgba(31,95,168,0.3)", backgroundColor: "rgba(31,95,168,0.15)", pointRadius: 0, fill: "-1" },
-          { type: "line", label: "cost per effect", data: rows.map(function (r) { return r.cost_per_effect; }), borderColor: COLORS[0], pointRadius: 3 }
+          { type: "line", label: "90% high", hideInLegend: true, data: rows.map(function (r) { return r.cost_per_effect_high; }), borderColor: PALETTE.interval, pointRadius: 0, fill: false },
+          { type: "line", label: "90% interval", data: rows.map(function (r) { return r.cost_per_effect_low; }), borderColor: PALETTE.interval, backgroundColor: PALETTE.interval, pointRadius: 0, fill: "-1", pointStyle: "rect" },
+          { type: "line", label: "cost per effect", data: rows.map(function (r) { return r.cost_per_effect; }), borderColor: PALETTE.point, backgroundColor: PALETTE.point, pointRadius: 3, borderWidth: 2, order: -1 }
         ] },
-        options: { scales: { y: { beginAtZero: true } }, onClick: function (ev, els) { if (els.length) go(canvas, rows[els[0].index].month); } }
+        options: { scales: { x: category("month"), y: axis("cost per effect (" + data.currency + ")", { beginAtZero: true }) },
+                   plugins: { tooltip: tip(function (c) { const r = rows[c.dataIndex]; return "cost per effect " + fmt(r.cost_per_effect) + " " + data.currency + " (90%: " + fmt(r.cost_per_effect_low) + " – " + fmt(r.cost_per_effect_high) + ")"; }) },
+                   onClick: function (ev, els) { if (els.length) go(canvas, rows[els[0].index].month); } }
       };
     },
     outcomes: function (canvas, data) {
+      const named = names(canvas);
       const rows = data.rows;
-      const parts = [["n_effect", "effect"], ["n_no_effect", "no effect"], ["n_failure", "failure"], ["n_aborted", "aborted"]];
+      if (!rows.length) return null;
+      const parts = ["effect", "no_effect", "failure", "aborted"];
       return {
-        data: { labels: rows.map(function (r) { return r.product_id; }), datasets: parts.map(function (p, i) {
-          return { type: "bar", label: p[1], data: rows.map(function (r) { return r[p[0]]; }), backgroundColor: COLORS[i] };
+        data: { labels: rows.map(function (r) { return named[r.product_id] ? named[r.product_id] + " (" + r.product_id + ")" : r.product_id; }), datasets: parts.map(function (p) {
+          return { type: "bar", label: say(p), data: rows.map(function (r) { return r["n_" + p]; }), backgroundColor: PALETTE[p], borderColor: "#fff", borderWidth: 1, pointStyle: "rect" };
         }) },
-        options: { scales: { x: { stacked: true }, y: { stacked: true } }, onClick: function (ev, els) { if (els.length) go(canvas, rows[els[0].index].product_id); } }
+        options: { scales: { x: Object.assign(category("product"), { stacked: true }), y: axis("uses", { stacked: true }) }, onClick: function (ev, els) { if (els.length) go(canvas, rows[els[0].index].product_id); } }
       };
     },
     pareto: function (canvas, data) {
       const sums = {};
       data.rows.forEach(function (r) { sums[r.failure_mode] = (sums[r.failure_mode] || 0) + r.failures; });
       const modes = Object.keys(sums).sort(function (a, b) { return sums[b] - sums[a]; }).slice(0, 15);
+      if (!modes.length) return null;
       const total = Object.values(sums).reduce(function (a, b) { return a + b; }, 0) || 1;
       let run = 0;
       return {
-        data: { labels: modes, datasets: [
-          { type: "bar", label: "failures", data: modes.map(function (m) { return sums[m]; }), backgroundColor: COLORS[1], yAxisID: "y" },
-          { type: "line", label: "cumulative share %", data: modes.map(function (m) { run += sums[m]; return 100 * run / total; }), borderColor: COLORS[0], yAxisID: "y1" }
+        data: { labels: modes.map(say), datasets: [
+          { type: "bar", label: "failures", data: modes.map(function (m) { return sums[m]; }), backgroundColor: PALETTE.failure, yAxisID: "y", pointStyle: "rect" },
+          { type: "line", label: "cumulative share of failures (%)", data: modes.map(function (m) { run += sums[m]; return 100 * run / total; }), borderColor: COLORS[0], backgroundColor: COLORS[0], yAxisID: "y1", order: -1, borderWidth: 2 }
         ] },
-        options: { scales: { y: { beginAtZero: true }, y1: { position: "right", min: 0, max: 100, grid: { drawOnChartArea: false } } } }
+        options: { scales: { x: category("failure mode"), y: axis("failures", { beginAtZero: true }), y1: axis("cumulative share (%)", { position: "right", min: 0, max: 100, grid: { drawOnChartArea: false } }) } }
       };
     },
     growth: function (canvas, data) {
       const v = data.versions || [];
+      if (!v.length) return null;
       const curve = (data.fit && data.fit.curve) || [];
+      const p100 = function (x) { return x === null || x === undefined ? null : 100 * x; };
       return {
         data: { datasets: [
-          { type: "scatter", label: "reliability by version", data: v.map(function (r) { return { x: r.cumulative_uses, y: r.reliability }; }), backgroundColor: "#111", pointRadius: 5 },
-          { type: "bar", label: "90% interval", data: v.map(function (r) { return { x: r.cumulative_uses, y: [r.reliability_low, r.reliability_high] }; }), backgroundColor: "rgba(31,95,168,0.35)", barThickness: 6 },
-          { type: "line", label: "growth fit", data: curve.map(function (p) { return { x: p.uses, y: p.reliability }; }), borderColor: COLORS[2], pointRadius: 0 }
+          { type: "scatter", label: "reliability of a version", data: v.map(function (r) { return { x: r.cumulative_uses, y: p100(r.reliability) }; }), backgroundColor: PALETTE.point, borderColor: "#fff", borderWidth: 1.5, pointRadius: 5, order: -2 },
+          { type: "bar", label: "90% interval", data: v.map(function (r) { return { x: r.cumulative_uses, y: [p100(r.reliability_low), p100(r.reliability_high)] }; }), backgroundColor: PALETTE.interval, barThickness: 8, pointStyle: "rect" },
+          { type: "line", label: "growth fit", data: curve.map(function (p) { return { x: p.uses, y: p100(p.reliability) }; }), borderColor: COLORS[2], backgroundColor: COLORS[2], pointRadius: 0, borderWidth: 2, order: -1 }
         ] },
-        options: { scales: { x: { type: "linear", title: { display: true, text: "cumulative uses" } }, y: { title: { display: true, text: "reliability" } } } }
+        options: { scales: { x: axis("uses so far", { type: "linear" }), y: axis("reliability (% of uses without failure)") },
+                   plugins: { tooltip: tip(function (c) { return c.dataset.label + ": " + fmt(c.parsed.y) + "%"; }) } }
       };
     },
     fan: function (canvas, products) {
@@ -96,11 +144,11 @@
       function config(p) {
         const m = p.by_month;
         return { data: { labels: m.map(function (x) { return x.month; }), datasets: [
-          { type: "line", label: "90%", data: m.map(function (x) { return x.p90; }), borderColor: "rgba(31,95,168,0.3)", pointRadius: 0, fill: false },
-          { type: "line", label: "10%", data: m.map(function (x) { return x.p10; }), borderColor: "rgba(31,95,168,0.3)", backgroundColor: "rgba(31,95,168,0.2)", pointRadius: 0, fill: "-1" },
-          { type: "line", label: "median", data: m.map(function (x) { return x.p50; }), borderColor: COLORS[0] },
-          { type: "line", label: "demand", data: m.map(function () { return p.monthly_demand; }), borderColor: COLORS[1], borderDash: [4, 4], pointRadius: 0 }
-        ] }, options: { scales: { y: { beginAtZero: true } } } };
+          { type: "line", label: "90%", hideInLegend: true, data: m.map(function (x) { return x.p90; }), borderColor: PALETTE.interval, pointRadius: 0, fill: false },
+          { type: "line", label: "10% to 90% of runs", data: m.map(function (x) { return x.p10; }), borderColor: PALETTE.interval, backgroundColor: PALETTE.interval, pointRadius: 0, fill: "-1", pointStyle: "rect" },
+          { type: "line", label: "median", data: m.map(function (x) { return x.p50; }), borderColor: PALETTE.point, backgroundColor: PALETTE.point, order: -1 },
+          { type: "line", label: "demand", data: m.map(function () { return p.monthly_demand; }), borderColor: PALETTE.demand, backgroundColor: PALETTE.demand, borderDash: [4, 4], pointRadius: 0 }
+        ] }, options: { scales: { x: category("month"), y: axis("units delivered", { beginAtZero: true }) } } };
       }
       select.addEventListener("change", function () {
         const chart = Chart.getChart(canvas);
@@ -120,8 +168,17 @@
       : get(canvas.dataset.src);
     source.then(function (data) {
       const cfg = kind(canvas, data);
-      cfg.options = Object.assign({ responsive: true, maintainAspectRatio: false, animation: false,
-        plugins: { legend: { position: "bottom" } } }, cfg.options);
+      if (cfg === null) {  // nothing to draw: say so, not empty axes
+        const p = document.createElement("p");
+        p.className = "empty";
+        p.textContent = canvas.dataset.empty || "No uses in this period.";
+        canvas.closest(".canvas-box").replaceWith(p);
+        canvas.dataset.drawn = "true";
+        canvas.dataset.nothing = "true";
+        return;
+      }
+      cfg.options = Object.assign({ responsive: true, maintainAspectRatio: false, animation: false }, cfg.options);
+      cfg.options.plugins = Object.assign({ legend: legend }, cfg.options.plugins || {});
       new Chart(canvas, cfg);
       canvas.dataset.drawn = "true";
       canvas.dataset.drawnAt = String(performance.now());  // ms since navigation began
@@ -134,6 +191,15 @@
     });
   }
   function drawAll(root) { (root || document).querySelectorAll("canvas[data-chart]").forEach(draw); }
+  // a table wider than its box says so (the page itself never scrolls sideways)
+  function hintScroll(root) {
+    (root || document).querySelectorAll(".scroll").forEach(function (box) {
+      box.classList.toggle("overflows", box.scrollWidth > box.clientWidth + 2);
+    });
+  }
+  window.addEventListener("resize", function () { hintScroll(); });
+  document.addEventListener("DOMContentLoaded", function () { hintScroll(); });
+  document.addEventListener("htmx:afterSettle", function (ev) { hintScroll(ev.target); });
   document.addEventListener("DOMContentLoaded", function () { drawAll(); });
   document.addEventListener("htmx:afterSettle", function (ev) { drawAll(ev.target); });
 })();

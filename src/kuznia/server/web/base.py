@@ -3,6 +3,7 @@ its start page, and errors rendered as pages (a missing session goes to the logi
 
 from __future__ import annotations
 
+import datetime as dt
 import inspect
 import math
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from kuznia import __version__
 from kuznia.server.auth import Allow, Caller, identify
 from kuznia.services import access
+from kuznia.words import LABELS, day, say
 
 pages = APIRouter(include_in_schema=False)
 
@@ -52,10 +54,26 @@ def nav_for(who: Caller) -> list[tuple[str, str]]:
     return items
 
 
+MAX_DIGITS = 6  # no figure on a page carries more significant digits than this
+
+
+def _compact(value: float) -> str:
+    """A large figure in words: 12,345,678 as '12.3 million'."""
+    for size, word in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million")):
+        if abs(value) >= size:
+            return f"{value / size:,.3g} {word}"
+    return f"{value:,.0f}"
+
+
 def _num(value: Any, digits: int = 0) -> str:
+    """A figure with separators and ``digits`` decimals, at most six significant digits:
+    fewer decimals for a large figure, and from a million on in words (12.3 million)."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
-    return f"{value:,.{digits}f}"
+    if abs(value) >= 10 ** MAX_DIGITS - 0.5:
+        return _compact(value)
+    whole = len(str(int(abs(round(value))))) if abs(value) >= 1 else 0
+    return f"{value:,.{max(0, min(digits, MAX_DIGITS - whole))}f}"
 
 
 def _pct(value: Any, digits: int = 1) -> str:
@@ -63,15 +81,64 @@ def _pct(value: Any, digits: int = 1) -> str:
 
 
 def _fig(value: Any) -> str:
-    """A figure from an answer as a person reads it: whole numbers with separators, others
-    to four significant digits (0.4058, 1.4e-06, 744.2); anything else as it is."""
+    """A figure from an answer as a person reads it: whole numbers with separators (from a
+    million on in words), others to four significant digits (0.4058, 744.2); anything else
+    as it is."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
     if isinstance(value, bool) or not isinstance(value, int | float):
         return str(value)
     if isinstance(value, int) or float(value).is_integer():
-        return f"{value:,.0f}"
-    return f"{value:.4g}"
+        return _num(value)
+    if value and abs(value) < 1e-3:
+        return f"{value:.2g}"
+    return f"{value:,.4g}" if abs(value) < 1e4 else _num(value)
+
+
+def _parse_time(value: Any) -> dt.datetime | dt.date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.date):
+        return value
+    try:
+        text = str(value).replace("Z", "+00:00")
+        return dt.datetime.fromisoformat(text) if "T" in text or " " in text \
+            else dt.date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _day(value: Any) -> str:
+    """A date as a person reads it: 7 Dec 2026 (on one line)."""
+    d = _parse_time(value)
+    if d is None:
+        return "" if value is None else str(value)
+    return day(d)
+
+
+def _when(value: Any) -> str:
+    """A moment as a person reads it: 7 Dec 2026, 01:38 UTC."""
+    d = _parse_time(value)
+    if not isinstance(d, dt.datetime):
+        return _day(value)
+    if d.tzinfo is not None:
+        d = d.astimezone(dt.UTC)
+    return f"{_day(d.date())}, {d:%H:%M} UTC"
+
+
+def _month(value: Any) -> str:
+    """A month key (2025-03) as 'Mar 2025'."""
+    try:
+        d = dt.date.fromisoformat(f"{value}-01")
+    except (TypeError, ValueError):
+        return "" if value is None else str(value)
+    return f"{d:%b} {d.year}"
+
+
+def _first_up(text: Any) -> str:
+    """'reconnaissance UAV' as 'Reconnaissance UAV' (capitalize would lower the rest)."""
+    text = str(text)
+    return text[:1].upper() + text[1:]
 
 
 def _qs(params: dict[str, Any]) -> str:
@@ -87,8 +154,9 @@ def _path(value: Any) -> str:
 env = Environment(loader=PackageLoader("kuznia.server", "templates"),
                   autoescape=select_autoescape(default=True, default_for_string=True),
                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-env.filters.update(num=_num, pct=_pct, qs=_qs, seg=_path, fig=_fig)
-env.globals.update(version=__version__)
+env.filters.update(num=_num, pct=_pct, qs=_qs, seg=_path, fig=_fig, say=say, day=_day,
+                   when=_when, month=_month, first_up=_first_up)
+env.globals.update(version=__version__, words=LABELS)
 
 
 def render(request: Request, who: Caller | None, template: str, status: int = 200,

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from kuznia.analytics.board import AGING_DAYS, MONEY_WEIGHT
 from kuznia.errors import NotFoundError
 from kuznia.server.auth import Caller
 from kuznia.server.routes import _render, kept_body, store_of
@@ -22,6 +23,7 @@ from kuznia.services import board as board_svc
 from kuznia.services import costs, deliveries, records, trace
 from kuznia.services import failures as failures_svc
 from kuznia.services import growth as growth_svc
+from kuznia.services import headline as headline_svc
 from kuznia.services.access import ForbiddenError
 from kuznia.services.records import key_columns
 
@@ -77,11 +79,30 @@ def overview(request: Request, who: Caller, date_from: Day = None, date_to: Day 
     ranked_rows = sorted(ranked.get("rows", []),
                          key=lambda r: (r.get("rank_in_product") or 1e9, r["producer_id"] or ""))
     products = _products(request, who)
+    categories = sorted({p["category"] for p in products if p["category"]})
+    # a pooled trend moves with the product mix: with no product or category asked, one
+    # trend per category
+    trends = [] if product or category else [
+        (c, *cpe("month", category=c)) for c in categories]
+    head, _ = figure(request, "/headline", asked,
+                     lambda: headline_svc.headline(store, date_from, date_to, producer=own,
+                                                   product=product, category=category))
     return render(request, who, "overview.html", title="Overview", asked=asked,
                   by_product=by_product, by_product_src=by_product_src, by_month=by_month,
                   by_month_src=by_month_src, focus=focus, ranked_rows=ranked_rows,
-                  ranked_src=ranked_src, products=products,
-                  categories=sorted({p["category"] for p in products if p["category"]}))
+                  ranked_src=ranked_src, products=products, names=_names(products),
+                  sorted_rows=by_value(rows), categories=categories, trends=trends,
+                  head=head)
+
+
+def by_value(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows by cost per effect, cheapest first; those with no figure yet last."""
+    return sorted(rows, key=lambda r: (r["cost_per_effect"] is None,
+                                       r["cost_per_effect"] or 0.0))
+
+
+def _names(products: list[dict[str, Any]]) -> dict[str, str]:
+    return {p["product_id"]: p["name"] or p["product_id"] for p in products}
 
 
 @page("/products/{product_id:path}", "pages.product")
@@ -102,8 +123,11 @@ def product_page(request: Request, who: Caller, product_id: str,
                       lambda: failures_svc.fixes(store, product_id, None))
     growth, growth_src = figure(request, "/growth", {"product": product_id},
                                 lambda: growth_svc.growth(store, product_id))
-    ranked, ranked_src = ({}, "")
+    ranked, ranked_src, own = ({}, "", None)
     if may(who, "costs.read"):
+        mine, _ = figure(request, "/cost-per-effect", {"by": "product", "product": product_id},
+                         lambda: costs.cost_per_effect(store, "product", product=product_id))
+        own = mine["rows"][0] if mine["rows"] else {"uses": 0, "trace_filters": {}}
         ranked, ranked_src = figure(
             request, "/cost-per-effect", {"by": "product,producer", "product": product_id},
             lambda: costs.cost_per_effect(store, "product,producer", product=product_id))
@@ -116,7 +140,8 @@ def product_page(request: Request, who: Caller, product_id: str,
                   product=product, versions=versions, pareto=pareto, pareto_src=pareto_src,
                   pareto_by=by or "", fixes=fixes["rows"], growth=growth,
                   growth_src=growth_src, ranked_rows=ranked_rows, ranked_src=ranked_src,
-                  ranked_currency=ranked.get("currency", ""))
+                  ranked_currency=ranked.get("currency", ""), own=own,
+                  ranked_notes=ranked.get("notes", []))
 
 
 @page("/producers/{producer_id:path}", "figures.read")
@@ -150,7 +175,9 @@ def producer_page(request: Request, who: Caller, producer_id: str,
                   flags=flags_of(request, who, producer=producer_id),
                   producer=producer, contracts=status, flag=flag or "", quality=quality,
                   quality_src=quality_src, cpe=cpe, cpe_src=cpe_src,
-                  stacks=board_svc.stacks(blocks), blocks=blocks)
+                  stacks=board_svc.stacks(blocks), blocks=blocks,
+                  names=_names(_products(request, who)), cpe_rows=by_value(cpe["rows"]),
+                  **board_words())
 
 
 def _board(request: Request, who: Caller, producer: str | None = None,
@@ -173,9 +200,16 @@ def board_page(request: Request, who: Caller, product: Id = None,
                top: Annotated[int, Query(ge=1, le=1000)] = 20) -> HTMLResponse:
     blocks = _board(request, who, product=product)
     stacks = board_svc.stacks(blocks)
+    products = _products(request, who)
     return render(request, who, "board.html", title="Board", stacks=stacks[:top],
                   more=max(0, len(stacks) - top), top=top, product=product or "",
-                  products=_products(request, who))
+                  products=products, names=_names(products), **board_words())
+
+
+def board_words() -> dict[str, Any]:
+    """What the board's legend and its weight note say (from the board's own constants)."""
+    return {"kinds": board_svc.KINDS, "aging_days": AGING_DAYS,
+            "money_weight": MONEY_WEIGHT, "threshold": board_svc.THRESHOLD}
 
 
 @page("/uses", "figures.read")
