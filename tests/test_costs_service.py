@@ -124,7 +124,8 @@ def test_unknown_group_key_is_a_usage_error(ws: kuznia.Workspace):
 
 
 @settings(max_examples=10, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+          suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                 HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.integers(0, 3), st.integers(1, 28), st.integers(1, 6),
                           st.sampled_from(["A", "B"]), st.sampled_from(["OP-1", "OP-2"])),
                 min_size=1, max_size=40))
@@ -194,7 +195,8 @@ def test_a_range_off_month_boundaries_takes_its_ends_from_the_uses(ws: kuznia.Wo
 
 
 @settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+          suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                 HealthCheck.too_slow])
 @given(st.sampled_from([None, "A", "B"]), st.sampled_from([None, "P1", "-"]),
        st.sampled_from([None, "L-A", "-"]), st.sampled_from([None, "2026-02", "2026-03"]),
        st.one_of(st.none(), st.dates(dt.date(2026, 1, 1), dt.date(2026, 4, 30))),

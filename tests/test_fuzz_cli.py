@@ -168,7 +168,8 @@ def test_no_option_gives_an_internal_error(work: Path, monkeypatch, inv, how, wh
 
 
 @settings(max_examples=EXAMPLES_CI, deadline=None, derandomize=RANDOM is None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+          suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                 HealthCheck.too_slow])
 @given(table=st.sampled_from(IMPORT_ORDER), how=st.sampled_from(MUTATIONS),
        where=st.integers(0, 10_000), cell=st.sampled_from(WORDS),
        update=st.booleans(), quarantine=st.booleans())

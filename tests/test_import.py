@@ -268,7 +268,8 @@ def test_lots_are_unique_across_batches(filled: kuznia.Workspace, tmp_path: Path
 
 
 @settings(max_examples=15, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+          suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                 HealthCheck.too_slow])
 @given(
     outcomes=st.lists(st.sampled_from(["effect", "no_effect", "failure", "aborted"]),
                       min_size=1, max_size=60),

@@ -161,7 +161,8 @@ def test_an_xlsx_without_formulas_imports(filled: kuznia.Workspace, tmp_path: Pa
 
 
 @settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+          suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                 HealthCheck.too_slow])
 @given(note=st.text(alphabet="ab Z9,;\"'=+-@\n\r\té€", max_size=30))
 def test_any_text_in_a_note_survives_the_round_trip(filled: kuznia.Workspace, tmp_path: Path,
                                                     note: str):

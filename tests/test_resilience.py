@@ -168,7 +168,8 @@ def test_the_api_and_page_say_what_the_history_covers(filled: kuznia.Workspace,
 
 
 @settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+          suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                 HealthCheck.too_slow])
 @given(as_of=st.dates(dt.date(2025, 6, 1), dt.date(2028, 1, 1)),
        back=st.one_of(st.none(), st.integers(0, 900)))
 def test_strike_figures_stay_probabilities(filled: kuznia.Workspace, as_of: dt.date,
@@ -316,7 +317,8 @@ def test_repair_capacities_are_whole_repairs(filled: kuznia.Workspace, tmp_path:
 
 
 @settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+          suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                 HealthCheck.too_slow])
 @given(st.data())
 def test_every_item_is_placed_within_capacity_or_listed(filled: kuznia.Workspace,
                                                         tmp_path_factory: pytest.TempPathFactory,
