@@ -101,9 +101,9 @@ def list_uses(
     """Uses matching every filter given, oldest first, with what each one cost.
 
     ``cursor`` continues after the last use of a page (its ``next_cursor``). Within a
-    producer's ``scope`` only its own uses, with no operator, and no price that comes
-    from other producers' contracts (a product average); with ``scope.prices`` False,
-    no price at all.
+    producer's ``scope`` only its own uses, with no operator, priced from its own
+    contracts only (none from other producers' contracts: no product average; a use it
+    has no price for is ``unknown``); with ``scope.prices`` False, no price at all.
     """
     if limit is not None and limit < 0:
         raise UsageError("{limit} must be 0 (all) or more", params=("limit",))
@@ -164,7 +164,7 @@ def list_uses(
                 page_q = page_q.where(src.c.used_on <= last)
         rows = [dict(r._mapping) for r in conn.execute(
             page_q.limit(limit + 1) if limit else page_q)]
-        _price(conn, rows)
+        _price(conn, rows, own=scope.producer_id)
     more = bool(limit) and len(rows) > (limit or 0)
     rows = rows[:limit] if limit else rows
     nxt = _encode_cursor(rows[-1]["used_on"], rows[-1]["use_id"]) if more else None
@@ -172,8 +172,7 @@ def list_uses(
         r["used_on"] = str(r["used_on"])
         if not scope.operators:
             r["operator"] = None
-        if not scope.prices or (scope.producer_id is not None
-                                and r["price_basis"] == "product_average"):
+        if not scope.prices:
             r["unit_price"] = r["cost"] = None
             r["price_basis"] = "withheld"
     return UseList(rows, None if total is None else int(total), filters, nxt)
@@ -182,9 +181,11 @@ def list_uses(
 RESTRICT = 500  # up to this many lots and products, price tables are read for them only
 
 
-def _price(conn: Connection, rows: list[dict[str, Any]]) -> None:
+def _price(conn: Connection, rows: list[dict[str, Any]], own: str | None = None) -> None:
     """Add each use's unit price, cost, price basis and source file, in place: by its lot's
     contract, else its producer's average for the product, else the product's average.
+    With ``own`` (a producer's own list), from that producer's contracts only: no product
+    average, and no lot of another producer's contract.
 
     The price tables are read for the page's lots and products only (a page of 100 uses
     prices from a handful of contracts), then joined here: in one statement with the page
@@ -193,14 +194,16 @@ def _price(conn: Connection, rows: list[dict[str, Any]]) -> None:
     lots = {r["lot"] for r in rows if r["lot"] is not None}
     products_ = {r["product_id"] for r in rows}
     few = len(lots) <= RESTRICT and len(products_) <= RESTRICT
-    lp = lot_prices(lots if few else None)
+    lp = lot_prices(lots if few else None, own=own)
     by_lot = {lot: price for lot, price in conn.execute(select(lp.c.lot, lp.c.price))}
-    pp = producer_prices(products_ if few else None)
+    pp = producer_prices(products_ if few else None, own=own)
     by_producer = {(producer, product): price for producer, product, price in conn.execute(
         select(pp.c.producer_id, pp.c.product_id, pp.c.price))}
-    prp = product_prices(products_ if few else None)
-    by_product = {product: price for product, price in conn.execute(
-        select(prp.c.product_id, prp.c.price))}
+    by_product: dict[str, float] = {}
+    if own is None:
+        prp = product_prices(products_ if few else None)
+        by_product = {product: price for product, price in conn.execute(
+            select(prp.c.product_id, prp.c.price))}
     events = sorted({r["event_id"] for r in rows})
     files: dict[int, str | None] = {}
     for i in range(0, len(events), 500):  # bounded bind parameters per statement
