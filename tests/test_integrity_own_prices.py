@@ -123,3 +123,19 @@ def test_producer_account_sees_no_competitor_price(ws: kuznia.Workspace, tmp_pat
         assert any("left unpriced" in n for n in got["notes"])
         (use,) = client.get("/api/v1/uses", headers=h).json()["rows"]
         assert use["unit_price"] is None and use["price_basis"] == "unknown"
+
+
+def test_a_producers_use_list_file_holds_no_competitor_price(ws: kuznia.Workspace,
+                                                              tmp_path: Path):
+    import csv
+
+    from kuznia.services.trace import export_use_lists, use_list_path
+
+    _base(ws, tmp_path)
+    out = tmp_path / "lists"
+    assert export_use_lists(ws.store, out) == 3
+    with (out / use_list_path("A", "P3")).open() as f:
+        (row,) = list(csv.DictReader(f))
+    assert (row["unit_price"], row["cost"], row["price_basis"]) == ("", "", "unknown")
+    with (out / use_list_path("A", "P1")).open() as f:
+        assert {r["unit_price"] for r in csv.DictReader(f)} == {"100.0"}

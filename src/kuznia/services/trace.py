@@ -326,7 +326,10 @@ def export_use_lists(store: Store, folder: Path, chunk_rows: int = 100_000) -> i
     """Write every use, with its price and basis, into one CSV per product and producer.
 
     Streams the uses once in chunks (bounded memory); prices are joined in memory from
-    the three small price tables, the same rules as ``list_uses``. Returns the count.
+    the three small price tables, the rules of ``list_uses`` in a producer's scope: each
+    producer's file is priced from its own contracts only (a use it has no price for is
+    ``unknown``), and only the uses naming no producer take the product's average.
+    Returns the count.
     ``folder`` is one Kuznia is building (a file already there is never overwritten), and
     text cells a spreadsheet would run as formulas are neutralised.
     """
@@ -371,6 +374,10 @@ def _priced(frame: pl.DataFrame, by_lot: pl.DataFrame, by_producer: pl.DataFrame
         .join(by_producer.rename({"price": "price_producer"}), on=["producer_id", "product_id"],
               how="left")
         .join(by_product.rename({"price": "price_product"}), on="product_id", how="left")
+        # a producer's file is its own use list: the product's average (every producer's
+        # contracts) prices only the uses that name no producer
+        .with_columns(pl.when(pl.col("producer_id").is_null()).then(all_p)
+                      .otherwise(None).alias("price_product"))
         .with_columns(pl.coalesce(lot_p, prod_p, all_p).alias("unit_price"))
         .with_columns(
             (pl.col("units_used") * pl.col("unit_price")).alias("cost"),
