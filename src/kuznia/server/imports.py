@@ -62,9 +62,12 @@ def save_upload(data_dir: Path, job_id: str, stream: BinaryIO, name: str) -> Pat
 def clean_uploads(store: Store, data_dir: Path) -> int:
     """Remove the uploads of jobs no longer queued or running (a killed job's, one whose
     end could not be recorded): call after ``jobs.reap`` at start. Returns how many."""
+    # the files first, then the jobs: a job's row is written before its upload, so any
+    # file listed here belongs to a row the second look sees (another worker's new job)
+    files = list((data_dir / "uploads").iterdir())
     live = jobs.live_ids(store)
     removed = 0
-    for path in (data_dir / "uploads").iterdir():
+    for path in files:
         if path.stem not in live:
             with contextlib.suppress(FileNotFoundError, IsADirectoryError):
                 path.unlink()
