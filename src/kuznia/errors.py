@@ -70,15 +70,35 @@ class ConflictError(KuzniaError):
     http_status = 409
 
 
+SHOWN_CHARS = 80  # of a value echoed in a problem: enough to find it, never a whole file
+
+
+def shown_value(value: str, limit: int = SHOWN_CHARS) -> str:
+    """``value`` as a message echoes it: whole if short, else its first ``limit``
+    characters and its length (a 50 MB cell made a 50 MB error before).
+
+    >>> shown_value("x" * 100, 5)
+    'xxxxx… (100 characters)'
+    """
+    if len(value) <= limit:
+        return value
+    return f"{value[:limit]}… ({len(value):,} characters)"
+
+
 @dataclass(frozen=True)
 class RowProblem:
-    """One thing wrong with one cell (or one row) of an input file."""
+    """One thing wrong with one cell (or one row) of an input file; the value it echoes
+    is cut to ``SHOWN_CHARS`` characters (``shown_value``)."""
 
     file: str
     line: int
     column: str
     message: str
     value: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.value is not None and len(self.value) > SHOWN_CHARS:
+            object.__setattr__(self, "value", shown_value(self.value))
 
     def __str__(self) -> str:
         shown = "" if self.value is None else f" ({self.value})"

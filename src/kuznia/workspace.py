@@ -75,12 +75,15 @@ class Workspace:
     def cost_per_effect(self, by: str | tuple[str, ...] = "product",
                         date_from: dt.date | None = None,
                         date_to: dt.date | None = None, *, product: str | None = None,
-                        category: str | None = None,
+                        category: str | None = None, producer: str | None = None,
                         from_uses: bool = False) -> costs.CostTable:
+        """Cost per effect per group (``kuznia.services.costs``); ``producer``: that
+        producer's own figures (its uses, priced from its own contracts only)."""
         from kuznia.services import costs
 
         return costs.cost_per_effect(self.store, by, date_from, date_to, product=product,
-                                     category=category, from_uses=from_uses)
+                                     category=category, producer=producer,
+                                     from_uses=from_uses)
 
     @_one_snapshot
     def failures(self, product: str | None = None, version: str | None = None,

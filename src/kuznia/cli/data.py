@@ -76,7 +76,8 @@ def import_(
     else:
         out.print(f"{file}: {result.added:,} added, {result.updated:,} updated, "
                   f"{result.unchanged:,} unchanged, {result.rejected:,} rejected "
-                  f"(audit event {result.event_id})")
+                  + (f"(audit event {result.event_id})" if result.event_id is not None
+                     else "(nothing changed: no audit event)"))
         for line in result.problems:
             err.print(line)
         if result.quarantine and result.rejected:

@@ -36,6 +36,9 @@ def cost_per_effect(
     product: Annotated[str | None, typer.Option(help="Only this product's uses.")] = None,
     category: Annotated[str | None, typer.Option(
         help="Only the uses of this category's products.")] = None,
+    producer: Annotated[str | None, typer.Option(
+        help="This producer's own figures: its uses, priced from its own contracts only "
+             "(what its account is shown).")] = None,
     db: DbOption = None,
     json: JsonOption = False,
 ) -> None:
@@ -43,7 +46,7 @@ def cost_per_effect(
     with kuznia.open(db) as ws:
         table = ws.cost_per_effect(by, parse_date(date_from, "--from"),
                                    parse_date(date_to, "--to"), product=product,
-                                   category=category)
+                                   category=category, producer=producer)
     if json:
         print_json(table.to_dict())
     else:

@@ -15,7 +15,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,11 +26,17 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from kuznia.errors import InputError, RowProblem
+from kuznia.errors import InputError, RowProblem, shown_value
 
 LINE = "_line"
 CSV_BLOCK_BYTES = 8 << 20  # about 100k short rows a batch; bounded memory at any size
 XLSX_BATCH_ROWS = 50_000
+# Bounds that keep one crafted file from holding the job queue and the write lock, or
+# the server's memory (issue 24: a 1.6 KB XLSX claiming row 20,000,000 ran 91 s; a 50 MB
+# cell in a 52 KB file grew the server by 1 GB and came back whole in the error).
+MAX_CELL_CHARS = 10_000  # a cell longer than this is a problem on its row (as POST /uses)
+MAX_XLSX_ROWS = 1_048_576  # a spreadsheet's own limit: a sheet claiming more is refused
+XLSX_TEXT_BYTES = 1 << 20  # text this long in the workbook's XML refuses the file at once
 
 
 PROBLEM_SCHEMA = {LINE: pl.Int64, "column": pl.String, "message": pl.String, "value": pl.String}
@@ -71,7 +77,32 @@ def normalise_header(name: str) -> str:
 
 
 def _whole_file_problem(label: str, message: str, line: int = 0) -> InputError:
-    return InputError(label, [RowProblem(label, line, "-", message)])
+    return InputError(label, [RowProblem(label, line, "-", shown_value(message, 300))])
+
+
+def _too_long(frame: pl.DataFrame, columns: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Cells longer than ``MAX_CELL_CHARS``: a problem each, naming the size, and the cell
+    cut to its start (so no later step copies, checks or echoes the whole of it)."""
+    long = [c for c in columns  # bytes first (cheap): a cell has at least as many
+            if (frame.get_column(c).str.len_bytes().max() or 0) > MAX_CELL_CHARS]
+    long = [c for c in long if (frame.get_column(c).str.len_chars().max() or 0)
+            > MAX_CELL_CHARS]
+    if not long:
+        return frame, pl.DataFrame(schema=PROBLEM_SCHEMA)
+    problems = []
+    for c in long:
+        n = pl.col(c).str.len_chars()
+        bad = frame.filter(n > MAX_CELL_CHARS).select(LINE, n.alias("n"),
+                                                      pl.col(c).str.slice(0, 60).alias("v"))
+        problems.append(bad.select(  # the size in the message, the start as the value
+            LINE, pl.lit(c).alias("column"),
+            pl.format("is {} characters long; a cell holds at most " f"{MAX_CELL_CHARS:,}",
+                      pl.col("n")).alias("message"),
+            pl.format("{}…", pl.col("v")).alias("value")))
+    cut = frame.with_columns(pl.when(pl.col(c).str.len_chars() > MAX_CELL_CHARS)
+                             .then(pl.col(c).str.slice(0, MAX_CELL_CHARS))
+                             .otherwise(pl.col(c)).alias(c) for c in long)
+    return cut, pl.concat(problems).cast(PROBLEM_SCHEMA)  # type: ignore[arg-type]
 
 
 @contextmanager
@@ -181,8 +212,16 @@ def _open_csv(path: Path, batch_rows: int | None, label: str) -> Source:
             ),
         )
     except pa.ArrowInvalid as exc:
-        raise _whole_file_problem(label, f"cannot be read as CSV: {exc}") from exc
+        raise _unreadable_csv(label, exc) from exc
     return Source(path, header, _csv_batches(reader, label, header, invalid))
+
+
+def _unreadable_csv(label: str, exc: Exception) -> InputError:
+    if "straddl" in str(exc):  # one value (or row) longer than a whole block
+        return _whole_file_problem(
+            label, f"holds a value (or a row) longer than {CSV_BLOCK_BYTES >> 20} MiB; a "
+            f"cell holds at most {MAX_CELL_CHARS:,} characters")
+    return _whole_file_problem(label, f"cannot be read as CSV: {exc}")
 
 
 def _frame_of(record_batch: pa.RecordBatch) -> pl.DataFrame:
@@ -266,7 +305,8 @@ def _csv_batches(reader: pacsv.CSVStreamingReader, label: str, header: list[str]
             if not cell_problems.is_empty():
                 cell_problems = cell_problems.with_columns(
                     pl.Series(LINE, lines[cell_problems.get_column(LINE).to_numpy()]))
-            yield Batch(text.with_columns(pl.Series(LINE, lines)), cell_problems, dropped)
+            text, long = _too_long(text.with_columns(pl.Series(LINE, lines)), header)
+            yield Batch(text, pl.concat([cell_problems, long]), dropped)
         dropped, extra = [], 0
         for row, p, k in invalid[done_invalid:]:
             dropped.append(RowProblem(p.file, row + breaks_before + extra, p.column,
@@ -274,7 +314,7 @@ def _csv_batches(reader: pacsv.CSVStreamingReader, label: str, header: list[str]
             extra += k
         yield Batch(_empty_text(header), pl.DataFrame(schema=PROBLEM_SCHEMA), dropped)
     except pa.ArrowInvalid as exc:
-        raise _whole_file_problem(label, f"cannot be read as CSV: {exc}") from exc
+        raise _unreadable_csv(label, exc) from exc
 
 
 def _empty_text(header: list[str]) -> pl.DataFrame:
@@ -314,31 +354,86 @@ _XLSX_ERRORS = {"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/
                 "#GETTING_DATA", "#SPILL!", "#CALC!"}
 
 
-def _has_formulas(path: Path) -> bool:
-    """Whether any sheet of the workbook holds a formula (a ``<f`` element), read in
-    streaming so a big workbook is not held in memory."""
+_ROW = re.compile(rb"<(?:\w+:)?row[\s>/]")
+_ROW_NUMBER = re.compile(rb"<(?:\w+:)?row\b[^>]*?\sr=\"(\d+)\"")
+_DIMENSION = re.compile(rb"<(?:\w+:)?dimension\b[^>]*?\sref=\"[A-Za-z$]*\d*:?[A-Za-z$]*(\d+)\"")
+_FORMULA = re.compile(rb"<(\w+:)?f[ >/]")
+_LONG_TEXT = re.compile(rb"[^<]{%d}" % (XLSX_TEXT_BYTES + 1))
+
+
+def _xml_pieces(f: BinaryIO, too_long: Callable[[], InputError]) -> Iterator[bytes]:
+    """A zip member's XML in pieces that each end just before a ``<`` (so no tag is cut
+    in two), read a bounded chunk at a time; ``too_long()`` is raised for a text (a run
+    without ``<``) longer than ``XLSX_TEXT_BYTES``."""
+    carry = b""
+    while chunk := f.read(XLSX_TEXT_BYTES):
+        data = carry + chunk
+        cut = data.rfind(b"<")
+        if cut <= 0:  # all one text so far
+            if len(data) > XLSX_TEXT_BYTES:
+                raise too_long()
+            carry = data
+            continue
+        piece, carry = data[:cut], data[cut:]
+        if len(piece) > XLSX_TEXT_BYTES and _LONG_TEXT.search(piece):
+            raise too_long()
+        yield piece
+    if len(carry) > XLSX_TEXT_BYTES:
+        raise too_long()
+    if carry:
+        yield carry
+
+
+def _scan_xlsx(path: Path, label: str) -> bool:
+    """Read the workbook's XML once, in streaming (nothing held whole), before opening it:
+    refuse at once a sheet that claims (by its dimension or its row numbers) or holds more
+    rows than ``MAX_XLSX_ROWS``, and text longer than ``XLSX_TEXT_BYTES`` anywhere (a
+    cell that size is no data, and would be held in memory). Returns whether any sheet
+    holds a formula (a ``<f`` element)."""
     import zipfile
 
-    with zipfile.ZipFile(path) as z:
-        for name in z.namelist():
-            if not name.startswith("xl/worksheets/") or not name.endswith(".xml"):
+    formulas = False
+    try:
+        z = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise _whole_file_problem(label, f"not a readable XLSX workbook: {exc}") from exc
+    with z:
+        for info in z.infolist():
+            name = info.filename
+            sheet = name.startswith("xl/worksheets/") and name.endswith(".xml")
+            if not sheet and name != "xl/sharedStrings.xml":
                 continue
-            tail = b""
-            with z.open(name) as f:
-                while chunk := f.read(1 << 20):
-                    if re.search(rb"<(\w+:)?f[ >/]", tail + chunk):
-                        return True
-                    tail = chunk[-16:]
-    return False
+
+            def too_long(name: str = name) -> InputError:
+                return _whole_file_problem(
+                    label, f"{name} holds a text of more than {XLSX_TEXT_BYTES:,} bytes; a "
+                    f"cell holds at most {MAX_CELL_CHARS:,} characters")
+
+            rows = 0
+            with z.open(info) as f:
+                for piece in _xml_pieces(f, too_long):  # type: ignore[arg-type]
+                    if not sheet:
+                        continue
+                    formulas = formulas or bool(_FORMULA.search(piece))
+                    rows += len(_ROW.findall(piece))
+                    claims = [int(m) for m in _ROW_NUMBER.findall(piece)]
+                    claims += [int(m) for m in _DIMENSION.findall(piece)]
+                    top = max([rows, *claims])
+                    if top > MAX_XLSX_ROWS:
+                        raise _whole_file_problem(
+                            label, f"the sheet ({name}) claims row {top:,}; a sheet holds at "
+                            f"most {MAX_XLSX_ROWS:,} rows (split the file, or send CSV)")
+    return formulas
 
 
 def _open_xlsx(path: Path, batch_rows: int, label: str) -> Source:
     import openpyxl
 
+    has_formulas = _scan_xlsx(path, label)
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
         formulas = None
-        if _has_formulas(path):  # a second view of the sheet shows which cells are formulas
+        if has_formulas:  # a second view of the sheet shows which cells are formulas
             formulas = openpyxl.load_workbook(path, read_only=True, data_only=False)
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a bad file
         raise _whole_file_problem(label, f"not a readable XLSX workbook: {exc}") from exc
@@ -392,5 +487,6 @@ def _batch(header: list[str], columns: list[list[str]], lines: list[int],
            problems: list[tuple[int, str, str, str]]) -> Batch:
     data = {h: pl.Series(h, c, dtype=pl.String) for h, c in zip(header, columns, strict=True)}
     data[LINE] = pl.Series(LINE, lines, dtype=pl.Int64)
-    return Batch(pl.DataFrame(data), pl.DataFrame(problems, schema=PROBLEM_SCHEMA,
-                                                  orient="row"))
+    frame, long = _too_long(pl.DataFrame(data), header)
+    return Batch(frame, pl.concat([pl.DataFrame(problems, schema=PROBLEM_SCHEMA,
+                                                orient="row"), long]))

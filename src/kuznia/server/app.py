@@ -254,6 +254,9 @@ def create_app(store: Store, *, data_dir: str | Path | None = None,
         import scipy.special
         import scipy.stats  # noqa: F401
         jobs.reap(store)  # jobs cut off by a restart: failed, nothing half-stored
+        from kuznia.server.imports import clean_uploads
+
+        clean_uploads(store, data)  # and their uploads: nothing else will read them
         stop = threading.Event()
 
         def beat() -> None:
@@ -270,10 +273,22 @@ def create_app(store: Store, *, data_dir: str | Path | None = None,
         try:
             yield
         finally:
+            # Stopping (SIGTERM): take no more jobs, cancel the queued ones (their rows
+            # and uploads), and let the running one give up at its next batch (an import
+            # is one transaction: nothing of it stays); then close.
             stop.set()
             if app.state.warmer is not None:
                 app.state.warmer.stop()
-            app.state.executor.shutdown(wait=True, cancel_futures=False)
+            app.state.stopping.set()
+            app.state.executor.shutdown(wait=False, cancel_futures=True)
+            try:
+                from kuznia.server.imports import remove_upload
+
+                for job_id in jobs.cancel_queued(store):
+                    remove_upload(data, job_id)
+            except Exception:  # noqa: BLE001 - reaped as cut off at the next start
+                log.warning("could not mark the queued jobs as cancelled", exc_info=True)
+            app.state.executor.shutdown(wait=True)
             if close_store:
                 store.close()
 
@@ -289,6 +304,8 @@ def create_app(store: Store, *, data_dir: str | Path | None = None,
     app.state.answers = AnswerCache()
     app.state.warmer = Warmer(store, app.state.answers) if warm else None
     app.state.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kuznia-job")
+    app.state.stopping = threading.Event()  # set when the server stops: jobs give up
+    app.state.heavy_lock = threading.Lock()  # kuznia.server.heavy: one heavy question at once
 
     from kuznia.server import web
 

@@ -6,9 +6,11 @@ Its outcome is kept in the job's row: the import's counts, or the problems as da
 """
 
 import contextlib
+import errno
 import os
 import re
 import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -29,14 +31,61 @@ def display_name(filename: str | None) -> str:
     return name or "upload.csv"
 
 
+class StorageFull(KuzniaError):
+    """The server's data folder has no room for an upload (HTTP 507)."""
+
+    exit_code = 1
+    http_status = 507
+
+
 def save_upload(data_dir: Path, job_id: str, stream: BinaryIO, name: str) -> Path:
     """Copy an upload (already spooled by the web layer) to the jobs' folder, 1 MiB at a
-    time; the suffix (CSV or XLSX) comes from its name."""
+    time; the suffix (CSV or XLSX) comes from its name. A copy that fails leaves nothing
+    behind (a partial file on a full disk kept every later upload from fitting); a full
+    disk is a ``StorageFull`` in words."""
     suffix = Path(name).suffix.lower()
     path = data_dir / "uploads" / f"{job_id}{suffix if suffix in SUFFIXES else '.csv'}"
-    with open(path, "xb") as f:
-        shutil.copyfileobj(stream, f, 1 << 20)
+    try:
+        with open(path, "xb") as f:
+            shutil.copyfileobj(stream, f, 1 << 20)
+    except BaseException as exc:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageFull("the server's data folder is full: the upload was not kept "
+                              "and nothing was stored; try again later, or ask the "
+                              "server's administrator to free space") from exc
+        raise
     return path
+
+
+def clean_uploads(store: Store, data_dir: Path) -> int:
+    """Remove the uploads of jobs no longer queued or running (a killed job's, one whose
+    end could not be recorded): call after ``jobs.reap`` at start. Returns how many."""
+    # the files first, then the jobs: a job's row is written before its upload, so any
+    # file listed here belongs to a row the second look sees (another worker's new job)
+    files = list((data_dir / "uploads").iterdir())
+    live = jobs.live_ids(store)
+    removed = 0
+    for path in files:
+        if path.stem not in live:
+            with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+                path.unlink()
+                removed += 1
+    return removed
+
+
+def remove_upload(data_dir: Path, job_id: str) -> None:
+    for path in (data_dir / "uploads").glob(f"{job_id}.*"):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+class Stopped(KuzniaError):
+    """The server is stopping: the running import is given up (nothing stored)."""
+
+    exit_code = 1
+    http_status = 503
 
 
 def quarantine_path(data_dir: Path, job_id: str) -> Path:
@@ -61,31 +110,46 @@ def begin(request: Any, actor: str, table: str, upload: Any, *, update: bool = F
                          options={"update": update, "quarantine": quarantine})
     try:
         path = save_upload(data_dir, job_id, upload.file, name)
+    except KuzniaError as exc:
+        jobs.finish(store, job_id, "failed", {"error": _body(kuznia_problem(exc))})
+        raise
     except BaseException:
         jobs.finish(store, job_id, "failed", {"error": {"detail": "upload not saved"}})
         raise
+    stopping: threading.Event = request.app.state.stopping
 
     def run() -> tuple[str, dict[str, Any]]:
         return run_job(store, data_dir, job_id, table, path, name, actor=actor,
-                       update=update, quarantine=quarantine)
+                       update=update, quarantine=quarantine, stopping=stopping)
 
     return job_id, run, waits
 
 
 def run_job(store: Store, data_dir: Path, job_id: str, table: str, path: Path, name: str,
-            *, actor: str, update: bool, quarantine: bool) -> tuple[str, dict[str, Any]]:
-    """Run one import job to its end; returns (status, result) as kept in its row."""
+            *, actor: str, update: bool, quarantine: bool,
+            stopping: threading.Event | None = None) -> tuple[str, dict[str, Any]]:
+    """Run one import job to its end; returns (status, result) as kept in its row. When
+    ``stopping`` is set (the server is stopping) the import gives up at its next batch:
+    its transaction rolls back and the job is cancelled."""
     status, result = "failed", {}
+
+    def progress(done: int, total: int) -> None:
+        if stopping is not None and stopping.is_set():
+            raise Stopped(jobs.STOPPED)
+        jobs.progress(store, job_id, done, total)
+
     try:
         jobs.start(store, job_id)
         res = import_file(
             store, table, path, actor=actor, update=update, name=name,
             quarantine=quarantine_path(data_dir, job_id) if quarantine else None,
-            progress=lambda done, total: jobs.progress(store, job_id, done, total))
+            progress=progress)
         body = res.to_dict()
         body["quarantine"] = (f"/api/v1/jobs/{job_id}/quarantine"
                               if res.quarantine and res.rejected else None)
         status, result = "done", {"import": body}
+    except Stopped as exc:
+        status, result = "cancelled", {"error": _body(kuznia_problem(exc))}
     except KuzniaError as exc:
         status, result = "failed", {"error": _body(kuznia_problem(exc))}
     except Exception as exc:  # noqa: BLE001 - kept as the job's outcome, logged with an id

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from kuznia import __version__
 from kuznia.errors import ConflictError, InputError, NotFoundError
 from kuznia.ingest.tables import SPECS
+from kuznia.server import heavy
 from kuznia.server import imports as uploads
 from kuznia.server.auth import SESSION_COOKIE, Allow, Caller
 from kuznia.server.cache import AnswerCache
@@ -252,11 +253,24 @@ def cost_per_effect(request: Request, who: Caller, by: By = "product",
                     category: Id = None) -> JSONResponse:
     """Cost per confirmed effect per group, with 90% intervals (a producer: its own)."""
     scope = who.scope
-    if not scope.operators and "operator" in costs.parse_by(by):
+    keys = costs.parse_by(by)
+    if not scope.operators and "operator" in keys:
         raise access.ForbiddenError("this account may not see operators")
-    return kept_answer(request, lambda: costs.cost_per_effect(
-        store_of(request), by, date_from, date_to, producer=scope.producer_id,
-        product=product, category=category))
+    heavy.check_keys(keys)
+
+    def make() -> costs.CostTable:
+        return costs.cost_per_effect(store_of(request), by, date_from, date_to,
+                                     producer=scope.producer_id, product=product,
+                                     category=category)
+
+    if "operator" not in keys:  # from the kept aggregate: light
+        return kept_answer(request, make)
+
+    def alone() -> costs.CostTable:  # a scan of the uses: one at a time (server.heavy)
+        with heavy.one_at_a_time(request, "cost per effect by operator"):
+            return make()
+
+    return kept_answer(request, alone)
 
 
 @api("GET", "/uses", "figures.read")
@@ -413,11 +427,14 @@ class SimulateBody(BaseModel):
 
 @api("POST", "/resilience/simulate", "resilience.run")
 def simulate(request: Request, who: Caller, body: SimulateBody) -> JSONResponse:
-    """Simulate strikes on the sites: output per product and site, with intervals."""
-    return answer(request, lambda: resilience_svc.run(
-        store_of(request), body.months, body.scenarios, body.seed, start=body.start,
-        from_history=body.from_history, spillover=body.spillover,
-        history_from=body.history_from))
+    """Simulate strikes on the sites: output per product and site, with intervals
+    (scenarios x months at most ``MAX_SCENARIO_MONTHS``; one at a time: 503 meanwhile)."""
+    heavy.check_size(body.scenarios, body.months)
+    with heavy.one_at_a_time(request, "this simulation"):
+        return answer(request, lambda: resilience_svc.run(
+            store_of(request), body.months, body.scenarios, body.seed, start=body.start,
+            from_history=body.from_history, spillover=body.spillover,
+            history_from=body.history_from))
 
 
 @api("GET", "/resilience/regions", "resilience.read")
@@ -439,9 +456,11 @@ def duplicate(request: Request, who: Caller, candidates: Annotated[UploadFile, F
               time_limit: Annotated[float, Form(gt=0, le=600)] = 120.0) -> JSONResponse:
     """Choose duplicate lines within ``budget`` from a candidates upload."""
     name = uploads.display_name(candidates.filename)
-    return answer(request, lambda: resilience_svc.duplicate(
-        store_of(request), candidates.file, budget, months, scenarios, saa_scenarios, seed,
-        time_limit=time_limit, candidates_name=name))  # type: ignore[arg-type]
+    heavy.check_size(scenarios, months)
+    with heavy.one_at_a_time(request, "this plan"):
+        return answer(request, lambda: resilience_svc.duplicate(
+            store_of(request), candidates.file, budget, months, scenarios, saa_scenarios,
+            seed, time_limit=time_limit, candidates_name=name))  # type: ignore[arg-type]
 
 
 @api("POST", "/repairs/plan", "resilience.run")
@@ -486,12 +505,17 @@ def audit_history(request: Request, who: Caller,
 def audit_verify(request: Request, who: Caller, deep: bool = False,
                  expect_head: Annotated[str | None, Query(max_length=64)] = None
                  ) -> JSONResponse:
-    """Check the hash chain; ``deep`` also checks every stored row against it."""
+    """Check the hash chain; ``deep`` also checks every stored row against it (never
+    kept: rows edited outside Kuznia leave the head as it was; one at a time: 503
+    meanwhile)."""
     def make() -> audit.ChainCheck:
         with store_of(request).read() as conn:
             return audit.verify(conn, deep=deep, expect_head=expect_head)
 
-    return answer(request, make)
+    if not deep:
+        return answer(request, make)
+    with heavy.one_at_a_time(request, "this deep check"):
+        return answer(request, make)
 
 
 # --- accounts (admin) ----------------------------------------------------------------------

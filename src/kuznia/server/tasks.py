@@ -11,6 +11,7 @@ from fastapi import Request
 
 from kuznia.errors import KuzniaError, from_environment
 from kuznia.server.app import internal_problem, kuznia_problem
+from kuznia.server.heavy import release_memory
 from kuznia.services import jobs
 from kuznia.services.results import json_safe
 
@@ -44,6 +45,8 @@ def start(request: Request, actor: str, kind: str, options: dict[str, Any],
                 log.error("job %s: cannot record its end", job_id, exc_info=True)
             if (warmer := getattr(request.app.state, "warmer", None)) is not None:
                 warmer.kick()  # an import may have written: remake what was asked lately
+            result = {}
+            release_memory()  # the answer is in the job's row; its arrays go back
 
     request.app.state.executor.submit(run)
     return job_id

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 import logging
 import re
@@ -26,13 +27,21 @@ from kuznia.errors import NotFoundError, UsageError
 from kuznia.services import audit
 from kuznia.services.results import Tabular
 from kuznia.services.store import Store
-from kuznia.store.schema import api_tokens, login_attempts, producers, sessions, users
+from kuznia.store.schema import (
+    api_tokens,
+    audit_events,
+    login_attempts,
+    producers,
+    sessions,
+    users,
+)
 
 ROLES = ("admin", "analyst", "procurement", "engineer", "producer", "auditor")
 MIN_PASSWORD = 12
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 TOKEN_PREFIX = "kz_"
 MAX_TOKEN_DAYS = 3650
+log = logging.getLogger("kuznia.auth")
 
 
 def _now() -> dt.datetime:
@@ -47,17 +56,58 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def accounts_digest(conn: Connection) -> dict[str, Any]:
-    """What the audit chain records of the accounts: every field but the secrets' hashes
-    (which change nothing a reader of the trail needs, and need not be spread)."""
+DIGEST_VERSION = 2  # 2: the credentials' hashes are in it (1: every other field)
+
+
+def accounts_digest(conn: Connection, version: int = DIGEST_VERSION) -> dict[str, Any]:
+    """What the audit chain records of the accounts: one SHA-256 over every field,
+    the password and token hashes included (so a hash replaced or copied in the store is
+    caught by ``audit verify --deep``; only this digest of them enters the trail).
+    ``version`` 1 is the digest older workspaces recorded, without the credentials."""
+    secrets_ = version >= 2
     rows = conn.execute(select(users.c.name, users.c.role, users.c.producer_id,
-                               users.c.disabled).order_by(users.c.name)).all()
+                               users.c.disabled,
+                               *([users.c.password_hash, users.c.event_id] if secrets_ else []))
+                        .order_by(users.c.name)).all()
     toks = conn.execute(select(api_tokens.c.token_id, api_tokens.c.user_name,
-                               api_tokens.c.expires_at, api_tokens.c.revoked_at)
+                               api_tokens.c.expires_at, api_tokens.c.revoked_at,
+                               *([api_tokens.c.token_hash, api_tokens.c.event_id]
+                                 if secrets_ else []))
                         .order_by(api_tokens.c.token_id)).all()
     body = json.dumps([[list(r) for r in rows], [list(t) for t in toks]], default=str)
-    return {"sha256": hashlib.sha256(body.encode()).hexdigest(), "users": len(rows),
-            "tokens": len(toks)}
+    out: dict[str, Any] = {"sha256": hashlib.sha256(body.encode()).hexdigest(),
+                           "users": len(rows), "tokens": len(toks)}
+    if secrets_:
+        out["version"] = version
+    return out
+
+
+def credential_seal(*parts: str | None) -> str:
+    """What the audit event that set a credential records of it: a SHA-256 binding the
+    hash to its account (and token), checked at every use (``bound``)."""
+    body = "\x1f".join("\x00" if p is None else p for p in parts)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+_SEAL = select(audit_events.c.action, audit_events.c.detail).where(
+    audit_events.c.event_id == bindparam("event_id"))
+
+
+def bound(conn: Connection, event_id: int, action: str, *parts: str | None) -> bool:
+    """Whether the credential ``parts`` are the ones the audited event ``event_id`` (an
+    ``action``) set: a hash replaced or copied in the store outside Kuznia is not. An
+    event from before credentials were sealed (no ``credential`` in it) holds only if it
+    set this account's (or token's) credential at all; ``audit verify --deep`` covers
+    those."""
+    row = conn.execute(_SEAL, {"event_id": event_id}).first()
+    if row is None or row.action != action:
+        return False
+    detail = json.loads(row.detail or "{}")
+    if "credential" in detail:
+        return hmac.compare_digest(detail["credential"], credential_seal(*parts))
+    named = parts[1] if action == "token_issued" else parts[0]
+    return detail.get("name") == named and (
+        action != "token_issued" or detail.get("token_id") == parts[0])
 
 
 def _audited(conn: Connection, actor: str, action: str, detail: dict[str, Any]) -> int:
@@ -105,7 +155,8 @@ def add_user(store: Store, name: str, role: str, *, actor: str,
                                       "created_at": _stamp(_now()), "event_id": event_id})
         _audited(conn, actor, "user_added", {"name": name, "role": role,
                                              "producer_id": producer,
-                                             "password": hashed is not None})
+                                             "password": hashed is not None,
+                                             "credential": credential_seal(name, hashed)})
     return event_id
 
 
@@ -123,14 +174,16 @@ def issue_token(store: Store, name: str, *, actor: str, expires_days: int | None
             raise UsageError(f"the account {name!r} is disabled")
         event_id = audit.next_event_id(conn)
         token_id = secrets.token_hex(8)
+        hashed = token_hash(token)
         conn.execute(api_tokens.insert(), {
-            "token_id": token_id, "user_name": name, "token_hash": token_hash(token),
+            "token_id": token_id, "user_name": name, "token_hash": hashed,
             "created_at": _stamp(now),
             "expires_at": None if expires_days is None
             else _stamp(now + dt.timedelta(days=expires_days)),
             "revoked_at": None, "event_id": event_id})
-        _audited(conn, actor, "token_issued", {"name": name, "token_id": token_id,
-                                               "expires_days": expires_days})
+        _audited(conn, actor, "token_issued", {
+            "name": name, "token_id": token_id, "expires_days": expires_days,
+            "credential": credential_seal(token_id, name, hashed)})
     return token
 
 
@@ -167,20 +220,27 @@ class Account:
 # Built once (asked on every request with a token; see audit._HEAD).
 _TOKEN_ACCOUNT = (
     select(users.c.name, users.c.role, users.c.producer_id, users.c.disabled,
-           api_tokens.c.expires_at, api_tokens.c.revoked_at)
+           api_tokens.c.expires_at, api_tokens.c.revoked_at, api_tokens.c.token_id,
+           api_tokens.c.token_hash, api_tokens.c.event_id)
     .join(users, users.c.name == api_tokens.c.user_name)
     .where(api_tokens.c.token_hash == bindparam("token_hash")))
 
 
 def authenticate_token(conn: Connection, token: str) -> Account | None:
-    """The account a bearer token belongs to, if the token is live and the account
-    enabled; else None (the caller answers 401 whatever the reason)."""
+    """The account a bearer token belongs to, if the token is live, the account enabled,
+    and the token's row the one its audited event issued (not a hash written into the
+    store outside Kuznia); else None (the caller answers 401 whatever the reason)."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     row = conn.execute(_TOKEN_ACCOUNT, {"token_hash": token_hash(token)}).first()
     if row is None or row.disabled or row.revoked_at is not None:
         return None
     if row.expires_at is not None and dt.datetime.fromisoformat(row.expires_at) <= _now():
+        return None
+    if not bound(conn, row.event_id, "token_issued", row.token_id, row.name, row.token_hash):
+        log.error("refused token %s of %s: its hash is not the one audited event %s issued "
+                  "(changed outside Kuznia); run 'kuznia audit verify --deep'",
+                  row.token_id, row.name, row.event_id)
         return None
     return Account(row.name, row.role, row.producer_id)
 
@@ -197,6 +257,11 @@ def check_password(conn: Connection, name: str, password: str) -> Account | None
     try:
         PasswordHasher().verify(row.password_hash, password)
     except (VerificationError, InvalidHashError):
+        return None
+    if not bound(conn, row.event_id, "user_added", row.name, row.password_hash):
+        log.error("refused the password of %s: its hash is not the one audited event %s "
+                  "set (changed outside Kuznia); run 'kuznia audit verify --deep'",
+                  row.name, row.event_id)
         return None
     return Account(row.name, row.role, row.producer_id)
 
@@ -232,7 +297,6 @@ def list_users(store: Store) -> UserList:
 LOCK_AFTER = 10  # failures in a row that lock the account (or the address) until lifted
 DELAY_FROM = 3  # failures before each further attempt must wait
 MAX_DELAY_SECONDS = 900
-log = logging.getLogger("kuznia.auth")
 
 
 @dataclass(frozen=True)

@@ -385,10 +385,17 @@ def deep_check(conn: Connection, events: list[dict[str, Any]]) -> DeepCheck:
     recorded_accounts = [(e["event_id"], json.loads(e["detail"] or "{}").get("accounts"))
                          for e in events]
     recorded_accounts = [(i, a) for i, a in recorded_accounts if a is not None]
-    if recorded_accounts and accounts_digest(conn) != recorded_accounts[-1][1]:
-        return DeepCheck(False, tables, rows_seen, "users", None,
-                         f"the accounts differ from what event {recorded_accounts[-1][0]} "
-                         "recorded")
+    if recorded_accounts:
+        event, expected = recorded_accounts[-1]
+        if accounts_digest(conn, expected.get("version", 1)) != expected:
+            return DeepCheck(False, tables, rows_seen, "users", None,
+                             f"the accounts differ from what event {event} recorded (an "
+                             "account, role, scope, token, or a password or token hash, "
+                             "changed outside Kuznia)")
+    tables += 1
+    found = _first_history_difference(conn, events)
+    if found is not None:
+        return DeepCheck(False, tables, rows_seen, "row_updates", *found)
     for cube in bulk.CUBES:
         tables += 1
         key = _first_cube_difference(conn, cube)
@@ -396,6 +403,45 @@ def deep_check(conn: Connection, events: list[dict[str, Any]]) -> DeepCheck:
             return DeepCheck(False, tables, rows_seen, cube.table, key,
                              "the kept aggregate differs from one rebuilt from the uses")
     return DeepCheck(True, tables, rows_seen)
+
+
+def _first_history_difference(conn: Connection, events: list[dict[str, Any]]
+                              ) -> tuple[str, str] | None:
+    """The first event whose history of updated rows (``row_updates``, what ``import
+    --update`` replaced) is not what it wrote: as many changes as the rows it updated,
+    and, where it recorded one, the same digest of them; and no change under any other
+    event. Returns (the event, why) or None."""
+    from kuznia.services.table_writer import UPDATE_COLUMNS, update_digest
+
+    count: dict[int, int] = {}
+    digest: dict[int, TableDigest] = {}
+    result = conn.exec_driver_sql(
+        f"SELECT {', '.join(UPDATE_COLUMNS)} FROM row_updates ORDER BY event_id")
+    while rows := result.fetchmany(CHUNK):
+        frame = pl.DataFrame([tuple(r) for r in rows], orient="row",
+                             schema={c: pl.Int64 if c == "event_id" else pl.String
+                                     for c in UPDATE_COLUMNS})
+        for (event,), part in frame.group_by(["event_id"], maintain_order=True):
+            e = int(event)  # type: ignore[call-overload]
+            count[e] = count.get(e, 0) + part.height
+            digest[e] = digest.get(e, TableDigest()) + update_digest(part)
+    for e in events:
+        eid = e["event_id"]
+        wrote = int(e["rows_updated"] or 0) if e["action"] == "import" else 0
+        have = count.pop(eid, 0)
+        if have != wrote:
+            return (f"event {eid}", f"holds {have:,} changes where the event updated "
+                    f"{wrote:,} rows (the history of updates was edited outside Kuznia)")
+        recorded = json.loads(e["detail"] or "{}").get("updates")
+        if recorded is not None and digest.get(eid, TableDigest()) != TableDigest.from_dict(
+                recorded):
+            return (f"event {eid}", "its changes differ from what the event recorded (the "
+                    "history of updates was edited outside Kuznia)")
+    if count:
+        eid = min(count)
+        return (f"event {eid}", "changes are recorded under an event that wrote none "
+                "(inserted outside Kuznia)")
+    return None
 
 
 def _first_cube_difference(conn: Connection, cube: bulk.Cube) -> str | None:

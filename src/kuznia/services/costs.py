@@ -123,9 +123,11 @@ def _source(store: Store, by: tuple[str, ...], date_from: dt.date | None,
             "cube+uses")
 
 
-def _aggregate(src: Any, by: tuple[str, ...]) -> Select[Any]:
+def _aggregate(src: Any, by: tuple[str, ...], own: str | None = None) -> Select[Any]:
+    """One row per group; with ``own`` (a producer's own figures), priced from that
+    producer's contracts only (``joined_price``)."""
     frm, price, (lot_p, producer_p, _) = joined_price(src, src.c.lot, src.c.producer_id,
-                                                      src.c.product_id)
+                                                      src.c.product_id, own=own)
     keys = [src.c[GROUP_KEYS[b]].label(GROUP_KEYS[b]) for b in by]
     units = src.c.units_used
     return (
@@ -193,7 +195,9 @@ def cost_per_effect(
     from_uses: bool = False,
 ) -> CostTable:
     """Cost per effect per group; with ``producer``, from that producer's uses only (a
-    producer's own view: its figures, intervals and ranks are computed from nothing else);
+    producer's own view: its figures, intervals, ranks and costs are computed from nothing
+    else; a use it has no contract price for is left unpriced, never priced at the
+    product's average over other producers' contracts);
     ``product`` and ``category`` keep only that product's (or category's) uses.
     ``from_uses`` sums the uses themselves rather than the aggregate kept at import (the
     same figures, slower: a check of the aggregate).
@@ -203,7 +207,7 @@ def cost_per_effect(
     src, kind = _source(store, groups, date_from, date_to, producer, product, category,
                         from_uses)
     with store.read() as conn:
-        raw = [dict(r._mapping) for r in conn.execute(_aggregate(src, groups))]
+        raw = [dict(r._mapping) for r in conn.execute(_aggregate(src, groups, producer))]
     currency = store.setting("currency", "USD") or "USD"
     table = CostTable(groups, currency, [], source=kind)
     if not raw:
@@ -238,7 +242,7 @@ def cost_per_effect(
     if "product" in groups and "producer" in groups:
         _rank_producers(raw, groups, n, e, cost, q)
     table.rows = raw
-    _explain(table, e, unpriced, level)
+    _explain(table, e, unpriced, level, own=producer)
     return table
 
 
@@ -268,7 +272,8 @@ def _rank_producers(rows: list[dict[str, Any]], by: tuple[str, ...], n: np.ndarr
         r["p_best"] = _nan_to_none(ranking.p_best[i])
 
 
-def _explain(table: CostTable, e: np.ndarray, unpriced: np.ndarray, level: float) -> None:
+def _explain(table: CostTable, e: np.ndarray, unpriced: np.ndarray, level: float,
+             own: str | None = None) -> None:
     pct = round(level * 100)
     table.notes.append(
         f"cost per effect = cost of the units used / confirmed effects, in {table.currency}; "
@@ -280,7 +285,12 @@ def _explain(table: CostTable, e: np.ndarray, unpriced: np.ndarray, level: float
     if none:
         table.notes.append(f"{none} groups have no confirmed effect yet: no figure and no "
                            "upper end, only a lower end")
-    if unpriced.sum():
+    if unpriced.sum() and own is not None:
+        table.notes.append(
+            f"{int(unpriced.sum()):,} uses have no price from {own}'s own contracts (no lot "
+            f"of its contracts and no contract of its for their product): they are left "
+            "unpriced, not priced at other producers' prices, and their groups show no cost")
+    elif unpriced.sum():
         table.notes.append(f"{int(unpriced.sum()):,} uses have no known price (no contract for "
                            "their product): their groups show no cost")
     if "product" in table.by and "producer" in table.by:
@@ -296,7 +306,12 @@ def _explain(table: CostTable, e: np.ndarray, unpriced: np.ndarray, level: float
     lot = sum(r["units_lot_price"] for r in table.rows)
     prod = sum(r["units_producer_price"] for r in table.rows)
     total = sum(r["units_used"] for r in table.rows)
-    if total:
+    if total and own is not None:
+        table.notes.append(
+            f"units priced by their lot's contract: {lot / total:.0%}; by {own}'s own "
+            f"average price: {prod / total:.0%}; unpriced: {(total - lot - prod) / total:.0%}"
+            " (only the producer's own contracts price its figures)")
+    elif total:
         table.notes.append(
             f"units priced by their lot's contract: {lot / total:.0%}; by the producer's "
             f"average price: {prod / total:.0%}; by the product's average or unknown: "

@@ -5,7 +5,8 @@ inside the one transaction that also appends the audit event, so a failed import
 the workspace exactly as it was. With ``quarantine`` the good rows are kept and the bad
 ones written to a CSV with the reasons.
 
-Re-importing a row with the same key and the same content changes nothing; the same key
+Re-importing a row with the same key and the same content changes nothing (a file that
+changes nothing writes no audit event either: ``event_id`` None); the same key
 with other content is a problem unless ``update`` is set, and then every overwrite is
 recorded (old and new values) in ``row_updates`` under the import's audit event.
 """
@@ -248,6 +249,10 @@ def _import_file(store: Store, table: str, path: Path, name: str, *, actor: str,
             result.added, result.updated = writer.added, writer.updated
             result.unchanged = writer.unchanged + repeats
             result.quarantine = str(quarantine) if quarantine else None
+            if not (result.added or result.updated or result.rejected):
+                # nothing changed (a file or a use sent again): no event, so the head (and
+                # every answer kept for it) stays as it was
+                return result
             result.event_id = event_id
             audit.append(
                 conn, event_id, actor=actor, action="import", table_name=table,
@@ -257,7 +262,8 @@ def _import_file(store: Store, table: str, path: Path, name: str, *, actor: str,
                 detail={"mode": "quarantine" if quarantine else "all_or_nothing",
                         "update": update, "quarantine_file": result.quarantine,
                         "digests": {table: (audit.table_digest(conn, table)
-                                            + writer.delta).to_dict()}},
+                                            + writer.delta).to_dict()},
+                        **({"updates": writer.history.to_dict()} if update else {})},
             )
     return result
 

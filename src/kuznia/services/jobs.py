@@ -30,6 +30,8 @@ HEARTBEAT_SECONDS = 5.0
 STALE_SECONDS = 30.0  # a running job whose process has not been heard from this long died
 CUT_OFF = ("the server stopped while this job ran (a restart or a kill); nothing of it "
            "was stored: send the file again")
+STOPPED = ("the server was stopped before this job could finish; nothing of it was stored: "
+           "send the file again")
 
 _local: dict[str, tuple[int, int | None]] = {}  # job -> progress, for the jobs run here
 _lock = threading.Lock()
@@ -94,6 +96,35 @@ def finish(store: Store, job_id: str, status: str, result: dict[str, Any]) -> No
         conn.execute(update(jobs).where(jobs.c.job_id == job_id).values(
             status=status, finished_at=_stamp(), rows_read=done, rows_expected=expected,
             result=json.dumps(json_safe(result))))
+
+
+def cancel_queued(store: Store) -> list[str]:
+    """Mark this process's jobs that have not started as cancelled (the server is
+    stopping); returns their ids."""
+    with _lock:
+        mine = list(_local)
+    if not mine:
+        return []
+    with store.bookkeeping() as conn:
+        rows = conn.execute(select(jobs.c.job_id).where(
+            jobs.c.job_id.in_(mine), jobs.c.status == "queued")).all()
+        ids = [r.job_id for r in rows]
+        if ids:
+            conn.execute(update(jobs).where(jobs.c.job_id.in_(ids), jobs.c.status == "queued")
+                         .values(status="cancelled", finished_at=_stamp(),
+                                 result=json.dumps({"error": {"status": 503,
+                                                              "detail": STOPPED}})))
+    with _lock:
+        for job_id in ids:
+            _local.pop(job_id, None)
+    return ids
+
+
+def live_ids(store: Store) -> set[str]:
+    """The jobs still queued or running (after ``reap``: in a live process)."""
+    with store.read() as conn:
+        return {r.job_id for r in conn.execute(
+            select(jobs.c.job_id).where(jobs.c.status.in_(("queued", "running"))))}
 
 
 def _stale(store: Store, row: Any, now: dt.datetime) -> bool:

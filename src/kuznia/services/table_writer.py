@@ -34,6 +34,21 @@ def with_row_hashes(frame: pl.DataFrame, spec: TableSpec, event_id: int) -> pl.D
     return frame.with_columns(pl.Series("row_hash", stored_hash(lo)), pl.Series("__hi", hi))
 
 
+UPDATE_COLUMNS = ("event_id", "table_name", "row_key", "old_values", "new_values")
+
+
+def update_digest(changes: list[dict[str, Any]] | pl.DataFrame) -> TableDigest:
+    """The digest of rows of ``row_updates`` (the history of what ``update`` changed), as
+    the import that wrote them records it: ``audit verify --deep`` recomputes it."""
+    if not isinstance(changes, pl.DataFrame):
+        changes = pl.DataFrame({c: [str(ch[c]) for ch in changes] for c in UPDATE_COLUMNS},
+                               schema={c: pl.String for c in UPDATE_COLUMNS})
+    if changes.is_empty():
+        return TableDigest()
+    return digest_of(*row_hashes(changes.select(pl.col(c).cast(pl.String)
+                                                for c in UPDATE_COLUMNS)))
+
+
 def _differs(columns: list[str]) -> pl.Expr:
     return pl.any_horizontal([pl.col(c).ne_missing(pl.col(f"{c}__old")) for c in columns])
 
@@ -50,6 +65,7 @@ class TableWriter:
         self.stored = [*spec.columns, *spec.derived]
         self.added = self.updated = self.unchanged = 0
         self.delta = TableDigest()  # what this import did to the table's digest
+        self.history = TableDigest()  # the digest of the changes it wrote to row_updates
         self.cube = bulk.CubeDelta()
         self._integrity = (IntegrityError, conn.dialect.loaded_dbapi.IntegrityError)
 
@@ -195,6 +211,7 @@ class TableWriter:
                 "new_values": json.dumps({c: n[c] for c in changed}, default=str),
             })
         self.conn.execute(s.row_updates.insert(), changes)
+        self.history = self.history + update_digest(changes)
         if self.spec.name == "uses":
             self.cube.add(olds, sign=-1)
             self.cube.add(news.drop("row_hash"))

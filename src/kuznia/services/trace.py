@@ -101,9 +101,9 @@ def list_uses(
     """Uses matching every filter given, oldest first, with what each one cost.
 
     ``cursor`` continues after the last use of a page (its ``next_cursor``). Within a
-    producer's ``scope`` only its own uses, with no operator, and no price that comes
-    from other producers' contracts (a product average); with ``scope.prices`` False,
-    no price at all.
+    producer's ``scope`` only its own uses, with no operator, priced from its own
+    contracts only (none from other producers' contracts: no product average; a use it
+    has no price for is ``unknown``); with ``scope.prices`` False, no price at all.
     """
     if limit is not None and limit < 0:
         raise UsageError("{limit} must be 0 (all) or more", params=("limit",))
@@ -165,7 +165,7 @@ def list_uses(
                 page_q = page_q.where(src.c.used_on <= last)
         rows = [dict(r._mapping) for r in conn.execute(
             page_q.limit(limit + 1) if limit else page_q)]
-        _price(conn, rows)
+        _price(conn, rows, own=scope.producer_id)
     more = bool(limit) and len(rows) > (limit or 0)
     rows = rows[:limit] if limit else rows
     nxt = _encode_cursor(rows[-1]["used_on"], rows[-1]["use_id"]) if more else None
@@ -173,8 +173,7 @@ def list_uses(
         r["used_on"] = str(r["used_on"])
         if not scope.operators:
             r["operator"] = None
-        if not scope.prices or (scope.producer_id is not None
-                                and r["price_basis"] == "product_average"):
+        if not scope.prices:
             r["unit_price"] = r["cost"] = None
             r["price_basis"] = "withheld"
     return UseList(rows, None if total is None else int(total), filters, nxt)
@@ -183,9 +182,11 @@ def list_uses(
 RESTRICT = 500  # up to this many lots and products, price tables are read for them only
 
 
-def _price(conn: Connection, rows: list[dict[str, Any]]) -> None:
+def _price(conn: Connection, rows: list[dict[str, Any]], own: str | None = None) -> None:
     """Add each use's unit price, cost, price basis and source file, in place: by its lot's
     contract, else its producer's average for the product, else the product's average.
+    With ``own`` (a producer's own list), from that producer's contracts only: no product
+    average, and no lot of another producer's contract.
 
     The price tables are read for the page's lots and products only (a page of 100 uses
     prices from a handful of contracts), then joined here: in one statement with the page
@@ -194,14 +195,16 @@ def _price(conn: Connection, rows: list[dict[str, Any]]) -> None:
     lots = {r["lot"] for r in rows if r["lot"] is not None}
     products_ = {r["product_id"] for r in rows}
     few = len(lots) <= RESTRICT and len(products_) <= RESTRICT
-    lp = lot_prices(lots if few else None)
+    lp = lot_prices(lots if few else None, own=own)
     by_lot = {lot: price for lot, price in conn.execute(select(lp.c.lot, lp.c.price))}
-    pp = producer_prices(products_ if few else None)
+    pp = producer_prices(products_ if few else None, own=own)
     by_producer = {(producer, product): price for producer, product, price in conn.execute(
         select(pp.c.producer_id, pp.c.product_id, pp.c.price))}
-    prp = product_prices(products_ if few else None)
-    by_product = {product: price for product, price in conn.execute(
-        select(prp.c.product_id, prp.c.price))}
+    by_product: dict[str, float] = {}
+    if own is None:
+        prp = product_prices(products_ if few else None)
+        by_product = {product: price for product, price in conn.execute(
+            select(prp.c.product_id, prp.c.price))}
     events = sorted({r["event_id"] for r in rows})
     files: dict[int, str | None] = {}
     for i in range(0, len(events), 500):  # bounded bind parameters per statement
@@ -324,7 +327,10 @@ def export_use_lists(store: Store, folder: Path, chunk_rows: int = 100_000) -> i
     """Write every use, with its price and basis, into one CSV per product and producer.
 
     Streams the uses once in chunks (bounded memory); prices are joined in memory from
-    the three small price tables, the same rules as ``list_uses``. Returns the count.
+    the three small price tables, the rules of ``list_uses`` in a producer's scope: each
+    producer's file is priced from its own contracts only (a use it has no price for is
+    ``unknown``), and only the uses naming no producer take the product's average.
+    Returns the count.
     ``folder`` is one Kuznia is building (a file already there is never overwritten), and
     text cells a spreadsheet would run as formulas are neutralised.
     """
@@ -369,6 +375,10 @@ def _priced(frame: pl.DataFrame, by_lot: pl.DataFrame, by_producer: pl.DataFrame
         .join(by_producer.rename({"price": "price_producer"}), on=["producer_id", "product_id"],
               how="left")
         .join(by_product.rename({"price": "price_product"}), on="product_id", how="left")
+        # a producer's file is its own use list: the product's average (every producer's
+        # contracts) prices only the uses that name no producer
+        .with_columns(pl.when(pl.col("producer_id").is_null()).then(all_p)
+                      .otherwise(None).alias("price_product"))
         .with_columns(pl.coalesce(lot_p, prod_p, all_p).alias("unit_price"))
         .with_columns(
             (pl.col("units_used") * pl.col("unit_price")).alias("cost"),

@@ -347,7 +347,7 @@ jobs = Table(
     Column("file_name", Text),
     Column("actor", String(64), nullable=False),
     Column("producer_id", String(64)),
-    Column("status", String(16), nullable=False),  # queued, running, done, failed
+    Column("status", String(16), nullable=False),  # queued, running, done, failed, cancelled
     Column("options", Text, nullable=False),
     Column("created_at", String(32), nullable=False),
     Column("finished_at", String(32)),

@@ -13,8 +13,8 @@ from fastapi.responses import HTMLResponse
 
 from kuznia.errors import UsageError
 from kuznia.ingest.tables import SPECS
+from kuznia.server import heavy, tasks
 from kuznia.server import imports as uploads
-from kuznia.server import tasks
 from kuznia.server.auth import Caller
 from kuznia.server.routes import store_of
 from kuznia.server.web.base import may, page, render
@@ -112,6 +112,7 @@ def resilience_simulate(request: Request, who: Caller,
                         scenarios: Annotated[int, Form(ge=2, le=1_000_000)] = 10_000,
                         seed: Annotated[int, Form(ge=0, le=2**63 - 1)] = 0) -> HTMLResponse:
     store = store_of(request)
+    heavy.check_size(scenarios, months)  # the job thread is the imports' too
     job_id = tasks.start(request, who.name, "simulate",
                          {"months": months, "scenarios": scenarios, "seed": seed},
                          lambda: resilience_svc.run(store, months, scenarios, seed))
