@@ -1,7 +1,8 @@
 """The watchdog page: red flags with filters (their triage status among them), each
 opening its page (the evidence, a price flag's peers plotted, the case's status and
-comments); and the flags of one product or producer for their pages. The flags come from the same service call as
-``GET /api/v1/oversight/flags``, kept under that route's question (``figure``)."""
+comments); and the flags of one product or producer for their pages. The flags come
+from the same service call as ``GET /api/v1/oversight/flags``, kept under that route's
+question (``figure``)."""
 
 from __future__ import annotations
 
