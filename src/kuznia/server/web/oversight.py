@@ -88,13 +88,13 @@ def flag_triage(request: Request, who: Caller, key: Annotated[str, Path(max_leng
                   audit=may(who, "audit.read"), saved=True)
 
 
-def strip_plot(prices: dict[str, Any], width: int = 640, height: int = 150
+def strip_plot(prices: dict[str, Any], width: int = 480, height: int = 170
                ) -> dict[str, Any]:
     """Where each contract's unit price sits on a strip (SVG coordinates, drawn by the
     template): the peers spread over the strip's height so equal prices stay apart,
     the flagged contract on the middle line, the threshold and the peers' median as
     lines, and the axis's ticks."""
-    left, right, top, bottom = 16, 16, 28, 40
+    left, right, top, bottom = 24, 24, 34, 44
     own = prices["contract"]
     values = [p["unit_price_ws"] for p in prices["peers"]] + [own["unit_price_ws"]]
     marks = [v for v in (prices["threshold"], prices["median"]) if v is not None]
