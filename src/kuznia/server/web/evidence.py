@@ -95,6 +95,7 @@ def contract_page(request: Request, who: Caller, contract_id: str) -> HTMLRespon
                  if f["contract_id"] == contract_id]
     return render(request, who, "contract.html", title=f"Contract {contract_id}",
                   c=got, row=got["contract"], flags=flags, audit=may(who, "audit.read"),
+                  see_flags=may(who, "oversight.read"),
                   flag_pages=may(who, "pages.oversight"))
 
 
