@@ -370,3 +370,40 @@ def test_the_chain_holds_after_triage(rich: kuznia.Workspace, tmp_path: Path) ->
     triage.triage(rich.store, flag, "ana", status="false_alarm", comment="a framework deal")
     with rich.store.read() as conn:
         assert audit.verify(conn, deep=True).ok
+
+
+def test_streaming_an_export_holds_a_page_not_the_set(tmp_path: Path) -> None:
+    """30,000 uses exported through the generators: the most memory held at once is the
+    same for a third of them as for all of them (a page's worth), and under half of the
+    text sent (a list of every row would hold more than all of it)."""
+    import tracemalloc
+
+    with kuznia.init(str(tmp_path / "big.db"), "USD", actor="tester") as ws:
+        for table in ("producers", "products", "versions", "rates", "contracts",
+                      "deliveries"):
+            ws.import_file(table, Path(__file__).parent.parent / "examples" / f"{table}.csv")
+        start = dt.date(2026, 1, 1)
+        rows = [[f"B{i:06d}", (start + dt.timedelta(days=i % 300)).isoformat(),
+                 f"OP-{i % 97:03d}", "FPV-A", "v1", "P002", "L-0002", 1, i % 3,
+                 "effect" if i % 3 else "no_effect", "", "", f"note number {i}"]
+                for i in range(30_000)]
+        ws.import_file("uses", write_csv(tmp_path / "big.csv", USE_HEADER, rows))
+        del rows
+
+        def stream(filters: dict) -> tuple[int, int]:
+            sent = 0
+            tracemalloc.start()
+            try:
+                for chunk in spreadsheets.csv_chunks(use_table.export_rows(
+                        ws.store, filters, page_rows=500), batch=200):
+                    sent += len(chunk)
+                return tracemalloc.get_traced_memory()[1], sent
+            finally:
+                tracemalloc.stop()
+
+        stream({"month": "2026-01"})  # warm: statements compiled, modules loaded
+        third, third_sent = stream({"date_to": dt.date(2026, 4, 10)})
+        peak, sent = stream({"product": "FPV-A"})
+        assert sent > 2.8 * third_sent > 2_000_000
+        assert peak < 1.5 * third, (peak, third)
+        assert peak < sent / 2, (peak, sent)
