@@ -139,6 +139,6 @@ def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     out = []
     v = first
     while v < hi + step * 0.999:
-        out.append(round(v, 10))
+        out.append(float(round(v, 10)))
         v += step
     return out
