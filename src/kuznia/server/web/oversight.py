@@ -88,7 +88,7 @@ def flag_triage(request: Request, who: Caller, key: Annotated[str, Path(max_leng
                   audit=may(who, "audit.read"), saved=True)
 
 
-def strip_plot(prices: dict[str, Any], width: int = 480, height: int = 170
+def strip_plot(prices: dict[str, Any], width: int = 420, height: int = 170
                ) -> dict[str, Any]:
     """Where each contract's unit price sits on a strip (SVG coordinates, drawn by the
     template): the peers spread over the strip's height so equal prices stay apart,
