@@ -55,7 +55,7 @@ def price_evidence(store: Store, flag: dict[str, Any], config: dict[str, dict[st
     elif flag["code"] == "resale_markup" and ref.get("median") is not None:
         threshold = float(flag["threshold"]) * float(ref["median"])
         words = f"{flag['threshold']:g} × the makers' median: a trader's price above it"
-    for p in (*peers,):
+    for p in peers:
         p["signed_on"] = p["signed_on"].isoformat()
     mine = dict(own._mapping)
     mine["signed_on"] = mine["signed_on"].isoformat()
