@@ -286,13 +286,85 @@ def test_field_entry_shows_a_message_beside_the_field(browser, site: Site) -> No
     ctx.close()
 
 
+def price_flag(site: Site) -> dict:
+    """A price flag of the demo (a planted outlier or mark-up), as the server has it."""
+    from kuznia.services import oversight
+
+    return next(f for f in oversight.flags(site.ws.store).flags
+                if f["code"] in ("price_outlier", "resale_markup"))
+
+
+def test_a_price_flag_is_confirmed_on_its_page_and_shows_in_the_audit(browser, site: Site
+                                                                      ) -> None:
+    flag = price_flag(site)
+    ctx, page = login(browser, site, "auditor")
+    page.goto(site.url + "/oversight?" + f"code={flag['code']}")
+    page.click(f"a[href='/oversight/flags/{flag['key']}']")
+    page.wait_for_load_state("networkidle")
+    assert page.url == site.url + f"/oversight/flags/{flag['key']}"
+    # the peers, plotted with the line the price crossed, and listed
+    assert page.locator("svg.strip-plot circle.peer").count() >= 3
+    assert page.locator("svg.strip-plot line.threshold").count() == 1
+    assert flag["contract_id"] in page.inner_text("table")
+    page.check("input[name=status][value=confirmed]")
+    page.fill("#comment", "Invoice checked: paid at four times the peers.")
+    page.click("form.triage button[type=submit]")
+    page.wait_for_selector("#case >> text=Saved.")
+    assert "confirmed" in page.inner_text("#case")
+    assert "Invoice checked" in page.inner_text("#case .comments")
+    page.click("#case a[href^='/audit?before=']")  # the audit event of the change
+    page.wait_for_load_state("networkidle")
+    first = page.locator("table tbody tr").first.inner_text()
+    assert "auditor" in first and "flag" in first
+    page.goto(site.url + "/oversight?status=confirmed")
+    assert flag["text"][:30] in page.inner_text("main")
+    assert not page.errors, page.errors
+    ctx.close()
+
+
+def test_the_uses_export_sums_to_the_figure_on_the_page(browser, site: Site) -> None:
+    import csv
+    import io
+
+    ctx, page = login(browser, site, "analyst")
+    charts_drawn(page)
+    row = page.locator("table").first.locator("tbody tr").first
+    figure = row.locator("td").nth(3).inner_text()  # the product's cost per effect
+    row.locator("td").nth(3).locator("a").click()
+    page.wait_for_load_state("networkidle")
+    summary = page.locator("dl.figures")
+    assert summary.locator(".cpe").inner_text() == figure
+    uses = int(summary.locator("dd").nth(0).inner_text().replace(",", ""))
+    cost = summary.locator("dd").nth(2).inner_text()
+    with page.expect_download() as got:
+        page.click("p.exports a:text('CSV')")
+    text = Path(got.value.path()).read_text(encoding="utf-8")
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert len(rows) == uses
+    total = sum(float(r["cost"]) for r in rows)
+    effects = sum(int(r["effects"]) for r in rows)
+    assert f"{total:,.0f}" == cost
+    assert f"{total / effects:,.0f}" == figure
+    # newest first, and a header sorts the list
+    days = page.locator("table.uses tbody td.date").all_inner_texts()
+    assert days == sorted(days, reverse=True)
+    page.click("table.uses thead a:text('Effects')")
+    page.wait_for_load_state("networkidle")
+    effects_shown = [int(x) for x in page.locator(
+        "table.uses tbody tr td:nth-child(9)").all_inner_texts()]
+    assert effects_shown == sorted(effects_shown, reverse=True)
+    assert not page.errors, page.errors
+    ctx.close()
+
+
 PAGES = {
     "analyst": ["/overview", "/products/{product}", "/producers/{producer}", "/board",
-                "/uses", "/planner", "/resilience"],
-    "producer": ["/producers/{producer}"],
+                "/uses", "/uses?sort=-cost", "/contracts/{contract}",
+                "/records/deliveries/{delivery}", "/planner", "/resilience"],
+    "producer": ["/producers/{producer}", "/uses", "/contracts/{own_contract}"],
     "procurement": ["/imports"],
     "engineer": ["/field"],
-    "auditor": ["/audit", "/oversight"],
+    "auditor": ["/audit", "/oversight", "/oversight/flags/{flag}"],
     "admin": ["/accounts"],
     "anonymous": ["/login"],
 }
@@ -302,6 +374,12 @@ def test_every_page_passes_axe_and_is_photographed(browser, site: Site) -> None:
     from kuznia.services import records
 
     product = records.list_records(site.ws.store, "products", limit=1).rows[0]["product_id"]
+    delivery = records.list_records(site.ws.store, "deliveries", limit=1).rows[0]
+    own = records.list_records(site.ws.store, "contracts", limit=1,
+                               filters={"producer_id": site.producer}).rows[0]
+    ids = {"product": product, "producer": site.producer, "flag": price_flag(site)["key"],
+           "contract": delivery["contract_id"], "delivery": delivery["delivery_id"],
+           "own_contract": own["contract_id"]}
     SHOTS.mkdir(exist_ok=True)
     axe = AXE.read_text()
     failures = []
@@ -313,7 +391,7 @@ def test_every_page_passes_axe_and_is_photographed(browser, site: Site) -> None:
             else:
                 ctx, page = login(browser, site, role, width)
             for path in paths:
-                url = path.format(product=product, producer=site.producer)
+                url = path.format(**ids)
                 page.goto(site.url + url)
                 page.wait_for_load_state("networkidle")
                 if page.locator("canvas[data-chart]").count():
@@ -324,7 +402,8 @@ def test_every_page_passes_axe_and_is_photographed(browser, site: Site) -> None:
                     if v["impact"] in ("serious", "critical"):
                         failures.append((role, url, width, v["id"],
                                          [n["target"] for n in v["nodes"]][:3]))
-                name = f"{role}-{url.strip('/').replace('/', '_') or 'home'}-{width}.png"
+                name = (f"{role}-{url.strip('/').replace('/', '_').replace('?', '_') or 'home'}"
+                        f"-{width}.png")
                 page.screenshot(path=str(SHOTS / name), full_page=True)
                 # no sideways scroll of the page itself at phone width
                 if width == 375:

@@ -731,3 +731,6 @@ def _table_routes(table: str) -> None:
 for _t in SPECS:
     _table_routes(_t)
 
+
+# The evidence routes (exports, summaries, a flag's case), after every name they use here.
+from kuznia.server import api_evidence  # noqa: E402, F401

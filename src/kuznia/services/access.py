@@ -24,7 +24,8 @@ Roles (the issue's words, with the choices it left open made here):
 Red flags (``oversight.read``) are for ``auditor``, ``analyst`` and ``admin``, and for a
 ``producer`` only the flags about itself (other producers' figures as aggregates only);
 procurement and engineers do not get them (the issue's list; a buyer is among those the
-flags watch).
+flags watch). A flag's triage (status and comments) is read by auditors, analysts and
+admins and written by auditors and analysts; producers never see it.
 """
 
 from __future__ import annotations
@@ -68,6 +69,9 @@ ACTIONS: dict[str, frozenset[str]] = {
     # red flags: a producer gets only those about itself (services/oversight.py)
     "oversight.read": frozenset({"admin", "auditor", "analyst", "producer"}),
     "pages.oversight": frozenset({"admin", "auditor", "analyst"}),
+    # a flag's case: its status and comments (never a producer's to see)
+    "oversight.triage": frozenset({"admin", "auditor", "analyst"}),
+    "oversight.triage.write": frozenset({"auditor", "analyst"}),
     "accounts.manage": frozenset({"admin"}),
     "jobs.read": EVERYONE - {"producer"},  # their own jobs; admin and auditor any
     # the pages that gather several figures (each figure keeps its own rule)

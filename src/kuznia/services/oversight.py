@@ -27,6 +27,7 @@ given, else today.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import shlex
 from collections.abc import Iterable
@@ -79,6 +80,23 @@ class FlagList:
     def to_dict(self) -> dict[str, Any]:
         return {"as_of": self.as_of.isoformat(), "counts": self.counts,
                 "flags": self.flags, "config": self.config}
+
+
+def flag_key(flag: dict[str, Any]) -> str:
+    """A flag's identity across recomputations: a hash of its rule and the records it
+    names (and the month of a burst), never its place in a list, so that its triage
+    (``services/triage.py``) finds it again while it stands.
+
+    >>> flag_key({"code": "price_outlier", "contract_id": "C7", "producer_id": "P1",
+    ...           "product_id": "X", "delivery_id": None, "operator": None, "lot": None,
+    ...           "reference": {}})
+    '423235378d82c3a8'
+    """
+    parts = [flag["code"], *[flag.get(k) for k in RECORD_KEYS]]
+    if flag["code"] == "effect_burst":
+        parts.append(flag["reference"].get("month"))
+    text = json.dumps(parts, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _flag(code: str, text: str, *, value: float | int | None, threshold: Any,
@@ -162,6 +180,8 @@ def flags(store: Store, *, date_from: dt.date | None = None, date_to: dt.date | 
     out.sort(key=lambda f: (rank[f["severity"]], f["code"], str(f["product_id"]),
                             str(f["producer_id"]), str(f["contract_id"]), str(f["operator"]),
                             str(f["lot"])))
+    for f in out:
+        f["key"] = flag_key(f)
     counts = {s: sum(f["severity"] == s for f in out) for s in SEVERITIES}
     return FlagList(out, cfg, as_of, counts)
 

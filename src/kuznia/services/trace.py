@@ -80,6 +80,60 @@ def _day(value: dt.date | str | None, name: str) -> dt.date | None:
                          params=(name,)) from exc
 
 
+def use_conditions(*, product: str | None = None, producer: str | None = None,
+                   version: str | None = None, operator: str | None = None,
+                   failure_mode: str | None = None, lot: str | None = None,
+                   month: str | None = None, category: str | None = None,
+                   date_from: dt.date | None = None, date_to: dt.date | None = None,
+                   scope: Scope = EVERYTHING) -> tuple[dict[str, str], list[Any]]:
+    """The filters of a list of uses as given (``filters``) and as conditions on ``uses``,
+    the caller's ``scope`` included: one definition for the list, its summary and its
+    exports."""
+    if operator is not None and not scope.operators:
+        raise ForbiddenError("this account may not see or filter by operators")
+    src = uses
+    filters: dict[str, str] = {}
+    conds: list[Any] = []
+    for name, value in (("product_id", product), ("producer_id", producer),
+                        ("version", version), ("operator", operator),
+                        ("failure_mode", failure_mode), ("lot", lot)):
+        if value is None:
+            continue
+        filters[name] = value
+        conds.append(src.c[name].is_(None) if value == NOT_GIVEN else src.c[name] == value)
+    if category is not None:
+        filters["category"] = category
+        conds.append(src.c.product_id.in_(
+            select(products.c.product_id).where(products.c.category == category)))
+    if month:
+        filters["month"] = month
+        lo, hi = _month_range(month)
+        conds += [src.c.used_on >= lo, src.c.used_on <= hi]
+    if date_from:
+        filters["date_from"] = str(date_from)
+        conds.append(src.c.used_on >= date_from)
+    if date_to:
+        filters["date_to"] = str(date_to)
+        conds.append(src.c.used_on <= date_to)
+    if scope.producer_id is not None:
+        conds.append(src.c.producer_id == scope.producer_id)
+    return filters, conds
+
+
+def scoped(rows: list[dict[str, Any]], scope: Scope) -> None:
+    """Priced rows as ``scope`` may see them, in place: dates as ISO text; no operator
+    unless it may see operators; no price that it may not see (none for an account
+    without prices, none from other producers' contracts for a producer)."""
+    for r in rows:
+        r["used_on"] = str(r["used_on"])
+        if not scope.operators:
+            r["operator"] = None
+        if not scope.prices or (scope.producer_id is not None
+                                and r["price_basis"] == "product_average"):
+            r["unit_price"] = r["cost"] = None
+            r["price_basis"] = "withheld"
+
+
 def list_uses(
     store: Store,
     *,
@@ -109,34 +163,11 @@ def list_uses(
         raise UsageError("{limit} must be 0 (all) or more", params=("limit",))
     date_from, date_to = _day(date_from, "date_from"), _day(date_to, "date_to")
     check_order(date_from, date_to)
-    if operator is not None and not scope.operators:
-        raise ForbiddenError("this account may not see or filter by operators")
+    filters, conds = use_conditions(
+        product=product, producer=producer, version=version, operator=operator,
+        failure_mode=failure_mode, lot=lot, month=month, category=category,
+        date_from=date_from, date_to=date_to, scope=scope)
     src = uses
-    filters: dict[str, str] = {}
-    conds = []
-    for name, value in (("product_id", product), ("producer_id", producer),
-                        ("version", version), ("operator", operator),
-                        ("failure_mode", failure_mode), ("lot", lot)):
-        if value is None:
-            continue
-        filters[name] = value
-        conds.append(src.c[name].is_(None) if value == NOT_GIVEN else src.c[name] == value)
-    if category is not None:
-        filters["category"] = category
-        conds.append(src.c.product_id.in_(
-            select(products.c.product_id).where(products.c.category == category)))
-    if month:
-        filters["month"] = month
-        lo, hi = _month_range(month)
-        conds += [src.c.used_on >= lo, src.c.used_on <= hi]
-    if date_from:
-        filters["date_from"] = str(date_from)
-        conds.append(src.c.used_on >= date_from)
-    if date_to:
-        filters["date_to"] = str(date_to)
-        conds.append(src.c.used_on <= date_to)
-    if scope.producer_id is not None:
-        conds.append(src.c.producer_id == scope.producer_id)
     page_conds = list(conds)
     if cursor:
         used_on, use_id = _decode_cursor(cursor)
@@ -165,24 +196,18 @@ def list_uses(
                 page_q = page_q.where(src.c.used_on <= last)
         rows = [dict(r._mapping) for r in conn.execute(
             page_q.limit(limit + 1) if limit else page_q)]
-        _price(conn, rows, own=scope.producer_id)
+        price_rows(conn, rows, own=scope.producer_id)
     more = bool(limit) and len(rows) > (limit or 0)
     rows = rows[:limit] if limit else rows
     nxt = _encode_cursor(rows[-1]["used_on"], rows[-1]["use_id"]) if more else None
-    for r in rows:
-        r["used_on"] = str(r["used_on"])
-        if not scope.operators:
-            r["operator"] = None
-        if not scope.prices:
-            r["unit_price"] = r["cost"] = None
-            r["price_basis"] = "withheld"
+    scoped(rows, scope)
     return UseList(rows, None if total is None else int(total), filters, nxt)
 
 
 RESTRICT = 500  # up to this many lots and products, price tables are read for them only
 
 
-def _price(conn: Connection, rows: list[dict[str, Any]], own: str | None = None) -> None:
+def price_rows(conn: Connection, rows: list[dict[str, Any]], own: str | None = None) -> None:
     """Add each use's unit price, cost, price basis and source file, in place: by its lot's
     contract, else its producer's average for the product, else the product's average.
     With ``own`` (a producer's own list), from that producer's contracts only: no product

@@ -370,6 +370,33 @@ sessions = Table(
     Column("last_seen_at", String(32), nullable=False),
 )
 
+# The watchdog's triage: a flag's status and the comments on it, by the flag's key (a hash
+# of its rule and the records it names, so a recomputation finds it again). Every change
+# is an audit event; not data: kept out of the digests.
+flag_triage = Table(
+    "flag_triage",
+    metadata,
+    Column("flag_key", String(32), primary_key=True),
+    Column("code", String(32), nullable=False),
+    Column("status", String(16), nullable=False),  # new, in_review, confirmed, false_alarm
+    Column("updated_at", String(32), nullable=False),
+    Column("updated_by", String(64), nullable=False),
+    Column("event_id", Integer, nullable=False),
+)
+
+flag_comments = Table(
+    "flag_comments",
+    metadata,
+    Column("comment_id", Integer, primary_key=True, autoincrement=True),
+    Column("flag_key", String(32), nullable=False),
+    Column("at", String(32), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("event_id", Integer, nullable=False),
+)
+
+Index("ix_flag_comments_flag", flag_comments.c.flag_key, flag_comments.c.comment_id)
+
 DATA_TABLES = {
     t.name: t for t in (producers, products, versions, rates, contracts, deliveries, uses, offers,
                         failure_modes, corrective_actions, regions, sites, demand, strikes)

@@ -8,13 +8,20 @@ version of the data and shared with the API (``routes.kept_body``): the chart's 
 call finds it kept.
 
 - ``base``: templates, the page router, what each role may open, errors as pages;
-- ``figures``: overview, product, producer, board, the uses behind a figure, a record;
+- ``figures``: overview, product, producer, board;
+- ``evidence``: the uses behind a figure (sorted, summed, exported), a contract, a record;
 - ``work``: planner, resilience, imports, field entry;
-- ``oversight``: the watchdog page of red flags;
+- ``oversight``: the watchdog page of red flags, a flag's page and its triage;
 - ``admin``: log in and out, audit, accounts.
 """
 
-from kuznia.server.web import admin, figures, oversight, work  # noqa: F401 - they add routes
+from kuznia.server.web import (  # noqa: F401 - they add routes
+    admin,
+    evidence,
+    figures,
+    oversight,
+    work,
+)
 from kuznia.server.web.base import pages, render_error
 
 __all__ = ["pages", "render_error"]

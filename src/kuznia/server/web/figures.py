@@ -1,7 +1,7 @@
-"""The pages that show figures: overview, product, producer, board, the uses behind a
-figure and one record. Each figure comes from the same service call as its API route,
-kept under the API route's question (``figure``), so the chart's fetch of that route
-finds it made."""
+"""The pages that show figures: overview, product, producer and board (the uses behind a
+figure and one record are in ``evidence``). Each figure comes from the same service call
+as its API route, kept under the API route's question (``figure``), so the chart's fetch
+of that route finds it made."""
 
 from __future__ import annotations
 
@@ -20,12 +20,10 @@ from kuznia.server.auth import Caller
 from kuznia.server.routes import _render, kept_body, store_of
 from kuznia.server.web.base import may, page, render, start_page
 from kuznia.services import board as board_svc
-from kuznia.services import costs, deliveries, records, trace
+from kuznia.services import costs, deliveries, records
 from kuznia.services import failures as failures_svc
 from kuznia.services import growth as growth_svc
 from kuznia.services import headline as headline_svc
-from kuznia.services.access import ForbiddenError
-from kuznia.services.records import key_columns
 
 Id = Annotated[str | None, Query(max_length=200)]
 Day = Annotated[dt.date | None, Query()]
@@ -210,40 +208,3 @@ def board_words() -> dict[str, Any]:
     """What the board's legend and its weight note say (from the board's own constants)."""
     return {"kinds": board_svc.KINDS, "aging_days": AGING_DAYS,
             "money_weight": MONEY_WEIGHT, "threshold": board_svc.THRESHOLD}
-
-
-@page("/uses", "figures.read")
-def uses_page(request: Request, who: Caller, product: Id = None, producer: Id = None,
-              version: Id = None, operator: Id = None, failure_mode: Id = None,
-              lot: Id = None,
-              month: Annotated[str | None, Query(max_length=7)] = None, category: Id = None,
-              date_from: Day = None, date_to: Day = None, cursor: Cursor = None,
-              limit: Annotated[int, Query(ge=1, le=500)] = 50) -> HTMLResponse:
-    filters = {"product": product, "producer": producer, "version": version,
-               "operator": operator, "failure_mode": failure_mode, "lot": lot, "month": month,
-               "category": category, "date_from": date_from, "date_to": date_to}
-    result = trace.list_uses(store_of(request), **filters, limit=limit, cursor=cursor,
-                             with_total=True, scope=who.scope)
-    shown = {k: ("" if v is None else str(v)) for k, v in filters.items()}
-    return render(request, who, "uses.html", title="Uses", result=result, filters=shown,
-                  command=trace.uses_command({k: v for k, v in shown.items() if v}),
-                  limit=limit, operators=who.scope.operators, prices=who.scope.prices)
-
-
-@page("/records/{table}/{key:path}", "figures.read")
-def record_page(request: Request, who: Caller, table: str, key: str) -> HTMLResponse:
-    from kuznia.ingest.tables import SPECS
-    from kuznia.services.access import may_read_table
-
-    if table not in SPECS:
-        raise NotFoundError(f"no table named {table!r}")
-    if not may_read_table(who.role, table):
-        raise ForbiddenError(f"the {who.role} role may not read {table}")
-    keys = key_columns(table)
-    parts = key.split("/", len(keys) - 1) if len(keys) > 1 else [key]
-    if len(parts) != len(keys):
-        raise NotFoundError(f"{table} records are read by {', '.join(keys)}")
-    row = records.get_record(store_of(request), table, dict(zip(keys, parts, strict=True)),
-                             scope=who.scope)
-    return render(request, who, "record.html", title=f"{table}: {' / '.join(parts)}",
-                  table=table, row=row)

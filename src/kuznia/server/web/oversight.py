@@ -1,19 +1,22 @@
-"""The watchdog page: red flags with filters, each opening its evidence; and the flags of
-one product or producer for their pages. The flags come from the same service call as
-``GET /api/v1/oversight/flags``, kept under that route's question (``figure``)."""
+"""The watchdog page: red flags with filters (their triage status among them), each
+opening its page (the evidence, a price flag's peers plotted, the case's status and
+comments); and the flags of one product or producer for their pages. The flags come
+from the same service call as ``GET /api/v1/oversight/flags``, kept under that route's
+question (``figure``)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Query, Request
+from fastapi import Form, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
+from kuznia.server.api_evidence import find_flag, flag_case
 from kuznia.server.auth import Caller
 from kuznia.server.routes import store_of
 from kuznia.server.web.base import may, page, render
 from kuznia.server.web.figures import Day, Id, figure
-from kuznia.services import oversight
+from kuznia.services import oversight, triage
 
 Choice = Annotated[str | None, Query(max_length=40)]
 
@@ -37,18 +40,105 @@ def _flags(request: Request, who: Caller, params: dict[str, Any]) -> Any:
 
 @page("/oversight", "pages.oversight")
 def watchdog(request: Request, who: Caller, severity: Choice = None, code: Choice = None,
-             producer: Id = None, product: Id = None, date_from: Day = None,
-             date_to: Day = None) -> HTMLResponse:
+             status: Choice = None, producer: Id = None, product: Id = None,
+             date_from: Day = None, date_to: Day = None) -> HTMLResponse:
     params = {"producer": producer or None, "product": product or None,
               "date_from": date_from, "date_to": date_to}
     got, src = _flags(request, who, params)
-    shown = [f for f in got["flags"] if (not severity or f["severity"] == severity)
-             and (not code or f["code"] == code)]
-    filters = {"severity": severity or "", "code": code or "", "producer": producer or "",
-               "product": product or "",
+    flags = triage.with_status(got["flags"], store_of(request))
+    shown = [f for f in flags if (not severity or f["severity"] == severity)
+             and (not code or f["code"] == code) and (not status or f["status"] == status)]
+    filters = {"severity": severity or "", "code": code or "", "status": status or "",
+               "producer": producer or "", "product": product or "",
                "date_from": date_from.isoformat() if date_from else "",
                "date_to": date_to.isoformat() if date_to else ""}
+    by_status = {s: sum(f["status"] == s for f in flags) for s in triage.STATUSES}
+    export = {k: filters[k] for k in ("severity", "code", "status", "producer", "product")}
     return render(request, who, "oversight.html", title="Watchdog: red flags", flags=shown,
                   total=len(got["flags"]), counts=got["counts"], as_of=got["as_of"],
                   filters=filters, codes=sorted(oversight.CODES),
-                  severities=oversight.SEVERITIES, api=src)
+                  severities=oversight.SEVERITIES, api=src, statuses=triage.STATUS_WORDS,
+                  by_status=by_status, export=export, triaged=True)
+
+
+@page("/oversight/flags/{key}", "pages.oversight")
+def flag_page(request: Request, who: Caller, key: Annotated[str, Path(max_length=64)]
+              ) -> HTMLResponse:
+    """One flag as a case: what it says, the records behind it (for a price flag its
+    peers, plotted with the line it crossed), its status and comments."""
+    with store_of(request).snapshot():
+        got = flag_case(request, who, key)
+    plot = strip_plot(got["prices"]) if got["prices"] else None
+    return render(request, who, "flag.html", title=f"Red flag: {got['flag']['code']}"
+                  .replace("_", " "), f=got["flag"], case=got["case"], prices=got["prices"],
+                  plot=plot, statuses=triage.STATUS_WORDS,
+                  may_triage=may(who, "oversight.triage.write"), audit=may(who, "audit.read"))
+
+
+@page("/oversight/flags/{key}/triage", "oversight.triage.write", method="POST")
+def flag_triage(request: Request, who: Caller, key: Annotated[str, Path(max_length=64)],
+                status: Annotated[str, Form(max_length=16)] = "",
+                comment: Annotated[str, Form(max_length=triage.MAX_COMMENT)] = ""
+                ) -> HTMLResponse:
+    flag = find_flag(request, who, key)
+    case = triage.triage(store_of(request), flag, who.name, status=status or None,
+                         comment=comment or None)
+    return render(request, who, "_case.html", f=flag, case=case,
+                  statuses=triage.STATUS_WORDS, may_triage=True,
+                  audit=may(who, "audit.read"), saved=True)
+
+
+def strip_plot(prices: dict[str, Any], width: int = 420, height: int = 170
+               ) -> dict[str, Any]:
+    """Where each contract's unit price sits on a strip (SVG coordinates, drawn by the
+    template): the peers spread over the strip's height so equal prices stay apart,
+    the flagged contract on the middle line, the threshold and the peers' median as
+    lines, and the axis's ticks."""
+    left, right, top, bottom = 24, 24, 34, 44
+    own = prices["contract"]
+    values = [p["unit_price_ws"] for p in prices["peers"]] + [own["unit_price_ws"]]
+    marks = [v for v in (prices["threshold"], prices["median"]) if v is not None]
+    lo, hi = min(values + marks), max(values + marks)
+    ticks = _ticks(lo, hi)
+    lo, hi = min(lo, ticks[0]), max(hi, ticks[-1])
+    span = hi - lo or 1.0
+
+    def x(v: float) -> float:
+        return round(left + (v - lo) / span * (width - left - right), 1)
+
+    mid = top + (height - top - bottom) / 2
+    band = (height - top - bottom) / 2 - 6
+    points = []
+    for i, p in enumerate(prices["peers"]):
+        offset = ((i * 0.618034) % 1.0) * 2 - 1  # spread evenly, the same every time
+        points.append({"x": x(p["unit_price_ws"]), "y": round(mid + offset * band, 1),
+                       "label": f"{p['contract_id']}: {p['unit_price_ws']:,.4g}"})
+    return {"width": width, "height": height, "points": points, "base": height - bottom,
+            "own": {"x": x(own["unit_price_ws"]), "y": mid,
+                    "label": f"{own['contract_id']}: {own['unit_price_ws']:,.4g}"},
+            "threshold": None if prices["threshold"] is None else x(prices["threshold"]),
+            "median": None if prices["median"] is None else x(prices["median"]),
+            "ticks": [{"x": x(t), "label": f"{t:,.6g}"} for t in ticks], "top": top}
+
+
+def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
+    """About ``n`` round values covering ``lo``-``hi`` (1, 2 or 5 times a power of ten
+    apart).
+
+    >>> _ticks(93, 412)
+    [0.0, 100.0, 200.0, 300.0, 400.0, 500.0]
+    """
+    import math
+
+    if hi <= lo:
+        hi = lo + 1.0
+    raw = (hi - lo) / n
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    first = math.floor(lo / step) * step
+    out = []
+    v = first
+    while v < hi + step * 0.999:
+        out.append(float(round(v, 10)))
+        v += step
+    return out
