@@ -70,6 +70,23 @@ class ConflictError(KuzniaError):
     http_status = 409
 
 
+class BackupError(KuzniaError):
+    """A backup file that cannot be restored (damaged, cut short, not a backup, or from a
+    newer Kuznia), or a restore target that is not empty: nothing was written."""
+
+    exit_code = 1
+    http_status = 422
+
+
+class UnavailableError(WorkspaceError):
+    """The workspace's database cannot be reached, or takes no writes just now (a
+    failover under way): a CLI exits 1; the server answers 503 with ``Retry-After``."""
+
+    exit_code = 1
+    http_status = 503
+    retry_after = 2
+
+
 @dataclass(frozen=True)
 class RowProblem:
     """One thing wrong with one cell (or one row) of an input file."""

@@ -155,19 +155,19 @@ def has_tables(engine: Engine) -> bool:
     return bool(inspect(engine).get_table_names())
 
 
-def upgrade(bind: Engine | Connection) -> None:
-    """Run every pending migration (a no-op on an up-to-date store); given a connection,
-    inside its transaction."""
+def upgrade(bind: Engine | Connection, revision: str = "head") -> None:
+    """Run every pending migration up to ``revision`` (a no-op on an up-to-date store);
+    given a connection, inside its transaction."""
     from alembic import command
 
     cfg = _alembic_config()
     if isinstance(bind, Connection):
         cfg.attributes["connection"] = bind
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, revision)
         return
     with bind.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
