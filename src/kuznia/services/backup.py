@@ -23,7 +23,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import struct
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +36,11 @@ from sqlalchemy import Connection, MetaData, Table, inspect, select
 from kuznia import __version__
 from kuznia.errors import BackupError
 from kuznia.store import engine as engines
+
+# what a damaged archive raises while it is read (a bad index, a bad stream, a flag flipped
+# to "encrypted" or to an unknown compression)
+DAMAGED = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, struct.error, EOFError,
+           OSError, ValueError, UnicodeDecodeError, NotImplementedError, RuntimeError)
 
 FORMAT = "kuznia-backup"
 FORMAT_VERSION = 1
@@ -207,7 +214,7 @@ def open_backup(path: str | Path) -> tuple[zipfile.ZipFile, dict[str, Any]]:
         raise BackupError(f"no backup at {path}")
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError):
+    except DAMAGED:
         raise _refuse(path, "is not a complete Kuznia backup (damaged or cut short: its "
                             "index is missing)") from None
     try:
@@ -216,7 +223,7 @@ def open_backup(path: str | Path) -> tuple[zipfile.ZipFile, dict[str, Any]]:
     except KeyError:
         zf.close()
         raise _refuse(path, "is not a Kuznia backup (it holds no manifest.json)") from None
-    except (zipfile.BadZipFile, ValueError, EOFError, OSError) as exc:
+    except DAMAGED as exc:
         zf.close()
         raise _refuse(path, f"has a damaged manifest ({exc})") from None
     try:
@@ -235,6 +242,10 @@ def _check_manifest(path: Path, zf: zipfile.ZipFile, m: Any) -> None:
                             f"backup format {m.get('format_version')}; this Kuznia "
                             f"({__version__}) reads format {FORMAT_VERSION}: restore it "
                             "with a newer Kuznia")
+    parts = m.get("parts")
+    if not isinstance(parts, list) or not all(_part_shape(p) for p in parts) \
+            or not isinstance(m.get("audit_head"), dict):
+        raise _refuse(path, "has a manifest of the wrong shape (damaged, or not Kuznia's)")
     if m.get("sha256") != hashlib.sha256(canonical(m)).hexdigest():
         raise _refuse(path, "has a manifest that does not match its own digest (it was "
                             "edited or damaged)")
@@ -244,6 +255,13 @@ def _check_manifest(path: Path, zf: zipfile.ZipFile, m: Any) -> None:
         raise _refuse(path, f"lacks the part {missing[0]} that its manifest lists")
     if extra := sorted(names - set(listed)):
         raise _refuse(path, f"holds {extra[0]}, which its manifest does not list")
+
+
+def _part_shape(p: Any) -> bool:
+    return isinstance(p, dict) and isinstance(p.get("name"), str) \
+        and isinstance(p.get("table"), str) and isinstance(p.get("rows"), int) \
+        and isinstance(p.get("columns"), list) \
+        and all(isinstance(c, str) for c in p["columns"])
 
 
 def newer_schema(manifest: dict[str, Any]) -> str | None:
@@ -277,7 +295,7 @@ def read_rows(zf: zipfile.ZipFile, part: dict[str, Any], path: Path
                 if len(batch) >= BATCH:
                     yield batch
                     batch = []
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, UnicodeDecodeError) as exc:
+    except DAMAGED as exc:
         raise _refuse(path, f"is damaged in {part['name']} ({exc})") from None
     if sha.hexdigest() != part.get("sha256") or rows != part.get("rows"):
         raise _refuse(path, f"is damaged: {part['name']} does not match its digest "
