@@ -202,6 +202,16 @@ def kuznia_problem(exc: KuzniaError, request: Request | None = None) -> JSONResp
 
 
 def internal_problem(exc: BaseException, request: Request | None = None) -> JSONResponse:
+    """A 500 naming an id the log has with the traceback; but a store that cannot be
+    reached or takes no writes (a failover under way) is a 503 with ``Retry-After``: the
+    request may be sent again, and the pool reconnects to whichever host is primary."""
+    from kuznia.errors import UnavailableError, from_environment
+
+    known = from_environment(exc)
+    if isinstance(known, UnavailableError):
+        log.warning("answered 503 on %s: %s", request.url.path if request is not None
+                    else "?", known)
+        return kuznia_problem(known, request)
     error_id = secrets.token_hex(6)
     log.error("internal error %s on %s", error_id,
               request.url.path if request is not None else "?", exc_info=exc)

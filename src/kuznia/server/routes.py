@@ -162,17 +162,38 @@ Day = Annotated[dt.date | None, Query()]
 
 # --- the service itself ------------------------------------------------------------------
 
+class Standby(BaseModel):
+    state: str | None
+    sync_state: str | None
+    replay_lag_seconds: float | None
+
+
+class Replication(BaseModel):
+    standbys: list[Standby] | None = None  # on a primary
+    replay_lag_seconds: float | None = None  # on a standby: age of the last replayed write
+
+
 class Health(BaseModel):
     status: str
     version: str
     schema_revision: str
+    store: str
+    writable: bool
+    role: str | None
+    replication: Replication | None
 
 
-@api("GET", "/health", "public", response_model=Health)
+@api("GET", "/health", "public", response_model=Health,
+     responses={503: {"model": Problem, "description": "The store cannot be reached (a "
+                      "failover under way?): try again after Retry-After"}})
 def health(request: Request, who: Caller) -> JSONResponse:
-    """The server is up and serves a workspace of this Kuznia's schema."""
+    """The server is up and serves a workspace of this Kuznia's schema: which store,
+    whether it takes writes, and the replication lag where PostgreSQL shows it."""
+    from kuznia.services.health import store_health
+
     return JSONResponse({"status": "ok", "version": __version__,
-                         "schema_revision": engines.HEAD})
+                         "schema_revision": engines.HEAD,
+                         **store_health(store_of(request))})
 
 
 class Me(BaseModel):
