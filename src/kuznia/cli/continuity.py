@@ -75,7 +75,7 @@ def restore(
     db: DbOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Restore a backup into an empty workspace (a new SQLite file or an empty PostgreSQL).
+    """Restore a backup into the empty workspace --db names (a new file, an empty database).
 
     Every part is checked against its digest first; an older schema is migrated after;
     the audit chain must verify deep and hold the backup's head, or nothing is kept.
