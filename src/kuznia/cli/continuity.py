@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -57,7 +58,7 @@ def backup(
         return
     assert out_file is not None
     with import_progress("backing up", disable=json) as update:
-        result = backups.backup(db, out_file, progress=lambda _t, rows: update(rows, 0))
+        result = backups.backup(db, out_file, progress=_rows_so_far(update))
     if json:
         print_json(result.to_dict())
         return
@@ -83,7 +84,7 @@ def restore(
     from kuznia.services import restore as restores
 
     with import_progress("restoring", disable=json) as update:
-        result = restores.restore(file, db, progress=lambda _t, rows: update(rows, 0))
+        result = restores.restore(file, db, progress=_rows_so_far(update))
     if json:
         print_json(result.to_dict())
         return
@@ -93,3 +94,14 @@ def restore(
               f"(schema {result.schema_revision}{migrated}); the audit chain verifies deep "
               f"and holds the backup's head {result.audit_head['hash']}")
 
+
+
+def _rows_so_far(update: Callable[..., None]) -> Callable[[str, int], None]:
+    """The progress bar's count of rows over every table so far."""
+    done: dict[str, int] = {}
+
+    def tick(table: str, rows: int) -> None:
+        done[table] = rows
+        update(sum(done.values()), None)
+
+    return tick

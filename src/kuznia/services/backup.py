@@ -46,6 +46,7 @@ FORMAT = "kuznia-backup"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 BATCH = 5_000  # rows read, encoded and written at a time
+READ_BLOCK = 1 << 20  # bytes of a part read (and parsed) at a time when restoring
 SKIPPED = ("alembic_version",)  # the revision is in the manifest
 
 
@@ -274,34 +275,39 @@ def newer_schema(manifest: dict[str, Any]) -> str | None:
             "restore it with that Kuznia or a newer one")
 
 
-def read_rows(zf: zipfile.ZipFile, part: dict[str, Any], path: Path
+def read_rows(zf: zipfile.ZipFile, part: dict[str, Any], path: Path, parse: bool = True
               ) -> Iterator[list[list[Any]]]:
     """The rows of one part in batches, checked against its digest and row count as they
-    are read: a part that differs raises ``BackupError`` (after its last batch)."""
+    are read: a part that differs raises ``BackupError`` (after its last batch). Without
+    ``parse`` only the digest and the count are checked (nothing is yielded)."""
     sha = hashlib.sha256()
     rows = 0
-    batch: list[list[Any]] = []
+    rest = b""
     width = len(part["columns"])
     try:
         with zf.open(part["name"]) as f:
-            for line in f:
-                sha.update(line)
-                row = json.loads(line)
-                if not isinstance(row, list) or len(row) != width:
-                    raise _refuse(path, f"has a row of {part['table']} (line {rows + 1}) "
+            while block := f.read(READ_BLOCK):
+                sha.update(block)
+                data = rest + block
+                cut = data.rfind(b"\n") + 1
+                rest = data[cut:]
+                if not cut:
+                    continue
+                if not parse:
+                    rows += data.count(b"\n", 0, cut)
+                    continue
+                # one parse per block: a JSON array of the block's rows
+                batch = json.loads(b"[" + data[:cut - 1].replace(b"\n", b",") + b"]")
+                if any(not isinstance(r, list) or len(r) != width for r in batch):
+                    raise _refuse(path, f"has a row of {part['table']} (after line {rows}) "
                                         f"that is not {width} values")
-                batch.append(row)
-                rows += 1
-                if len(batch) >= BATCH:
-                    yield batch
-                    batch = []
+                rows += len(batch)
+                yield batch
     except DAMAGED as exc:
         raise _refuse(path, f"is damaged in {part['name']} ({exc})") from None
-    if sha.hexdigest() != part.get("sha256") or rows != part.get("rows"):
+    if rest or sha.hexdigest() != part.get("sha256") or rows != part.get("rows"):
         raise _refuse(path, f"is damaged: {part['name']} does not match its digest "
                             f"({rows:,} rows read, {part.get('rows')} listed)")
-    if batch:
-        yield batch
 
 
 def file_sha256(path: Path) -> str:
@@ -323,7 +329,7 @@ def verify(path: str | Path) -> BackupCheck:
     try:
         with zf:
             for part in manifest["parts"]:
-                for _batch in read_rows(zf, part, path):
+                for _batch in read_rows(zf, part, path, parse=False):
                     pass
     except BackupError as exc:
         return BackupCheck(False, str(path), _reason(exc, path), manifest)
@@ -342,7 +348,7 @@ def check_complete(path: Path) -> tuple[zipfile.ZipFile, dict[str, Any]]:
     zf, manifest = open_backup(path)
     try:
         for part in manifest["parts"]:
-            for _batch in read_rows(zf, part, path):
+            for _batch in read_rows(zf, part, path, parse=False):
                 pass
     except BackupError:
         zf.close()
