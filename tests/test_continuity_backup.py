@@ -257,7 +257,7 @@ def test_an_edited_manifest_is_refused(made, tmp_path):
     assert result.exit_code == 1 and "does not match its digest" in _said(result)
 
 
-@settings(max_examples=25, deadline=None,
+@settings(max_examples=15, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(cut=st.floats(0.0, 0.999), flip=st.booleans())
 def test_a_damaged_or_truncated_backup_is_refused_and_nothing_is_written(made, tmp_path,

@@ -184,8 +184,8 @@ def open_store(db: str | None = None, *, migrate: bool = False,
             if not migrate:
                 raise WorkspaceError(
                     f"{store.display_url} has schema {revision}, older than this Kuznia's "
-                    f"{engines.HEAD}: back it up ('kuznia backup --out FILE'), then upgrade "
-                    "it with 'kuznia migrate' (nothing was changed)")
+                    f"{engines.HEAD}: back it up, then upgrade it with 'kuznia migrate' "
+                    "(nothing was changed)")
             with store.write() as conn:
                 engines.upgrade(conn)
                 _set_version(conn)
