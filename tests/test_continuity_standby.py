@@ -113,7 +113,8 @@ def test_a_lost_connection_is_a_503_with_retry_after_never_a_500(filled, tmp_pat
                                                                   monkeypatch):
     import psycopg
 
-    from kuznia.services import health
+    from kuznia.server.auth import SESSION_COOKIE
+    from kuznia.services import health, sessions
 
     served = serve(filled, tmp_path / "data")
 
@@ -124,9 +125,15 @@ def test_a_lost_connection_is_a_503_with_retry_after_never_a_500(filled, tmp_pat
     monkeypatch.setattr(health, "store_health", lost)
     with TestClient(served.app, raise_server_exceptions=False) as client:
         answer = client.get(f"{API}/health")
-    assert answer.status_code == 503, answer.text
-    assert answer.headers["Retry-After"] == "2"
-    assert "try again shortly" in answer.json()["detail"]
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["Retry-After"] == "2"
+        assert "try again shortly" in answer.json()["detail"]
+        # a page whose session cannot be read: a 503 page, not a 500
+        monkeypatch.setattr(sessions, "find_session", lambda *_a, **_k: lost(None))
+        client.cookies.set(SESSION_COOKIE, "some-session")
+        page = client.get("/board")
+        assert page.status_code == 503 and page.headers["Retry-After"] == "2"
+        assert "try again shortly" in page.text
 
 
 # --- a primary, a synchronous standby, and a failover ------------------------------------
