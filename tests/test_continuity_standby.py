@@ -277,7 +277,12 @@ def test_failover_to_a_synchronous_standby_loses_no_acknowledged_use(clusters, t
         conn.exec_driver_sql("CREATE DATABASE kuznia")
     multi = (f"postgresql+psycopg://postgres@/kuznia?host=127.0.0.1:{p.port}"
              f"&host=127.0.0.1:{s.port}&target_session_attrs=read-write&connect_timeout=3")
+    standby_first = (f"postgresql+psycopg://postgres@/kuznia?host=127.0.0.1:{s.port}"
+                     f"&host=127.0.0.1:{p.port}&target_session_attrs=read-write")
     with kuznia.init(multi, "USD", actor="tester") as ws:
+        with kuznia.open(standby_first) as other:  # the standby answers first, read-only:
+            with other.store.read() as conn:     # passed over for the read-write host
+                assert conn.exec_driver_sql("SELECT inet_server_port()").scalar() == p.port
         for table in ("rates", "producers", "products", "versions", "contracts", "deliveries"):
             ws.import_file(table, EXAMPLES / f"{table}.csv")
         # one field engineer with a token (no password: no argon2 hashing to wait for)
