@@ -75,7 +75,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
                        (413, "A JSON body over 1 MiB"),
                        (422, "An input file's rows have problems; nothing was stored"),
                        (429, "Too many failed logins: wait, or ask an admin"),
-                       (500, "An internal error, logged with the id the answer names"))}
+                       (500, "An internal error, logged with the id the answer names"),
+                       (503, "The store cannot be reached or takes no writes just now (a "
+                             "failover under way?): send again after Retry-After"))}
 
 
 def api(method: str, path: str, action: str, **kw: Any) -> Callable[[Callable], Callable]:
@@ -183,9 +185,7 @@ class Health(BaseModel):
     replication: Replication | None
 
 
-@api("GET", "/health", "public", response_model=Health,
-     responses={503: {"model": Problem, "description": "The store cannot be reached (a "
-                      "failover under way?): try again after Retry-After"}})
+@api("GET", "/health", "public", response_model=Health)
 def health(request: Request, who: Caller) -> JSONResponse:
     """The server is up and serves a workspace of this Kuznia's schema: which store,
     whether it takes writes, and the replication lag where PostgreSQL shows it."""
