@@ -328,6 +328,7 @@ def test_a_backup_never_lands_on_the_workspace(filled, tmp_path):
     for target in (ws_file, Path(f"{ws_file}-wal"), tmp_path):
         result = _cli("backup", "--out", str(target), "--db", filled.store.url)
         assert result.exit_code == 2, result.output
+        assert _said(result).startswith("error: --out "), result.output  # the option typed
     assert kuznia.open(str(ws_file)).verify_audit(deep=True).ok
 
 

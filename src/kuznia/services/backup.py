@@ -169,7 +169,7 @@ def backup(db: str | None, out: str | Path,
 
     store = open_store(db, allow_older=True)
     try:
-        path = outputs.check_output(out, "out", protected=outputs.protected_paths(
+        path = outputs.check_output(out, "out_file", protected=outputs.protected_paths(
             store.sqlite_file))
         with store.snapshot() as conn, outputs.replace_file(path, "wb") as f:
             manifest, sink = write_backup(conn, f, dialect=store.dialect, progress=progress)
