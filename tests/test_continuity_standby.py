@@ -31,6 +31,7 @@ from kuznia.cli import app
 from kuznia.ingest.tables import IMPORT_ORDER
 from kuznia.server.app import create_app
 from kuznia.services import accounts, audit
+from kuznia.services.health import store_health
 from server_helpers import serve
 
 API = "/api/v1"
@@ -311,6 +312,11 @@ def test_failover_to_a_synchronous_standby_loses_no_acknowledged_use(clusters, t
             assert [x["sync_state"] for x in health["replication"]["standbys"]] == ["sync"]
             for i in range(8):  # with the primary up: each acknowledged once applied there
                 assert send(i) == 201
+            with kuznia.open(clusters.url(s, "kuznia")) as on_standby:  # read-only, behind
+                seen = store_health(on_standby.store)
+                assert (seen["role"], seen["writable"]) == ("standby", False)
+                assert seen["replication"]["replay_lag_seconds"] >= 0
+                assert on_standby.uses(product="FPV-A", operator="OP-09").total == 8
             # the primary's building is hit
             clusters.run("pg_ctl", "-D", str(p.data), "-m", "immediate", "stop")
             for i in range(8, 11):  # no primary: refused for now, never a 500
