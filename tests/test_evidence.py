@@ -125,7 +125,7 @@ def test_the_export_is_a_generator_that_reads_a_page_at_a_time(
         rich: kuznia.Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[int] = []
     real = trace.price_rows
-    monkeypatch.setattr(trace, "price_rows", lambda conn, rows: (seen.append(len(rows)),
+    monkeypatch.setattr(trace, "price_rows", lambda conn, rows, own=None: (seen.append(len(rows)),
                                                                   real(conn, rows)))
     rows = use_table.export_rows(rich.store, {}, page_rows=5)
     assert isinstance(rows, types.GeneratorType)

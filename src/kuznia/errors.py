@@ -70,6 +70,23 @@ class ConflictError(KuzniaError):
     http_status = 409
 
 
+class BackupError(KuzniaError):
+    """A backup file that cannot be restored (damaged, cut short, not a backup, or from a
+    newer Kuznia), or a restore target that is not empty: nothing was written."""
+
+    exit_code = 1
+    http_status = 422
+
+
+class UnavailableError(WorkspaceError):
+    """The workspace's database cannot be reached, or takes no writes just now (a
+    failover under way): a CLI exits 1; the server answers 503 with ``Retry-After``."""
+
+    exit_code = 1
+    http_status = 503
+    retry_after = 2
+
+
 SHOWN_CHARS = 80  # of a value echoed in a problem: enough to find it, never a whole file
 
 
@@ -168,7 +185,11 @@ def _one_from_environment(exc: BaseException) -> KuzniaError | None:
     if isinstance(exc, OSError) and exc.errno in (errno.EISDIR, errno.ENOTDIR):
         return UsageError(f"{exc.filename}: {exc.strerror}")
     text = str(getattr(exc, "orig", None) or exc).lower()
-    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None) \
+        or getattr(exc, "sqlstate", None)
+    unavailable = _unavailable(exc, text, sqlstate)
+    if unavailable is not None:
+        return unavailable
     if "disk is full" in text or "no space left" in text or sqlstate == "53100":
         return WorkspaceError("the disk is full; nothing was stored: free some space and try "
                               "again")
@@ -181,13 +202,35 @@ def _one_from_environment(exc: BaseException) -> KuzniaError | None:
     if "unable to open database file" in text:
         return WorkspaceError("the workspace file cannot be opened (a folder, or a place "
                               "this user may not write to)")
-    if any(t in text for t in ("connection refused", "could not connect",
-                               "could not translate host name", "authentication failed",
-                               "does not exist\n", "connection to server")) \
-            or (sqlstate or "").startswith("08"):
+    if any(t in text for t in ("authentication failed", "does not exist\n")):
         first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         return WorkspaceError(f"cannot reach the workspace's database: {first}")
     if "file is not a database" in text or "database disk image is malformed" in text:
         return WorkspaceError("the workspace file is not a Kuznia workspace, or it is "
                               "damaged")
+    return None
+
+
+# PostgreSQL's words for "no primary to write to just now": the connection was lost or
+# refused, the server is shutting down or starting, or it is a standby (read-only).
+_GONE = ("connection refused", "could not connect", "could not translate host name",
+         "connection to server", "server closed the connection", "terminating connection",
+         "consuming input failed", "connection is closed", "the connection is lost",
+         "the database system is", "server is in hot standby", "session is read-only",
+         "no connection to the server", "connection timeout expired")
+_GONE_STATES = ("57P01", "57P02", "57P03", "25006")  # shutdowns, starting up, read-only
+
+
+def _unavailable(exc: BaseException, text: str, sqlstate: str | None
+                 ) -> UnavailableError | None:
+    if isinstance(exc, KuzniaError):
+        return None
+    if "sqlite" in type(getattr(exc, "orig", None) or exc).__module__:
+        return None
+    if getattr(exc, "connection_invalidated", False) or any(t in text for t in _GONE) \
+            or (sqlstate or "").startswith("08") or sqlstate in _GONE_STATES:
+        first = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["?"])[0]
+        return UnavailableError(f"cannot reach the workspace's database, or it takes no "
+                                f"writes just now (a failover?): {first}; nothing was "
+                                "stored: try again shortly")
     return None

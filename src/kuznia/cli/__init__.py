@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from kuznia.cli import accounts, audit, data, figures, loop, oversight, plan, resilience, serve
+from kuznia.cli import (
+    accounts,
+    audit,
+    continuity,
+    data,
+    figures,
+    loop,
+    oversight,
+    plan,
+    resilience,
+    serve,
+)
 
 app = typer.Typer(
     name="kuznia",
@@ -26,6 +37,8 @@ app.command("growth")(loop.growth)
 app.command("board")(loop.board)
 app.command("demo")(figures.demo)
 app.command("serve")(serve.serve)
+app.command("backup")(continuity.backup)
+app.command("restore")(continuity.restore)
 app.add_typer(audit.app, name="audit")
 app.add_typer(accounts.app, name="users")
 app.add_typer(plan.app, name="plan")

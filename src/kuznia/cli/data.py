@@ -38,7 +38,7 @@ def init(
 
 @handles_errors
 def migrate(db: DbOption = None) -> None:
-    """Upgrade a workspace to this Kuznia's schema (back it up first)."""
+    """Upgrade a workspace to this Kuznia's schema (back it up first: kuznia backup)."""
     before, after = kuznia.migrate(db)
     if before is None:
         out.print(f"the workspace is at schema {after} already; nothing to do")

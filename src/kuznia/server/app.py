@@ -202,7 +202,24 @@ def kuznia_problem(exc: KuzniaError, request: Request | None = None) -> JSONResp
     return response
 
 
+def _retry_after(response: Response, exc: KuzniaError) -> Response:
+    retry = getattr(exc, "retry_after", None)
+    if retry:
+        response.headers["Retry-After"] = str(retry)
+    return response
+
+
 def internal_problem(exc: BaseException, request: Request | None = None) -> JSONResponse:
+    """A 500 naming an id the log has with the traceback; but a store that cannot be
+    reached or takes no writes (a failover under way) is a 503 with ``Retry-After``: the
+    request may be sent again, and the pool reconnects to whichever host is primary."""
+    from kuznia.errors import UnavailableError, from_environment
+
+    known = from_environment(exc)
+    if isinstance(known, UnavailableError):
+        log.warning("answered 503 on %s: %s", request.url.path if request is not None
+                    else "?", known)
+        return kuznia_problem(known, request)
     error_id = secrets.token_hex(6)
     log.error("internal error %s on %s", error_id,
               request.url.path if request is not None else "?", exc_info=exc)
@@ -316,7 +333,8 @@ def create_app(store: Store, *, data_dir: str | Path | None = None,
 
             problems = [asdict(p) for p in exc.problems] if isinstance(exc, InputError) \
                 else None
-            return web.render_error(request, exc.http_status, exc.render(), problems)
+            return _retry_after(web.render_error(request, exc.http_status, exc.render(),
+                                                 problems), exc)
         return kuznia_problem(exc, request)
 
     @app.exception_handler(RequestValidationError)
@@ -345,11 +363,15 @@ def create_app(store: Store, *, data_dir: str | Path | None = None,
 
     @app.exception_handler(Exception)
     async def on_internal(request: Request, exc: Exception) -> Response:
-        response = internal_problem(exc, request)
+        response = internal_problem(exc, request)  # a 503 when the store is away
         if is_page(request):
             import json
 
-            return web.render_error(request, 500, json.loads(response.body)["detail"])
+            page = web.render_error(request, response.status_code,
+                                    json.loads(response.body)["detail"])
+            if "Retry-After" in response.headers:
+                page.headers["Retry-After"] = response.headers["Retry-After"]
+            return page
         return response
 
     app.include_router(routes.router)

@@ -76,7 +76,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
                        (413, "A JSON body over 1 MiB"),
                        (422, "An input file's rows have problems; nothing was stored"),
                        (429, "Too many failed logins: wait, or ask an admin"),
-                       (500, "An internal error, logged with the id the answer names"))}
+                       (500, "An internal error, logged with the id the answer names"),
+                       (503, "The store cannot be reached or takes no writes just now (a "
+                             "failover under way?): send again after Retry-After"))}
 
 
 def api(method: str, path: str, action: str, **kw: Any) -> Callable[[Callable], Callable]:
@@ -165,17 +167,36 @@ Day = Annotated[dt.date | None, Query()]
 
 # --- the service itself ------------------------------------------------------------------
 
+class Standby(BaseModel):
+    state: str | None
+    sync_state: str | None
+    replay_lag_seconds: float | None
+
+
+class Replication(BaseModel):
+    standbys: list[Standby] | None = None  # on a primary
+    replay_lag_seconds: float | None = None  # on a standby: age of the last replayed write
+
+
 class Health(BaseModel):
     status: str
     version: str
     schema_revision: str
+    store: str
+    writable: bool
+    role: str | None
+    replication: Replication | None
 
 
 @api("GET", "/health", "public", response_model=Health)
 def health(request: Request, who: Caller) -> JSONResponse:
-    """The server is up and serves a workspace of this Kuznia's schema."""
+    """The server is up and serves a workspace of this Kuznia's schema: which store,
+    whether it takes writes, and the replication lag where PostgreSQL shows it."""
+    from kuznia.services.health import store_health
+
     return JSONResponse({"status": "ok", "version": __version__,
-                         "schema_revision": engines.HEAD})
+                         "schema_revision": engines.HEAD,
+                         **store_health(store_of(request))})
 
 
 class Me(BaseModel):

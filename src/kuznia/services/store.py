@@ -144,13 +144,15 @@ def sqlite_path(url: str) -> Path | None:
     return None
 
 
-def open_store(db: str | None = None, *, migrate: bool = False) -> Store:
+def open_store(db: str | None = None, *, migrate: bool = False,
+               allow_older: bool = False) -> Store:
     """Open an existing workspace.
 
     Its schema must be this Kuznia's: an older one is upgraded only with ``migrate`` (a
     step of its own, ``kuznia migrate``, never under other users), and is otherwise refused
     with what to do. A SQLite file this user may not write is opened read-only. A
     workspace made by a newer Kuznia is refused with the version it needs, never half-read.
+    ``allow_older`` opens an older schema as it is (a backup reads it before a migration).
     """
     url = database_url(db)
     path = sqlite_path(url)
@@ -175,7 +177,7 @@ def open_store(db: str | None = None, *, migrate: bool = False) -> Store:
                 f"{f' ({made_by})' if made_by else ''}: its schema is {revision}, this "
                 f"Kuznia ({__version__}) knows schemas up to {engines.HEAD}; upgrade Kuznia "
                 "to open it (nothing was changed)")
-        if revision != engines.HEAD:
+        if revision != engines.HEAD and not allow_older:
             if read_only:
                 raise WorkspaceError(f"{store.display_url} needs upgrading to schema "
                                      f"{engines.HEAD}, and it is read-only here")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from sqlalchemy.exc import DisconnectionError
 if TYPE_CHECKING:
     from alembic.config import Config
 
+log = logging.getLogger("kuznia.store")
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest migration. Opening a workspace compares its stored revision with this, so that
 # Alembic (about 0.15 s to import) loads only when there is something to migrate; a test
@@ -103,6 +105,7 @@ def make_engine(url: str, read_only: bool = False) -> Engine:
     # plus an import job and a heartbeat: the pool keeps that many connections open, so
     # none is opened and closed per request (PostgreSQL forks a process for each).
     engine = create_engine(url, pool_size=12, max_overflow=8)
+    _log_failovers(engine)
 
     @event.listens_for(engine, "checkin")
     def _idle_from(_dbapi_conn, record):  # type: ignore[no-untyped-def]
@@ -125,6 +128,26 @@ def make_engine(url: str, read_only: bool = False) -> Engine:
             raise DisconnectionError(f"a pooled connection was closed: {exc}") from exc
 
     return engine
+
+
+def _log_failovers(engine: Engine) -> None:
+    """Log when a new connection lands on another host than the last one did: with a
+    multi-host URL (``?host=H1:P1&host=H2:P2&target_session_attrs=read-write``) libpq
+    follows the primary, so this is a failover (or a switchover) seen by this process."""
+    last: dict[str, str] = {}
+
+    @event.listens_for(engine, "connect")
+    def _where(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        info = getattr(dbapi_conn, "info", None)
+        host, port = getattr(info, "host", None), getattr(info, "port", None)
+        if host is None:
+            return
+        now = f"{host}:{port}"
+        before = last.get("at")
+        if before is not None and before != now:
+            log.warning("the workspace's database answers from %s now (it was %s): a "
+                        "failover or switchover; connections follow it", now, before)
+        last["at"] = now
 
 
 def _alembic_config() -> Config:
@@ -155,19 +178,19 @@ def has_tables(engine: Engine) -> bool:
     return bool(inspect(engine).get_table_names())
 
 
-def upgrade(bind: Engine | Connection) -> None:
-    """Run every pending migration (a no-op on an up-to-date store); given a connection,
-    inside its transaction."""
+def upgrade(bind: Engine | Connection, revision: str = "head") -> None:
+    """Run every pending migration up to ``revision`` (a no-op on an up-to-date store);
+    given a connection, inside its transaction."""
     from alembic import command
 
     cfg = _alembic_config()
     if isinstance(bind, Connection):
         cfg.attributes["connection"] = bind
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, revision)
         return
     with bind.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
