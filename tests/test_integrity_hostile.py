@@ -85,3 +85,101 @@ def test_an_id_with_an_override_names_the_character(filled: kuznia.Workspace, tm
         filled.import_file("producers", f)
     (problem,) = e.value.problems
     assert problem.value == "P\\u202e9"
+
+
+def _cli(*args: str) -> object:
+    from typer.testing import CliRunner
+
+    from kuznia.cli import app
+
+    return CliRunner().invoke(app, list(args))
+
+
+@pytest.mark.parametrize("args", [
+    ["cost-per-effect", "--to", "9999-12-31"], ["cost-per-effect", "--from", "9999-12-31"],
+    ["cost-per-effect", "--from", "9999-12-05", "--to", "9999-12-31"],
+    ["cost-per-effect", "--to", "0001-01-05"], ["cost-per-effect", "--by", "month", "--to",
+                                                 "9999-12-31"],
+    ["uses", "--to", "9999-12-31"], ["uses", "--from", "9999-12-31"],
+    ["uses", "--month", "9999-12"], ["uses", "--to", "0001-01-01"]])
+def test_the_last_and_first_days_there_are_work_as_ends(filled: kuznia.Workspace,
+                                                        args: list[str]):
+    r = _cli(*args, "--json", "--db", filled.store.url)
+    assert r.exit_code == 0, r.output
+
+
+def test_the_last_day_there_is_leaves_the_period_open(filled: kuznia.Workspace):
+    import datetime as dt
+
+    def figures(date_to: dt.date | None) -> list[dict[str, object]]:
+        rows = filled.cost_per_effect(["product"], None, date_to).to_dict()["rows"]
+        return [{k: v for k, v in r.items() if not k.startswith("trace")} for r in rows]
+
+    assert figures(dt.date.max) == figures(None) != []
+
+
+@pytest.mark.parametrize("value", ["2026-1-1", "20260101", "2026-W01-1"])
+def test_a_date_option_takes_iso_days_only(filled: kuznia.Workspace, value: str):
+    r = _cli("cost-per-effect", "--from", value, "--db", filled.store.url)
+    assert r.exit_code == 2 and "--from" in r.output and value in r.output
+
+
+def test_a_date_cell_takes_iso_days_only(filled: kuznia.Workspace, tmp_path: Path):
+    f = write_csv(tmp_path / "u.csv", USE_HEADER, [use_row("D1", used_on="2026-2-1")])
+    with pytest.raises(InputError) as e:
+        filled.import_file("uses", f)
+    assert [(p.line, p.column) for p in e.value.problems] == [(2, "used_on")]
+
+
+def test_regions_before_the_strikes_history_are_a_usage_error(filled: kuznia.Workspace):
+    import datetime as dt
+
+    from kuznia.errors import UsageError
+
+    with pytest.raises(UsageError) as e:
+        filled.regions(dt.date(1, 1, 1))
+    assert e.value.params == ("as_of",) and "0001-01-01" in str(e.value)
+    for row in filled.regions(dt.date(2026, 12, 31)):
+        assert 0 < row["monthly_strike_probability"] < 1
+        assert 0 <= row["months_struck"] <= row["months_observed"]
+
+
+@pytest.mark.parametrize("url", ["mysql://u@h/db", "oracle://x", "http://example.com/w",
+                                 "mssql+pyodbc://a", "postgresql+asyncpg://u@h/d", "://x"])
+def test_a_database_url_of_an_unsupported_kind_is_a_usage_error(url: str):
+    r = _cli("cost-per-effect", "--db", url)
+    assert r.exit_code == 2, r.output
+    assert "--db" in r.output and "postgresql+psycopg://" in r.output and "SQLite" in r.output
+
+
+def _special_files(tmp_path: Path) -> list[Path]:
+    """A named pipe, and a copy of /dev/null's device when this user may make one."""
+    import os
+    import stat
+
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    out = [fifo]
+    try:
+        os.mknod(tmp_path / "null.csv", stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        out.append(tmp_path / "null.csv")
+    except PermissionError:
+        pass
+    return out
+
+
+def test_quarantine_and_out_refuse_pipes_and_devices_and_leave_them(
+        filled: kuznia.Workspace, tmp_path: Path):
+    import stat
+
+    f = write_csv(tmp_path / "u.csv", USE_HEADER, [use_row("Q1"), use_row("Q2", effects="x")])
+    for target in _special_files(tmp_path):
+        kind = stat.S_IFMT(target.stat().st_mode)
+        for args in (["import", "uses", str(f), "--quarantine", str(target)],
+                     ["export", "ocds", "--out", str(target)],
+                     ["growth", "--product", "FPV-A", "--chart", str(target)]):
+            r = _cli(*args, "--db", filled.store.url)
+            assert r.exit_code == 2, (args, r.output)
+            option = args[-2]
+            assert option in r.output and "not a regular file" in r.output
+            assert stat.S_IFMT(target.stat().st_mode) == kind  # still a pipe or a device

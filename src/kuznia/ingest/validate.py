@@ -107,7 +107,10 @@ def _typed(f: Field) -> tuple[pl.Expr, str | None]:
     if f.kind == "number":
         return c.str.replace_all("_", "").cast(pl.Float64, strict=False), "is not a number"
     if f.kind == "date":
-        return c.str.to_date("%Y-%m-%d", strict=False), "is not an ISO date (YYYY-MM-DD)"
+        # chrono reads 2026-1-1 too; the format is ISO, written with two-digit months and days
+        iso = c.str.contains(r"^\d{4}-\d{2}-\d{2}$")
+        return (pl.when(iso).then(c.str.to_date("%Y-%m-%d", strict=False)),
+                "is not an ISO date (YYYY-MM-DD)")
     if f.kind == "choice":
         norm = c.str.to_lowercase().str.replace_all(r"[\s\-]+", "_")
         return norm, None

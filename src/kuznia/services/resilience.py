@@ -121,6 +121,10 @@ def estimate_regions(store: Store, as_of: dt.date | None = None) -> list[dict[st
     if not hits:
         return []
     first = min(h.struck_on for h in hits)
+    if as_of < first:  # the history would span a negative number of months
+        raise UsageError(f"{{as_of}} ({as_of.isoformat()}) is before the strikes history, "
+                         f"which starts on {first.isoformat()}", params=("as_of",))
+    hits = [h for h in hits if h.struck_on <= as_of]  # what was known that day
     span = _month_index(first, as_of) + 1
     per: dict[str, dict[str, Any]] = {}
     for site_id, on, damage, repaired in hits:

@@ -5,7 +5,6 @@ finds it made."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -17,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from kuznia.errors import NotFoundError
 from kuznia.server.auth import Caller
 from kuznia.server.routes import _render, kept_body, store_of
+from kuznia.server.types import Day
 from kuznia.server.web.base import may, page, render, start_page
 from kuznia.services import board as board_svc
 from kuznia.services import costs, deliveries, records, trace
@@ -26,7 +26,6 @@ from kuznia.services.access import ForbiddenError
 from kuznia.services.records import key_columns
 
 Id = Annotated[str | None, Query(max_length=200)]
-Day = Annotated[dt.date | None, Query()]
 Cursor = Annotated[str | None, Query(max_length=400)]
 API = "/api/v1"
 
