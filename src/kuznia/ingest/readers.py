@@ -109,6 +109,9 @@ def open_source(path: Path, batch_rows: int | None = None, label: str | None = N
         raise _whole_file_problem(label, "no such file")
     if path.is_dir():
         raise _whole_file_problem(label, "is a folder, not a file")
+    if not path.is_file():  # a named pipe would block the reader; a device never ends
+        raise _whole_file_problem(label, "is not a regular file (a named pipe or a device?); "
+                                         "save the rows to a file first")
     try:
         with path.open("rb") as f:
             f.read(1)

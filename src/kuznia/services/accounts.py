@@ -101,8 +101,8 @@ def add_user(store: Store, name: str, role: str, *, actor: str,
         taken = conn.execute(select(users.c.name).where(  # names are ASCII: lower() is
             func.lower(users.c.name) == name.lower())).first()  # the same on both stores
         if taken:
-            also = "" if taken.name == name else f" (as {taken.name!r}: names differ in more " \
-                "than case)"
+            also = "" if taken.name == name else f" as {taken.name!r} (names that differ " \
+                "only in case cannot both exist)"
             raise UsageError(f"an account named {name!r} exists already{also}")
         event_id = audit.next_event_id(conn)
         conn.execute(users.insert(), {"name": name, "role": role, "producer_id": producer,
@@ -329,8 +329,8 @@ def sign_in_troubles(conn: Connection, name: str | None = None
     for key, failures, locked in conn.execute(select(
             login_attempts.c.key, login_attempts.c.failures, login_attempts.c.locked).where(
             login_attempts.c.key.startswith(prefix, autoescape=True))):
-        name, _, address = key.removeprefix("user:").rpartition(" addr:")
-        e = out.setdefault(name, {"failed_sign_ins": 0, "locked_from": []})
+        owner, _, address = key.removeprefix("user:").rpartition(" addr:")
+        e = out.setdefault(owner, {"failed_sign_ins": 0, "locked_from": []})
         e["failed_sign_ins"] += failures
         if locked:
             e["locked_from"].append(address)
