@@ -64,6 +64,11 @@ def test_an_expired_token_does_not_work(filled: kuznia.Workspace, monkeypatch):
     ({"name": "a b", "role": "analyst"}, UsageError),
     ({"name": "a/b", "role": "analyst"}, UsageError),
     ({"name": "..", "role": "analyst"}, UsageError),
+    ({"name": ".", "role": "analyst"}, UsageError),
+    ({"name": "ana\u202egnp.exe", "role": "analyst"}, UsageError),  # a right-to-left override
+    ({"name": "ana\u200b", "role": "analyst"}, UsageError),  # a zero-width space
+    ({"name": "ana\n", "role": "analyst"}, UsageError),
+    ({"name": "\u0430na", "role": "analyst"}, UsageError),  # a Cyrillic a
     ({"name": "x" * 65, "role": "analyst"}, UsageError),
 ])
 def test_bad_accounts_are_refused(filled: kuznia.Workspace, kwargs, error):
