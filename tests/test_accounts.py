@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from typer.testing import CliRunner
@@ -63,6 +64,11 @@ def test_an_expired_token_does_not_work(filled: kuznia.Workspace, monkeypatch):
     ({"name": "a b", "role": "analyst"}, UsageError),
     ({"name": "a/b", "role": "analyst"}, UsageError),
     ({"name": "..", "role": "analyst"}, UsageError),
+    ({"name": ".", "role": "analyst"}, UsageError),
+    ({"name": "ana\u202egnp.exe", "role": "analyst"}, UsageError),  # a right-to-left override
+    ({"name": "ana\u200b", "role": "analyst"}, UsageError),  # a zero-width space
+    ({"name": "ana\n", "role": "analyst"}, UsageError),
+    ({"name": "\u0430na", "role": "analyst"}, UsageError),  # a Cyrillic a
     ({"name": "x" * 65, "role": "analyst"}, UsageError),
 ])
 def test_bad_accounts_are_refused(filled: kuznia.Workspace, kwargs, error):
@@ -120,8 +126,13 @@ def test_failed_sign_ins_wait_longer_then_lock_until_lifted(filled: kuznia.Works
         if accounts.delay_after(n) > 0 and n < accounts.LOCK_AFTER:
             assert early.refused == "wait" and early.retry_after >= 1  # even the right one
         t += dt.timedelta(seconds=accounts.delay_after(n))
-    locked = accounts.sign_in(store, "ana", "right password", "10.0.0.9", now=t)
+    locked = accounts.sign_in(store, "ana", "right password", "10.0.0.1", now=t)
     assert locked.refused == "locked"
+    # locked by name and address: the owner elsewhere is not locked out, and is told
+    users = {u["name"]: u for u in accounts.list_users(store).rows}
+    assert users["ana"]["locked_from"] == ["10.0.0.1"]
+    assert users["ana"]["failed_sign_ins"] == accounts.LOCK_AFTER
+    assert accounts.sign_in(store, "ana", "right password", "10.0.0.9", now=t).account
     accounts.lift_lock(store, actor="root", name="ana")
     accounts.lift_lock(store, actor="root", address="10.0.0.1")
     assert accounts.sign_in(store, "ana", "right password", "10.0.0.1", now=t).account
@@ -130,3 +141,55 @@ def test_failed_sign_ins_wait_longer_then_lock_until_lifted(filled: kuznia.Works
         accounts.lift_lock(store, actor="root", name="ana")  # nothing left to lift
     r = runner.invoke(app, ["users", "unlock", "--db", store.url])
     assert r.exit_code == 2
+
+
+def test_an_attacker_from_one_address_cannot_lock_the_owner_out_of_another(
+        filled: kuznia.Workspace):
+    store = filled.store
+    accounts.add_user(store, "ana", "analyst", actor="root", password="right password")
+    t = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    for _ in range(accounts.LOCK_AFTER + 3):  # an hour apart: no delay stands in the way
+        accounts.sign_in(store, "ana", "wrong", "203.0.113.7", now=t)
+        t += dt.timedelta(hours=1)
+    assert accounts.sign_in(store, "ana", "right password", "203.0.113.7", now=t
+                            ).refused == "locked"
+    assert accounts.sign_in(store, "ana", "right password", "198.51.100.2", now=t).account
+    r = runner.invoke(app, ["users", "list", "--json", "--db", store.url])
+    (ana,) = json.loads(r.stdout)["users"]
+    assert ana["locked_from"] == ["203.0.113.7"] and ana["failed_sign_ins"] >= 10
+
+
+def test_the_last_enabled_admin_cannot_be_disabled(filled: kuznia.Workspace):
+    from kuznia.errors import ConflictError
+
+    store = filled.store
+    accounts.add_user(store, "boss", "admin", actor="root", password="right password")
+    with pytest.raises(ConflictError, match="last enabled admin"):
+        accounts.disable_user(store, "boss", actor="boss")
+    r = runner.invoke(app, ["users", "disable", "boss", "--db", store.url])
+    assert r.exit_code == 1 and "last enabled admin" in r.output
+    accounts.add_user(store, "deputy", "admin", actor="boss", password="right password")
+    accounts.disable_user(store, "boss", actor="deputy")  # another admin remains
+    with pytest.raises(ConflictError):
+        accounts.disable_user(store, "deputy", actor="deputy")
+    assert {u["name"]: u["disabled"] for u in accounts.list_users(store).rows} == {
+        "boss": True, "deputy": False}
+
+
+@pytest.mark.parametrize("taken,name", [("ana", "ANA"), ("Ana.B", "ana.b"), ("x@Y", "X@y")])
+def test_names_that_differ_only_in_case_cannot_coexist(filled: kuznia.Workspace, taken: str,
+                                                      name: str):
+    accounts.add_user(filled.store, taken, "analyst", actor="root")
+    with pytest.raises(UsageError, match="exists already"):
+        accounts.add_user(filled.store, name, "auditor", actor="root")
+    assert [u["name"] for u in accounts.list_users(filled.store).rows] == [taken]
+
+
+@pytest.mark.parametrize("password", [" " * 12, " " * 40, "  eleven chr  ", "\t" * 12,
+                                      "\u3000" * 12])
+def test_a_password_of_spaces_or_short_once_stripped_is_refused(filled: kuznia.Workspace,
+                                                                password: str):
+    with pytest.raises(UsageError, match="at least 12 characters"):
+        accounts.add_user(filled.store, "ana", "analyst", actor="root", password=password)
+    accounts.add_user(filled.store, "ana", "analyst", actor="root",
+                      password="  twelve chars  ")

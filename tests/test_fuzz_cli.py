@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 from pathlib import Path
 
 import pytest
@@ -54,9 +55,13 @@ WORDS = ["", " ", "0", "1", "-1", "2", "10", "0.5", "1.5", "-0.5", "40%", "150%"
          "FPV-A=10", "FPV-A=-5", "FPV-A=nan", "FPV-A=+20%", "FPV-A=-200%", "fpv=20%", "x=y",
          "=", "a=", "=b", "product", "product,producer", "product,month,operator", "nope",
          "version", "condition:ew", "condition:", "q10", "q0", "q100", "mean", "../x",
-         "FD/01", "a b", "=cmd|' /C calc'!A0", "\u00e9\u20ac", "x" * 300, "@SUM(1)"]
+         "FD/01", "a b", "=cmd|' /C calc'!A0", "\u00e9\u20ac", "x" * 300, "@SUM(1)",
+         # issue 24: the ends of the calendar, days not written YYYY-MM-DD, ids that are
+         # folders or hold invisible and right-to-left characters
+         "0001-01-01", "0001-01-05", "9999-12-01", "9999-12", "2026-1-1", "20260101",
+         "2026-W01-1", ".", "..", "P\u202e01", "P\u200b01", "P\x0701", "\ufeffP002"]
 FILES = ["<dir>", "<missing>", "<workspace>", "<binary>", "<empty>", "<mutated>",
-         "<example>"]
+         "<example>", "<fifo>", "<device>"]
 NUMBERS = ["0", "1", "-1", "2", "3", "-0.5", "0.5", "nan", "inf", "-inf", "1e309", "1e18",
            "99999999999999999999", "2147483648", "9223372036854775808", "600", "601",
            "100000", "2000000000"]
@@ -81,6 +86,8 @@ def _materialise(value: str, work: Path, mutated: Path) -> str:
         "<empty>": str(work / "empty.csv"),
         "<mutated>": str(mutated),
         "<example>": str(work / "offers.csv"),
+        "<fifo>": str(work / "pipe.csv"),  # a named pipe: never read (it would block) nor
+        "<device>": str(work / "device.csv"),  # replaced, as no device is (a /dev/null)
     }.get(value, value)
 
 
@@ -105,7 +112,8 @@ def invocations(draw) -> tuple[tuple[str, ...], list[str]]:  # type: ignore[no-u
     return path, args
 
 
-MUTATIONS = ["drop_char", "dup_line", "hostile_cell", "truncate", "quote", "bytes", "blank"]
+MUTATIONS = ["drop_char", "dup_line", "hostile_cell", "truncate", "quote", "bytes", "blank",
+             "nul_cell", "cr_only", "cr_in_header"]
 
 
 def _mutate(text: bytes, how: str, where: int, cell: str) -> bytes:
@@ -128,6 +136,16 @@ def _mutate(text: bytes, how: str, where: int, cell: str) -> bytes:
     if how == "bytes":
         k = where % len(text)
         return text[:k] + b"\xff\xfe\x00" + text[k:]
+    if how == "nul_cell":  # a NUL byte inside a data row (PostgreSQL text cannot hold one)
+        row = lines[min(i, len(lines) - 1)]
+        k = where % max(1, len(row))
+        lines[min(i, len(lines) - 1)] = row[:k] + b"\x00" + row[k:]
+        return b"\n".join(lines)
+    if how == "cr_only":  # an old Mac file: every line ends with CR alone
+        return text.replace(b"\r\n", b"\n").replace(b"\n", b"\r")
+    if how == "cr_in_header":
+        k = where % max(1, len(lines[0]))
+        return b"\n".join([lines[0][:k] + b"\r" + lines[0][k:], *lines[1:]])
     return text.replace(b",", b"", 1) if where % 2 else text + b"\n\n\n"
 
 
@@ -140,7 +158,19 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
             ws.import_file(table, work / f"{table}.csv")
     (work / "binary.csv").write_bytes(bytes(range(256)) * 20)
     (work / "empty.csv").write_bytes(b"")
+    os.mkfifo(work / "pipe.csv")
+    try:  # a copy of /dev/null's device, when this user may make one; else another pipe
+        os.mknod(work / "device.csv", stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    except PermissionError:
+        os.mkfifo(work / "device.csv")
     return work
+
+
+def _still_special(work: Path) -> None:
+    """No command replaced the pipe or the device with a file of its own."""
+    for name in ("pipe.csv", "device.csv"):
+        mode = (work / name).stat().st_mode
+        assert stat.S_ISFIFO(mode) or stat.S_ISCHR(mode), f"{name} was replaced"
 
 
 def _check(result, args: list[str]) -> None:  # type: ignore[no-untyped-def]
@@ -165,6 +195,7 @@ def test_no_option_gives_an_internal_error(work: Path, monkeypatch, inv, how, wh
     args = [_materialise(a, work, mutated) for a in args]
     result = CliRunner().invoke(app, [*args, "--db", str(work / "ws.db")])
     _check(result, args)
+    _still_special(work)
 
 
 @settings(max_examples=EXAMPLES_CI, deadline=None, derandomize=RANDOM is None,
@@ -206,6 +237,9 @@ KNOWN = [  # the cases a hostile tester found, kept as a deterministic regressio
                                                                  "-1"],
     ["growth", "--product", "FPV-A", "--target", "nan"],
     ["import", "uses", "<dir>"],
+    ["import", "uses", "<fifo>"], ["import", "uses", "<example>", "--quarantine", "<fifo>"],
+    ["import", "uses", "<example>", "--quarantine", "<device>"],
+    ["export", "ocds", "--out", "<device>"], ["cost-per-effect", "--from", "2026-1-1"],
 ]
 
 

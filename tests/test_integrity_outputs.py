@@ -150,14 +150,14 @@ def test_use_lists_with_awkward_ids_stay_in_the_report(tmp_path: Path):
     with kuznia.init(str(tmp_path / "w.db"), "USD", actor="t") as ws:
         write_csv(tmp_path / "p.csv", ["producer_id", "name", "kind", "region"],
                   [["P/1", "a", "state", "r"], ["P_1", "b", "state", "r"],
-                   ["..", "c", "state", "r"], ["p_1", "d", "state", "r"]])
+                   ["../x", "c", "state", "r"], ["p_1", "d", "state", "r"]])
         write_csv(tmp_path / "pr.csv", ["product_id", "name", "category"],
                   [["FD/01", "x", "c"], ["FD_01", "y", "c"]])
         ws.import_file("producers", tmp_path / "p.csv")
         ws.import_file("products", tmp_path / "pr.csv")
         rows = []
         for i, (prod, prod_id) in enumerate([(p, q) for p in ["FD/01", "FD_01"]
-                                              for q in ["P/1", "P_1", "..", "p_1"]]):
+                                              for q in ["P/1", "P_1", "../x", "p_1"]]):
             rows.append(use_row(f"U{i}", product_id=prod, producer_id=prod_id, version="",
                                 lot="", notes="=cmd|' /C calc'!A0"))
         write_csv(tmp_path / "u.csv", USE_HEADER, rows)

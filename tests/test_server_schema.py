@@ -3,11 +3,13 @@ generated request gives a 5xx, and every answer conforms to the schema."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
@@ -26,19 +28,58 @@ def served(filled: kuznia.Workspace, tmp_path: Path) -> Served:
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance]
 
 
+def _nested(depth: int) -> object:
+    out: object = 1
+    for _ in range(depth):
+        out = [out]
+    return out
+
+
+# What a hostile tester sent (issue 24), on top of what the schema generates: the ends of
+# the calendar, days not written YYYY-MM-DD, ids that are folders or hide characters,
+# JSON's true where a number goes, a lone surrogate, a body nested past any schema.
+HOSTILE_TEXT = ["9999-12-31", "0001-01-01", "2026-1-1", "20260101", "9999-12", "..", ".",
+                "P\u202e01", "a\u200bb", "x\ty"]
+HOSTILE_JSON = [*HOSTILE_TEXT, True, "\ud800", "U\udc00x", _nested(40), _nested(2),
+                b"[" * 50_000 + b"]" * 50_000]
+
+
+def _hostile(case, value: object, where: int):  # type: ignore[no-untyped-def]
+    """``case`` with one query parameter or JSON field replaced by ``value`` (or, for a
+    JSON body, the whole body), so each operation meets these inputs too. A JSON body is
+    sent as the bytes ``json.dumps`` writes (a lone surrogate as its ``\\ud800`` escape,
+    which Schemathesis could not encode itself); bytes are sent as they are."""
+    if case.query and isinstance(value, str) and not any(
+            0xD800 <= ord(c) <= 0xDFFF for c in value):  # a URL cannot carry a surrogate
+        key = sorted(case.query)[where % len(case.query)]
+        case.query = {**case.query, key: value}
+    elif case.media_type == "application/json":
+        body = value
+        if isinstance(case.body, dict) and case.body and where % 3 and \
+                not isinstance(value, bytes):
+            key = sorted(case.body)[where % len(case.body)]
+            body = {**case.body, key: value}
+        case.body = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return case
+
+
 def _fuzz(served: Served, role: str) -> int:
     """Every operation of the schema, a few generated requests each (derandomised, so
-    a run is repeatable); returns how many operations ran."""
+    a run is repeatable), some with a hostile value put in; returns how many operations
+    ran."""
     api = schemathesis.openapi.from_asgi("/api/v1/openapi.json", served.app)
     headers = served.headers(role)
     ran = 0
     for result in api.get_all_operations():
         operation = result.ok()
 
-        @given(operation.as_strategy())
-        @settings(max_examples=5, deadline=None, derandomize=True, database=None,
+        @given(operation.as_strategy(), st.none() | st.sampled_from(HOSTILE_JSON),
+               st.integers(0, 1000))
+        @settings(max_examples=8, deadline=None, derandomize=True, database=None,
                   suppress_health_check=list(HealthCheck))
-        def run(case) -> None:  # type: ignore[no-untyped-def]
+        def run(case, value, where) -> None:  # type: ignore[no-untyped-def]
+            if value is not None:
+                case = _hostile(case, value, where)
             case.call_and_validate(headers=headers, checks=CHECKS)
 
         run()

@@ -83,10 +83,34 @@ def _check_output(path: Path, param: str, protected: Iterable[Path], folder: boo
         _replaceable(path, param)
     elif path.is_dir():
         raise _refuse(param, f"{path} is a folder; give a file name")
+    elif _special(path):
+        raise _refuse(param, f"{path} is {_special(path)}, not a regular file; give a file "
+                             "name (nothing was written or replaced)")
     parent = path.parent
     if parent.exists() and not parent.is_dir():
         raise _refuse(param, f"{path}: {parent} is not a folder")
     return path
+
+
+def _special(path: Path) -> str | None:
+    """What ``path`` is when it exists and is not a regular file nor a folder (a named pipe,
+    a device, a socket): a file swapped in over it would replace it, as ``/dev/full``
+    would be for root. None otherwise."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a special file"
 
 
 def _inside(child: Path, folder: Path) -> bool:
@@ -153,6 +177,9 @@ def replace_file(path: Path | str, mode: str = "w") -> Iterator[IO]:  # type: ig
             kw = {"newline": "", "encoding": "utf-8"} if "b" not in mode else {}
             with os.fdopen(fd, mode, **kw) as f:
                 yield f
+            if _special(path):  # one made since the path was checked is not replaced either
+                raise UsageError(f"{path} is {_special(path)}, not a regular file; nothing "
+                                 "was written")
             os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):

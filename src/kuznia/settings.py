@@ -29,6 +29,9 @@ class Settings:
     https_only: bool = False  # kuznia serve: session cookies only over HTTPS
     oversight_config: str = ""  # kuznia serve: a TOML file of red-flag thresholds
     warm: bool = True  # kuznia serve: remake the answers asked lately after every write
+    # kuznia serve: proxies (addresses or networks, comma-separated) whose X-Forwarded-For
+    # names the client; from anyone else it is ignored
+    trusted_proxies: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -68,8 +71,37 @@ def database_url(db: str | os.PathLike[str] | None = None) -> str:
     """
     raw = os.fspath(db) if db is not None else Settings.from_env().db
     if "://" in raw:
+        _supported(raw)
         return raw
     return f"sqlite:///{Path(raw).expanduser().resolve()}"
+
+
+SUPPORTED_URLS = {"sqlite": ("", "pysqlite"), "postgresql": ("", "psycopg")}
+
+
+def _supported(url: str) -> None:
+    """Refuse a URL of a database (or a driver) Kuznia does not work with, naming the
+    kinds it does, before any driver is looked for.
+
+    >>> _supported("mysql://u@h/db")
+    Traceback (most recent call last):
+    kuznia.errors.UsageError: db takes a SQLite file path, sqlite:///PATH or postgresql+psycopg://USER@HOST/DATABASE, not a 'mysql' URL
+    """  # noqa: E501
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from kuznia.errors import UsageError
+
+    kinds = ("{db} takes a SQLite file path, sqlite:///PATH or "
+             "postgresql+psycopg://USER@HOST/DATABASE")
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        raise UsageError(f"{kinds}; {url[:60]!r} is not a database URL",
+                         params=("db",)) from None
+    backend, _, driver = parsed.drivername.partition("+")
+    if driver not in SUPPORTED_URLS.get(backend, ()):
+        raise UsageError(f"{kinds}, not a {parsed.drivername[:40]!r} URL", params=("db",))
 
 
 def default_actor() -> str:

@@ -81,11 +81,13 @@ def list_(db: DbOption = None, json: JsonOption = False) -> None:
     if json:
         print_json(users.to_dict())
         return
-    t = Table("name", "role", "producer", "password", "live tokens", "state", "created")
+    t = Table("name", "role", "producer", "password", "live tokens", "state", "created",
+              "failed sign-ins")
     for u in users:
+        locked = f"; locked from {', '.join(u['locked_from'])}" if u["locked_from"] else ""
         t.add_row(u["name"], u["role"], u["producer_id"] or "", "yes" if u["password"] else "",
                   str(u["live_tokens"]), "disabled" if u["disabled"] else "enabled",
-                  u["created_at"][:19])
+                  u["created_at"][:19], f"{u['failed_sign_ins'] or ''}{locked}")
     out.print(t)
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 import functools
 import json
 import math
+import re
 import sys
 import typing
 from collections.abc import Callable, Iterator
@@ -135,6 +136,8 @@ def parse_date(value: str | None, option: str) -> dt.date | None:
     if value is None:
         return None
     try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):  # not 20260101, nor 2026-W01-1
+            raise ValueError(value)
         return dt.date.fromisoformat(value)
     except ValueError:
         raise UsageError(f"{option} takes an ISO date (YYYY-MM-DD), not {value!r}") from None

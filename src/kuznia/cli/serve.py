@@ -32,6 +32,11 @@ def serve(
         "--oversight-config",
         help="A TOML file of red-flag thresholds for every caller (as 'oversight flags "
              "--config'; default: the built-in ones).")] = None,
+    trusted_proxy: Annotated[list[str] | None, typer.Option(
+        "--trusted-proxy",
+        help="A proxy (address or network; repeat for more) whose X-Forwarded-For names the "
+             "client, for the sign-in throttle; from anyone else the header is ignored.")
+    ] = None,
 ) -> None:
     """Serve the workspace: the JSON API at /api/v1, its docs at /api/v1/docs.
 
@@ -54,6 +59,10 @@ def serve(
 
     config_file = config if config is not None else base.oversight_config
     thresholds = flags_config.load(config_file or None)  # a bad file stops here, named
+    proxies = ",".join(trusted_proxy) if trusted_proxy else base.trusted_proxies
+    from kuznia.server.addresses import parse_proxies
+
+    parse_proxies([proxies])  # a bad one stops here, named
     store = open_store(db)  # refuses an out-of-date or newer schema, with what to do
     if workers > 1 and store.dialect == "sqlite":
         store.close()
@@ -65,16 +74,18 @@ def serve(
     if workers == 1:
         app = create_app(store, data_dir=data_dir or None, https_only=https_only,
                          close_store=True, oversight_config=thresholds,
-                         warm=base.warm)
-        uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
+                         warm=base.warm, trusted_proxies=[proxies])
+        # uvicorn's own X-Forwarded-For handling is off: the app decides whom to believe
+        uvicorn.run(app, host=host, port=port, log_level="info", server_header=False,
+                    proxy_headers=False)
         return
     store.close()
     os.environ.update({"KUZNIA_DB": db, "KUZNIA_DATA_DIR": data_dir or "",
                        "KUZNIA_HTTPS_ONLY": "1" if https_only else "0",
                        "KUZNIA_OVERSIGHT_CONFIG": str(Path(config_file).resolve())
-                       if config_file else ""})
+                       if config_file else "", "KUZNIA_TRUSTED_PROXIES": proxies})
     uvicorn.run("kuznia.server.app:from_env", factory=True, host=host, port=port,
-                workers=workers, log_level="info", server_header=False)
+                workers=workers, log_level="info", server_header=False, proxy_headers=False)
 
 
 def _check_free(host: str, port: int, store: object) -> None:

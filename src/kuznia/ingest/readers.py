@@ -140,6 +140,9 @@ def open_source(path: Path, batch_rows: int | None = None, label: str | None = N
         raise _whole_file_problem(label, "no such file")
     if path.is_dir():
         raise _whole_file_problem(label, "is a folder, not a file")
+    if not path.is_file():  # a named pipe would block the reader; a device never ends
+        raise _whole_file_problem(label, "is not a regular file (a named pipe or a device?); "
+                                         "save the rows to a file first")
     try:
         with path.open("rb") as f:
             f.read(1)
@@ -157,11 +160,24 @@ def _sniff_delimiter(first_line: str) -> str:
     return best if counts[best] > 0 else ","
 
 
+CR_IN_HEADER = ("the header holds a carriage return (CR) inside it: save the file with one "
+                "kind of line end (CR LF, LF, or CR alone as old Mac files have)")
+
+
 def _first_line(path: Path, label: str) -> str:
+    """The header line, ended by LF, CR LF, or a CR alone (old Mac files end every line with
+    CR, and are read as they are); a CR inside a header ended otherwise is a file problem."""
     with path.open("rb") as f:
-        raw = f.readline(1 << 20)
+        start = f.read(1 << 20)
+    if b"\n" in start:
+        raw = start.split(b"\n", 1)[0]
+        raw = raw[:-1] if raw.endswith(b"\r") else raw
+        if b"\r" in raw:
+            raise _whole_file_problem(label, CR_IN_HEADER, 1)
+    else:
+        raw = start.split(b"\r", 1)[0]
     try:
-        return raw.decode("utf-8-sig").rstrip("\r\n")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise _whole_file_problem(label, "the header " + NOT_UTF8, 1) from exc
 

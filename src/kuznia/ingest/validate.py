@@ -18,6 +18,31 @@ MAX_ID_LENGTH = 64
 MAX_INT = 2_147_483_647
 MAX_NUMBER = 1e15
 REPEATED_KEY = "repeats the key of an earlier line of this file with other content"
+# Characters an id may not hold: controls (NUL, tabs, line breaks, ...), invisible format
+# characters (zero-width spaces, joiners, the byte-order mark), bidirectional overrides
+# and isolates (which make an id read differently from what it is), line and paragraph
+# separators.
+UNSEEN = r"[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]"
+NUL = "holds a NUL (zero) byte, which is not text"
+UNSEEN_IN_ID = ("holds a control, invisible or right-to-left character (shown as \\u....); "
+                "an id is written with visible characters")
+DOTS_ID = "may not be '.' or '..' (they name folders, not records)"
+
+
+def visible(value: str | None) -> str | None:
+    """``value`` with every control or invisible character written as ``\\uXXXX``, so a
+    message shows what is there (and never carries a NUL into a store or a terminal).
+
+    >>> visible("P\u202e01")
+    'P\\u202e01'
+    """
+    if value is None:
+        return None
+    import unicodedata
+
+    return "".join(
+        f"\\u{ord(ch):04x}" if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs")
+        else ch for ch in value)
 
 
 def no_problems() -> pl.DataFrame:
@@ -82,7 +107,10 @@ def _typed(f: Field) -> tuple[pl.Expr, str | None]:
     if f.kind == "number":
         return c.str.replace_all("_", "").cast(pl.Float64, strict=False), "is not a number"
     if f.kind == "date":
-        return c.str.to_date("%Y-%m-%d", strict=False), "is not an ISO date (YYYY-MM-DD)"
+        # chrono reads 2026-1-1 too; the format is ISO, written with two-digit months and days
+        iso = c.str.contains(r"^\d{4}-\d{2}-\d{2}$")
+        return (pl.when(iso).then(c.str.to_date("%Y-%m-%d", strict=False)),
+                "is not an ISO date (YYYY-MM-DD)")
     if f.kind == "choice":
         norm = c.str.to_lowercase().str.replace_all(r"[\s\-]+", "_")
         return norm, None
@@ -109,6 +137,15 @@ def convert(frame: pl.DataFrame, spec: TableSpec,
     for f in spec.fields:
         raw, typed = pl.col(f.name), pl.col(f"{f.name}__typed")
         _, failure = _typed(f)
+        shown = raw.map_elements(visible, return_dtype=pl.String)  # only on problem rows
+        problems.append(problems_where(wide, raw.str.contains("\x00", literal=True), f.name,
+                                       NUL, shown))
+        if f.kind == "id":
+            problems.append(problems_where(
+                wide, ~raw.str.contains("\x00", literal=True) & raw.str.contains(UNSEEN),
+                f.name, UNSEEN_IN_ID, shown))
+            problems.append(problems_where(wide, raw.is_in([".", ".."]), f.name, DOTS_ID,
+                                           raw))
         if f.required:
             problems.append(problems_where(wide, raw.is_null(), f.name, "is required", raw))
         if failure:

@@ -10,6 +10,7 @@ import logging
 import secrets
 import tempfile
 import threading
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -89,14 +90,30 @@ class SecurityHeaders:
 MAX_JSON = 1 << 20  # a JSON body larger than this is refused (uploads are multipart)
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
+MAX_JSON_DEPTH = 32  # no body of the API nests deeper than a few levels
+
+
+def _json_problem(value: Any) -> str | None:
+    """What in a parsed JSON body no record may hold, in words; None when nothing. Walked
+    with a stack of its own, so a deep body cannot exhaust Python's."""
+    stack = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return f"nests deeper than {MAX_JSON_DEPTH} levels"
+        if isinstance(v, dict):
+            stack.extend((k, depth) for k in v)
+            stack.extend((x, depth + 1) for x in v.values())
+        elif isinstance(v, list):
+            stack.extend((x, depth + 1) for x in v)
+        elif isinstance(v, str):
+            if "\x00" in v:
+                return "holds a NUL character, which no record may hold"
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                return "holds a lone surrogate (half of a \\u pair), which is not text"
+    return None
 
 
 class RefuseNul:
@@ -139,10 +156,15 @@ class RefuseNul:
             try:
                 import json
 
-                if _has_nul(json.loads(body or b"null")):
-                    where = "the JSON body"
+                found = _json_problem(json.loads(body or b"null"))
+            except RecursionError:
+                found = f"nests deeper than {MAX_JSON_DEPTH} levels"
             except (ValueError, UnicodeDecodeError):
-                pass  # the route's own parsing says what is wrong with it
+                found = None  # the route's own parsing says what is wrong with it
+            if found is not None:
+                await problem(400, f"the JSON body {found}", request, params=["body"])(
+                    scope, receive, send)
+                return
             sent = False
 
             async def replay() -> Message:
@@ -160,6 +182,18 @@ class RefuseNul:
                           request)(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+_UNION_TAGS = {"str", "int", "float", "bool", "date", "none", "list", "dict"}
+
+
+def _param_of(loc: tuple[Any, ...]) -> str:
+    """The field a validation error is about: its location past ``body`` or ``query``,
+    without the member of a union that pydantic tried (``effects.int`` is ``effects``)."""
+    parts = [str(x) for x in loc[1:]]
+    while len(parts) > 1 and (parts[-1] in _UNION_TAGS or "[" in parts[-1]):
+        parts.pop()
+    return ".".join(parts) or "body"
 
 
 def is_page(request: Request) -> bool:
@@ -240,13 +274,18 @@ def _docs_page() -> str:
 def create_app(store: Store, *, data_dir: str | Path | None = None,
                https_only: bool = False, close_store: bool = False,
                oversight_config: dict[str, dict[str, Any]] | None = None,
-               warm: bool = False) -> FastAPI:
+               warm: bool = False, trusted_proxies: Iterable[str] = ()) -> FastAPI:
     """The application serving ``store``; ``data_dir`` keeps uploads and quarantine files
     (shared by the worker processes of one machine); ``oversight_config`` the red flags'
     thresholds for every caller (``oversight_config.load``; default: the built-in ones);
     ``warm``: remake the answers asked lately after every write (``server/warm.py``;
-    ``kuznia serve`` does, tests that count computations do not)."""
+    ``kuznia serve`` does, tests that count computations do not); ``trusted_proxies`` the
+    addresses whose ``X-Forwarded-For`` is believed (none: the peer's own address is the
+    client's)."""
     from kuznia.server import routes
+    from kuznia.server.addresses import parse_proxies
+
+    proxies = parse_proxies(trusted_proxies)  # a bad one stops here, named
     from kuznia.services import oversight_config as flags_config
 
     if data_dir is None or str(data_dir) == "":
@@ -317,6 +356,7 @@ def create_app(store: Store, *, data_dir: str | Path | None = None,
     app.state.store = store
     app.state.data_dir = data
     app.state.https_only = https_only
+    app.state.trusted_proxies = proxies
     app.state.oversight_config = oversight_config or flags_config.load(None)
     app.state.answers = AnswerCache()
     app.state.warmer = Warmer(store, app.state.answers) if warm else None
@@ -339,13 +379,13 @@ def create_app(store: Store, *, data_dir: str | Path | None = None,
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError) -> Response:
-        errors = [{"param": ".".join(str(x) for x in e.get("loc", ())[1:]) or "body",
-                   "in": str(e.get("loc", ("?",))[0]), "message": e.get("msg", "")}
-                  for e in exc.errors()]
+        errors = [{"param": _param_of(e.get("loc", ())), "in": str(e.get("loc", ("?",))[0]),
+                   "message": e.get("msg", "")} for e in exc.errors()]
+        errors = list({(e["param"], e["message"]): e for e in errors}.values())
         detail = "; ".join(f"{e['param']}: {e['message']}" for e in errors)
         if is_page(request):
             return web.render_error(request, 400, detail)
-        return problem(400, detail, request, params=[e["param"] for e in errors],
+        return problem(400, detail, request, params=list(dict.fromkeys(e["param"] for e in errors)),
                        errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
@@ -406,7 +446,8 @@ def route_table(app: FastAPI) -> list[Any]:
 
 def from_env() -> FastAPI:
     """The application for the workspace the environment names (``KUZNIA_DB``,
-    ``KUZNIA_DATA_DIR``, ``KUZNIA_HTTPS_ONLY``, ``KUZNIA_OVERSIGHT_CONFIG``): what each
+    ``KUZNIA_DATA_DIR``, ``KUZNIA_HTTPS_ONLY``, ``KUZNIA_OVERSIGHT_CONFIG``,
+    ``KUZNIA_TRUSTED_PROXIES``): what each
     worker process of ``kuznia serve --workers N`` builds. The schema must be current: the
     server never migrates under its users."""
     from kuznia.services import oversight_config as flags_config
@@ -417,4 +458,5 @@ def from_env() -> FastAPI:
     thresholds = flags_config.load(settings.oversight_config or None)
     return create_app(open_store(settings.db), data_dir=settings.data_dir or None,
                       https_only=settings.https_only, close_store=True,
-                      oversight_config=thresholds, warm=settings.warm)
+                      oversight_config=thresholds, warm=settings.warm,
+                      trusted_proxies=[settings.trusted_proxies])

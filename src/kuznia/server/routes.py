@@ -18,15 +18,17 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from kuznia import __version__
 from kuznia.errors import ConflictError, InputError, NotFoundError
 from kuznia.ingest.tables import SPECS
 from kuznia.server import heavy
 from kuznia.server import imports as uploads
+from kuznia.server.addresses import client_address
 from kuznia.server.auth import SESSION_COOKIE, Allow, Caller
 from kuznia.server.cache import AnswerCache
+from kuznia.server.types import STRICT_BODY, Day, iso_day
 from kuznia.services import (
     access,
     accounts,
@@ -162,7 +164,6 @@ def only_own(who: Caller, producer: str | None) -> tuple[str | None, bool]:
 
 
 Id = Annotated[str | None, Query(max_length=200)]
-Day = Annotated[dt.date | None, Query()]
 
 
 # --- the service itself ------------------------------------------------------------------
@@ -205,19 +206,27 @@ class Me(BaseModel):
     producer_id: str | None
     via: str
     csrf_token: str | None = None
+    failed_sign_ins: int = 0
+    locked_from: list[str] = []
 
 
 @api("GET", "/me", "whoami", response_model=Me)
 def me(request: Request, who: Caller) -> JSONResponse:
-    """The account this request comes from."""
+    """The account this request comes from, and what its owner should know: the wrong
+    passwords given for it since its last sign-in, and the addresses it is locked from."""
     assert who.account is not None
+    with store_of(request).read() as conn:
+        troubles = accounts.sign_in_troubles(conn, who.account.name).get(
+            who.account.name, {})
     return JSONResponse({"name": who.account.name, "role": who.account.role,
                          "producer_id": who.account.producer_id, "via": who.via,
-                         "csrf_token": who.csrf_token})
+                         "csrf_token": who.csrf_token,
+                         "failed_sign_ins": troubles.get("failed_sign_ins", 0),
+                         "locked_from": sorted(troubles.get("locked_from", []))})
 
 
 class Login(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_BODY
     name: str = Field(max_length=64)
     password: str = Field(max_length=1024)
 
@@ -227,7 +236,7 @@ def login(request: Request, body: Login, who: Caller) -> JSONResponse:
     """Log in with a password: a server-side session in an HttpOnly, SameSite=Strict
     cookie; its CSRF token (in the answer) must come back with every write."""
     store = store_of(request)
-    address = request.client.host if request.client else None
+    address = client_address(request)
     outcome = accounts.sign_in(store, body.name, body.password, address)
     if outcome.account is None:
         if outcome.refused == "bad_credentials":
@@ -358,7 +367,7 @@ def board(request: Request, who: Caller, producer: Id = None, product: Id = None
 # --- plans -------------------------------------------------------------------------------
 
 class AllocateBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_BODY
     budget: float
     max_producer_share: float | None = Field(None, ge=0, le=1)
     max_region_share: float | None = Field(None, ge=0, le=1)
@@ -436,7 +445,7 @@ def diff_plans(request: Request, who: Caller, name: str, other: str) -> JSONResp
 # --- resilience and repairs ---------------------------------------------------------------
 
 class SimulateBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_BODY
     months: int = Field(12, ge=1, le=120)
     scenarios: int = Field(10_000, ge=2, le=1_000_000)
     seed: int = Field(0, ge=0, le=2**63 - 1)
@@ -487,7 +496,8 @@ def duplicate(request: Request, who: Caller, candidates: Annotated[UploadFile, F
 @api("POST", "/repairs/plan", "resilience.run")
 def repairs_plan(request: Request, who: Caller, backlog: Annotated[UploadFile, File()],
                  repair_points: Annotated[UploadFile, File()],
-                 as_of: Annotated[dt.date | None, Form()] = None) -> JSONResponse:
+                 as_of: Annotated[dt.date | None, BeforeValidator(iso_day), Form()] = None,
+                 ) -> JSONResponse:
     """Repair assignments at home, against sending everything abroad."""
     return answer(request, lambda: repairs_svc.repairs_plan(
         store_of(request), backlog.file, repair_points.file, as_of,  # type: ignore[arg-type]
@@ -542,7 +552,7 @@ def audit_verify(request: Request, who: Caller, deep: bool = False,
 # --- accounts (admin) ----------------------------------------------------------------------
 
 class NewUser(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_BODY
     name: str = Field(max_length=64)
     role: Literal["admin", "analyst", "procurement", "engineer", "producer", "auditor"]
     producer_id: str | None = Field(None, max_length=200)
@@ -564,7 +574,7 @@ def add_user(request: Request, who: Caller, body: NewUser) -> JSONResponse:
 
 
 class TokenBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_BODY
     expires_days: int | None = Field(90, ge=1, le=accounts.MAX_TOKEN_DAYS)
 
 
@@ -592,7 +602,7 @@ def revoke_tokens(request: Request, who: Caller, name: str) -> JSONResponse:
 
 
 class Unlock(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_BODY
     name: str | None = Field(None, max_length=64)
     address: str | None = Field(None, max_length=64)
 
@@ -669,7 +679,7 @@ def _use_model() -> type[BaseModel]:
         kind = str | int | None if f.kind in ("int", "number") else str | None
         fields[f.name] = (kind, Field(... if f.required else None,
                                       max_length=10_000 if kind is str | None else None))
-    return create_model("UseRecord", __config__=ConfigDict(extra="forbid"), **fields)
+    return create_model("UseRecord", __config__=STRICT_BODY, **fields)
 
 
 UseRecord = _use_model()

@@ -21,9 +21,9 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
-from kuznia.errors import NotFoundError, UsageError
+from kuznia.errors import ConflictError, NotFoundError, UsageError
 from kuznia.services import audit
 from kuznia.services.results import Tabular
 from kuznia.services.store import Store
@@ -139,16 +139,21 @@ def add_user(store: Store, name: str, role: str, *, actor: str,
     if (role == "producer") != (producer is not None):
         raise UsageError("{producer} is required for the producer role, and only for it",
                          params=("producer",))
-    if password is not None and len(password) < MIN_PASSWORD:
-        raise UsageError(f"the password must have at least {MIN_PASSWORD} characters")
+    if password is not None and len(password.strip()) < MIN_PASSWORD:
+        raise UsageError(f"the password must have at least {MIN_PASSWORD} characters, not "
+                         "counting spaces at its ends")
     hashed = PasswordHasher().hash(password) if password is not None else None
     with store.write() as conn:
         if producer is not None and conn.execute(
                 select(producers.c.producer_id).where(producers.c.producer_id == producer)
         ).first() is None:
             raise NotFoundError(f"no producer {producer!r}; import producers first")
-        if conn.execute(select(users.c.name).where(users.c.name == name)).first():
-            raise UsageError(f"an account named {name!r} exists already")
+        taken = conn.execute(select(users.c.name).where(  # names are ASCII: lower() is
+            func.lower(users.c.name) == name.lower())).first()  # the same on both stores
+        if taken:
+            also = "" if taken.name == name else f" as {taken.name!r} (names that differ " \
+                "only in case cannot both exist)"
+            raise UsageError(f"an account named {name!r} exists already{also}")
         event_id = audit.next_event_id(conn)
         conn.execute(users.insert(), {"name": name, "role": role, "producer_id": producer,
                                       "password_hash": hashed, "disabled": False,
@@ -191,10 +196,18 @@ def disable_user(store: Store, name: str, *, actor: str) -> int:
     """Disable an account: its tokens, password and browser sessions stop working (the
     sessions are ended); nothing else is deleted."""
     with store.write() as conn:
-        _user(conn, name)
+        user = _user(conn, name)
+        if user.role == "admin" and not user.disabled and _enabled_admins(conn) <= 1:
+            raise ConflictError(f"{name!r} is the last enabled admin: add another admin "
+                                "first, or no one could manage the accounts again")
         conn.execute(update(users).where(users.c.name == name).values(disabled=True))
         conn.execute(sessions.delete().where(sessions.c.user_name == name))
         return _audited(conn, actor, "user_disabled", {"name": name})
+
+
+def _enabled_admins(conn: Connection) -> int:
+    return len(conn.execute(select(users.c.name).where(
+        (users.c.role == "admin") & users.c.disabled.is_(False))).all())
 
 
 def revoke_tokens(store: Store, name: str, *, actor: str) -> int:
@@ -282,6 +295,7 @@ def list_users(store: Store) -> UserList:
             .order_by(users.c.name))]
         toks = conn.execute(select(api_tokens.c.user_name, api_tokens.c.expires_at)
                             .where(api_tokens.c.revoked_at.is_(None))).all()
+        troubles = sign_in_troubles(conn)
     live: dict[str, int] = {}
     for t in toks:
         if t.expires_at is None or t.expires_at > now:
@@ -289,6 +303,9 @@ def list_users(store: Store) -> UserList:
     for r in rows:
         r["disabled"], r["password"] = bool(r["disabled"]), bool(r["password"])
         r["live_tokens"] = live.get(r["name"], 0)
+        t = troubles.get(r["name"], {})
+        r["failed_sign_ins"] = t.get("failed_sign_ins", 0)
+        r["locked_from"] = sorted(t.get("locked_from", []))
     return UserList(rows)
 
 
@@ -320,8 +337,15 @@ def delay_after(failures: int) -> int:
     return min(MAX_DELAY_SECONDS, 2 ** (failures - DELAY_FROM))
 
 
+def _pair_key(name: str, address: str | None) -> str:
+    return f"user:{name} addr:{(address or '-')[:50]}"  # within the key's 128 characters
+
+
 def _keys(name: str, address: str | None) -> list[str]:
-    return [f"user:{name}"] + ([f"addr:{address}"] if address else [])
+    """What failures are counted against: the account from this address, and the address
+    whatever the account. Never the account alone: whoever knows a name could then lock
+    its owner out from everywhere."""
+    return [_pair_key(name, address)] + ([f"addr:{address}"] if address else [])
 
 
 def sign_in(store: Store, name: str, password: str, address: str | None = None,
@@ -359,18 +383,40 @@ def sign_in(store: Store, name: str, password: str, address: str | None = None,
         return SignIn(None, "bad_credentials")
 
 
+def sign_in_troubles(conn: Connection, name: str | None = None
+                     ) -> dict[str, dict[str, Any]]:
+    """Per account name, the failed sign-ins counted against it from each address since
+    its last success there, and the addresses it is locked from: what its owner (``/me``)
+    and an admin (the accounts page, ``users list``) are told. ``name``: that one only."""
+    out: dict[str, dict[str, Any]] = {}
+    prefix = "user:" if name is None else f"user:{name} addr:"
+    for key, failures, locked in conn.execute(select(
+            login_attempts.c.key, login_attempts.c.failures, login_attempts.c.locked).where(
+            login_attempts.c.key.startswith(prefix, autoescape=True))):
+        owner, _, address = key.removeprefix("user:").rpartition(" addr:")
+        e = out.setdefault(owner, {"failed_sign_ins": 0, "locked_from": []})
+        e["failed_sign_ins"] += failures
+        if locked:
+            e["locked_from"].append(address)
+    return out
+
+
 def lift_lock(store: Store, *, actor: str, name: str | None = None,
               address: str | None = None) -> int:
     """Lift the lock (and the count) of an account or a client address; audited."""
     if (name is None) == (address is None):
         raise UsageError("give {name} or {address}, one of them", params=("name", "address"))
-    key = f"user:{name}" if name is not None else f"addr:{address}"
+    k = login_attempts.c.key
+    if name is not None:  # the account from every address
+        which = k.startswith(f"user:{name} addr:", autoescape=True)
+    else:  # the address, for every account
+        which = (k == f"addr:{address}") | (
+            k.startswith("user:") & k.endswith(f" addr:{address}", autoescape=True))
     with store.write() as conn:
         if name is not None:
             _user(conn, name)
-        found = conn.execute(select(login_attempts.c.key).where(login_attempts.c.key == key)
-                             ).first()
-        if found is None:
-            raise NotFoundError(f"no failed sign-ins recorded for {key.split(':', 1)[1]!r}")
-        conn.execute(login_attempts.delete().where(login_attempts.c.key == key))
-        return _audited(conn, actor, "lock_lifted", {"key": key})
+        keys = sorted(r.key for r in conn.execute(select(k).where(which)))
+        if not keys:
+            raise NotFoundError(f"no failed sign-ins recorded for {name or address!r}")
+        conn.execute(login_attempts.delete().where(k.in_(keys)))
+        return _audited(conn, actor, "lock_lifted", {"key": keys[0], "keys": keys})

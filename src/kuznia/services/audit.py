@@ -125,7 +125,7 @@ def find_events(conn: Connection, *, actor: str | None = None, table: str | None
         q = q.where(c.table_name == table)
     if date_from:
         q = q.where(c.at >= date_from.isoformat())
-    if date_to:
+    if date_to and date_to < dt.date.max:  # the last day there is leaves the end open
         q = q.where(c.at < (date_to + dt.timedelta(days=1)).isoformat())
     if before is not None:
         q = q.where(c.event_id < before)

@@ -66,6 +66,8 @@ def load(path: str | Path | None) -> dict[str, dict[str, float | int]]:
     import tomllib
 
     p = Path(path)
+    if p.exists() and not p.is_file() and not p.is_dir():  # a pipe would block the reading
+        raise UsageError(f"{{config}} {p} is not a regular file", params=("config",))
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:

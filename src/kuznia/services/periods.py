@@ -43,11 +43,17 @@ def whole_months(date_from: dt.date | None, date_to: dt.date | None
     (['2026-02-01', '2026-03-31'], [('2026-01-10', '2026-01-31'), ('2026-04-01', '2026-04-05')])
     >>> whole_months(dt.date(2026, 2, 10), dt.date(2026, 3, 20))
     (None, [(datetime.date(2026, 2, 10), datetime.date(2026, 3, 20))])
+    >>> whole_months(None, dt.date.max)  # the last day there is ends a month, openly
+    ((None, datetime.date(9999, 12, 31)), [])
     """
     start, end = date_from, date_to  # rounded in to month boundaries
     if start is not None and start.day != 1:
+        if (start.year, start.month) == (dt.date.max.year, dt.date.max.month):
+            return None, [(date_from, date_to)]  # no month begins after it
         start = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-    if end is not None and (end + dt.timedelta(days=1)).day != 1:
+    if end is not None and end != dt.date.max and (end + dt.timedelta(days=1)).day != 1:
+        if (end.year, end.month) == (dt.date.min.year, dt.date.min.month):
+            return None, [(date_from, date_to)]  # no month ends before it
         end = end.replace(day=1) - dt.timedelta(days=1)
     if start is not None and end is not None and start > end:
         return None, [(date_from, date_to)]

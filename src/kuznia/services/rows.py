@@ -160,3 +160,5 @@ class UserRow(TypedDict):
     created_at: str
     password: bool
     live_tokens: int
+    failed_sign_ins: int  # wrong passwords given for it since the last success, any address
+    locked_from: list[str]  # addresses its sign-in is locked from (not others)

@@ -65,6 +65,8 @@ def _month_range(month: str) -> tuple[dt.date, dt.date]:
         start = dt.date.fromisoformat(month + "-01")
     except ValueError as exc:
         raise UsageError(f"{{month}} takes YYYY-MM, not {month!r}", params=("month",)) from exc
+    if (start.year, start.month) == (dt.date.max.year, dt.date.max.month):
+        return start, dt.date.max
     end = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
     return start, end - dt.timedelta(days=1)
 

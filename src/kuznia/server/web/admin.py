@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from kuznia.server.addresses import client_address
 from kuznia.server.auth import SESSION_COOKIE, Caller
 from kuznia.server.routes import store_of
 from kuznia.server.web.base import page, render, start_page
@@ -39,7 +40,7 @@ def login(request: Request, who: Caller, name: Name,
           password: Annotated[str, Form(max_length=1024)],
           next: Annotated[str, Form(max_length=2000)] = "") -> Response:
     store = store_of(request)
-    address = request.client.host if request.client else None
+    address = client_address(request)
     outcome = accounts.sign_in(store, name, password, address)
     if outcome.account is None:
         error = ("Wrong name or password." if outcome.refused == "bad_credentials" else

@@ -5,7 +5,6 @@ of that route finds it made."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -18,6 +17,7 @@ from kuznia.analytics.board import AGING_DAYS, MONEY_WEIGHT
 from kuznia.errors import NotFoundError
 from kuznia.server.auth import Caller
 from kuznia.server.routes import _render, kept_body, store_of
+from kuznia.server.types import Day
 from kuznia.server.web.base import may, page, render, start_page
 from kuznia.services import board as board_svc
 from kuznia.services import costs, deliveries, records
@@ -26,7 +26,6 @@ from kuznia.services import growth as growth_svc
 from kuznia.services import headline as headline_svc
 
 Id = Annotated[str | None, Query(max_length=200)]
-Day = Annotated[dt.date | None, Query()]
 Cursor = Annotated[str | None, Query(max_length=400)]
 API = "/api/v1"
 
