@@ -312,7 +312,8 @@ def test_a_price_flag_lists_its_peers_and_the_line_it_crossed(
     assert peers <= {f"CP{i}" for i in range(6)} | {"C003"}
     for p in got["peers"]:
         assert abs((dt.date.fromisoformat(p["signed_on"]) - dt.date(2026, 1, 25)).days) <= window
-    assert got["threshold"] == flag["threshold"] < 60000
+    assert got["threshold"] == flag["reference"]["line"]
+    assert flag["reference"]["median"] < got["threshold"] < 60000  # the flagged price is above it
     assert all(p["unit_price_ws"] < got["threshold"] for p in got["peers"])
     assert flag_evidence.price_evidence(rich.store, {**flag, "code": "late_delivery"},
                                         cfg) is None

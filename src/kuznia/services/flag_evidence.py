@@ -49,9 +49,10 @@ def price_evidence(store: Store, flag: dict[str, Any], config: dict[str, dict[st
     ref = flag.get("reference") or {}
     threshold, words = None, ""
     if flag["code"] == "price_outlier":
-        threshold = flag["threshold"]
-        words = (f"Q3 + {config['price']['fence_iqr']:g} × IQR of the peers: above it a "
-                 "price stands out")
+        threshold = ref.get("line")
+        words = ("above this line a price stands out from its peers beyond chance (their "
+                 "median and robust spread, allowing for every contract tested) and is "
+                 f"at least {config['price']['min_ratio']:g} times their median")
     elif flag["code"] == "resale_markup" and ref.get("median") is not None:
         threshold = float(flag["threshold"]) * float(ref["median"])
         words = f"{flag['threshold']:g} × the makers' median: a trader's price above it"

@@ -99,6 +99,20 @@ def flag_key(flag: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _price_line(log_median_level: float, check: Any, i: int, peers: int, bar: float,
+                floor: float) -> float | None:
+    """The unit price above which contract ``i`` would be flagged a price outlier: where
+    its t on the peers' robust spread reaches the family-wise bar (``analytics.oversight.
+    price_outliers``), and at least ``min_ratio`` times the peers' median."""
+    from scipy.special import stdtrit
+
+    if not check.tested[i] or not np.isfinite(check.sigma[i]) or check.df[i] < 1:
+        return None
+    z_bar = -float(stdtrit(float(check.df[i]), bar))
+    scale = float(check.sigma[i]) * float(np.sqrt(1.0 + np.pi / (2.0 * max(peers, 1))))
+    return float(max(log_median_level * np.exp(z_bar * scale), floor))
+
+
 def _flag(code: str, text: str, *, value: float | int | None, threshold: Any,
           reference: dict[str, Any], command: str, api: str, severity: str | None = None,
           **records: Any) -> dict[str, Any]:
@@ -364,7 +378,9 @@ def _prices(data: _Data, cfg: dict[str, Any], judged: _Period) -> list[dict[str,
                "window_days": pc["window_days"], "log_median": level,
                "noise": float(np.expm1(check.sigma[i])) if check.tested[i] else None,
                "z": float(check.z[i]) if check.tested[i] else None, "p": float(check.p[i]),
-               "p_bar": bar, "tested": tested}
+               "p_bar": bar, "tested": tested,
+               "line": _price_line(level, check, i, int(peers.count[i]), bar,
+                                   pc["min_ratio"] * peers.median[i])}
         if (check.tested[i] and check.p[i] < bar
                 and price[i] >= pc["min_ratio"] * peers.median[i]):
             out.append(_flag(
