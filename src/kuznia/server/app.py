@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kuznia import __version__
 from kuznia.errors import InputError, KuzniaError
 from kuznia.server.cache import AnswerCache
-from kuznia.services import jobs
+from kuznia.services import jobs, sessions
 from kuznia.services.results import json_safe
 from kuznia.services.store import Store
 
@@ -221,10 +221,12 @@ def _docs_page() -> str:
 
 def create_app(store: Store, *, data_dir: str | Path | None = None,
                https_only: bool = False, close_store: bool = False,
-               oversight_config: dict[str, dict[str, Any]] | None = None) -> FastAPI:
+               oversight_config: dict[str, dict[str, Any]] | None = None,
+               clock: sessions.Clock | None = None) -> FastAPI:
     """The application serving ``store``; ``data_dir`` keeps uploads and quarantine files
     (shared by the worker processes of one machine); ``oversight_config`` the red flags'
-    thresholds for every caller (``oversight_config.load``; default: the built-in ones)."""
+    thresholds for every caller (``oversight_config.load``; default: the built-in ones);
+    ``clock`` the sessions' notion of now (tests move it forward instead of waiting)."""
     from kuznia.server import routes
     from kuznia.services import oversight_config as flags_config
 
@@ -279,6 +281,7 @@ def create_app(store: Store, *, data_dir: str | Path | None = None,
     app.state.https_only = https_only
     app.state.oversight_config = oversight_config or flags_config.load(None)
     app.state.answers = AnswerCache()
+    app.state.clock = clock or sessions.system_clock
     app.state.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kuznia-job")
 
     from kuznia.server import web

@@ -24,7 +24,7 @@ from kuznia import __version__
 from kuznia.errors import ConflictError, InputError, NotFoundError
 from kuznia.ingest.tables import SPECS
 from kuznia.server import imports as uploads
-from kuznia.server.auth import SESSION_COOKIE, Allow, Caller
+from kuznia.server.auth import SESSION_COOKIE, Allow, Caller, same_origin
 from kuznia.server.cache import AnswerCache
 from kuznia.services import (
     access,
@@ -202,9 +202,11 @@ class Login(BaseModel):
 def login(request: Request, body: Login, who: Caller) -> JSONResponse:
     """Log in with a password: a server-side session in an HttpOnly, SameSite=Strict
     cookie; its CSRF token (in the answer) must come back with every write."""
+    same_origin(request)
     store = store_of(request)
     address = request.client.host if request.client else None
-    outcome = accounts.sign_in(store, body.name, body.password, address)
+    now = request.app.state.clock()
+    outcome = accounts.sign_in(store, body.name, body.password, address, now=now)
     if outcome.account is None:
         if outcome.refused == "bad_credentials":
             raise access.UnauthorizedError("wrong name or password")
@@ -213,7 +215,7 @@ def login(request: Request, body: Login, who: Caller) -> JSONResponse:
             if outcome.refused == "locked" else f"wait {outcome.retry_after} s"))
         err.retry_after = outcome.retry_after or None
         raise err
-    value, session = sessions.open_session(store, outcome.account)
+    value, session = sessions.open_session(store, outcome.account, now=now)
     response = JSONResponse({"name": session.account.name, "role": session.account.role,
                              "producer_id": session.account.producer_id, "via": "session",
                              "csrf_token": session.csrf_token})

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, update
 
 from kuznia.errors import NotFoundError, UsageError
-from kuznia.services import audit
+from kuznia.services import audit, sign_in_rows
 from kuznia.services.results import Tabular
 from kuznia.services.store import Store
 from kuznia.store.schema import api_tokens, login_attempts, producers, sessions, users
@@ -140,8 +140,12 @@ def disable_user(store: Store, name: str, *, actor: str) -> int:
     with store.write() as conn:
         _user(conn, name)
         conn.execute(update(users).where(users.c.name == name).values(disabled=True))
+        event_id = _audited(conn, actor, "user_disabled", {"name": name})
+    # its sessions refuse it from now on (they are found with the account disabled);
+    # ended here as well, off the write path (services/sign_in_rows.py)
+    with sign_in_rows.bookkeeping(store) as conn:
         conn.execute(sessions.delete().where(sessions.c.user_name == name))
-        return _audited(conn, actor, "user_disabled", {"name": name})
+    return event_id
 
 
 def revoke_tokens(store: Store, name: str, *, actor: str) -> int:
@@ -186,11 +190,16 @@ def authenticate_token(conn: Connection, token: str) -> Account | None:
 
 
 def check_password(conn: Connection, name: str, password: str) -> Account | None:
-    """The account, if ``password`` is its password and it is enabled; else None."""
+    """The account, if ``password`` is its password and it is enabled; else None. The
+    connection is used for one read; the (slow) hash is checked after it."""
+    row = conn.execute(select(users).where(users.c.name == name)).first()
+    return _verify(row, password)
+
+
+def _verify(row: Any, password: str) -> Account | None:
     from argon2 import PasswordHasher
     from argon2.exceptions import InvalidHashError, VerificationError
 
-    row = conn.execute(select(users).where(users.c.name == name)).first()
     if row is None or row.disabled or row.password_hash is None:
         PasswordHasher().hash("x" * MIN_PASSWORD)  # the same time whether or not it exists
         return None
@@ -263,25 +272,36 @@ def _keys(name: str, address: str | None) -> list[str]:
 def sign_in(store: Store, name: str, password: str, address: str | None = None,
             now: dt.datetime | None = None) -> SignIn:
     """Check a password, unless the account or the address must wait or is locked. Every
-    failure is counted (and logged, never with the password); a success clears both."""
+    failure is counted (and logged, never with the password); a success clears both.
+
+    Nothing here waits for an import: the account is read (no write lock), the password
+    hash checked with no transaction open (argon2 is slow on purpose), and the counts
+    written in short transactions of their own, off the data's write path
+    (``sign_in_rows``)."""
     now = now or _now()
-    with store.write() as conn:
+    keys = _keys(name, address)
+    with sign_in_rows.read(store) as conn:
         rows = {r.key: r for r in conn.execute(
-            select(login_attempts).where(login_attempts.c.key.in_(_keys(name, address))))}
-        for r in rows.values():
-            if r.locked:
-                log.warning("sign-in refused, locked: %s", r.key)
-                return SignIn(None, "locked")
-            wait = delay_after(r.failures) - (now - dt.datetime.fromisoformat(
-                r.last_failed_at)).total_seconds()
-            if wait > 0:
-                return SignIn(None, "wait", int(wait) + 1)
-        account = check_password(conn, name, password)
+            select(login_attempts).where(login_attempts.c.key.in_(keys)))}
+    for r in rows.values():
+        if r.locked:
+            log.warning("sign-in refused, locked: %s", r.key)
+            return SignIn(None, "locked")
+        wait = delay_after(r.failures) - (now - dt.datetime.fromisoformat(
+            r.last_failed_at)).total_seconds()
+        if wait > 0:
+            return SignIn(None, "wait", int(wait) + 1)
+    with store.read() as conn:
+        user = conn.execute(select(users).where(users.c.name == name)).first()
+    account = _verify(user, password)
+    with sign_in_rows.bookkeeping(store) as conn:
         if account is not None:
-            conn.execute(login_attempts.delete().where(
-                login_attempts.c.key.in_(_keys(name, address))))
+            conn.execute(login_attempts.delete().where(login_attempts.c.key.in_(keys)))
             return SignIn(account)
-        for key in _keys(name, address):
+        # counted from the rows as they are now (another attempt may have counted since)
+        rows = {r.key: r for r in conn.execute(
+            select(login_attempts).where(login_attempts.c.key.in_(keys)).with_for_update())}
+        for key in keys:
             failures = (rows[key].failures if key in rows else 0) + 1
             values = {"failures": failures, "last_failed_at": _stamp(now),
                       "locked": failures >= LOCK_AFTER}
@@ -301,12 +321,15 @@ def lift_lock(store: Store, *, actor: str, name: str | None = None,
     if (name is None) == (address is None):
         raise UsageError("give {name} or {address}, one of them", params=("name", "address"))
     key = f"user:{name}" if name is not None else f"addr:{address}"
+    with sign_in_rows.read(store) as conn:
+        found = conn.execute(select(login_attempts.c.key).where(login_attempts.c.key == key)
+                             ).first()
     with store.write() as conn:
         if name is not None:
             _user(conn, name)
-        found = conn.execute(select(login_attempts.c.key).where(login_attempts.c.key == key)
-                             ).first()
         if found is None:
             raise NotFoundError(f"no failed sign-ins recorded for {key.split(':', 1)[1]!r}")
+        event_id = _audited(conn, actor, "lock_lifted", {"key": key})
+    with sign_in_rows.bookkeeping(store) as conn:
         conn.execute(login_attempts.delete().where(login_attempts.c.key == key))
-        return _audited(conn, actor, "lock_lifted", {"key": key})
+    return event_id
