@@ -82,7 +82,7 @@ class SecurityHeaders:
         except Exception as exc:  # a 500 carries the headers too, and no traceback
             if started:
                 raise
-            await internal_problem(exc, Request(scope))(scope, receive, with_headers)
+            await internal_response(exc, Request(scope))(scope, receive, with_headers)
 
 
 MAX_JSON = 1 << 20  # a JSON body larger than this is refused (uploads are multipart)
@@ -209,6 +209,23 @@ def internal_problem(exc: BaseException, request: Request | None = None) -> JSON
                    error_id=error_id)
 
 
+def internal_response(exc: BaseException, request: Request) -> Response:
+    """A 500: problem details for the API; for a browser, a page with its navigation
+    and a way back, naming the id the log has the traceback under."""
+    response = internal_problem(exc, request)
+    if not is_page(request):
+        return response
+    import json
+
+    from kuznia.server import web
+
+    try:
+        return web.render_error(request, 500, json.loads(response.body)["detail"])
+    except Exception:  # noqa: BLE001 - the page itself failed: the plain answer then
+        log.exception("the error page could not be rendered")
+        return response
+
+
 def _docs_page() -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Kuznia API {__version__}</title>
@@ -322,12 +339,7 @@ def create_app(store: Store, *, data_dir: str | Path | None = None,
 
     @app.exception_handler(Exception)
     async def on_internal(request: Request, exc: Exception) -> Response:
-        response = internal_problem(exc, request)
-        if is_page(request):
-            import json
-
-            return web.render_error(request, 500, json.loads(response.body)["detail"])
-        return response
+        return internal_response(exc, request)
 
     app.include_router(routes.router)
     app.include_router(web.pages)

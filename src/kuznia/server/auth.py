@@ -98,9 +98,9 @@ class Allow:
         if caller.account is None:
             raise UnauthorizedError("this needs an API token (Authorization: Bearer TOKEN) "
                                     "or a session (log in)")
+        request.state.caller = caller  # a refusal's page still shows the caller's menu
         if not allowed(caller.account.role, self.action):
             raise ForbiddenError(f"the {caller.account.role} role may not do this")
-        request.state.caller = caller
         return caller
 
 

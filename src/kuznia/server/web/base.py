@@ -117,8 +117,21 @@ def render_error(request: Request, status: int, detail: str,
         return RedirectResponse(target, status_code=303)
     template = "_error.html" if is_htmx(request) else "error.html"
     who = getattr(request.state, "caller", None)
+    if who is None:  # refused before any route ran (no such page): still the caller's menu
+        try:
+            who = identify(request, public=True)
+        except Exception:  # noqa: BLE001 - an error page shows even when this fails
+            who = None
+    home = start_page(who) if who is not None and who.account is not None else "/login"
     return render(request, who, template, status=status, status_code=status,
-                  detail=detail, problems=problems or [], title=f"Error {status}")
+                  detail=detail, problems=problems or [], title=ERROR_TITLES.get(
+                      status, f"Error {status}"), home=home)
+
+
+ERROR_TITLES = {400: "Something in the request is wrong", 403: "Not open to your role",
+                404: "Not found", 409: "Busy or in conflict", 413: "Too large",
+                422: "The file has problems", 429: "Too many attempts",
+                500: "Something went wrong on the server"}
 
 
 def anyone(request: Request) -> Caller:
