@@ -259,12 +259,18 @@ def cost_per_effect(request: Request, who: Caller, by: By = "product",
         product=product, category=category))
 
 
+Condition = Annotated[str | None, Query(
+    max_length=400, description="key=value: uses whose conditions hold it (key=- for "
+    "none); several joined by ';'.")]
+
+
 @api("GET", "/uses", "figures.read")
 def uses(request: Request, who: Caller, product: Id = None, producer: Id = None,
          version: Id = None, operator: Id = None, failure_mode: Id = None, lot: Id = None,
          month: Annotated[str | None, Query(max_length=7)] = None, category: Id = None,
          date_from: Day = None,
-         date_to: Day = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+         date_to: Day = None, condition: Condition = None,
+         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
          cursor: Annotated[str | None, Query(max_length=400)] = None,
          total: bool = False) -> JSONResponse:
     """The uses behind a figure, oldest first, a page at a time (``next_cursor``);
@@ -272,8 +278,8 @@ def uses(request: Request, who: Caller, product: Id = None, producer: Id = None,
     return kept_answer(request, lambda: trace.list_uses(
         store_of(request), product=product, producer=producer, version=version,
         operator=operator, failure_mode=failure_mode, lot=lot, month=month,
-        category=category, date_from=date_from,
-        date_to=date_to, limit=limit, cursor=cursor, with_total=total, scope=who.scope))
+        category=category, date_from=date_from, date_to=date_to, condition=condition,
+        limit=limit, cursor=cursor, with_total=total, scope=who.scope))
 
 
 @api("GET", "/failures", "figures.read")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, func, select, tuple_
+from sqlalchemy import Connection, func, literal, select, tuple_
 
 from kuznia.errors import UsageError
 from kuznia.outputs import id_file_name, neutralise_frame
@@ -44,7 +44,8 @@ class UseList(Tabular):
 TRACE_OPTIONS = {"product": "--product", "category": "--category",
                  "producer": "--producer", "version": "--version",
                  "operator": "--operator", "failure_mode": "--failure-mode",
-                 "lot": "--lot", "month": "--month", "date_from": "--from", "date_to": "--to"}
+                 "lot": "--lot", "month": "--month", "date_from": "--from", "date_to": "--to",
+                 "condition": "--condition"}
 
 
 def uses_command(filters: dict[str, str]) -> str:
@@ -93,12 +94,16 @@ def list_uses(
     category: str | None = None,
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
+    condition: str | None = None,
     limit: int | None = 1000,
     cursor: str | None = None,
     with_total: bool = True,
     scope: Scope = EVERYTHING,
 ) -> UseList:
     """Uses matching every filter given, oldest first, with what each one cost.
+
+    ``condition``: ``key=value`` (``key=-``: no value for ``key``), several joined by
+    ``;``, all of which a use's conditions must hold (``condition_filter``).
 
     ``cursor`` continues after the last use of a page (its ``next_cursor``). Within a
     producer's ``scope`` only its own uses, with no operator, and no price that comes
@@ -134,6 +139,9 @@ def list_uses(
     if date_to:
         filters["date_to"] = str(date_to)
         conds.append(src.c.used_on <= date_to)
+    if condition is not None:
+        filters["condition"] = condition
+        conds += condition_filter(condition)
     if scope.producer_id is not None:
         conds.append(src.c.producer_id == scope.producer_id)
     page_conds = list(conds)
@@ -147,7 +155,8 @@ def list_uses(
     if month:
         m_lo, m_hi = _month_range(month)
         lo, hi = max(lo or m_lo, m_lo), min(hi or m_hi, m_hi)
-    kept = operator is None and failure_mode is None  # the cube knows these filters
+    # the cube knows these filters
+    kept = operator is None and failure_mode is None and condition is None
     with store.read() as conn:
         total = None
         if with_total and kept:
@@ -177,6 +186,50 @@ def list_uses(
             r["unit_price"] = r["cost"] = None
             r["price_basis"] = "withheld"
     return UseList(rows, None if total is None else int(total), filters, nxt)
+
+
+def parse_condition(condition: str) -> list[tuple[str, str]]:
+    """``key=value;key=value`` as pairs, each stripped (as the kept failure counts read a
+    use's conditions); a usage error names the parameter otherwise.
+
+    >>> parse_condition("ew=high; night=-")
+    [('ew', 'high'), ('night', '-')]
+    """
+    pairs = []
+    for part in condition.split(";"):
+        key, eq, value = (x.strip() for x in part.strip().partition("="))
+        if not part.strip():
+            continue
+        if not eq or not key:
+            raise UsageError(f"{{condition}} takes key=value (several joined by ';'; "
+                             f"key=- for uses without that key), not {condition!r}",
+                             params=("condition",))
+        pairs.append((key, value))
+    if not pairs:
+        raise UsageError("{condition} takes key=value, not an empty text",
+                         params=("condition",))
+    return pairs
+
+
+def condition_filter(condition: str) -> list[Any]:
+    """SQL conditions on ``uses.conditions`` (``key=value;key=value`` as written) for
+    ``condition``: the pair among the use's pairs, a space on either side of a ``;``
+    ignored, as the Pareto's grouping by ``condition:KEY`` reads them (``key=-``: no pair
+    with that key, the Pareto's "(none)")."""
+    # ';' + the pairs + ';', so that every pair is ';key=value;' whatever its place
+    pairs = literal(";").concat(func.replace(func.replace(
+        func.trim(func.coalesce(uses.c.conditions, "")), "; ", ";"), " ;", ";")).concat(";")
+
+    def like(text: str) -> str:  # '/' escapes (a backslash reads differently per store)
+        return "%;" + text.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+
+    out = []
+    for key, value in parse_condition(condition):
+        if value == NOT_GIVEN:
+            out.append(~pairs.like(like(f"{key}="), escape="/"))
+        else:
+            out.append(pairs.like(like(f"{key}={value};"), escape="/"))
+    return out
 
 
 RESTRICT = 500  # up to this many lots and products, price tables are read for them only

@@ -1,7 +1,9 @@
 // Kuznia's pages: draws each <canvas data-chart="KIND" data-src="API URL"> from the API's
 // JSON with Chart.js (a figure's table beside it holds the same numbers and the links to
 // the records). data-href="/path/{key}" makes a click on a bar open that page, with
-// data-extra naming the row's key. No inline script anywhere: the CSP forbids it.
+// data-extra naming the row's key. No inline script anywhere: the CSP forbids it. A chart
+// whose figures come with the page (a simulation's result, swapped in by htmx, which drops
+// every script element) carries them as JSON in data-figures.
 "use strict";
 (function () {
   const COLORS = ["#1f5fa8", "#b34700", "#2e7d32", "#6a1b9a", "#8d6e00", "#00838f", "#ad1457", "#4e342e"];
@@ -56,18 +58,43 @@
         options: { scales: { x: { stacked: true }, y: { stacked: true } }, onClick: function (ev, els) { if (els.length) go(canvas, rows[els[0].index].product_id); } }
       };
     },
+    // failures per mode, most first, with the cumulative share; grouped (by version or a
+    // condition's value), each mode's bar is stacked by group, as the table beside it
     pareto: function (canvas, data) {
-      const sums = {};
-      data.rows.forEach(function (r) { sums[r.failure_mode] = (sums[r.failure_mode] || 0) + r.failures; });
+      const by = data.by || [];
+      function group(r) {
+        return by.map(function (b) {
+          if (b === "version") return "version " + r.version;
+          const key = b.slice(b.indexOf(":") + 1);
+          return key + " " + r.conditions[key];
+        }).join(", ");
+      }
+      const sums = {}, parts = {}, groupTotals = {};
+      data.rows.forEach(function (r) {
+        sums[r.failure_mode] = (sums[r.failure_mode] || 0) + r.failures;
+        const g = group(r);
+        parts[g] = parts[g] || {};
+        parts[g][r.failure_mode] = (parts[g][r.failure_mode] || 0) + r.failures;
+        groupTotals[g] = (groupTotals[g] || 0) + r.failures;
+      });
       const modes = Object.keys(sums).sort(function (a, b) { return sums[b] - sums[a]; }).slice(0, 15);
       const total = Object.values(sums).reduce(function (a, b) { return a + b; }, 0) || 1;
       let run = 0;
+      let groups = Object.keys(groupTotals).sort(function (a, b) { return groupTotals[b] - groupTotals[a]; });
+      if (groups.length > COLORS.length) {  // the largest groups, the rest as one
+        const rest = groups.slice(COLORS.length - 1);
+        parts["other groups"] = {};
+        rest.forEach(function (g) { modes.forEach(function (m) { parts["other groups"][m] = (parts["other groups"][m] || 0) + (parts[g][m] || 0); }); });
+        groups = groups.slice(0, COLORS.length - 1).concat(["other groups"]);
+      }
+      const bars = by.length
+        ? groups.map(function (g, i) { return { type: "bar", label: g, data: modes.map(function (m) { return parts[g][m] || 0; }), backgroundColor: COLORS[i % COLORS.length], yAxisID: "y", stack: "failures" }; })
+        : [{ type: "bar", label: "failures", data: modes.map(function (m) { return sums[m]; }), backgroundColor: COLORS[1], yAxisID: "y" }];
       return {
-        data: { labels: modes, datasets: [
-          { type: "bar", label: "failures", data: modes.map(function (m) { return sums[m]; }), backgroundColor: COLORS[1], yAxisID: "y" },
-          { type: "line", label: "cumulative share %", data: modes.map(function (m) { run += sums[m]; return 100 * run / total; }), borderColor: COLORS[0], yAxisID: "y1" }
-        ] },
-        options: { scales: { y: { beginAtZero: true }, y1: { position: "right", min: 0, max: 100, grid: { drawOnChartArea: false } } } }
+        data: { labels: modes, datasets: bars.concat([
+          { type: "line", label: "cumulative share %", data: modes.map(function (m) { run += sums[m]; return 100 * run / total; }), borderColor: "#111", yAxisID: "y1" }
+        ]) },
+        options: { scales: { x: { stacked: by.length > 0 }, y: { beginAtZero: true, stacked: by.length > 0, title: { display: true, text: "failures" } }, y1: { position: "right", min: 0, max: 100, grid: { drawOnChartArea: false }, title: { display: true, text: "cumulative share %" } } } }
       };
     },
     growth: function (canvas, data) {
@@ -115,8 +142,8 @@
     if (drawn.has(canvas) || !window.Chart) return;
     drawn.add(canvas);
     const kind = kinds[canvas.dataset.chart];
-    const source = canvas.dataset.island
-      ? Promise.resolve(JSON.parse(document.getElementById(canvas.dataset.island).textContent))
+    const source = canvas.dataset.figures
+      ? Promise.resolve().then(function () { return JSON.parse(canvas.dataset.figures); })
       : get(canvas.dataset.src);
     source.then(function (data) {
       const cfg = kind(canvas, data);

@@ -184,10 +184,12 @@ def uses_page(request: Request, who: Caller, product: Id = None, producer: Id = 
               lot: Id = None,
               month: Annotated[str | None, Query(max_length=7)] = None, category: Id = None,
               date_from: Day = None, date_to: Day = None, cursor: Cursor = None,
-              limit: Annotated[int, Query(ge=1, le=500)] = 50) -> HTMLResponse:
+              limit: Annotated[int, Query(ge=1, le=500)] = 50,
+              condition: Annotated[str | None, Query(max_length=400)] = None) -> HTMLResponse:
     filters = {"product": product, "producer": producer, "version": version,
                "operator": operator, "failure_mode": failure_mode, "lot": lot, "month": month,
-               "category": category, "date_from": date_from, "date_to": date_to}
+               "category": category, "date_from": date_from, "date_to": date_to,
+               "condition": condition}
     result = trace.list_uses(store_of(request), **filters, limit=limit, cursor=cursor,
                              with_total=True, scope=who.scope)
     shown = {k: ("" if v is None else str(v)) for k, v in filters.items()}
