@@ -110,7 +110,10 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
 
 
 def _click_to(page, href: str) -> int:  # type: ignore[no-untyped-def]
-    with page.expect_navigation() as nav:
+    # a first view computes its figures (the board: 15 s on PostgreSQL on a busy
+    # two-core machine); the time is not what this measures (bench/soak_pages.py does)
+    page.set_default_timeout(180_000)
+    with page.expect_navigation(timeout=180_000) as nav:
         page.click(f"header nav a[href='{href}']")
     page.wait_for_load_state("networkidle")
     return nav.value.status
