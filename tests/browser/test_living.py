@@ -17,7 +17,7 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 
 import kuznia
-from browser.test_pages import AXE, BROWSER, PASSWORD, login
+from browser.test_pages import AXE, BROWSER, PASSWORD, SHOTS, login
 from kuznia.demo import DemoSize, generate
 from kuznia.ingest.tables import IMPORT_ORDER
 from kuznia.services import accounts
@@ -109,6 +109,22 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         thread.join(10)
 
 
+def _axe_serious(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """axe-core's serious and critical violations on the page (evaluated by the test, not
+    served: the CSP holds)."""
+    page.evaluate(AXE.read_text())
+    result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+    return [v["id"] for v in result["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    SHOTS.mkdir(exist_ok=True)
+    width = page.viewport_size["width"]
+    page.screenshot(path=str(SHOTS / f"living-{name}-{width}.png"), full_page=True)
+    if width == 375:  # no sideways scroll of the page itself at phone width
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 380, name
+
+
 def _click_to(page, href: str) -> int:  # type: ignore[no-untyped-def]
     # a first view computes its figures (the board: 15 s on PostgreSQL on a busy
     # two-core machine); the time is not what this measures (bench/soak_pages.py does)
@@ -151,22 +167,25 @@ def test_a_simulation_run_from_the_page_draws_its_fan(browser, site: Site) -> No
     assert page.get_attribute("#sim canvas[data-chart=fan]", "data-drawn") == "true"
     assert len(marks) == 4 and all(n == 3 for n in marks), marks  # 3 months, 4 lines
     assert page.locator("#sim figure select option").count() >= 1
+    assert _axe_serious(page) == []
+    _shot(page, "resilience-run")
     assert not page.errors, page.errors
     ctx.close()
 
 
-def test_procurement_plans_saves_opens_and_compares(browser, site: Site) -> None:
-    ctx, page = login(browser, site, "procurement")
+@pytest.mark.parametrize("width", [375, 1280])
+def test_procurement_plans_saves_opens_and_compares(browser, site: Site, width: int) -> None:
+    ctx, page = login(browser, site, "procurement", width)
     _click_to(page, "/planner")
-    for name, budget in (("spring", "300000"), ("summer", "600000")):
+    for name, budget in ((f"spring-{width}", "300000"), (f"summer-{width}", "600000")):
         page.fill("input[name=budget]", budget)
         page.fill("input[name=save]", name)
         page.click("form.plan-form button[type=submit]")
         # the list shows the new plan without a reload
         page.wait_for_selector(f"#saved-plans a[href='/plans/{name}']")
         assert page.locator("#plan-lines tbody tr").count() > 0
-    page.select_option("select[name=a]", "spring")
-    page.select_option("select[name=b]", "summer")
+    page.select_option("select[name=a]", f"spring-{width}")
+    page.select_option("select[name=b]", f"summer-{width}")
     page.click("#saved-plans form button[type=submit]")
     page.wait_for_selector("table.diff-lines")
     totals = page.locator("table.diff-totals tbody tr").all_inner_texts()
@@ -175,14 +194,14 @@ def test_procurement_plans_saves_opens_and_compares(browser, site: Site) -> None
     changes = [int(x) for x in page.eval_on_selector_all(
         "table.diff-lines td[data-change]", "tds => tds.map(t => t.dataset.change)")]
     assert changes and all(c != 0 for c in changes)
-    page.click("a[href='/plans/spring']")
+    assert _axe_serious(page) == []
+    _shot(page, "planner-compare")
+    page.click(f"#h-compare a[href='/plans/spring-{width}']")
     page.wait_for_load_state("networkidle")
-    assert page.inner_text("h1") == "Plan spring"
+    assert page.inner_text("h1") == f"Plan spring-{width}"
     assert page.locator("#plan-lines tbody tr").count() > 0
-    page.evaluate(AXE.read_text())
-    result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
-    assert [v["id"] for v in result["violations"]
-            if v["impact"] in ("serious", "critical")] == []
+    assert _axe_serious(page) == []
+    _shot(page, "plan")
     assert not page.errors, page.errors
     ctx.close()
 
@@ -215,12 +234,15 @@ def test_a_producer_meets_no_refusal_on_any_link_it_is_shown(browser, site: Site
     ctx.close()
 
 
-def test_error_pages_keep_the_menu_and_a_way_back(browser, site: Site) -> None:
-    ctx, page = login(browser, site, "engineer", width=375)
+@pytest.mark.parametrize("width", [375, 1280])
+def test_error_pages_keep_the_menu_and_a_way_back(browser, site: Site, width: int) -> None:
+    ctx, page = login(browser, site, "engineer", width)
     for path, status in (("/accounts", 403), ("/no/such/page", 404)):
         response = page.goto(site.url + path)
         assert response is not None and response.status == status
         assert page.locator("header nav a[href='/field']").count() == 1
+        assert _axe_serious(page) == []
+        _shot(page, f"error-{status}")
         page.click("text=Go to your start page")
         page.wait_for_url("**/field")
     ctx.close()
