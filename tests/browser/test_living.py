@@ -246,3 +246,37 @@ def test_error_pages_keep_the_menu_and_a_way_back(browser, site: Site, width: in
         page.click("text=Go to your start page")
         page.wait_for_url("**/field")
     ctx.close()
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_the_pareto_by_condition_shows_and_follows_the_condition(browser, site: Site,
+                                                                  width: int) -> None:
+    from kuznia.services import failures
+
+    table = failures.failures(site.ws.store, by="condition:ew")
+    product = max(table.rows, key=lambda r: r["failures"])["product_id"]
+    ctx, page = login(browser, site, "analyst", width)
+    page.set_default_timeout(180_000)
+    page.goto(site.url + f"/products/{product}?pareto_by=condition:ew")
+    page.wait_for_function("() => document.querySelector('canvas[data-chart=pareto]')"
+                           ".dataset.drawn")
+    section = page.locator("section[aria-labelledby=h-pareto]")
+    assert section.locator("thead th").nth(1).inner_text() == "Condition “ew”"
+    values = set(section.locator("tbody tr td:nth-child(2)").all_inner_texts())
+    assert values and "" not in values and values <= {"high", "low", "(none)"}
+    groups = page.evaluate("""() => Chart.getChart(document.querySelector(
+        'canvas[data-chart=pareto]')).data.datasets.filter(d => d.type === 'bar')
+        .map(d => d.label)""")
+    assert {g.removeprefix("ew ") for g in groups} == values  # one stack per value
+    assert _axe_serious(page) == []
+    _shot(page, "product-pareto-by-condition")
+    first = section.locator("tbody tr").first
+    value = first.locator("td").nth(1).inner_text()
+    failures_shown = int(first.locator("td").nth(4).inner_text().replace(",", ""))
+    first.locator("td").nth(4).locator("a").click()
+    page.wait_for_load_state("networkidle")
+    assert "condition=ew" in page.url
+    assert f"{failures_shown:,} uses match" in page.inner_text("main")
+    assert page.input_value("input[name=condition]") == (
+        f"ew={'-' if value == '(none)' else value}")
+    ctx.close()
