@@ -101,6 +101,9 @@ def uses(
     date_from: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD.")
                          ] = None,
     date_to: Annotated[str | None, typer.Option("--to", help="Last day, YYYY-MM-DD.")] = None,
+    condition: Annotated[str | None, typer.Option(
+        help="key=value: uses whose conditions hold it ('key=-' for none; several "
+             "joined by ';').")] = None,
     limit: Annotated[int, typer.Option(help="At most this many rows (0: all).")] = 50,
     db: DbOption = None,
     json: JsonOption = False,
@@ -110,7 +113,8 @@ def uses(
         result = ws.uses(product=product, producer=producer, version=version,
                          operator=operator, failure_mode=failure_mode, lot=lot, month=month,
                          category=category, date_from=parse_date(date_from, "--from"),
-                         date_to=parse_date(date_to, "--to"), limit=limit or None)
+                         date_to=parse_date(date_to, "--to"), condition=condition,
+                         limit=limit or None)
     if json:
         print_json(result.to_dict())
         return

@@ -17,7 +17,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kuznia.errors import NotFoundError
 from kuznia.server.auth import Caller
-from kuznia.server.routes import Day, Id, _render, api, kept_answer, kept_body, store_of
+from kuznia.server.routes import (
+    Condition,
+    Day,
+    Id,
+    _render,
+    api,
+    kept_answer,
+    kept_body,
+    store_of,
+)
 from kuznia.services import flag_evidence, oversight, spreadsheets, triage, use_table
 from kuznia.services.results import json_safe
 
@@ -35,7 +44,8 @@ def _use_filters(**given: Any) -> dict[str, Any]:
 def use_summary(request: Request, who: Caller, product: Id = None, producer: Id = None,
                 version: Id = None, operator: Id = None, failure_mode: Id = None,
                 lot: Id = None, month: Month = None, category: Id = None,
-                date_from: Day = None, date_to: Day = None) -> Response:
+                date_from: Day = None, date_to: Day = None,
+                condition: Condition = None) -> Response:
     """The filtered uses in four figures: uses, confirmed effects, cost, and cost per
     effect with its 90% interval (the same sums as ``/cost-per-effect``)."""
     filters = _use_filters(**locals())
@@ -51,7 +61,7 @@ def export_uses(request: Request, who: Caller, format: Literal["csv", "xlsx"] = 
                 product: Id = None, producer: Id = None, version: Id = None,
                 operator: Id = None, failure_mode: Id = None, lot: Id = None,
                 month: Month = None, category: Id = None, date_from: Day = None,
-                date_to: Day = None) -> Response:
+                date_to: Day = None, condition: Condition = None) -> Response:
     """Every use matching the filters, newest first, with its price, cost and source
     file (what the caller may see of them), streamed: CSV as it is read (cells a
     spreadsheet would run as formulas neutralised), XLSX written to a temporary file

@@ -28,7 +28,7 @@ from kuznia import __version__
 from kuznia.errors import InputError, KuzniaError
 from kuznia.server.cache import AnswerCache
 from kuznia.server.warm import Warmer
-from kuznia.services import jobs
+from kuznia.services import jobs, sessions
 from kuznia.services.results import json_safe
 from kuznia.services.store import Store
 
@@ -84,7 +84,7 @@ class SecurityHeaders:
         except Exception as exc:  # a 500 carries the headers too, and no traceback
             if started:
                 raise
-            await internal_problem(exc, Request(scope))(scope, receive, with_headers)
+            await internal_response(exc, Request(scope))(scope, receive, with_headers)
 
 
 MAX_JSON = 1 << 20  # a JSON body larger than this is refused (uploads are multipart)
@@ -261,6 +261,28 @@ def internal_problem(exc: BaseException, request: Request | None = None) -> JSON
                    error_id=error_id)
 
 
+def internal_response(exc: BaseException, request: Request) -> Response:
+    """A 500 (or a 503 when the store is away): problem details for the API; for a
+    browser, a page with its navigation and a way back, naming the id the log has the
+    traceback under."""
+    response = internal_problem(exc, request)
+    if not is_page(request):
+        return response
+    import json
+
+    from kuznia.server import web
+
+    try:  # a 500, or a 503 when the store is away (with its Retry-After)
+        page = web.render_error(request, response.status_code,
+                                json.loads(response.body)["detail"])
+        if "Retry-After" in response.headers:
+            page.headers["Retry-After"] = response.headers["Retry-After"]
+        return page
+    except Exception:  # noqa: BLE001 - the page itself failed: the plain answer then
+        log.exception("the error page could not be rendered")
+        return response
+
+
 def _docs_page() -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Kuznia API {__version__}</title>
@@ -274,14 +296,16 @@ def _docs_page() -> str:
 def create_app(store: Store, *, data_dir: str | Path | None = None,
                https_only: bool = False, close_store: bool = False,
                oversight_config: dict[str, dict[str, Any]] | None = None,
-               warm: bool = False, trusted_proxies: Iterable[str] = ()) -> FastAPI:
+               warm: bool = False, trusted_proxies: Iterable[str] = (),
+               clock: sessions.Clock | None = None) -> FastAPI:
     """The application serving ``store``; ``data_dir`` keeps uploads and quarantine files
     (shared by the worker processes of one machine); ``oversight_config`` the red flags'
     thresholds for every caller (``oversight_config.load``; default: the built-in ones);
     ``warm``: remake the answers asked lately after every write (``server/warm.py``;
     ``kuznia serve`` does, tests that count computations do not); ``trusted_proxies`` the
     addresses whose ``X-Forwarded-For`` is believed (none: the peer's own address is the
-    client's)."""
+    client's); ``clock`` the sessions' notion of now (tests move it forward instead of
+    waiting)."""
     from kuznia.server import routes
     from kuznia.server.addresses import parse_proxies
 
@@ -360,6 +384,7 @@ def create_app(store: Store, *, data_dir: str | Path | None = None,
     app.state.oversight_config = oversight_config or flags_config.load(None)
     app.state.answers = AnswerCache()
     app.state.warmer = Warmer(store, app.state.answers) if warm else None
+    app.state.clock = clock or sessions.system_clock
     app.state.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kuznia-job")
     app.state.stopping = threading.Event()  # set when the server stops: jobs give up
     app.state.heavy_lock = threading.Lock()  # kuznia.server.heavy: one heavy question at once
@@ -403,16 +428,7 @@ def create_app(store: Store, *, data_dir: str | Path | None = None,
 
     @app.exception_handler(Exception)
     async def on_internal(request: Request, exc: Exception) -> Response:
-        response = internal_problem(exc, request)  # a 503 when the store is away
-        if is_page(request):
-            import json
-
-            page = web.render_error(request, response.status_code,
-                                    json.loads(response.body)["detail"])
-            if "Retry-After" in response.headers:
-                page.headers["Retry-After"] = response.headers["Retry-After"]
-            return page
-        return response
+        return internal_response(exc, request)
 
     app.include_router(routes.router)
     app.include_router(web.pages)

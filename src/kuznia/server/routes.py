@@ -26,7 +26,7 @@ from kuznia.ingest.tables import SPECS
 from kuznia.server import heavy
 from kuznia.server import imports as uploads
 from kuznia.server.addresses import client_address
-from kuznia.server.auth import SESSION_COOKIE, Allow, Caller
+from kuznia.server.auth import SESSION_COOKIE, Allow, Caller, same_origin
 from kuznia.server.cache import AnswerCache
 from kuznia.server.types import STRICT_BODY, Day, iso_day
 from kuznia.services import (
@@ -215,9 +215,8 @@ def me(request: Request, who: Caller) -> JSONResponse:
     """The account this request comes from, and what its owner should know: the wrong
     passwords given for it since its last sign-in, and the addresses it is locked from."""
     assert who.account is not None
-    with store_of(request).read() as conn:
-        troubles = accounts.sign_in_troubles(conn, who.account.name).get(
-            who.account.name, {})
+    troubles = accounts.sign_in_troubles(store_of(request), who.account.name).get(
+        who.account.name, {})
     return JSONResponse({"name": who.account.name, "role": who.account.role,
                          "producer_id": who.account.producer_id, "via": who.via,
                          "csrf_token": who.csrf_token,
@@ -235,9 +234,11 @@ class Login(BaseModel):
 def login(request: Request, body: Login, who: Caller) -> JSONResponse:
     """Log in with a password: a server-side session in an HttpOnly, SameSite=Strict
     cookie; its CSRF token (in the answer) must come back with every write."""
+    same_origin(request)
     store = store_of(request)
     address = client_address(request)
-    outcome = accounts.sign_in(store, body.name, body.password, address)
+    now = request.app.state.clock()
+    outcome = accounts.sign_in(store, body.name, body.password, address, now=now)
     if outcome.account is None:
         if outcome.refused == "bad_credentials":
             raise access.UnauthorizedError("wrong name or password")
@@ -246,7 +247,7 @@ def login(request: Request, body: Login, who: Caller) -> JSONResponse:
             if outcome.refused == "locked" else f"wait {outcome.retry_after} s"))
         err.retry_after = outcome.retry_after or None
         raise err
-    value, session = sessions.open_session(store, outcome.account)
+    value, session = sessions.open_session(store, outcome.account, now=now)
     response = JSONResponse({"name": session.account.name, "role": session.account.role,
                              "producer_id": session.account.producer_id, "via": "session",
                              "csrf_token": session.csrf_token})
@@ -303,12 +304,18 @@ def cost_per_effect(request: Request, who: Caller, by: By = "product",
     return kept_answer(request, alone)
 
 
+Condition = Annotated[str | None, Query(
+    max_length=400, description="key=value: uses whose conditions hold it (key=- for "
+    "none); several joined by ';'.")]
+
+
 @api("GET", "/uses", "figures.read")
 def uses(request: Request, who: Caller, product: Id = None, producer: Id = None,
          version: Id = None, operator: Id = None, failure_mode: Id = None, lot: Id = None,
          month: Annotated[str | None, Query(max_length=7)] = None, category: Id = None,
          date_from: Day = None,
-         date_to: Day = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+         date_to: Day = None, condition: Condition = None,
+         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
          cursor: Annotated[str | None, Query(max_length=400)] = None,
          total: bool = False) -> JSONResponse:
     """The uses behind a figure, oldest first, a page at a time (``next_cursor``);
@@ -316,8 +323,8 @@ def uses(request: Request, who: Caller, product: Id = None, producer: Id = None,
     return kept_answer(request, lambda: trace.list_uses(
         store_of(request), product=product, producer=producer, version=version,
         operator=operator, failure_mode=failure_mode, lot=lot, month=month,
-        category=category, date_from=date_from,
-        date_to=date_to, limit=limit, cursor=cursor, with_total=total, scope=who.scope))
+        category=category, date_from=date_from, date_to=date_to, condition=condition,
+        limit=limit, cursor=cursor, with_total=total, scope=who.scope))
 
 
 @api("GET", "/failures", "figures.read")

@@ -10,7 +10,8 @@ Roles (the issue's words, with the choices it left open made here):
 - ``analyst``: reads everything; runs and saves plans and simulations; imports the
   resilience inputs (regions, sites, demand, strikes), which no other role owns.
 - ``procurement``: imports producers, products, contracts, deliveries, offers, rates;
-  reads everything.
+  reads everything; runs and saves allocation plans (buying is its work: the plans the
+  seeds keep are procurement's).
 - ``engineer``: imports versions, uses, failure modes, corrective actions; reads everything
   except prices and contracts (no contracts, offers, rates, cost per effect or plans; the
   uses it lists carry no price).
@@ -62,7 +63,7 @@ ACTIONS: dict[str, frozenset[str]] = {
     "costs.read": PRICED,
     "growth.read": STAFF,
     "plans.read": PRICED - {"producer"},
-    "plans.run": frozenset({"analyst"}),
+    "plans.run": frozenset({"analyst", "procurement"}),
     "resilience.read": STAFF,
     "resilience.run": frozenset({"analyst"}),
     "audit.read": frozenset({"admin", "auditor", "analyst"}),

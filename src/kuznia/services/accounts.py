@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, select, update
 
 from kuznia.errors import ConflictError, NotFoundError, UsageError
-from kuznia.services import audit
+from kuznia.services import audit, sign_in_rows
 from kuznia.services.results import Tabular
 from kuznia.services.store import Store
 from kuznia.store.schema import (
@@ -201,8 +201,12 @@ def disable_user(store: Store, name: str, *, actor: str) -> int:
             raise ConflictError(f"{name!r} is the last enabled admin: add another admin "
                                 "first, or no one could manage the accounts again")
         conn.execute(update(users).where(users.c.name == name).values(disabled=True))
+        event_id = _audited(conn, actor, "user_disabled", {"name": name})
+    # its sessions refuse it from now on (they are found with the account disabled);
+    # ended here as well, off the write path (services/sign_in_rows.py)
+    with sign_in_rows.bookkeeping(store) as conn:
         conn.execute(sessions.delete().where(sessions.c.user_name == name))
-        return _audited(conn, actor, "user_disabled", {"name": name})
+    return event_id
 
 
 def _enabled_admins(conn: Connection) -> int:
@@ -259,22 +263,36 @@ def authenticate_token(conn: Connection, token: str) -> Account | None:
 
 
 def check_password(conn: Connection, name: str, password: str) -> Account | None:
-    """The account, if ``password`` is its password and it is enabled; else None."""
+    """The account, if ``password`` is its password and it is enabled; else None. The
+    connection is used for one read; the (slow) hash is checked after it."""
+    row = conn.execute(select(users).where(users.c.name == name)).first()
+    account = _verify(row, password)
+    return account if account is None or _sealed(conn, row) else None
+
+
+def _sealed(conn: Connection, row: Any) -> bool:
+    """Whether the account's password hash is the one its audited event set (a hash
+    replaced or copied in the store is refused, and logged)."""
+    if bound(conn, row.event_id, "user_added", row.name, row.password_hash):
+        return True
+    log.error("refused the password of %s: its hash is not the one audited event %s "
+              "set (changed outside Kuznia); run 'kuznia audit verify --deep'",
+              row.name, row.event_id)
+    return False
+
+
+def _verify(row: Any, password: str) -> Account | None:
+    """The account if ``password`` matches ``row``'s hash (no store access: the caller
+    checks the hash is sealed by its event, ``_sealed``, in a read of its own)."""
     from argon2 import PasswordHasher
     from argon2.exceptions import InvalidHashError, VerificationError
 
-    row = conn.execute(select(users).where(users.c.name == name)).first()
     if row is None or row.disabled or row.password_hash is None:
         PasswordHasher().hash("x" * MIN_PASSWORD)  # the same time whether or not it exists
         return None
     try:
         PasswordHasher().verify(row.password_hash, password)
     except (VerificationError, InvalidHashError):
-        return None
-    if not bound(conn, row.event_id, "user_added", row.name, row.password_hash):
-        log.error("refused the password of %s: its hash is not the one audited event %s "
-                  "set (changed outside Kuznia); run 'kuznia audit verify --deep'",
-                  row.name, row.event_id)
         return None
     return Account(row.name, row.role, row.producer_id)
 
@@ -295,7 +313,7 @@ def list_users(store: Store) -> UserList:
             .order_by(users.c.name))]
         toks = conn.execute(select(api_tokens.c.user_name, api_tokens.c.expires_at)
                             .where(api_tokens.c.revoked_at.is_(None))).all()
-        troubles = sign_in_troubles(conn)
+    troubles = sign_in_troubles(store)
     live: dict[str, int] = {}
     for t in toks:
         if t.expires_at is None or t.expires_at > now:
@@ -351,25 +369,39 @@ def _keys(name: str, address: str | None) -> list[str]:
 def sign_in(store: Store, name: str, password: str, address: str | None = None,
             now: dt.datetime | None = None) -> SignIn:
     """Check a password, unless the account or the address must wait or is locked. Every
-    failure is counted (and logged, never with the password); a success clears both."""
+    failure is counted (and logged, never with the password); a success clears both.
+
+    Nothing here waits for an import: the account is read (no write lock), the password
+    hash checked with no transaction open (argon2 is slow on purpose), and the counts
+    written in short transactions of their own, off the data's write path
+    (``sign_in_rows``)."""
     now = now or _now()
-    with store.write() as conn:
+    keys = _keys(name, address)
+    with sign_in_rows.read(store) as conn:
         rows = {r.key: r for r in conn.execute(
-            select(login_attempts).where(login_attempts.c.key.in_(_keys(name, address))))}
-        for r in rows.values():
-            if r.locked:
-                log.warning("sign-in refused, locked: %s", r.key)
-                return SignIn(None, "locked")
-            wait = delay_after(r.failures) - (now - dt.datetime.fromisoformat(
-                r.last_failed_at)).total_seconds()
-            if wait > 0:
-                return SignIn(None, "wait", int(wait) + 1)
-        account = check_password(conn, name, password)
+            select(login_attempts).where(login_attempts.c.key.in_(keys)))}
+    for r in rows.values():
+        if r.locked:
+            log.warning("sign-in refused, locked: %s", r.key)
+            return SignIn(None, "locked")
+        wait = delay_after(r.failures) - (now - dt.datetime.fromisoformat(
+            r.last_failed_at)).total_seconds()
+        if wait > 0:
+            return SignIn(None, "wait", int(wait) + 1)
+    with store.read() as conn:
+        user = conn.execute(select(users).where(users.c.name == name)).first()
+    account = _verify(user, password)
+    if account is not None:
+        with store.read() as conn:
+            account = account if _sealed(conn, user) else None
+    with sign_in_rows.bookkeeping(store) as conn:
         if account is not None:
-            conn.execute(login_attempts.delete().where(
-                login_attempts.c.key.in_(_keys(name, address))))
+            conn.execute(login_attempts.delete().where(login_attempts.c.key.in_(keys)))
             return SignIn(account)
-        for key in _keys(name, address):
+        # counted from the rows as they are now (another attempt may have counted since)
+        rows = {r.key: r for r in conn.execute(
+            select(login_attempts).where(login_attempts.c.key.in_(keys)).with_for_update())}
+        for key in keys:
             failures = (rows[key].failures if key in rows else 0) + 1
             values = {"failures": failures, "last_failed_at": _stamp(now),
                       "locked": failures >= LOCK_AFTER}
@@ -383,16 +415,18 @@ def sign_in(store: Store, name: str, password: str, address: str | None = None,
         return SignIn(None, "bad_credentials")
 
 
-def sign_in_troubles(conn: Connection, name: str | None = None
+def sign_in_troubles(store: Store, name: str | None = None
                      ) -> dict[str, dict[str, Any]]:
     """Per account name, the failed sign-ins counted against it from each address since
     its last success there, and the addresses it is locked from: what its owner (``/me``)
     and an admin (the accounts page, ``users list``) are told. ``name``: that one only."""
     out: dict[str, dict[str, Any]] = {}
     prefix = "user:" if name is None else f"user:{name} addr:"
-    for key, failures, locked in conn.execute(select(
+    with sign_in_rows.read(store) as conn:  # off the data's store (sign_in_rows)
+        found = conn.execute(select(
             login_attempts.c.key, login_attempts.c.failures, login_attempts.c.locked).where(
-            login_attempts.c.key.startswith(prefix, autoescape=True))):
+            login_attempts.c.key.startswith(prefix, autoescape=True))).all()
+    for key, failures, locked in found:
         owner, _, address = key.removeprefix("user:").rpartition(" addr:")
         e = out.setdefault(owner, {"failed_sign_ins": 0, "locked_from": []})
         e["failed_sign_ins"] += failures
@@ -412,11 +446,14 @@ def lift_lock(store: Store, *, actor: str, name: str | None = None,
     else:  # the address, for every account
         which = (k == f"addr:{address}") | (
             k.startswith("user:") & k.endswith(f" addr:{address}", autoescape=True))
+    with sign_in_rows.read(store) as conn:
+        keys = sorted(r.key for r in conn.execute(select(k).where(which)))
     with store.write() as conn:
         if name is not None:
             _user(conn, name)
-        keys = sorted(r.key for r in conn.execute(select(k).where(which)))
         if not keys:
             raise NotFoundError(f"no failed sign-ins recorded for {name or address!r}")
+        event_id = _audited(conn, actor, "lock_lifted", {"key": keys[0], "keys": keys})
+    with sign_in_rows.bookkeeping(store) as conn:
         conn.execute(login_attempts.delete().where(k.in_(keys)))
-        return _audited(conn, actor, "lock_lifted", {"key": keys[0], "keys": keys})
+    return event_id

@@ -158,8 +158,11 @@ def failures(store: Store, product: str | None = None, version: str | None = Non
             trace_filters=(filters := {
                 "product": r["product_id"], "failure_mode": r["failure_mode"],
                 **({"producer": producer} if producer else {}),
-                **({"version": r["version"]} if "version" in keys and r["version"] != NONE
-                   else {})}),
+                **({"version": "-" if r["version"] == NONE else r["version"]}
+                   if "version" in keys else {}),
+                **({"condition": ";".join(
+                    f"{k}={'-' if v == NONE else v}" for k, v in row["conditions"].items())}
+                   if "conditions" in row else {})}),
             trace=uses_command(filters),
         )
         table.rows.append(row)

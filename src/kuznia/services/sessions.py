@@ -1,25 +1,34 @@
 """Browser sessions: kept on the server, named by a random cookie of which only a hash is
 stored, each with its own CSRF token, ended by logout, by being idle too long, or by age.
+
+The rows live off the data's write path (``sign_in_rows``): opening, touching and ending a
+session never waits for an import. Reading a page never fails for the bookkeeping: a
+touch that cannot be written is logged and skipped (the next request touches again).
+Every function takes ``now`` from the caller's clock (the server's ``app.state.clock``),
+so that tests move time forward instead of waiting for it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import OperationalError
 
+from kuznia.services import sign_in_rows
 from kuznia.services.accounts import Account
 from kuznia.services.store import Store
-from kuznia.store.engine import SQLITE_BUSY_SECONDS
 from kuznia.store.schema import sessions, users
 
 IDLE = dt.timedelta(minutes=30)
 ABSOLUTE = dt.timedelta(hours=12)
 TOUCH = dt.timedelta(seconds=60)  # how stale last_seen may get before it is written again
+log = logging.getLogger("kuznia.sessions")
+Clock = Callable[[], dt.datetime]  # the sessions' notion of now (aware, UTC)
 
 
 @dataclass(frozen=True)
@@ -32,16 +41,16 @@ def _hash(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-def _now() -> dt.datetime:
+def system_clock() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
 def open_session(store: Store, account: Account, now: dt.datetime | None = None
                  ) -> tuple[str, Session]:
     """A new session for ``account``: the cookie's value (shown once) and the session."""
-    now = now or _now()
+    now = now or system_clock()
     value, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    with store.bookkeeping() as conn:
+    with sign_in_rows.bookkeeping(store) as conn:
         conn.execute(delete(sessions).where(sessions.c.created_at < (now - ABSOLUTE).isoformat()))
         conn.execute(sessions.insert(), {"session_hash": _hash(value), "user_name": account.name,
                                          "csrf_token": csrf, "created_at": now.isoformat(),
@@ -52,48 +61,59 @@ def open_session(store: Store, account: Account, now: dt.datetime | None = None
 def find_session(store: Store, value: str, now: dt.datetime | None = None) -> Session | None:
     """The live session a cookie names (its account enabled), else None; a session idle
     or old beyond the limits is ended here."""
-    now = now or _now()
+    now = now or system_clock()
     if not value or len(value) > 200:
         return None
     key = _hash(value)
-    with store.read() as conn:
+    with sign_in_rows.read(store) as conn:
         row = conn.execute(
-            select(sessions.c.csrf_token, sessions.c.created_at, sessions.c.last_seen_at,
-                   users.c.name, users.c.role, users.c.producer_id, users.c.disabled)
-            .join(users, users.c.name == sessions.c.user_name)
-            .where(sessions.c.session_hash == key)).first()
+            select(sessions.c.user_name, sessions.c.csrf_token, sessions.c.created_at,
+                   sessions.c.last_seen_at).where(sessions.c.session_hash == key)).first()
     if row is None:
         return None
+    with store.read() as conn:
+        user = conn.execute(select(users.c.name, users.c.role, users.c.producer_id,
+                                   users.c.disabled).where(users.c.name == row.user_name)
+                            ).first()
     seen = dt.datetime.fromisoformat(row.last_seen_at)
-    if row.disabled or now - seen > IDLE or now - dt.datetime.fromisoformat(
+    if user is None or user.disabled or now - seen > IDLE or now - dt.datetime.fromisoformat(
             row.created_at) > ABSOLUTE:
-        close_session(store, value)
+        _end(store, key)
         return None
     if now - seen > TOUCH:
         _touch(store, key, now)
-    return Session(Account(row.name, row.role, row.producer_id), row.csrf_token)
+    return Session(Account(user.name, user.role, user.producer_id), row.csrf_token)
 
 
 def _touch(store: Store, key: str, now: dt.datetime) -> None:
-    """Note the session was seen, unless the store is busy with a long write (an import):
-    a read never waits for one; the next request touches it instead."""
-    sqlite = store.dialect == "sqlite"
+    """Note the session was seen. Bookkeeping never fails a read: if the note cannot be
+    written (the store is read-only, busy or gone), it is logged and the request goes
+    on; the next request tries again."""
     try:
-        with store.engine.connect() as conn:
-            if sqlite:
-                conn.exec_driver_sql("PRAGMA busy_timeout = 100")
-            try:
-                with conn.begin():
-                    conn.execute(update(sessions).where(sessions.c.session_hash == key)
-                                 .values(last_seen_at=now.isoformat()))
-            finally:
-                if sqlite:
-                    conn.exec_driver_sql(
-                        f"PRAGMA busy_timeout = {int(SQLITE_BUSY_SECONDS * 1000)}")
-    except OperationalError:
-        pass
+        with sign_in_rows.bookkeeping(store) as conn:
+            conn.execute(update(sessions).where(sessions.c.session_hash == key)
+                         .values(last_seen_at=now.isoformat()))
+    except Exception:  # noqa: BLE001 - any failure: the read goes on
+        log.warning("could not note a session as seen; the next request will",
+                    exc_info=True)
+
+
+def _end(store: Store, key: str) -> None:
+    """End the session of hash ``key``; a failure is logged (the session is refused
+    either way, as it is found expired again)."""
+    try:
+        with sign_in_rows.bookkeeping(store) as conn:
+            conn.execute(delete(sessions).where(sessions.c.session_hash == key))
+    except Exception:  # noqa: BLE001 - the caller is refused whether or not it is deleted
+        log.warning("could not delete an ended session", exc_info=True)
 
 
 def close_session(store: Store, value: str) -> None:
-    with store.bookkeeping() as conn:
+    with sign_in_rows.bookkeeping(store) as conn:
         conn.execute(delete(sessions).where(sessions.c.session_hash == _hash(value)))
+
+
+def end_sessions_of(store: Store, name: str) -> None:
+    """End every session of an account (it was disabled)."""
+    with sign_in_rows.bookkeeping(store) as conn:
+        conn.execute(delete(sessions).where(sessions.c.user_name == name))

@@ -28,6 +28,9 @@ class Store:
         self.read_only = read_only
         self.migrated_from: str | None = None  # the schema an open with migrate upgraded
         self._local = threading.local()  # the snapshot this thread reads in, if any
+        # engines of the store's side files (a SQLite workspace's sign-in rows), closed
+        # with it
+        self.side_engines: dict[str, Engine] = {}
 
     @property
     def dialect(self) -> str:
@@ -133,6 +136,8 @@ class Store:
         return default if value is None else value
 
     def close(self) -> None:
+        for side in self.side_engines.values():
+            side.dispose()
         self.engine.dispose()
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, func, select, tuple_
+from sqlalchemy import Connection, func, literal, select, tuple_
 
 from kuznia.errors import UsageError
 from kuznia.outputs import id_file_name, neutralise_frame
@@ -44,7 +44,8 @@ class UseList(Tabular):
 TRACE_OPTIONS = {"product": "--product", "category": "--category",
                  "producer": "--producer", "version": "--version",
                  "operator": "--operator", "failure_mode": "--failure-mode",
-                 "lot": "--lot", "month": "--month", "date_from": "--from", "date_to": "--to"}
+                 "lot": "--lot", "month": "--month", "date_from": "--from", "date_to": "--to",
+                 "condition": "--condition"}
 
 
 def uses_command(filters: dict[str, str]) -> str:
@@ -87,10 +88,12 @@ def use_conditions(*, product: str | None = None, producer: str | None = None,
                    failure_mode: str | None = None, lot: str | None = None,
                    month: str | None = None, category: str | None = None,
                    date_from: dt.date | None = None, date_to: dt.date | None = None,
+                   condition: str | None = None,
                    scope: Scope = EVERYTHING) -> tuple[dict[str, str], list[Any]]:
     """The filters of a list of uses as given (``filters``) and as conditions on ``uses``,
     the caller's ``scope`` included: one definition for the list, its summary and its
-    exports."""
+    exports. ``condition``: ``key=value`` (``key=-``: no value for ``key``), several
+    joined by ``;``, all of which a use's conditions must hold (``condition_filter``)."""
     if operator is not None and not scope.operators:
         raise ForbiddenError("this account may not see or filter by operators")
     src = uses
@@ -117,6 +120,9 @@ def use_conditions(*, product: str | None = None, producer: str | None = None,
     if date_to:
         filters["date_to"] = str(date_to)
         conds.append(src.c.used_on <= date_to)
+    if condition is not None:
+        filters["condition"] = condition
+        conds += condition_filter(condition)
     if scope.producer_id is not None:
         conds.append(src.c.producer_id == scope.producer_id)
     return filters, conds
@@ -149,6 +155,7 @@ def list_uses(
     category: str | None = None,
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
+    condition: str | None = None,
     limit: int | None = 1000,
     cursor: str | None = None,
     with_total: bool = True,
@@ -168,7 +175,7 @@ def list_uses(
     filters, conds = use_conditions(
         product=product, producer=producer, version=version, operator=operator,
         failure_mode=failure_mode, lot=lot, month=month, category=category,
-        date_from=date_from, date_to=date_to, scope=scope)
+        date_from=date_from, date_to=date_to, condition=condition, scope=scope)
     src = uses
     page_conds = list(conds)
     if cursor:
@@ -181,7 +188,8 @@ def list_uses(
     if month:
         m_lo, m_hi = _month_range(month)
         lo, hi = max(lo or m_lo, m_lo), min(hi or m_hi, m_hi)
-    kept = operator is None and failure_mode is None  # the cube knows these filters
+    # the cube knows these filters
+    kept = operator is None and failure_mode is None and condition is None
     with store.read() as conn:
         total = None
         if with_total and kept:
@@ -204,6 +212,50 @@ def list_uses(
     nxt = _encode_cursor(rows[-1]["used_on"], rows[-1]["use_id"]) if more else None
     scoped(rows, scope)
     return UseList(rows, None if total is None else int(total), filters, nxt)
+
+
+def parse_condition(condition: str) -> list[tuple[str, str]]:
+    """``key=value;key=value`` as pairs, each stripped (as the kept failure counts read a
+    use's conditions); a usage error names the parameter otherwise.
+
+    >>> parse_condition("ew=high; night=-")
+    [('ew', 'high'), ('night', '-')]
+    """
+    pairs = []
+    for part in condition.split(";"):
+        key, eq, value = (x.strip() for x in part.strip().partition("="))
+        if not part.strip():
+            continue
+        if not eq or not key:
+            raise UsageError(f"{{condition}} takes key=value (several joined by ';'; "
+                             f"key=- for uses without that key), not {condition!r}",
+                             params=("condition",))
+        pairs.append((key, value))
+    if not pairs:
+        raise UsageError("{condition} takes key=value, not an empty text",
+                         params=("condition",))
+    return pairs
+
+
+def condition_filter(condition: str) -> list[Any]:
+    """SQL conditions on ``uses.conditions`` (``key=value;key=value`` as written) for
+    ``condition``: the pair among the use's pairs, a space on either side of a ``;``
+    ignored, as the Pareto's grouping by ``condition:KEY`` reads them (``key=-``: no pair
+    with that key, the Pareto's "(none)")."""
+    # ';' + the pairs + ';', so that every pair is ';key=value;' whatever its place
+    pairs = literal(";").concat(func.replace(func.replace(
+        func.trim(func.coalesce(uses.c.conditions, "")), "; ", ";"), " ;", ";")).concat(";")
+
+    def like(text: str) -> str:  # '/' escapes (a backslash reads differently per store)
+        return "%;" + text.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+
+    out = []
+    for key, value in parse_condition(condition):
+        if value == NOT_GIVEN:
+            out.append(~pairs.like(like(f"{key}="), escape="/"))
+        else:
+            out.append(pairs.like(like(f"{key}={value};"), escape="/"))
+    return out
 
 
 RESTRICT = 500  # up to this many lots and products, price tables are read for them only

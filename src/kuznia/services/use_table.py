@@ -22,14 +22,14 @@ from kuznia.analytics.cost_per_effect import cost_per_effect as cpe_figures
 from kuznia.errors import UsageError
 from kuznia.services import costs, trace
 from kuznia.services.access import EVERYTHING, Scope
-from kuznia.services.periods import in_months, whole_months
+from kuznia.services.periods import check_order, in_months, whole_months
 from kuznia.services.prices import joined_price
 from kuznia.services.records import scope_condition
 from kuznia.services.store import Store
 from kuznia.store.schema import operator_cube, producers, products, use_cube, uses, versions
 
 FILTERS = ("product", "producer", "version", "operator", "failure_mode", "lot", "month",
-           "category", "date_from", "date_to")
+           "category", "date_from", "date_to", "condition")
 SORTS = ("date", "product", "producer", "effects", "cost")
 EXPORT_PAGE = 5000  # uses read, priced and written at a time
 MAX_PAGE_ROWS = 500
@@ -57,8 +57,7 @@ def _conditions(filters: dict[str, Any], scope: Scope) -> tuple[dict[str, str], 
     for k in ("date_from", "date_to"):
         if k in given and not isinstance(given[k], dt.date):
             given[k] = trace._day(given[k], k)
-    if given.get("date_from") and given.get("date_to") and given["date_to"] < given["date_from"]:
-        raise UsageError("{date_to} is before {date_from}", params=("date_to", "date_from"))
+    check_order(given.get("date_from"), given.get("date_to"))
     return trace.use_conditions(**given, scope=scope)
 
 
@@ -122,7 +121,7 @@ def _summary_source(store: Store, filters: dict[str, Any], shown: dict[str, str]
                     conds: list[Any], scope: Scope) -> Any:
     """The filtered uses in ``use_cube``'s columns: the whole months from the cube and the
     days at either end from the uses when the cube knows every filter, else the uses."""
-    if filters.get("operator") or filters.get("failure_mode"):
+    if filters.get("operator") or filters.get("failure_mode") or filters.get("condition"):
         return costs._from_uses(store, [(None, None)], False, None, None, None).where(*conds)
     lo = trace._day(filters.get("date_from") or None, "date_from")
     hi = trace._day(filters.get("date_to") or None, "date_to")

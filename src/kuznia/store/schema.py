@@ -359,7 +359,9 @@ jobs = Table(
 )
 
 # Browser sessions: only a hash of the cookie's value is kept; the CSRF token is the
-# session's own, sent back in a form field or header with every write.
+# session's own, sent back in a form field or header with every write. A SQLite workspace
+# keeps these rows and login_attempts in a file of their own beside it, off the data's
+# write lock (services/sign_in_rows.py); these tables then stay empty.
 sessions = Table(
     "sessions",
     metadata,

@@ -1,7 +1,9 @@
 // Kuznia's pages: draws each <canvas data-chart="KIND" data-src="API URL"> from the API's
 // JSON with Chart.js (a figure's table beside it holds the same numbers and the links to
 // the records). data-href="/path/{key}" makes a click on a bar open that page, with
-// data-extra naming the row's key. No inline script anywhere: the CSP forbids it.
+// data-extra naming the row's key. No inline script anywhere: the CSP forbids it. A chart
+// whose figures come with the page (a simulation's result, swapped in by htmx, which drops
+// every script element) carries them as JSON in data-figures.
 "use strict";
 (function () {
   // the same colours as kuznia/palette.py (a test keeps them equal): Okabe-Ito, the
@@ -100,19 +102,44 @@
         options: { scales: { x: Object.assign(category("product"), { stacked: true }), y: axis("uses", { stacked: true }) }, onClick: function (ev, els) { if (els.length) go(canvas, rows[els[0].index].product_id); } }
       };
     },
+    // failures per mode, most first, with the cumulative share; grouped (by version or a
+    // condition's value), each mode's bar is stacked by group, as the table beside it
     pareto: function (canvas, data) {
-      const sums = {};
-      data.rows.forEach(function (r) { sums[r.failure_mode] = (sums[r.failure_mode] || 0) + r.failures; });
+      const by = data.by || [];
+      function group(r) {
+        return by.map(function (b) {
+          if (b === "version") return "version " + r.version;
+          const key = b.slice(b.indexOf(":") + 1);
+          return key + " " + r.conditions[key];
+        }).join(", ");
+      }
+      const sums = {}, parts = {}, groupTotals = {};
+      data.rows.forEach(function (r) {
+        sums[r.failure_mode] = (sums[r.failure_mode] || 0) + r.failures;
+        const g = group(r);
+        parts[g] = parts[g] || {};
+        parts[g][r.failure_mode] = (parts[g][r.failure_mode] || 0) + r.failures;
+        groupTotals[g] = (groupTotals[g] || 0) + r.failures;
+      });
       const modes = Object.keys(sums).sort(function (a, b) { return sums[b] - sums[a]; }).slice(0, 15);
       if (!modes.length) return null;
       const total = Object.values(sums).reduce(function (a, b) { return a + b; }, 0) || 1;
       let run = 0;
+      let groups = Object.keys(groupTotals).sort(function (a, b) { return groupTotals[b] - groupTotals[a]; });
+      if (groups.length > COLORS.length) {  // the largest groups, the rest as one
+        const rest = groups.slice(COLORS.length - 1);
+        parts["other groups"] = {};
+        rest.forEach(function (g) { modes.forEach(function (m) { parts["other groups"][m] = (parts["other groups"][m] || 0) + (parts[g][m] || 0); }); });
+        groups = groups.slice(0, COLORS.length - 1).concat(["other groups"]);
+      }
+      const bars = by.length
+        ? groups.map(function (g, i) { return { type: "bar", label: g, data: modes.map(function (m) { return parts[g][m] || 0; }), backgroundColor: COLORS[(i + 1) % COLORS.length], yAxisID: "y", stack: "failures", pointStyle: "rect" }; })
+        : [{ type: "bar", label: "failures", data: modes.map(function (m) { return sums[m]; }), backgroundColor: PALETTE.failure, yAxisID: "y", pointStyle: "rect" }];
       return {
-        data: { labels: modes.map(say), datasets: [
-          { type: "bar", label: "failures", data: modes.map(function (m) { return sums[m]; }), backgroundColor: PALETTE.failure, yAxisID: "y", pointStyle: "rect" },
+        data: { labels: modes.map(say), datasets: bars.concat([
           { type: "line", label: "cumulative share of failures (%)", data: modes.map(function (m) { run += sums[m]; return 100 * run / total; }), borderColor: COLORS[0], backgroundColor: COLORS[0], yAxisID: "y1", order: -1, borderWidth: 2 }
-        ] },
-        options: { scales: { x: category("failure mode"), y: axis("failures", { beginAtZero: true }), y1: axis("cumulative share (%)", { position: "right", min: 0, max: 100, grid: { drawOnChartArea: false } }) } }
+        ]) },
+        options: { scales: { x: Object.assign(category("failure mode"), { stacked: by.length > 0 }), y: axis("failures", { beginAtZero: true, stacked: by.length > 0 }), y1: axis("cumulative share (%)", { position: "right", min: 0, max: 100, grid: { drawOnChartArea: false } }) } }
       };
     },
     growth: function (canvas, data) {
@@ -163,8 +190,8 @@
     if (drawn.has(canvas) || !window.Chart) return;
     drawn.add(canvas);
     const kind = kinds[canvas.dataset.chart];
-    const source = canvas.dataset.island
-      ? Promise.resolve(JSON.parse(document.getElementById(canvas.dataset.island).textContent))
+    const source = canvas.dataset.figures
+      ? Promise.resolve().then(function () { return JSON.parse(canvas.dataset.figures); })
       : get(canvas.dataset.src);
     source.then(function (data) {
       const cfg = kind(canvas, data);

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import hmac
+import secrets
 from typing import Annotated
 
 from fastapi import Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kuznia.server.addresses import client_address
-from kuznia.server.auth import SESSION_COOKIE, Caller
+from kuznia.server.auth import SESSION_COOKIE, Caller, same_origin
 from kuznia.server.routes import store_of
 from kuznia.server.web.base import page, render, start_page
 from kuznia.services import accounts, audit, sessions
@@ -26,36 +28,58 @@ def _local(target: str | None) -> str | None:
     return None
 
 
+LOGIN_COOKIE = "kuznia_login"
+
+
+def _login_page(request: Request, next: str | None, error: str | None = None,
+                name: str = "", status: int = 200) -> Response:
+    """The login form, with a fresh login token: the form sends it back, and so does the
+    browser in a SameSite=Strict cookie, which a page on another site cannot make it
+    send (login CSRF: signing the browser in as someone else)."""
+    token = secrets.token_urlsafe(24)
+    response = render(request, None, "login.html", title="Log in", next=_local(next) or "",
+                      error=error, name=name, login_token=token, status=status)
+    response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict",
+                        secure=request.app.state.https_only, path="/login", max_age=3600)
+    return response
+
+
 @page("/login", "public")
 def login_form(request: Request, who: Caller,
                next: Annotated[str | None, Query(max_length=2000)] = None) -> Response:
     if who.account is not None:
         return RedirectResponse(_local(next) or start_page(who), status_code=303)
-    return render(request, None, "login.html", title="Log in", next=_local(next) or "",
-                  error=None, name="")
+    return _login_page(request, next)
 
 
 @page("/login", "public", method="POST")
 def login(request: Request, who: Caller, name: Name,
           password: Annotated[str, Form(max_length=1024)],
-          next: Annotated[str, Form(max_length=2000)] = "") -> Response:
+          next: Annotated[str, Form(max_length=2000)] = "",
+          login_token: Annotated[str, Form(max_length=100)] = "") -> Response:
+    same_origin(request)
+    kept = request.cookies.get(LOGIN_COOKIE, "")
+    if not kept or not hmac.compare_digest(kept.encode(), login_token.encode()):
+        return _login_page(request, next, "This login form has expired or came from "
+                           "another page; log in again here.", name, status=403)
     store = store_of(request)
     address = client_address(request)
-    outcome = accounts.sign_in(store, name, password, address)
+    now = request.app.state.clock()
+    outcome = accounts.sign_in(store, name, password, address, now=now)
     if outcome.account is None:
         error = ("Wrong name or password." if outcome.refused == "bad_credentials" else
                  "Too many failed logins: " + ("the account is locked; an admin can lift it."
                                                if outcome.refused == "locked"
                                                else f"wait {outcome.retry_after} s."))
-        return render(request, None, "login.html", title="Log in", next=_local(next) or "",
-                      error=error, name=name,
-                      status=401 if outcome.refused == "bad_credentials" else 429)
-    value, session = sessions.open_session(store, outcome.account)
+        return _login_page(request, next, error, name,
+                           status=401 if outcome.refused == "bad_credentials" else 429)
+    value, session = sessions.open_session(store, outcome.account, now=now)
     target = _local(next) or start_page(Caller(session.account, "session"))
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(SESSION_COOKIE, value, httponly=True, samesite="strict",
                         secure=request.app.state.https_only, path="/",
                         max_age=int(sessions.ABSOLUTE.total_seconds()))
+    response.delete_cookie(LOGIN_COOKIE, path="/login")
     return response
 
 

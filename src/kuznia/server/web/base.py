@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import inspect
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -13,6 +14,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from starlette.routing import compile_path
 
 from kuznia import __version__
 from kuznia.server.auth import Allow, Caller, identify
@@ -161,11 +163,75 @@ env.globals.update(version=__version__, words=LABELS)
 
 def render(request: Request, who: Caller | None, template: str, status: int = 200,
            **context: Any) -> HTMLResponse:
-    """The page (or, for an htmx request of a fragment template, the fragment)."""
+    """The page (or, for an htmx request of a fragment template, the fragment), with only
+    the links its caller may follow (``only_links_it_may_open``)."""
     html = env.get_template(template).render(
         request=request, who=who, nav=nav_for(who) if who else [],
         csrf=(who.csrf_token if who else None) or "", path=request.url.path, **context)
+    if who is not None and who.account is not None:
+        html = only_links_it_may_open(html, who)
     return HTMLResponse(html, status_code=status)
+
+
+# --- links a caller may follow ----------------------------------------------------------
+
+# (path pattern, action) of every page, in the order they were added (as routing matches)
+_PAGES: list[tuple[re.Pattern[str], str]] = []
+_ANCHOR = re.compile(r"<a\b([^>]*)>(.*?)</a>", re.S)
+_HREF = re.compile(r'\shref="([^"]*)"')
+_DATA_HREF = re.compile(r'\sdata-href="([^"]*)"')
+
+
+def may_open(who: Caller, href: str) -> bool:
+    """Whether ``who`` may open the page ``href`` names: the access rule of the page's
+    route (the same ``Allow`` the route checks), a record's table, and a producer's own
+    producer page only (another's answers 404). A link elsewhere (static files, the API,
+    the same page's query) is left alone; a path no page serves is not openable."""
+    from urllib.parse import unquote, urlsplit
+
+    if who.account is None:
+        return False
+    parts = urlsplit(href)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") \
+            or parts.path.startswith(("/static/", "/api/")):
+        return True
+    for pattern, action in _PAGES:
+        match = pattern.fullmatch(parts.path)
+        if match is None:
+            continue
+        if action == "public":
+            return True
+        role = who.account.role
+        if not access.allowed(role, action):
+            return False
+        found = match.groupdict()
+        if "table" in found and not access.may_read_table(role, unquote(found["table"])):
+            return False
+        if role == "producer" and "producer_id" in found:
+            return unquote(found["producer_id"]) == who.account.producer_id
+        return True
+    return False
+
+
+def only_links_it_may_open(html: str, who: Caller) -> str:
+    """The page with every link its caller may not follow made plain text (and a chart's
+    click-through dropped), so that no role meets a 403 or 404 from a link it was shown.
+    One rule over every template, from the routes' own access actions."""
+    import html as htmllib
+
+    def anchor(m: re.Match[str]) -> str:
+        href = _HREF.search(m.group(1))
+        if href is None or may_open(who, htmllib.unescape(href.group(1))):
+            return m.group(0)
+        return f"<span>{m.group(2)}</span>"
+
+    def chart_link(m: re.Match[str]) -> str:
+        target = htmllib.unescape(m.group(1)).replace("{key}", "_")
+        if who.role == "producer" and target.startswith("/producers/"):
+            return ""  # a chart's keys may be other producers'
+        return m.group(0) if may_open(who, target) else ""
+
+    return _DATA_HREF.sub(chart_link, _ANCHOR.sub(anchor, html))
 
 
 def is_htmx(request: Request) -> bool:
@@ -185,8 +251,21 @@ def render_error(request: Request, status: int, detail: str,
         return RedirectResponse(target, status_code=303)
     template = "_error.html" if is_htmx(request) else "error.html"
     who = getattr(request.state, "caller", None)
+    if who is None:  # refused before any route ran (no such page): still the caller's menu
+        try:
+            who = identify(request, public=True)
+        except Exception:  # noqa: BLE001 - an error page shows even when this fails
+            who = None
+    home = start_page(who) if who is not None and who.account is not None else "/login"
     return render(request, who, template, status=status, status_code=status,
-                  detail=detail, problems=problems or [], title=f"Error {status}")
+                  detail=detail, problems=problems or [], title=ERROR_TITLES.get(
+                      status, f"Error {status}"), home=home)
+
+
+ERROR_TITLES = {400: "Something in the request is wrong", 403: "Not open to your role",
+                404: "Not found", 409: "Busy or in conflict", 413: "Too large",
+                422: "The file has problems", 429: "Too many attempts",
+                500: "Something went wrong on the server"}
 
 
 def anyone(request: Request) -> Caller:
@@ -210,6 +289,8 @@ def page(path: str, action: str, method: str = "GET") -> Callable[[Callable], Ca
                   else p.replace(kind=only) for p in sig.parameters.values()]
         fn.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
         pages.add_api_route(path, fn, methods=[method], response_class=HTMLResponse)
+        if method == "GET":
+            _PAGES.append((compile_path(path)[0], action))
         return fn
 
     return add

@@ -32,7 +32,8 @@ def uses_page(request: Request, who: Caller, product: Id = None, producer: Id = 
               date_from: Day = None, date_to: Day = None, sort: Sort = None,
               page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
               limit: Annotated[int, Query(ge=1, le=500)] = 50,
-              cursor: Cursor = None) -> HTMLResponse:
+              cursor: Cursor = None,
+              condition: Annotated[str | None, Query(max_length=400)] = None) -> HTMLResponse:
     """The uses behind a figure: newest first (or sorted by a column), the whole set
     summed, a page at a time. ``cursor`` (the older pages' links) is accepted and
     ignored: pages are numbered now."""
@@ -40,7 +41,7 @@ def uses_page(request: Request, who: Caller, product: Id = None, producer: Id = 
     filters = {"product": product, "producer": producer, "version": version,
                "operator": operator, "failure_mode": failure_mode, "lot": lot,
                "month": month, "category": category, "date_from": date_from,
-               "date_to": date_to}
+               "date_to": date_to, "condition": condition}
     scope = who.scope
     result = use_table.use_page(store, filters, sort=sort, page=page, limit=limit,
                                 scope=scope)

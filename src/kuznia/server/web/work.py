@@ -73,7 +73,26 @@ def planner(request: Request, who: Caller,
     saved = planning_svc.list_plans(store).rows
     diff = planning_svc.diff_plans(store, a, b) if a and b else None
     return render(request, who, "planner.html", title="Planner", saved=saved, diff=diff,
-                  a=a or "", b=b or "", may_run=may(who, "plans.run"))
+                  a=a or "", b=b or "", may_run=may(who, "plans.run"),
+                  input_words=PLAN_INPUTS)
+
+
+# a plan's inputs in words, in the order the form asks for them
+PLAN_INPUTS = {"budget": "Budget", "max_producer_share": "Largest share of one producer",
+               "max_region_share": "Largest share of one region",
+               "min_category_share": "Least share per category",
+               "require": "Units required per product", "risk": "Risk",
+               "price_change": "Price changes", "without_producers": "Without producers",
+               "offers_source": "Offers from", "time_limit": "Solver time limit (s)",
+               "gap": "Solver gap"}
+
+
+@page("/plans/{name:path}", "plans.read")
+def plan_page(request: Request, who: Caller, name: str) -> HTMLResponse:
+    """A saved plan as a page: its inputs, totals, lines and what binds."""
+    plan = planning_svc.show_plan(store_of(request), name)
+    return render(request, who, "plan.html", title=f"Plan {name}", plan=plan,
+                  input_words=PLAN_INPUTS, may_audit=may(who, "audit.read"))
 
 
 @page("/planner/run", "plans.run", method="POST")
@@ -91,7 +110,10 @@ def planner_run(request: Request, who: Caller, budget: Text, max_producer_share:
         plan = planning_svc.allocate(store, **inputs)
     if name:
         planning_svc.save_plan(store, name, plan, who.name)
-    return render(request, who, "_plan.html", plan=plan.to_dict(), saved_as=name)
+    # a saved plan joins the list at once (an out-of-band swap of the list)
+    saved = planning_svc.list_plans(store).rows if name else None
+    return render(request, who, "_plan.html", plan=plan.to_dict(), saved_as=name,
+                  saved=saved, may_run=True)
 
 
 # --- resilience ---------------------------------------------------------------------------
