@@ -261,8 +261,9 @@ def test_the_pareto_by_condition_shows_and_follows_the_condition(browser, site: 
     page.wait_for_function("() => document.querySelector('canvas[data-chart=pareto]')"
                            ".dataset.drawn")
     section = page.locator("section[aria-labelledby=h-pareto]")
-    assert section.locator("thead th").nth(1).inner_text() == "Condition “ew”"
-    values = set(section.locator("tbody tr td:nth-child(2)").all_inner_texts())
+    # the failure mode heads each row, then the product, then the condition's value
+    assert section.locator("thead th").nth(2).inner_text() == "Condition “ew”"
+    values = set(section.locator("tbody tr td:nth-child(3)").all_inner_texts())
     assert values and "" not in values and values <= {"high", "low", "(none)"}
     groups = page.evaluate("""() => Chart.getChart(document.querySelector(
         'canvas[data-chart=pareto]')).data.datasets.filter(d => d.type === 'bar')
@@ -272,8 +273,8 @@ def test_the_pareto_by_condition_shows_and_follows_the_condition(browser, site: 
     _shot(page, "product-pareto-by-condition")
     first = section.locator("tbody tr").first
     value = first.locator("td").nth(1).inner_text()
-    failures_shown = int(first.locator("td").nth(4).inner_text().replace(",", ""))
-    first.locator("td").nth(4).locator("a").click()
+    failures_shown = int(first.locator("td").nth(3).inner_text().replace(",", ""))
+    first.locator("td").nth(3).locator("a").click()
     page.wait_for_load_state("networkidle")
     assert "condition=ew" in page.url
     assert f"{failures_shown:,} uses match" in page.inner_text("main")

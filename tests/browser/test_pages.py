@@ -329,8 +329,8 @@ def test_the_uses_export_sums_to_the_figure_on_the_page(browser, site: Site) -> 
     ctx, page = login(browser, site, "analyst")
     charts_drawn(page)
     row = page.locator("table").first.locator("tbody tr").first
-    figure = row.locator("td").nth(3).inner_text()  # the product's cost per effect
-    row.locator("td").nth(3).locator("a").click()
+    figure = row.locator("td.key").inner_text()  # the product's cost per effect
+    row.locator("td.key a").click()
     page.wait_for_load_state("networkidle")
     summary = page.locator("dl.figures")
     assert summary.locator(".cpe").inner_text() == figure
@@ -346,8 +346,11 @@ def test_the_uses_export_sums_to_the_figure_on_the_page(browser, site: Site) -> 
     assert f"{total:,.0f}" == cost
     assert f"{total / effects:,.0f}" == figure
     # newest first, and a header sorts the list
-    days = page.locator("table.uses tbody td.date").all_inner_texts()
-    assert days == sorted(days, reverse=True)
+    import datetime as dt
+
+    days = [dt.datetime.strptime(d.replace("\xa0", " "), "%d %b %Y").date()
+            for d in page.locator("table.uses tbody td.date").all_inner_texts()]
+    assert days and days == sorted(days, reverse=True)
     page.click("table.uses thead a:text('Effects')")
     page.wait_for_load_state("networkidle")
     effects_shown = [int(x) for x in page.locator(
@@ -370,16 +373,21 @@ PAGES = {
 }
 
 
-def test_every_page_passes_axe_and_is_photographed(browser, site: Site) -> None:
+def page_ids(site: Site) -> dict[str, str]:
+    """The ids the paths of ``PAGES`` name, from the site's workspace."""
     from kuznia.services import records
 
     product = records.list_records(site.ws.store, "products", limit=1).rows[0]["product_id"]
     delivery = records.list_records(site.ws.store, "deliveries", limit=1).rows[0]
     own = records.list_records(site.ws.store, "contracts", limit=1,
                                filters={"producer_id": site.producer}).rows[0]
-    ids = {"product": product, "producer": site.producer, "flag": price_flag(site)["key"],
-           "contract": delivery["contract_id"], "delivery": delivery["delivery_id"],
-           "own_contract": own["contract_id"]}
+    return {"product": product, "producer": site.producer, "flag": price_flag(site)["key"],
+            "contract": delivery["contract_id"], "delivery": delivery["delivery_id"],
+            "own_contract": own["contract_id"]}
+
+
+def test_every_page_passes_axe_and_is_photographed(browser, site: Site) -> None:
+    ids = page_ids(site)
     SHOTS.mkdir(exist_ok=True)
     axe = AXE.read_text()
     failures = []

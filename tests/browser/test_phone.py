@@ -13,6 +13,7 @@ from browser.test_pages import (  # noqa: F401  (browser and site are fixtures)
     browser,
     charts_drawn,
     login,
+    page_ids,
     site,
 )
 
@@ -43,9 +44,7 @@ TARGETS = """() => {
 
 def test_tap_targets_are_44_px_and_no_page_scrolls_sideways(browser, site: Site  # noqa: F811
                                                           ) -> None:
-    from kuznia.services import records
-
-    product = records.list_records(site.ws.store, "products", limit=1).rows[0]["product_id"]
+    ids = page_ids(site)
     small, wide, measured = [], [], 0
     for role, paths in PAGES.items():
         if role == "anonymous":
@@ -54,7 +53,7 @@ def test_tap_targets_are_44_px_and_no_page_scrolls_sideways(browser, site: Site 
         else:
             ctx, page = login(browser, site, role, WIDTH)
         for path in paths:
-            url = path.format(product=product, producer=site.producer)
+            url = path.format(**ids)
             page.goto(site.url + url)
             page.wait_for_load_state("networkidle")
             if page.locator("canvas[data-chart]").count():
