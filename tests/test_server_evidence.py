@@ -198,7 +198,10 @@ def test_triage_through_the_api_and_the_page(served: Served) -> None:
 def test_the_triage_form_needs_the_sessions_csrf_token(served: Served) -> None:
     key = _outlier_key(served)
     with TestClient(served.app, raise_server_exceptions=False) as client:
-        r = client.post("/login", data={"name": "auditor", "password": PASSWORD},
+        form = client.get("/login").text  # the form's own login token (login CSRF)
+        login_token = re.search(r'name="login_token" value="([^"]*)"', form).group(1)
+        r = client.post("/login", data={"name": "auditor", "password": PASSWORD,
+                                        "login_token": login_token},
                         follow_redirects=False)
         assert r.status_code == 303
         page = client.get(f"/oversight/flags/{key}")

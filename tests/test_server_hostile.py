@@ -128,9 +128,10 @@ def test_a_use_dated_2026_1_1_is_a_row_error_naming_used_on(served: Served):
 def _attempt_keys(served: Served) -> set[str]:
     import sqlalchemy as sa
 
+    from kuznia.services import sign_in_rows
     from kuznia.store.schema import login_attempts
 
-    with served.ws.store.read() as conn:
+    with sign_in_rows.read(served.ws.store) as conn:  # off the data's store on SQLite
         return set(conn.execute(sa.select(login_attempts.c.key)).scalars())
 
 
@@ -173,12 +174,13 @@ def test_the_owner_locked_out_from_one_address_signs_in_from_another_and_is_told
         served: Served):
     import sqlalchemy as sa
 
+    from kuznia.services import sign_in_rows
     from kuznia.store.schema import login_attempts
 
     wrong = {"name": "analyst", "password": "wrong" * 3}
     with TestClient(served.app, client=("203.0.113.66", 1)) as attacker:
         assert attacker.post(f"{API}/session", json=wrong).status_code == 401
-    with served.ws.store.engine.begin() as conn:  # as after ten failures long ago
+    with sign_in_rows.bookkeeping(served.ws.store) as conn:  # as after ten failures
         conn.execute(sa.update(login_attempts).values(failures=10, locked=True,
                                                       last_failed_at="2026-01-01T00:00:00"))
     with TestClient(served.app, client=("203.0.113.66", 1)) as attacker:

@@ -16,8 +16,8 @@ import numpy as np
 from sqlalchemy import func, select
 
 from kuznia.analytics.cost_per_effect import cost_per_effect as cpe_figures
-from kuznia.errors import UsageError
 from kuznia.services.costs import _aggregate, _filtered, _source
+from kuznia.services.periods import check_order
 from kuznia.services.store import Store
 from kuznia.store.schema import uses
 
@@ -101,17 +101,22 @@ def headline(store: Store, date_from: dt.date | None = None, date_to: dt.date | 
     """Spend, confirmed effects and cost per effect of the period and the one before.
 
     With ``producer``, from that producer's uses only (its own view)."""
-    if date_from and date_to and date_to < date_from:
-        raise UsageError("{date_to} is before {date_from}", params=("date_to", "date_from"))
+    check_order(date_from, date_to)
     currency = store.setting("currency", "USD") or "USD"
     asked = date_from is not None or date_to is not None
     first, last = _bounds(store, producer, product, category)
     if first is None or last is None:
         return Headline(currency, None, None, {}, {}, asked)
-    end = date_to or last
+    # the period as far as the records reach (an open end, or 9999-12-31, is the last
+    # record), so the period before it has the same length in days the data can cover
+    end = min(date_to, last) if date_to else last
     start = date_from or (first if asked else end - dt.timedelta(days=DEFAULT_DAYS - 1))
+    if date_from and start > end:  # a period after every record: nothing in it
+        end = start
     days = (end - start).days + 1
-    before = (start - dt.timedelta(days=days), start - dt.timedelta(days=1))
+    earliest = dt.date.min + dt.timedelta(days=1)
+    before = (max(earliest, start - dt.timedelta(days=min(days, (start - earliest).days))),
+              max(earliest, start - dt.timedelta(days=1)))
     args = (level, producer, product, category)
     return Headline(currency, (start, end), before, _totals(store, (start, end), *args),
                     _totals(store, before, *args), asked)
