@@ -140,7 +140,9 @@ def test_audit_verify_exit_codes(cli_ws: Path, run):
 
 
 def test_as_names_the_actor(cli_ws: Path, example_dir: Path, run):
-    run("import", "producers", str(example_dir / "producers.csv"), "--as", "analyst-7")
+    new = cli_ws / "new_producers.csv"  # new rows: an import that changes nothing writes
+    new.write_text("producer_id,name,kind,region\nP-AS,As,state,R\n", encoding="utf-8")
+    run("import", "producers", str(new), "--as", "analyst-7")  # no event
     r = run("audit", "list", "--json")
     assert json.loads(r.stdout)["events"][-1]["actor"] == "analyst-7"
 

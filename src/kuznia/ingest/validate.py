@@ -30,7 +30,7 @@ DOTS_ID = "may not be '.' or '..' (they name folders, not records)"
 
 
 def visible(value: str | None) -> str | None:
-    """``value`` with every control or invisible character written as ``\\uXXXX``, so a
+    r"""``value`` with every control or invisible character written as ``\uXXXX``, so a
     message shows what is there (and never carries a NUL into a store or a terminal).
 
     >>> visible("P\u202e01")

@@ -113,7 +113,7 @@ def solve(cost: np.ndarray, lower: np.ndarray, upper: np.ndarray, rows: spmatrix
     ...           csr_matrix(np.array([[2.0, 1.0]])), np.array([-np.inf]), np.array([7.0]),
     ...           np.array([0, 1]))
     >>> r.words, r.x.tolist(), r.objective
-    ('optimal', [3.0, 1.0], -11.0)
+    ('optimal', [2.0, 3.0], -12.0)
     """
     import highspy
 
