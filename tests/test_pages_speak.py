@@ -46,7 +46,8 @@ def significant_digits(figure: str) -> int:
 
 class VisibleText(HTMLParser):
     """The text a person reads on a page (not scripts, styles or attributes) and its
-    links."""
+    links. ``<code>`` holds hashes, ids and commands shown as such (a hash's first
+    twelve characters may all be digits), not figures or words: it is left out too."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -55,7 +56,7 @@ class VisibleText(HTMLParser):
         self._hidden = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style", "template"):
+        if tag in ("script", "style", "template", "code"):
             self._hidden += 1
         if tag == "a":
             href = dict(attrs).get("href")
@@ -63,7 +64,7 @@ class VisibleText(HTMLParser):
                 self.links.append(href)
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style", "template"):
+        if tag in ("script", "style", "template", "code"):
             self._hidden -= 1
 
     def handle_data(self, data: str) -> None:
