@@ -327,7 +327,7 @@ def test_a_full_disk_leaves_no_file_that_looks_complete(made, filled, tmp_path, 
 def test_a_backup_never_lands_on_the_workspace(filled, tmp_path):
     ws_file = filled.store.sqlite_file
     if ws_file is None:
-        pytest.skip("a SQLite workspace's own files")
+        pytest.skip("only a SQLite workspace has files of its own that --out could land on")
     for target in (ws_file, Path(f"{ws_file}-wal"), tmp_path):
         result = _cli("backup", "--out", str(target), "--db", filled.store.url)
         assert result.exit_code == 2, result.output
