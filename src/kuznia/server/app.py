@@ -7,6 +7,7 @@ traceback ever reaches a client.
 """
 
 import logging
+import mimetypes
 import secrets
 import tempfile
 import threading
@@ -36,6 +37,7 @@ from kuznia.services.store import Store
 REQUEST_THREADS = 8
 log = logging.getLogger("kuznia.server")
 STATIC = Path(__file__).parent / "static"
+mimetypes.add_type("application/manifest+json", ".webmanifest")  # the field form's
 API = "/api/v1"
 PROBLEM = "application/problem+json"
 

@@ -770,6 +770,6 @@ for _t in SPECS:
     _table_routes(_t)
 
 
-# The evidence routes (exports, summaries, a flag's case), after every name they use here.
-from kuznia.server import api_evidence  # noqa: E402, F401
-from kuznia.server import api_field  # noqa: E402, F401
+# The evidence routes (exports, summaries, a flag's case) and the field form's catalogue,
+# after every name they use here.
+from kuznia.server import api_evidence, api_field  # noqa: E402, F401

@@ -25,14 +25,7 @@ LOTS_PER_PRODUCT = 100  # the most recent lots of a product; an older one is typ
 def catalogue(store: Store, scope: Scope) -> dict[str, Any]:
     """The products ``scope`` may record uses of, by id, with their versions (newest
     first), lots (newest first, at most ``LOTS_PER_PRODUCT``; ``lots_complete`` says
-    whether that is all of them) and failure modes (most severe first).
-
-    >>> from kuznia.services.access import EVERYTHING
-    >>> import kuznia
-    >>> ws = kuznia.init(":memory:", "USD", "doctest")
-    >>> catalogue(ws.store, EVERYTHING)
-    {'products': []}
-    """
+    whether that is all of them) and failure modes (most severe first)."""
     own = scope.producer_id
     with store.read() as conn:
         lot_query = (select(deliveries.c.lot, deliveries.c.delivered_on,

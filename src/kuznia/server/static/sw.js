@@ -1,12 +1,14 @@
 // Kuznia's service worker: keeps the field-entry page and the files it needs, so that the
 // page opens with no connection. Pages are fetched from the network first (they change);
 // the cached copy is used only when the network fails. Nothing else is cached: figures
-// and records always come from the server.
+// and records always come from the server (the form keeps its pick-lists itself, in
+// localStorage, with their ETag).
 "use strict";
-const CACHE = "kuznia-field-v1";
+const CACHE = "kuznia-field-v2";
 const SHELL = ["/field", "/static/kuznia.css", "/static/field.js",
                "/static/vendor/htmx/htmx.min.js", "/static/kuznia.js",
-               "/static/vendor/chartjs/chart.umd.min.js"];
+               "/static/vendor/chartjs/chart.umd.min.js", "/static/field.webmanifest",
+               "/static/icons/field-192.png", "/static/icons/field-512.png"];
 
 self.addEventListener("install", function (ev) {
   ev.waitUntil(caches.open(CACHE).then(function (c) { return c.addAll(SHELL); })

@@ -5,7 +5,6 @@ can be left and opened again from the page's list of recent jobs."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import File, Form, Query, Request, UploadFile
@@ -210,9 +209,28 @@ def imports_upload(request: Request, who: Caller, table: Annotated[str, Form(max
 
 @page("/field", "write:uses")
 def field(request: Request, who: Caller) -> HTMLResponse:
-    spec = SPECS["uses"]
-    fields = [{"name": f.name, "kind": f.kind, "required": f.required,
-               "choices": list(f.choices), "default": f.default, "minimum": f.minimum,
-               "help": f.help} for f in spec.fields if f.name != "producer_id"]
-    return render(request, who, "field.html", title="Field entry", fields=fields,
-                  today=dt.date.today().isoformat())
+    """The field form: in words, its pick-lists from ``GET /api/v1/field/catalogue`` kept
+    on the device, its date from the device's clock (static/field.js)."""
+    return render(request, who, "field.html", title="Field entry",
+                  field_words=field_words())
+
+
+# The words of the form, by column: a problem the server names by column is shown beside
+# the field it is about, with the same words as an import's (ingest/validate.py).
+FIELD_LABELS = {"use_id": "Record", "used_on": "Date", "operator": "Operator",
+                "product_id": "Product", "version": "Version", "producer_id": "Producer",
+                "lot": "Lot", "units_used": "Units used", "effects": "Confirmed effects",
+                "outcome": "How it went", "failure_mode": "What failed",
+                "conditions": "Conditions", "notes": "Notes"}
+
+
+def field_words() -> dict[str, object]:
+    from kuznia.ingest import validate
+    from kuznia.ingest.tables import OUTCOMES
+    from kuznia.words import say
+
+    assert set(FIELD_LABELS) == set(SPECS["uses"].columns)
+    return {"labels": FIELD_LABELS,
+            "outcomes": {o: say(o)[:1].upper() + say(o)[1:] for o in OUTCOMES},
+            "max_id": validate.MAX_ID_LENGTH, "max_int": validate.MAX_INT,
+            "unseen_in_id": validate.UNSEEN_IN_ID, "dots_id": validate.DOTS_ID}
