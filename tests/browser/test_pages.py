@@ -226,64 +226,7 @@ def test_the_planner_form_gives_the_cli_plan(browser, site: Site, capsys) -> Non
     assert shown == cli and cli
 
 
-def test_field_entry_offline_keeps_three_records_and_stores_each_once(browser, site: Site
-                                                                      ) -> None:
-    from kuznia.services import records, trace
-
-    product = records.list_records(site.ws.store, "products", limit=1).rows[0]["product_id"]
-    before = trace.list_uses(site.ws.store, limit=1).total
-    ctx, page = login(browser, site, "engineer")
-    assert page.url.endswith("/field")
-    page.wait_for_function("() => navigator.serviceWorker.controller !== null || "
-                           "navigator.serviceWorker.ready.then(() => true)")
-    page.evaluate("() => navigator.serviceWorker.ready")
-    page.reload()  # the worker now controls the page and keeps its files
-    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
-    ctx.set_offline(True)
-    ids = []
-    for i in range(3):
-        page.fill("#f-product_id", product)
-        page.fill("#f-effects", str(i))
-        page.select_option("#f-outcome", "effect" if i else "no_effect")
-        ids.append(page.input_value("#f-use_id"))
-        page.click("#field-form button[type=submit]")
-        page.wait_for_function(f"() => document.querySelectorAll('#pending li.pending-item')"
-                               f".length === {i + 1}")
-    assert "Offline" in page.inner_text("#net")
-    page.reload()  # the page comes from the service worker; the records from IndexedDB
-    page.wait_for_function("() => document.querySelectorAll('#pending li.pending-item')"
-                           ".length === 3")
-    assert trace.list_uses(site.ws.store, limit=1).total == before
-    ctx.set_offline(False)
-    page.wait_for_function("() => document.querySelectorAll('#pending li.pending-item')"
-                           ".length === 0")
-    assert trace.list_uses(site.ws.store, limit=1).total == before + 3
-    for use_id in ids:
-        assert records.get_record(site.ws.store, "uses", {"use_id": use_id})["product_id"] \
-            == product
-    # the same record sent again (as after a lost answer) is stored once: 200, no new row
-    stored = records.get_record(site.ws.store, "uses", {"use_id": ids[1]})
-    record = {k: None if stored.get(k) is None else str(stored[k]) for k in (
-        "use_id", "used_on", "operator", "product_id", "version", "producer_id", "lot",
-        "units_used", "effects", "outcome", "failure_mode", "conditions", "notes")}
-    token = page.evaluate("() => fetch('/api/v1/me').then(r => r.json())")["csrf_token"]
-    send = """([record, token]) => fetch('/api/v1/uses', {method: 'POST',
-        headers: {'Content-Type': 'application/json', 'X-CSRF-Token': token},
-        body: JSON.stringify(record)}).then(r => r.status)"""
-    assert page.evaluate(send, [record, token]) == 200
-    assert page.evaluate(send, [{**record, "effects": "7"}, token]) == 409  # other content
-    assert trace.list_uses(site.ws.store, limit=1).total == before + 3
-    ctx.close()
-
-
-def test_field_entry_shows_a_message_beside_the_field(browser, site: Site) -> None:
-    ctx, page = login(browser, site, "engineer")
-    page.fill("#f-effects", "-1")
-    page.click("#field-form button[type=submit]")
-    assert page.inner_text("#err-product_id") == "required"
-    assert page.inner_text("#err-effects") == "must be a whole number"
-    assert page.get_attribute("#f-effects", "aria-invalid") == "true"
-    ctx.close()
+# The field form's tests are in test_field.py.
 
 
 def price_flag(site: Site) -> dict:
