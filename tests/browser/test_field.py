@@ -270,6 +270,7 @@ def test_a_server_not_reached_is_tried_again_until_each_record_is_stored_once(
         "2 waiting · server not reached since 21:05")
     assert page.locator(f"{PENDING}[data-state=waiting]").count() == 2
     page.clock.fast_forward("00:01:00")  # the timer tries again: still nothing
+    expect(page.locator("#sync-state[data-sending=no]")).to_have_count(1)
     expect(page.locator("#sync-state")).to_contain_text("server not reached since 21:05")
     assert stored(site, product, "OP-KILL") == []
     page.unroute("**/api/v1/**")  # the server is back
@@ -334,4 +335,32 @@ def test_what_only_the_server_can_check_comes_back_on_the_record(browser, site: 
     expect(page.locator(PENDING)).to_have_count(0)
     assert [r["lot"] for r in stored(site, product, "OP-REFUSED")] == [product["lots"][0]["id"]]
     assert not page.errors, page.errors
+    ctx.close()
+
+
+def test_a_record_received_but_waiting_at_the_server_is_followed_until_stored(
+        browser, site: Site, product: dict) -> None:
+    """POST /api/v1/uses may answer 202 (received; an import holds the write lock): the
+    record stays on the device as received, is not sent again, and its status is asked
+    for until the server says it is stored (both answers made by the test here)."""
+    ctx, page = open_form(browser, site, clock=dt.datetime(2026, 3, 21, 20, 0, tzinfo=dt.UTC))
+    posts, states = [], ["waiting", "stored"]
+    page.route("**/api/v1/uses", lambda route: (posts.append(route.request.post_data_json),
+                                                route.fulfill(status=202, json={
+                                                    "status": "waiting",
+                                                    "href": "/api/v1/outbox/test"})))
+    page.route("**/api/v1/outbox/test", lambda route: route.fulfill(
+        json={"status": states.pop(0) if len(states) > 1 else states[0]}))
+    fill_use(page, product, "aborted")
+    page.click("#field-form button[type=submit]")
+    received = page.locator(f"{PENDING}[data-state=received]")
+    expect(received).to_have_count(1)
+    assert "received by the server, waiting to be stored" in received.inner_text()
+    page.clock.fast_forward("00:00:10")  # asked: still waiting
+    expect(page.locator(f"{PENDING}[data-asks='1']")).to_have_count(1)
+    expect(page.locator("#sync-state[data-sending=no]")).to_have_count(1)
+    page.clock.fast_forward("00:00:10")  # asked again: stored
+    expect(page.locator(PENDING)).to_have_count(0)
+    expect(page.locator(SENT)).to_have_count(1)
+    assert len(posts) == 1 and posts[0]["outcome"] == "aborted"  # sent once
     ctx.close()

@@ -366,6 +366,7 @@
         const li = document.createElement("li");
         li.className = "record-item " + i.state;
         li.dataset.state = i.state;
+        if (i.asks) li.dataset.asks = i.asks;
         const what = document.createElement("span");
         what.className = "what";
         what.textContent = named(i);
@@ -444,6 +445,7 @@
     if (!navigator.onLine) parts.push("this device says it has no connection");
     syncState.textContent = parts.join(" · ");
     syncState.className = "sync-state" + (c.failed_at ? " not-reached" : "");
+    syncState.dataset.sending = sending ? "yes" : "no";
   }
 
   // --- sending ----------------------------------------------------------------------------
@@ -490,7 +492,8 @@
   }
   function poll(item) {  // a record received with a status to follow
     return fetch(item.status_url, { credentials: "same-origin", cache: "no-store" }).then(function (r) {
-      if (!r.ok) return;
+      item.asks = (item.asks || 0) + 1;
+      if (!r.ok) return put(item);
       return r.json().then(function (body) {
         const status = body.status || "";
         if (["stored", "done", "added", "unchanged"].indexOf(status) >= 0) {
@@ -502,8 +505,8 @@
           item.state = "rejected";
           item.problem = (body.error && body.error.detail) || body.detail || status;
           item.problems = body.problems || (body.error && body.error.problems) || [];
-          return put(item);
         }
+        return put(item);
       });
     });
   }
@@ -541,6 +544,7 @@
       return render();
     }).then(function () {
       if ($("session-ended").hidden) schedule();  // an ended session waits for a login
+      showSync();
     });
   }
   function sendNow() { attempt = 0; return sendAll(); }
