@@ -269,6 +269,7 @@ def test_a_server_not_reached_is_tried_again_until_each_record_is_stored_once(
     expect(page.locator("#sync-state")).to_contain_text(
         "2 waiting · server not reached since 21:05")
     assert page.locator(f"{PENDING}[data-state=waiting]").count() == 2
+    shot(page, "waiting-light")
     page.clock.fast_forward("00:01:00")  # the timer tries again: still nothing
     expect(page.locator("#sync-state[data-sending=no]")).to_have_count(1)
     expect(page.locator("#sync-state")).to_contain_text("server not reached since 21:05")
@@ -325,6 +326,9 @@ def test_what_only_the_server_can_check_comes_back_on_the_record(browser, site: 
     assert "refused by the server: Lot no delivery with this lot; import deliveries first" \
         in refused.inner_text()
     expect(page.locator("#sync-state")).to_contain_text("1 to correct")
+    page.click("#theme-toggle")
+    assert axe_serious(page) == []
+    shot(page, "refused-dark")
     page.reload()  # never lost: still there after a reload
     expect(refused).to_have_count(1)
     refused.get_by_role("button", name="Correct it").click()
