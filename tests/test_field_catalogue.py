@@ -73,3 +73,30 @@ def test_the_etag_answers_304_until_the_catalogue_changes(served: Served,
     assert changed.status_code == 200 and changed.headers["etag"] != tag
     atg = next(p for p in changed.json()["products"] if p["id"] == "ATG-B")
     assert [m["id"] for m in atg["failure_modes"]] == ["fuze_dud", "seeker_loss"]
+
+
+def test_the_form_can_be_installed_and_keeps_its_csp(served: Served) -> None:
+    import io
+    import re
+
+    from PIL import Image
+
+    with TestClient(served.app) as client:
+        page = client.get("/field", headers=served.headers("engineer"))
+        assert page.status_code == 200
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+        assert '<link rel="manifest" href="/static/field.webmanifest">' in page.text
+        # no inline script: every <script> either has a src or holds JSON data
+        for tag in re.findall(r"<script\b[^>]*>", page.text):
+            assert "src=" in tag or 'type="application/json"' in tag, tag
+        manifest = client.get("/static/field.webmanifest")
+        assert manifest.headers["content-type"].startswith("application/manifest+json")
+        assert manifest.json()["start_url"] == "/field"
+        for icon in manifest.json()["icons"]:
+            png = client.get(icon["src"])
+            assert png.headers["content-type"] == "image/png"
+            w, h = Image.open(io.BytesIO(png.content)).size
+            assert f"{w}x{h}" == icon["sizes"]
+        worker = client.get("/sw.js").text
+        assert all(icon["src"] in worker for icon in manifest.json()["icons"])
+        assert '"/static/field.webmanifest"' in worker

@@ -5,7 +5,7 @@
 // localStorage, with their ETag).
 "use strict";
 const CACHE = "kuznia-field-v2";
-const SHELL = ["/field", "/static/kuznia.css", "/static/field.js",
+const SHELL = ["/field", "/static/kuznia.css", "/static/field.js", "/static/field-theme.js",
                "/static/vendor/htmx/htmx.min.js", "/static/kuznia.js",
                "/static/vendor/chartjs/chart.umd.min.js", "/static/field.webmanifest",
                "/static/icons/field-192.png", "/static/icons/field-512.png"];
