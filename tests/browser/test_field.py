@@ -323,7 +323,7 @@ def test_what_only_the_server_can_check_comes_back_on_the_record(browser, site: 
     page.click("#field-form button[type=submit]")
     refused = page.locator(f"{PENDING}[data-state=rejected]")
     expect(refused).to_have_count(1)
-    assert "refused by the server: Lot no delivery with this lot; import deliveries first" \
+    assert "refused by the server: Lot: no delivery with this lot; import deliveries first" \
         in refused.inner_text()
     expect(page.locator("#sync-state")).to_contain_text("1 to correct")
     page.click("#theme-toggle")

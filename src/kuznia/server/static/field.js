@@ -186,7 +186,15 @@
     $("box-failure_other").hidden = mode.value !== OTHER;
   }
   form.addEventListener("change", function (ev) {
-    if (ev.target === product) { version.value = ""; fillProduct(); }
+    if (ev.target === product) {
+      version.value = "";
+      const p = productOf(product.value);
+      if (p && lot.value && !p.lots.some(function (x) { return x.id === lot.value; }) &&
+          catalogue.products.some(function (q) { return q.lots.some(function (x) { return x.id === lot.value; }); })) {
+        lot.value = "";  // another product's lot
+      }
+      fillProduct();
+    }
     if (ev.target.name === "outcome" || ev.target === mode) skip();
     if (ev.target.name === "keep") rememberKeep();
   });
@@ -323,7 +331,7 @@
   }
   function problemsText(item) {
     return (item.problems || []).map(function (p) {
-      return (labels[p.column] || "Record") + " " + p.message;
+      return (labels[p.column] || "Record") + ": " + p.message;
     }).join("; ") || item.problem || "refused";
   }
   function stateWords(item) {
