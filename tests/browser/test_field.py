@@ -156,6 +156,18 @@ def test_the_form_speaks_in_words_and_asks_only_what_applies(browser, site: Site
     assert page.locator("#f-effects").is_hidden()
     modes = page.locator("#f-failure_mode option").evaluate_all("os => os.map(o => o.value)")
     assert modes[1:-1] == [m["id"] for m in product["failure_modes"]]  # "" first, "other" last
+    # "Clear for the next one" keeps what is ticked to keep, and only that
+    page.fill("#f-operator", "OP-KEEP")
+    page.fill("#f-lot", product["lots"][0]["id"])
+    page.click("label.check:has(input[value=lot])")
+    page.click("label.check:has(input[value=operator])")
+    page.click("#field-new")
+    assert page.input_value("#f-lot") == product["lots"][0]["id"]
+    assert page.input_value("#f-operator") == ""
+    assert page.input_value("#f-product_id") == product["id"]
+    assert page.locator("input[name=outcome]:checked").count() == 0
+    page.click("label.check:has(input[value=lot])")
+    page.click("label.check:has(input[value=operator])")
     # every control at least 44 px each way
     small = page.evaluate("""() => [...document.querySelectorAll(
         'main input:not([type=radio]):not([type=checkbox]), main select, main textarea,'
