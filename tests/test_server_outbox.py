@@ -193,3 +193,27 @@ def test_a_bad_record_is_refused_at_once_during_an_import(served: Served) -> Non
         assert r.status_code == 422, r.text  # an import's problems, as ever
         assert any(p["column"] == "lot" for p in r.json()["problems"])
         assert use_outbox.waiting(store) == 0
+
+
+def test_a_waiting_record_is_in_the_backup_and_stored_after_a_restore(
+        filled: kuznia.Workspace, tmp_path: Path) -> None:
+    from kuznia.services import backup as backups
+    from kuznia.services import restore as restores
+
+    # received while an import ran; the server stopped before it drained
+    use_outbox.receive(filled.store, FIELD, actor="engineer")
+    out = tmp_path / "ws.kuznia-backup"
+    made = backups.backup(filled.store.url, out)
+    assert made.to_dict()["rows"]["use_outbox"] == 1
+    restored = tmp_path / "restored.db"
+    restores.restore(out, str(restored))
+    store = open_store(str(restored))
+    try:
+        assert use_outbox.waiting(store) == 1
+        done = use_outbox.drain(store, lock_wait=5)
+        assert (done.stored, done.rejected, done.left) == (1, 0, 0)
+        assert _stored(store, "F-1") == [("F-1", 2)]
+        assert use_outbox.status(store, "F-1", actor="engineer")["status"] == "stored"
+        assert use_outbox.drain(store).stored == 0  # drained once: nothing waits
+    finally:
+        store.close()
