@@ -15,7 +15,9 @@ from kuznia.services import use_outbox
 from kuznia.services.store import Store
 
 log = logging.getLogger("kuznia.outbox")
-DRAIN_LOCK_WAIT = 30.0  # a drain waits this long for the lock, then leaves the rest waiting
+# a drain waits this long for the lock, then leaves the rest waiting for the next beat
+# (short, so that a stopping server never waits long for it)
+DRAIN_LOCK_WAIT = 5.0
 
 
 class Drainer:

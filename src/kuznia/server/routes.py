@@ -706,28 +706,17 @@ def post_use(request: Request, who: Caller, body: UseRecord) -> JSONResponse:  #
     """
     row = body.model_dump()  # type: ignore[attr-defined]
     store = store_of(request)
-    data = use_outbox.as_csv(row)
-    # every check that needs no lock, at once, with an import's words (a bad record: 400)
-    stored = use_outbox.precheck(store, row)
-    if stored == "other":
-        raise ConflictError(f"use_id {row['use_id']!r} is stored with other content; "
-                            "nothing was changed")
-    if stored == "same":  # nothing to write: no lock needed
-        return JSONResponse({"use_id": row["use_id"], "added": 0, "event_id": None})
     kept = use_outbox.find(store, str(row["use_id"]))
     if kept is not None and kept.status == use_outbox.WAITING \
             and use_outbox.canonical(kept.record) != use_outbox.canonical(row):
         raise ConflictError(f"use_id {row['use_id']!r} is waiting to be stored with other "
                             "content; nothing was changed")
     try:
-        result = import_file(store, "uses", io.BytesIO(data), actor=who.name,
-                             name=use_outbox.NAME, lock_wait=use_outbox.LOCK_WAIT_SECONDS)
-    except WriteBusy:  # an import holds the lock: keep the record, answer at once
-        receipt = use_outbox.receive(store, row, actor=who.name)
-        request.app.state.drainer.kick()
-        href = receipt.to_dict()["href"]
-        return JSONResponse(json_safe(receipt.to_dict()), status_code=202,
-                            headers={"Location": href})
+        result = import_file(store, "uses", io.BytesIO(use_outbox.as_csv(row)),
+                             actor=who.name, name=use_outbox.NAME,
+                             lock_wait=use_outbox.LOCK_WAIT_SECONDS)
+    except WriteBusy:  # an import holds the lock: check what can be checked, keep, answer
+        return _outbox(request, who, row)
     except InputError as exc:
         if any(p.message == STORED_OTHERWISE for p in exc.problems):
             raise ConflictError(f"use_id {row['use_id']!r} is stored with other content; "
@@ -740,6 +729,22 @@ def post_use(request: Request, who: Caller, body: UseRecord) -> JSONResponse:  #
     return JSONResponse(json_safe({"use_id": row["use_id"], "added": result.added,
                                    "event_id": result.event_id}),
                         status_code=201 if result.added else 200)
+
+
+def _outbox(request: Request, who: Caller, row: dict[str, Any]) -> JSONResponse:
+    """A record met an import holding the lock: every check that needs no lock, at once
+    and in an import's words (a bad record: 422), then kept in the outbox (202)."""
+    store = store_of(request)
+    stored = use_outbox.precheck(store, row)
+    if stored == "other":
+        raise ConflictError(f"use_id {row['use_id']!r} is stored with other content; "
+                            "nothing was changed")
+    if stored == "same":  # nothing to write: no lock needed
+        return JSONResponse({"use_id": row["use_id"], "added": 0, "event_id": None})
+    receipt = use_outbox.receive(store, row, actor=who.name).to_dict()
+    request.app.state.drainer.kick()
+    return JSONResponse(json_safe(receipt), status_code=202,
+                        headers={"Location": receipt["href"]})
 
 
 @api("GET", "/uses/outbox/{use_id:path}", "write:uses")

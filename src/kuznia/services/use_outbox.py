@@ -5,16 +5,17 @@ its whole length: seconds for 150,000 rows, longer for a slow upload. A field re
 meanwhile used to wait behind it (SQLite: up to 30 s, then 409; PostgreSQL: until the
 import ended). Now:
 
-1. The record is checked at once, without the lock, as a row of an import is (the same
-   checks and words, against the references as last committed: an unknown lot is a 400
-   now, as before). A record identical to a stored use is a 200 at once (nothing to
-   write); another record under a stored ``use_id`` a 409 at once.
-2. The route then waits at most ``LOCK_WAIT_SECONDS`` for the write lock (another field
-   record's write is over by then; an import is not). Got it: the record is written
-   through the normal audited import path and answered 201/200 as it always was.
-3. Not got it: the record is appended durably to the outbox and answered 202 with a
-   status URL: "received, waiting for an import to finish". Nothing acknowledged is lost:
-   the outbox row is committed before the 202 (SQLite: ``synchronous=FULL``).
+1. The route asks for the write lock, waiting at most ``LOCK_WAIT_SECONDS`` (another
+   field record's write is over by then; an import is not). Got it: the record is written
+   through the normal audited import path and answered 201/200/409/422 as it always was.
+2. Not got it: the record is checked at once, without the lock, as a row of an import is
+   (``precheck``: the same checks and words, against the references as last committed; a
+   bad record is the same 422 with its problems). A record identical to a stored use is a
+   200 at once (nothing to write); another record under a stored ``use_id`` a 409.
+3. Otherwise it is appended durably to the outbox and answered 202 with a status URL
+   (``GET /api/v1/uses/outbox/{use_id}``): "received, waiting for an import to finish".
+   Nothing acknowledged is lost: the outbox row is committed before the 202 (SQLite:
+   ``synchronous=FULL``).
 4. A drainer (``drain``) writes the waiting records through the same audited import path,
    one record one import (its own audit event, under the sender's name), idempotently: a
    record already stored writes nothing, the same ``use_id`` sent twice while waiting is
