@@ -55,7 +55,7 @@ from typing import Any
 
 import polars as pl
 from sqlalchemy import Connection, Engine, MetaData, event, select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from kuznia.errors import ConflictError, InputError, KuzniaError, from_environment
 from kuznia.ingest.tables import SPECS
@@ -271,17 +271,24 @@ def receive(store: Store, record: dict[str, Any], *, actor: str,
                 s.use_outbox.c.use_id == use_id)).first()
         if r is not None and r.status == WAITING:
             return _same_or_conflict(_row(r), body)
-    with _writing(store) as conn:
-        r = conn.execute(select(s.use_outbox).where(s.use_outbox.c.use_id == use_id)).first()
-        if r is not None and r.status == WAITING:
-            return _same_or_conflict(_row(r), body)
-        values = {"record": body, "actor": actor, "status": WAITING, "received_at": at,
-                  "settled_at": None, "event_id": None, "problems": None}
-        if r is None:
-            conn.execute(s.use_outbox.insert(), {"use_id": use_id, **values})
-        else:
-            conn.execute(update(s.use_outbox).where(s.use_outbox.c.use_id == use_id),
-                         values)
+    values = {"record": body, "actor": actor, "status": WAITING, "received_at": at,
+              "settled_at": None, "event_id": None, "problems": None}
+    for attempt in (1, 2):  # two at once under a new id (PostgreSQL): the second finds it
+        try:
+            with _writing(store) as conn:
+                r = conn.execute(select(s.use_outbox).where(
+                    s.use_outbox.c.use_id == use_id)).first()
+                if r is not None and r.status == WAITING:
+                    return _same_or_conflict(_row(r), body)
+                if r is None:
+                    conn.execute(s.use_outbox.insert(), {"use_id": use_id, **values})
+                else:
+                    conn.execute(update(s.use_outbox).where(
+                        s.use_outbox.c.use_id == use_id), values)
+            break
+        except IntegrityError:
+            if attempt == 2:
+                raise
     return OutboxRow(use_id, record, actor, WAITING, at)
 
 
