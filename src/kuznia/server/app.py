@@ -347,7 +347,12 @@ def create_app(store: Store, *, data_dir: str | Path | None = None,
                     jobs.heartbeat(store)
                 except Exception:  # noqa: BLE001 - a missed beat is retried
                     log.warning("job heartbeat failed", exc_info=True)
+                try:
+                    app.state.drainer.kick_if_waiting()
+                except Exception:  # noqa: BLE001 - the records wait for the next beat
+                    log.warning("outbox check failed", exc_info=True)
 
+        app.state.drainer.kick_if_waiting()  # records a stop (or a kill) left waiting
         beater = threading.Thread(target=beat, name="kuznia-heartbeat", daemon=True)
         beater.start()
         if app.state.warmer is not None:
@@ -389,6 +394,9 @@ def create_app(store: Store, *, data_dir: str | Path | None = None,
     app.state.clock = clock or sessions.system_clock
     app.state.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kuznia-job")
     app.state.stopping = threading.Event()  # set when the server stops: jobs give up
+    from kuznia.server.outbox import Drainer
+
+    app.state.drainer = Drainer(store, app.state.executor, app.state.warmer)
     app.state.heavy_lock = threading.Lock()  # kuznia.server.heavy: one heavy question at once
 
     from kuznia.server import web

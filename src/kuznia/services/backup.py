@@ -12,6 +12,9 @@ The file is a ZIP archive (any unzip opens it), store-independent:
 
 Every table the store holds is a part (the audit chain, accounts, sessions, jobs
 included), so a table added by a later schema is one part more and needs no change here.
+A SQLite workspace's field records waiting in their outbox file (``services/use_outbox``)
+are added to the ``use_outbox`` part: acknowledged records are restored with the rest and
+stored when the restored workspace's server drains them.
 Rows are streamed in batches (bounded memory) from one read transaction (SQLite WAL read
 transaction; PostgreSQL REPEATABLE READ), so imports and the server may write meanwhile:
 the backup holds each of their writes wholly or not at all. The file is written under a
@@ -118,9 +121,13 @@ class BackupResult:
 
 
 def write_backup(conn: Connection, f: IO[bytes], *, dialect: str,
-                 progress: Callable[[str, int], None] | None = None) -> tuple[dict[str, Any],
-                                                                              _Sink]:
-    """Write every table read through ``conn`` (one snapshot) to ``f`` as a backup."""
+                 progress: Callable[[str, int], None] | None = None,
+                 beside: dict[str, list[tuple[Any, ...]]] | None = None
+                 ) -> tuple[dict[str, Any], _Sink]:
+    """Write every table read through ``conn`` (one snapshot) to ``f`` as a backup;
+    ``beside``: rows kept outside the store for one of its tables (a SQLite workspace's
+    field-record outbox file), added to that table's part unless its key (the first
+    column) is there already."""
     from kuznia.services import audit
 
     revision = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
@@ -135,7 +142,15 @@ def write_backup(conn: Connection, f: IO[bytes], *, dialect: str,
             rows = 0
             with zf.open(part_name(table.name), "w", force_zip64=True) as part:
                 result = conn.execute(select(table).execution_options(yield_per=BATCH))
-                for batch in result.partitions():
+                extra = (beside or {}).get(table.name, [])
+                keys: set[Any] = set()
+                for batch in [*result.partitions(), extra]:
+                    if batch is extra:
+                        batch = [r for r in extra if r[0] not in keys]
+                    elif extra:
+                        keys.update(r[0] for r in batch)
+                    if not batch:
+                        continue
                     data = ("\n".join(map(_encode, map(list, batch))) + "\n").encode()
                     sha.update(data)
                     part.write(data)
@@ -171,8 +186,13 @@ def backup(db: str | None, out: str | Path,
     try:
         path = outputs.check_output(out, "out_file", protected=outputs.protected_paths(
             store.sqlite_file))
+        from kuznia.services import use_outbox
+
+        # a SQLite workspace's field records waiting in their own file (none elsewhere)
+        beside = {"use_outbox": use_outbox.side_rows(store)}
         with store.snapshot() as conn, outputs.replace_file(path, "wb") as f:
-            manifest, sink = write_backup(conn, f, dialect=store.dialect, progress=progress)
+            manifest, sink = write_backup(conn, f, dialect=store.dialect, progress=progress,
+                                          beside=beside)
             f.flush()
         return BackupResult(str(path), sink.sha.hexdigest(), sink.size, manifest)
     finally:

@@ -175,6 +175,7 @@ def import_file(
     batch_rows: int | None = None,
     progress: Progress | None = None,
     name: str | None = None,
+    lock_wait: float | None = None,
 ) -> ImportResult:
     """Import ``path`` (a file, or a binary stream such as an upload, then called ``name``)
     into ``table``.
@@ -182,17 +183,20 @@ def import_file(
     Raises ``InputError`` and stores nothing if any row is bad, unless ``quarantine`` names
     a CSV to receive the bad rows (the good ones are then stored). The quarantine file is
     written beside its target and swapped in only once the rows are committed; it may not
-    be the workspace (or its journal) or the file being read.
+    be the workspace (or its journal) or the file being read. ``lock_wait``: give up
+    (``store.WriteBusy``, nothing stored) if the write lock is not free within that many
+    seconds.
     """
     with local_file(path, name) as (local, label):
         return _import_file(store, table, local, label, actor=actor, update=update,
                             quarantine=quarantine, max_problems=max_problems,
-                            batch_rows=batch_rows, progress=progress)
+                            batch_rows=batch_rows, progress=progress, lock_wait=lock_wait)
 
 
 def _import_file(store: Store, table: str, path: Path, name: str, *, actor: str,
                  update: bool, quarantine: str | Path | None, max_problems: int,
-                 batch_rows: int | None, progress: Progress | None) -> ImportResult:
+                 batch_rows: int | None, progress: Progress | None,
+                 lock_wait: float | None = None) -> ImportResult:
     table = table_name(table)
     if table not in SPECS:
         raise UsageError(f"unknown {{table}} {table!r}; one of: {', '.join(SPECS)}",
@@ -214,7 +218,7 @@ def _import_file(store: Store, table: str, path: Path, name: str, *, actor: str,
         held = None
         if quarantine is not None:
             held = Quarantine(outputs.enter_context(replace_file(quarantine)), source.header)
-        with store.write() as conn:
+        with store.write(lock_wait) as conn:
             currency = _setting(conn, "currency") or "USD"
             event_id = audit.next_event_id(conn)
             refs = load_references(conn, currency)

@@ -83,20 +83,42 @@ class Store:
                     self._local.conn = None
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """One transaction for one write; the audit chain is locked for its length."""
+    def write(self, lock_wait: float | None = None) -> Iterator[Connection]:
+        """One transaction for one write; the audit chain is locked for its length.
+
+        ``lock_wait``: wait at most this many seconds for the write lock (another write,
+        an import, holding it), then raise ``WriteBusy`` with nothing done; None waits as
+        long as a writer always does (SQLite: ``SQLITE_BUSY_SECONDS``; PostgreSQL: until
+        the lock is free)."""
         if self.read_only:
             raise WorkspaceError(f"{self.display_url} is read-only here (this user may not "
                                  "write the file or its folder); reading works, writing "
                                  "does not: nothing was stored")
         try:
             with self.engine.connect().execution_options(kuznia_write=True) as conn:
-                with conn.begin():
-                    if self.dialect == "postgresql":
-                        conn.exec_driver_sql(
-                            "LOCK TABLE audit_events IN SHARE ROW EXCLUSIVE MODE")
-                    yield conn
+                raw = conn.connection.dbapi_connection if lock_wait is not None \
+                    and self.dialect == "sqlite" else None
+                if raw is not None:  # before BEGIN IMMEDIATE, which takes the lock
+                    raw.execute(f"PRAGMA busy_timeout = {int(lock_wait * 1000)}")  # type: ignore[operator]
+                try:
+                    with conn.begin():
+                        if self.dialect == "postgresql":
+                            if lock_wait is not None:
+                                conn.exec_driver_sql(
+                                    f"SET LOCAL lock_timeout = {max(1, int(lock_wait * 1000))}")
+                            conn.exec_driver_sql(
+                                "LOCK TABLE audit_events IN SHARE ROW EXCLUSIVE MODE")
+                            if lock_wait is not None:  # the rest of the write waits as ever
+                                conn.exec_driver_sql("SET LOCAL lock_timeout TO DEFAULT")
+                        yield conn
+                finally:
+                    if raw is not None:
+                        raw.execute(
+                            f"PRAGMA busy_timeout = {int(engines.SQLITE_BUSY_SECONDS * 1000)}")
         except OperationalError as exc:
+            if lock_wait is not None and _lock_not_free(exc):
+                raise WriteBusy(f"{self.display_url} is busy with another write (an import "
+                                "still running?); nothing was stored yet") from exc
             if "locked" in str(exc.orig):
                 raise WorkspaceError(
                     f"{self.display_url} is busy with another write (an import still "
@@ -139,6 +161,15 @@ class Store:
         for side in self.side_engines.values():
             side.dispose()
         self.engine.dispose()
+
+
+class WriteBusy(WorkspaceError):
+    """The write lock was not free within the wait asked for (``Store.write(lock_wait)``)."""
+
+
+def _lock_not_free(exc: OperationalError) -> bool:
+    """SQLite's busy lock, or PostgreSQL's lock_timeout (SQLSTATE 55P03)."""
+    return "locked" in str(exc.orig) or getattr(exc.orig, "sqlstate", None) == "55P03"
 
 
 def sqlite_path(url: str) -> Path | None:

@@ -399,6 +399,24 @@ flag_comments = Table(
 
 Index("ix_flag_comments_flag", flag_comments.c.flag_key, flag_comments.c.comment_id)
 
+# Field records received while an import held the write lock (services/use_outbox.py):
+# acknowledged, then written through the audited import path once the lock is free. Not
+# data until written (then the use is in ``uses`` under its own audit event): kept out of
+# the digests; a SQLite workspace keeps them in a file beside it, this table holds those
+# a restore brought back.
+use_outbox = Table(
+    "use_outbox",
+    metadata,
+    Column("use_id", String(64), primary_key=True),
+    Column("record", Text, nullable=False),  # the record as sent (JSON, canonical)
+    Column("actor", String(64), nullable=False),
+    Column("status", String(16), nullable=False),  # waiting, stored, rejected
+    Column("received_at", String(32), nullable=False),
+    Column("settled_at", String(32)),
+    Column("event_id", Integer),  # the import event that stored it (None: unchanged)
+    Column("problems", Text),  # JSON: the rejection's problems, as an import's
+)
+
 DATA_TABLES = {
     t.name: t for t in (producers, products, versions, rates, contracts, deliveries, uses, offers,
                         failure_modes, corrective_actions, regions, sites, demand, strikes)
