@@ -79,6 +79,13 @@ ACTIONS: dict[str, frozenset[str]] = {
     "pages.overview": frozenset({"admin", "analyst", "auditor", "procurement"}),
     "pages.product": STAFF,
     "pages.imports": frozenset({"procurement", "engineer", "analyst"}),
+    # the producers' portal (services/portal.py): a producer answers its own board's blocks
+    # and sends its own offers; analysts and admins reply; threads are read by everyone
+    # (a producer its own only), attachments too
+    "portal.read": EVERYONE,
+    "portal.answer": frozenset({"producer"}),
+    "portal.reply": frozenset({"analyst", "admin"}),
+    "portal.offers": frozenset({"producer"}),
 }
 
 WRITERS = {

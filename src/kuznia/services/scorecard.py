@@ -60,8 +60,9 @@ def products_of(conn: Any, producer: str) -> list[str]:
 
 
 def scorecard(store: Store, producer: str, level: float = LEVEL,
-              min_peers: int = MIN_PEERS) -> Scorecard:
-    """The scorecard of ``producer`` (a ``NotFoundError`` if there is none)."""
+              min_peers: int = MIN_PEERS, *, with_costs: bool = True) -> Scorecard:
+    """The scorecard of ``producer`` (a ``NotFoundError`` if there is none); without
+    ``with_costs`` (a role that sees no prices), no cost per effect."""
     d, c, u = deliveries.c, contracts.c, use_cube.c
     with store.read() as conn:
         if conn.execute(select(producers.c.producer_id)
@@ -103,7 +104,8 @@ def scorecard(store: Store, producer: str, level: float = LEVEL,
         line = share_line(name, counts, producer, scale, level, min_peers).to_dict()
         line["label"] = MEASURES[name]
         card.lines.append(line)
-    card.cost_per_effect = _cost_lines(store, producer, mine, level, min_peers)
+    if with_costs:
+        card.cost_per_effect = _cost_lines(store, producer, mine, level, min_peers)
     card.months = _months(by_month_lots, by_month_lots_timed, by_month_uses, level)
     return card
 
