@@ -107,9 +107,9 @@ def safe_name(name: str | None) -> str:
     """
     last = re.split(r"[\\/]", name or "")[-1]
     kept = "".join(c for c in last if c.isprintable() and c not in '"\';<>`')
-    kept = re.sub(r"\s+", " ", kept).strip(" .")[:120]
+    kept = re.sub(r"\s+", " ", kept).strip()
     stem = kept[:-4] if kept.lower().endswith(".pdf") else kept
-    return (stem.strip(" .") or "attachment") + ".pdf"
+    return (stem.strip(" .")[:116] or "attachment") + ".pdf"
 
 
 def check_pdf(name: str | None, data: bytes) -> tuple[str, str]:
