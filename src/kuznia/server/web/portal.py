@@ -109,8 +109,7 @@ def attachment_file(request: Request, who: Caller,
     return Response(data, media_type=portal.PDF_TYPE, headers={
         "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; "
                                f"filename*=UTF-8''{quote(name, safe='')}",
-        "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": "sandbox; default-src 'none'"})
+        "Cache-Control": "private, no-store"})  # nosniff and the CSP: app.SecurityHeaders
 
 
 # --- offers ---------------------------------------------------------------------------------
