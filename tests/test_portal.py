@@ -349,3 +349,20 @@ def test_a_bad_offer_is_checked_like_an_import(filled: kuznia.Workspace):
                              name="offer form", via="form")
     columns = {p.column for p in e.value.problems}
     assert {"unit_price", "capacity"} <= columns and all(p.line == 2 for p in e.value.problems)
+
+
+def test_each_block_says_what_clears_it(filled: kuznia.Workspace):
+    blocks = {b["kind"]: b for b in filled.board(producer="P002").blocks}
+    assert all(b["clears"].startswith("Cleared when") for b in blocks.values())
+    fix = next(r for r in filled.fixes() if r["action_id"] == blocks["corrective_action"]["ref"])
+    words = blocks["corrective_action"]["clears"]
+    assert f"version {fix['fixed_in_version']} and later show fewer link loss failures" in words
+    assert "with 95% confidence" in words
+    if fix["uses_needed"]:
+        assert f"about {int(fix['uses_needed']):,} more uses" in words
+    assert "more units of contract C001 are accepted" in blocks["late_delivery"]["clears"]
+    from kuznia.services.board import _mode_clears
+
+    # 5 failures in 100 uses fall below 1 per 100 at 501 uses: 401 more without one
+    assert _mode_clears("jam", 5, 100, 1.0).endswith("about 401 more uses without one")
+    assert _mode_clears("jam", 5, 600, 1.0).endswith("about 0 more uses without one")

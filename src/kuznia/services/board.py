@@ -135,13 +135,13 @@ def _actions(store: Store, cube: pl.DataFrame, sev: dict, product: str | None,
 def _action_clears(r: dict[str, Any]) -> str:
     """What clears a corrective action's block, as the fix's own test says it."""
     fixed, mode = r["fixed_in_version"], say(r["failure_mode"])
-    text = (f"Cleared when version {fixed} and later show {mode} failures cut by at least "
-            f"{100 * FIX_REDUCTION:.0f}% against the versions before, with "
-            f"{100 * FIX_CONFIDENCE:.0f}% confidence")
+    text = (f"Cleared when version {fixed} and later show fewer {mode} failures per use "
+            f"than the versions before, with {100 * FIX_CONFIDENCE:.0f}% confidence")
+    if r["status"] == "not_effective":
+        return text + (f": the uses so far show {fixed} did not remove even "
+                       f"{100 * FIX_REDUCTION:.0f}% of them, so a new fix is needed")
     if r.get("uses_needed"):
         return text + f": about {int(r['uses_needed']):,} more uses of {fixed} needed"
-    if r["status"] == "not_effective":
-        return text + ": the uses so far show no such cut, so a new fix is needed"
     return text + f": the uses of {fixed} so far do not show it yet"
 
 
