@@ -118,3 +118,20 @@ def test_the_scorecard_route_and_its_scope(client):  # type: ignore[no-untyped-d
     assert eng.status_code == 200 and eng.json()["cost_per_effect"] == []  # no prices
     page = c.get(f"/producers/{OTHERS[0]}", headers=s.headers("analyst"))
     assert "Scorecard" in page.text and "too few other producers to compare" in page.text
+
+
+def test_a_browser_session_needs_its_csrf_token(client):  # type: ignore[no-untyped-def]
+    from server_helpers import PASSWORD
+
+    c, s = client
+    b = _block(s.ws)
+    r = c.post("/api/v1/session", json={"name": "producer", "password": PASSWORD})
+    assert r.status_code == 200
+    token = r.json()["csrf_token"]
+    form = {"kind": b["kind"], "ref": b["ref"], "body": "from a session"}
+    assert c.post(f"/producers/{PRODUCER}/blocks/answer", data=form).status_code == 403
+    assert c.post(f"/producers/{PRODUCER}/offers", data={
+        "product_id": "FPV-A", "unit_price": "1", "capacity": "1"}).status_code == 403
+    r = c.post(f"/producers/{PRODUCER}/blocks/answer", data=form,
+               headers={"X-CSRF-Token": token})
+    assert r.status_code == 200 and "from a session" in r.text
