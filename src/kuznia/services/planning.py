@@ -351,7 +351,8 @@ def allocate(
     if offers_file is None:  # where each offer came from: the portal or an import
         origin = _offer_origins(store)
         for line in lines:
-            line["offer_from"] = origin.get((line["product_id"], line["producer_id"]))
+            line["offer_from"] = origin.get((str(line["product_id"]),
+                                             str(line["producer_id"])))
     gain = expected - baseline["expected_effects"]
     more = budget_rate(offers, limits)
     explanation = [
