@@ -111,7 +111,8 @@ def monthly_shares(months: Sequence[str], successes: ArrayLike, trials: ArrayLik
     [0.75, 0.25]
     """
     p, lo, hi = jeffreys(successes, trials, level)
-    rows: list[dict[str, object]] = [{"month": m, "value": _f(p[i] * scale), "low": _f(lo[i] * scale),
-             "high": _f(hi[i] * scale), "trials": float(np.asarray(trials)[i])}
-            for i, m in enumerate(months)]
+    n = np.asarray(trials, dtype=float)
+    rows: list[dict[str, object]] = [
+        {"month": m, "value": _f(p[i] * scale), "low": _f(lo[i] * scale),
+         "high": _f(hi[i] * scale), "trials": float(n[i])} for i, m in enumerate(months)]
     return sorted(rows, key=lambda r: str(r["month"]))
