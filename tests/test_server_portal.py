@@ -46,6 +46,7 @@ def test_answer_reply_and_download_with_their_rules(client):  # type: ignore[no-
     r = c.post(f"/producers/{PRODUCER}/blocks/reply", headers=s.headers("analyst"),
                data={**form, "body": "Send the lot numbers"})
     assert r.status_code == 200 and "Reply from the ministry" in r.text
+    assert "audit event" in r.text  # an analyst reads the audit trail
     mid = 1
     got = c.get(f"/portal/attachments/{mid}", headers=s.headers("producer"))
     assert got.status_code == 200 and got.content == PDF

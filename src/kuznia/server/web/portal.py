@@ -66,7 +66,8 @@ def with_threads(request: Request, who: Caller, blocks: list[dict[str, Any]],
 
 
 def thread_context(who: Caller) -> dict[str, Any]:
-    return {"may_answer": may(who, "portal.answer"), "may_reply": may(who, "portal.reply")}
+    return {"may_answer": may(who, "portal.answer"), "may_reply": may(who, "portal.reply"),
+            "audit": may(who, "audit.read")}
 
 
 def _thread(request: Request, who: Caller, producer: str, kind: str, ref: str
