@@ -74,6 +74,13 @@ def test_a_producer_answers_a_block_and_an_analyst_sees_it(browser, site: Site, 
     page.wait_for_selector(f"#{thread_id} li.side-ministry")
     shot(page, "analyst-replied", f"li.block:has(#{thread_id})")
     axe_clean(page)
+    # and on the ministry's board, on the block itself
+    page.goto(f"{site.url}/board?top=1000")
+    page.wait_for_load_state("networkidle")
+    on_board = page.locator(f"#{thread_id}")
+    assert "the new lot ships Monday" in on_board.inner_text()
+    assert "Thank you: send the lot numbers." in on_board.inner_text()
+    shot(page, "analyst-board", f"li.block:has(#{thread_id})")
     assert not page.errors, page.errors
     ctx.close()
 
