@@ -62,6 +62,9 @@ LABELS: dict[str, str] = {
     "token_issued": "API token issued",
     "tokens_revoked": "API tokens revoked",
     "lock_lifted": "login lock lifted",
+    "block_answer": "producer's answer on a board block",
+    "block_reply": "ministry's reply on a board block",
+    "block_messages": "answers on board blocks",
     # tables
     "rates": "exchange rates",
     "producers": "producers",

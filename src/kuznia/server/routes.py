@@ -371,6 +371,27 @@ def board(request: Request, who: Caller, producer: Id = None, product: Id = None
     return kept_answer(request, make)
 
 
+@api("GET", "/producers/{producer_id}/scorecard", "figures.read")
+def scorecard(request: Request, who: Caller, producer_id: Annotated[str, Path(max_length=200)]
+              ) -> JSONResponse:
+    """A producer's scorecard: on-time lots, accepted units, failures per 100 uses and
+    cost per effect, with intervals, beside the median of the other producers of the same
+    products (at least three of them), and by month. A producer: its own only."""
+    return kept_answer(request, lambda: scorecard_of(request, who, producer_id))
+
+
+def scorecard_of(request: Request, who: Caller, producer_id: str) -> Any:
+    """The scorecard as ``who`` may see it (no cost per effect without prices)."""
+    from kuznia.services import scorecard as scorecard_svc
+
+    scope = who.scope
+    if scope.producer_id is not None and scope.producer_id != producer_id:
+        raise NotFoundError(f"no producers record with producer_id {producer_id!r}")
+    card = scorecard_svc.scorecard(store_of(request), producer_id,
+                                   with_costs=scope.prices)
+    return card
+
+
 # --- plans -------------------------------------------------------------------------------
 
 class AllocateBody(BaseModel):

@@ -27,6 +27,12 @@ Red flags (``oversight.read``) are for ``auditor``, ``analyst`` and ``admin``, a
 procurement and engineers do not get them (the issue's list; a buyer is among those the
 flags watch). A flag's triage (status and comments) is read by auditors, analysts and
 admins and written by auditors and analysts; producers never see it.
+
+The producers' portal (``services/portal.py``): a producer answers the blocks of its own
+board and sends its own offers (``portal.answer``, ``portal.offers``); analysts and admins
+reply on a block's thread (``portal.reply``); every role reads the threads and their PDFs
+(``portal.read``), a producer its own only. Procurement keeps importing offers; an offer
+sent through the portal replaces the producer's earlier one for the same product.
 """
 
 from __future__ import annotations
@@ -79,6 +85,13 @@ ACTIONS: dict[str, frozenset[str]] = {
     "pages.overview": frozenset({"admin", "analyst", "auditor", "procurement"}),
     "pages.product": STAFF,
     "pages.imports": frozenset({"procurement", "engineer", "analyst"}),
+    # the producers' portal (services/portal.py): a producer answers its own board's blocks
+    # and sends its own offers; analysts and admins reply; threads are read by everyone
+    # (a producer its own only), attachments too
+    "portal.read": EVERYONE,
+    "portal.answer": frozenset({"producer"}),
+    "portal.reply": frozenset({"analyst", "admin"}),
+    "portal.offers": frozenset({"producer"}),
 }
 
 WRITERS = {

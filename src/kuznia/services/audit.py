@@ -379,6 +379,19 @@ def deep_check(conn: Connection, events: list[dict[str, Any]]) -> DeepCheck:
         if name in recorded and digest != expected:
             return DeepCheck(False, tables, rows_seen, name, None,
                              f"differs from what event {event} recorded")
+    from kuznia.services.portal import attachment_problems, portal_digest
+
+    tables += 1
+    event, expected = recorded.get("portal", (None, TableDigest()))
+    if portal_digest(conn) != expected:
+        where = f"event {event}" if event else "no event"
+        return DeepCheck(False, tables, rows_seen, "block_messages", None,
+                         f"the portal's answers, replies, attachments or offer sendings "
+                         f"differ from what {where} recorded (changed outside Kuznia)")
+    bad = attachment_problems(conn)
+    if bad is not None:
+        return DeepCheck(False, tables, rows_seen, "attachments", str(bad),
+                         "its content does not match its SHA-256 (edited outside Kuznia)")
     from kuznia.services.accounts import accounts_digest
 
     tables += 1

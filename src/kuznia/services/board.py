@@ -16,6 +16,7 @@ deliveries (SQL aggregates), never from a rescan of uses.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,7 @@ from kuznia.words import day, say
 THRESHOLD = params.BOARD_THRESHOLD  # failures per 100 uses
 MIN_FAILURES = 3
 MIN_USES_AFTER = 30  # below this, an action's weight uses the rate before the fix
+FIX_CONFIDENCE, FIX_REDUCTION = 0.95, 0.5  # services.failures.fixes's defaults
 KINDS = ("corrective_action", "failure_mode", "late_delivery", "rejected_lot")
 
 
@@ -126,11 +128,37 @@ def _actions(store: Store, cube: pl.DataFrame, sev: dict, product: str | None,
             r["opened_on"], s * 100 * rate,
             f"{say(r['failure_mode'])} fix in {r['fixed_in_version']}: {say(r['status'])}; "
             f"severity {s}, {100 * rate:.2f} failures per 100 uses {basis}",
-            f"clears when the uses of {r['fixed_in_version']} and later show the "
-            f"{say(r['failure_mode'])} rate cut"
-            + (f" (about {int(r['uses_needed']):,} more uses)" if r.get("uses_needed")
-               else "")))
+            _action_clears(r)))
     return out
+
+
+def _action_clears(r: dict[str, Any]) -> str:
+    """What clears a corrective action's block, as the fix's own test says it."""
+    fixed, mode = r["fixed_in_version"], say(r["failure_mode"])
+    text = (f"Cleared when version {fixed} and later show fewer {mode} failures per use "
+            f"than the versions before, with {100 * FIX_CONFIDENCE:.0f}% confidence")
+    if r["status"] == "not_effective":
+        return text + (f": the uses so far show {fixed} did not remove even "
+                       f"{100 * FIX_REDUCTION:.0f}% of them, so a new fix is needed")
+    if r.get("uses_needed"):
+        return text + f": about {int(r['uses_needed']):,} more uses of {fixed} needed"
+    return text + f": the uses of {fixed} so far do not show it yet"
+
+
+def _mode_clears(mode: str, failures: int, uses: int, threshold: float) -> str:
+    """What clears a failure mode's block: a corrective action, or a rate below the
+    threshold (how many more uses without this failure that takes at today's count).
+
+    >>> _mode_clears("fuze_dud", 5, 100, 1.0).split(": ")[-1]
+    'about 401 more uses without one'
+    """
+    more = max(0, math.floor(100 * failures / threshold) + 1 - uses) if threshold > 0 else 0
+    text = (f"Cleared when a corrective action is opened for {say(mode)} (its fix is then "
+            f"judged on the uses)")
+    if threshold > 0:
+        text += (f", or when these failures fall below {threshold:g} per 100 uses: about "
+                 f"{more:,} more uses without one")
+    return text
 
 
 def _modes(cube: pl.DataFrame, sev: dict, named: set, threshold: float
@@ -144,8 +172,7 @@ def _modes(cube: pl.DataFrame, sev: dict, named: set, threshold: float
         out.append(_block("failure_mode", f"{p}/{m}", q, p, first, s * 100 * x / n,
                           f"{say(m)}: {x} failures in {n} uses ({100 * x / n:.2f} per 100), "
                           f"severity {s}, no corrective action",
-                          f"clears when a corrective action names {say(m)} and the uses verify "
-                          "its fix"))
+                          _mode_clears(m, x, n, threshold)))
     return out
 
 
@@ -176,7 +203,8 @@ def _deliveries(conn: Any, as_of: dt.date, producer: str | None, product: str | 
             out.append(_block("late_delivery", cid, q_, p, due.isoformat(),
                               MONEY_WEIGHT * missing,
                               f"{acc:,} of {qty:,} accepted, due {day(due)}",
-                              f"clears when {qty - acc:,} more units are accepted"))
+                              f"Cleared when {qty - acc:,} more units of contract {cid} "
+                              "are accepted"))
     if not short:
         return out
     lots = (select(d.delivery_id, d.lot, d.delivered_on, d.quantity, d.accepted_quantity,
@@ -194,6 +222,6 @@ def _deliveries(conn: Any, as_of: dt.date, producer: str | None, product: str | 
         out.append(_block("rejected_lot", lot or did, q_, p, on.isoformat(),
                           MONEY_WEIGHT * (qty - acc) / qty,
                           f"{qty - acc:,} of {qty:,} rejected (contract {cid})",
-                          f"clears when contract {cid} has all {qty_c.get(cid, 0):,} units "
-                          "accepted"))
+                          f"Cleared when contract {cid} has all {qty_c.get(cid, 0):,} units "
+                          "accepted (a lot delivered to make good the rejected units)"))
     return out

@@ -40,6 +40,8 @@ from kuznia.services.table_writer import TableWriter, with_row_hashes
 from kuznia.store import schema as s
 
 Progress = Callable[[int, int], None]  # (rows read so far, estimated total rows)
+# writes beside an import in its transaction; returns more of the audit detail
+Also = Callable[[Connection, int, "ImportResult"], dict[str, object]]
 
 
 @dataclass
@@ -176,6 +178,7 @@ def import_file(
     progress: Progress | None = None,
     name: str | None = None,
     lock_wait: float | None = None,
+    also: Also | None = None,
 ) -> ImportResult:
     """Import ``path`` (a file, or a binary stream such as an upload, then called ``name``)
     into ``table``.
@@ -186,17 +189,21 @@ def import_file(
     be the workspace (or its journal) or the file being read. ``lock_wait``: give up
     (``store.WriteBusy``, nothing stored) if the write lock is not free within that many
     seconds.
+
+    ``also`` (the producers' portal) writes in the same transaction, once the rows are in
+    and only if something changed, and returns what to add to the audit event's detail.
     """
     with local_file(path, name) as (local, label):
         return _import_file(store, table, local, label, actor=actor, update=update,
                             quarantine=quarantine, max_problems=max_problems,
-                            batch_rows=batch_rows, progress=progress, lock_wait=lock_wait)
+                            batch_rows=batch_rows, progress=progress, lock_wait=lock_wait,
+                            also=also)
 
 
 def _import_file(store: Store, table: str, path: Path, name: str, *, actor: str,
                  update: bool, quarantine: str | Path | None, max_problems: int,
                  batch_rows: int | None, progress: Progress | None,
-                 lock_wait: float | None = None) -> ImportResult:
+                 lock_wait: float | None = None, also: Also | None = None) -> ImportResult:
     table = table_name(table)
     if table not in SPECS:
         raise UsageError(f"unknown {{table}} {table!r}; one of: {', '.join(SPECS)}",
@@ -258,6 +265,7 @@ def _import_file(store: Store, table: str, path: Path, name: str, *, actor: str,
                 # every answer kept for it) stays as it was
                 return result
             result.event_id = event_id
+            more = also(conn, event_id, result) if also is not None else {}
             audit.append(
                 conn, event_id, actor=actor, action="import", table_name=table,
                 file_name=Path(name).name, file_sha256=result.sha256, rows_added=result.added,
@@ -266,8 +274,10 @@ def _import_file(store: Store, table: str, path: Path, name: str, *, actor: str,
                 detail={"mode": "quarantine" if quarantine else "all_or_nothing",
                         "update": update, "quarantine_file": result.quarantine,
                         "digests": {table: (audit.table_digest(conn, table)
-                                            + writer.delta).to_dict()},
-                        **({"updates": writer.history.to_dict()} if update else {})},
+                                            + writer.delta).to_dict(),
+                                    **more.pop("digests", {})},  # type: ignore[dict-item]
+                        **({"updates": writer.history.to_dict()} if update else {}),
+                        **more},
             )
     return result
 

@@ -103,6 +103,18 @@ def _stored_offers(store: Store) -> pl.DataFrame:
         "effects_per_unit": pl.Float64})
 
 
+def _offer_origins(store: Store) -> dict[tuple[str, str], str]:
+    """Each stored offer's origin in words: sent through the producers' portal (by which
+    account, when) or imported (by whom, from which file)."""
+    from kuznia.services.portal import origin_words, origins
+
+    with store.read() as conn:
+        rows = conn.execute(select(s.offers.c.product_id, s.offers.c.producer_id,
+                                   s.offers.c.event_id)).all()
+        found = origins(conn, [r.event_id for r in rows])
+    return {(str(p), str(q)): origin_words(found.get(int(e))) for p, q, e in rows}
+
+
 def _with_rates(store: Store, frame: pl.DataFrame, risk: str, name: str
                 ) -> tuple[pl.DataFrame, np.ndarray]:
     """Fill effects_per_unit from the uses where not given: the posterior mean of joint
@@ -336,6 +348,11 @@ def allocate(
          "capacity": int(offers.capacity[i])}
         for i in np.flatnonzero(result.quantity)
     ]
+    if offers_file is None:  # where each offer came from: the portal or an import
+        origin = _offer_origins(store)
+        for line in lines:
+            line["offer_from"] = origin.get((str(line["product_id"]),
+                                             str(line["producer_id"])))
     gain = expected - baseline["expected_effects"]
     more = budget_rate(offers, limits)
     explanation = [

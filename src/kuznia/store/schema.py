@@ -424,3 +424,65 @@ DATA_TABLES = {
 # Every data row keeps the first half of its hash (kuznia.store.digest), for the audit trail.
 for _table in DATA_TABLES.values():
     _table.append_column(Column("row_hash", BigInteger))
+
+# The producers' portal (services/portal.py). A thread per producer and board block (the
+# block's kind and ref): the producer's answers and the ministry's replies, each one audited
+# write; an answer may carry one PDF (kept in the row as base64 with its SHA-256, so a
+# backup holds it like any other row). Offers sent through the portal are imported into
+# ``offers`` like a file, and each sending is kept here with who sent it and how. These
+# three are covered by the "portal" digest that every portal write records.
+block_messages = Table(
+    "block_messages",
+    metadata,
+    Column("message_id", Integer, primary_key=True, autoincrement=True),
+    Column("producer_id", ID, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("ref", Text, nullable=False),
+    Column("product_id", ID, nullable=False),
+    Column("at", String(32), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("side", String(16), nullable=False),  # producer, ministry
+    Column("body", Text, nullable=False),
+    Column("event_id", Integer, nullable=False),
+)
+
+Index("ix_block_messages_thread", block_messages.c.producer_id, block_messages.c.kind,
+      block_messages.c.ref, block_messages.c.message_id)
+
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("message_id", Integer, ForeignKey("block_messages.message_id"), primary_key=True),
+    Column("file_name", Text, nullable=False),
+    Column("content_type", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("content", Text, nullable=False),  # base64
+    Column("event_id", Integer, nullable=False),
+)
+
+# The last message of a thread each account has seen ("N new since your last visit"): a
+# read marker, not data: kept out of the digests and the audit trail, like sessions.
+thread_visits = Table(
+    "thread_visits",
+    metadata,
+    Column("user_name", String(64), primary_key=True),
+    Column("producer_id", ID, primary_key=True),
+    Column("kind", String(32), primary_key=True),
+    Column("ref", Text, primary_key=True),
+    Column("seen_message_id", Integer, nullable=False),
+    Column("seen_at", String(32), nullable=False),
+)
+
+offer_submissions = Table(
+    "offer_submissions",
+    metadata,
+    Column("event_id", Integer, primary_key=True, autoincrement=False),
+    Column("producer_id", ID, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("at", String(32), nullable=False),
+    Column("via", String(16), nullable=False),  # form, upload
+    Column("file_name", Text),
+    Column("file_sha256", String(64), nullable=False),
+    Column("rows", Integer, nullable=False),
+)

@@ -12,6 +12,7 @@ call finds it kept.
 - ``evidence``: the uses behind a figure (sorted, summed, exported), a contract, a record;
 - ``work``: planner, resilience, imports, field entry;
 - ``oversight``: the watchdog page of red flags, a flag's page and its triage;
+- ``portal``: the producers' portal: answers and replies on board blocks, offers;
 - ``admin``: log in and out, audit, accounts.
 """
 
@@ -20,6 +21,7 @@ from kuznia.server.web import (  # noqa: F401 - they add routes
     evidence,
     figures,
     oversight,
+    portal,
     work,
 )
 from kuznia.server.web.base import pages, render_error

@@ -165,8 +165,16 @@ def producer_page(request: Request, who: Caller, producer_id: str,
                               if scope.producer_id is None else {"by": "product"},
                               lambda: costs.cost_per_effect(store, "product",
                                                             producer=producer_id))
-    blocks = _board(request, who, producer=producer_id)
+    from kuznia.server.routes import scorecard_of
+    from kuznia.server.web import portal as portal_web
     from kuznia.server.web.oversight import flags_of
+
+    card, _ = figure(request, f"/producers/{producer_id}/scorecard", {},
+                     lambda: scorecard_of(request, who, producer_id))
+    blocks = portal_web.with_threads(request, who, _board(request, who, producer=producer_id),
+                                     producer_id)
+    show_offers = may(who, "read:offers")
+    offers = portal_web.offers_context(request, who, producer_id) if show_offers else {}
 
     return render(request, who, "producer.html", title=f"Producer {producer_id}",
                   flags=flags_of(request, who, producer=producer_id),
@@ -174,7 +182,9 @@ def producer_page(request: Request, who: Caller, producer_id: str,
                   quality_src=quality_src, cpe=cpe, cpe_src=cpe_src,
                   stacks=board_svc.stacks(blocks), blocks=blocks,
                   names=_names(_products(request, who)), cpe_rows=by_value(cpe["rows"]),
-                  **board_words())
+                  card=card, own_page=True, show_offers=show_offers, **offers,
+                  new_total=sum(t["new"] for b in blocks for t in b["threads"]),
+                  **portal_web.thread_context(who), **board_words())
 
 
 def _board(request: Request, who: Caller, producer: str | None = None,
@@ -195,12 +205,17 @@ def _board(request: Request, who: Caller, producer: str | None = None,
 @page("/board", "figures.read")
 def board_page(request: Request, who: Caller, product: Id = None,
                top: Annotated[int, Query(ge=1, le=1000)] = 20) -> HTMLResponse:
+    from kuznia.server.web import portal as portal_web
+
     blocks = _board(request, who, product=product)
+    if may(who, "portal.read") and who.scope.producer_id is None:
+        blocks = portal_web.with_threads(request, who, blocks, None)
     stacks = board_svc.stacks(blocks)
     products = _products(request, who)
     return render(request, who, "board.html", title="Board", stacks=stacks[:top],
                   more=max(0, len(stacks) - top), top=top, product=product or "",
-                  products=products, names=_names(products), **board_words())
+                  products=products, names=_names(products), own_page=False,
+                  **portal_web.thread_context(who), **board_words())
 
 
 def board_words() -> dict[str, Any]:
