@@ -14,9 +14,11 @@ from fastapi.responses import HTMLResponse
 from kuznia.server.api_evidence import find_flag, flag_case
 from kuznia.server.auth import Caller
 from kuznia.server.routes import store_of
+from kuznia.server.web import flag_words
 from kuznia.server.web.base import _qs, may, page, render, section, slot
 from kuznia.server.web.figures import Day, Id, figure
 from kuznia.services import oversight, triage
+from kuznia.words import say
 
 Choice = Annotated[str | None, Query(max_length=40)]
 
@@ -99,8 +101,10 @@ def flag_page(request: Request, who: Caller, key: Annotated[str, Path(max_length
     with store_of(request).snapshot():
         got = flag_case(request, who, key)
     plot = strip_plot(got["prices"]) if got["prices"] else None
-    return render(request, who, "flag.html", title=f"Red flag: {got['flag']['code']}"
-                  .replace("_", " "), f=got["flag"], case=got["case"], prices=got["prices"],
+    return render(request, who, "flag.html", title=f"Red flag: {say(got['flag']['code'])}",
+                  measured=flag_words.sentence(got["flag"]),
+                  measured_numbers=flag_words.numbers(got["flag"]), f=got["flag"],
+                  case=got["case"], prices=got["prices"],
                   plot=plot, statuses=triage.STATUS_WORDS,
                   may_triage=may(who, "oversight.triage.write"), audit=may(who, "audit.read"))
 
