@@ -5,9 +5,10 @@ where a flag is raised, without statistic names (no "z", "p bar" or "log median"
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from kuznia.server.web.base import _day, _fig, _pct
+from kuznia.server.web.base import _day, _fig, _pct, env
 from kuznia.words import say
 
 # a reference figure's name in words (anything else: the label table's words for it)
@@ -146,3 +147,24 @@ def numbers(flag: dict[str, Any]) -> list[tuple[str, str]]:
         shown = _share(x) if k in SHARES else _day(x) if k in DATES else _fig(x)
         out.append((NUMBERS.get(k, say(k).replace("_", " ")), shown))
     return out
+
+
+_STATS = re.compile(r"\s*\(([^()]*\bp\s*[=<][^()]*)\)")
+
+
+def plain(text: str) -> str:
+    """A flag's text without its statistics (a parenthesis naming a p-value): what a
+    person reads first.
+
+    >>> plain("X pays 9 (median 3). So this is 7 times that (t on 36, p = 3.5e-09)")
+    'X pays 9 (median 3). So this is 7 times that'
+    """
+    return _STATS.sub("", text)
+
+
+def statistics(text: str) -> list[str]:
+    """The statistics ``plain`` leaves out, for a details toggle."""
+    return [m.group(1) for m in _STATS.finditer(text)]
+
+
+env.filters.update(plain_flag=plain, flag_statistics=statistics)
