@@ -131,6 +131,8 @@ def main() -> None:
             page.goto(base + f"/oversight/flags/{flag['key']}")
             settle(page)
             shot(page, "watchdog-flag.png")
+            page.click("section[aria-labelledby=h-measure] details summary")
+            shot(page, "watchdog-measured.png", "section[aria-labelledby=h-measure]")
             ctx.close()
 
             # producer: its own page
