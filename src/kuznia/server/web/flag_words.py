@@ -54,6 +54,8 @@ NUMBERS = {
     "before_per_use": "Effects per use before",
     "hhi": "Concentration index from which a flag is raised",
 }
+# flags whose threshold is the chance below which they are raised
+CHANCE_BARS = {"price_outlier", "effect_claims", "effect_burst", "late_share"}
 SHARES = {"top_share", "others_share", "noise", "operators_cv"}
 DATES = {"due_on", "signed_on", "delivered_on"}
 
@@ -139,6 +141,9 @@ def numbers(flag: dict[str, Any]) -> list[tuple[str, str]]:
     if isinstance(bar, dict):
         out += [(NUMBERS.get(k, say(k)), _share(x) if k in SHARES else _fig(x))
                 for k, x in bar.items()]
+    elif flag["code"] in CHANCE_BARS:  # the bar is a chance, not the figure's own line
+        if "p_bar" not in (flag.get("reference") or {}):
+            out.append((NUMBERS["p_bar"], _fig(bar)))
     else:
         out.append(("The line it was measured against", _fig(bar)))
     for k, x in (flag.get("reference") or {}).items():
