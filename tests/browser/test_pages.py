@@ -438,6 +438,7 @@ def test_every_page_passes_axe_and_is_photographed(browser, site: Site) -> None:
                 page = ctx.new_page()
             else:
                 ctx, page = login(browser, site, role, width)
+            page.set_default_timeout(180_000)  # first views compute (busy machines)
             for path in paths:
                 url = path.format(**ids)
                 page.goto(site.url + url)
