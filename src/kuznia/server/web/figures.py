@@ -22,6 +22,8 @@ from kuznia.server.web.base import (
     PEEK,
     NotKept,
     Slot,
+    _path,
+    _qs,
     may,
     page,
     render,
@@ -148,8 +150,6 @@ def _product_part_shown(who: Caller, part: str) -> bool:
 
 
 def _product_url(product_id: str, part: str, by: str) -> str:
-    from kuznia.server.web.base import _path, _qs
-
     query = _qs({"pareto_by": by}) if part == "pareto" else ""
     return f"/sections/product/{part}/{_path(product_id)}" + ("?" + query if query else "")
 
@@ -241,8 +241,6 @@ def product_section(request: Request, who: Caller, part: str, product_id: str,
     product = records.get_record(store_of(request), "products", {"product_id": product_id},
                                  scope=who.scope)
     context = PRODUCT_PARTS[part][1](request, who, product_id, pareto_by or None)
-    from kuznia.server.web.base import _path
-
     return section(request, who, f"_product_{part}.html",
                    f"Product {product_id}: {PART_TITLES[part]}",
                    f"/products/{_path(product_id)}",
@@ -264,8 +262,6 @@ def producer_page(request: Request, who: Caller, producer_id: str,
                   cursor: Cursor = None) -> HTMLResponse:
     """The frame at once (the producer, its contracts, the headings); the board, its
     quality and its flags in it when kept, else loading on their own."""
-    from kuznia.server.web.base import _path
-
     store = store_of(request)
     scope = who.scope
     producer = _own_producer(request, who, producer_id)
@@ -331,8 +327,6 @@ def producer_section(request: Request, who: Caller, part: str, producer_id: str
         raise NotFoundError(f"no section {part!r} on a producer's page")
     producer = _own_producer(request, who, producer_id)
     context = PRODUCER_PARTS[part][1](request, who, producer_id)
-    from kuznia.server.web.base import _path
-
     return section(request, who, f"_producer_{part}.html",
                    f"Producer {producer_id}: {PART_TITLES[part]}",
                    f"/producers/{_path(producer_id)}", {"producer": producer, **context})
