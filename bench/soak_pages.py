@@ -46,11 +46,12 @@ from kuznia.store.schema import use_cube
 PASSWORD = "soak pages password"
 LINK = re.compile(r'<a\b[^>]*?\shref="([^"]*)"')
 SRC = re.compile(r'data-src="([^"]+)"')
+SECTION = re.compile(r'<div class="slot" hx-get="([^"]+)"')  # loads on its own (htmx)
 TOKEN = re.compile(r'name="login_token" value="([^"]+)"')
 KINDS = [(re.compile(p), k) for p, k in (
     (r"^/products/.+", "/products/*"), (r"^/producers/.+", "/producers/*"),
     (r"^/records/([^/]+)/.+", r"/records/\1/*"), (r"^/plans/.+", "/plans/*"),
-    (r"^/jobs/.+", "/jobs/*"))]
+    (r"^/jobs/.+", "/jobs/*"), (r"^/sections/(product|producer)/([^/]+)/.+", r"/sections/\1/\2/*"))]
 
 
 def kind_of(path: str) -> str:
@@ -112,7 +113,17 @@ def person(base: str, name: str, seed: int, think: float, tally: Tally) -> None:
             links: list[str] = []
             if r.status_code == 200 and r.headers.get("content-type", "").startswith(
                     "text/html"):
-                for src in SRC.findall(r.text):
+                text = r.text
+                for url in SECTION.findall(r.text):  # as htmx asks them, charts after
+                    if not tally.take():
+                        break
+                    url = html.unescape(url)
+                    t0 = time.perf_counter()
+                    got = client.get(url, headers={"HX-Request": "true"})
+                    tally.note(name, "section:" + kind_of(urlsplit(url).path), url,
+                               got.status_code, time.perf_counter() - t0)
+                    text += got.text
+                for src in SRC.findall(text):
                     if not tally.take():
                         break
                     src = html.unescape(src)
@@ -123,7 +134,7 @@ def person(base: str, name: str, seed: int, think: float, tally: Tally) -> None:
                 nav = r.text.split('<nav aria-label="Main">', 1)
                 if len(nav) == 2:
                     menu = [html.unescape(h) for h in LINK.findall(nav[1].split("</nav>")[0])]
-                for href in LINK.findall(r.text):
+                for href in LINK.findall(text):
                     href = html.unescape(href)
                     full = urlsplit(urljoin(base + path, href))
                     if href.startswith("#") or full.path.startswith(("/static/", "/api/")) \

@@ -77,3 +77,19 @@ def test_every_setting_is_documented():
 
     for f in fields(Settings):
         assert f"`{PREFIX}{f.name.upper()}`" in README, f.name
+
+
+def test_every_role_has_a_guide_linked_from_the_readme_and_its_pictures_exist():
+    guides = ROOT / "docs" / "guides"
+    readme = (ROOT / "README.md").read_text()
+    for role in ("analyst", "procurement", "watchdog", "producer", "field-engineer",
+                 "admin"):
+        assert f"(docs/guides/{role}.md)" in readme, role
+    pictures = []
+    for guide in sorted(guides.glob("*.md")):
+        links = re.findall(r"!\[[^\]]+\]\(([^)]+)\)", guide.read_text())
+        assert links, f"{guide.name} shows no screenshot"
+        for link in links:
+            assert (guide.parent / link).is_file(), (guide.name, link)
+            pictures.append(guide.parent / link)
+    assert sum(p.stat().st_size for p in set(pictures)) < 1_600_000  # small, as said

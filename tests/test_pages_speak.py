@@ -62,6 +62,8 @@ class VisibleText(HTMLParser):
             href = dict(attrs).get("href")
             if href:
                 self.links.append(href)
+        if dict(attrs).get("hx-get"):  # a section loaded on its own is read too
+            self.links.append(str(dict(attrs)["hx-get"]))
 
     def handle_endtag(self, tag: str) -> None:
         if tag in ("script", "style", "template", "code"):
@@ -90,6 +92,8 @@ def route_of(path: str) -> str:
         return "/"
     if parts[0] == "records":
         return "/records/" + (parts[1] if len(parts) > 1 else "")
+    if parts[0] == "sections":  # one section of a page: one shape per page and part
+        return "/" + "/".join(parts[:3])
     return "/" + parts[0] + ("/*" if len(parts) > 1 else "")
 
 

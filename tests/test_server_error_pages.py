@@ -56,10 +56,12 @@ def test_a_500_is_a_page_for_a_browser_and_problem_details_for_the_api(
 
     monkeypatch.setattr(board, "board", broken)
     with _signed_in(served, "analyst") as client:
-        r = client.get("/board", headers=HTML)
+        frame = client.get("/board", headers=HTML)  # the frame does not compute the board
+        assert frame.status_code == 200 and 'hx-get="/sections/board?top=20"' in frame.text
+        r = client.get("/sections/board?top=20", headers=HTML)  # its section, on its own
         _is_page_with_menu(r, 500, "/overview")
         assert "logged as" in r.text and "a bug" not in r.text and "Traceback" not in r.text
-        r = client.get("/board", headers={**HTML, "HX-Request": "true"})  # a section
+        r = client.get("/sections/board?top=20", headers={**HTML, "HX-Request": "true"})
         assert r.status_code == 500 and r.text.lstrip().startswith('<div class="error"')
         r = client.get(f"{API}/board")
         assert r.status_code == 500

@@ -191,6 +191,14 @@ def test_triage_through_the_api_and_the_page(served: Served) -> None:
         assert "<svg" in page.text and 'class="threshold"' in page.text
         assert page.text.count('class="peer"') == body["flag"]["reference"]["peers"]
         assert "<script>x</script>" not in page.text and "&lt;script&gt;" in page.text
+        # what was measured in a sentence; the numbers behind a toggle, named in words
+        measured = page.text.split('id="h-measure"')[1].split("</section>")[0]
+        said, behind = measured.split("<details>")
+        assert "Its unit price" in said and "<dd>" not in said
+        assert "Chance of seeing this by luck alone" in behind and "How sure: t on" in behind
+        lead = page.text.split('class="lead')[1].split("</p>")[0]
+        assert "p = " not in lead and "p &lt; " not in lead and "CX pays" in lead
+        assert not re.search(r"<dt>(Z|P|P bar|Log median|Noise)</dt>", measured), measured
         audit = client.get("/audit?table=flag_triage", headers=served.headers("auditor"))
         assert audit.text.count("flag_") >= 2
 

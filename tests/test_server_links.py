@@ -18,6 +18,7 @@ from kuznia.services.accounts import ROLES, Account
 from server_helpers import PASSWORD, PRODUCER, Served, serve
 
 LINK = re.compile(r'<a\b[^>]*?\shref="([^"]*)"')
+SECTION = re.compile(r'\shx-get="([^"]*)"')  # a section the browser loads on its own
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ def test_each_role_meets_no_refusal_from_a_link_it_is_shown(served: Served) -> N
         with TestClient(served.app) as client:
             r = client.post("/api/v1/session", json={"name": role, "password": PASSWORD})
             assert r.status_code == 200
-            todo, seen, refused = ["/"], set(), []
+            todo, seen, refused, sections = ["/"], set(), [], set()
             while todo and len(seen) < 150:
                 path = todo.pop()
                 if path in seen:
@@ -40,6 +41,12 @@ def test_each_role_meets_no_refusal_from_a_link_it_is_shown(served: Served) -> N
                 if r.status_code >= 400:
                     refused.append((path, r.status_code))
                     continue
+                for got in SECTION.findall(r.text):  # as htmx asks it
+                    got = html.unescape(got)
+                    sections.add(got)
+                    loaded = client.get(got, headers={"HX-Request": "true"})
+                    if loaded.status_code >= 400:
+                        refused.append((got, loaded.status_code))
                 for href in LINK.findall(r.text):
                     full = urlsplit(urljoin("http://testserver" + path, html.unescape(href)))
                     if full.path.startswith(("/static/", "/api/")) or href.startswith("#"):
@@ -47,6 +54,8 @@ def test_each_role_meets_no_refusal_from_a_link_it_is_shown(served: Served) -> N
                     todo.append(full.path + (f"?{full.query}" if full.query else ""))
             assert len(seen) > 5, role
             assert refused == [], role
+            if role == "producer":  # its scope is its own: nothing of its is kept yet
+                assert any(s.startswith("/sections/producer/") for s in sections), sections
 
 
 def test_a_producer_is_shown_its_own_page_and_no_product_page() -> None:

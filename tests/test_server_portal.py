@@ -27,6 +27,18 @@ def _block(ws: kuznia.Workspace, producer: str = PRODUCER) -> dict:
     return board.board(ws.store, producer, scope=producer).blocks[0]
 
 
+def _whole(c, url, headers):  # type: ignore[no-untyped-def]
+    """A page with the sections that load on their own, as a browser shows it."""
+    import html
+    import re
+
+    text = c.get(url, headers=headers).text
+    for part in re.findall(r'hx-get="([^"]+)"', text):
+        if part.startswith("/sections/"):
+            text += c.get(html.unescape(part), headers={**headers, "HX-Request": "true"}).text
+    return text
+
+
 def test_answer_reply_and_download_with_their_rules(client):  # type: ignore[no-untyped-def]
     c, s = client
     b = _block(s.ws)
@@ -55,11 +67,11 @@ def test_answer_reply_and_download_with_their_rules(client):  # type: ignore[no-
     assert got.headers["x-content-type-options"] == "nosniff"
     assert c.get(f"/portal/attachments/{mid}", headers=s.headers("auditor")).status_code == 200
     # the answer on the ministry's board and on the producer's page
-    page = c.get(f"/board?product={b['product_id']}&top=1000", headers=s.headers("analyst"))
-    assert "ships Monday" in page.text and "8D.pdf" in page.text
-    page = c.get(f"/producers/{PRODUCER}", headers=s.headers("producer"))
-    assert "1 new" in page.text and "ships Monday" in page.text
-    assert "1 new" not in c.get(f"/producers/{PRODUCER}", headers=s.headers("producer")).text
+    page = _whole(c, f"/board?product={b['product_id']}&top=1000", s.headers("analyst"))
+    assert "ships Monday" in page and "8D.pdf" in page
+    page = _whole(c, f"/producers/{PRODUCER}", s.headers("producer"))
+    assert "1 new" in page and "ships Monday" in page
+    assert "1 new" not in _whole(c, f"/producers/{PRODUCER}", s.headers("producer"))
     with s.ws.store.read() as conn:
         actions = [e["action"] for e in audit.find_events(conn, table="block_messages")]
         assert sorted(actions) == ["block_answer", "block_reply"]
@@ -117,8 +129,8 @@ def test_the_scorecard_route_and_its_scope(client):  # type: ignore[no-untyped-d
                  headers=s.headers("producer")).status_code == 404
     eng = c.get(f"/api/v1/producers/{OTHERS[0]}/scorecard", headers=s.headers("engineer"))
     assert eng.status_code == 200 and eng.json()["cost_per_effect"] == []  # no prices
-    page = c.get(f"/producers/{OTHERS[0]}", headers=s.headers("analyst"))
-    assert "Scorecard" in page.text and "too few other producers to compare" in page.text
+    page = _whole(c, f"/producers/{OTHERS[0]}", s.headers("analyst"))
+    assert "Scorecard" in page and "too few other producers to compare" in page
 
 
 def test_a_browser_session_needs_its_csrf_token(client):  # type: ignore[no-untyped-def]

@@ -12,6 +12,7 @@ from browser.test_pages import (  # noqa: F401  (browser and site are fixtures)
     browser,
     charts_drawn,
     login,
+    sections_loaded,
     site,
 )
 from kuznia import palette
@@ -41,6 +42,7 @@ def test_every_chart_titles_its_axes_and_its_legend_names_its_marks(browser, sit
     for path in ("/overview", f"/overview?product={product}", f"/products/{product}"):
         page.goto(site.url + path)
         page.wait_for_load_state("networkidle")
+        sections_loaded(page)  # a product's charts are in sections that load on their own
         charts_drawn(page)
         for chart in page.evaluate(CHARTS):
             seen.add(chart["kind"])

@@ -258,8 +258,9 @@ def test_the_pareto_by_condition_shows_and_follows_the_condition(browser, site: 
     ctx, page = login(browser, site, "analyst", width)
     page.set_default_timeout(180_000)
     page.goto(site.url + f"/products/{product}?pareto_by=condition:ew")
+    # the Pareto section loads on its own when it is not kept yet: wait for its chart
     page.wait_for_function("() => document.querySelector('canvas[data-chart=pareto]')"
-                           ".dataset.drawn")
+                           "?.dataset.drawn")
     section = page.locator("section[aria-labelledby=h-pareto]")
     # the failure mode heads each row, then the product, then the condition's value
     assert section.locator("thead th").nth(2).inner_text() == "Condition “ew”"

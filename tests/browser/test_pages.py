@@ -15,6 +15,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -260,6 +261,7 @@ def test_a_price_flag_is_confirmed_on_its_page_and_shows_in_the_audit(browser, s
     first = page.locator("table tbody tr").first.inner_text()
     assert "auditor" in first and "flag" in first
     page.goto(site.url + "/oversight?status=confirmed")
+    sections_loaded(page)  # the triage was a write: the flags load on their own
     assert flag["text"][:30] in page.inner_text("main")
     assert not page.errors, page.errors
     ctx.close()
@@ -303,6 +305,44 @@ def test_the_uses_export_sums_to_the_figure_on_the_page(browser, site: Site) -> 
     ctx.close()
 
 
+def sections_loaded(page) -> None:  # type: ignore[no-untyped-def]
+    """Every section that loads on its own is in (no placeholder left)."""
+    page.wait_for_function("() => !document.querySelector('.slot[aria-busy]')")
+
+
+def test_analyst_overview_product_uses_and_the_export_equals_the_figure(browser, site: Site
+                                                                       ) -> None:
+    import csv
+    import io
+
+    ctx, page = login(browser, site, "analyst")
+    assert urlsplit(page.url).path == "/overview"
+    charts_drawn(page)
+    page.locator("main table a[href^='/products/']").first.click()
+    page.wait_for_load_state("networkidle")
+    assert urlsplit(page.url).path.startswith("/products/")
+    # the frame and its headings at once; the sections come in on their own
+    assert page.locator("h2#h-pareto").count() == 1
+    sections_loaded(page)
+    charts_drawn(page)
+    link = page.locator("#h-own ~ .slot p.finding a").first  # the product's own figure
+    figure = link.locator("strong").inner_text().split()[0]  # "1,234 USD" -> "1,234"
+    link.click()
+    page.wait_for_load_state("networkidle")
+    assert urlsplit(page.url).path == "/uses"
+    summary = page.locator("dl.figures")
+    assert summary.locator(".cpe").inner_text() == figure
+    with page.expect_download() as got:
+        page.click("p.exports a:text('CSV')")
+    rows = list(csv.DictReader(io.StringIO(Path(got.value.path()).read_text(
+        encoding="utf-8"), newline="")))
+    total = sum(float(r["cost"]) for r in rows)
+    effects = sum(int(r["effects"]) for r in rows)
+    assert f"{total / effects:,.0f}" == figure
+    assert not page.errors, page.errors
+    ctx.close()
+
+
 PAGES = {
     "analyst": ["/overview", "/products/{product}", "/producers/{producer}", "/board",
                 "/uses", "/uses?sort=-cost", "/contracts/{contract}",
@@ -341,10 +381,12 @@ def test_every_page_passes_axe_and_is_photographed(browser, site: Site) -> None:
                 page = ctx.new_page()
             else:
                 ctx, page = login(browser, site, role, width)
+            page.set_default_timeout(180_000)  # first views compute (busy machines)
             for path in paths:
                 url = path.format(**ids)
                 page.goto(site.url + url)
                 page.wait_for_load_state("networkidle")
+                sections_loaded(page)
                 if page.locator("canvas[data-chart]").count():
                     charts_drawn(page)
                 page.evaluate(axe)  # evaluated by the test, not served: the CSP holds

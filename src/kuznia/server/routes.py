@@ -129,19 +129,33 @@ def kept_body(request: Request, path: str, query: Any, make: Callable[[], bytes]
     """The kept JSON body of the question (``path``, ``query`` items) for this request's
     caller, made by ``make`` in one snapshot when this version of the data has none: the
     API's routes and the pages that show the same figure share it."""
-    cache: AnswerCache = request.app.state.answers
-    question = (path, tuple(sorted((str(k), str(v)) for k, v in query)),
-                request.state.caller.scope, dt.date.today())
-    store = store_of(request)
-    if (warmer := getattr(request.app.state, "warmer", None)) is not None:
-        warmer.asked(question, make)  # made again after the next write (server/warm.py)
-    with store.read() as conn:  # one indexed query when the answer is kept already
-        body = cache.get((*question, audit.head(conn)))
+    body = peek_body(request, path, query, make)
     if body is None:
-        with store.snapshot() as conn:  # the head again, in the snapshot computed from
+        cache: AnswerCache = request.app.state.answers
+        question = _question(request, path, query)
+        # the head again, in the snapshot the answer is computed from
+        with store_of(request).snapshot() as conn:
             body = cache.get_or_make((*question, audit.head(conn)), make)
     assert body is not None
     return body
+
+
+def _question(request: Request, path: str, query: Any) -> tuple:
+    return (path, tuple(sorted((str(k), str(v)) for k, v in query)),
+            request.state.caller.scope, dt.date.today())
+
+
+def peek_body(request: Request, path: str, query: Any, make: Callable[[], bytes]
+              ) -> bytes | None:
+    """The kept body of the question if this version of the data has it, else None (one
+    indexed query; nothing computed). The question is remembered for the warmer either
+    way, so a page that only looked still has its figures remade after the next write."""
+    cache: AnswerCache = request.app.state.answers
+    question = _question(request, path, query)
+    if (warmer := getattr(request.app.state, "warmer", None)) is not None:
+        warmer.asked(question, make)  # made again after the next write (server/warm.py)
+    with store_of(request).read() as conn:
+        return cache.get((*question, audit.head(conn)))
 
 
 def _render(result: Any, status: int) -> JSONResponse:

@@ -8,12 +8,15 @@ import inspect
 import math
 import re
 from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 from starlette.routing import compile_path
 
 from kuznia import __version__
@@ -298,3 +301,58 @@ def page(path: str, action: str, method: str = "GET") -> Callable[[Callable], Ca
 
 def may(who: Caller, action: str) -> bool:
     return who.account is not None and access.allowed(who.account.role, action)
+
+
+# --- sections that load on their own ------------------------------------------------------
+#
+# A heavy section of a page (a board, a producer's quality, a product's failures) is shown
+# in the page at once when every figure it needs is kept for this version of the data;
+# otherwise the page comes back at once with a placeholder in its place, and htmx asks the
+# section's own route (``/sections/...``, the same access rule and scope as the page) as
+# soon as the frame is in. Opened without htmx, that route is a page of its own (a browser
+# with no script follows the placeholder's link).
+
+PEEK: ContextVar[bool] = ContextVar("kuznia_peek", default=False)
+
+
+class NotKept(Exception):
+    """A figure a section needs is not kept for this version of the data (raised while
+    the page only looks, ``PEEK``)."""
+
+
+@dataclass
+class Slot:
+    url: str
+    waiting: str
+    html: Markup | None = None
+
+
+def fragment(request: Request, who: Caller, template: str, **context: Any) -> Markup:
+    """A section's HTML (links are filtered by the page or response it goes into)."""
+    return Markup(env.get_template(template).render(request=request, who=who,
+                                                    path=request.url.path, **context))
+
+
+def slot(request: Request, who: Caller, url: str, waiting: str, template: str,
+         make: Callable[[], dict[str, Any]]) -> Slot:
+    """The section for the page: made now from kept figures only, else a placeholder
+    saying ``waiting`` that loads ``url``."""
+    token = PEEK.set(True)
+    try:
+        context = make()
+    except NotKept:
+        return Slot(url, waiting)
+    finally:
+        PEEK.reset(token)
+    return Slot(url, waiting, fragment(request, who, template, **context))
+
+
+def section(request: Request, who: Caller, template: str, title: str, back: str,
+            context: dict[str, Any]) -> HTMLResponse:
+    """A section's own route: for htmx the section in place of its placeholder, else a
+    page with the section and a link back to the whole page."""
+    body = fragment(request, who, template, **context)
+    if is_htmx(request):
+        html = f'<div class="slot">{body}</div>'
+        return HTMLResponse(only_links_it_may_open(html, who) if who.account else html)
+    return render(request, who, "section.html", title=title, body=body, back=back)

@@ -16,9 +16,21 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from kuznia.analytics.board import AGING_DAYS, MONEY_WEIGHT
 from kuznia.errors import NotFoundError
 from kuznia.server.auth import Caller
-from kuznia.server.routes import _render, kept_body, store_of
+from kuznia.server.routes import _render, kept_body, peek_body, store_of
 from kuznia.server.types import Day
-from kuznia.server.web.base import may, page, render, start_page
+from kuznia.server.web.base import (
+    PEEK,
+    NotKept,
+    Slot,
+    _path,
+    _qs,
+    may,
+    page,
+    render,
+    section,
+    slot,
+    start_page,
+)
 from kuznia.services import board as board_svc
 from kuznia.services import costs, deliveries, records
 from kuznia.services import failures as failures_svc
@@ -35,8 +47,16 @@ def figure(request: Request, path: str, params: dict[str, Any],
     """The API's JSON answer to ``path?params`` (kept per version of the data) and the
     URL the page's chart fetches it from again."""
     query = {k: str(v) for k, v in params.items() if v is not None and v != ""}
-    body = kept_body(request, API + path, query.items(),
-                     lambda: bytes(_render(make(), 200).body))
+
+    def made() -> bytes:
+        return bytes(_render(make(), 200).body)
+
+    if PEEK.get():  # the page only looks: a figure not kept leaves its section to load
+        body = peek_body(request, API + path, query.items(), made)
+        if body is None:
+            raise NotKept(path)
+    else:
+        body = kept_body(request, API + path, query.items(), made)
     return json.loads(body), API + path + ("?" + urlencode(query) if query else "")
 
 
@@ -106,55 +126,190 @@ def _names(products: list[dict[str, Any]]) -> dict[str, str]:
 def product_page(request: Request, who: Caller, product_id: str,
                  pareto_by: Annotated[str | None, Query(max_length=200)] = None
                  ) -> HTMLResponse:
+    """The frame at once (the product, its versions, the headings); each heavy section in
+    it when its figures are kept, else loading on its own (``product_section``)."""
     store = store_of(request)
     product = records.get_record(store, "products", {"product_id": product_id},
                                  scope=who.scope)
     versions = records.list_records(store, "versions", scope=who.scope,
                                     filters={"product_id": product_id},
                                     limit=records.MAX_LIMIT).rows
-    by = pareto_by if pareto_by else None
+    by = pareto_by or ""
+    slots = {part: _product_slot(request, who, product, part, by)
+             for part in PRODUCT_PARTS if _product_part_shown(who, part)}
+    return render(request, who, "product.html", title=f"Product {product_id}",
+                  product=product, versions=versions, pareto_by=by, slots=slots)
+
+
+def _product_part_shown(who: Caller, part: str) -> bool:
+    if part in ("headline", "ranked"):
+        return may(who, "costs.read")
+    if part == "flags":
+        return may(who, "oversight.read")
+    return True
+
+
+def _product_url(product_id: str, part: str, by: str) -> str:
+    query = _qs({"pareto_by": by}) if part == "pareto" else ""
+    return f"/sections/product/{part}/{_path(product_id)}" + ("?" + query if query else "")
+
+
+def _product_slot(request: Request, who: Caller, product: dict[str, Any], part: str,
+                  by: str) -> Slot:
+    waiting, make = PRODUCT_PARTS[part]
+    return slot(request, who, _product_url(product["product_id"], part, by), waiting,
+                f"_product_{part}.html",
+                lambda: {"product": product, "pareto_by": by,
+                         **make(request, who, product["product_id"], by or None)})
+
+
+def _product_cost(request: Request, who: Caller, product_id: str, _by: str | None
+                  ) -> dict[str, Any]:
+    store = store_of(request)
+    mine, _ = figure(request, "/cost-per-effect", {"by": "product", "product": product_id},
+                     lambda: costs.cost_per_effect(store, "product", product=product_id))
+    own = mine["rows"][0] if mine["rows"] else {"uses": 0, "trace_filters": {}}
+    return {"own": own, "currency": mine.get("currency", "")}
+
+
+def _product_ranked(request: Request, who: Caller, product_id: str, _by: str | None
+                    ) -> dict[str, Any]:
+    store = store_of(request)
+    ranked, ranked_src = figure(
+        request, "/cost-per-effect", {"by": "product,producer", "product": product_id},
+        lambda: costs.cost_per_effect(store, "product,producer", product=product_id))
+    ranked_rows = sorted(ranked.get("rows", []),
+                         key=lambda r: (r.get("rank_in_product") or 1e9, r["producer_id"] or ""))
+    return {"ranked_rows": ranked_rows, "ranked_src": ranked_src,
+            "ranked_currency": ranked.get("currency", ""),
+            "ranked_notes": ranked.get("notes", [])}
+
+
+def _product_pareto(request: Request, who: Caller, product_id: str, by: str | None
+                    ) -> dict[str, Any]:
+    store = store_of(request)
     pareto, pareto_src = figure(request, "/failures", {"product": product_id, "by": by},
                                 lambda: failures_svc.failures(store, product_id, None, None,
                                                               by))
-    fixes, _ = figure(request, "/fixes", {"product": product_id},
-                      lambda: failures_svc.fixes(store, product_id, None))
+    return {"pareto": pareto, "pareto_src": pareto_src}
+
+
+def _product_growth(request: Request, who: Caller, product_id: str, _by: str | None
+                    ) -> dict[str, Any]:
+    store = store_of(request)
     growth, growth_src = figure(request, "/growth", {"product": product_id},
                                 lambda: growth_svc.growth(store, product_id))
-    ranked, ranked_src, own = ({}, "", None)
-    if may(who, "costs.read"):
-        mine, _ = figure(request, "/cost-per-effect", {"by": "product", "product": product_id},
-                         lambda: costs.cost_per_effect(store, "product", product=product_id))
-        own = mine["rows"][0] if mine["rows"] else {"uses": 0, "trace_filters": {}}
-        ranked, ranked_src = figure(
-            request, "/cost-per-effect", {"by": "product,producer", "product": product_id},
-            lambda: costs.cost_per_effect(store, "product,producer", product=product_id))
-    ranked_rows = sorted(ranked.get("rows", []),
-                         key=lambda r: (r.get("rank_in_product") or 1e9, r["producer_id"] or ""))
+    return {"growth": growth, "growth_src": growth_src}
+
+
+def _product_fixes(request: Request, who: Caller, product_id: str, _by: str | None
+                   ) -> dict[str, Any]:
+    store = store_of(request)
+    fixes, _ = figure(request, "/fixes", {"product": product_id},
+                      lambda: failures_svc.fixes(store, product_id, None))
+    return {"fixes": fixes["rows"]}
+
+
+def _product_flags(request: Request, who: Caller, product_id: str, _by: str | None
+                   ) -> dict[str, Any]:
     from kuznia.server.web.oversight import flags_of
 
-    return render(request, who, "product.html", title=f"Product {product_id}",
-                  flags=flags_of(request, who, product=product_id),
-                  product=product, versions=versions, pareto=pareto, pareto_src=pareto_src,
-                  pareto_by=by or "", fixes=fixes["rows"], growth=growth,
-                  growth_src=growth_src, ranked_rows=ranked_rows, ranked_src=ranked_src,
-                  ranked_currency=ranked.get("currency", ""), own=own,
-                  ranked_notes=ranked.get("notes", []))
+    return {"flags": flags_of(request, who, product=product_id), "whose": "this product"}
+
+
+# part: (what its placeholder says, what makes it)
+PRODUCT_PARTS: dict[str, tuple[str, Callable[..., dict[str, Any]]]] = {
+    "headline": ("Computing what an effect costs…", _product_cost),
+    "pareto": ("Computing the failure Pareto…", _product_pareto),
+    "growth": ("Computing reliability growth…", _product_growth),
+    "fixes": ("Computing the fixes' status…", _product_fixes),
+    "ranked": ("Ranking the producers…", _product_ranked),
+    "flags": ("Looking for red flags…", _product_flags),
+}
+PART_TITLES = {"scorecard": "scorecard", "headline": "what an effect costs",
+               "pareto": "failure Pareto",
+               "growth": "reliability growth", "fixes": "fixes", "board": "board",
+               "ranked": "producers ranked", "flags": "red flags", "quality": "quality"}
+
+
+@page("/sections/product/{part}/{product_id:path}", "pages.product")
+def product_section(request: Request, who: Caller, part: str, product_id: str,
+                    pareto_by: Annotated[str | None, Query(max_length=200)] = None
+                    ) -> HTMLResponse:
+    """One section of a product's page, loaded on its own."""
+    if part not in PRODUCT_PARTS or not _product_part_shown(who, part):
+        raise NotFoundError(f"no section {part!r} on a product's page")
+    product = records.get_record(store_of(request), "products", {"product_id": product_id},
+                                 scope=who.scope)
+    context = PRODUCT_PARTS[part][1](request, who, product_id, pareto_by or None)
+    return section(request, who, f"_product_{part}.html",
+                   f"Product {product_id}: {PART_TITLES[part]}",
+                   f"/products/{_path(product_id)}",
+                   {"product": product, "pareto_by": pareto_by or "", **context})
+
+
+def _own_producer(request: Request, who: Caller, producer_id: str) -> dict[str, Any]:
+    """The producer's record, if the caller may see it (a producer only its own)."""
+    scope = who.scope
+    if scope.producer_id is not None and scope.producer_id != producer_id:
+        raise NotFoundError(f"no producers record with producer_id {producer_id!r}")
+    return records.get_record(store_of(request), "producers", {"producer_id": producer_id},
+                              scope=scope)
 
 
 @page("/producers/{producer_id:path}", "figures.read")
 def producer_page(request: Request, who: Caller, producer_id: str,
                   flag: Annotated[str | None, Query(max_length=20)] = None,
                   cursor: Cursor = None) -> HTMLResponse:
+    """The frame at once (the producer, its contracts, the headings); the board, its
+    quality and its flags in it when kept, else loading on their own."""
     store = store_of(request)
     scope = who.scope
-    if scope.producer_id is not None and scope.producer_id != producer_id:
-        raise NotFoundError(f"no producers record with producer_id {producer_id!r}")
-    producer = records.get_record(store, "producers", {"producer_id": producer_id},
-                                  scope=scope)
+    producer = _own_producer(request, who, producer_id)
     status = None
     if may(who, "read:contracts"):
         status = deliveries.contract_status(store, producer_id, flag=flag or None,
                                             cursor=cursor, scope=scope).to_dict()
+    slots = {}
+    for part, (waiting, make) in PRODUCER_PARTS.items():
+        if part == "flags" and not may(who, "oversight.read"):
+            continue
+        slots[part] = slot(request, who, f"/sections/producer/{part}/{_path(producer_id)}",
+                           waiting, f"_producer_{part}.html",
+                           lambda make=make: {"producer": producer,
+                                              **make(request, who, producer_id)})
+    from kuznia.server.web import portal as portal_web
+
+    show_offers = may(who, "read:offers")
+    offers = portal_web.offers_context(request, who, producer_id) if show_offers else {}
+    return render(request, who, "producer.html", title=f"Producer {producer_id}",
+                  producer=producer, contracts=status, flag=flag or "", slots=slots,
+                  names=_names(_products(request, who)), show_offers=show_offers,
+                  may_answer=may(who, "portal.answer"), **offers)
+
+
+def _producer_board(request: Request, who: Caller, producer_id: str) -> dict[str, Any]:
+    from kuznia.server.web import portal as portal_web
+
+    blocks = portal_web.with_threads(request, who, _board(request, who, producer=producer_id),
+                                     producer_id)
+    return {"stacks": board_svc.stacks(blocks), "blocks": blocks,
+            "names": _names(_products(request, who)), "own_page": True,
+            "new_total": sum(t["new"] for b in blocks for t in b["threads"]),
+            **portal_web.thread_context(who), **board_words()}
+
+
+def _producer_scorecard(request: Request, who: Caller, producer_id: str) -> dict[str, Any]:
+    from kuznia.server.routes import scorecard_of
+
+    card, _ = figure(request, f"/producers/{producer_id}/scorecard", {},
+                     lambda: scorecard_of(request, who, producer_id))
+    return {"card": card}
+
+
+def _producer_quality(request: Request, who: Caller, producer_id: str) -> dict[str, Any]:
+    store = store_of(request)
+    scope = who.scope
     quality, quality_src = figure(request, "/failures", {"producer": producer_id},
                                   lambda: failures_svc.failures(store, None, None,
                                                                 producer_id))
@@ -165,26 +320,36 @@ def producer_page(request: Request, who: Caller, producer_id: str,
                               if scope.producer_id is None else {"by": "product"},
                               lambda: costs.cost_per_effect(store, "product",
                                                             producer=producer_id))
-    from kuznia.server.routes import scorecard_of
-    from kuznia.server.web import portal as portal_web
+    return {"quality": quality, "quality_src": quality_src, "cpe": cpe, "cpe_src": cpe_src,
+            "cpe_rows": by_value(cpe["rows"]), "names": _names(_products(request, who))}
+
+
+def _producer_flags(request: Request, who: Caller, producer_id: str) -> dict[str, Any]:
     from kuznia.server.web.oversight import flags_of
 
-    card, _ = figure(request, f"/producers/{producer_id}/scorecard", {},
-                     lambda: scorecard_of(request, who, producer_id))
-    blocks = portal_web.with_threads(request, who, _board(request, who, producer=producer_id),
-                                     producer_id)
-    show_offers = may(who, "read:offers")
-    offers = portal_web.offers_context(request, who, producer_id) if show_offers else {}
+    return {"flags": flags_of(request, who, producer=producer_id),
+            "whose": "this producer"}
 
-    return render(request, who, "producer.html", title=f"Producer {producer_id}",
-                  flags=flags_of(request, who, producer=producer_id),
-                  producer=producer, contracts=status, flag=flag or "", quality=quality,
-                  quality_src=quality_src, cpe=cpe, cpe_src=cpe_src,
-                  stacks=board_svc.stacks(blocks), blocks=blocks,
-                  names=_names(_products(request, who)), cpe_rows=by_value(cpe["rows"]),
-                  card=card, own_page=True, show_offers=show_offers, **offers,
-                  new_total=sum(t["new"] for b in blocks for t in b["threads"]),
-                  **portal_web.thread_context(who), **board_words())
+
+PRODUCER_PARTS: dict[str, tuple[str, Callable[..., dict[str, Any]]]] = {
+    "scorecard": ("Computing the scorecard…", _producer_scorecard),
+    "board": ("Computing the board…", _producer_board),
+    "quality": ("Computing quality and cost per effect…", _producer_quality),
+    "flags": ("Looking for red flags…", _producer_flags),
+}
+
+
+@page("/sections/producer/{part}/{producer_id:path}", "figures.read")
+def producer_section(request: Request, who: Caller, part: str, producer_id: str
+                     ) -> HTMLResponse:
+    """One section of a producer's page, loaded on its own (a producer only its own)."""
+    if part not in PRODUCER_PARTS or (part == "flags" and not may(who, "oversight.read")):
+        raise NotFoundError(f"no section {part!r} on a producer's page")
+    producer = _own_producer(request, who, producer_id)
+    context = PRODUCER_PARTS[part][1](request, who, producer_id)
+    return section(request, who, f"_producer_{part}.html",
+                   f"Producer {producer_id}: {PART_TITLES[part]}",
+                   f"/producers/{_path(producer_id)}", {"producer": producer, **context})
 
 
 def _board(request: Request, who: Caller, producer: str | None = None,
@@ -205,17 +370,36 @@ def _board(request: Request, who: Caller, producer: str | None = None,
 @page("/board", "figures.read")
 def board_page(request: Request, who: Caller, product: Id = None,
                top: Annotated[int, Query(ge=1, le=1000)] = 20) -> HTMLResponse:
+    """The frame at once (the legend and the filters); the stacks in it when kept, else
+    loading on their own (``board_section``)."""
+    products = _products(request, who)
+    query = urlencode({k: v for k, v in (("product", product), ("top", top)) if v})
+    stacks = slot(request, who, "/sections/board?" + query, "Computing the board…",
+                  "_board_stacks.html", lambda: _board_stacks(request, who, product, top))
+    return render(request, who, "board.html", title="Board", top=top,
+                  product=product or "", products=products, stacks=stacks, **board_words())
+
+
+def _board_stacks(request: Request, who: Caller, product: str | None, top: int
+                  ) -> dict[str, Any]:
     from kuznia.server.web import portal as portal_web
 
     blocks = _board(request, who, product=product)
     if may(who, "portal.read") and who.scope.producer_id is None:
         blocks = portal_web.with_threads(request, who, blocks, None)
     stacks = board_svc.stacks(blocks)
-    products = _products(request, who)
-    return render(request, who, "board.html", title="Board", stacks=stacks[:top],
-                  more=max(0, len(stacks) - top), top=top, product=product or "",
-                  products=products, names=_names(products), own_page=False,
-                  **portal_web.thread_context(who), **board_words())
+    return {"stacks": stacks[:top], "more": max(0, len(stacks) - top), "top": top,
+            "product": product or "", "names": _names(_products(request, who)),
+            "own_page": False, **portal_web.thread_context(who), **board_words()}
+
+
+@page("/sections/board", "figures.read")
+def board_section(request: Request, who: Caller, product: Id = None,
+                  top: Annotated[int, Query(ge=1, le=1000)] = 20) -> HTMLResponse:
+    """The board's stacks, loaded on their own."""
+    query = urlencode({k: v for k, v in (("product", product), ("top", top)) if v})
+    return section(request, who, "_board_stacks.html", "Board: the stacks",
+                   "/board?" + query, _board_stacks(request, who, product, top))
 
 
 def board_words() -> dict[str, Any]:

@@ -14,9 +14,11 @@ from fastapi.responses import HTMLResponse
 from kuznia.server.api_evidence import find_flag, flag_case
 from kuznia.server.auth import Caller
 from kuznia.server.routes import store_of
-from kuznia.server.web.base import may, page, render
+from kuznia.server.web import flag_words
+from kuznia.server.web.base import _qs, may, page, render, section, slot
 from kuznia.server.web.figures import Day, Id, figure
 from kuznia.services import oversight, triage
+from kuznia.words import say
 
 Choice = Annotated[str | None, Query(max_length=40)]
 
@@ -42,23 +44,53 @@ def _flags(request: Request, who: Caller, params: dict[str, Any]) -> Any:
 def watchdog(request: Request, who: Caller, severity: Choice = None, code: Choice = None,
              status: Choice = None, producer: Id = None, product: Id = None,
              date_from: Day = None, date_to: Day = None) -> HTMLResponse:
-    params = {"producer": producer or None, "product": product or None,
+    """The frame at once (what the page is, the filters); the flags in it when kept, else
+    loading on their own (``watchdog_section``)."""
+    filters = _filters(severity, code, status, producer, product, date_from, date_to)
+    flags = slot(request, who, "/sections/oversight?" + _qs(filters),
+                 "Looking for red flags…", "_oversight_flags.html",
+                 lambda: _watchdog_flags(request, who, filters, date_from, date_to))
+    return render(request, who, "oversight.html", title="Watchdog: red flags",
+                  filters=filters, codes=sorted(oversight.CODES),
+                  severities=oversight.SEVERITIES, statuses=triage.STATUS_WORDS,
+                  flags=flags)
+
+
+@page("/sections/oversight", "pages.oversight")
+def watchdog_section(request: Request, who: Caller, severity: Choice = None,
+                     code: Choice = None, status: Choice = None, producer: Id = None,
+                     product: Id = None, date_from: Day = None, date_to: Day = None
+                     ) -> HTMLResponse:
+    """The watchdog's flags, loaded on their own."""
+    filters = _filters(severity, code, status, producer, product, date_from, date_to)
+    return section(request, who, "_oversight_flags.html", "Watchdog: the flags",
+                   "/oversight?" + _qs(filters),
+                   _watchdog_flags(request, who, filters, date_from, date_to))
+
+
+def _filters(severity: str | None, code: str | None, status: str | None,
+             producer: str | None, product: str | None, date_from: Any, date_to: Any
+             ) -> dict[str, str]:
+    return {"severity": severity or "", "code": code or "", "status": status or "",
+            "producer": producer or "", "product": product or "",
+            "date_from": date_from.isoformat() if date_from else "",
+            "date_to": date_to.isoformat() if date_to else ""}
+
+
+def _watchdog_flags(request: Request, who: Caller, filters: dict[str, str],
+                    date_from: Any, date_to: Any) -> dict[str, Any]:
+    params = {"producer": filters["producer"] or None, "product": filters["product"] or None,
               "date_from": date_from, "date_to": date_to}
     got, src = _flags(request, who, params)
     flags = triage.with_status(got["flags"], store_of(request))
-    shown = [f for f in flags if (not severity or f["severity"] == severity)
-             and (not code or f["code"] == code) and (not status or f["status"] == status)]
-    filters = {"severity": severity or "", "code": code or "", "status": status or "",
-               "producer": producer or "", "product": product or "",
-               "date_from": date_from.isoformat() if date_from else "",
-               "date_to": date_to.isoformat() if date_to else ""}
+    shown = [f for f in flags if (not filters["severity"] or f["severity"] == filters["severity"])
+             and (not filters["code"] or f["code"] == filters["code"])
+             and (not filters["status"] or f["status"] == filters["status"])]
     by_status = {s: sum(f["status"] == s for f in flags) for s in triage.STATUSES}
     export = {k: filters[k] for k in ("severity", "code", "status", "producer", "product")}
-    return render(request, who, "oversight.html", title="Watchdog: red flags", flags=shown,
-                  total=len(got["flags"]), counts=got["counts"], as_of=got["as_of"],
-                  filters=filters, codes=sorted(oversight.CODES),
-                  severities=oversight.SEVERITIES, api=src, statuses=triage.STATUS_WORDS,
-                  by_status=by_status, export=export, triaged=True)
+    return {"flags": shown, "total": len(got["flags"]), "counts": got["counts"],
+            "as_of": got["as_of"], "api": src, "statuses": triage.STATUS_WORDS,
+            "by_status": by_status, "export": export, "triaged": True}
 
 
 @page("/oversight/flags/{key}", "pages.oversight")
@@ -69,8 +101,10 @@ def flag_page(request: Request, who: Caller, key: Annotated[str, Path(max_length
     with store_of(request).snapshot():
         got = flag_case(request, who, key)
     plot = strip_plot(got["prices"]) if got["prices"] else None
-    return render(request, who, "flag.html", title=f"Red flag: {got['flag']['code']}"
-                  .replace("_", " "), f=got["flag"], case=got["case"], prices=got["prices"],
+    return render(request, who, "flag.html", title=f"Red flag: {say(got['flag']['code'])}",
+                  measured=flag_words.sentence(got["flag"]),
+                  measured_numbers=flag_words.numbers(got["flag"]), f=got["flag"],
+                  case=got["case"], prices=got["prices"],
                   plot=plot, statuses=triage.STATUS_WORDS,
                   may_triage=may(who, "oversight.triage.write"), audit=may(who, "audit.read"))
 
