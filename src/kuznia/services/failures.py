@@ -1,4 +1,6 @@
-"""Failure modes and fixes, answered from the kept ``failure_cube`` (no rescan of uses).
+"""Failure modes and fixes, answered from the kept cubes (no rescan of uses): uses and
+failures per mode from ``failure_cube``, per lot from ``use_cube``, per lot and mode from
+``lot_failure_cube``.
 
 ``failures`` is the Pareto of failure modes, by version and by a condition's value;
 ``fixes`` judges each corrective action from the uses before and after its version (the
@@ -27,8 +29,8 @@ from kuznia.store.schema import (
     corrective_actions,
     failure_cube,
     failure_modes,
+    lot_failure_cube,
     use_cube,
-    uses,
     versions,
 )
 
@@ -211,20 +213,17 @@ def _lot_failures(conn: Connection, product: str | None, producer: str | None
 
 def _lot_mode_failures(conn: Connection, product: str | None, producer: str | None
                        ) -> pl.DataFrame:
-    """Failures per product, producer, version, lot and mode: the uses that failed, read
-    from the uses table (the kept cubes hold failures per lot, not per mode; failures are
-    a small share of uses), with '' for no producer or version as in the cubes."""
-    u = uses.c
-    keys = (u.product_id, func.coalesce(u.producer_id, ""), func.coalesce(u.version, ""),
-            u.lot, u.failure_mode)
-    q = (select(*keys, func.count())
-         .where(u.failure_mode.is_not(None), u.failure_mode != "", u.lot.is_not(None),
-                u.lot != "")
-         .group_by(*keys))
+    """Failures per product, producer, version, named lot and mode, from the kept
+    ``lot_failure_cube`` ('' for no producer or version, as in the other cubes). Keys whose
+    failures an ``--update`` moved elsewhere (a count of 0) are left out, as a count of
+    the uses would leave them."""
+    c = lot_failure_cube.c
+    q = (select(c.product_id, c.producer_id, c.version, c.lot, c.failure_mode, c.failures)
+         .where(c.lot != "", c.failures != 0))
     if product:
-        q = q.where(u.product_id == product)
+        q = q.where(c.product_id == product)
     if producer:
-        q = q.where(u.producer_id == producer)
+        q = q.where(c.producer_id == producer)
     return pl.DataFrame(conn.execute(q).all(), orient="row", schema={
         "product_id": pl.String, "producer_id": pl.String, "version": pl.String,
         "lot": pl.String, "failure_mode": pl.String, "mode_failures": pl.Int64})

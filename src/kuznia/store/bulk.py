@@ -201,13 +201,26 @@ def operator_cube_rows(uses: pl.DataFrame, sign: int = 1) -> pl.DataFrame:
     )
 
 
+def lot_failure_cube_rows(uses: pl.DataFrame, sign: int = 1) -> pl.DataFrame:
+    """Failures per ``lot_failure_cube`` key: the uses with a failure mode, counted per
+    product, producer, version, lot and mode ('' for no producer, version or lot)."""
+    return (
+        uses.filter(pl.col("failure_mode").is_not_null() & (pl.col("failure_mode") != ""))
+        .select(pl.col(c).cast(pl.String).fill_null("") for c in LOT_FAILURE_KEYS)
+        .group_by(list(LOT_FAILURE_KEYS))
+        .agg((pl.len().cast(pl.Int64) * sign).alias("failures"))
+    )
+
+
 FAILURE_KEYS = ("product_id", "producer_id", "version", "conditions", "failure_mode")
 OPERATOR_KEYS = ("product_id", "operator", "month")
 OPERATOR_SUMS = ("uses", "effects", "effects_sq")
+LOT_FAILURE_KEYS = ("product_id", "producer_id", "version", "lot", "failure_mode")
 CUBES = (
     Cube("use_cube", CUBE_KEYS, CUBE_SUMS, cube_rows, ("first_on",)),
     Cube("failure_cube", FAILURE_KEYS, ("uses",), failure_cube_rows, ("first_on",)),
     Cube("operator_cube", OPERATOR_KEYS, OPERATOR_SUMS, operator_cube_rows),
+    Cube("lot_failure_cube", LOT_FAILURE_KEYS, ("failures",), lot_failure_cube_rows),
 )
 
 
@@ -245,6 +258,8 @@ def _combined(cube: Cube, parts: list[pl.DataFrame]) -> pl.DataFrame:
 
 def upsert_cube(conn: Connection, cube: Cube, rows: pl.DataFrame) -> None:
     """Add ``rows`` (keys and sums) to the cube's table; earliest dates keep the minimum."""
+    if rows.is_empty():
+        return
     name, cols = cube.table, cube.columns
     least = "LEAST" if conn.dialect.name == "postgresql" else "min"
     upsert = (f"ON CONFLICT ({', '.join(cube.keys)}) DO UPDATE SET "

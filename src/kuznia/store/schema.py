@@ -240,6 +240,20 @@ failure_cube = Table(
     Column("first_on", String(10), nullable=False),
 )
 
+# Failures per product, producer, version, lot and failure mode ('' for none; uses with no
+# failure mode are not in it), kept at import like use_cube: the lots a fix's verdict and the
+# Pareto take as clusters, per mode, without a scan of the uses (schema 0015).
+lot_failure_cube = Table(
+    "lot_failure_cube",
+    metadata,
+    Column("product_id", ID, primary_key=True),
+    Column("producer_id", ID, primary_key=True),
+    Column("version", ID, primary_key=True),
+    Column("lot", ID, primary_key=True),
+    Column("failure_mode", Text, primary_key=True),
+    Column("failures", BigInteger, nullable=False),
+)
+
 # Uses and effects per product, operator ('' for none) and month, kept at import like
 # use_cube: the red flags on effect claims answer from it without a scan of the uses.
 operator_cube = Table(
