@@ -95,14 +95,16 @@ def test_the_cube_answers_as_the_scan_did(demo_ws: kuznia.Workspace, monkeypatch
             new = failures._lot_mode_failures(conn, product, producer)
             assert new.height > 0
             _same(new, scan(conn, product, producer))
-    # and every answer built on it, whole
-    answers = lambda: (  # noqa: E731
-        failures.fixes(demo_ws.store).to_dict(),
-        failures.fixes(demo_ws.store, scope=top[1]).to_dict(),
-        failures.failures(demo_ws.store, by="version").to_dict(),
-        failures.failures(demo_ws.store, producer=top[1]).to_dict(),
-        boards.board(demo_ws.store).to_dict(),
-        boards.board(demo_ws.store, producer=top[1]).to_dict())
+
+    def answers() -> tuple:  # every answer built on it, whole
+        store = demo_ws.store
+        return (failures.fixes(store).to_dict(),
+                failures.fixes(store, scope=top[1]).to_dict(),
+                failures.failures(store, by="version").to_dict(),
+                failures.failures(store, producer=top[1]).to_dict(),
+                boards.board(store).to_dict(),
+                boards.board(store, producer=top[1]).to_dict())
+
     new = answers()
     monkeypatch.setattr(failures, "_lot_mode_failures", scan)
     old = answers()
