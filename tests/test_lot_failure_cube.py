@@ -190,3 +190,38 @@ def test_rows_count_each_failed_use_once(rows, cut):
     want = Counter(tuple(v or "" for v in r) for r in rows[cut:] if r[4])
     assert {k: v for k, v in got.items() if v} == dict(want)
     assert all(v >= 0 for v in got.values())
+
+
+def test_a_producers_board_is_the_whole_board_filtered(demo_ws: kuznia.Workspace,
+                                                       monkeypatch):
+    """A producer's board judges only the actions it shows: its blocks are exactly those
+    of the whole board it used to filter (its own, and the product-wide ones of its
+    products), with a producer, a product and a producer's own scope; and exactly what
+    it answered when it judged every action."""
+    store = demo_ws.store
+    with store.read() as conn:
+        cube = failures.cube_frame(conn)
+        named = {p for (p,) in conn.exec_driver_sql(
+            "SELECT producer_id FROM corrective_actions WHERE producer_id IS NOT NULL")}
+    whole = boards.board(store).blocks
+    shown = 0
+    for producer in sorted(named)[:3] + [cube["producer_id"][0]]:
+        theirs = set(cube.filter(pl.col("producer_id") == producer)["product_id"])
+        want = [b for b in whole if b["producer_id"] == producer
+                or (b["producer_id"] is None and b["product_id"] in theirs)]
+        got = boards.board(store, producer=producer).blocks
+        assert got == want
+        shown += sum(b["kind"] == "corrective_action" for b in got)
+    assert shown > 0
+    product = cube["product_id"][0]
+    producer = cube.filter(pl.col("product_id") == product)["producer_id"][0]
+    new = (boards.board(store, producer=producer, product=product).to_dict(),
+           boards.board(store, scope=producer).to_dict())
+    judged = failures.fixes
+
+    def every(*args, shown_to=None, **kwargs):  # as before: every action judged
+        return judged(*args, **kwargs)
+
+    monkeypatch.setattr(boards, "fixes", every)
+    assert new == (boards.board(store, producer=producer, product=product).to_dict(),
+                   boards.board(store, scope=producer).to_dict())

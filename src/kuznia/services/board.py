@@ -84,7 +84,7 @@ def board(store: Store, producer: str | None = None, product: str | None = None,
         named = {(p, m) for p, m in conn.execute(
             select(corrective_actions.c.product_id, corrective_actions.c.failure_mode))}
         raw += _deliveries(conn, as_of, producer, product)
-    raw += _actions(store, cube, sev, product, scope)
+    raw += _actions(store, cube, sev, product, scope, producer or None)
     raw += _modes(cube, sev, named, threshold)
     if producer:
         theirs = set(cube.filter(pl.col("producer_id") == producer)["product_id"].unique())
@@ -108,12 +108,13 @@ def _block(kind: str, ref: str, producer: str | None, product: str, opened_on: s
 
 
 def _actions(store: Store, cube: pl.DataFrame, sev: dict, product: str | None,
-             scope: str | None = None) -> list[dict[str, Any]]:
+             scope: str | None = None, producer: str | None = None
+             ) -> list[dict[str, Any]]:
     overall = {(p, m): x / n for p, m, x, n in
                rates_by_mode(cube.with_columns(pl.lit("").alias("producer_id")))
                .select("product_id", "failure_mode", "x", "n").iter_rows()}
     out = []
-    for r in fixes(store, product, scope=scope):
+    for r in fixes(store, product, scope=scope, shown_to=producer):  # the rest is not shown
         if r["status"] == "verified":
             continue
         if r["uses_after"] >= MIN_USES_AFTER:

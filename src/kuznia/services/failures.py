@@ -254,11 +254,14 @@ def _mode_dispersion(lots: pl.DataFrame, by_mode: pl.DataFrame, product: str,
 
 def fixes(store: Store, product: str | None = None, producer: str | None = None,
           confidence: float = 0.95, reduction: float = 0.5, *,
-          scope: str | None = None) -> FixTable:
+          scope: str | None = None, shown_to: str | None = None) -> FixTable:
     """Judge each corrective action (see ``kuznia.analytics.fixes`` for the rules).
 
     With ``scope`` (a producer's own view), only that producer's actions and the
     product-wide ones of its products, each judged from that producer's uses alone.
+    ``shown_to`` keeps the actions a producer's board shows (its own, and the product-wide
+    ones of the products it has uses of), judged as without it: each verdict is its own
+    action's, so the others need not be judged.
     """
     if not 0.5 <= confidence < 1:
         raise UsageError("{confidence} must be at least 0.5 and below 1", params=("confidence",))
@@ -279,6 +282,10 @@ def fixes(store: Store, product: str | None = None, producer: str | None = None,
             theirs = set(cube["product_id"].unique())
             actions = [a for a in actions if a["producer_id"] == scope
                        or (a["producer_id"] is None and a["product_id"] in theirs)]
+        if shown_to is not None:
+            theirs = set(cube.filter(pl.col("producer_id") == shown_to)["product_id"].unique())
+            actions = [a for a in actions if (a["producer_id"] or None) == shown_to
+                       or (not a["producer_id"] and a["product_id"] in theirs)]
         order = version_order(conn, product)
         sev = severities(conn, product)
     uses, fails = _counts(cube)
