@@ -225,3 +225,42 @@ def test_a_producers_board_is_the_whole_board_filtered(demo_ws: kuznia.Workspace
     monkeypatch.setattr(boards, "fixes", every)
     assert new == (boards.board(store, producer=producer, product=product).to_dict(),
                    boards.board(store, scope=producer).to_dict())
+
+
+@given(st.integers(1, 40), st.integers(50, 3000), st.integers(0, 12), st.integers(0, 2000),
+       st.sampled_from([1.0, 1.37, 2.5]))
+def test_uses_needed_kept_is_as_drawn(x1, n1, x2, n2, phi):
+    """The kept answer of the uses a fix needs is the one its seeded draws give."""
+    from kuznia.analytics import fixes as fx
+
+    args = (x1 / phi, n1 / phi, x2 / phi, n2 / phi, 0.05, 0.5, phi)
+    drawn = fx._needed.__wrapped__(*args)
+    assert fx._needed(*args) == drawn and fx._needed(*args) == drawn
+
+
+def test_the_board_after_a_write_is_the_board_drawn_anew(demo_ws: kuznia.Workspace,
+                                                         monkeypatch, tmp_path: Path):
+    """After a write of one use, the board from the kept uses-needed answers is the one
+    drawn from nothing."""
+    from kuznia.analytics import fixes as fx
+
+    store = demo_ws.store
+    fx._needed.cache_clear()
+    boards.board(store)  # the answers are kept
+    filled = fx._needed.cache_info()
+    assert filled.currsize > 0
+    with store.read() as conn:
+        row = conn.exec_driver_sql(
+            "SELECT use_id, used_on, product_id, version, producer_id, lot FROM uses "
+            "WHERE failure_mode != '' AND lot != '' ORDER BY use_id").first()
+    head = ["use_id", "used_on", "product_id", "version", "producer_id", "lot", "effects",
+            "outcome", "failure_mode"]
+    from helpers import write_csv
+
+    demo_ws.import_file("uses", write_csv(tmp_path / "one.csv", head, [
+        ["ONE-1", str(row[1])[:10], *row[2:], 0, "failure", "new-mode"]]))
+    kept = boards.board(store).to_dict()
+    assert fx._needed.cache_info().hits > filled.hits  # answers kept from before the write
+    monkeypatch.setattr(fx, "_needed", fx._needed.__wrapped__)
+    assert kept == boards.board(store).to_dict()
+    assert any(r["uses_needed"] for r in failures.fixes(store).rows)

@@ -58,7 +58,7 @@ median, which settled the question only about 55% of the time, and jumped around
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 
@@ -66,6 +66,7 @@ OPEN, AWAITING, VERIFIED, NOT_EFFECTIVE = "open", "awaiting_data", "verified", "
 GRID = np.unique(np.round(np.geomspace(1, 1e5, 200)))  # about 6% apart
 DRAWS = 500
 WANTED = 0.80  # the predictive probability of a verdict that ``uses_needed`` asks for
+NEEDED_KEPT = 8192  # answers of ``_needed`` kept per process (a few hundred bytes each)
 POINTS = 40  # each mixture's prior: this many equally weighted points at its quantiles
 
 
@@ -163,10 +164,16 @@ def verdict(x1: float, n1: float, x2: float, n2: float, *, confidence: float = 0
                       _needed(x1 / phi, n1 / phi, x2 / phi, n2 / phi, alpha, reduction, phi))
 
 
+@lru_cache(maxsize=NEEDED_KEPT)
 def _needed(x1: float, n1: float, x2: float, n2: float, alpha: float, reduction: float,
             phi: float) -> int | None:
     """Further uses (in real uses, not phi-scaled ones) for an 80% predictive chance of a
-    verdict; None when no number of them would do (no failure seen before the fix)."""
+    verdict; None when no number of them would do (no failure seen before the fix).
+
+    Kept per process for the last ``NEEDED_KEPT`` counts asked (its draws are seeded, so
+    the same counts always give the same answer): after a write of a few uses most fixes'
+    counts are as they were, and the board's first view after it need not draw them again
+    (this search is most of a board's time)."""
     if n1 == 0 or x1 == 0:
         return None
     before = x1 / n1
