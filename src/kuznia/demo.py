@@ -74,10 +74,6 @@ class DemoSize:
     operators: int = 400
 
 
-def _days(rng: np.random.Generator, n: int, lo: int = 0, hi: int = DAYS) -> np.ndarray:
-    return rng.integers(lo, hi, n)
-
-
 def _frame(rows: list[tuple], schema: list[str]) -> pl.DataFrame:
     """Rows into a frame, every row read to settle the types (a date first met after the
     hundredth row, as a repair date can be, would fail polars' inference otherwise)."""

@@ -161,9 +161,7 @@ class _Model:
     integer: NDArray[np.int64]  # columns that are integer
     semi: NDArray[np.int64]  # of those, the semi-integer ones (0, or lower..upper)
     rows: _Rows
-    budget_row: int = 0
     budget_col: int | None = None  # the budget as a fixed column (for ranging), if asked
-    risk_col: int | None = None  # eta, the plan's quantile over the draws, if under risk
 
 
 def _codes(labels: NDArray) -> tuple[NDArray, NDArray[np.int64]]:
@@ -262,8 +260,7 @@ def build(offers: Offers, limits: Limits, budget_column: bool = False,
     lower[impossible] = upper[impossible] = 0
     semi = np.setdiff1d(semi, impossible)
     return _Model(n_cols, lower, upper, cost, k, semi, rows,
-                  budget_col=b_col if budget_column else None,
-                  risk_col=r_col if risk is not None else None)
+                  budget_col=b_col if budget_column else None)
 
 
 def _solve(model: _Model, limits: Limits, relax: bool = False) -> SolverResult:

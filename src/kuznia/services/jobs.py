@@ -67,7 +67,7 @@ def start(store: Store, job_id: str) -> None:
                      .values(status="running", heartbeat_at=_stamp()))
 
 
-def progress(store: Store, job_id: str, rows_read: int, rows_expected: int | None) -> None:
+def progress(job_id: str, rows_read: int, rows_expected: int | None) -> None:
     """Note how far a job has got (in the store too where a second writer may write)."""
     with _lock:
         _local[job_id] = (rows_read, rows_expected)

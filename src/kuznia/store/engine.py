@@ -158,14 +158,6 @@ def _alembic_config() -> Config:
     return cfg
 
 
-def head_revision() -> str:
-    from alembic.script import ScriptDirectory
-
-    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
-    assert head is not None
-    return head
-
-
 def current_revision(engine: Engine) -> str | None:
     """The stored revision (None for an empty store), read without loading Alembic."""
     if "alembic_version" not in inspect(engine).get_table_names():
