@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from kuznia.errors import UsageError
-from kuznia.services.params import BOARD_THRESHOLD
+from kuznia.services.params import AUDIT_LIMIT, BOARD_THRESHOLD
 from kuznia.services.store import Store, create_store, open_store
 from kuznia.settings import default_actor
 
@@ -208,7 +208,8 @@ class Workspace:
                             **options)
 
     @_one_snapshot
-    def audit_events(self, limit: int | None = None) -> audit.EventList:
+    def audit_events(self, limit: int | None = AUDIT_LIMIT) -> audit.EventList:
+        """The newest ``limit`` audit events (0 or None: all), oldest first."""
         from kuznia.services import audit
 
         if limit is not None and limit < 0:
@@ -217,7 +218,7 @@ class Workspace:
             return audit.EventList(audit.list_events(conn, limit))
 
     def row_history(self, table: str | None = None, key: str | None = None,
-                    limit: int | None = 100) -> audit.RowHistory:
+                    limit: int | None = AUDIT_LIMIT) -> audit.RowHistory:
         """What imports with ``update`` changed: of ``table``, of the row keyed ``key``,
         the newest ``limit`` (None or 0: all), oldest first."""
         from kuznia.services import audit

@@ -47,6 +47,7 @@ from kuznia.services import planning as planning_svc
 from kuznia.services import repairs as repairs_svc
 from kuznia.services import resilience as resilience_svc
 from kuznia.services.imports import import_file
+from kuznia.services.params import AUDIT_LIMIT
 from kuznia.services.results import json_safe
 from kuznia.services.store import Store
 from kuznia.services.table_writer import STORED_OTHERWISE
@@ -516,7 +517,7 @@ def repairs_plan(request: Request, who: Caller, backlog: Annotated[UploadFile, F
 
 @api("GET", "/audit", "audit.read")
 def audit_list(request: Request, who: Caller,
-               limit: Annotated[int, Query(ge=0, le=MAX_INT)] = 100) -> JSONResponse:
+               limit: Annotated[int, Query(ge=0, le=MAX_INT)] = AUDIT_LIMIT) -> JSONResponse:
     """The latest audit events, newest first (0: all)."""
     def make() -> audit.EventList:
         with store_of(request).read() as conn:
@@ -529,7 +530,8 @@ def audit_list(request: Request, who: Caller,
 def audit_history(request: Request, who: Caller,
                   table: Annotated[str | None, Query(max_length=64)] = None,
                   key: Annotated[str | None, Query(max_length=400)] = None,
-                  limit: Annotated[int, Query(ge=0, le=MAX_INT)] = 100) -> JSONResponse:
+                  limit: Annotated[int, Query(ge=0, le=MAX_INT)] = AUDIT_LIMIT
+                  ) -> JSONResponse:
     """What imports with ``update`` changed in stored rows, oldest first: each value before
     and after, with the event, when, who and which file (0: every change)."""
     def make() -> audit.RowHistory:

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, func, select
 
 from kuznia.errors import UsageError
 from kuznia.ingest.tables import IMPORT_ORDER, SPECS, TableSpec
+from kuznia.services.params import AUDIT_LIMIT
 from kuznia.services.periods import check_order
 from kuznia.services.results import Tabular
 from kuznia.store import bulk
@@ -105,6 +106,8 @@ class EventList(Tabular):
 
 
 def list_events(conn: Connection, limit: int | None = None) -> list[dict[str, Any]]:
+    """The newest ``limit`` events (0 or None: all), oldest first. The front ends pass
+    their limit (``AUDIT_LIMIT`` unless asked); the chain's checks read them all."""
     q = select(audit_events).order_by(audit_events.c.event_id.desc())
     if limit:
         q = q.limit(limit)
@@ -143,7 +146,7 @@ class RowHistory(Tabular):
 
 
 def row_history(conn: Connection, table: str | None = None, key: str | None = None,
-                limit: int | None = 100) -> list[dict[str, Any]]:
+                limit: int | None = AUDIT_LIMIT) -> list[dict[str, Any]]:
     """What ``import --update`` changed, oldest first: in ``table`` (a data table), of the
     row whose key is ``key`` (a composite key joined by '/', as the import's messages give
     it); ``limit`` the newest N (None: all)."""
