@@ -13,7 +13,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from kuznia import __version__
-from kuznia.errors import KuzniaError, UsageError, WorkspaceError, from_environment
+from kuznia.errors import (
+    KuzniaError,
+    UsageError,
+    WorkspaceError,
+    driver_condition,
+    from_environment,
+)
 from kuznia.settings import database_url
 from kuznia.store import engine as engines
 from kuznia.store.schema import settings
@@ -97,7 +103,7 @@ class Store:
                             "LOCK TABLE audit_events IN SHARE ROW EXCLUSIVE MODE")
                     yield conn
         except OperationalError as exc:
-            if "locked" in str(exc.orig):
+            if driver_condition(exc) == "busy":
                 raise WorkspaceError(
                     f"{self.display_url} is busy with another write (an import still "
                     "running?); nothing was stored: try again when it has finished") from exc
