@@ -21,7 +21,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from kuznia import __version__
-from kuznia.errors import ConflictError, InputError, NotFoundError
+from kuznia.errors import ConflictError, InputError, NotFoundError, TooManyAttemptsError
 from kuznia.ingest.tables import SPECS
 from kuznia.server import heavy
 from kuznia.server import imports as uploads
@@ -110,7 +110,7 @@ def store_of(request: Request) -> Store:
 
 
 def answer(request: Request, make: Callable[[], Any], status: int = 200,
-           keep: bool = False) -> Response:
+           keep: bool = False) -> JSONResponse:
     """Compute in one snapshot of the store, render as strict JSON.
 
     ``keep``: the answer is a function of the records only (no job, no session): it is
@@ -123,7 +123,14 @@ def answer(request: Request, make: Callable[[], Any], status: int = 200,
             return _render(make(), status)
     body = kept_body(request, request.url.path, request.query_params.multi_items(),
                      lambda: bytes(_render(make(), status).body))
-    return Response(body, status_code=status, media_type="application/json")
+    return _KeptJSON(body, status_code=status)
+
+
+class _KeptJSON(JSONResponse):
+    """A JSON answer whose body is already rendered (kept bytes)."""
+
+    def render(self, content: Any) -> bytes:
+        return bytes(content)
 
 
 def kept_body(request: Request, path: str, query: Any, make: Callable[[], bytes]) -> bytes:
@@ -150,7 +157,7 @@ def _render(result: Any, status: int) -> JSONResponse:
     return JSONResponse(json_safe(body), status_code=status)
 
 
-def kept_answer(request: Request, make: Callable[[], Any]) -> Response:
+def kept_answer(request: Request, make: Callable[[], Any]) -> JSONResponse:
     """``answer`` for a figure that is a function of the records only (kept per version)."""
     return answer(request, make, keep=True)
 
@@ -243,11 +250,10 @@ def login(request: Request, body: Login, who: Caller) -> JSONResponse:
     if outcome.account is None:
         if outcome.refused == "bad_credentials":
             raise access.UnauthorizedError("wrong name or password")
-        err = TooMany("too many failed logins: " + (
+        raise TooManyAttemptsError("too many failed logins: " + (
             "locked; an admin can lift it with 'kuznia users unlock'"
-            if outcome.refused == "locked" else f"wait {outcome.retry_after} s"))
-        err.retry_after = outcome.retry_after or None
-        raise err
+            if outcome.refused == "locked" else f"wait {outcome.retry_after} s"),
+            retry_after=outcome.retry_after or None)
     value, session = sessions.open_session(store, outcome.account, now=now)
     response = JSONResponse({"name": session.account.name, "role": session.account.role,
                              "producer_id": session.account.producer_id, "via": "session",
@@ -256,11 +262,6 @@ def login(request: Request, body: Login, who: Caller) -> JSONResponse:
                         secure=request.app.state.https_only, path="/",
                         max_age=int(sessions.ABSOLUTE.total_seconds()))
     return response
-
-
-class TooMany(access.ForbiddenError):
-    http_status = 429
-    retry_after: int | None = None
 
 
 @api("DELETE", "/session", "whoami", status_code=204, response_class=Response)
@@ -498,7 +499,7 @@ def duplicate(request: Request, who: Caller, candidates: Annotated[UploadFile, F
     with heavy.one_at_a_time(request, "this plan"):
         return answer(request, lambda: resilience_svc.duplicate(
             store_of(request), candidates.file, budget, months, scenarios, saa_scenarios,
-            seed, time_limit=time_limit, candidates_name=name))  # type: ignore[arg-type]
+            seed, time_limit=time_limit, candidates_name=name))
 
 
 @api("POST", "/repairs/plan", "resilience.run")
@@ -508,7 +509,7 @@ def repairs_plan(request: Request, who: Caller, backlog: Annotated[UploadFile, F
                  ) -> JSONResponse:
     """Repair assignments at home, against sending everything abroad."""
     return answer(request, lambda: repairs_svc.repairs_plan(
-        store_of(request), backlog.file, repair_points.file, as_of,  # type: ignore[arg-type]
+        store_of(request), backlog.file, repair_points.file, as_of,
         backlog_name=uploads.display_name(backlog.filename),
         points_name=uploads.display_name(repair_points.filename)))
 

@@ -257,7 +257,7 @@ CHUNK = 200_000
 UNHASHED_SETTINGS = ("kuznia_version",)  # written by upgrades, not by users
 
 
-def hashed_columns(spec: TableSpec) -> dict[str, pl.DataType]:
+def hashed_columns(spec: TableSpec) -> dict[str, Any]:
     """The columns a row's hash covers, in order, with their types."""
     cols = {f.name: _DTYPES[f.kind] for f in spec.fields}
     cols.update({c: pl.Float64 for c in spec.derived})
@@ -401,9 +401,9 @@ def deep_check(conn: Connection, events: list[dict[str, Any]]) -> DeepCheck:
         return DeepCheck(False, tables, rows_seen, "row_updates", *found)
     for cube in bulk.CUBES:
         tables += 1
-        key = _first_cube_difference(conn, cube)
-        if key is not None:
-            return DeepCheck(False, tables, rows_seen, cube.table, key,
+        differs = _first_cube_difference(conn, cube)
+        if differs is not None:
+            return DeepCheck(False, tables, rows_seen, cube.table, differs,
                              "the kept aggregate differs from one rebuilt from the uses")
     return DeepCheck(True, tables, rows_seen)
 
@@ -425,9 +425,9 @@ def _first_history_difference(conn: Connection, events: list[dict[str, Any]]
                              schema={c: pl.Int64 if c == "event_id" else pl.String
                                      for c in UPDATE_COLUMNS})
         for (event,), part in frame.group_by(["event_id"], maintain_order=True):
-            e = int(event)  # type: ignore[call-overload]
-            count[e] = count.get(e, 0) + part.height
-            digest[e] = digest.get(e, TableDigest()) + update_digest(part)
+            eid = int(event)  # type: ignore[call-overload]
+            count[eid] = count.get(eid, 0) + part.height
+            digest[eid] = digest.get(eid, TableDigest()) + update_digest(part)
     for e in events:
         eid = e["event_id"]
         wrote = int(e["rows_updated"] or 0) if e["action"] == "import" else 0

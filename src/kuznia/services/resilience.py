@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from sqlalchemy import Connection, func, select
@@ -412,7 +412,8 @@ class Duplication:
         }
 
 
-def duplicate(store: Store, candidates_path: str | Path, budget: float, months: int = 12,
+def duplicate(store: Store, candidates_path: str | Path | BinaryIO, budget: float,
+              months: int = 12,
               scenarios: int = 2_000, saa_scenarios: int = 300, seed: int = 0, *,
               weights: dict[str, float] | None = None, start: dt.date | None = None,
               from_history: bool = False, spillover: float = 0.0,

@@ -120,6 +120,7 @@ def product_page(request: Request, who: Caller, product_id: str,
                       lambda: failures_svc.fixes(store, product_id, None))
     growth, growth_src = figure(request, "/growth", {"product": product_id},
                                 lambda: growth_svc.growth(store, product_id))
+    ranked: dict[str, Any]
     ranked, ranked_src, own = ({}, "", None)
     if may(who, "costs.read"):
         mine, _ = figure(request, "/cost-per-effect", {"by": "product", "product": product_id},
@@ -158,6 +159,7 @@ def producer_page(request: Request, who: Caller, producer_id: str,
     quality, quality_src = figure(request, "/failures", {"producer": producer_id},
                                   lambda: failures_svc.failures(store, None, None,
                                                                 producer_id))
+    cpe: dict[str, Any]
     cpe, cpe_src = ({"rows": []}, "")
     if may(who, "costs.read"):
         cpe, cpe_src = figure(request, "/cost-per-effect",
