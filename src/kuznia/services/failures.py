@@ -67,7 +67,7 @@ def severities(conn: Connection, product: str | None = None) -> dict[tuple[str, 
     q = select(failure_modes.c.product_id, failure_modes.c.failure_mode, failure_modes.c.severity)
     if product:
         q = q.where(failure_modes.c.product_id == product)
-    return {(p, m): int(s) for p, m, s in conn.execute(q)}
+    return {(p, m): int(s) for p, m, s in conn.execute(q).tuples()}
 
 
 def _condition_value(key: str) -> pl.Expr:

@@ -165,6 +165,8 @@ def get(store: Store, job_id: str, *, actor: str | None = None) -> dict[str, Any
         reap(store)
         with store.read() as conn:
             row = conn.execute(select(jobs).where(jobs.c.job_id == job_id)).first()
+        if row is None:  # gone meanwhile (a restore replaced the jobs)
+            raise NotFoundError(f"no job {job_id!r}")
     out = {k: row._mapping[k] for k in ("job_id", "kind", "table_name", "file_name", "actor",
                                         "status", "created_at", "finished_at", "rows_read",
                                         "rows_expected")}

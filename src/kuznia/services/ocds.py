@@ -73,7 +73,7 @@ def package(store: Store, *, redact: bool = False, date_from: dt.date | None = N
         lot_uses = {} if redact else {
             lot: (int(n), int(e)) for lot, n, e in conn.execute(
                 select(use_cube.c.lot, func.sum(use_cube.c.uses), func.sum(use_cube.c.effects))
-                .where(use_cube.c.lot != "").group_by(use_cube.c.lot))}
+                .where(use_cube.c.lot != "").group_by(use_cube.c.lot)).tuples()}
     buyer = {"id": BUYER, "name": publisher}
     releases = [_release(r, dels.get(r["contract_id"], []), lot_uses, buyer, prefix, redact)
                 for r in rows]

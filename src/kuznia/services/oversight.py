@@ -116,7 +116,7 @@ def _price_line(log_median_level: float, check: Any, i: int, peers: int, bar: fl
 def _flag(code: str, text: str, *, value: float | int | None, threshold: Any,
           reference: dict[str, Any], command: str, api: str, severity: str | None = None,
           **records: Any) -> dict[str, Any]:
-    out = {"code": code, "severity": severity or CODES[code]}
+    out: dict[str, Any] = {"code": code, "severity": severity or CODES[code]}
     out.update({k: records.get(k) for k in RECORD_KEYS})
     out.update({"value": value, "threshold": threshold, "reference": reference, "text": text,
                 "evidence": {"command": command, "api": api}})

@@ -134,15 +134,15 @@ def estimate_regions(store: Store, as_of: dt.date | None = None,
         raise UsageError(f"{{history_from}} {history_from.isoformat()} is after the end of "
                          f"the history ({as_of.isoformat()})", params=("history_from",))
     with store.read() as conn:
-        site_rows = conn.execute(select(sites.c.site_id, sites.c.region)).all()
+        site_rows = conn.execute(select(sites.c.site_id, sites.c.region)).tuples().all()
         begin = history_from or history_start(conn, as_of)
         hits = [] if begin is None else conn.execute(
             select(strikes.c.site_id, strikes.c.struck_on, strikes.c.damage_fraction,
                    strikes.c.repaired_on)
-            .where(strikes.c.struck_on >= begin, strikes.c.struck_on <= as_of)).all()
+            .where(strikes.c.struck_on >= begin, strikes.c.struck_on <= as_of)).tuples().all()
     if begin is None:
         return []
-    region_of = dict(site_rows)
+    region_of: dict[str, str] = dict(site_rows)
     n_sites: dict[str, int] = {}
     for _, r in site_rows:
         n_sites[r] = n_sites.get(r, 0) + 1
@@ -368,7 +368,7 @@ def _site_rows(net: Network) -> list[dict[str, Any]]:
             "ttr_months": ttr, "recovers": not closed,
             "tts_months": None if np.isnan(t) else (None if np.isinf(t) else round(t, 3)),
             "tts_unlimited": bool(np.isinf(t)),
-            "exposed": bool(not np.isnan(t) and (closed or t < ttr)),
+            "exposed": bool(not np.isnan(t) and (closed or (ttr is not None and t < ttr))),
             "p_hit_in_horizon": float(p_hit),
         })
     return rows
@@ -463,6 +463,7 @@ def duplicate(store: Store, candidates_path: str | Path | BinaryIO, budget: floa
     saa = simulate(net.regions, net.sites, n_p, months, saa_scenarios, seed, extra=cand,
                    workers=workers)
     sub = np.array([remap[p] for p in cand.product])
+    assert saa.extra is not None  # simulated with the candidates
     choice = choose(saa.output[:, :, used], saa.extra, sub, cost, budget, dem[used],
                     net.stock[used], w[used], time_limit=time_limit)
     if not choice.solver.is_ok:
@@ -475,7 +476,10 @@ def duplicate(store: Store, candidates_path: str | Path | BinaryIO, budget: floa
                      workers=workers, first_chunk=FRESH)
     all_p = cand.product
 
+    assert fresh.extra is not None
+
     def judged(chosen: np.ndarray) -> np.ndarray:
+        assert fresh.extra is not None
         return weighted_shortfall(fresh.output, fresh.extra, all_p, chosen, dem, net.stock, w)
 
     none = np.zeros(cost.size, dtype=bool)
