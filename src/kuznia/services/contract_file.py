@@ -14,6 +14,7 @@ from kuznia.services import audit, records
 from kuznia.services.access import EVERYTHING, Scope
 from kuznia.services.store import Store
 from kuznia.store.schema import deliveries, producers, products, row_updates, use_cube
+from kuznia.store.tuples import tuples
 
 
 def contract_file(store: Store, contract_id: str, *, scope: Scope = EVERYTHING
@@ -36,10 +37,10 @@ def contract_file(store: Store, contract_id: str, *, scope: Scope = EVERYTHING
         if lots:
             cube = use_cube.c
             for i in range(0, len(lots), 500):  # bounded bind parameters per statement
-                used.update((lot, (int(n), int(u), int(e))) for lot, n, u, e in conn.execute(
+                used.update((lot, (int(n), int(u), int(e))) for lot, n, u, e in tuples(conn.execute(
                     select(cube.lot, func.sum(cube.uses), func.sum(cube.units_used),
                            func.sum(cube.effects))
-                    .where(cube.lot.in_(lots[i:i + 500])).group_by(cube.lot)).tuples())
+                    .where(cube.lot.in_(lots[i:i + 500])).group_by(cube.lot))))
         history = audit.row_history(conn, "contracts", contract_id, limit=None)
         delivery_history = []
         ids = [d["delivery_id"] for d in dels]

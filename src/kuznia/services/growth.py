@@ -23,6 +23,7 @@ from kuznia.errors import NotFoundError, UsageError
 from kuznia.services.failures import LEVEL, version_order
 from kuznia.services.store import Store
 from kuznia.store.schema import products, use_cube
+from kuznia.store.tuples import tuples
 
 
 @dataclass
@@ -51,9 +52,9 @@ def growth(store: Store, product: str, target: float = 0.95) -> Growth:
                         .where(products.c.product_id == product)).first() is None:
             raise NotFoundError(f"no product {product!r}")
         order = version_order(conn, product)
-        sums = {v: (int(n), int(f)) for v, n, f in conn.execute(
+        sums = {v: (int(n), int(f)) for v, n, f in tuples(conn.execute(
             select(use_cube.c.version, func.sum(use_cube.c.uses), func.sum(use_cube.c.n_failure))
-            .where(use_cube.c.product_id == product).group_by(use_cube.c.version)).tuples()}
+            .where(use_cube.c.product_id == product).group_by(use_cube.c.version)))}
     out = Growth(product, target, uses_without_version=sums.pop("", (0, 0))[0])
     cumulative = 0
     stages_uses: list[int] = []

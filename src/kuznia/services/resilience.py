@@ -34,6 +34,7 @@ from kuznia.errors import UsageError
 from kuznia.services import params
 from kuznia.services.store import Store
 from kuznia.store.schema import demand, regions, sites, strikes, use_cube
+from kuznia.store.tuples import tuples
 
 Z90 = 1.6448536269514722
 FRESH = 1_000_000  # chunk offset of the scenarios a duplication plan is judged on
@@ -134,12 +135,12 @@ def estimate_regions(store: Store, as_of: dt.date | None = None,
         raise UsageError(f"{{history_from}} {history_from.isoformat()} is after the end of "
                          f"the history ({as_of.isoformat()})", params=("history_from",))
     with store.read() as conn:
-        site_rows = conn.execute(select(sites.c.site_id, sites.c.region)).tuples().all()
+        site_rows = list(tuples(conn.execute(select(sites.c.site_id, sites.c.region))))
         begin = history_from or history_start(conn, as_of)
-        hits = [] if begin is None else conn.execute(
+        hits = [] if begin is None else list(tuples(conn.execute(
             select(strikes.c.site_id, strikes.c.struck_on, strikes.c.damage_fraction,
                    strikes.c.repaired_on)
-            .where(strikes.c.struck_on >= begin, strikes.c.struck_on <= as_of)).tuples().all()
+            .where(strikes.c.struck_on >= begin, strikes.c.struck_on <= as_of))))
     if begin is None:
         return []
     region_of: dict[str, str] = dict(site_rows)
