@@ -74,10 +74,6 @@ class DemoSize:
     operators: int = 400
 
 
-def _days(rng: np.random.Generator, n: int, lo: int = 0, hi: int = DAYS) -> np.ndarray:
-    return rng.integers(lo, hi, n)
-
-
 def _frame(rows: list[tuple], schema: list[str]) -> pl.DataFrame:
     """Rows into a frame, every row read to settle the types (a date first met after the
     hundredth row, as a repair date can be, would fail polars' inference otherwise)."""
@@ -115,7 +111,8 @@ def generate(folder: Path, size: DemoSize, seed: int = 7,
     quality = rng.lognormal(0.0, 0.25, n_prod)  # >1: better than the product's norm
 
     rows_p, rows_v, rows_c, rows_d = [], [], [], []
-    rows_fm, rows_ca = [], []
+    rows_fm: list[tuple] = []
+    rows_ca: list[tuple] = []
     rng_fix = np.random.default_rng(seed + 1)  # its own stream: the other tables stay as they were
     lot_meta: list[tuple] = []  # lot, product, producer, version, delivered day, accepted, ...
     contract_no = delivery_no = 0
@@ -186,14 +183,15 @@ def generate(folder: Path, size: DemoSize, seed: int = 7,
               .agg(pl.col("usd").median().alias("unit_price"),
                    pl.col("quantity").sum().alias("made")))
     n_off = offers.height
-    lot = np.where(offers["unit_price"].to_numpy() < 5_000, rng.choice([1, 10, 50], n_off), 1)
-    capacity = (offers["made"].to_numpy() * rng.uniform(0.3, 1.2, n_off)).astype(int) // lot * lot
+    lots = np.where(offers["unit_price"].to_numpy() < 5_000, rng.choice([1, 10, 50], n_off), 1)
+    capacity = (offers["made"].to_numpy() * rng.uniform(0.3, 1.2, n_off)).astype(int) // lots \
+        * lots
     offers.select(
         "product_id", "producer_id",
         (pl.col("unit_price") * pl.Series(rng.lognormal(0, 0.05, n_off))).round(2),
-        pl.Series("capacity", np.maximum(capacity, lot)),
-        pl.Series("min_order", np.where(rng.random(n_off) < 0.3, lot * 2, 0)),
-        pl.Series("lot_size", lot),
+        pl.Series("capacity", np.maximum(capacity, lots)),
+        pl.Series("min_order", np.where(rng.random(n_off) < 0.3, lots * 2, 0)),
+        pl.Series("lot_size", lots),
         pl.lit(None, pl.Float64).alias("effects_per_unit"),
     ).write_csv(files["offers"])
     _network(files, folder, producers, rows_c, size, np.random.default_rng(seed + 2))

@@ -39,26 +39,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kuznia.errors import KuzniaError
+# the access errors live with the others (errors.py); callers may name them from here too
+from kuznia.errors import ForbiddenError as ForbiddenError
+from kuznia.errors import UnauthorizedError as UnauthorizedError
 
 ROLES = ("admin", "analyst", "procurement", "engineer", "producer", "auditor")
 EVERYONE = frozenset(ROLES)
 STAFF = EVERYONE - {"producer"}
 PRICED = EVERYONE - {"engineer"}  # who may see prices (producers: their own)
-
-
-class ForbiddenError(KuzniaError):
-    """The account's role may not do this (HTTP 403)."""
-
-    exit_code = 2
-    http_status = 403
-
-
-class UnauthorizedError(KuzniaError):
-    """No credentials, or credentials that are not (or no longer) good (HTTP 401)."""
-
-    exit_code = 2
-    http_status = 401
 
 
 # action -> the roles that may do it

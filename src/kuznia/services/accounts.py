@@ -35,6 +35,7 @@ from kuznia.store.schema import (
     sessions,
     users,
 )
+from kuznia.store.tuples import tuples
 
 ROLES = ("admin", "analyst", "procurement", "engineer", "producer", "auditor")
 MIN_PASSWORD = 12
@@ -321,9 +322,9 @@ def list_users(store: Store) -> UserList:
     for r in rows:
         r["disabled"], r["password"] = bool(r["disabled"]), bool(r["password"])
         r["live_tokens"] = live.get(r["name"], 0)
-        t = troubles.get(r["name"], {})
-        r["failed_sign_ins"] = t.get("failed_sign_ins", 0)
-        r["locked_from"] = sorted(t.get("locked_from", []))
+        trouble = troubles.get(r["name"], {})
+        r["failed_sign_ins"] = trouble.get("failed_sign_ins", 0)
+        r["locked_from"] = sorted(trouble.get("locked_from", []))
     return UserList(rows)
 
 
@@ -423,9 +424,9 @@ def sign_in_troubles(store: Store, name: str | None = None
     out: dict[str, dict[str, Any]] = {}
     prefix = "user:" if name is None else f"user:{name} addr:"
     with sign_in_rows.read(store) as conn:  # off the data's store (sign_in_rows)
-        found = conn.execute(select(
+        found = list(tuples(conn.execute(select(
             login_attempts.c.key, login_attempts.c.failures, login_attempts.c.locked).where(
-            login_attempts.c.key.startswith(prefix, autoescape=True))).all()
+            login_attempts.c.key.startswith(prefix, autoescape=True)))))
     for key, failures, locked in found:
         owner, _, address = key.removeprefix("user:").rpartition(" addr:")
         e = out.setdefault(owner, {"failed_sign_ins": 0, "locked_from": []})

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, func, select
 
 from kuznia.errors import UsageError
 from kuznia.ingest.tables import IMPORT_ORDER, SPECS, TableSpec
+from kuznia.services.params import AUDIT_LIMIT
 from kuznia.services.periods import check_order
 from kuznia.services.results import Tabular
 from kuznia.store import bulk
@@ -105,6 +106,8 @@ class EventList(Tabular):
 
 
 def list_events(conn: Connection, limit: int | None = None) -> list[dict[str, Any]]:
+    """The newest ``limit`` events (0 or None: all), oldest first. The front ends pass
+    their limit (``AUDIT_LIMIT`` unless asked); the chain's checks read them all."""
     q = select(audit_events).order_by(audit_events.c.event_id.desc())
     if limit:
         q = q.limit(limit)
@@ -143,7 +146,7 @@ class RowHistory(Tabular):
 
 
 def row_history(conn: Connection, table: str | None = None, key: str | None = None,
-                limit: int | None = 100) -> list[dict[str, Any]]:
+                limit: int | None = AUDIT_LIMIT) -> list[dict[str, Any]]:
     """What ``import --update`` changed, oldest first: in ``table`` (a data table), of the
     row whose key is ``key`` (a composite key joined by '/', as the import's messages give
     it); ``limit`` the newest N (None: all)."""
@@ -254,7 +257,7 @@ CHUNK = 200_000
 UNHASHED_SETTINGS = ("kuznia_version",)  # written by upgrades, not by users
 
 
-def hashed_columns(spec: TableSpec) -> dict[str, pl.DataType]:
+def hashed_columns(spec: TableSpec) -> dict[str, Any]:
     """The columns a row's hash covers, in order, with their types."""
     cols = {f.name: _DTYPES[f.kind] for f in spec.fields}
     cols.update({c: pl.Float64 for c in spec.derived})
@@ -411,9 +414,9 @@ def deep_check(conn: Connection, events: list[dict[str, Any]]) -> DeepCheck:
         return DeepCheck(False, tables, rows_seen, "row_updates", *found)
     for cube in bulk.CUBES:
         tables += 1
-        key = _first_cube_difference(conn, cube)
-        if key is not None:
-            return DeepCheck(False, tables, rows_seen, cube.table, key,
+        differs = _first_cube_difference(conn, cube)
+        if differs is not None:
+            return DeepCheck(False, tables, rows_seen, cube.table, differs,
                              "the kept aggregate differs from one rebuilt from the uses")
     return DeepCheck(True, tables, rows_seen)
 
@@ -435,9 +438,9 @@ def _first_history_difference(conn: Connection, events: list[dict[str, Any]]
                              schema={c: pl.Int64 if c == "event_id" else pl.String
                                      for c in UPDATE_COLUMNS})
         for (event,), part in frame.group_by(["event_id"], maintain_order=True):
-            e = int(event)  # type: ignore[call-overload]
-            count[e] = count.get(e, 0) + part.height
-            digest[e] = digest.get(e, TableDigest()) + update_digest(part)
+            eid = int(event)  # type: ignore[call-overload]
+            count[eid] = count.get(eid, 0) + part.height
+            digest[eid] = digest.get(eid, TableDigest()) + update_digest(part)
     for e in events:
         eid = e["event_id"]
         wrote = int(e["rows_updated"] or 0) if e["action"] == "import" else 0

@@ -134,7 +134,7 @@ def write_backup(conn: Connection, f: IO[bytes], *, dialect: str,
     event_id, head_hash = audit.head(conn)
     sink = _Sink(f)
     parts = []
-    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED,  # type: ignore[arg-type]
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED,  # type: ignore[call-overload]
                          compresslevel=1) as zf:
         for table in tables_of(conn):
             columns = [c.name for c in table.columns]

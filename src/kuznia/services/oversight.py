@@ -116,7 +116,7 @@ def _price_line(log_median_level: float, check: Any, i: int, peers: int, bar: fl
 def _flag(code: str, text: str, *, value: float | int | None, threshold: Any,
           reference: dict[str, Any], command: str, api: str, severity: str | None = None,
           **records: Any) -> dict[str, Any]:
-    out = {"code": code, "severity": severity or CODES[code]}
+    out: dict[str, Any] = {"code": code, "severity": severity or CODES[code]}
     out.update({k: records.get(k) for k in RECORD_KEYS})
     out.update({"value": value, "threshold": threshold, "reference": reference, "text": text,
                 "evidence": {"command": command, "api": api}})
@@ -173,7 +173,7 @@ def flags(store: Store, *, date_from: dt.date | None = None, date_to: dt.date | 
     as_of = date_to or today
     check_order(date_from, date_to)
     with store.read() as conn:
-        data = _load(conn, store.dialect, cfg, today)
+        data = _load(conn, today)
     judged = _Period(date_from, date_to)
     out: list[dict[str, Any]] = []
     out += _prices(data, cfg, judged)
@@ -223,7 +223,7 @@ class _Data:
     ops: dict[str, np.ndarray]  # product, operator, month, uses, effects
 
 
-def _load(conn: Any, dialect: str, cfg: dict[str, Any], today: dt.date) -> _Data:
+def _load(conn: Any, today: dt.date) -> _Data:
     c, d = contracts.c, deliveries.c
     rows = [dict(r._mapping) for r in conn.execute(
         select(c.contract_id, c.producer_id, c.product_id, c.signed_on, c.quantity,

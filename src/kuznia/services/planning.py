@@ -126,7 +126,7 @@ def _with_rates(store: Store, frame: pl.DataFrame, risk: str, name: str
             select(cube.product_id, cube.producer_id, func.sum(cube.effects),
                    func.sum(cube.effects_sq), func.sum(cube.uses), func.sum(cube.units_used))
             .group_by(cube.product_id, cube.producer_id)).all()
-        lookups = {
+        lookups: dict[str, dict[Any, Any]] = {
             "region": dict(conn.execute(select(s.producers.c.producer_id,
                                                s.producers.c.region)).all()),
             "category": dict(conn.execute(select(s.products.c.product_id,
@@ -140,8 +140,8 @@ def _with_rates(store: Store, frame: pl.DataFrame, risk: str, name: str
                                            *[pl.lit(0.0).alias(c) for c in sum_cols])])
              .group_by("product_id", "producer_id").agg(pl.col(*sum_cols).sum())
              .sort("product_id", "producer_id"))
-    draws = rate_draws(*(pairs[c].to_numpy() for c in sum_cols),
-                       pairs["product_id"].to_numpy())
+    effects, effects_sq, uses, units = (pairs[c].to_numpy() for c in sum_cols)
+    draws = rate_draws(effects, effects_sq, uses, units, pairs["product_id"].to_numpy())
     with np.errstate(invalid="ignore"):
         mean = draws.mean(axis=0)
     pairs = pairs.with_columns(pl.Series("mean", mean).fill_nan(None),
@@ -313,7 +313,7 @@ def allocate(
         f"{len(left_out)} offers left out: no effects_per_unit given and no use of the "
         f"product to estimate it from ({', '.join(left_out[:5])}"
         f"{', ...' if len(left_out) > 5 else ''})"] if left_out else []
-    baseline = {
+    baseline: dict[str, Any] = {
         "expected_effects": float(base.quantity @ mean_rate), "total_cost": base.total_cost,
         "breaks": violations(offers, limits, base.quantity),
     }

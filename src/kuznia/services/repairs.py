@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import polars as pl
@@ -56,7 +56,8 @@ class RepairResult:
             "assignments", "unreachable")}
 
 
-def repairs_plan(store: Store, backlog_path: str | Path, points_path: str | Path,
+def repairs_plan(store: Store, backlog_path: str | Path | BinaryIO,
+                 points_path: str | Path | BinaryIO,
                  as_of: dt.date | None = None, *, backlog_name: str | None = None,
                  points_name: str | None = None) -> RepairResult:
     """Assign every item to a repair point and month to minimise mean days to service."""

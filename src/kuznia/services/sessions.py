@@ -111,9 +111,3 @@ def _end(store: Store, key: str) -> None:
 def close_session(store: Store, value: str) -> None:
     with sign_in_rows.bookkeeping(store) as conn:
         conn.execute(delete(sessions).where(sessions.c.session_hash == _hash(value)))
-
-
-def end_sessions_of(store: Store, name: str) -> None:
-    """End every session of an account (it was disabled)."""
-    with sign_in_rows.bookkeeping(store) as conn:
-        conn.execute(delete(sessions).where(sessions.c.user_name == name))

@@ -313,6 +313,7 @@ def _producer_quality(request: Request, who: Caller, producer_id: str) -> dict[s
     quality, quality_src = figure(request, "/failures", {"producer": producer_id},
                                   lambda: failures_svc.failures(store, None, None,
                                                                 producer_id))
+    cpe: dict[str, Any]
     cpe, cpe_src = ({"rows": []}, "")
     if may(who, "costs.read"):
         cpe, cpe_src = figure(request, "/cost-per-effect",
