@@ -39,6 +39,7 @@ from kuznia.services.imports import read_checked
 from kuznia.services.results import Tabular, json_safe
 from kuznia.services.store import Store
 from kuznia.store import schema as s
+from kuznia.store.tuples import tuples
 
 OFFER_COLUMNS = ["product_id", "producer_id", "unit_price", "capacity", "min_order",
                  "lot_size", "effects_per_unit"]
@@ -112,7 +113,7 @@ def _offer_origins(store: Store) -> dict[tuple[str, str], str]:
         rows = conn.execute(select(s.offers.c.product_id, s.offers.c.producer_id,
                                    s.offers.c.event_id)).all()
         found = origins(conn, [r.event_id for r in rows])
-    return {(str(p), str(q)): origin_words(found.get(int(e))) for p, q, e in rows}
+    return {(str(p), str(q)): origin_words(found.get(int(e))) for p, q, e in tuples(rows)}
 
 
 def _with_rates(store: Store, frame: pl.DataFrame, risk: str, name: str
