@@ -23,7 +23,7 @@ SAMPLES = {"contract_id": "C002", "delivery_id": "D003", "producer_id": "P003",
            "failure_mode": "fuze_dud", "action_id": "CA-002", "name": "subject",
            "other": "subject", "job_id": "0" * 24, "key": "0123456789abcdef",
            "partner_id": "PA-B", "licence_id": "L-003", "stage": "filed",
-           "entered_on": "2026-02-01"}
+           "entered_on": "2026-02-01", "doc_id": "d-0000000000000000"}
 ROLES = (*access.ROLES, "anonymous")
 
 

@@ -62,6 +62,17 @@ LABELS: dict[str, str] = {
     "token_issued": "API token issued",
     "tokens_revoked": "API tokens revoked",
     "lock_lifted": "login lock lifted",
+    "vault_add": "document stored in the vault",
+    "vault_copy": "vault copy issued",
+    "vault_refused": "vault copy refused",
+    "vault_unreadable": "vault document unreadable (key destroyed)",
+    "vault_shred": "partner's vault key destroyed",
+    # the vault's log
+    "copy": "copy issued",
+    "refused": "refused",
+    "unreadable": "unreadable",
+    "shredded": "key destroyed",
+    "vault": "vault",
     # tables
     "rates": "exchange rates",
     "producers": "producers",

@@ -15,6 +15,7 @@ from kuznia.cli import (
     plan,
     resilience,
     serve,
+    vault,
 )
 
 app = typer.Typer(
@@ -46,6 +47,7 @@ app.add_typer(resilience.app, name="resilience")
 app.add_typer(resilience.repairs_app, name="repairs")
 app.add_typer(oversight.app, name="oversight")
 app.add_typer(oversight.export_app, name="export")
+app.add_typer(vault.app, name="vault")
 
 
 def main() -> None:

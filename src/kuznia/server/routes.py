@@ -776,4 +776,4 @@ for _t in SPECS:
 
 
 # The evidence routes (exports, summaries, a flag's case), after every name they use here.
-from kuznia.server import api_evidence  # noqa: E402, F401
+from kuznia.server import api_evidence, api_vault  # noqa: E402, F401

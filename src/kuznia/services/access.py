@@ -30,6 +30,11 @@ Licences (``licences.read``) are read by every role, each through its own rule
 was asked for, a producer those naming it. Procurement imports partners, licences and
 their stages.
 
+The vault (``vault.*``): a partner reads its own documents' titles and the full log of
+accesses to them; a producer the titles a licence live that day gives it, and a copy
+marked for its account; admins and auditors all titles and the whole log; no one else.
+Shredding a partner's key is an admin's, on the command line.
+
 Red flags (``oversight.read``) are for ``auditor``, ``analyst`` and ``admin``, and for a
 ``producer`` only the flags about itself (other producers' figures as aggregates only);
 procurement and engineers do not get them (the issue's list; a buyer is among those the
@@ -73,6 +78,13 @@ ACTIONS: dict[str, frozenset[str]] = {
     "licences.read": ALL_ROLES,
     "pages.licences": MINISTRY,  # the pipeline page
     "pages.partner": frozenset({"partner"}),  # a partner's own page
+    # the vault: titles (a partner its own, a producer those a live licence gives it,
+    # admins and auditors all); a copy only for a producer a live licence names (decided
+    # per document by services/vault.py); the access log (a partner its own)
+    "vault.documents": frozenset({"admin", "auditor", "producer", "partner"}),
+    "vault.content": frozenset({"producer"}),
+    "vault.log": frozenset({"admin", "auditor", "partner"}),
+    "pages.vault": frozenset({"producer"}),
     "figures.read": EVERYONE,  # failures, fixes, board, the uses behind a figure
     "costs.read": PRICED,
     "growth.read": STAFF,

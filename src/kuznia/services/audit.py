@@ -392,6 +392,12 @@ def deep_check(conn: Connection, events: list[dict[str, Any]]) -> DeepCheck:
                              f"the accounts differ from what event {event} recorded (an "
                              "account, role, scope, token, or a password or token hash, "
                              "changed outside Kuznia)")
+    from kuznia.services.vault_audit import first_vault_difference
+
+    tables += 1
+    vault_found = first_vault_difference(conn, events)
+    if vault_found is not None:
+        return DeepCheck(False, tables, rows_seen, *vault_found)
     tables += 1
     found = _first_history_difference(conn, events)
     if found is not None:

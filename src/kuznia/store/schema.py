@@ -460,3 +460,10 @@ DATA_TABLES = {
 # Every data row keeps the first half of its hash (kuznia.store.digest), for the audit trail.
 for _table in DATA_TABLES.values():
     _table.append_column(Column("row_hash", BigInteger))
+
+from kuznia.store.vault_schema import (  # noqa: E402,F401 - the vault's tables join metadata
+    vault_access,
+    vault_chunks,
+    vault_documents,
+    vault_keys,
+)

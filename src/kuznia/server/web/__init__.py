@@ -12,7 +12,8 @@ call finds it kept.
 - ``evidence``: the uses behind a figure (sorted, summed, exported), a contract, a record;
 - ``work``: planner, resilience, imports, field entry;
 - ``oversight``: the watchdog page of red flags, a flag's page and its triage;
-- ``admin``: log in and out, audit, accounts.
+- ``admin``: log in and out, audit, accounts;
+- ``vault``: the partners' documents for the producers a live licence names.
 """
 
 from kuznia.server.web import (  # noqa: F401 - they add routes
@@ -20,6 +21,7 @@ from kuznia.server.web import (  # noqa: F401 - they add routes
     evidence,
     figures,
     oversight,
+    vault,
     work,
 )
 from kuznia.server.web.base import pages, render_error

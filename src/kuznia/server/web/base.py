@@ -32,6 +32,7 @@ NAV = (("Overview", "/overview", "pages.overview"),
        ("Imports", "/imports", "pages.imports"),
        ("Field entry", "/field", "write:uses"),
        ("Watchdog", "/oversight", "pages.oversight"),
+       ("Partners' documents", "/vault", "pages.vault"),
        ("Audit", "/audit", "audit.read"),
        ("Accounts", "/accounts", "accounts.manage"))
 START = {"analyst": "/overview", "admin": "/accounts", "auditor": "/audit",
