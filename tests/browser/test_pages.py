@@ -364,7 +364,7 @@ PAGES = {
     "analyst": ["/overview", "/products/{product}", "/producers/{producer}", "/board",
                 "/uses", "/uses?sort=-cost", "/contracts/{contract}",
                 "/records/deliveries/{delivery}", "/planner", "/resilience"],
-    "producer": ["/producers/{producer}", "/uses", "/contracts/{own_contract}"],
+    "producer": ["/producers/{producer}", "/uses", "/contracts/{own_contract}", "/vault"],
     "procurement": ["/imports"],
     "engineer": ["/field"],
     "auditor": ["/audit", "/oversight", "/oversight/flags/{flag}"],
