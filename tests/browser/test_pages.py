@@ -60,7 +60,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                                 .order_by(func.sum(use_cube.c.uses).desc()).limit(1)).scalar()
     for role in accounts.ROLES:
         accounts.add_user(ws.store, role, role, actor="tester", password=PASSWORD,
-                          producer=producer if role == "producer" else None)
+                          producer=producer if role == "producer" else None,
+                          partner="PA-A" if role == "partner" else None)
     app = create_app(ws.store, data_dir=folder / "server")
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))

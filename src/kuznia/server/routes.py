@@ -775,5 +775,6 @@ for _t in SPECS:
     _table_routes(_t)
 
 
-# The evidence routes (exports, summaries, a flag's case), after every name they use here.
-from kuznia.server import api_evidence  # noqa: E402, F401
+# The evidence routes (exports, summaries, a flag's case) and the licences' routes, after
+# every name they use here.
+from kuznia.server import api_evidence, api_licences  # noqa: E402, F401

@@ -19,7 +19,14 @@ from kuznia.errors import UsageError
 from kuznia.services.access import EVERYTHING, Scope
 from kuznia.services.results import Tabular
 from kuznia.services.store import Store
-from kuznia.store.schema import licence_producers, licence_stages, licences, partners, products
+from kuznia.store.schema import (
+    licence_producers,
+    licence_stages,
+    licences,
+    offers,
+    partners,
+    products,
+)
 
 LIVE_STATUSES = ("granted",)  # requested, in_review: pending; denied, revoked: never live
 PENDING_STATUSES = ("requested", "in_review")
@@ -209,3 +216,16 @@ def _waiting(r: Any, stages: list[Any], on: dt.date) -> dict[str, Any]:
                     "days": ((_date(s.left_on) or on) - _date(s.entered_on)).days}  # type: ignore[operator]
                    for s in stages],
     }
+
+
+def unlocks(store: Store) -> dict[str, dict[str, int]]:
+    """Per licence, the stored offers that need it and their capacity in units: what the
+    allocation planner leaves out while the licence is not live."""
+    out: dict[str, dict[str, int]] = {}
+    with store.read() as conn:
+        for r in conn.execute(select(offers.c.licence_id, offers.c.capacity)
+                              .where(offers.c.licence_id.is_not(None))):
+            e = out.setdefault(r.licence_id, {"offers": 0, "capacity": 0})
+            e["offers"] += 1
+            e["capacity"] += int(r.capacity)
+    return out

@@ -31,11 +31,13 @@ NAV = (("Overview", "/overview", "pages.overview"),
        ("Resilience", "/resilience", "resilience.read"),
        ("Imports", "/imports", "pages.imports"),
        ("Field entry", "/field", "write:uses"),
+       ("Licences", "/licences", "pages.licences"),
+       ("Our licences", "/partner", "pages.partner"),
        ("Watchdog", "/oversight", "pages.oversight"),
        ("Audit", "/audit", "audit.read"),
        ("Accounts", "/accounts", "accounts.manage"))
 START = {"analyst": "/overview", "admin": "/accounts", "auditor": "/audit",
-         "procurement": "/imports", "engineer": "/field"}
+         "procurement": "/imports", "engineer": "/field", "partner": "/partner"}
 
 
 def start_page(who: Caller) -> str:
