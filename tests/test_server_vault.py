@@ -73,4 +73,8 @@ def test_titles_content_and_log_by_role(served: tuple[Served, dict[str, str]]) -
         page = client.get("/vault", headers=s.headers("producer"))
         assert page.status_code == 200 and "Own manual" in page.text
         assert "Other partner" not in page.text
+        own_page = client.get("/partner", headers=s.headers("partner"))
+        assert own_page.status_code == 200 and "Who took your documents" in own_page.text
+        assert "Copy issued" in own_page.text and "Own manual" in own_page.text
+        assert "Other partner" not in own_page.text
     assert not list((s.data_dir).glob("kuznia-copy-*"))

@@ -90,6 +90,17 @@ LABELS: dict[str, str] = {
     "strikes": "strikes",
     "plans": "plans",
     "users": "accounts",
+    "partners": "partners",
+    "licences": "licences",
+    "licence_stages": "licence stages",
+    # licences: what they are for, and their states
+    "technical_assistance": "technical assistance",
+    "in_review": "in review",
+    "requested": "requested",
+    "granted": "granted",
+    "denied": "denied",
+    "revoked": "revoked",
+    "expired": "expired",
     # import jobs
     "queued": "waiting to start",
     "running": "running",

@@ -135,6 +135,7 @@ def _offers(frame: pl.DataFrame, refs: References) -> tuple[pl.DataFrame, pl.Dat
                        "is more than the capacity"),
         problems_where(frame, pl.col("effects_per_unit") < 0, "effects_per_unit",
                        "must not be negative"),
+        _missing(frame, "licence_id", refs.licences, "licence", "import licences first"),
     ]
     return frame, pl.concat(problems)
 
@@ -229,6 +230,10 @@ def _repair_points(frame: pl.DataFrame, refs: References) -> tuple[pl.DataFrame,
         _not_negative(frame, "transit_days"),
         problems_where(frame, pl.col("monthly_capacity").n_unique()
                        .over("point_id", "product_id") > 1, "monthly_capacity",
+                       "differs between rows of the same repair point and product"),
+        _missing(frame, "licence_id", refs.licences, "licence", "import licences first"),
+        problems_where(frame, pl.col("licence_id").n_unique()
+                       .over("point_id", "product_id") > 1, "licence_id",
                        "differs between rows of the same repair point and product"),
     ]
     return frame, pl.concat(problems)

@@ -775,5 +775,6 @@ for _t in SPECS:
     _table_routes(_t)
 
 
-# The evidence routes (exports, summaries, a flag's case), after every name they use here.
-from kuznia.server import api_evidence, api_vault  # noqa: E402, F401
+# The evidence routes (exports, summaries, a flag's case), the licences' and the vault's
+# routes, after every name they use here.
+from kuznia.server import api_evidence, api_licences, api_vault  # noqa: E402, F401

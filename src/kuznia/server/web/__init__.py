@@ -11,6 +11,7 @@ call finds it kept.
 - ``figures``: overview, product, producer, board;
 - ``evidence``: the uses behind a figure (sorted, summed, exported), a contract, a record;
 - ``work``: planner, resilience, imports, field entry;
+- ``licences``: the licence pipeline, and a partner's own page;
 - ``oversight``: the watchdog page of red flags, a flag's page and its triage;
 - ``admin``: log in and out, audit, accounts;
 - ``vault``: the partners' documents for the producers a live licence names.
@@ -20,6 +21,7 @@ from kuznia.server.web import (  # noqa: F401 - they add routes
     admin,
     evidence,
     figures,
+    licences,
     oversight,
     vault,
     work,

@@ -1,7 +1,7 @@
 """The vault's page for the producers a live licence names: the documents it gives them,
 each with a link that downloads a copy marked for the account (the API's content route,
-which logs every copy and refusal). The access log block for a partner's own page is
-``_vault_log.html``, filled by ``access_log_of``."""
+which logs every copy and refusal). The access log block on a partner's own page is
+``_partner_access_log.html``, filled by ``access_log_of``."""
 
 from __future__ import annotations
 

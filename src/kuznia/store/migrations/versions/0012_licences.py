@@ -1,6 +1,7 @@
 """Licences: the foreign partners, the licences asked of them (and the producers each
 names, one row per producer), the stages a request passes through; a partner's account
-scope (``users.partner_id``); and the licence an offer needs (``offers.licence_id``).
+scope (``users.partner_id``); and the licence an offer needs (``offers.licence_id``: the
+stored offers' hashes are made again to cover it, and the new digest recorded).
 
 Revision ID: 0012
 Revises: 0010
@@ -63,6 +64,16 @@ def upgrade() -> None:
     )
     op.add_column("users", sa.Column("partner_id", sa.String(64)))
     op.add_column("offers", sa.Column("licence_id", ID))
+    # an offer's hash now covers its licence: the stored offers get theirs again, and a
+    # workspace with offers and events records the new digest (as 0005 did)
+    conn = op.get_bind()
+    if conn.execute(sa.text("SELECT count(*) FROM offers")).scalar_one():
+        from kuznia.services import audit
+
+        digest = audit.backfill_row_hashes(conn, "offers").to_dict()
+        if conn.execute(sa.text("SELECT count(*) FROM audit_events")).scalar_one():
+            audit.append(conn, audit.next_event_id(conn), actor="kuznia", action="migrate",
+                         detail={"to": revision, "digests": {"offers": digest}})
 
 
 def downgrade() -> None:
