@@ -78,3 +78,21 @@ def test_titles_content_and_log_by_role(served: tuple[Served, dict[str, str]]) -
         assert "Copy issued" in own_page.text and "Own manual" in own_page.text
         assert "Other partner" not in own_page.text
     assert not list((s.data_dir).glob("kuznia-copy-*"))
+
+
+def test_repeated_refusals_are_a_flag_with_its_page(served: tuple[Served, dict[str, str]]
+                                                    ) -> None:
+    s, docs = served
+    with TestClient(s.app) as client:
+        for _ in range(3):
+            r = client.get(f"/api/v1/vault/documents/{docs['other']}/content",
+                           headers=s.headers("producer"))
+            assert r.status_code == 404
+        flags = client.get("/api/v1/oversight/flags", headers=s.headers("auditor")).json()
+        mine = [f for f in flags["flags"] if f["code"] == "vault_refusals"]
+        assert [f["reference"]["account"] for f in mine] == ["producer"]
+        assert "refused 3 times" in mine[0]["text"]
+        page = client.get(f"/oversight/flags/{mine[0]['key']}", headers=s.headers("auditor"))
+        assert page.status_code == 200 and "refused 3 times" in page.text
+        own = client.get("/api/v1/oversight/flags", headers=s.headers("producer")).json()
+        assert not [f for f in own["flags"] if f["code"].startswith("vault_")]

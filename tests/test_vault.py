@@ -329,6 +329,9 @@ def test_commands(lw: kuznia.Workspace, tmp_path: Path) -> None:
     got = runner.invoke(app, ["vault", "get", doc_id, "--out", str(out), "--as", "maker1",
                               *db])
     assert got.exit_code == 0, got.output
+    nowhere = runner.invoke(app, ["vault", "get", doc_id, "--out", str(tmp_path / "no" / "c"),
+                                  "--as", "maker1", *db])
+    assert nowhere.exit_code == 2 and "does not exist" in nowhere.output
     refused = runner.invoke(app, ["vault", "get", doc_id, "--out", str(tmp_path / "x"),
                                   "--as", "maker2", *db])
     assert refused.exit_code == 2 and "no document" in refused.output

@@ -297,7 +297,10 @@ def issue_copy(store: Store, doc_id: str, *, account: str, out: str | Path,
             raise
     target = Path(out)
     if target.is_dir():
-        raise UsageError(f"{{out}} {target} is a folder; give a file name", params=("out",))
+        raise UsageError(f"{target} is a folder; give a file name for the copy")
+    if not target.parent.is_dir():
+        raise UsageError(f"{target}: the folder {target.parent} does not exist; nothing "
+                         "was written")
     copy_id = "c-" + secrets.token_hex(10)
     form = "pdf" if doc.media_type == "application/pdf" else "zip"
     fd, tmp_name = tempfile.mkstemp(prefix=".kuznia-copy-", dir=target.parent or ".")
