@@ -113,6 +113,18 @@ def test_media_types_by_first_bytes(tmp_path: Path) -> None:
         z.writestr("a.exe", "x")
     with pytest.raises(UsageError, match="ZIP archive but not an Office"):
         vc.media_type(plain_zip)
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.7\n" + b"\x00garbage" * 50)
+    with pytest.raises(UsageError, match="cannot be read as one"):
+        vc.media_type(broken)
+    from pypdf import PdfReader, PdfWriter
+
+    locked = PdfWriter(clone_from=PdfReader(pdf))
+    locked.encrypt("secret")
+    with (tmp_path / "locked.pdf").open("wb") as f:
+        locked.write(f)
+    with pytest.raises(UsageError, match="encrypted PDF"):
+        vc.media_type(tmp_path / "locked.pdf")
     (tmp_path / "empty.txt").write_bytes(b"")
     with pytest.raises(UsageError, match="empty"):
         vc.media_type(tmp_path / "empty.txt")

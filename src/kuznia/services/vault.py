@@ -314,8 +314,15 @@ def issue_copy(store: Store, doc_id: str, *, account: str, out: str | Path,
                 with os.fdopen(fd, "wb") as f:
                     for block in _plain_blocks(store, doc, key):
                         f.write(block)
-                copies.stamp_pdf(plain, tmp, account=account, at=at, copy_id=copy_id,
-                                 licence_id=doc.licence_id)
+                try:
+                    copies.stamp_pdf(plain, tmp, account=account, at=at, copy_id=copy_id,
+                                     licence_id=doc.licence_id)
+                except (OSError, KuzniaError):
+                    raise
+                except Exception as exc:  # noqa: BLE001 - pypdf's many kinds of error
+                    raise crypto.VaultDamageError(
+                        f"document {doc_id} cannot be stamped for its recipient "
+                        f"({type(exc).__name__}); no copy was made") from None
             finally:
                 plain.unlink(missing_ok=True)
         else:

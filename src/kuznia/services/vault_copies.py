@@ -43,6 +43,7 @@ def media_type(path: Path) -> str:
     if not head:
         raise UsageError(f"{path.name} is empty; the vault takes {TAKES}")
     if head.startswith(b"%PDF-"):
+        _stampable(path)
         return "application/pdf"
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return "image/png"
@@ -72,6 +73,26 @@ def media_type(path: Path) -> str:
                 return "text/plain"
     raise UsageError(f"{path.name} is of a kind the vault does not take (its first bytes "
                      f"are no {TAKES})")
+
+
+def _stampable(path: Path) -> None:
+    """A PDF the vault takes must be one it can stamp: readable by pypdf, with its pages
+    found, and not encrypted (a stamp cannot be written into it without its password)."""
+    from pypdf import PdfReader
+
+    try:
+        reader = PdfReader(path)
+        if reader.is_encrypted:
+            raise UsageError(f"{path.name} is an encrypted PDF: copies of it could not be "
+                             "stamped for their recipients; store it without its password")
+        if len(reader.pages) < 1:
+            raise ValueError("no pages")
+    except UsageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - pypdf raises many kinds for a damaged file
+        raise UsageError(f"{path.name} begins like a PDF but cannot be read as one "
+                         f"({type(exc).__name__}: {str(exc)[:80]}); the vault takes PDFs "
+                         "it can stamp") from None
 
 
 def copy_line(account: str, at: str, copy_id: str) -> str:
