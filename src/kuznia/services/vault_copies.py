@@ -13,6 +13,7 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kuznia.errors import UsageError
 
@@ -81,18 +82,22 @@ def _stampable(path: Path) -> None:
     from pypdf import PdfReader
 
     try:
-        reader = PdfReader(path)
-        if reader.is_encrypted:
-            raise UsageError(f"{path.name} is an encrypted PDF: copies of it could not be "
-                             "stamped for their recipients; store it without its password")
-        if len(reader.pages) < 1:
-            raise ValueError("no pages")
+        with path.open("rb") as f:  # a stream is read as needed (a path: read whole)
+            _check_pdf(PdfReader(f), path)
     except UsageError:
         raise
     except Exception as exc:  # noqa: BLE001 - pypdf raises many kinds for a damaged file
         raise UsageError(f"{path.name} begins like a PDF but cannot be read as one "
                          f"({type(exc).__name__}: {str(exc)[:80]}); the vault takes PDFs "
                          "it can stamp") from None
+
+
+def _check_pdf(reader: Any, path: Path) -> None:
+    if reader.is_encrypted:
+        raise UsageError(f"{path.name} is an encrypted PDF: copies of it could not be "
+                         "stamped for their recipients; store it without its password")
+    if len(reader.pages) < 1:
+        raise ValueError("no pages")
 
 
 def copy_line(account: str, at: str, copy_id: str) -> str:
@@ -104,7 +109,16 @@ def stamp_pdf(source: Path, out: Path, *, account: str, at: str, copy_id: str,
     """Write ``source`` to ``out`` with a line naming the recipient on every page and the
     copy id in the metadata. pypdf holds the whole document while it writes (measured in
     ``bench/vault_bench.py``)."""
-    from pypdf import PdfReader, PdfWriter
+    from pypdf import PdfReader
+
+    with source.open("rb") as f:  # a stream: pypdf reads a path whole into memory first
+        _stamp(PdfReader(f), out, account=account, at=at, copy_id=copy_id,
+               licence_id=licence_id)
+
+
+def _stamp(reader: Any, out: Path, *, account: str, at: str, copy_id: str,
+           licence_id: str) -> None:
+    from pypdf import PdfWriter
     from pypdf.generic import (
         ArrayObject,
         ContentStream,
@@ -113,7 +127,6 @@ def stamp_pdf(source: Path, out: Path, *, account: str, at: str, copy_id: str,
         TextStringObject,
     )
 
-    reader = PdfReader(source)
     writer = PdfWriter(clone_from=reader)
     text = copy_line(account, at, copy_id)
     safe = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
