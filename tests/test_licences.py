@@ -133,3 +133,37 @@ def test_producers_are_stored_sorted_once_and_reimport_changes_nothing(
             licence_producers.c.licence_id == "L-9")).scalars().all()
     assert pairs == ["P002"]
     assert filled.verify_audit(deep=True).ok
+
+
+def test_deep_audit_catches_licence_producers_and_partner_scope_edited(
+        filled: kuznia.Workspace) -> None:
+    from sqlalchemy import text, update
+
+    from kuznia.store.schema import users
+
+    accounts.add_user(filled.store, "pa", "partner", actor="t", partner="PA-A")
+    assert filled.verify_audit(deep=True).ok
+    with filled.store.write() as conn:  # a producer slipped onto a licence outside Kuznia
+        conn.execute(licence_producers.insert(), {"licence_id": "L-001", "producer_id": "P002"})
+    check = filled.verify_audit(deep=True)
+    assert not check.ok and check.table == "licence_producers" and check.key == "L-001/P002"
+    with filled.store.write() as conn:
+        conn.execute(text("DELETE FROM licence_producers WHERE producer_id = 'P002' "
+                          "AND licence_id = 'L-001'"))
+    assert filled.verify_audit(deep=True).ok
+    with filled.store.write() as conn:  # a partner account moved to another partner
+        conn.execute(update(users).where(users.c.name == "pa").values(partner_id="PA-B"))
+    check = filled.verify_audit(deep=True)
+    assert not check.ok and check.table == "users"
+
+
+def test_a_licence_edited_in_the_store_is_caught(filled: kuznia.Workspace) -> None:
+    from sqlalchemy import update
+
+    from kuznia.store.schema import licences
+
+    with filled.store.write() as conn:
+        conn.execute(update(licences).where(licences.c.licence_id == "L-002")
+                     .values(status="granted", granted_on=D(2026, 3, 1)))
+    check = filled.verify_audit(deep=True)
+    assert not check.ok and check.table == "licences" and check.key == "L-002"

@@ -197,7 +197,8 @@ def generate(folder: Path, size: DemoSize, seed: int = 7,
         pl.lit(None, pl.Float64).alias("effects_per_unit"),
     ).write_csv(files["offers"])
     _network(files, folder, producers, rows_c, size, np.random.default_rng(seed + 2))
-    _licences(files, rows_c, np.random.default_rng(seed + 4))
+    lic_rows = _licences(files, rows_c, np.random.default_rng(seed + 4))
+    _licensed_points(folder / "repair_points.csv", lic_rows)
     say(f"generated {len(rows_p)} products, {len(rows_c):,} contracts, "
         f"{len(rows_d):,} deliveries; writing {size.uses:,} uses")
     _write_uses(files["uses"], lot_meta, quality, size, rng,
@@ -215,9 +216,11 @@ STAGES = (("filed", "Ministry legal office"), ("export review", "Partner export 
           ("partner decision", "Partner board"))
 
 
-def _licences(files: dict[str, Path], rows_c: list[tuple], rng: np.random.Generator) -> None:
+def _licences(files: dict[str, Path], rows_c: list[tuple], rng: np.random.Generator
+              ) -> list[tuple]:
     """A few synthetic partners, licences in every status (and one expired), and the
-    stages each request passed through: a few dozen rows whatever the demo's size."""
+    stages each request passed through: a few dozen rows whatever the demo's size.
+    Returns the licences' rows."""
     pl.DataFrame(list(PARTNERS), schema=["partner_id", "name", "country"],
                  orient="row").write_csv(files["partners"])
     makers: dict[str, list[str]] = {}
@@ -257,6 +260,25 @@ def _licences(files: dict[str, Path], rows_c: list[tuple], rng: np.random.Genera
            ).write_csv(files["licences"])
     _frame(stage_rows, ["licence_id", "stage", "authority", "entered_on", "left_on",
                         "outcome"]).write_csv(files["licence_stages"])
+    return lic_rows
+
+
+def _licensed_points(path: Path, lic_rows: list[tuple]) -> None:
+    """A repair point at home for each pending repair or maintenance licence (fast: 10
+    days, 3 days away), usable only once the licence is granted, for
+    ``kuznia licences value``. Pending licences only: as things stand every plan is the
+    one it was before licences existed."""
+    points = pl.read_csv(path).with_columns(pl.lit(None, pl.String).alias("licence_id"))
+    extra = []
+    for lid, _partner, kind, product, *_rest, status in lic_rows:
+        if kind in ("repair", "maintenance") and status in ("requested", "in_review"):
+            home = points.filter((pl.col("product_id") == product)
+                                 & (pl.col("point_id") == "R-1"))
+            extra.append(home.with_columns(
+                pl.lit(f"R-{lid}").alias("point_id"), pl.lit(6).alias("monthly_capacity"),
+                pl.lit(10).alias("repair_days"), pl.lit(3).alias("transit_days"),
+                pl.lit(lid).alias("licence_id")))
+    pl.concat([points, *extra], how="vertical_relaxed").write_csv(path)
 
 
 def _plant_contracts(plant: Planted, producers: pl.DataFrame, rows_c: list[tuple],

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "test-screenshots"
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
 START = {"analyst": "/overview", "admin": "/accounts", "auditor": "/audit",
-         "procurement": "/imports", "engineer": "/field"}
+         "procurement": "/imports", "engineer": "/field", "partner": "/partner"}
 
 
 class Site:
@@ -366,7 +366,8 @@ PAGES = {
                 "/uses", "/uses?sort=-cost", "/contracts/{contract}",
                 "/records/deliveries/{delivery}", "/planner", "/resilience"],
     "producer": ["/producers/{producer}", "/uses", "/contracts/{own_contract}", "/vault"],
-    "procurement": ["/imports"],
+    "procurement": ["/imports", "/licences"],
+    "partner": ["/partner"],
     "engineer": ["/field"],
     "auditor": ["/audit", "/oversight", "/oversight/flags/{flag}"],
     "admin": ["/accounts"],
