@@ -47,7 +47,7 @@ class Caller:
     @property
     def scope(self) -> Scope:
         assert self.account is not None
-        return Scope.of(self.account.role, self.account.producer_id)
+        return Scope.of(self.account.role, self.account.producer_id, self.account.partner_id)
 
 
 def identify(request: Request, public: bool = False) -> Caller:

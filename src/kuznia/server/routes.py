@@ -599,8 +599,10 @@ def audit_verify(request: Request, who: Caller, deep: bool = False,
 class NewUser(BaseModel):
     model_config = STRICT_BODY
     name: str = Field(max_length=64)
-    role: Literal["admin", "analyst", "procurement", "engineer", "producer", "auditor"]
+    role: Literal["admin", "analyst", "procurement", "engineer", "producer", "auditor",
+                  "partner"]
     producer_id: str | None = Field(None, max_length=200)
+    partner_id: str | None = Field(None, max_length=200)
     password: str | None = Field(None, max_length=1024)
 
 
@@ -614,7 +616,8 @@ def list_users(request: Request, who: Caller) -> JSONResponse:
 def add_user(request: Request, who: Caller, body: NewUser) -> JSONResponse:
     """Add an account (audited, naming the admin)."""
     event_id = accounts.add_user(store_of(request), body.name, body.role, actor=who.name,
-                                 producer=body.producer_id, password=body.password)
+                                 producer=body.producer_id, password=body.password,
+                                 partner=body.partner_id)
     return JSONResponse({"name": body.name, "event_id": event_id}, status_code=201)
 
 
@@ -828,7 +831,9 @@ def _table_routes(table: str) -> None:
     listing.__name__ = f"list_{table}"
     listing.__doc__ = (f"The {table} records in key order, filtered on their ids and dates, "
                        "a page at a time (``next_cursor``).")
-    if table != "uses":  # GET /uses is the trace: the same rows, priced and scoped
+    # GET /uses is the trace: the same rows, priced and scoped; GET /licences is each role's
+    # own view of them (server/licences.py)
+    if table not in ("uses", "licences"):
         api("GET", f"/{table}", f"read:{table}")(listing)
 
     path_keys = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, annotation=str)
@@ -850,6 +855,6 @@ for _t in SPECS:
     _table_routes(_t)
 
 
-# The evidence routes (exports, summaries, a flag's case) and the field form's catalogue,
-# after every name they use here.
-from kuznia.server import api_evidence, api_field  # noqa: E402, F401
+# The evidence routes (exports, summaries, a flag's case), the field form's catalogue, the
+# licences' and the vault's routes, after every name they use here.
+from kuznia.server import api_evidence, api_field, api_licences, api_vault  # noqa: E402, F401

@@ -265,10 +265,11 @@ def hashed_columns(spec: TableSpec) -> dict[str, Any]:
     return cols
 
 
-def stored_rows(conn: Connection, table: str, chunk: int = CHUNK
-                ) -> Iterator[pl.DataFrame]:
-    """The rows of a data table in key order, typed as hashed, with ``row_hash``."""
-    spec = SPECS[table]
+def stored_rows(conn: Connection, table: str, chunk: int = CHUNK,
+                spec: TableSpec | None = None) -> Iterator[pl.DataFrame]:
+    """The rows of a data table in key order, typed as hashed, with ``row_hash``
+    (``spec``: the table's columns as an older schema had them, for its migrations)."""
+    spec = spec or SPECS[table]
     cols = hashed_columns(spec)
     names = list(cols)
     exprs = [f"CAST({c} AS TEXT)" if t == pl.Date else c for c, t in cols.items()]
@@ -282,12 +283,14 @@ def stored_rows(conn: Connection, table: str, chunk: int = CHUNK
             *names, "row_hash")
 
 
-def backfill_row_hashes(conn: Connection, table: str) -> TableDigest:
-    """Give every row of ``table`` its hash (an upgrade of an older workspace)."""
-    spec = SPECS[table]
+def backfill_row_hashes(conn: Connection, table: str, spec: TableSpec | None = None
+                        ) -> TableDigest:
+    """Give every row of ``table`` its hash (an upgrade of an older workspace; ``spec``:
+    the columns the table has at that step of the upgrade)."""
+    spec = spec or SPECS[table]
     total = TableDigest()
     names = list(hashed_columns(spec))
-    for frame in list(stored_rows(conn, table)):
+    for frame in list(stored_rows(conn, table, spec=spec)):
         lo, hi = row_hashes(frame.select(names))
         total = total + digest_of(lo, hi)
         keyed = frame.select(*spec.key).with_columns(pl.Series("row_hash", stored_hash(lo)))
@@ -408,10 +411,25 @@ def deep_check(conn: Connection, events: list[dict[str, Any]]) -> DeepCheck:
                              f"the accounts differ from what event {event} recorded (an "
                              "account, role, scope, token, or a password or token hash, "
                              "changed outside Kuznia)")
+    from kuznia.services.vault_audit import first_vault_difference
+
+    tables += 1
+    vault_found = first_vault_difference(conn, events)
+    if vault_found is not None:
+        return DeepCheck(False, tables, rows_seen, *vault_found)
     tables += 1
     found = _first_history_difference(conn, events)
     if found is not None:
         return DeepCheck(False, tables, rows_seen, "row_updates", *found)
+    from kuznia.services import licence_producers
+
+    tables += 1  # kept from licences.producers at each import: rebuilt and compared
+    stored = {tuple(r) for r in conn.execute(select(s.licence_producers))}
+    wrong = sorted(stored ^ licence_producers.expected(conn))
+    if wrong:
+        return DeepCheck(False, tables, rows_seen, "licence_producers", "/".join(wrong[0]),
+                         "differs from the producers its licence names (changed outside "
+                         "Kuznia)")
     for cube in bulk.CUBES:
         tables += 1
         differs = _first_cube_difference(conn, cube)

@@ -23,7 +23,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 HEAD = "0014"
 # every revision this Kuznia can open
 KNOWN = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011",
-         "0014")
+         "0012", "0013", "0014")
 SQLITE_BUSY_SECONDS = 30.0  # how long a writer waits for another to finish
 IDLE_PING_SECONDS = 5.0  # a pooled PostgreSQL connection idle this long is pinged first
 

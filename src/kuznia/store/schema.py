@@ -187,6 +187,7 @@ offers = Table(
     Column("lot_size", BigInteger, nullable=False),
     Column("effects_per_unit", Float),
     Column("event_id", Integer, nullable=False),
+    Column("licence_id", ID),  # the licence the offer needs (none: it needs none)
 )
 
 # A saved allocation plan: its inputs and its answer, so a decision can be reproduced
@@ -310,6 +311,7 @@ users = Table(
     Column("disabled", Boolean, nullable=False),
     Column("created_at", String(32), nullable=False),
     Column("event_id", Integer, nullable=False),
+    Column("partner_id", String(64)),  # a partner's account: the partner it speaks for
 )
 
 api_tokens = Table(
@@ -417,9 +419,61 @@ use_outbox = Table(
     Column("problems", Text),  # JSON: the rejection's problems, as an import's
 )
 
+# Licences: the foreign partners, the licences asked of them, and where each request waits.
+# ``licences.producers`` keeps the producers a licence names as imported (sorted, split by
+# ';'); ``licence_producers`` holds them one a row (rebuilt from it at each import), for
+# the questions "which licences name this producer".
+partners = Table(
+    "partners",
+    metadata,
+    Column("partner_id", ID, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("country", Text, nullable=False),
+    Column("event_id", Integer, nullable=False),
+)
+
+licences = Table(
+    "licences",
+    metadata,
+    Column("licence_id", ID, primary_key=True),
+    Column("partner_id", ID, ForeignKey("partners.partner_id"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("product_id", ID, ForeignKey("products.product_id"), nullable=False),
+    Column("producers", Text, nullable=False),
+    Column("requested_on", Date, nullable=False),
+    Column("granted_on", Date),
+    Column("expires_on", Date),
+    Column("max_units", BigInteger),
+    Column("status", String(16), nullable=False),
+    Column("event_id", Integer, nullable=False),
+)
+
+licence_producers = Table(
+    "licence_producers",
+    metadata,
+    Column("licence_id", ID, ForeignKey("licences.licence_id"), primary_key=True),
+    Column("producer_id", ID, ForeignKey("producers.producer_id"), primary_key=True),
+)
+
+Index("ix_licence_producers_producer", licence_producers.c.producer_id,
+      licence_producers.c.licence_id)
+
+licence_stages = Table(
+    "licence_stages",
+    metadata,
+    Column("licence_id", ID, ForeignKey("licences.licence_id"), primary_key=True),
+    Column("stage", Text, primary_key=True),
+    Column("entered_on", Date, primary_key=True),
+    Column("authority", Text, nullable=False),
+    Column("left_on", Date),
+    Column("outcome", Text),
+    Column("event_id", Integer, nullable=False),
+)
+
 DATA_TABLES = {
     t.name: t for t in (producers, products, versions, rates, contracts, deliveries, uses, offers,
-                        failure_modes, corrective_actions, regions, sites, demand, strikes)
+                        failure_modes, corrective_actions, regions, sites, demand, strikes,
+                        partners, licences, licence_stages)
 }
 # Every data row keeps the first half of its hash (kuznia.store.digest), for the audit trail.
 for _table in DATA_TABLES.values():
@@ -485,4 +539,11 @@ offer_submissions = Table(
     Column("file_name", Text),
     Column("file_sha256", String(64), nullable=False),
     Column("rows", Integer, nullable=False),
+)
+
+from kuznia.store.vault_schema import (  # noqa: E402,F401 - the vault's tables join metadata
+    vault_access,
+    vault_chunks,
+    vault_documents,
+    vault_keys,
 )
