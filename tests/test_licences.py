@@ -7,6 +7,8 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 import kuznia
@@ -167,3 +169,32 @@ def test_a_licence_edited_in_the_store_is_caught(filled: kuznia.Workspace) -> No
                      .values(status="granted", granted_on=D(2026, 3, 1)))
     check = filled.verify_audit(deep=True)
     assert not check.ok and check.table == "licences" and check.key == "L-002"
+
+
+@given(status=st.sampled_from(("requested", "in_review", "granted", "denied", "revoked")),
+       granted=st.one_of(st.none(), st.dates(D(2025, 1, 1), D(2027, 12, 31))),
+       length=st.one_of(st.none(), st.integers(0, 800)),
+       on=st.dates(D(2025, 1, 1), D(2028, 12, 31)))
+def test_live_is_granted_begun_and_not_expired(status: str, granted: dt.date | None,
+                                               length: int | None, on: dt.date) -> None:
+    from kuznia.services.licences import is_live, state_of
+
+    expires = granted + dt.timedelta(days=length) if granted and length is not None else None
+    live = is_live(status, granted, expires, on)
+    assert live == (state_of(status, expires, on) == "granted" and granted is not None
+                    and granted <= on)
+    if live:  # one day after its end it is expired, not live
+        assert expires is None or not is_live(status, granted, expires,
+                                              expires + dt.timedelta(days=1))
+
+
+def test_the_listing_and_live_licences_agree_on_every_day(filled: kuznia.Workspace) -> None:
+    from kuznia.services.licences import list_licences
+
+    day = D(2025, 6, 1)
+    while day < D(2027, 3, 1):
+        listed = {r["licence_id"] for r in list_licences(filled.store, on=day).rows
+                  if r["live"]}
+        with filled.store.read() as conn:
+            assert {x.licence_id for x in live_licences(conn, on=day)} == listed, day
+        day += dt.timedelta(days=9)

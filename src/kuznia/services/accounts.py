@@ -71,12 +71,13 @@ def accounts_digest(conn: Connection, version: int = DIGEST_VERSION) -> dict[str
     partner's scope enters only where one is set, so the digests recorded before partners
     existed still hold."""
     secrets_ = version >= 2
-    rows = conn.execute(select(users.c.name, users.c.role, users.c.producer_id,
-                               users.c.disabled,
-                               *([users.c.password_hash, users.c.event_id] if secrets_ else []),
-                               users.c.partner_id)
-                        .order_by(users.c.name)).all()
-    rows = [list(r[:-1]) + ([r.partner_id] if r.partner_id is not None else []) for r in rows]
+    found = conn.execute(select(users.c.name, users.c.role, users.c.producer_id,
+                                users.c.disabled,
+                                *([users.c.password_hash, users.c.event_id] if secrets_
+                                  else []), users.c.partner_id)
+                         .order_by(users.c.name)).all()
+    rows = [list(r[:-1]) + ([r.partner_id] if r.partner_id is not None else [])
+            for r in found]
     toks = conn.execute(select(api_tokens.c.token_id, api_tokens.c.user_name,
                                api_tokens.c.expires_at, api_tokens.c.revoked_at,
                                *([api_tokens.c.token_hash, api_tokens.c.event_id]
