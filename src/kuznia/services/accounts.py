@@ -76,8 +76,8 @@ def accounts_digest(conn: Connection, version: int = DIGEST_VERSION) -> dict[str
                                 *([users.c.password_hash, users.c.event_id] if secrets_
                                   else []), users.c.partner_id)
                          .order_by(users.c.name)).all()
-    rows = [list(r[:-1]) + ([r.partner_id] if r.partner_id is not None else [])
-            for r in found]
+    rows: list[Any] = [list(r[:-1]) + ([r.partner_id] if r.partner_id is not None else [])
+                       for r in found]
     toks = conn.execute(select(api_tokens.c.token_id, api_tokens.c.user_name,
                                api_tokens.c.expires_at, api_tokens.c.revoked_at,
                                *([api_tokens.c.token_hash, api_tokens.c.event_id]

@@ -28,6 +28,7 @@ from kuznia.store import bulk
 from kuznia.store import schema as s
 from kuznia.store.digest import TableDigest, digest_of, row_hashes, stored_hash
 from kuznia.store.schema import audit_events, row_updates
+from kuznia.store.tuples import tuples
 
 GENESIS = "0" * 64
 HASHED = (
@@ -424,7 +425,7 @@ def deep_check(conn: Connection, events: list[dict[str, Any]]) -> DeepCheck:
     from kuznia.services import licence_producers
 
     tables += 1  # kept from licences.producers at each import: rebuilt and compared
-    stored = {tuple(r) for r in conn.execute(select(s.licence_producers))}
+    stored = {(str(a), str(b)) for a, b in tuples(conn.execute(select(s.licence_producers)))}
     wrong = sorted(stored ^ licence_producers.expected(conn))
     if wrong:
         return DeepCheck(False, tables, rows_seen, "licence_producers", "/".join(wrong[0]),

@@ -74,7 +74,8 @@ def repairs_plan(store: Store, backlog_path: str | Path | BinaryIO,
     return plan_repairs(items, rows, as_of, live)
 
 
-def read_inputs(store: Store, backlog_path: str | Path, points_path: str | Path, *,
+def read_inputs(store: Store, backlog_path: str | Path | BinaryIO,
+                points_path: str | Path | BinaryIO, *,
                 backlog_name: str | None = None, points_name: str | None = None
                 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The backlog and the repair points, read and checked like imports."""

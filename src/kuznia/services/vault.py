@@ -219,7 +219,7 @@ def _log(conn: Connection, *, actor: str, action: str, at: str, account: str,
         "at": at, "account": account, "doc_id": doc_id, "partner_id": partner_id,
         "licence_id": licence_id, "outcome": outcome, "reason": reason, "copy_id": copy_id,
         "copy_form": copy_form, "copy_sha256": copy_sha256, "event_id": event_id})
-    access_id = result.inserted_primary_key[0]
+    access_id = result.inserted_primary_key[0]  # type: ignore[index]
     audit.append(conn, event_id, actor=actor, action=action, table_name="vault",
                  rows_added=1, file_sha256=copy_sha256,
                  detail={"doc_id": doc_id, "account": account, "outcome": outcome,
@@ -439,7 +439,7 @@ def documents(store: Store, *, partner: str | None = None, producer: str | None 
             live = [lic.licence_id for lic in live_licences(conn, producer_id=producer,
                                                             on=day)]
             q = q.where(d.licence_id.in_(live))
-        shredded = set(conn.execute(select(vault_keys.c.partner_id)
+        shredded: set[Any] = set(conn.execute(select(vault_keys.c.partner_id)
                                     .where(vault_keys.c.wrapped_key.is_(None))).scalars())
         rows = [{**dict(r._mapping), "readable": r.partner_id not in shredded}
                 for r in conn.execute(q)]
@@ -483,7 +483,8 @@ def shred(store: Store, partner_id: str, *, actor: str) -> dict[str, Any]:
             "reason": f"the partner's key was destroyed; its {held} documents can be read "
                       "by no one", "event_id": event_id})
         rows = recorded_row(conn, "vault_keys", partner_id)
-        rows.update(recorded_row(conn, "vault_access", result.inserted_primary_key[0]))
+        rows.update(recorded_row(conn, "vault_access",
+                                 result.inserted_primary_key[0]))  # type: ignore[index]
         audit.append(conn, event_id, actor=actor, action="vault_shred", table_name="vault",
                      rows_updated=1, detail={"partner_id": partner_id, "documents": held,
                                              "vault_rows": rows})

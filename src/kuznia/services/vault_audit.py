@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, select
 
+from kuznia.store.tuples import tuples
 from kuznia.store.vault_schema import vault_access, vault_chunks, vault_documents, vault_keys
 
 KEYED: dict[str, tuple[Table, str]] = {
@@ -44,7 +45,7 @@ def chunks_digest(conn: Connection, doc_id: str) -> str:
     c = vault_chunks.c
     result = conn.execute(select(c.chunk_no, c.nonce, c.sealed).where(c.doc_id == doc_id)
                           .order_by(c.chunk_no).execution_options(yield_per=4))
-    for no, nonce, sealed in result:
+    for no, nonce, sealed in tuples(result):
         h.update(str(no).encode() + b"\0" + bytes(nonce) + bytes(sealed))
     return h.hexdigest()
 
@@ -75,9 +76,9 @@ def first_vault_difference(conn: Connection, events: list[dict[str, Any]]
             event = expected[name][gone[0]][0]
             return name, gone[0], (f"event {event} wrote this row, and it is gone (deleted "
                                    "outside Kuznia)")
-    docs = dict(conn.execute(select(vault_documents.c.doc_id,
+    docs: dict[Any, Any] = dict(conn.execute(select(vault_documents.c.doc_id,
                                     vault_documents.c.chunks_sha256)).all())
-    held = conn.execute(select(vault_chunks.c.doc_id).distinct()).scalars().all()
+    held: list[Any] = list(conn.execute(select(vault_chunks.c.doc_id).distinct()).scalars())
     for doc_id in sorted(set(held) | set(docs)):
         if doc_id not in docs:
             return "vault_chunks", doc_id, "chunks of no document (inserted outside Kuznia)"

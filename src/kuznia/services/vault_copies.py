@@ -211,7 +211,7 @@ def read_mark(path: Path) -> Mark:
             from pypdf import PdfReader
 
             reader = PdfReader(path)
-            meta = reader.metadata or {}
+            meta: Any = reader.metadata or {}
             found = str(meta.get("/KuzniaCopyId") or "")
             if COPY_ID.fullmatch(found):
                 return Mark(found, "pdf metadata")

@@ -25,9 +25,9 @@ from sqlalchemy import (
     Text,
 )
 
-metadata = MetaData()
+metadata: MetaData = MetaData()
 
-ID = String(64)
+ID: String = String(64)
 NO_USE = "9999-12-31"  # a cube row's first_on before any use (later than every date)
 
 settings = Table(
