@@ -34,8 +34,15 @@ from kuznia.services.results import Tabular
 from kuznia.services.store import Store
 from kuznia.services.vault_audit import recorded_row
 from kuznia.settings import Settings
-from kuznia.store.schema import licence_producers, licences, users
-from kuznia.store.vault_schema import vault_access, vault_chunks, vault_documents, vault_keys
+from kuznia.store.schema import (
+    licence_producers,
+    licences,
+    users,
+    vault_access,
+    vault_chunks,
+    vault_documents,
+    vault_keys,
+)
 
 DEFAULT_MAX_MB = 200
 

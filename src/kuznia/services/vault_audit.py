@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, select
 
+from kuznia.store.schema import vault_access, vault_chunks, vault_documents, vault_keys
 from kuznia.store.tuples import tuples
-from kuznia.store.vault_schema import vault_access, vault_chunks, vault_documents, vault_keys
 
 KEYED: dict[str, tuple[Table, str]] = {
     "vault_keys": (vault_keys, "partner_id"),

@@ -14,8 +14,7 @@ import numpy as np
 from sqlalchemy import Connection, select
 
 from kuznia.analytics import oversight as tests
-from kuznia.store.schema import licences
-from kuznia.store.vault_schema import vault_access
+from kuznia.store.schema import licences, vault_access
 
 API = "/api/v1/vault/log"
 CODES = {"vault_burst": "high", "vault_after_hours": "medium",
