@@ -91,3 +91,16 @@ def filled(ws: kuznia.Workspace, example_dir: Path) -> kuznia.Workspace:
     for table in IMPORT_ORDER:
         ws.import_file(table, example_dir / f"{table}.csv")
     return ws
+
+
+LATER_TABLES = ("partners", "licences", "licence_stages")  # added by migration 0012
+
+
+@pytest.fixture
+def filled_before_licences(ws: kuznia.Workspace, example_dir: Path) -> kuznia.Workspace:
+    """A workspace holding the example files of the tables an older schema had (for the
+    tests that downgrade it: a downgrade past 0012 drops the licences' tables)."""
+    for table in IMPORT_ORDER:
+        if table not in LATER_TABLES:
+            ws.import_file(table, example_dir / f"{table}.csv")
+    return ws

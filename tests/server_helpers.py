@@ -12,6 +12,7 @@ from kuznia.services import accounts
 
 PRODUCER = "P002"  # the producer account's own; P001 and P003 are others'
 OTHERS = ("P001", "P003")
+PARTNER = "PA-A"  # the partner account's own; PA-B is another's
 PASSWORD = "correct horse battery"
 
 
@@ -27,13 +28,15 @@ class Served:
 
 
 def serve(ws: kuznia.Workspace, data_dir: Path, with_producer: bool = True) -> Served:
-    """``with_producer`` False for an empty workspace (a producer account needs P002)."""
+    """``with_producer`` False for an empty workspace (a producer account needs P002, a
+    partner account PA-A)."""
     served = Served(ws, None, data_dir)
     for role in accounts.ROLES:
-        if role == "producer" and not with_producer:
+        if role in ("producer", "partner") and not with_producer:
             continue
         accounts.add_user(ws.store, role, role, actor="tester",
                           producer=PRODUCER if role == "producer" else None,
+                          partner=PARTNER if role == "partner" else None,
                           password=PASSWORD)
         served.tokens[role] = accounts.issue_token(ws.store, role, actor="tester")
     accounts.add_user(ws.store, "subject", "analyst", actor="tester")  # for admins to act on

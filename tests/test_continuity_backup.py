@@ -181,7 +181,8 @@ def test_a_backup_is_one_snapshot_while_an_import_writes(filled, tmp_path, examp
         assert ws.verify_audit(deep=True).ok
 
 
-def test_an_older_schema_is_migrated_after_the_restore(filled, tmp_path):
+def test_an_older_schema_is_migrated_after_the_restore(filled_before_licences, tmp_path):
+    filled = filled_before_licences
     engines.downgrade(filled.store.engine, "0008")
     out = tmp_path / "old.zip"
     made = _cli("backup", "--out", str(out), "--db", filled.store.url)  # back up first

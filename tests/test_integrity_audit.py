@@ -104,7 +104,9 @@ def test_deep_from_the_command_line(filled: kuznia.Workspace):
     assert r.exit_code == 1 and "uses U0003" in r.output
 
 
-def test_an_upgraded_workspace_gets_hashes_and_a_migrate_event(filled: kuznia.Workspace):
+def test_an_upgraded_workspace_gets_hashes_and_a_migrate_event(
+        filled_before_licences: kuznia.Workspace):
+    filled = filled_before_licences
     downgrade(filled.store.engine, "0004")
     upgrade(filled.store.engine)
     events = filled.audit_events().rows

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 import kuznia
-from kuznia.store.engine import HEAD, current_revision, head_revision
+from kuznia.store.engine import HEAD, _alembic_config, current_revision
 from kuznia.store.schema import metadata
+
+
+def head_revision() -> str:
+    """Alembic's head, read from the migration scripts (the code keeps it as ``HEAD``)."""
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return head
 
 
 def test_migrated_store_matches_the_declared_schema(ws: kuznia.Workspace):

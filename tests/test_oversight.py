@@ -550,8 +550,10 @@ def test_the_cli_writes_the_package_and_never_over_the_workspace(tmp_path: Path)
 
 # --- the kept aggregate, the server and the page --------------------------------------------
 
-def test_upgrading_from_0008_fills_the_operator_cube(filled: kuznia.Workspace):
+def test_upgrading_from_0008_fills_the_operator_cube(filled_before_licences: kuznia.Workspace):
     from kuznia.store.engine import downgrade, upgrade
+
+    filled = filled_before_licences
 
     def cube() -> list[tuple]:
         with filled.store.read() as conn:

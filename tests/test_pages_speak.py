@@ -115,7 +115,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient,
     tokens = {}
     for role in accounts.ROLES:
         accounts.add_user(ws.store, role, role, actor="tester", password=PASSWORD,
-                          producer=producer if role == "producer" else None)
+                          producer=producer if role == "producer" else None,
+                          partner="PA-A" if role == "partner" else None)
         tokens[role] = accounts.issue_token(ws.store, role, actor="tester")
     with TestClient(create_app(ws.store, data_dir=folder / "server")) as client:
         yield client, tokens

@@ -15,6 +15,8 @@ from kuznia.errors import ConflictError, InputError, UsageError
 from kuznia.ingest.tables import SPECS
 from kuznia.services import planning
 
+OFFER_COLUMNS = SPECS["offers"].columns[:-1]  # without licence_id, which is optional
+
 
 @pytest.fixture
 def planned(filled: kuznia.Workspace, example_dir: Path) -> kuznia.Workspace:
@@ -83,7 +85,7 @@ def test_infeasible_is_an_answer_with_reasons(planned: kuznia.Workspace):
 
 def test_bad_offers_file_is_named_by_line_and_column(planned: kuznia.Workspace,
                                                     tmp_path: Path):
-    f = write_csv(tmp_path / "offers.csv", SPECS["offers"].columns,
+    f = write_csv(tmp_path / "offers.csv", OFFER_COLUMNS,
                   [["FPV-A", "P002", "480", "100", "500", "1", ""],
                    ["FPV-A", "NOPE", "480", "100", "0", "1", ""]])
     with pytest.raises(InputError) as info:
@@ -96,17 +98,17 @@ def test_bad_offers_file_is_named_by_line_and_column(planned: kuznia.Workspace,
 def test_a_product_never_used_needs_a_given_rate(planned: kuznia.Workspace, tmp_path: Path):
     write_csv(tmp_path / "p.csv", SPECS["products"].columns, [["NEW", "New", "cat"]])
     planned.import_file("products", tmp_path / "p.csv")
-    f = write_csv(tmp_path / "o.csv", SPECS["offers"].columns,
+    f = write_csv(tmp_path / "o.csv", OFFER_COLUMNS,
                   [["NEW", "P001", "10", "100", "0", "1", ""]])
     with pytest.raises(InputError, match="no use of this product to estimate it from"):
         planning.allocate(planned.store, budget=1000, offers_file=f)  # nothing else to plan
-    write_csv(f, SPECS["offers"].columns, [["NEW", "P001", "10", "100", "0", "1", ""],
+    write_csv(f, OFFER_COLUMNS, [["NEW", "P001", "10", "100", "0", "1", ""],
                                            ["FPV-A", "P002", "480", "100", "0", "1", ""]])
     plan = planning.allocate(planned.store, budget=100_000, offers_file=f)
     assert plan.left_out == ["NEW/P001"]
     assert any("left out" in line and "NEW/P001" in line for line in plan.explanation)
     assert [r["product_id"] for r in plan.rows] == ["FPV-A"]
-    write_csv(f, SPECS["offers"].columns, [["NEW", "P001", "10", "100", "0", "1", "0.5"]])
+    write_csv(f, OFFER_COLUMNS, [["NEW", "P001", "10", "100", "0", "1", "0.5"]])
     plan = planning.allocate(planned.store, budget=1000, offers_file=f)
     assert plan.expected_effects == pytest.approx(50.0)
     assert plan.expected_effects_low == plan.expected_effects_high  # a given rate is certain
@@ -246,7 +248,7 @@ def test_a_plan_stopped_by_the_time_limit_is_kept_and_said(ws: kuznia.Workspace,
     rng = np.random.default_rng(0)
     weight = rng.integers(1000, 10000, n)
     value = weight + rng.integers(-100, 100, n)
-    offers = write_csv(tmp_path / "offers.csv", SPECS["offers"].columns, [
+    offers = write_csv(tmp_path / "offers.csv", OFFER_COLUMNS, [
         [("FPV-A", "ATG-B")[i % 2], f"Q{i // 2:04d}", int(weight[i]), 1, 0, 1,
          float(value[i]) / 1e4] for i in range(n)])
     budget = str(int(0.37 * weight.sum()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import types
 import typing
 
@@ -9,6 +10,7 @@ import pytest
 
 import kuznia
 from kuznia.services import accounts, rows
+from kuznia.services.licences import list_licences
 
 
 def _conforms(row: dict, declared: type) -> list[str]:  # type: ignore[type-arg]
@@ -44,6 +46,7 @@ def _answers(ws: kuznia.Workspace) -> list[tuple[list[dict], type]]:  # type: ig
         (ws.board().blocks, rows.BoardBlock),
         (ws.audit_events().rows, rows.AuditEvent),
         (accounts.list_users(ws.store).rows, rows.UserRow),
+        (list_licences(ws.store, on=dt.date(2026, 4, 1)).rows, rows.LicenceRow),
     ]
 
 

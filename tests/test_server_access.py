@@ -21,7 +21,9 @@ SAMPLES = {"contract_id": "C002", "delivery_id": "D003", "producer_id": "P003",
            "product_id": "ATG-B", "version": "v1", "use_id": "U0006", "site_id": "S-03",
            "struck_on": "2026-03-14", "currency": "EUR", "region": "West",
            "failure_mode": "fuze_dud", "action_id": "CA-002", "name": "subject",
-           "other": "subject", "job_id": "0" * 24, "key": "0123456789abcdef"}
+           "other": "subject", "job_id": "0" * 24, "key": "0123456789abcdef",
+           "partner_id": "PA-B", "licence_id": "L-003", "stage": "filed",
+           "entered_on": "2026-02-01", "doc_id": "d-0000000000000000"}
 ROLES = (*access.ROLES, "anonymous")
 
 

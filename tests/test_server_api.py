@@ -43,7 +43,7 @@ def upload(client: TestClient, served: Served, role: str, table: str, path: Path
 
 ROLE_OF = {t: role for role, tables in
            {"procurement": ("producers", "products", "contracts", "deliveries", "offers",
-                            "rates"),
+                            "rates", "partners", "licences", "licence_stages"),
             "engineer": ("versions", "uses", "failure_modes", "corrective_actions"),
             "analyst": ("regions", "sites", "demand", "strikes")}.items() for t in tables}
 

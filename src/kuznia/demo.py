@@ -74,10 +74,6 @@ class DemoSize:
     operators: int = 400
 
 
-def _days(rng: np.random.Generator, n: int, lo: int = 0, hi: int = DAYS) -> np.ndarray:
-    return rng.integers(lo, hi, n)
-
-
 def _frame(rows: list[tuple], schema: list[str]) -> pl.DataFrame:
     """Rows into a frame, every row read to settle the types (a date first met after the
     hundredth row, as a repair date can be, would fail polars' inference otherwise)."""
@@ -115,7 +111,8 @@ def generate(folder: Path, size: DemoSize, seed: int = 7,
     quality = rng.lognormal(0.0, 0.25, n_prod)  # >1: better than the product's norm
 
     rows_p, rows_v, rows_c, rows_d = [], [], [], []
-    rows_fm, rows_ca = [], []
+    rows_fm: list[tuple] = []
+    rows_ca: list[tuple] = []
     rng_fix = np.random.default_rng(seed + 1)  # its own stream: the other tables stay as they were
     lot_meta: list[tuple] = []  # lot, product, producer, version, delivered day, accepted, ...
     contract_no = delivery_no = 0
@@ -186,22 +183,100 @@ def generate(folder: Path, size: DemoSize, seed: int = 7,
               .agg(pl.col("usd").median().alias("unit_price"),
                    pl.col("quantity").sum().alias("made")))
     n_off = offers.height
-    lot = np.where(offers["unit_price"].to_numpy() < 5_000, rng.choice([1, 10, 50], n_off), 1)
-    capacity = (offers["made"].to_numpy() * rng.uniform(0.3, 1.2, n_off)).astype(int) // lot * lot
+    lots = np.where(offers["unit_price"].to_numpy() < 5_000, rng.choice([1, 10, 50], n_off), 1)
+    capacity = (offers["made"].to_numpy() * rng.uniform(0.3, 1.2, n_off)).astype(int) // lots \
+        * lots
     offers.select(
         "product_id", "producer_id",
         (pl.col("unit_price") * pl.Series(rng.lognormal(0, 0.05, n_off))).round(2),
-        pl.Series("capacity", np.maximum(capacity, lot)),
-        pl.Series("min_order", np.where(rng.random(n_off) < 0.3, lot * 2, 0)),
-        pl.Series("lot_size", lot),
+        pl.Series("capacity", np.maximum(capacity, lots)),
+        pl.Series("min_order", np.where(rng.random(n_off) < 0.3, lots * 2, 0)),
+        pl.Series("lot_size", lots),
         pl.lit(None, pl.Float64).alias("effects_per_unit"),
     ).write_csv(files["offers"])
     _network(files, folder, producers, rows_c, size, np.random.default_rng(seed + 2))
+    lic_rows = _licences(files, rows_c, np.random.default_rng(seed + 4))
+    _licensed_points(folder / "repair_points.csv", lic_rows)
     say(f"generated {len(rows_p)} products, {len(rows_c):,} contracts, "
         f"{len(rows_d):,} deliveries; writing {size.uses:,} uses")
     _write_uses(files["uses"], lot_meta, quality, size, rng,
                 plant=plant if anomalies else None, plant_rng=np.random.default_rng(seed + 3))
     return files
+
+
+PARTNERS = (("PA-A", "Partner A", "Country A"), ("PA-B", "Partner B", "Country B"),
+            ("PA-C", "Partner C", "Country C"))
+LICENCE_KINDS = ("production", "repair", "maintenance", "technical_assistance")
+# every status, twice over (a granted licence also expires in the demo's past)
+LICENCE_PLAN = ("granted", "granted", "expired", "in_review", "requested", "in_review",
+                "denied", "revoked", "requested", "granted")
+STAGES = (("filed", "Ministry legal office"), ("export review", "Partner export office"),
+          ("partner decision", "Partner board"))
+
+
+def _licences(files: dict[str, Path], rows_c: list[tuple], rng: np.random.Generator
+              ) -> list[tuple]:
+    """A few synthetic partners, licences in every status (and one expired), and the
+    stages each request passed through: a few dozen rows whatever the demo's size.
+    Returns the licences' rows."""
+    pl.DataFrame(list(PARTNERS), schema=["partner_id", "name", "country"],
+                 orient="row").write_csv(files["partners"])
+    makers: dict[str, list[str]] = {}
+    for c in rows_c:  # product -> its makers, in the order they were first contracted
+        if c[1] not in makers.setdefault(c[2], []):
+            makers[c[2]].append(c[1])
+    products = sorted(makers)
+    picks = rng.choice(len(products), len(LICENCE_PLAN), replace=False)
+    lic_rows, stage_rows = [], []
+    for i, (plan, pick) in enumerate(zip(LICENCE_PLAN, picks, strict=True), start=1):
+        product = products[int(pick)]
+        named = sorted(makers[product][:int(rng.integers(1, 4))])
+        requested = START + dt.timedelta(days=int(rng.integers(0, DAYS - 200)))
+        granted = expires = None
+        status = "granted" if plan == "expired" else plan
+        if status in ("granted", "revoked"):
+            granted = requested + dt.timedelta(days=int(rng.integers(30, 150)))
+            expires = (granted + dt.timedelta(days=int(rng.integers(20, 40)))
+                       if plan == "expired" else granted + dt.timedelta(days=730))
+        lid = f"LIC-{i:03d}"
+        lic_rows.append((lid, PARTNERS[i % len(PARTNERS)][0], LICENCE_KINDS[i % 4], product,
+                         ";".join(named), requested, granted, expires,
+                         int(rng.integers(1, 50)) * 100 if i % 3 == 0 else None, status))
+        day = requested
+        done = {"granted": 3, "revoked": 3, "denied": 3}.get(status, 1 + i % 2)
+        for k, (stage, authority) in enumerate(STAGES[:done]):
+            last = k == done - 1
+            left = (max(granted, day) if last and granted else day + dt.timedelta(
+                days=int(rng.integers(5, 60))))
+            open_ = last and status in ("requested", "in_review")
+            stage_rows.append((lid, stage, authority, day, None if open_ else left,
+                               None if open_ else ("denied" if last and status == "denied"
+                                                   else "passed")))
+            day = left
+    _frame(lic_rows, ["licence_id", "partner_id", "kind", "product_id", "producers",
+                      "requested_on", "granted_on", "expires_on", "max_units", "status"]
+           ).write_csv(files["licences"])
+    _frame(stage_rows, ["licence_id", "stage", "authority", "entered_on", "left_on",
+                        "outcome"]).write_csv(files["licence_stages"])
+    return lic_rows
+
+
+def _licensed_points(path: Path, lic_rows: list[tuple]) -> None:
+    """A repair point at home for each pending repair or maintenance licence (fast: 10
+    days, 3 days away), usable only once the licence is granted, for
+    ``kuznia licences value``. Pending licences only: as things stand every plan is the
+    one it was before licences existed."""
+    points = pl.read_csv(path).with_columns(pl.lit(None, pl.String).alias("licence_id"))
+    extra = []
+    for lid, _partner, kind, product, *_rest, status in lic_rows:
+        if kind in ("repair", "maintenance") and status in ("requested", "in_review"):
+            home = points.filter((pl.col("product_id") == product)
+                                 & (pl.col("point_id") == "R-1"))
+            extra.append(home.with_columns(
+                pl.lit(f"R-{lid}").alias("point_id"), pl.lit(6).alias("monthly_capacity"),
+                pl.lit(10).alias("repair_days"), pl.lit(3).alias("transit_days"),
+                pl.lit(lid).alias("licence_id")))
+    pl.concat([points, *extra], how="vertical_relaxed").write_csv(path)
 
 
 def _plant_contracts(plant: Planted, producers: pl.DataFrame, rows_c: list[tuple],
@@ -575,9 +650,10 @@ def demo_accounts(store: Store) -> list[tuple[str, str, str | None, str, str]]:
     for role in accounts.ROLES:
         name = f"demo-{role}"
         producer = first if role == "producer" else None
+        partner = PARTNERS[0][0] if role == "partner" else None
         password = secrets.token_urlsafe(12)
         accounts.add_user(store, name, role, actor="demo", producer=producer,
-                          password=password)
+                          password=password, partner=partner)
         token = accounts.issue_token(store, name, actor="demo", expires_days=30)
-        made.append((name, role, producer, password, token))
+        made.append((name, role, producer or partner, password, token))
     return made

@@ -84,7 +84,43 @@ class UnavailableError(WorkspaceError):
 
     exit_code = 1
     http_status = 503
-    retry_after = 2
+    retry_after: int | None = 2
+
+
+class DiskFullError(UnavailableError):
+    """The disk under the workspace (or a file being written) is full: nothing was stored.
+    A 503 like an unreachable database (the request was right; the machine cannot take
+    it now), but with no ``Retry-After``: the space comes back only when someone frees
+    it. (507 Insufficient Storage is WebDAV's, and says the same to fewer clients.)"""
+
+    retry_after = None
+
+
+class UnauthorizedError(KuzniaError):
+    """No credentials, or credentials that are not (or no longer) good (HTTP 401)."""
+
+    exit_code = 2
+    http_status = 401
+
+
+class ForbiddenError(KuzniaError):
+    """The account's role may not do this (HTTP 403)."""
+
+    exit_code = 2
+    http_status = 403
+
+
+class TooManyAttemptsError(KuzniaError):
+    """Too many failed sign-ins: from this address, wait ``retry_after`` seconds; a locked
+    account waits for an admin (HTTP 429). Not a kind of ``ForbiddenError``: the caller
+    may do this, only not now."""
+
+    exit_code = 2
+    http_status = 429
+
+    def __init__(self, message: str = "", *, retry_after: int | None = None):
+        self.retry_after = retry_after
+        super().__init__(message)
 
 
 SHOWN_CHARS = 80  # of a value echoed in a problem: enough to find it, never a whole file
@@ -178,59 +214,92 @@ def _one_from_environment(exc: BaseException) -> KuzniaError | None:
     if isinstance(exc, KuzniaError):
         return exc
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return WorkspaceError("the disk is full; nothing more was written: free some space "
-                              "and try again")
+        return DiskFullError("the disk is full; nothing more was written: free some space "
+                             "and try again")
     if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return WorkspaceError(f"not allowed: {exc.strerror} ({exc.filename})")
     if isinstance(exc, OSError) and exc.errno in (errno.EISDIR, errno.ENOTDIR):
         return UsageError(f"{exc.filename}: {exc.strerror}")
-    text = str(getattr(exc, "orig", None) or exc).lower()
-    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None) \
-        or getattr(exc, "sqlstate", None)
-    unavailable = _unavailable(exc, text, sqlstate)
-    if unavailable is not None:
-        return unavailable
-    if "disk is full" in text or "no space left" in text or sqlstate == "53100":
-        return WorkspaceError("the disk is full; nothing was stored: free some space and try "
-                              "again")
-    if "readonly database" in text or "read-only" in text and "transaction" in text:
-        return WorkspaceError("the workspace is read-only here; reading works, writing needs "
-                              "a workspace you may write to")
-    if "database is locked" in text:
-        return WorkspaceError("the workspace is busy with another write; nothing was "
-                              "stored: try again when it has finished")
-    if "unable to open database file" in text:
-        return WorkspaceError("the workspace file cannot be opened (a folder, or a place "
-                              "this user may not write to)")
-    if any(t in text for t in ("authentication failed", "does not exist\n")):
-        first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        return WorkspaceError(f"cannot reach the workspace's database: {first}")
-    if "file is not a database" in text or "database disk image is malformed" in text:
-        return WorkspaceError("the workspace file is not a Kuznia workspace, or it is "
-                              "damaged")
-    return None
+    condition = driver_condition(exc)
+    if condition is None:
+        return None
+    if condition == "unreachable":
+        return UnavailableError(f"cannot reach the workspace's database, or it takes no "
+                                f"writes just now (a failover?): {_first_line(exc)}; "
+                                "nothing was stored: try again shortly")
+    return WorkspaceError(_SAID[condition]) if condition != "full" else \
+        DiskFullError(_SAID[condition])
 
 
-# PostgreSQL's words for "no primary to write to just now": the connection was lost or
-# refused, the server is shutting down or starting, or it is a standby (read-only).
-_GONE = ("connection refused", "could not connect", "could not translate host name",
-         "connection to server", "server closed the connection", "terminating connection",
-         "consuming input failed", "connection is closed", "the connection is lost",
-         "the database system is", "server is in hot standby", "session is read-only",
-         "no connection to the server", "connection timeout expired")
-_GONE_STATES = ("57P01", "57P02", "57P03", "25006")  # shutdowns, starting up, read-only
+_SAID = {
+    "full": "the disk is full; nothing was stored: free some space and try again",
+    "read_only": "the workspace is read-only here; reading works, writing needs a "
+                 "workspace you may write to",
+    "busy": "the workspace is busy with another write; nothing was stored: try again when "
+            "it has finished",
+    "cannot_open": "the workspace file cannot be opened (a folder, or a place this user "
+                   "may not write to)",
+    "not_a_database": "the workspace file is not a Kuznia workspace, or it is damaged",
+}
 
 
-def _unavailable(exc: BaseException, text: str, sqlstate: str | None
-                 ) -> UnavailableError | None:
+def _first_line(exc: BaseException) -> str:
+    return (str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["?"])[0]
+
+
+# SQLite's primary result codes (an extended code's low byte: SQLITE_READONLY_DBMOVED is
+# SQLITE_READONLY), https://sqlite.org/rescode.html
+_SQLITE_CONDITIONS = {
+    5: "busy",  # SQLITE_BUSY
+    6: "busy",  # SQLITE_LOCKED
+    8: "read_only",  # SQLITE_READONLY
+    11: "not_a_database",  # SQLITE_CORRUPT
+    13: "full",  # SQLITE_FULL
+    14: "cannot_open",  # SQLITE_CANTOPEN
+    26: "not_a_database",  # SQLITE_NOTADB
+}
+# PostgreSQL's SQLSTATEs: no primary to write to just now (a connection exception, class
+# 08; a shutdown or start-up, 57P01-03; a standby's read-only transaction, 25006; a login
+# refused, 28000/28P01, or a database missing, 3D000), or a full disk (53100).
+_POSTGRES_CONDITIONS = {
+    "57P01": "unreachable", "57P02": "unreachable", "57P03": "unreachable",
+    "25006": "unreachable", "28000": "unreachable", "28P01": "unreachable",
+    "3D000": "unreachable", "53100": "full",
+}
+
+
+def driver_condition(exc: BaseException) -> str | None:
+    """What a database driver's error means for a user, read from its code, never from its
+    words: ``busy``, ``full``, ``read_only``, ``cannot_open``, ``not_a_database`` or
+    ``unreachable``; None for anything else (an internal error).
+
+    SQLite: the error's ``sqlite_errorcode`` (its primary code). PostgreSQL: psycopg's
+    ``sqlstate``; a psycopg ``OperationalError`` with no SQLSTATE is one libpq raised with
+    no answer from a server (refused, lost, or a login the server turned away before a
+    session), so the database is unreachable. SQLAlchemy's wrapper (``.orig``) is looked
+    through, and a connection it marked invalidated is unreachable.
+
+    >>> import sqlite3
+    >>> e = sqlite3.OperationalError("database or disk is full")
+    >>> e.sqlite_errorcode = sqlite3.SQLITE_FULL
+    >>> driver_condition(e)
+    'full'
+    >>> driver_condition(sqlite3.OperationalError("database or disk is full"))  # no code
+    """
     if isinstance(exc, KuzniaError):
         return None
-    if "sqlite" in type(getattr(exc, "orig", None) or exc).__module__:
+    orig = getattr(exc, "orig", None) or exc
+    code = getattr(orig, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return _SQLITE_CONDITIONS.get(code & 0xFF)
+    if getattr(exc, "connection_invalidated", False):
+        return "unreachable"
+    if not type(orig).__module__.startswith("psycopg"):
         return None
-    if getattr(exc, "connection_invalidated", False) or any(t in text for t in _GONE) \
-            or (sqlstate or "").startswith("08") or sqlstate in _GONE_STATES:
-        first = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["?"])[0]
-        return UnavailableError(f"cannot reach the workspace's database, or it takes no "
-                                f"writes just now (a failover?): {first}; nothing was "
-                                "stored: try again shortly")
-    return None
+    state = getattr(orig, "sqlstate", None)
+    if state is None:
+        return "unreachable" if any(
+            c.__name__ == "OperationalError" for c in type(orig).__mro__) else None
+    if state.startswith("08"):
+        return "unreachable"
+    return _POSTGRES_CONDITIONS.get(state)

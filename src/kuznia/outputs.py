@@ -26,7 +26,7 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from kuznia.errors import UsageError, WorkspaceError
 
@@ -174,7 +174,8 @@ def replace_file(path: Path | str, mode: str = "w") -> Iterator[IO]:  # type: ig
         os.chmod(tmp, 0o666 & ~_umask())
     try:
         with disk_errors(path):
-            kw = {"newline": "", "encoding": "utf-8"} if "b" not in mode else {}
+            kw: dict[str, Any] = {"newline": "", "encoding": "utf-8"} if "b" not in mode \
+                else {}
             with os.fdopen(fd, mode, **kw) as f:
                 yield f
             if _special(path):  # one made since the path was checked is not replaced either

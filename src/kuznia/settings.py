@@ -32,6 +32,10 @@ class Settings:
     # kuznia serve: proxies (addresses or networks, comma-separated) whose X-Forwarded-For
     # names the client; from anyone else it is ignored
     trusted_proxies: str = ""
+    # the vault: the file holding its master key (outside the workspace; made, mode 0600,
+    # when absent and the vault holds no key yet); back it up apart from the workspace
+    vault_key_file: str = ""
+    vault_max_mb: int = 200  # the vault: the largest document it takes, in MB
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

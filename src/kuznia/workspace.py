@@ -16,10 +16,10 @@ import datetime as dt
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from kuznia.errors import UsageError
-from kuznia.services.params import BOARD_THRESHOLD
+from kuznia.services.params import AUDIT_LIMIT, BOARD_THRESHOLD
 from kuznia.services.store import Store, create_store, open_store
 from kuznia.settings import default_actor
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # the services are imported where a method needs them (a quic
     from kuznia.services import planning as planning_svc
     from kuznia.services import repairs as repairs_svc
     from kuznia.services import resilience as resilience_svc
+    from kuznia.services.access import Scope
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -46,30 +47,46 @@ def _one_snapshot(method: F) -> F:
 
 
 class Workspace:
+    """One workspace (its store) and who acts on it: every question an analyst asks of
+    the data, and every write, audited under ``actor``. Get one with ``kuznia.open`` or
+    ``kuznia.init``; use it as a context manager so the store is closed."""
+
     def __init__(self, store: Store, actor: str | None = None):
+        """``store``: the opened store; ``actor``: the name writes are audited under
+        (default: this machine's user, ``KUZNIA_ACTOR``)."""
         self.store = store
         self.actor = actor or default_actor()
 
-    # context manager, so notebooks and scripts close the engine
     def __enter__(self) -> Workspace:
+        """A context manager, so notebooks and scripts close the engine."""
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
+        """Close the store's connections."""
         self.store.close()
 
     @property
     def currency(self) -> str:
+        """The currency the workspace keeps its money in (chosen at ``init``)."""
         return self.store.setting("currency", "USD") or "USD"
 
-    def import_file(self, table: str, path: str | Path, *, update: bool = False,
-                    quarantine: str | Path | None = None, **kw: Any) -> imports.ImportResult:
+    def import_file(self, table: str, path: str | Path | BinaryIO, *, update: bool = False,
+                    quarantine: str | Path | None = None, max_problems: int = 20,
+                    batch_rows: int | None = None,
+                    progress: Callable[[int, int], None] | None = None,
+                    name: str | None = None) -> imports.ImportResult:
+        """Import a file (or a binary stream called ``name``) into ``table``, as one
+        audited write (see ``kuznia.services.imports.import_file``): ``update`` replaces
+        stored rows whose content changed; ``quarantine`` names a CSV for the bad rows
+        (the good ones are then stored); ``progress(rows_read, rows_expected)``."""
         from kuznia.services import imports
 
         return imports.import_file(self.store, table, path, actor=self.actor, update=update,
-                                   quarantine=quarantine, **kw)
+                                   quarantine=quarantine, max_problems=max_problems,
+                                   batch_rows=batch_rows, progress=progress, name=name)
 
     @_one_snapshot
     def cost_per_effect(self, by: str | tuple[str, ...] = "product",
@@ -118,20 +135,35 @@ class Workspace:
         return board_svc.board(self.store, producer, product, as_of, threshold)
 
     @_one_snapshot
-    def resilience(self, months: int = 12, scenarios: int = 10_000, seed: int = 0,
-                   **options: Any) -> resilience_svc.Resilience:
+    def resilience(self, months: int = 12, scenarios: int = 10_000, seed: int = 0, *,
+                   start: dt.date | None = None, from_history: bool = False,
+                   spillover: float = 0.0, history_from: dt.date | None = None,
+                   workers: int = 1, progress: Callable[[int, int], None] | None = None
+                   ) -> resilience_svc.Resilience:
         """Simulate strikes on the sites (see ``kuznia.services.resilience.run``)."""
         from kuznia.services import resilience as resilience_svc
 
-        return resilience_svc.run(self.store, months, scenarios, seed, **options)
+        return resilience_svc.run(self.store, months, scenarios, seed, start=start,
+                                  from_history=from_history, spillover=spillover,
+                                  history_from=history_from, workers=workers,
+                                  progress=progress)
 
     @_one_snapshot
-    def duplicate(self, candidates: str | Path, budget: float, **options: Any
+    def duplicate(self, candidates: str | Path | BinaryIO, budget: float, months: int = 12,
+                  scenarios: int = 2_000, saa_scenarios: int = 300, seed: int = 0, *,
+                  weights: dict[str, float] | None = None, start: dt.date | None = None,
+                  from_history: bool = False, spillover: float = 0.0,
+                  history_from: dt.date | None = None, workers: int = 1,
+                  time_limit: float = 120.0, candidates_name: str | None = None
                   ) -> resilience_svc.Duplication:
         """Choose duplicate lines within ``budget`` (see ``resilience.duplicate``)."""
         from kuznia.services import resilience as resilience_svc
 
-        return resilience_svc.duplicate(self.store, candidates, budget, **options)
+        return resilience_svc.duplicate(
+            self.store, candidates, budget, months, scenarios, saa_scenarios, seed,
+            weights=weights, start=start, from_history=from_history, spillover=spillover,
+            history_from=history_from, workers=workers, time_limit=time_limit,
+            candidates_name=candidates_name)
 
     @_one_snapshot
     def repairs_plan(self, backlog: str | Path, repair_points: str | Path,
@@ -150,11 +182,21 @@ class Workspace:
         return resilience_svc.estimate_regions(self.store, as_of, history_from)
 
     @_one_snapshot
-    def allocate(self, budget: float, **options: Any) -> planning_svc.PlanResult:
+    def allocate(self, budget: float, *, offers_file: str | Path | None = None,
+                 max_producer_share: float | None = None,
+                 max_region_share: float | None = None,
+                 min_category_share: dict[str, float] | None = None,
+                 require: dict[str, int] | None = None, risk: str = "mean",
+                 what_if: planning_svc.WhatIf | None = None, time_limit: float = 60.0,
+                 gap: float = 1e-3) -> planning_svc.PlanResult:
         """The allocation plan (see ``kuznia.services.planning.allocate``)."""
         from kuznia.services import planning as planning_svc
 
-        return planning_svc.allocate(self.store, budget=budget, **options)
+        return planning_svc.allocate(
+            self.store, budget=budget, offers_file=offers_file,
+            max_producer_share=max_producer_share, max_region_share=max_region_share,
+            min_category_share=min_category_share, require=require, risk=risk,
+            what_if=what_if, time_limit=time_limit, gap=gap)
 
     def save_plan(self, name: str, plan: planning_svc.PlanResult) -> int:
         """Keep ``plan`` under ``name``, as an audited write."""
@@ -164,27 +206,44 @@ class Workspace:
 
     @_one_snapshot
     def plans(self) -> planning_svc.PlanList:
+        """The saved plans, each with its name, when and by whom."""
         from kuznia.services import planning as planning_svc
 
         return planning_svc.list_plans(self.store)
 
     @_one_snapshot
     def plan(self, name: str) -> dict[str, Any]:
+        """The saved plan called ``name``."""
         from kuznia.services import planning as planning_svc
 
         return planning_svc.show_plan(self.store, name)
 
     @_one_snapshot
     def plan_diff(self, a: str, b: str) -> dict[str, Any]:
+        """What changes from saved plan ``a`` to saved plan ``b``."""
         from kuznia.services import planning as planning_svc
 
         return planning_svc.diff_plans(self.store, a, b)
 
     @_one_snapshot
-    def uses(self, **filters: Any) -> trace.UseList:
+    def uses(self, *, product: str | None = None, producer: str | None = None,
+             version: str | None = None, operator: str | None = None,
+             failure_mode: str | None = None, lot: str | None = None,
+             month: str | None = None, category: str | None = None,
+             date_from: dt.date | None = None, date_to: dt.date | None = None,
+             condition: str | None = None, limit: int | None = 1000,
+             cursor: str | None = None, with_total: bool = True,
+             scope: Scope | None = None) -> trace.UseList:
+        """The uses behind a figure, oldest first, each with what it cost and how it was
+        priced (see ``kuznia.services.trace.list_uses``); ``cursor`` continues a page."""
         from kuznia.services import trace
 
-        return trace.list_uses(self.store, **filters)
+        scoped = {} if scope is None else {"scope": scope}
+        return trace.list_uses(
+            self.store, product=product, producer=producer, version=version,
+            operator=operator, failure_mode=failure_mode, lot=lot, month=month,
+            category=category, date_from=date_from, date_to=date_to, condition=condition,
+            limit=limit, cursor=cursor, with_total=with_total, **scoped)
 
     @_one_snapshot
     def flags(self, date_from: dt.date | None = None, date_to: dt.date | None = None, *,
@@ -200,15 +259,17 @@ class Workspace:
 
     @_one_snapshot
     def ocds(self, *, redact: bool = False, date_from: dt.date | None = None,
-             date_to: dt.date | None = None, **options: Any) -> dict[str, Any]:
+             date_to: dt.date | None = None, publisher: str = "Ministry of Defence Industry",
+             prefix: str = "ocds-kuznia-", now: dt.datetime | None = None) -> dict[str, Any]:
         """The contracts as an OCDS 1.1 release package (``kuznia.services.ocds``)."""
         from kuznia.services import ocds
 
         return ocds.package(self.store, redact=redact, date_from=date_from, date_to=date_to,
-                            **options)
+                            publisher=publisher, prefix=prefix, now=now)
 
     @_one_snapshot
-    def audit_events(self, limit: int | None = None) -> audit.EventList:
+    def audit_events(self, limit: int | None = AUDIT_LIMIT) -> audit.EventList:
+        """The newest ``limit`` audit events (0 or None: all), oldest first."""
         from kuznia.services import audit
 
         if limit is not None and limit < 0:
@@ -217,7 +278,7 @@ class Workspace:
             return audit.EventList(audit.list_events(conn, limit))
 
     def row_history(self, table: str | None = None, key: str | None = None,
-                    limit: int | None = 100) -> audit.RowHistory:
+                    limit: int | None = AUDIT_LIMIT) -> audit.RowHistory:
         """What imports with ``update`` changed: of ``table``, of the row keyed ``key``,
         the newest ``limit`` (None or 0: all), oldest first."""
         from kuznia.services import audit
@@ -235,6 +296,8 @@ class Workspace:
             return audit.verify(conn, deep=deep, expect_head=expect_head)
 
     def report(self, out: str | Path = "kuznia-report", with_uses: bool | None = None) -> Path:
+        """Write ``out/report.html`` and its charts (``kuznia.report.build``); with
+        ``with_uses`` (default: when the workspace holds few uses) the use lists too."""
         from kuznia.report.build import build_report
 
         return build_report(self, Path(out), with_uses)

@@ -100,7 +100,8 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
                 .order_by(func.sum(use_cube.c.uses).desc()).limit(1)).scalar()
         for role in accounts.ROLES:
             accounts.add_user(ws.store, role, role, actor="tester", password=PASSWORD,
-                              producer=producer if role == "producer" else None)
+                              producer=producer if role == "producer" else None,
+                              partner="PA-A" if role == "partner" else None)
         clock = Clock()
         app = create_app(ws.store, data_dir=folder / "server", clock=clock)
         url, server, thread = _serve(app)

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "test-screenshots"
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
 START = {"analyst": "/overview", "admin": "/accounts", "auditor": "/audit",
-         "procurement": "/imports", "engineer": "/field"}
+         "procurement": "/imports", "engineer": "/field", "partner": "/partner"}
 
 
 class Site:
@@ -61,7 +61,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                                 .order_by(func.sum(use_cube.c.uses).desc()).limit(1)).scalar()
     for role in accounts.ROLES:
         accounts.add_user(ws.store, role, role, actor="tester", password=PASSWORD,
-                          producer=producer if role == "producer" else None)
+                          producer=producer if role == "producer" else None,
+                          partner="PA-A" if role == "partner" else None)
     app = create_app(ws.store, data_dir=folder / "server")
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -347,8 +348,9 @@ PAGES = {
     "analyst": ["/overview", "/products/{product}", "/producers/{producer}", "/board",
                 "/uses", "/uses?sort=-cost", "/contracts/{contract}",
                 "/records/deliveries/{delivery}", "/planner", "/resilience"],
-    "producer": ["/producers/{producer}", "/uses", "/contracts/{own_contract}"],
-    "procurement": ["/imports"],
+    "producer": ["/producers/{producer}", "/uses", "/contracts/{own_contract}", "/vault"],
+    "procurement": ["/imports", "/licences"],
+    "partner": ["/partner"],
     "engineer": ["/field"],
     "auditor": ["/audit", "/oversight", "/oversight/flags/{flag}"],
     "admin": ["/accounts"],

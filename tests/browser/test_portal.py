@@ -87,8 +87,8 @@ def test_a_producer_answers_a_block_and_an_analyst_sees_it(browser, site: Site, 
     ctx, page = login(browser, site, "producer", PHONE)  # lands on its page: the visit
     assert page.url == f"{site.url}/producers/{site.producer}"
     assert "1 new since your last visit" in page.locator(f"#{thread_id}").inner_text()
-    assert "1 new message on this board" in page.locator("#h-board ~ p[role=status]"
-                                                          ).inner_text()
+    board_status = "section[aria-labelledby=h-board] p[role=status]:not(.new)"
+    assert "1 new message on this board" in page.locator(board_status).inner_text()
     shot(page, "producer-new-reply", "section[aria-labelledby=h-score]")
     page.reload()
     assert "new since your last visit" not in page.locator(f"#{thread_id}").inner_text()

@@ -37,13 +37,13 @@ def aged_weights(base: ArrayLike, age_days: ArrayLike, aging_days: float = AGING
     """
     b = np.maximum(np.asarray(base, dtype=float), 0.0)
     a = np.maximum(np.asarray(age_days, dtype=float), 0.0)
-    return b * (1.0 + a / aging_days)
+    return np.asarray(b * (1.0 + a / aging_days))
 
 
 def stacks(blocks: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Group blocks per (producer_id, product_id): heaviest stack first, each stack's blocks
     oldest first (the bottom of the stack)."""
-    grouped: dict[tuple, list[dict[str, Any]]] = {}
+    grouped: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for b in blocks:
         grouped.setdefault((b["producer_id"], b["product_id"]), []).append(b)
     out = []

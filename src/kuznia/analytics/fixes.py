@@ -105,14 +105,14 @@ def log_lr(x1: float, n1: float, x2: np.ndarray, n2: np.ndarray, rho: np.ndarray
     n2u, at = np.unique(np.asarray(n2, dtype=float), return_inverse=True)
     n2u = n2u[:, None]
     total = x1 + x2
-    return (x2 * np.log(rho / rho0)
-            + total * (np.log(n1 + rho0 * n2u)[at] - np.log(n1 + rho * n2u)[at]))
+    return np.asarray(x2 * np.log(rho / rho0)
+                      + total * (np.log(n1 + rho0 * n2u)[at] - np.log(n1 + rho * n2u)[at]))
 
 
 def _mix(log_ratio: np.ndarray) -> np.ndarray:
     """log of the mean of the ratios over the prior's points, row by row."""
     top = log_ratio.max(axis=1)
-    return top + np.log(np.mean(np.exp(log_ratio - top[:, None]), axis=1))
+    return np.asarray(top + np.log(np.mean(np.exp(log_ratio - top[:, None]), axis=1)))
 
 
 def log_m_fell(x1: float, n1: float, x2: np.ndarray, n2: np.ndarray) -> np.ndarray:

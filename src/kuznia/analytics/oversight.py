@@ -396,3 +396,32 @@ def claims(uses: np.ndarray, effects: np.ndarray, effects_sq: np.ndarray, *,
 def p_bar(alpha: float, tests: int) -> float:
     """The p-value a single test must pass below, ``tests`` of them (Bonferroni)."""
     return alpha / max(tests, 1)
+
+
+def most_in_window(seconds: np.ndarray, window: float) -> tuple[int, int]:
+    """The most events within any ``window`` (same unit as ``seconds``, sorted), and the
+    index of the first of them: the densest stretch of one account's copies.
+
+    >>> most_in_window(np.array([0, 10, 20, 100, 105, 108, 109.]), 10)
+    (4, 3)
+    >>> most_in_window(np.array([]), 10)
+    (0, 0)
+    """
+    if seconds.size == 0:
+        return 0, 0
+    ends = np.searchsorted(seconds, seconds + window, side="right")
+    counts = ends - np.arange(seconds.size)
+    i = int(np.argmax(counts))
+    return int(counts[i]), i
+
+
+def outside_hours(hour: np.ndarray, weekday: np.ndarray, start: float, end: float
+                  ) -> np.ndarray:
+    """Whether each moment (hour of day with its fraction, weekday 0 = Monday) falls
+    outside working hours ``start``-``end`` on a working day (Saturday and Sunday are
+    outside all day).
+
+    >>> outside_hours(np.array([8.5, 22.0, 10.0]), np.array([0, 1, 5]), 7, 19).tolist()
+    [False, True, True]
+    """
+    return (hour < start) | (hour >= end) | (weekday >= 5)

@@ -42,8 +42,8 @@ _CV_WEIGHT = np.diff(np.arctan(_CV_EDGES / CV_SCALE))  # the prior's mass in eac
 _Z = np.linspace(-10.0, 7.0, 35)  # log mu in conditional standard deviations from its mode
 
 
-def _posterior_grids(e: NDArray, n: NDArray, starts: NDArray
-                     ) -> tuple[NDArray, NDArray, NDArray]:
+def _posterior_grids(e: NDArray[np.float64], n: NDArray[np.float64], starts: NDArray[np.intp]
+                     ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """For groups of rows (sorted, group k's rows from ``starts[k]``): each group's grid of
     log mu (G, C, Z), the conditional standard deviation of log mu per cv cell (G, C), and
     the cumulative posterior mass over its cells (G, C * Z). All groups at once."""
@@ -53,7 +53,7 @@ def _posterior_grids(e: NDArray, n: NDArray, starts: NDArray
     row_group = np.repeat(np.arange(starts.size), size)
     a = 1.0 / _CV ** 2  # (C,)
 
-    def by_group(x: NDArray) -> NDArray:
+    def by_group(x: NDArray[np.float64]) -> NDArray[np.float64]:
         return np.add.reduceat(x, starts, axis=0)
 
     # the mode of log mu per group and cv: Newton on a concave function (the negative

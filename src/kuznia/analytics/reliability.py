@@ -73,7 +73,7 @@ class CrowAMSAA:
 
     @property
     def instantaneous_mtbf(self) -> float:
-        return 1.0 / (self.lam * self.beta * self.end ** (self.beta - 1.0))
+        return float(1.0 / (self.lam * self.beta * self.end ** (self.beta - 1.0)))
 
     @property
     def cumulative_mtbf(self) -> float:
@@ -172,7 +172,7 @@ def exact_intensity_factors(n: int, level: float = 0.9) -> tuple[float, float]:
 
         # the Gamma(n) density sits around n with spread sqrt(n): split there for quad
         mid = float(n)
-        return quad(f, 0, mid, limit=200)[0] + quad(f, mid, np.inf, limit=200)[0]
+        return float(quad(f, 0, mid, limit=200)[0] + quad(f, mid, np.inf, limit=200)[0])
 
     tail = (1 - level) / 2
     hi_end = 2.0
@@ -234,7 +234,8 @@ def grouped_information(ends: ArrayLike, counts: ArrayLike, beta: float, lam: fl
     def moment(k: int) -> np.ndarray:  # t**b (ln t)**k differenced, with 0 ** b ln 0 = 0
         with np.errstate(divide="ignore", invalid="ignore"):
             lp = np.where(prev > 0, np.log(np.where(prev > 0, prev, 1.0)), 0.0)
-        return t**beta * np.log(t) ** k - np.where(prev > 0, prev**beta * lp**k, 0.0)
+        return np.asarray(t**beta * np.log(t) ** k - np.where(prev > 0, prev**beta * lp**k,
+                                                              0.0))
 
     d, e, f = moment(0), moment(1), moment(2)
     mu = lam * d
@@ -242,7 +243,7 @@ def grouped_information(ends: ArrayLike, counts: ArrayLike, beta: float, lam: fl
     hess = np.array([[np.zeros_like(d), e], [e, lam * f]])  # second derivatives of mu
     resid = c / mu - 1.0
     h = np.einsum("i,abi->ab", resid, hess) - np.einsum("i,ai,bi->ab", c / mu**2, grad, grad)
-    return -h
+    return np.asarray(-h)
 
 
 def crow_amsaa(times: ArrayLike, end: float | None = None) -> CrowAMSAA:

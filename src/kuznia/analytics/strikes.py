@@ -30,6 +30,7 @@ import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -51,7 +52,7 @@ class Regions:
         if self.adjacency is None or self.spillover <= 0:
             return self.p
         quiet = np.prod(np.where(self.adjacency, 1 - self.p[None, :], 1.0), axis=1)
-        return 1 - (1 - self.p) * (1 - self.spillover * (1 - quiet))
+        return np.asarray(1 - (1 - self.p) * (1 - self.spillover * (1 - quiet)))
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,7 @@ def _availability(hit: np.ndarray, sites: Sites, regions: Regions) -> np.ndarray
     months = hit.shape[1]
     avail = 1.0 - _active(hit, sites, regions) * regions.damage[sites.region].astype(np.float32)
     up = np.arange(months)[:, None] >= sites.down[None, :]
-    return (avail * up).astype(np.float32, copy=False)
+    return np.asarray((avail * up).astype(np.float32, copy=False))
 
 
 def strikes(regions: Regions, n: int, months: int, rng: np.random.Generator) -> np.ndarray:
@@ -191,10 +192,12 @@ def _blas_limit(threads: int | None) -> contextlib.AbstractContextManager[object
         return contextlib.nullcontext()
     from threadpoolctl import threadpool_limits
 
-    return threadpool_limits(limits=threads, user_api="blas")
+    limit: contextlib.AbstractContextManager[object] = threadpool_limits(limits=threads,
+                                                                         user_api="blas")
+    return limit
 
 
-def _chunk_job(args: tuple) -> ChunkResult:
+def _chunk_job(args: tuple[Any, ...]) -> ChunkResult:
     *job, threads = args
     with _blas_limit(threads):
         return run_chunk(*job)

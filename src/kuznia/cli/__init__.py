@@ -10,11 +10,13 @@ from kuznia.cli import (
     continuity,
     data,
     figures,
+    licences,
     loop,
     oversight,
     plan,
     resilience,
     serve,
+    vault,
 )
 
 app = typer.Typer(
@@ -46,6 +48,8 @@ app.add_typer(resilience.app, name="resilience")
 app.add_typer(resilience.repairs_app, name="repairs")
 app.add_typer(oversight.app, name="oversight")
 app.add_typer(oversight.export_app, name="export")
+app.add_typer(licences.app, name="licences")
+app.add_typer(vault.app, name="vault")
 
 
 def main() -> None:

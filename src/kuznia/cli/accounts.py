@@ -39,6 +39,8 @@ def add(
     role: Annotated[str, typer.Option(help=f"One of: {', '.join(ROLES)}.")],
     producer: Annotated[str | None, typer.Option(
         help="The producer id a producer account sees (producer role only).")] = None,
+    partner: Annotated[str | None, typer.Option(
+        help="The partner id a partner account speaks for (partner role only).")] = None,
     password_stdin: Annotated[bool, typer.Option(
         "--password-stdin", help="Read a password (at least 12 characters) from standard "
                                  "input; without it the account signs in with tokens only.")
@@ -50,8 +52,9 @@ def add(
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
     with kuznia.open(db, actor) as ws:
         event = _accounts().add_user(ws.store, name, role, actor=ws.actor, producer=producer,
-                                  password=password)
-    out.print(f"added {name} ({role}{f', producer {producer}' if producer else ''}); "
+                                  password=password, partner=partner)
+    scope = f", producer {producer}" if producer else f", partner {partner}" if partner else ""
+    out.print(f"added {name} ({role}{scope}); "
               f"audit event {event}")
 
 
@@ -75,17 +78,18 @@ def token(
 @app.command("list")
 @handles_errors
 def list_(db: DbOption = None, json: JsonOption = False) -> None:
-    """Every account: role, producer scope, state, live tokens (never a secret)."""
+    """Every account: role, producer or partner scope, state, live tokens (never a secret)."""
     with kuznia.open(db) as ws:
         users = _accounts().list_users(ws.store)
     if json:
         print_json(users.to_dict())
         return
-    t = Table("name", "role", "producer", "password", "live tokens", "state", "created",
+    t = Table("name", "role", "scope", "password", "live tokens", "state", "created",
               "failed sign-ins")
     for u in users:
         locked = f"; locked from {', '.join(u['locked_from'])}" if u["locked_from"] else ""
-        t.add_row(u["name"], u["role"], u["producer_id"] or "", "yes" if u["password"] else "",
+        t.add_row(u["name"], u["role"], u["producer_id"] or u["partner_id"] or "",
+                  "yes" if u["password"] else "",
                   str(u["live_tokens"]), "disabled" if u["disabled"] else "enabled",
                   u["created_at"][:19], f"{u['failed_sign_ins'] or ''}{locked}")
     out.print(t)

@@ -10,6 +10,7 @@ from rich.table import Table
 
 import kuznia
 from kuznia.cli.common import DbOption, JsonOption, err, handles_errors, out, print_json
+from kuznia.services.params import AUDIT_LIMIT
 
 app = typer.Typer(help="The hash-chained audit trail of every write.", no_args_is_help=True)
 
@@ -17,7 +18,7 @@ app = typer.Typer(help="The hash-chained audit trail of every write.", no_args_i
 @app.command("list")
 @handles_errors
 def list_(
-    limit: Annotated[int, typer.Option(help="The newest N events (0: all).")] = 50,
+    limit: Annotated[int, typer.Option(help="The newest N events (0: all).")] = AUDIT_LIMIT,
     db: DbOption = None,
     json: JsonOption = False,
 ) -> None:
@@ -48,7 +49,7 @@ def history(
     table: Annotated[str | None, typer.Option(help="Only changes to this table.")] = None,
     key: Annotated[str | None, typer.Option(
         help="Only the row with this key (a composite key joined by '/').")] = None,
-    limit: Annotated[int, typer.Option(help="The newest N changes (0: all).")] = 50,
+    limit: Annotated[int, typer.Option(help="The newest N changes (0: all).")] = AUDIT_LIMIT,
     db: DbOption = None,
     json: JsonOption = False,
 ) -> None:

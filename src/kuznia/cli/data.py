@@ -126,7 +126,7 @@ def uses(
         t.add_row(*["" if r[c] is None else (f"{r[c]:,.0f}" if c == "cost" else str(r[c]))
                     for c in cols])
     out.print(t)
-    if result.total > len(result.rows):
+    if result.total is not None and result.total > len(result.rows):
         out.print(f"showing {len(result.rows):,} of {result.total:,}; --limit 0 shows all")
 
 
@@ -169,8 +169,9 @@ def records_(
         if name not in date_cols:
             raise UsageError(f"{{between}}: {table} has no date column {name!r} (it has "
                              f"{', '.join(date_cols) or 'none'})", params=("between",))
-        dates[name] = (parse_date(lo or None, "--between"), parse_date(hi or None, "--between"))
-        if dates[name][0] and dates[name][1] and dates[name][1] < dates[name][0]:
+        first, last = parse_date(lo or None, "--between"), parse_date(hi or None, "--between")
+        dates[name] = (first, last)
+        if first and last and last < first:
             raise UsageError(f"{{between}}: {hi} is before {lo}", params=("between",))
     with kuznia.open(db) as ws:
         page = records.list_records(ws.store, table, filters=filters, dates=dates,

@@ -48,6 +48,8 @@ def rows() -> list[tuple[str, str]]:
 
     def walk(cmd: Any, path: list[str]) -> None:
         subs = getattr(cmd, "commands", None)
+        if subs and any(p.name not in COMMON for p in cmd.params):  # a group that also
+            out.append((_synopsis(path, cmd), _summary(cmd)))  # acts alone (licences)
         if subs:
             for name in subs:
                 walk(subs[name], [*path, name])

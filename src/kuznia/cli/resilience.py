@@ -232,6 +232,9 @@ def repairs_plan(
                   f"{_fmt(r.abroad_clear_days)} days")
     if r.abroad_note:
         out.print(r.abroad_note)
+    for x in r.excluded:
+        out.print(f"left out: repair point {x['point_id']} for {x['product_id']} "
+                  f"({x['reason']})")
     for u in r.unreachable:
         out.print(f"no repair point reachable for {u['items']} {u['product_id']} "
                   f"in {u['region']} ({', '.join(u['item_ids'])}): not placed, not in the "

@@ -80,13 +80,18 @@ def _whole_file_problem(label: str, message: str, line: int = 0) -> InputError:
     return InputError(label, [RowProblem(label, line, "-", shown_value(message, 300))])
 
 
+def _longest(lengths: pl.Series) -> int:
+    """The largest of a column's cell lengths (0 for none)."""
+    top = lengths.max()
+    return int(top) if isinstance(top, int) else 0
+
+
 def _too_long(frame: pl.DataFrame, columns: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Cells longer than ``MAX_CELL_CHARS``: a problem each, naming the size, and the cell
     cut to its start (so no later step copies, checks or echoes the whole of it)."""
     long = [c for c in columns  # bytes first (cheap): a cell has at least as many
-            if (frame.get_column(c).str.len_bytes().max() or 0) > MAX_CELL_CHARS]
-    long = [c for c in long if (frame.get_column(c).str.len_chars().max() or 0)
-            > MAX_CELL_CHARS]
+            if _longest(frame.get_column(c).str.len_bytes()) > MAX_CELL_CHARS]
+    long = [c for c in long if _longest(frame.get_column(c).str.len_chars()) > MAX_CELL_CHARS]
     if not long:
         return frame, pl.DataFrame(schema=PROBLEM_SCHEMA)
     problems = []

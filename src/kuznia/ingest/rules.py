@@ -28,6 +28,8 @@ class References:
     contracts: pl.Series
     lots: pl.DataFrame  # lot, delivery_id, lot_producer_id, lot_product_id
     sites: pl.Series = field(default_factory=lambda: pl.Series([], dtype=pl.String))
+    partners: pl.Series = field(default_factory=lambda: pl.Series([], dtype=pl.String))
+    licences: pl.Series = field(default_factory=lambda: pl.Series([], dtype=pl.String))
 
 
 SEP = "\x1f"
@@ -133,6 +135,7 @@ def _offers(frame: pl.DataFrame, refs: References) -> tuple[pl.DataFrame, pl.Dat
                        "is more than the capacity"),
         problems_where(frame, pl.col("effects_per_unit") < 0, "effects_per_unit",
                        "must not be negative"),
+        _missing(frame, "licence_id", refs.licences, "licence", "import licences first"),
     ]
     return frame, pl.concat(problems)
 
@@ -228,6 +231,59 @@ def _repair_points(frame: pl.DataFrame, refs: References) -> tuple[pl.DataFrame,
         problems_where(frame, pl.col("monthly_capacity").n_unique()
                        .over("point_id", "product_id") > 1, "monthly_capacity",
                        "differs between rows of the same repair point and product"),
+        _missing(frame, "licence_id", refs.licences, "licence", "import licences first"),
+        problems_where(frame, pl.col("licence_id").n_unique()
+                       .over("point_id", "product_id") > 1, "licence_id",
+                       "differs between rows of the same repair point and product"),
+    ]
+    return frame, pl.concat(problems)
+
+
+def producer_list(column: str = "producers") -> pl.Expr:
+    """A ``;``-separated list of producer ids as stored: trimmed, each once, sorted."""
+    return (pl.col(column).str.split(";")
+            .list.eval(pl.element().str.strip_chars().filter(pl.element() != ""))
+            .list.unique().list.sort().list.join(";"))
+
+
+def _licences(frame: pl.DataFrame, refs: References) -> tuple[pl.DataFrame, pl.DataFrame]:
+    frame = frame.with_columns(producer_list().alias("producers"))
+    named = frame.select(LINE, pl.col("producers").str.split(";")).explode("producers")
+    unknown = (named.filter(pl.col("producers").is_not_null() & (pl.col("producers") != "")
+                            & ~pl.col("producers").is_in(refs.producers.implode()))
+               .group_by(LINE).agg(pl.col("producers").str.join(", ").alias("__unknown")))
+    joined = frame.join(unknown, on=LINE, how="left")
+    granted, status = pl.col("granted_on"), pl.col("status")
+    problems = [
+        _missing(frame, "partner_id", refs.partners, "partner", "import partners first"),
+        _missing(frame, "product_id", refs.products, "product", "import products first"),
+        problems_where(joined, pl.col("__unknown").is_not_null(), "producers",
+                       "names producers that are not known; import producers first",
+                       pl.col("__unknown")),
+        problems_where(frame, pl.col("producers").is_not_null() & (pl.col("producers") == ""),
+                       "producers", "names no producer"),
+        problems_where(frame, granted < pl.col("requested_on"), "granted_on",
+                       "is before requested_on"),
+        problems_where(frame, pl.col("expires_on") < granted, "expires_on",
+                       "is before granted_on"),
+        problems_where(frame, pl.col("expires_on") < pl.col("requested_on"), "expires_on",
+                       "is before requested_on"),
+        problems_where(frame, status.is_in(["granted", "revoked"]) & granted.is_null(),
+                       "granted_on", "is required when the status is granted or revoked",
+                       status),
+        problems_where(frame, status.is_in(["requested", "in_review", "denied"])
+                       & granted.is_not_null(), "granted_on",
+                       "must be empty unless the status is granted or revoked"),
+    ]
+    return frame, pl.concat(problems)
+
+
+def _licence_stages(frame: pl.DataFrame, refs: References
+                    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    problems = [
+        _missing(frame, "licence_id", refs.licences, "licence", "import licences first"),
+        problems_where(frame, pl.col("left_on") < pl.col("entered_on"), "left_on",
+                       "is before entered_on"),
     ]
     return frame, pl.concat(problems)
 
@@ -239,6 +295,9 @@ def _none(frame: pl.DataFrame, refs: References) -> tuple[pl.DataFrame, pl.DataF
 RULES: dict[str, Callable[[pl.DataFrame, References], tuple[pl.DataFrame, pl.DataFrame]]] = {
     "producers": _none,
     "products": _none,
+    "partners": _none,
+    "licences": _licences,
+    "licence_stages": _licence_stages,
     "versions": _versions,
     "rates": _rates,
     "contracts": _contracts,

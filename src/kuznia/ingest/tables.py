@@ -15,6 +15,8 @@ Kind = Literal["id", "text", "int", "number", "date", "choice", "currency"]
 PRODUCER_KINDS = ("state", "private", "joint_venture", "trader")
 OUTCOMES = ("effect", "no_effect", "failure", "aborted")
 SITE_STATUSES = ("operating", "damaged", "closed")
+LICENCE_KINDS = ("production", "repair", "maintenance", "technical_assistance")
+LICENCE_STATUSES = ("requested", "in_review", "granted", "denied", "revoked")
 
 
 @dataclass(frozen=True)
@@ -215,17 +217,57 @@ SPECS: dict[str, TableSpec] = {
                 Field("min_order", "int", required=False, default="0", minimum=0),
                 Field("lot_size", "int", required=False, default="1", minimum=1),
                 Field("effects_per_unit", "number", required=False),
+                _id("licence_id", required=False,
+                    help="the licence the offer needs: left out of plans while not live"),
             ),
             key=("product_id", "producer_id"),
             help="What producers offer for the next period, for the allocation planner.",
+        ),
+        TableSpec(
+            "partners",
+            (_id("partner_id"), Field("name", "text"), Field("country", "text")),
+            key=("partner_id",),
+            help="Foreign partners whose licences the ministry asks for.",
+        ),
+        TableSpec(
+            "licences",
+            (
+                _id("licence_id"),
+                _id("partner_id"),
+                Field("kind", "choice", choices=LICENCE_KINDS),
+                _id("product_id"),
+                Field("producers", "text",
+                      help="the producer ids the licence names, split by ;"),
+                Field("requested_on", "date"),
+                Field("granted_on", "date", required=False),
+                Field("expires_on", "date", required=False),
+                Field("max_units", "int", required=False, minimum=1),
+                Field("status", "choice", choices=LICENCE_STATUSES,
+                      help="expired is not a status: it follows from expires_on"),
+            ),
+            key=("licence_id",),
+            help="Licences asked of partners: what they let which producers do.",
+        ),
+        TableSpec(
+            "licence_stages",
+            (
+                _id("licence_id"),
+                Field("stage", "text"),
+                Field("authority", "text"),
+                Field("entered_on", "date"),
+                Field("left_on", "date", required=False),
+                Field("outcome", "text", required=False),
+            ),
+            key=("licence_id", "stage", "entered_on"),
+            help="Where a licence request waits, with whom, and for how long.",
         ),
     ]
 }
 
 # The order in which a workspace is filled: each table references only earlier ones.
-IMPORT_ORDER = ("rates", "producers", "products", "versions", "contracts", "deliveries", "uses",
-                "offers", "failure_modes", "corrective_actions", "regions", "sites", "demand",
-                "strikes")
+IMPORT_ORDER = ("rates", "producers", "products", "partners", "licences", "licence_stages",
+                "versions", "contracts", "deliveries", "uses", "offers", "failure_modes",
+                "corrective_actions", "regions", "sites", "demand", "strikes")
 
 
 def table_name(name: str) -> str:
@@ -271,6 +313,8 @@ INPUT_SPECS: dict[str, TableSpec] = {
                 Field("repair_days", "number"),
                 Field("from_region", "text"),
                 Field("transit_days", "number"),
+                _id("licence_id", required=False,
+                    help="the licence the point needs: left out of plans while not live"),
             ),
             key=("point_id", "product_id", "from_region"),
             help="Where items can be repaired and how long they travel there.",

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -143,7 +144,7 @@ class _Rows:
         self.upper.append(np.asarray(upper, dtype=float))
         return len(lower)
 
-    def csr(self, n_cols: int) -> tuple[csr_matrix, NDArray, NDArray]:
+    def csr(self, n_cols: int) -> tuple[csr_matrix, NDArray[np.float64], NDArray[np.float64]]:
         """The rows as one matrix, and their lower and upper bounds."""
         lengths = np.concatenate(self.lengths)
         indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
@@ -161,12 +162,10 @@ class _Model:
     integer: NDArray[np.int64]  # columns that are integer
     semi: NDArray[np.int64]  # of those, the semi-integer ones (0, or lower..upper)
     rows: _Rows
-    budget_row: int = 0
     budget_col: int | None = None  # the budget as a fixed column (for ranging), if asked
-    risk_col: int | None = None  # eta, the plan's quantile over the draws, if under risk
 
 
-def _codes(labels: NDArray) -> tuple[NDArray, NDArray[np.int64]]:
+def _codes(labels: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.int64]]:
     uniq, inv = np.unique(labels, return_inverse=True)
     return uniq, inv.ravel()
 
@@ -238,7 +237,8 @@ def build(offers: Offers, limits: Limits, budget_column: bool = False,
         rows.add(np.concatenate([k, k]), np.concatenate([k, t0 + prod_of]),
                  np.concatenate([L, -limits.max_producer_share * one]),
                  np.full(n, -np.inf), np.zeros(n))
-    if use_spend:  # sum p_i L_i k_i - S = 0 ; sum_{r} p L k - share S <= 0
+    if limits.max_region_share is not None:  # (use_spend) sum p_i L_i k_i - S = 0 ;
+        # sum_{r} p L k - share S <= 0
         rows.add(np.zeros(n + 1, np.int64), np.concatenate([k, [s_col]]),
                  np.concatenate([price_lot, [-1.0]]), np.zeros(1), np.zeros(1))
         regions, reg_of = _codes(offers.region)
@@ -262,8 +262,7 @@ def build(offers: Offers, limits: Limits, budget_column: bool = False,
     lower[impossible] = upper[impossible] = 0
     semi = np.setdiff1d(semi, impossible)
     return _Model(n_cols, lower, upper, cost, k, semi, rows,
-                  budget_col=b_col if budget_column else None,
-                  risk_col=r_col if risk is not None else None)
+                  budget_col=b_col if budget_column else None)
 
 
 def _solve(model: _Model, limits: Limits, relax: bool = False) -> SolverResult:

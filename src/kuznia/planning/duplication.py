@@ -44,7 +44,7 @@ def weighted_shortfall(base: np.ndarray, extra: np.ndarray, cand_product: np.nda
     out = base.astype(np.float64, copy=True)
     for c in np.flatnonzero(chosen):
         out[:, :, cand_product[c]] += extra[:, :, c]
-    return (shortfall(out, demand, stock) * weights).sum(axis=(1, 2))
+    return np.asarray((shortfall(out, demand, stock) * weights).sum(axis=(1, 2)))
 
 
 def choose(base: np.ndarray, extra: np.ndarray, cand_product: np.ndarray, cost: np.ndarray,
@@ -110,7 +110,7 @@ def greedy(base: np.ndarray, extra: np.ndarray, cand_product: np.ndarray, cost: 
                                        weights).mean()
             gain = (current - value) / max(cost[c], 1e-9)
             if gain > best_gain:
-                best, best_gain, best_value = c, gain, value
+                best, best_gain, best_value = int(c), gain, value
         if best < 0:
             return chosen
         chosen[best] = True

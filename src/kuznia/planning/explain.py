@@ -62,10 +62,10 @@ def infeasible_reasons(offers: Offers, limits: Limits) -> list[str]:
         reasons.append(f"the category minimums add up to {total_share:.0%} of the budget")
     for cat, share in limits.min_category_share.items():
         members = np.flatnonzero(offers.category == cat)
-        most = float((offers.capacity[members] * offers.unit_price[members]).sum())
-        if most < share * limits.budget:
+        absorbed = float((offers.capacity[members] * offers.unit_price[members]).sum())
+        if absorbed < share * limits.budget:
             reasons.append(f"at least {share:.0%} of the budget ({_money(share * limits.budget)})"
-                           f" must go to {cat}, but its offers can absorb only {_money(most)}")
+                           f" must go to {cat}, but its offers can absorb only {_money(absorbed)}")
     if limits.max_region_share is not None:
         regions = np.unique(offers.region)
         if len(regions) * limits.max_region_share < 1 and (limits.require

@@ -119,7 +119,7 @@ def solve(cost: np.ndarray, lower: np.ndarray, upper: np.ndarray, rows: spmatrix
 
     started = time.perf_counter()
     with quiet_stdout():
-        h = highspy.Highs()
+        h = highspy.Highs()  # type: ignore[no-untyped-call]  # its __init__ has no hints
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(time_limit))
     h.setOptionValue("mip_rel_gap", float(gap))

@@ -126,7 +126,7 @@ def _build(ws: Workspace, out: Path, with_uses: bool | None) -> None:
         export_use_lists(ws.store, out)
     for r in by_producer.rows:
         r["list"] = use_list_path(r["product_id"], r["producer_id"]) if with_uses else None
-    events = ws.audit_events()
+    events = ws.audit_events(None)  # the whole trail
     env = Environment(loader=PackageLoader("kuznia", "report"),
                       autoescape=select_autoescape(["html", "j2"]))
     env.filters["money"] = lambda x: "—" if x is None else f"{x:,.0f}"

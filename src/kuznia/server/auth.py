@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from fastapi import Request
-from fastapi.security import HTTPBearer
 
 from kuznia.services import sessions
 from kuznia.services.access import ForbiddenError, Scope, UnauthorizedError, allowed
@@ -27,7 +26,6 @@ from kuznia.services.accounts import Account, authenticate_token
 SESSION_COOKIE = "kuznia_session"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-bearer = HTTPBearer(auto_error=False, description="An API token from 'kuznia users token'.")
 
 
 @dataclass(frozen=True)
@@ -49,7 +47,7 @@ class Caller:
     @property
     def scope(self) -> Scope:
         assert self.account is not None
-        return Scope.of(self.account.role, self.account.producer_id)
+        return Scope.of(self.account.role, self.account.producer_id, self.account.partner_id)
 
 
 def identify(request: Request, public: bool = False) -> Caller:

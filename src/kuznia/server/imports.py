@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from kuznia.errors import InputError, KuzniaError, from_environment
+from kuznia.errors import KuzniaError, from_environment
 from kuznia.server.app import internal_problem, kuznia_problem
 from kuznia.services import jobs
 from kuznia.services.imports import import_file
@@ -136,7 +136,7 @@ def run_job(store: Store, data_dir: Path, job_id: str, table: str, path: Path, n
     def progress(done: int, total: int) -> None:
         if stopping is not None and stopping.is_set():
             raise Stopped(jobs.STOPPED)
-        jobs.progress(store, job_id, done, total)
+        jobs.progress(job_id, done, total)
 
     try:
         jobs.start(store, job_id)
@@ -173,7 +173,3 @@ def _body(response: Any) -> dict[str, Any]:
     import json
 
     return json.loads(response.body)
-
-
-def is_input_error(result: dict[str, Any]) -> bool:
-    return result.get("error", {}).get("status") == InputError.http_status

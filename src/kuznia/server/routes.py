@@ -20,7 +20,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from kuznia import __version__
-from kuznia.errors import ConflictError, InputError, NotFoundError
+from kuznia.errors import ConflictError, InputError, NotFoundError, TooManyAttemptsError
 from kuznia.ingest.tables import SPECS
 from kuznia.server import heavy
 from kuznia.server import imports as uploads
@@ -47,6 +47,7 @@ from kuznia.services import planning as planning_svc
 from kuznia.services import repairs as repairs_svc
 from kuznia.services import resilience as resilience_svc
 from kuznia.services.imports import import_file
+from kuznia.services.params import AUDIT_LIMIT
 from kuznia.services.results import json_safe
 from kuznia.services.store import Store, WriteBusy
 from kuznia.services.table_writer import STORED_OTHERWISE
@@ -109,7 +110,7 @@ def store_of(request: Request) -> Store:
 
 
 def answer(request: Request, make: Callable[[], Any], status: int = 200,
-           keep: bool = False) -> Response:
+           keep: bool = False) -> JSONResponse:
     """Compute in one snapshot of the store, render as strict JSON.
 
     ``keep``: the answer is a function of the records only (no job, no session): it is
@@ -122,7 +123,14 @@ def answer(request: Request, make: Callable[[], Any], status: int = 200,
             return _render(make(), status)
     body = kept_body(request, request.url.path, request.query_params.multi_items(),
                      lambda: bytes(_render(make(), status).body))
-    return Response(body, status_code=status, media_type="application/json")
+    return _KeptJSON(body, status_code=status)
+
+
+class _KeptJSON(JSONResponse):
+    """A JSON answer whose body is already rendered (kept bytes)."""
+
+    def render(self, content: Any) -> bytes:
+        return bytes(content)
 
 
 def kept_body(request: Request, path: str, query: Any, make: Callable[[], bytes]) -> bytes:
@@ -163,7 +171,7 @@ def _render(result: Any, status: int) -> JSONResponse:
     return JSONResponse(json_safe(body), status_code=status)
 
 
-def kept_answer(request: Request, make: Callable[[], Any]) -> Response:
+def kept_answer(request: Request, make: Callable[[], Any]) -> JSONResponse:
     """``answer`` for a figure that is a function of the records only (kept per version)."""
     return answer(request, make, keep=True)
 
@@ -256,11 +264,10 @@ def login(request: Request, body: Login, who: Caller) -> JSONResponse:
     if outcome.account is None:
         if outcome.refused == "bad_credentials":
             raise access.UnauthorizedError("wrong name or password")
-        err = TooMany("too many failed logins: " + (
+        raise TooManyAttemptsError("too many failed logins: " + (
             "locked; an admin can lift it with 'kuznia users unlock'"
-            if outcome.refused == "locked" else f"wait {outcome.retry_after} s"))
-        err.retry_after = outcome.retry_after or None
-        raise err
+            if outcome.refused == "locked" else f"wait {outcome.retry_after} s"),
+            retry_after=outcome.retry_after or None)
     value, session = sessions.open_session(store, outcome.account, now=now)
     response = JSONResponse({"name": session.account.name, "role": session.account.role,
                              "producer_id": session.account.producer_id, "via": "session",
@@ -269,11 +276,6 @@ def login(request: Request, body: Login, who: Caller) -> JSONResponse:
                         secure=request.app.state.https_only, path="/",
                         max_age=int(sessions.ABSOLUTE.total_seconds()))
     return response
-
-
-class TooMany(access.ForbiddenError):
-    http_status = 429
-    retry_after: int | None = None
 
 
 @api("DELETE", "/session", "whoami", status_code=204, response_class=Response)
@@ -532,7 +534,7 @@ def duplicate(request: Request, who: Caller, candidates: Annotated[UploadFile, F
     with heavy.one_at_a_time(request, "this plan"):
         return answer(request, lambda: resilience_svc.duplicate(
             store_of(request), candidates.file, budget, months, scenarios, saa_scenarios,
-            seed, time_limit=time_limit, candidates_name=name))  # type: ignore[arg-type]
+            seed, time_limit=time_limit, candidates_name=name))
 
 
 @api("POST", "/repairs/plan", "resilience.run")
@@ -542,7 +544,7 @@ def repairs_plan(request: Request, who: Caller, backlog: Annotated[UploadFile, F
                  ) -> JSONResponse:
     """Repair assignments at home, against sending everything abroad."""
     return answer(request, lambda: repairs_svc.repairs_plan(
-        store_of(request), backlog.file, repair_points.file, as_of,  # type: ignore[arg-type]
+        store_of(request), backlog.file, repair_points.file, as_of,
         backlog_name=uploads.display_name(backlog.filename),
         points_name=uploads.display_name(repair_points.filename)))
 
@@ -551,7 +553,7 @@ def repairs_plan(request: Request, who: Caller, backlog: Annotated[UploadFile, F
 
 @api("GET", "/audit", "audit.read")
 def audit_list(request: Request, who: Caller,
-               limit: Annotated[int, Query(ge=0, le=MAX_INT)] = 100) -> JSONResponse:
+               limit: Annotated[int, Query(ge=0, le=MAX_INT)] = AUDIT_LIMIT) -> JSONResponse:
     """The latest audit events, newest first (0: all)."""
     def make() -> audit.EventList:
         with store_of(request).read() as conn:
@@ -564,7 +566,8 @@ def audit_list(request: Request, who: Caller,
 def audit_history(request: Request, who: Caller,
                   table: Annotated[str | None, Query(max_length=64)] = None,
                   key: Annotated[str | None, Query(max_length=400)] = None,
-                  limit: Annotated[int, Query(ge=0, le=MAX_INT)] = 100) -> JSONResponse:
+                  limit: Annotated[int, Query(ge=0, le=MAX_INT)] = AUDIT_LIMIT
+                  ) -> JSONResponse:
     """What imports with ``update`` changed in stored rows, oldest first: each value before
     and after, with the event, when, who and which file (0: every change)."""
     def make() -> audit.RowHistory:
@@ -596,8 +599,10 @@ def audit_verify(request: Request, who: Caller, deep: bool = False,
 class NewUser(BaseModel):
     model_config = STRICT_BODY
     name: str = Field(max_length=64)
-    role: Literal["admin", "analyst", "procurement", "engineer", "producer", "auditor"]
+    role: Literal["admin", "analyst", "procurement", "engineer", "producer", "auditor",
+                  "partner"]
     producer_id: str | None = Field(None, max_length=200)
+    partner_id: str | None = Field(None, max_length=200)
     password: str | None = Field(None, max_length=1024)
 
 
@@ -611,7 +616,8 @@ def list_users(request: Request, who: Caller) -> JSONResponse:
 def add_user(request: Request, who: Caller, body: NewUser) -> JSONResponse:
     """Add an account (audited, naming the admin)."""
     event_id = accounts.add_user(store_of(request), body.name, body.role, actor=who.name,
-                                 producer=body.producer_id, password=body.password)
+                                 producer=body.producer_id, password=body.password,
+                                 partner=body.partner_id)
     return JSONResponse({"name": body.name, "event_id": event_id}, status_code=201)
 
 
@@ -825,7 +831,9 @@ def _table_routes(table: str) -> None:
     listing.__name__ = f"list_{table}"
     listing.__doc__ = (f"The {table} records in key order, filtered on their ids and dates, "
                        "a page at a time (``next_cursor``).")
-    if table != "uses":  # GET /uses is the trace: the same rows, priced and scoped
+    # GET /uses is the trace: the same rows, priced and scoped; GET /licences is each role's
+    # own view of them (server/licences.py)
+    if table not in ("uses", "licences"):
         api("GET", f"/{table}", f"read:{table}")(listing)
 
     path_keys = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, annotation=str)
@@ -847,6 +855,6 @@ for _t in SPECS:
     _table_routes(_t)
 
 
-# The evidence routes (exports, summaries, a flag's case) and the field form's catalogue,
-# after every name they use here.
-from kuznia.server import api_evidence, api_field  # noqa: E402, F401
+# The evidence routes (exports, summaries, a flag's case), the field form's catalogue, the
+# licences' and the vault's routes, after every name they use here.
+from kuznia.server import api_evidence, api_field, api_licences, api_vault  # noqa: E402, F401

@@ -23,7 +23,8 @@ import datetime as dt
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
+from typing import Any
 
 from kuznia.server.cache import AnswerCache
 from kuznia.services import audit
@@ -40,12 +41,12 @@ class Warmer:
         self.store, self.cache, self.interval = store, cache, interval
         self.recent = recent
         self.today = today
-        self._asked: OrderedDict[Hashable, Callable[[], bytes]] = OrderedDict()
+        self._asked: OrderedDict[tuple[Any, ...], Callable[[], bytes]] = OrderedDict()
         self._lock = threading.Lock()
         self._kick = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._head: str | None = None
+        self._head: tuple[int, str] | None = None  # the last event's (id, hash)
         self.remade = 0
 
     def asked(self, question: tuple, make: Callable[[], bytes]) -> None:

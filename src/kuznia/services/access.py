@@ -21,6 +21,19 @@ Roles (the issue's words, with the choices it left open made here):
   fixes, board and cost per effect, each computed from its own uses only. Never another
   producer's records, never operators, never plans, regions or the audit trail.
 - ``auditor``: reads everything, the audit trail included; writes nothing.
+- ``partner`` (bound to one partner id: a foreign partner that grants licences): reads its
+  own licences (and, with the vault, its documents' titles and who took them), nothing of
+  other partners and nothing of the ministry's figures, records or plans.
+
+Licences (``licences.read``) are read by every role, each through its own rule
+(services/licences.py): the ministry's roles all of them, a partner those it granted or
+was asked for, a producer those naming it. Procurement imports partners, licences and
+their stages.
+
+The vault (``vault.*``): a partner reads its own documents' titles and the full log of
+accesses to them; a producer the titles a licence live that day gives it, and a copy
+marked for its account; admins and auditors all titles and the whole log; no one else.
+Shredding a partner's key is an admin's, on the command line.
 
 Red flags (``oversight.read``) are for ``auditor``, ``analyst`` and ``admin``, and for a
 ``producer`` only the flags about itself (other producers' figures as aggregates only);
@@ -39,32 +52,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kuznia.errors import KuzniaError
+# the access errors live with the others (errors.py); callers may name them from here too
+from kuznia.errors import ForbiddenError as ForbiddenError
+from kuznia.errors import UnauthorizedError as UnauthorizedError
 
-ROLES = ("admin", "analyst", "procurement", "engineer", "producer", "auditor")
-EVERYONE = frozenset(ROLES)
-STAFF = EVERYONE - {"producer"}
+ROLES = ("admin", "analyst", "procurement", "engineer", "producer", "auditor", "partner")
+ALL_ROLES = frozenset(ROLES)
+EVERYONE = ALL_ROLES - {"partner"}  # the ministry's roles and its producers
+STAFF = EVERYONE - {"producer"}  # the ministry's roles
+MINISTRY = STAFF
 PRICED = EVERYONE - {"engineer"}  # who may see prices (producers: their own)
-
-
-class ForbiddenError(KuzniaError):
-    """The account's role may not do this (HTTP 403)."""
-
-    exit_code = 2
-    http_status = 403
-
-
-class UnauthorizedError(KuzniaError):
-    """No credentials, or credentials that are not (or no longer) good (HTTP 401)."""
-
-    exit_code = 2
-    http_status = 401
 
 
 # action -> the roles that may do it
 ACTIONS: dict[str, frozenset[str]] = {
     "public": frozenset(ROLES) | {"anonymous"},  # health, login page, the API's docs
-    "whoami": EVERYONE,
+    "whoami": ALL_ROLES,
+    # licences: each role through its own rule (a partner its own, a producer those naming it)
+    "licences.read": ALL_ROLES,
+    "pages.licences": MINISTRY,  # the pipeline page
+    "pages.partner": frozenset({"partner"}),  # a partner's own page
+    # the vault: titles (a partner its own, a producer those a live licence gives it,
+    # admins and auditors all); a copy only for a producer a live licence names (decided
+    # per document by services/vault.py); the access log (a partner its own)
+    "vault.documents": frozenset({"admin", "auditor", "producer", "partner"}),
+    "vault.content": frozenset({"producer"}),
+    "vault.log": frozenset({"admin", "auditor", "partner"}),
+    "pages.vault": frozenset({"producer"}),
     "figures.read": EVERYONE,  # failures, fixes, board, the uses behind a figure
     "costs.read": PRICED,
     "growth.read": STAFF,
@@ -95,7 +109,8 @@ ACTIONS: dict[str, frozenset[str]] = {
 }
 
 WRITERS = {
-    "procurement": ("producers", "products", "contracts", "deliveries", "offers", "rates"),
+    "procurement": ("producers", "products", "contracts", "deliveries", "offers", "rates",
+                    "partners", "licences", "licence_stages"),
     "engineer": ("versions", "uses", "failure_modes", "corrective_actions"),
     "analyst": ("regions", "sites", "demand", "strikes"),
 }
@@ -121,6 +136,8 @@ def allowed(role: str, action: str) -> bool:
 
 
 def may_read_table(role: str, table: str) -> bool:
+    if role == "partner":  # its licences come through licences.read, scoped
+        return False
     if role == "producer":
         return table in TABLE_SCOPES
     if role == "engineer":
@@ -138,20 +155,31 @@ def writable_tables(role: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Scope:
-    """What one account may see of the records: everything (``producer_id`` None), or one
-    producer's own; and whether prices and operators are shown."""
+    """What one account may see of the records: everything (``producer_id`` and
+    ``partner_id`` None), one producer's own, or one partner's own; and whether prices and
+    operators are shown."""
 
     producer_id: str | None = None
     prices: bool = True
     operators: bool = True
     contracts: bool = True  # contract ids and quantities (the board's delivery blocks)
+    partner_id: str | None = None
+
+    @property
+    def everything(self) -> bool:
+        return self.producer_id is None and self.partner_id is None
 
     @classmethod
-    def of(cls, role: str, producer_id: str | None) -> Scope:
+    def of(cls, role: str, producer_id: str | None, partner_id: str | None = None) -> Scope:
         if role == "producer":
             if not producer_id:  # cannot happen through add_user; refuse rather than widen
                 raise ForbiddenError("this producer account is bound to no producer")
             return cls(producer_id=producer_id, prices=True, operators=False)
+        if role == "partner":
+            if not partner_id:  # the same: never widen a partner's scope to everything
+                raise ForbiddenError("this partner account is bound to no partner")
+            return cls(partner_id=partner_id, prices=False, operators=False,
+                       contracts=False)
         return cls(prices=role != "engineer", contracts=role != "engineer")
 
     def blocks(self, blocks: list[dict[str, object]]) -> list[dict[str, object]]:

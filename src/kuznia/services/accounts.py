@@ -1,4 +1,5 @@
-"""Accounts for the server: people, their roles, their producer scope, their API tokens.
+"""Accounts for the server: people, their roles, their producer or partner scope, their
+API tokens.
 
 Every change is an audited write in the same hash chain as imports, naming who made it.
 A password is kept only as an argon2id hash (argon2-cffi), at least ``MIN_PASSWORD``
@@ -6,7 +7,8 @@ characters, never logged. An API token is a long random string shown once; only 
 SHA-256 is kept, so a copy of the store gives no working token.
 
 Roles (what each may do is the server's business; here they are only recorded):
-admin, analyst, procurement, engineer, producer (bound to one producer id), auditor.
+admin, analyst, procurement, engineer, producer (bound to one producer id), auditor,
+partner (bound to one partner id: a foreign partner that grants licences).
 """
 
 from __future__ import annotations
@@ -31,12 +33,14 @@ from kuznia.store.schema import (
     api_tokens,
     audit_events,
     login_attempts,
+    partners,
     producers,
     sessions,
     users,
 )
+from kuznia.store.tuples import tuples
 
-ROLES = ("admin", "analyst", "procurement", "engineer", "producer", "auditor")
+ROLES = ("admin", "analyst", "procurement", "engineer", "producer", "auditor", "partner")
 MIN_PASSWORD = 12
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 TOKEN_PREFIX = "kz_"
@@ -63,18 +67,23 @@ def accounts_digest(conn: Connection, version: int = DIGEST_VERSION) -> dict[str
     """What the audit chain records of the accounts: one SHA-256 over every field,
     the password and token hashes included (so a hash replaced or copied in the store is
     caught by ``audit verify --deep``; only this digest of them enters the trail).
-    ``version`` 1 is the digest older workspaces recorded, without the credentials."""
+    ``version`` 1 is the digest older workspaces recorded, without the credentials. A
+    partner's scope enters only where one is set, so the digests recorded before partners
+    existed still hold."""
     secrets_ = version >= 2
-    rows = conn.execute(select(users.c.name, users.c.role, users.c.producer_id,
-                               users.c.disabled,
-                               *([users.c.password_hash, users.c.event_id] if secrets_ else []))
-                        .order_by(users.c.name)).all()
+    found = conn.execute(select(users.c.name, users.c.role, users.c.producer_id,
+                                users.c.disabled,
+                                *([users.c.password_hash, users.c.event_id] if secrets_
+                                  else []), users.c.partner_id)
+                         .order_by(users.c.name)).all()
+    rows: list[Any] = [list(r[:-1]) + ([r.partner_id] if r.partner_id is not None else [])
+                       for r in found]
     toks = conn.execute(select(api_tokens.c.token_id, api_tokens.c.user_name,
                                api_tokens.c.expires_at, api_tokens.c.revoked_at,
                                *([api_tokens.c.token_hash, api_tokens.c.event_id]
                                  if secrets_ else []))
                         .order_by(api_tokens.c.token_id)).all()
-    body = json.dumps([[list(r) for r in rows], [list(t) for t in toks]], default=str)
+    body = json.dumps([rows, [list(t) for t in toks]], default=str)
     out: dict[str, Any] = {"sha256": hashlib.sha256(body.encode()).hexdigest(),
                            "users": len(rows), "tokens": len(toks)}
     if secrets_:
@@ -125,7 +134,8 @@ def _user(conn: Connection, name: str) -> Any:
 
 
 def add_user(store: Store, name: str, role: str, *, actor: str,
-             producer: str | None = None, password: str | None = None) -> int:
+             producer: str | None = None, password: str | None = None,
+             partner: str | None = None) -> int:
     """Add an account; returns the audit event. ``password`` may be None (tokens only)."""
     from argon2 import PasswordHasher
 
@@ -139,6 +149,9 @@ def add_user(store: Store, name: str, role: str, *, actor: str,
     if (role == "producer") != (producer is not None):
         raise UsageError("{producer} is required for the producer role, and only for it",
                          params=("producer",))
+    if (role == "partner") != (partner is not None):
+        raise UsageError("{partner} is required for the partner role, and only for it",
+                         params=("partner",))
     if password is not None and len(password.strip()) < MIN_PASSWORD:
         raise UsageError(f"the password must have at least {MIN_PASSWORD} characters, not "
                          "counting spaces at its ends")
@@ -148,6 +161,10 @@ def add_user(store: Store, name: str, role: str, *, actor: str,
                 select(producers.c.producer_id).where(producers.c.producer_id == producer)
         ).first() is None:
             raise NotFoundError(f"no producer {producer!r}; import producers first")
+        if partner is not None and conn.execute(
+                select(partners.c.partner_id).where(partners.c.partner_id == partner)
+        ).first() is None:
+            raise NotFoundError(f"no partner {partner!r}; import partners first")
         taken = conn.execute(select(users.c.name).where(  # names are ASCII: lower() is
             func.lower(users.c.name) == name.lower())).first()  # the same on both stores
         if taken:
@@ -156,10 +173,12 @@ def add_user(store: Store, name: str, role: str, *, actor: str,
             raise UsageError(f"an account named {name!r} exists already{also}")
         event_id = audit.next_event_id(conn)
         conn.execute(users.insert(), {"name": name, "role": role, "producer_id": producer,
+                                      "partner_id": partner,
                                       "password_hash": hashed, "disabled": False,
                                       "created_at": _stamp(_now()), "event_id": event_id})
         _audited(conn, actor, "user_added", {"name": name, "role": role,
                                              "producer_id": producer,
+                                             **({"partner_id": partner} if partner else {}),
                                              "password": hashed is not None,
                                              "credential": credential_seal(name, hashed)})
     return event_id
@@ -232,12 +251,14 @@ class Account:
     name: str
     role: str
     producer_id: str | None
+    partner_id: str | None = None
 
 
 # Built once (asked on every request with a token; see audit._HEAD).
 _TOKEN_ACCOUNT = (
-    select(users.c.name, users.c.role, users.c.producer_id, users.c.disabled,
-           api_tokens.c.expires_at, api_tokens.c.revoked_at, api_tokens.c.token_id,
+    select(users.c.name, users.c.role, users.c.producer_id, users.c.partner_id,
+           users.c.disabled, api_tokens.c.expires_at, api_tokens.c.revoked_at,
+           api_tokens.c.token_id,
            api_tokens.c.token_hash, api_tokens.c.event_id)
     .join(users, users.c.name == api_tokens.c.user_name)
     .where(api_tokens.c.token_hash == bindparam("token_hash")))
@@ -259,7 +280,7 @@ def authenticate_token(conn: Connection, token: str) -> Account | None:
                   "(changed outside Kuznia); run 'kuznia audit verify --deep'",
                   row.token_id, row.name, row.event_id)
         return None
-    return Account(row.name, row.role, row.producer_id)
+    return Account(row.name, row.role, row.producer_id, row.partner_id)
 
 
 def check_password(conn: Connection, name: str, password: str) -> Account | None:
@@ -294,7 +315,7 @@ def _verify(row: Any, password: str) -> Account | None:
         PasswordHasher().verify(row.password_hash, password)
     except (VerificationError, InvalidHashError):
         return None
-    return Account(row.name, row.role, row.producer_id)
+    return Account(row.name, row.role, row.producer_id, row.partner_id)
 
 
 @dataclass
@@ -308,8 +329,9 @@ def list_users(store: Store) -> UserList:
     now = _stamp(_now())
     with store.read() as conn:
         rows = [dict(r._mapping) for r in conn.execute(
-            select(users.c.name, users.c.role, users.c.producer_id, users.c.disabled,
-                   users.c.created_at, users.c.password_hash.is_not(None).label("password"))
+            select(users.c.name, users.c.role, users.c.producer_id, users.c.partner_id,
+                   users.c.disabled, users.c.created_at,
+                   users.c.password_hash.is_not(None).label("password"))
             .order_by(users.c.name))]
         toks = conn.execute(select(api_tokens.c.user_name, api_tokens.c.expires_at)
                             .where(api_tokens.c.revoked_at.is_(None))).all()
@@ -321,9 +343,9 @@ def list_users(store: Store) -> UserList:
     for r in rows:
         r["disabled"], r["password"] = bool(r["disabled"]), bool(r["password"])
         r["live_tokens"] = live.get(r["name"], 0)
-        t = troubles.get(r["name"], {})
-        r["failed_sign_ins"] = t.get("failed_sign_ins", 0)
-        r["locked_from"] = sorted(t.get("locked_from", []))
+        trouble = troubles.get(r["name"], {})
+        r["failed_sign_ins"] = trouble.get("failed_sign_ins", 0)
+        r["locked_from"] = sorted(trouble.get("locked_from", []))
     return UserList(rows)
 
 
@@ -423,9 +445,9 @@ def sign_in_troubles(store: Store, name: str | None = None
     out: dict[str, dict[str, Any]] = {}
     prefix = "user:" if name is None else f"user:{name} addr:"
     with sign_in_rows.read(store) as conn:  # off the data's store (sign_in_rows)
-        found = conn.execute(select(
+        found = list(tuples(conn.execute(select(
             login_attempts.c.key, login_attempts.c.failures, login_attempts.c.locked).where(
-            login_attempts.c.key.startswith(prefix, autoescape=True))).all()
+            login_attempts.c.key.startswith(prefix, autoescape=True)))))
     for key, failures, locked in found:
         owner, _, address = key.removeprefix("user:").rpartition(" addr:")
         e = out.setdefault(owner, {"failed_sign_ins": 0, "locked_from": []})

@@ -21,12 +21,14 @@ from sqlalchemy import Connection, func, select
 
 from kuznia.errors import UsageError
 from kuznia.ingest.tables import IMPORT_ORDER, SPECS, TableSpec
+from kuznia.services.params import AUDIT_LIMIT
 from kuznia.services.periods import check_order
 from kuznia.services.results import Tabular
 from kuznia.store import bulk
 from kuznia.store import schema as s
 from kuznia.store.digest import TableDigest, digest_of, row_hashes, stored_hash
 from kuznia.store.schema import audit_events, row_updates
+from kuznia.store.tuples import tuples
 
 GENESIS = "0" * 64
 HASHED = (
@@ -105,6 +107,8 @@ class EventList(Tabular):
 
 
 def list_events(conn: Connection, limit: int | None = None) -> list[dict[str, Any]]:
+    """The newest ``limit`` events (0 or None: all), oldest first. The front ends pass
+    their limit (``AUDIT_LIMIT`` unless asked); the chain's checks read them all."""
     q = select(audit_events).order_by(audit_events.c.event_id.desc())
     if limit:
         q = q.limit(limit)
@@ -143,7 +147,7 @@ class RowHistory(Tabular):
 
 
 def row_history(conn: Connection, table: str | None = None, key: str | None = None,
-                limit: int | None = 100) -> list[dict[str, Any]]:
+                limit: int | None = AUDIT_LIMIT) -> list[dict[str, Any]]:
     """What ``import --update`` changed, oldest first: in ``table`` (a data table), of the
     row whose key is ``key`` (a composite key joined by '/', as the import's messages give
     it); ``limit`` the newest N (None: all)."""
@@ -254,7 +258,7 @@ CHUNK = 200_000
 UNHASHED_SETTINGS = ("kuznia_version",)  # written by upgrades, not by users
 
 
-def hashed_columns(spec: TableSpec) -> dict[str, pl.DataType]:
+def hashed_columns(spec: TableSpec) -> dict[str, Any]:
     """The columns a row's hash covers, in order, with their types."""
     cols = {f.name: _DTYPES[f.kind] for f in spec.fields}
     cols.update({c: pl.Float64 for c in spec.derived})
@@ -262,10 +266,11 @@ def hashed_columns(spec: TableSpec) -> dict[str, pl.DataType]:
     return cols
 
 
-def stored_rows(conn: Connection, table: str, chunk: int = CHUNK
-                ) -> Iterator[pl.DataFrame]:
-    """The rows of a data table in key order, typed as hashed, with ``row_hash``."""
-    spec = SPECS[table]
+def stored_rows(conn: Connection, table: str, chunk: int = CHUNK,
+                spec: TableSpec | None = None) -> Iterator[pl.DataFrame]:
+    """The rows of a data table in key order, typed as hashed, with ``row_hash``
+    (``spec``: the table's columns as an older schema had them, for its migrations)."""
+    spec = spec or SPECS[table]
     cols = hashed_columns(spec)
     names = list(cols)
     exprs = [f"CAST({c} AS TEXT)" if t == pl.Date else c for c, t in cols.items()]
@@ -279,12 +284,14 @@ def stored_rows(conn: Connection, table: str, chunk: int = CHUNK
             *names, "row_hash")
 
 
-def backfill_row_hashes(conn: Connection, table: str) -> TableDigest:
-    """Give every row of ``table`` its hash (an upgrade of an older workspace)."""
-    spec = SPECS[table]
+def backfill_row_hashes(conn: Connection, table: str, spec: TableSpec | None = None
+                        ) -> TableDigest:
+    """Give every row of ``table`` its hash (an upgrade of an older workspace; ``spec``:
+    the columns the table has at that step of the upgrade)."""
+    spec = spec or SPECS[table]
     total = TableDigest()
     names = list(hashed_columns(spec))
-    for frame in list(stored_rows(conn, table)):
+    for frame in list(stored_rows(conn, table, spec=spec)):
         lo, hi = row_hashes(frame.select(names))
         total = total + digest_of(lo, hi)
         keyed = frame.select(*spec.key).with_columns(pl.Series("row_hash", stored_hash(lo)))
@@ -405,15 +412,30 @@ def deep_check(conn: Connection, events: list[dict[str, Any]]) -> DeepCheck:
                              f"the accounts differ from what event {event} recorded (an "
                              "account, role, scope, token, or a password or token hash, "
                              "changed outside Kuznia)")
+    from kuznia.services.vault_audit import first_vault_difference
+
+    tables += 1
+    vault_found = first_vault_difference(conn, events)
+    if vault_found is not None:
+        return DeepCheck(False, tables, rows_seen, *vault_found)
     tables += 1
     found = _first_history_difference(conn, events)
     if found is not None:
         return DeepCheck(False, tables, rows_seen, "row_updates", *found)
+    from kuznia.services import licence_producers
+
+    tables += 1  # kept from licences.producers at each import: rebuilt and compared
+    stored = {(str(a), str(b)) for a, b in tuples(conn.execute(select(s.licence_producers)))}
+    wrong = sorted(stored ^ licence_producers.expected(conn))
+    if wrong:
+        return DeepCheck(False, tables, rows_seen, "licence_producers", "/".join(wrong[0]),
+                         "differs from the producers its licence names (changed outside "
+                         "Kuznia)")
     for cube in bulk.CUBES:
         tables += 1
-        key = _first_cube_difference(conn, cube)
-        if key is not None:
-            return DeepCheck(False, tables, rows_seen, cube.table, key,
+        differs = _first_cube_difference(conn, cube)
+        if differs is not None:
+            return DeepCheck(False, tables, rows_seen, cube.table, differs,
                              "the kept aggregate differs from one rebuilt from the uses")
     return DeepCheck(True, tables, rows_seen)
 
@@ -435,9 +457,9 @@ def _first_history_difference(conn: Connection, events: list[dict[str, Any]]
                              schema={c: pl.Int64 if c == "event_id" else pl.String
                                      for c in UPDATE_COLUMNS})
         for (event,), part in frame.group_by(["event_id"], maintain_order=True):
-            e = int(event)  # type: ignore[call-overload]
-            count[e] = count.get(e, 0) + part.height
-            digest[e] = digest.get(e, TableDigest()) + update_digest(part)
+            eid = int(event)  # type: ignore[call-overload]
+            count[eid] = count.get(eid, 0) + part.height
+            digest[eid] = digest.get(eid, TableDigest()) + update_digest(part)
     for e in events:
         eid = e["event_id"]
         wrote = int(e["rows_updated"] or 0) if e["action"] == "import" else 0

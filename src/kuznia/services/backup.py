@@ -3,7 +3,8 @@
 The file is a ZIP archive (any unzip opens it), store-independent:
 
 - ``tables/NAME.jsonl``, one part per table, deflated: one JSON array per row, its values
-  in the order of the manifest's ``columns`` (dates as ``YYYY-MM-DD``, absent as ``null``);
+  in the order of the manifest's ``columns`` (dates as ``YYYY-MM-DD``, bytes (the vault's
+  sealed chunks and wrapped keys) as base64, absent as ``null``);
 - ``manifest.json``, written last: the format and its version, the Kuznia version and the
   schema revision that wrote it, the source store, the audit head, and per part its
   table, columns, row count and the SHA-256 of its rows as JSON lines (what unzip gives);
@@ -23,6 +24,7 @@ temporary name beside ``out`` and swapped in only when complete (``outputs``).
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import json
@@ -34,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Connection, MetaData, Table, inspect, select
+from sqlalchemy import Connection, LargeBinary, MetaData, Table, inspect, select
 
 from kuznia import __version__
 from kuznia.errors import BackupError
@@ -49,6 +51,7 @@ FORMAT = "kuznia-backup"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 BATCH = 5_000  # rows read, encoded and written at a time
+BINARY_BATCH = 4  # ... of a table of sealed bytes (the vault's chunks: 1 MiB each)
 READ_BLOCK = 1 << 20  # bytes of a part read (and parsed) at a time when restoring
 SKIPPED = ("alembic_version",)  # the revision is in the manifest
 
@@ -69,6 +72,8 @@ def tables_of(conn: Connection) -> list[Table]:
 def _plain(value: Any) -> Any:
     if isinstance(value, dt.date):
         return value.isoformat()
+    if isinstance(value, bytes | bytearray | memoryview):  # the vault's sealed bytes
+        return base64.b64encode(bytes(value)).decode()
     raise TypeError(f"cannot write a {type(value).__name__} to a backup")
 
 
@@ -134,14 +139,16 @@ def write_backup(conn: Connection, f: IO[bytes], *, dialect: str,
     event_id, head_hash = audit.head(conn)
     sink = _Sink(f)
     parts = []
-    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED,  # type: ignore[arg-type]
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED,  # type: ignore[call-overload]
                          compresslevel=1) as zf:
         for table in tables_of(conn):
             columns = [c.name for c in table.columns]
             sha = hashlib.sha256()
             rows = 0
             with zf.open(part_name(table.name), "w", force_zip64=True) as part:
-                result = conn.execute(select(table).execution_options(yield_per=BATCH))
+                binary = any(isinstance(c.type, LargeBinary) for c in table.columns)
+                result = conn.execute(select(table).execution_options(
+                    yield_per=BINARY_BATCH if binary else BATCH))
                 extra = (beside or {}).get(table.name, [])
                 keys: set[Any] = set()
                 for batch in [*result.partitions(), extra]:
@@ -166,7 +173,9 @@ def write_backup(conn: Connection, f: IO[bytes], *, dialect: str,
             "source_store": dialect,
             "audit_head": {"event_id": event_id, "hash": head_hash},
             "parts": parts,
-            "not_included": "the partners' vault (no vault exists in this Kuznia yet)",
+            "not_included": "the vault's master key (the file KUZNIA_VAULT_KEY_FILE "
+                            "names): back it up apart; without it the vault's documents "
+                            "in this backup cannot be read",
         }
         manifest["sha256"] = hashlib.sha256(canonical(manifest)).hexdigest()
         zf.writestr(MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False))

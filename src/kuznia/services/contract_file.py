@@ -14,6 +14,7 @@ from kuznia.services import audit, records
 from kuznia.services.access import EVERYTHING, Scope
 from kuznia.services.store import Store
 from kuznia.store.schema import deliveries, producers, products, row_updates, use_cube
+from kuznia.store.tuples import tuples
 
 
 def contract_file(store: Store, contract_id: str, *, scope: Scope = EVERYTHING
@@ -36,15 +37,15 @@ def contract_file(store: Store, contract_id: str, *, scope: Scope = EVERYTHING
         if lots:
             cube = use_cube.c
             for i in range(0, len(lots), 500):  # bounded bind parameters per statement
-                used.update((lot, (int(n), int(u), int(e))) for lot, n, u, e in conn.execute(
+                used.update((lot, (int(n), int(u), int(e))) for lot, n, u, e in tuples(conn.execute(
                     select(cube.lot, func.sum(cube.uses), func.sum(cube.units_used),
                            func.sum(cube.effects))
-                    .where(cube.lot.in_(lots[i:i + 500])).group_by(cube.lot)))
+                    .where(cube.lot.in_(lots[i:i + 500])).group_by(cube.lot))))
         history = audit.row_history(conn, "contracts", contract_id, limit=None)
         delivery_history = []
         ids = [d["delivery_id"] for d in dels]
         for i in range(0, len(ids), 500):
-            keys = set(conn.execute(select(row_updates.c.row_key).distinct().where(
+            keys: set[str] = set(conn.execute(select(row_updates.c.row_key).distinct().where(
                 row_updates.c.table_name == "deliveries",
                 row_updates.c.row_key.in_(ids[i:i + 500]))).scalars())
             for key in sorted(keys):

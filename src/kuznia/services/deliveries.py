@@ -80,7 +80,8 @@ def contract_status(store: Store, producer: str, *, as_of: dt.date | None = None
         q = q.where(s.contract_id > decode_cursor("contracts", cursor)[0])
     q = q.order_by(s.contract_id).limit(limit + 1)
     with store.read() as conn:
-        n, *flags = conn.execute(counts_q).one()
+        counts: tuple[Any, ...] = tuple(conn.execute(counts_q).one())
+        n, *flags = counts
         rows = [dict(r._mapping) for r in conn.execute(q)]
     more = len(rows) > limit
     rows = rows[:limit]

@@ -33,6 +33,7 @@ from kuznia.store.schema import (
     use_cube,
     versions,
 )
+from kuznia.store.tuples import tuples
 
 LEVEL = 0.9
 UNCLASSIFIED_SEVERITY = 3  # a mode missing from failure_modes counts as serious until rated
@@ -69,7 +70,7 @@ def severities(conn: Connection, product: str | None = None) -> dict[tuple[str, 
     q = select(failure_modes.c.product_id, failure_modes.c.failure_mode, failure_modes.c.severity)
     if product:
         q = q.where(failure_modes.c.product_id == product)
-    return {(p, m): int(s) for p, m, s in conn.execute(q)}
+    return {(p, m): int(s) for p, m, s in tuples(conn.execute(q))}
 
 
 def _condition_value(key: str) -> pl.Expr:

@@ -23,6 +23,7 @@ from kuznia.errors import NotFoundError, UsageError
 from kuznia.services.failures import LEVEL, version_order
 from kuznia.services.store import Store
 from kuznia.store.schema import products, use_cube
+from kuznia.store.tuples import tuples
 
 
 @dataclass
@@ -51,22 +52,24 @@ def growth(store: Store, product: str, target: float = 0.95) -> Growth:
                         .where(products.c.product_id == product)).first() is None:
             raise NotFoundError(f"no product {product!r}")
         order = version_order(conn, product)
-        sums = {v: (int(n), int(f)) for v, n, f in conn.execute(
+        sums = {v: (int(n), int(f)) for v, n, f in tuples(conn.execute(
             select(use_cube.c.version, func.sum(use_cube.c.uses), func.sum(use_cube.c.n_failure))
-            .where(use_cube.c.product_id == product).group_by(use_cube.c.version))}
+            .where(use_cube.c.product_id == product).group_by(use_cube.c.version)))}
     out = Growth(product, target, uses_without_version=sums.pop("", (0, 0))[0])
     cumulative = 0
-    stages_uses, stages_fail = [], []
+    stages_uses: list[int] = []
+    stages_fail: list[int] = []
     for _p, version, introduced, _rank in order.iter_rows():
         n, f = sums.get(version, (0, 0))
         if n == 0:
             continue
         cumulative += n
-        lo, hi = binomial_interval([n - f], [n], LEVEL)
+        low, high = binomial_interval([n - f], [n], LEVEL)
         out.versions.append({
             "version": version, "introduced_on": introduced.isoformat(), "uses": n,
             "failures": f, "reliability": round(1 - f / n, 6),
-            "reliability_low": round(float(lo[0]), 6), "reliability_high": round(float(hi[0]), 6),
+            "reliability_low": round(float(low[0]), 6),
+            "reliability_high": round(float(high[0]), 6),
             "cumulative_uses": cumulative,
         })
         stages_uses.append(n)

@@ -34,7 +34,7 @@ from kuznia.ingest.validate import (
     duplicates_in_batch,
 )
 from kuznia.outputs import check_output, protected_paths, replace_file
-from kuznia.services import audit
+from kuznia.services import audit, licence_producers
 from kuznia.services.store import Store
 from kuznia.services.table_writer import TableWriter, with_row_hashes
 from kuznia.store import schema as s
@@ -84,6 +84,8 @@ def load_references(conn: Connection, currency: str) -> References:
             dtype=pl.String),
         contracts=ids(s.contracts.c.contract_id),
         sites=ids(s.sites.c.site_id),
+        partners=ids(s.partners.c.partner_id),
+        licences=ids(s.licences.c.licence_id),
         lots=pl.DataFrame([tuple(r) for r in lots], orient="row", schema={
             "lot": pl.String, "delivery_id": pl.String, "lot_producer_id": pl.String,
             "lot_product_id": pl.String}),
@@ -255,6 +257,8 @@ def _import_file(store: Store, table: str, path: Path, name: str, *, actor: str,
             if tally.total and held is None:
                 raise InputError(name, tally.shown, tally.total, tally.bad_rows)
             writer.finish()
+            if table == "licences" and (writer.added or writer.updated):
+                licence_producers.rebuild(conn)
             if rebuild is not None:
                 rebuild.create(conn)
             result.added, result.updated = writer.added, writer.updated

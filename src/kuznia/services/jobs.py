@@ -67,7 +67,7 @@ def start(store: Store, job_id: str) -> None:
                      .values(status="running", heartbeat_at=_stamp()))
 
 
-def progress(store: Store, job_id: str, rows_read: int, rows_expected: int | None) -> None:
+def progress(job_id: str, rows_read: int, rows_expected: int | None) -> None:
     """Note how far a job has got (in the store too where a second writer may write)."""
     with _lock:
         _local[job_id] = (rows_read, rows_expected)
@@ -165,6 +165,8 @@ def get(store: Store, job_id: str, *, actor: str | None = None) -> dict[str, Any
         reap(store)
         with store.read() as conn:
             row = conn.execute(select(jobs).where(jobs.c.job_id == job_id)).first()
+        if row is None:  # gone meanwhile (a restore replaced the jobs)
+            raise NotFoundError(f"no job {job_id!r}")
     out = {k: row._mapping[k] for k in ("job_id", "kind", "table_name", "file_name", "actor",
                                         "status", "created_at", "finished_at", "rows_read",
                                         "rows_expected")}

@@ -29,6 +29,7 @@ from kuznia.errors import UsageError
 from kuznia.services.periods import check_order
 from kuznia.services.store import Store
 from kuznia.store.schema import contracts, deliveries, producers, products, use_cube
+from kuznia.store.tuples import tuples
 
 VERSION = "1.1"
 REDACTED = ("Redacted for publication: lots, operators and everything recorded about the "
@@ -71,9 +72,9 @@ def package(store: Store, *, redact: bool = False, date_from: dt.date | None = N
                                      d.accepted_quantity, d.lot).order_by(d.delivery_id)):
             dels.setdefault(r.contract_id, []).append(dict(r._mapping))
         lot_uses = {} if redact else {
-            lot: (int(n), int(e)) for lot, n, e in conn.execute(
+            lot: (int(n), int(e)) for lot, n, e in tuples(conn.execute(
                 select(use_cube.c.lot, func.sum(use_cube.c.uses), func.sum(use_cube.c.effects))
-                .where(use_cube.c.lot != "").group_by(use_cube.c.lot))}
+                .where(use_cube.c.lot != "").group_by(use_cube.c.lot)))}
     buyer = {"id": BUYER, "name": publisher}
     releases = [_release(r, dels.get(r["contract_id"], []), lot_uses, buyer, prefix, redact)
                 for r in rows]

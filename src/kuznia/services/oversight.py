@@ -44,6 +44,7 @@ from kuznia.services import oversight_config
 from kuznia.services.access import EVERYTHING, Scope
 from kuznia.services.periods import check_order
 from kuznia.services.store import Store
+from kuznia.services.vault_oversight import vault_flags
 from kuznia.store.schema import (
     NO_USE,
     audit_events,
@@ -64,7 +65,8 @@ CODES = {
     "rejected_share": "medium", "late_share": "medium", "amendment_raised": "medium",
     "amendment_repeated": "low", "use_before_delivery": "high", "lot_overused": "high",
     "over_delivered": "high", "use_in_future": "high", "effect_claims": "high",
-    "effect_burst": "medium",
+    "effect_burst": "medium", "vault_burst": "high", "vault_after_hours": "medium",
+    "vault_before_expiry": "medium", "vault_refusals": "high",
 }
 RECORD_KEYS = ("contract_id", "delivery_id", "producer_id", "product_id", "operator", "lot")
 API = "/api/v1"
@@ -95,6 +97,8 @@ def flag_key(flag: dict[str, Any]) -> str:
     parts = [flag["code"], *[flag.get(k) for k in RECORD_KEYS]]
     if flag["code"] == "effect_burst":
         parts.append(flag["reference"].get("month"))
+    if flag["code"].startswith("vault_"):  # the vault's flags are about an account
+        parts.append(flag["reference"].get("account"))
     text = json.dumps(parts, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -116,7 +120,7 @@ def _price_line(log_median_level: float, check: Any, i: int, peers: int, bar: fl
 def _flag(code: str, text: str, *, value: float | int | None, threshold: Any,
           reference: dict[str, Any], command: str, api: str, severity: str | None = None,
           **records: Any) -> dict[str, Any]:
-    out = {"code": code, "severity": severity or CODES[code]}
+    out: dict[str, Any] = {"code": code, "severity": severity or CODES[code]}
     out.update({k: records.get(k) for k in RECORD_KEYS})
     out.update({"value": value, "threshold": threshold, "reference": reference, "text": text,
                 "evidence": {"command": command, "api": api}})
@@ -172,9 +176,11 @@ def flags(store: Store, *, date_from: dt.date | None = None, date_to: dt.date | 
     today = today or dt.date.today()
     as_of = date_to or today
     check_order(date_from, date_to)
-    with store.read() as conn:
-        data = _load(conn, store.dialect, cfg, today)
     judged = _Period(date_from, date_to)
+    with store.read() as conn:
+        data = _load(conn, today)
+        vault = vault_flags(conn, cfg, judged.has, _flag) if scope.producer_id is None \
+            else []
     out: list[dict[str, Any]] = []
     out += _prices(data, cfg, judged)
     out += _concentration(data, cfg)
@@ -182,6 +188,7 @@ def flags(store: Store, *, date_from: dt.date | None = None, date_to: dt.date | 
     out += _amendments(data, cfg, judged)
     out += _impossible(data, judged)
     out += _effects(data, cfg, judged)
+    out += vault
     if scope.producer_id is not None:  # its own flags; none names another producer's
         # contract, and others' figures appear only as aggregates (counts, medians, ranges)
         out = [f for f in out
@@ -223,7 +230,7 @@ class _Data:
     ops: dict[str, np.ndarray]  # product, operator, month, uses, effects
 
 
-def _load(conn: Any, dialect: str, cfg: dict[str, Any], today: dt.date) -> _Data:
+def _load(conn: Any, today: dt.date) -> _Data:
     c, d = contracts.c, deliveries.c
     rows = [dict(r._mapping) for r in conn.execute(
         select(c.contract_id, c.producer_id, c.product_id, c.signed_on, c.quantity,

@@ -55,6 +55,15 @@ DEFAULTS: dict[str, dict[str, float | int]] = {
         "burst_min_uses": 20,  # uses in the month, and before it, for a jump to count
         "burst_alpha": 0.01,
     },
+    "vault": {  # insider risk: how the partners' documents are taken
+        "burst_documents": 10,  # documents copied by one account within ...
+        "burst_hours": 24,  # ... this many hours
+        "work_start_hour": 7,  # copies taken before this hour (UTC) ...
+        "work_end_hour": 19,  # ... or from this hour on, or on a weekend, are flagged
+        "expiry_days": 7,  # a copy taken this close before its licence expires
+        "refusals": 3,  # refusals for one account within ...
+        "refusal_days": 30,  # ... this many days
+    },
 }
 
 
@@ -109,5 +118,7 @@ def _most(key: str) -> float:
         return 36_600.0
     if key == "hhi":
         return 10_000.0
+    if key.endswith("_hour"):
+        return 24.0
     return 1e9
 

@@ -57,7 +57,7 @@ def whole_months(date_from: dt.date | None, date_to: dt.date | None
         end = end.replace(day=1) - dt.timedelta(days=1)
     if start is not None and end is not None and start > end:
         return None, [(date_from, date_to)]
-    edges = []
+    edges: list[tuple[dt.date | None, dt.date | None]] = []
     if date_from is not None and start is not None and date_from < start:
         edges.append((date_from, start - dt.timedelta(days=1)))
     if date_to is not None and end is not None and end < date_to:

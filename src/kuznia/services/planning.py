@@ -36,12 +36,15 @@ from kuznia.planning.explain import binding, infeasible_reasons, violations, why
 from kuznia.planning.rates import rate_draws
 from kuznia.services import audit, params
 from kuznia.services.imports import read_checked
+from kuznia.services.licences import live_ids
 from kuznia.services.results import Tabular, json_safe
 from kuznia.services.store import Store
 from kuznia.store import schema as s
+from kuznia.store.tuples import tuples
 
 OFFER_COLUMNS = ["product_id", "producer_id", "unit_price", "capacity", "min_order",
                  "lot_size", "effects_per_unit"]
+STORED_COLUMNS = [*OFFER_COLUMNS, "licence_id"]
 
 
 @dataclass
@@ -96,11 +99,11 @@ def _risk_quantile(risk: str) -> float | None:
 
 def _stored_offers(store: Store) -> pl.DataFrame:
     with store.read() as conn:
-        rows = conn.execute(select(*[s.offers.c[c] for c in OFFER_COLUMNS])).all()
+        rows = conn.execute(select(*[s.offers.c[c] for c in STORED_COLUMNS])).all()
     return pl.DataFrame([tuple(r) for r in rows], orient="row", schema={
         "product_id": pl.String, "producer_id": pl.String, "unit_price": pl.Float64,
         "capacity": pl.Int64, "min_order": pl.Int64, "lot_size": pl.Int64,
-        "effects_per_unit": pl.Float64})
+        "effects_per_unit": pl.Float64, "licence_id": pl.String})
 
 
 def _offer_origins(store: Store) -> dict[tuple[str, str], str]:
@@ -112,7 +115,7 @@ def _offer_origins(store: Store) -> dict[tuple[str, str], str]:
         rows = conn.execute(select(s.offers.c.product_id, s.offers.c.producer_id,
                                    s.offers.c.event_id)).all()
         found = origins(conn, [r.event_id for r in rows])
-    return {(str(p), str(q)): origin_words(found.get(int(e))) for p, q, e in rows}
+    return {(str(p), str(q)): origin_words(found.get(int(e))) for p, q, e in tuples(rows)}
 
 
 def _with_rates(store: Store, frame: pl.DataFrame, risk: str, name: str
@@ -126,7 +129,7 @@ def _with_rates(store: Store, frame: pl.DataFrame, risk: str, name: str
             select(cube.product_id, cube.producer_id, func.sum(cube.effects),
                    func.sum(cube.effects_sq), func.sum(cube.uses), func.sum(cube.units_used))
             .group_by(cube.product_id, cube.producer_id)).all()
-        lookups = {
+        lookups: dict[str, dict[Any, Any]] = {
             "region": dict(conn.execute(select(s.producers.c.producer_id,
                                                s.producers.c.region)).all()),
             "category": dict(conn.execute(select(s.products.c.product_id,
@@ -140,8 +143,8 @@ def _with_rates(store: Store, frame: pl.DataFrame, risk: str, name: str
                                            *[pl.lit(0.0).alias(c) for c in sum_cols])])
              .group_by("product_id", "producer_id").agg(pl.col(*sum_cols).sum())
              .sort("product_id", "producer_id"))
-    draws = rate_draws(*(pairs[c].to_numpy() for c in sum_cols),
-                       pairs["product_id"].to_numpy())
+    effects, effects_sq, uses, units = (pairs[c].to_numpy() for c in sum_cols)
+    draws = rate_draws(effects, effects_sq, uses, units, pairs["product_id"].to_numpy())
     with np.errstate(invalid="ignore"):
         mean = draws.mean(axis=0)
     pairs = pairs.with_columns(pl.Series("mean", mean).fill_nan(None),
@@ -243,8 +246,12 @@ def allocate(
     what_if: WhatIf | None = None,
     time_limit: float = 60.0,
     gap: float = 1e-3,
+    on: dt.date | None = None,
+    assume_live: frozenset[str] | set[str] = frozenset(),
 ) -> PlanResult:
-    """The plan with the most expected effects within every limit, beside the greedy rule."""
+    """The plan with the most expected effects within every limit, beside the greedy rule.
+    An offer that names a licence is left out unless the licence is live ``on`` the
+    planning day (today), or is in ``assume_live`` (what a pending licence would unlock)."""
     params.finite(budget, "budget", minimum=0, maximum=1e15)
     params.finite(time_limit, "time_limit", above=0)
     params.finite(gap, "gap", minimum=0, maximum=1)
@@ -252,7 +259,7 @@ def allocate(
         params.whole(units, "require", minimum=0, maximum=2_147_483_647, item=pid)
     what_if = what_if or WhatIf()
     if offers_file is not None:
-        frame = read_checked(store, "offers", offers_file).select(OFFER_COLUMNS)
+        frame = read_checked(store, "offers", offers_file).select(STORED_COLUMNS)
         source = {"file": str(offers_file)}
         name = str(offers_file)
     else:
@@ -276,6 +283,18 @@ def allocate(
             raise UsageError(f"{{without_producers}} names {', '.join(unknown)}, which no "
                              "offer is from", params=("without_producers",))
         frame = frame.filter(~pl.col("producer_id").is_in(what_if.without_producers))
+    on = on or dt.date.today()
+    with store.read() as conn:
+        live = live_ids(conn, on) | set(assume_live)
+    unlicensed = frame.filter(pl.col("licence_id").is_not_null()
+                              & ~pl.col("licence_id").is_in(sorted(live)))
+    frame = frame.filter(pl.col("licence_id").is_null()
+                         | pl.col("licence_id").is_in(sorted(live))).drop("licence_id")
+    not_live = [f"{r['product_id']}/{r['producer_id']} (licence {r['licence_id']})"
+                for r in unlicensed.iter_rows(named=True)]
+    if frame.is_empty():
+        raise UsageError(f"{name}: every offer needs a licence that is not live on "
+                         f"{on.isoformat()} ({', '.join(not_live[:5])}); nothing can be bought")
     frame, draws = _with_rates(store, frame, risk, name)
     frame = frame.sort("product_id", "producer_id")
     no_rate = frame.filter(pl.col("effects_per_unit").is_null()
@@ -305,7 +324,8 @@ def allocate(
         "max_region_share": max_region_share, "min_category_share": limits.min_category_share,
         "require": limits.require, "risk": risk, "price_change": what_if.price_change,
         "without_producers": what_if.without_producers, "offers_source": source,
-        "time_limit": time_limit, "gap": gap,
+        "time_limit": time_limit, "gap": gap, "on": on.isoformat(),
+        "assumed_live": sorted(assume_live), "not_licensed": not_live,
         "offers": frame.select(*OFFER_COLUMNS, "region", "category", "rate_source",
                                "mean_rate").to_dicts(),
     }
@@ -313,7 +333,11 @@ def allocate(
         f"{len(left_out)} offers left out: no effects_per_unit given and no use of the "
         f"product to estimate it from ({', '.join(left_out[:5])}"
         f"{', ...' if len(left_out) > 5 else ''})"] if left_out else []
-    baseline = {
+    if not_live:
+        note_left_out.append(
+            f"{len(not_live)} offers left out: the licence they need is not live on "
+            f"{on.isoformat()} ({', '.join(not_live[:5])}{', ...' if len(not_live) > 5 else ''})")
+    baseline: dict[str, Any] = {
         "expected_effects": float(base.quantity @ mean_rate), "total_cost": base.total_cost,
         "breaks": violations(offers, limits, base.quantity),
     }

@@ -44,6 +44,7 @@ from kuznia.store.schema import (
     offers,
     thread_visits,
 )
+from kuznia.store.tuples import tuples
 
 MAX_BODY = 4000  # characters of an answer or a reply
 MAX_PDF = 10 * 1024 * 1024  # bytes of an attachment
@@ -79,8 +80,8 @@ def portal_digest(conn: Connection) -> TableDigest:
 def attachment_problems(conn: Connection) -> int | None:
     """The first attachment whose content does not match its SHA-256 (or size), if any."""
     a = attachments.c
-    for mid, content, sha, size in conn.execute(
-            select(a.message_id, a.content, a.sha256, a.size).order_by(a.message_id)):
+    for mid, content, sha, size in tuples(conn.execute(
+            select(a.message_id, a.content, a.sha256, a.size).order_by(a.message_id))):
         try:
             data = base64.b64decode(content, validate=True)
         except ValueError:
@@ -181,7 +182,7 @@ def _post(store: Store, *, actor: str, side: str, producer: str, kind: str, ref:
     with store.write() as conn:
         event_id = audit.next_event_id(conn)
         at = _now()
-        mid = conn.execute(block_messages.insert().returning(block_messages.c.message_id), {
+        mid: Any = conn.execute(block_messages.insert().returning(block_messages.c.message_id), {
             "producer_id": producer, "kind": kind, "ref": ref, "product_id": product,
             "at": at, "actor": actor, "side": side, "body": body,
             "event_id": event_id}).scalar_one()
@@ -251,11 +252,11 @@ def new_since_last_visit(store: Store, user: str, producer: str, *, mark: bool =
     ``user`` last looked; with ``mark``, the look is recorded (this is the visit)."""
     m, v = block_messages.c, thread_visits.c
     with store.read() as conn:
-        seen = {(k, r): int(s) for k, r, s in conn.execute(
+        seen = {(k, r): int(s) for k, r, s in tuples(conn.execute(
             select(v.kind, v.ref, v.seen_message_id)
-            .where(and_(v.user_name == user, v.producer_id == producer)))}
-        rows = conn.execute(select(m.kind, m.ref, m.message_id, m.actor)
-                            .where(m.producer_id == producer)).all()
+            .where(and_(v.user_name == user, v.producer_id == producer))))}
+        rows = list(tuples(conn.execute(select(m.kind, m.ref, m.message_id, m.actor)
+                                        .where(m.producer_id == producer))))
     counts: dict[tuple[str, str], int] = {}
     last: dict[tuple[str, str], int] = {}
     for k, r, mid, who in rows:
@@ -353,13 +354,13 @@ def origins(conn: Connection, event_ids: Iterable[int]) -> dict[int, dict[str, A
     e, sub = audit_events.c, offer_submissions.c
     for i in range(0, len(ids), 500):
         chunk = ids[i:i + 500]
-        for eid, at, actor, file_name in conn.execute(
-                select(e.event_id, e.at, e.actor, e.file_name).where(e.event_id.in_(chunk))):
+        for eid, at, actor, file_name in tuples(conn.execute(
+                select(e.event_id, e.at, e.actor, e.file_name).where(e.event_id.in_(chunk)))):
             out[int(eid)] = {"source": "import", "actor": actor, "at": at,
                              "file_name": file_name}
-        for eid, at, actor, via, file_name in conn.execute(
+        for eid, at, actor, via, file_name in tuples(conn.execute(
                 select(sub.event_id, sub.at, sub.actor, sub.via, sub.file_name)
-                .where(sub.event_id.in_(chunk))):
+                .where(sub.event_id.in_(chunk)))):
             out[int(eid)] = {"source": "portal", "actor": actor, "at": at, "via": via,
                              "file_name": file_name}
     return out

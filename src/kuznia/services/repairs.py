@@ -2,9 +2,11 @@
 
 Both files are read and checked like imports (``backlog``: item_id, product_id, region,
 damaged_on; ``repair_points``: point_id, region, product_id, monthly_capacity,
-repair_days, from_region, transit_days, one row per region an item can come from). A
-repair point whose region is ``abroad`` is abroad. The LP is in
-``kuznia.planning.repairs``; items of a group take the flows oldest first.
+repair_days, from_region, transit_days, [licence_id], one row per region an item can come
+from). A repair point whose region is ``abroad`` is abroad. A point that names a licence
+is left out (and named in ``excluded``) unless the licence is live on the planning day
+(``services.licences``). The LP is in ``kuznia.planning.repairs``; items of a group take
+the flows oldest first.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import polars as pl
@@ -20,6 +22,7 @@ import polars as pl
 from kuznia.errors import UsageError
 from kuznia.planning.repairs import plan
 from kuznia.services.imports import read_checked
+from kuznia.services.licences import live_ids
 from kuznia.services.store import Store
 
 ABROAD = "abroad"
@@ -38,6 +41,8 @@ class RepairResult:
     points: list[dict[str, Any]] = field(default_factory=list)
     assignments: list[dict[str, Any]] = field(default_factory=list)
     unreachable: list[dict[str, Any]] = field(default_factory=list)
+    # points left out: the licence they need is not live on the planning day
+    excluded: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def placed(self) -> int:
@@ -53,20 +58,44 @@ class RepairResult:
         return {k: getattr(self, k) for k in (
             "as_of", "items", "placed", "unreachable_items", "status", "mean_days",
             "clear_days", "abroad_mean_days", "abroad_clear_days", "abroad_note", "points",
-            "assignments", "unreachable")}
+            "assignments", "unreachable", "excluded")}
 
 
-def repairs_plan(store: Store, backlog_path: str | Path, points_path: str | Path,
+def repairs_plan(store: Store, backlog_path: str | Path | BinaryIO,
+                 points_path: str | Path | BinaryIO,
                  as_of: dt.date | None = None, *, backlog_name: str | None = None,
                  points_name: str | None = None) -> RepairResult:
     """Assign every item to a repair point and month to minimise mean days to service."""
     as_of = as_of or dt.date.today()
+    items, rows = read_inputs(store, backlog_path, points_path, backlog_name=backlog_name,
+                              points_name=points_name)
+    with store.read() as conn:
+        live = live_ids(conn, as_of)
+    return plan_repairs(items, rows, as_of, live)
+
+
+def read_inputs(store: Store, backlog_path: str | Path | BinaryIO,
+                points_path: str | Path | BinaryIO, *,
+                backlog_name: str | None = None, points_name: str | None = None
+                ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The backlog and the repair points, read and checked like imports."""
     items = read_checked(store, "backlog", backlog_path, name=backlog_name)
     rows = read_checked(store, "repair_points", points_path, name=points_name)
     if items.is_empty():
         raise UsageError(f"{backlog_name or backlog_path}: the backlog is empty")
     if rows.is_empty():
         raise UsageError(f"{points_name or points_path}: no repair points")
+    return items, rows
+
+
+def plan_repairs(items: pl.DataFrame, rows: pl.DataFrame, as_of: dt.date,
+                 live: set[str]) -> RepairResult:
+    """The plan for checked inputs, with only the points whose licence (if they name one)
+    is in ``live``."""
+    needs = pl.col("licence_id").is_not_null() & ~pl.col("licence_id").is_in(sorted(live))
+    left_out = rows.filter(needs).group_by("point_id", "product_id", maintain_order=True).agg(
+        pl.col("licence_id").first())
+    rows = rows.filter(~needs)
     items = items.sort("damaged_on", "item_id")
     groups = items.group_by("product_id", "region", maintain_order=True).agg(
         pl.col("item_id"), pl.len().alias("n"))
@@ -98,6 +127,9 @@ def repairs_plan(store: Store, backlog_path: str | Path, points_path: str | Path
         note = "no repair point has region 'abroad'"
     result = RepairResult(as_of.isoformat(), int(counts.sum()), best.status, best.mean_days,
                           best.clear_days, a_mean, a_clear, note)
+    result.excluded = [{**r, "reason": f"licence {r['licence_id']} is not live on "
+                                       f"{as_of.isoformat()}"}
+                       for r in left_out.iter_rows(named=True)]
     # plain lists: Polars 2 does not take a NumPy integer as a Series index
     ids = groups["item_id"].to_list()
     g_product, g_region = groups["product_id"].to_list(), groups["region"].to_list()

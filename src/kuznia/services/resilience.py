@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from sqlalchemy import Connection, func, select
@@ -34,6 +34,7 @@ from kuznia.errors import UsageError
 from kuznia.services import params
 from kuznia.services.store import Store
 from kuznia.store.schema import demand, regions, sites, strikes, use_cube
+from kuznia.store.tuples import tuples
 
 Z90 = 1.6448536269514722
 FRESH = 1_000_000  # chunk offset of the scenarios a duplication plan is judged on
@@ -134,15 +135,15 @@ def estimate_regions(store: Store, as_of: dt.date | None = None,
         raise UsageError(f"{{history_from}} {history_from.isoformat()} is after the end of "
                          f"the history ({as_of.isoformat()})", params=("history_from",))
     with store.read() as conn:
-        site_rows = conn.execute(select(sites.c.site_id, sites.c.region)).all()
+        site_rows = list(tuples(conn.execute(select(sites.c.site_id, sites.c.region))))
         begin = history_from or history_start(conn, as_of)
-        hits = [] if begin is None else conn.execute(
+        hits = [] if begin is None else list(tuples(conn.execute(
             select(strikes.c.site_id, strikes.c.struck_on, strikes.c.damage_fraction,
                    strikes.c.repaired_on)
-            .where(strikes.c.struck_on >= begin, strikes.c.struck_on <= as_of)).all()
+            .where(strikes.c.struck_on >= begin, strikes.c.struck_on <= as_of))))
     if begin is None:
         return []
-    region_of = dict(site_rows)
+    region_of: dict[str, str] = dict(site_rows)
     n_sites: dict[str, int] = {}
     for _, r in site_rows:
         n_sites[r] = n_sites.get(r, 0) + 1
@@ -368,7 +369,7 @@ def _site_rows(net: Network) -> list[dict[str, Any]]:
             "ttr_months": ttr, "recovers": not closed,
             "tts_months": None if np.isnan(t) else (None if np.isinf(t) else round(t, 3)),
             "tts_unlimited": bool(np.isinf(t)),
-            "exposed": bool(not np.isnan(t) and (closed or t < ttr)),
+            "exposed": bool(not np.isnan(t) and (closed or (ttr is not None and t < ttr))),
             "p_hit_in_horizon": float(p_hit),
         })
     return rows
@@ -412,7 +413,8 @@ class Duplication:
         }
 
 
-def duplicate(store: Store, candidates_path: str | Path, budget: float, months: int = 12,
+def duplicate(store: Store, candidates_path: str | Path | BinaryIO, budget: float,
+              months: int = 12,
               scenarios: int = 2_000, saa_scenarios: int = 300, seed: int = 0, *,
               weights: dict[str, float] | None = None, start: dt.date | None = None,
               from_history: bool = False, spillover: float = 0.0,
@@ -462,6 +464,7 @@ def duplicate(store: Store, candidates_path: str | Path, budget: float, months: 
     saa = simulate(net.regions, net.sites, n_p, months, saa_scenarios, seed, extra=cand,
                    workers=workers)
     sub = np.array([remap[p] for p in cand.product])
+    assert saa.extra is not None  # simulated with the candidates
     choice = choose(saa.output[:, :, used], saa.extra, sub, cost, budget, dem[used],
                     net.stock[used], w[used], time_limit=time_limit)
     if not choice.solver.is_ok:
@@ -474,7 +477,10 @@ def duplicate(store: Store, candidates_path: str | Path, budget: float, months: 
                      workers=workers, first_chunk=FRESH)
     all_p = cand.product
 
+    assert fresh.extra is not None
+
     def judged(chosen: np.ndarray) -> np.ndarray:
+        assert fresh.extra is not None
         return weighted_shortfall(fresh.output, fresh.extra, all_p, chosen, dem, net.stock, w)
 
     none = np.zeros(cost.size, dtype=bool)

@@ -7,7 +7,8 @@ annotations here: ``NotRequired`` must be seen when the class is made.)
 """
 
 
-from typing import NotRequired, TypedDict
+import datetime as dt
+from typing import Any, NotRequired, TypedDict
 
 
 class CostRow(TypedDict):
@@ -156,9 +157,37 @@ class UserRow(TypedDict):
     name: str
     role: str
     producer_id: str | None
+    partner_id: str | None  # a partner's account: the partner it speaks for
     disabled: bool
     created_at: str
     password: bool
     live_tokens: int
     failed_sign_ins: int  # wrong passwords given for it since the last success, any address
     locked_from: list[str]  # addresses its sign-in is locked from (not others)
+
+
+class LicenceRow(TypedDict):
+    """A licence as ``kuznia licences`` and ``GET /licences`` list it."""
+
+    licence_id: str
+    partner_id: str
+    partner_name: str
+    kind: str  # production, repair, maintenance, technical_assistance
+    product_id: str
+    product_name: str
+    producers: list[str]  # a producer's own view names itself only
+    requested_on: dt.date
+    granted_on: dt.date | None
+    expires_on: dt.date | None
+    max_units: int | None
+    status: str  # as imported: requested, in_review, granted, denied, revoked
+    state: str  # the status, or expired for a granted licence past expires_on
+    expired: bool
+    live: bool  # granted, not expired, on the day asked about
+    stage: str | None  # the stage not yet left, else the last entered
+    authority: str | None
+    stage_entered_on: dt.date | None
+    stage_open: bool
+    days_in_stage: int | None  # while the stage is open
+    days_waiting: int | None  # since requested_on, while pending
+    stages: list[dict[str, Any]]

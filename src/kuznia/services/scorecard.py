@@ -91,7 +91,7 @@ def scorecard(store: Store, producer: str, level: float = LEVEL,
             select(month, func.sum(on_time), func.count(), func.sum(d.accepted_quantity),
                    func.sum(d.quantity)).select_from(lots)
             .where(c.producer_id == producer).group_by(month)).all()
-        by_month_lots_timed = {m: (k, n) for m, k, n in conn.execute(
+        by_month_lots_timed = {str(m): (k, n) for m, k, n in conn.execute(
             select(month, func.sum(on_time), func.count()).select_from(lots)
             .where(and_(c.producer_id == producer, c.due_on.is_not(None)))
             .group_by(month))}

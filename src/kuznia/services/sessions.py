@@ -73,8 +73,8 @@ def find_session(store: Store, value: str, now: dt.datetime | None = None) -> Se
         return None
     with store.read() as conn:
         user = conn.execute(select(users.c.name, users.c.role, users.c.producer_id,
-                                   users.c.disabled).where(users.c.name == row.user_name)
-                            ).first()
+                                   users.c.partner_id, users.c.disabled)
+                            .where(users.c.name == row.user_name)).first()
     seen = dt.datetime.fromisoformat(row.last_seen_at)
     if user is None or user.disabled or now - seen > IDLE or now - dt.datetime.fromisoformat(
             row.created_at) > ABSOLUTE:
@@ -82,7 +82,7 @@ def find_session(store: Store, value: str, now: dt.datetime | None = None) -> Se
         return None
     if now - seen > TOUCH:
         _touch(store, key, now)
-    return Session(Account(user.name, user.role, user.producer_id), row.csrf_token)
+    return Session(Account(user.name, user.role, user.producer_id, user.partner_id), row.csrf_token)
 
 
 def _touch(store: Store, key: str, now: dt.datetime) -> None:
@@ -111,9 +111,3 @@ def _end(store: Store, key: str) -> None:
 def close_session(store: Store, value: str) -> None:
     with sign_in_rows.bookkeeping(store) as conn:
         conn.execute(delete(sessions).where(sessions.c.session_hash == _hash(value)))
-
-
-def end_sessions_of(store: Store, name: str) -> None:
-    """End every session of an account (it was disabled)."""
-    with sign_in_rows.bookkeeping(store) as conn:
-        conn.execute(delete(sessions).where(sessions.c.user_name == name))

@@ -13,7 +13,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from kuznia import __version__
-from kuznia.errors import KuzniaError, UsageError, WorkspaceError, from_environment
+from kuznia.errors import (
+    KuzniaError,
+    UsageError,
+    WorkspaceError,
+    driver_condition,
+    from_environment,
+)
 from kuznia.settings import database_url
 from kuznia.store import engine as engines
 from kuznia.store.schema import settings
@@ -119,7 +125,7 @@ class Store:
             if lock_wait is not None and _lock_not_free(exc):
                 raise WriteBusy(f"{self.display_url} is busy with another write (an import "
                                 "still running?); nothing was stored yet") from exc
-            if "locked" in str(exc.orig):
+            if driver_condition(exc) == "busy":
                 raise WorkspaceError(
                     f"{self.display_url} is busy with another write (an import still "
                     "running?); nothing was stored: try again when it has finished") from exc
@@ -168,8 +174,8 @@ class WriteBusy(WorkspaceError):
 
 
 def _lock_not_free(exc: OperationalError) -> bool:
-    """SQLite's busy lock, or PostgreSQL's lock_timeout (SQLSTATE 55P03)."""
-    return "locked" in str(exc.orig) or getattr(exc.orig, "sqlstate", None) == "55P03"
+    """SQLite's busy lock, or PostgreSQL's lock_timeout (SQLSTATE 55P03), by their codes."""
+    return driver_condition(exc) == "busy" or getattr(exc.orig, "sqlstate", None) == "55P03"
 
 
 def sqlite_path(url: str) -> Path | None:

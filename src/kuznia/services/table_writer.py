@@ -109,7 +109,8 @@ class TableWriter:
     def _write_careful(self, good: pl.DataFrame) -> pl.DataFrame:
         key = list(self.spec.key)
         values = [c for c in self.stored if c not in key]
-        schema = {**dict(good.select(self.stored).schema), "event_id": pl.Int64}
+        schema: dict[str, Any] = {**dict(good.select(self.stored).schema),
+                                  "event_id": pl.Int64}
         old = bulk.fetch_by_key(self.conn, self.table, self.spec.key, good.select(key),
                                 [*self.stored, "event_id"], schema)
         old = old.rename({c: f"{c}__old" for c in [*values, "event_id"]})

@@ -21,6 +21,7 @@ from kuznia.services.prices import lot_prices, producer_prices, product_prices
 from kuznia.services.results import Tabular
 from kuznia.services.store import Store
 from kuznia.store.schema import audit_events, products, use_cube, uses
+from kuznia.store.tuples import tuples
 
 if TYPE_CHECKING:
     import polars as pl
@@ -275,21 +276,21 @@ def price_rows(conn: Connection, rows: list[dict[str, Any]], own: str | None = N
     products_ = {r["product_id"] for r in rows}
     few = len(lots) <= RESTRICT and len(products_) <= RESTRICT
     lp = lot_prices(lots if few else None, own=own)
-    by_lot = {lot: price for lot, price in conn.execute(select(lp.c.lot, lp.c.price))}
+    by_lot = {lot: price for lot, price in tuples(conn.execute(select(lp.c.lot, lp.c.price)))}
     pp = producer_prices(products_ if few else None, own=own)
-    by_producer = {(producer, product): price for producer, product, price in conn.execute(
-        select(pp.c.producer_id, pp.c.product_id, pp.c.price))}
+    by_producer = {(producer, product): price for producer, product, price in tuples(conn.execute(
+        select(pp.c.producer_id, pp.c.product_id, pp.c.price)))}
     by_product: dict[str, float] = {}
     if own is None:
         prp = product_prices(products_ if few else None)
-        by_product = {product: price for product, price in conn.execute(
-            select(prp.c.product_id, prp.c.price))}
+        by_product = {product: price for product, price in tuples(conn.execute(
+            select(prp.c.product_id, prp.c.price)))}
     events = sorted({r["event_id"] for r in rows})
     files: dict[int, str | None] = {}
     for i in range(0, len(events), 500):  # bounded bind parameters per statement
-        files.update((event, name) for event, name in conn.execute(
+        files.update((event, name) for event, name in tuples(conn.execute(
             select(audit_events.c.event_id, audit_events.c.file_name)
-            .where(audit_events.c.event_id.in_(events[i:i + 500]))))
+            .where(audit_events.c.event_id.in_(events[i:i + 500])))))
     for r in rows:
         by = (by_lot.get(r["lot"]), by_producer.get((r["producer_id"], r["product_id"])),
               by_product.get(r["product_id"]))
@@ -339,7 +340,7 @@ def _page_window(conn: Connection, cube_conds: list[Any], after: dt.date | None,
     if hi is not None:
         q = q.where(use_cube.c.month <= hi.strftime("%Y-%m"))
     seen = 0
-    for month, n in conn.execute(q):
+    for month, n in tuples(conn.execute(q)):
         seen += int(n or 0)
         if seen >= wanted:
             return _month_range(month)[1]
@@ -360,8 +361,10 @@ def _kept_total(conn: Connection, keys: dict[str, str], category: str | None,
                                   .where(*cube_conds, *in_months(use_cube.c.month, months))
                                   ).scalar_one())
     if ends:  # the ends of a range are bounded on one side at least
+        days = on_days(uses.c.used_on, ends)
+        assert days is not None  # no end is open at both ends (whole_months took those)
         total += int(conn.execute(select(func.count()).select_from(uses)
-                                  .where(*use_conds, on_days(uses.c.used_on, ends))
+                                  .where(*use_conds, days)
                                   ).scalar_one())
     return total
 

@@ -23,7 +23,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 HEAD = "0015"
 # every revision this Kuznia can open
 KNOWN = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011",
-         "0014", "0015")
+         "0012", "0013", "0014", "0015")
 SQLITE_BUSY_SECONDS = 30.0  # how long a writer waits for another to finish
 IDLE_PING_SECONDS = 5.0  # a pooled PostgreSQL connection idle this long is pinged first
 
@@ -41,7 +41,8 @@ def _wal(cur: Any) -> None:
             cur.execute("PRAGMA journal_mode=WAL")
             return
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
+            busy = (exc.sqlite_errorcode & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+            if not busy or time.monotonic() > deadline:
                 raise
             time.sleep(0.01)
 
@@ -157,14 +158,6 @@ def _alembic_config() -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     return cfg
-
-
-def head_revision() -> str:
-    from alembic.script import ScriptDirectory
-
-    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
-    assert head is not None
-    return head
 
 
 def current_revision(engine: Engine) -> str | None:

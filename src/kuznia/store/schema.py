@@ -19,15 +19,16 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
 )
 
-metadata = MetaData()
+metadata: MetaData = MetaData()
 
-ID = String(64)
+ID: String = String(64)
 NO_USE = "9999-12-31"  # a cube row's first_on before any use (later than every date)
 
 settings = Table(
@@ -187,6 +188,7 @@ offers = Table(
     Column("lot_size", BigInteger, nullable=False),
     Column("effects_per_unit", Float),
     Column("event_id", Integer, nullable=False),
+    Column("licence_id", ID),  # the licence the offer needs (none: it needs none)
 )
 
 # A saved allocation plan: its inputs and its answer, so a decision can be reproduced
@@ -324,6 +326,7 @@ users = Table(
     Column("disabled", Boolean, nullable=False),
     Column("created_at", String(32), nullable=False),
     Column("event_id", Integer, nullable=False),
+    Column("partner_id", String(64)),  # a partner's account: the partner it speaks for
 )
 
 api_tokens = Table(
@@ -431,9 +434,61 @@ use_outbox = Table(
     Column("problems", Text),  # JSON: the rejection's problems, as an import's
 )
 
+# Licences: the foreign partners, the licences asked of them, and where each request waits.
+# ``licences.producers`` keeps the producers a licence names as imported (sorted, split by
+# ';'); ``licence_producers`` holds them one a row (rebuilt from it at each import), for
+# the questions "which licences name this producer".
+partners = Table(
+    "partners",
+    metadata,
+    Column("partner_id", ID, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("country", Text, nullable=False),
+    Column("event_id", Integer, nullable=False),
+)
+
+licences = Table(
+    "licences",
+    metadata,
+    Column("licence_id", ID, primary_key=True),
+    Column("partner_id", ID, ForeignKey("partners.partner_id"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("product_id", ID, ForeignKey("products.product_id"), nullable=False),
+    Column("producers", Text, nullable=False),
+    Column("requested_on", Date, nullable=False),
+    Column("granted_on", Date),
+    Column("expires_on", Date),
+    Column("max_units", BigInteger),
+    Column("status", String(16), nullable=False),
+    Column("event_id", Integer, nullable=False),
+)
+
+licence_producers = Table(
+    "licence_producers",
+    metadata,
+    Column("licence_id", ID, ForeignKey("licences.licence_id"), primary_key=True),
+    Column("producer_id", ID, ForeignKey("producers.producer_id"), primary_key=True),
+)
+
+Index("ix_licence_producers_producer", licence_producers.c.producer_id,
+      licence_producers.c.licence_id)
+
+licence_stages = Table(
+    "licence_stages",
+    metadata,
+    Column("licence_id", ID, ForeignKey("licences.licence_id"), primary_key=True),
+    Column("stage", Text, primary_key=True),
+    Column("entered_on", Date, primary_key=True),
+    Column("authority", Text, nullable=False),
+    Column("left_on", Date),
+    Column("outcome", Text),
+    Column("event_id", Integer, nullable=False),
+)
+
 DATA_TABLES = {
     t.name: t for t in (producers, products, versions, rates, contracts, deliveries, uses, offers,
-                        failure_modes, corrective_actions, regions, sites, demand, strikes)
+                        failure_modes, corrective_actions, regions, sites, demand, strikes,
+                        partners, licences, licence_stages)
 }
 # Every data row keeps the first half of its hash (kuznia.store.digest), for the audit trail.
 for _table in DATA_TABLES.values():
@@ -500,3 +555,69 @@ offer_submissions = Table(
     Column("file_sha256", String(64), nullable=False),
     Column("rows", Integer, nullable=False),
 )
+
+# The partners' vault: wrapped data keys, documents sealed in chunks, and the log of every
+# access and refusal (with each copy's id and hash). Imported by ``schema`` so that these
+# tables are part of its ``metadata``.
+#
+# Every row a vault write makes is recorded by its audit event (``vault_rows`` in the
+# event's detail: a SHA-256 per row), so ``audit verify --deep`` finds a row edited, deleted
+# or inserted outside Kuznia (``services/vault_audit.py``).
+vault_keys = Table(
+    "vault_keys",
+    metadata,
+    Column("partner_id", ID, primary_key=True),
+    Column("wrapped_key", LargeBinary),  # None once shredded
+    Column("created_at", String(32), nullable=False),
+    Column("shredded_at", String(32)),
+    Column("event_id", Integer, nullable=False),
+)
+
+vault_documents = Table(
+    "vault_documents",
+    metadata,
+    Column("doc_id", String(32), primary_key=True),
+    Column("partner_id", ID, nullable=False),
+    Column("licence_id", ID, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("file_name", Text, nullable=False),
+    Column("media_type", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("chunks", Integer, nullable=False),
+    Column("chunks_sha256", String(64), nullable=False),  # of the sealed chunks, in order
+    Column("added_at", String(32), nullable=False),
+    Column("added_by", String(64), nullable=False),
+    Column("event_id", Integer, nullable=False),
+)
+Index("ix_vault_documents_partner", vault_documents.c.partner_id)
+
+vault_chunks = Table(
+    "vault_chunks",
+    metadata,
+    Column("doc_id", String(32), primary_key=True),
+    Column("chunk_no", Integer, primary_key=True),
+    Column("nonce", LargeBinary, nullable=False),
+    Column("sealed", LargeBinary, nullable=False),
+)
+
+vault_access = Table(
+    "vault_access",
+    metadata,
+    Column("access_id", Integer, primary_key=True, autoincrement=True),
+    Column("at", String(32), nullable=False),
+    Column("account", String(64), nullable=False),
+    Column("doc_id", String(64)),  # as asked (it may name no document)
+    Column("partner_id", ID),
+    Column("licence_id", ID),
+    Column("outcome", String(16), nullable=False),  # copy, refused, unreadable, shredded
+    Column("reason", Text, nullable=False),
+    Column("copy_id", String(32)),
+    Column("copy_form", String(8)),  # pdf, zip
+    Column("copy_sha256", String(64)),
+    Column("event_id", Integer, nullable=False),
+)
+Index("ix_vault_access_partner", vault_access.c.partner_id, vault_access.c.access_id)
+Index("ix_vault_access_copy", vault_access.c.copy_id)
+Index("ix_vault_access_sha", vault_access.c.copy_sha256)
+
+VAULT_TABLES = (vault_keys, vault_documents, vault_chunks, vault_access)

@@ -11,17 +11,21 @@ call finds it kept.
 - ``figures``: overview, product, producer, board;
 - ``evidence``: the uses behind a figure (sorted, summed, exported), a contract, a record;
 - ``work``: planner, resilience, imports, field entry;
+- ``licences``: the licence pipeline, and a partner's own page;
 - ``oversight``: the watchdog page of red flags, a flag's page and its triage;
 - ``portal``: the producers' portal: answers and replies on board blocks, offers;
-- ``admin``: log in and out, audit, accounts.
+- ``admin``: log in and out, audit, accounts;
+- ``vault``: the partners' documents for the producers a live licence names.
 """
 
 from kuznia.server.web import (  # noqa: F401 - they add routes
     admin,
     evidence,
     figures,
+    licences,
     oversight,
     portal,
+    vault,
     work,
 )
 from kuznia.server.web.base import pages, render_error

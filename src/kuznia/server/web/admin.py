@@ -136,11 +136,13 @@ def _after(request: Request, who: Caller, message: str, token: str | None = None
 def accounts_add(request: Request, who: Caller, name: Name,
                  role: Annotated[str, Form(max_length=32)],
                  producer_id: Annotated[str, Form(max_length=200)] = "",
+                 partner_id: Annotated[str, Form(max_length=200)] = "",
                  password: Annotated[str, Form(max_length=1024)] = "") -> HTMLResponse:
     if role not in ROLES:
         raise ForbiddenError(f"no role {role!r}")
     accounts.add_user(store_of(request), name, role, actor=who.name,
-                      producer=producer_id or None, password=password or None)
+                      producer=producer_id or None, password=password or None,
+                      partner=partner_id or None)
     return _after(request, who, f"Added {name} ({role}).")
 
 

@@ -34,11 +34,14 @@ NAV = (("Overview", "/overview", "pages.overview"),
        ("Resilience", "/resilience", "resilience.read"),
        ("Imports", "/imports", "pages.imports"),
        ("Field entry", "/field", "write:uses"),
+       ("Licences", "/licences", "pages.licences"),
+       ("Our licences", "/partner", "pages.partner"),
        ("Watchdog", "/oversight", "pages.oversight"),
+       ("Partners' documents", "/vault", "pages.vault"),
        ("Audit", "/audit", "audit.read"),
        ("Accounts", "/accounts", "accounts.manage"))
 START = {"analyst": "/overview", "admin": "/accounts", "auditor": "/audit",
-         "procurement": "/imports", "engineer": "/field"}
+         "procurement": "/imports", "engineer": "/field", "partner": "/partner"}
 
 
 def start_page(who: Caller) -> str:

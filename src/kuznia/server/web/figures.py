@@ -271,13 +271,15 @@ def producer_page(request: Request, who: Caller, producer_id: str,
         status = deliveries.contract_status(store, producer_id, flag=flag or None,
                                             cursor=cursor, scope=scope).to_dict()
     slots = {}
+
+    def maker(make: Callable[..., dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+        return lambda: {"producer": producer, **make(request, who, producer_id)}
+
     for part, (waiting, make) in PRODUCER_PARTS.items():
         if part == "flags" and not may(who, "oversight.read"):
             continue
         slots[part] = slot(request, who, f"/sections/producer/{part}/{_path(producer_id)}",
-                           waiting, f"_producer_{part}.html",
-                           lambda make=make: {"producer": producer,
-                                              **make(request, who, producer_id)})
+                           waiting, f"_producer_{part}.html", maker(make))
     from kuznia.server.web import portal as portal_web
 
     show_offers = may(who, "read:offers")
@@ -313,6 +315,7 @@ def _producer_quality(request: Request, who: Caller, producer_id: str) -> dict[s
     quality, quality_src = figure(request, "/failures", {"producer": producer_id},
                                   lambda: failures_svc.failures(store, None, None,
                                                                 producer_id))
+    cpe: dict[str, Any]
     cpe, cpe_src = ({"rows": []}, "")
     if may(who, "costs.read"):
         cpe, cpe_src = figure(request, "/cost-per-effect",

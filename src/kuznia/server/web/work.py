@@ -167,7 +167,7 @@ def resilience_duplicate(request: Request, who: Caller,
     name = uploads.display_name(candidates.filename)
     with store.snapshot():
         result = resilience_svc.duplicate(store, candidates.file, budget, months, scenarios,
-                                          300, seed, candidates_name=name)  # type: ignore[arg-type]
+                                          300, seed, candidates_name=name)
     return render(request, who, "_duplicate.html", result=result.to_dict())
 
 
@@ -177,7 +177,7 @@ def resilience_repairs(request: Request, who: Caller, backlog: Annotated[UploadF
     store = store_of(request)
     with store.snapshot():
         result = repairs_svc.repairs_plan(
-            store, backlog.file, repair_points.file, None,  # type: ignore[arg-type]
+            store, backlog.file, repair_points.file, None,
             backlog_name=uploads.display_name(backlog.filename),
             points_name=uploads.display_name(repair_points.filename))
     return render(request, who, "_repairs.html", result=result.to_dict())

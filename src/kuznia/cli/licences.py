@@ -1,0 +1,91 @@
+"""`kuznia licences`: the licence pipeline, and what each pending licence would unlock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+import kuznia
+from kuznia.cli.common import DbOption, JsonOption, handles_errors, out, parse_date, print_json
+
+app = typer.Typer(help="Licences asked of partners: where each waits, and what it unlocks.",
+                  invoke_without_command=True)
+
+OnOption = Annotated[str | None, typer.Option(
+    "--as-of", help="The day the licences are judged on (live, expired, days waiting); "
+                    "today.")]
+
+
+def _fmt(x: float | None, digits: int = 0) -> str:
+    return "-" if x is None else f"{x:,.{digits}f}"
+
+
+@app.callback()
+@handles_errors
+def licences(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option(help=(
+        "Only licences in this state: requested, in_review, granted, expired, denied, "
+        "revoked (expired: granted, past its expires_on)."))] = None,
+    as_of: OnOption = None,
+    db: DbOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Each licence with its state, current stage, days waiting, and what it names."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from kuznia.services.licences import list_licences
+
+    with kuznia.open(db) as ws:
+        found = list_licences(ws.store, status=status, on=parse_date(as_of, "--as-of"))
+    if json:
+        print_json(found.to_dict())
+        return
+    t = Table("licence", "partner", "kind", "product", "producers", "state", "stage",
+              "days in stage", "days waiting")
+    for r in found:
+        t.add_row(r["licence_id"], r["partner_name"], r["kind"].replace("_", " "),
+                  r["product_id"], ", ".join(r["producers"]), r["state"].replace("_", " "),
+                  r["stage"] or "-", _fmt(r["days_in_stage"]), _fmt(r["days_waiting"]))
+    out.print(t)
+    out.print(f"{len(found.rows)} licences on {found.on}")
+
+
+@app.command("value")
+@handles_errors
+def value(
+    backlog: Annotated[Path, typer.Option(help="item_id, product_id, region, damaged_on.")],
+    repair_points: Annotated[Path, typer.Option(help=(
+        "point_id, region, product_id, monthly_capacity, repair_days, from_region, "
+        "transit_days, [licence_id]; region 'abroad' marks a point abroad."))],
+    budget: Annotated[float | None, typer.Option(help=(
+        "Also run the allocation planner at this budget: effects gained per licence."))
+    ] = None,
+    offers: Annotated[Path | None, typer.Option(help=(
+        "Offers file for the allocation planner; default the offers table."))] = None,
+    as_of: OnOption = None,
+    db: DbOption = None,
+    json: JsonOption = False,
+) -> None:
+    """What each pending licence unlocks: days of repair saved, effects gained, in order."""
+    from kuznia.services.licence_value import licence_value
+
+    with kuznia.open(db) as ws:
+        r = licence_value(ws.store, backlog=backlog, repair_points=repair_points,
+                          budget=budget, offers_file=offers,
+                          on=parse_date(as_of, "--as-of"))
+    if json:
+        print_json(r.to_dict())
+        return
+    t = Table("licence", "status", "product", "repair points", "offers", "days saved",
+              "items gained", "effects gained")
+    for row in r:
+        t.add_row(row["licence_id"], row["status"].replace("_", " "), row["product_id"],
+                  str(len(row["points"])), str(len(row["offers"])), _fmt(row["days_saved"]),
+                  str(row["items_gained"]), _fmt(row["effects_gained"], 1))
+    out.print(t)
+    for line in r.explanation:
+        out.print(line)

@@ -1,0 +1,138 @@
+"""`kuznia vault`: partners' documents, sealed at rest, handed out marked for their
+recipient to the producers a live licence names; every access and refusal logged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+import kuznia
+from kuznia.cli.common import DbOption, JsonOption, handles_errors, out, print_json
+
+app = typer.Typer(help="The partners' vault: documents under a licence, sealed at rest, "
+                       "copies marked for their recipient.", no_args_is_help=True)
+
+
+def _vault():  # type: ignore[no-untyped-def]
+    from kuznia.services import vault
+
+    return vault
+
+
+@app.command("add")
+@handles_errors
+def add(
+    file: Annotated[Path, typer.Argument(help="The document: PDF, plain text, an image "
+                                              "(PNG, JPEG, TIFF) or an Office file.")],
+    licence: Annotated[str, typer.Option("--licence", help="The licence it is stored under "
+                                                           "(its partner owns it).")],
+    title: Annotated[str | None, typer.Option(help="Its title (default: the file's name).")
+                     ] = None,
+    db: DbOption = None,
+    actor: Annotated[str | None, typer.Option(
+        "--as", help="Who is acting, for the audit trail. Default: the OS user.")] = None,
+) -> None:
+    """Store a document under a licence, encrypted; prints its id as the last line."""
+    with kuznia.open(db, actor) as ws:
+        doc = _vault().add_document(ws.store, file, licence_id=licence, actor=ws.actor,
+                                    title=title)
+    out.print(f"stored {doc['title']!r} ({doc['size']:,} bytes, sealed in {doc['chunks']} "
+              f"chunks) under licence {licence} of partner {doc['partner_id']}")
+    out.print(doc["doc_id"])
+
+
+@app.command("get")
+@handles_errors
+def get(
+    doc: Annotated[str, typer.Argument(help="The document's id.")],
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write the copy.")],
+    account: Annotated[str, typer.Option("--as", help="The account the copy is for (a "
+                                                      "producer's a live licence names).")],
+    db: DbOption = None,
+) -> None:
+    """A copy marked for the account: a stamped PDF, or a ZIP with a notice."""
+    from kuznia.outputs import check_output, protected_paths
+
+    with kuznia.open(db, account) as ws:
+        check_output(out_file, "out_file", protected=protected_paths(ws.store.sqlite_file))
+        copy = _vault().issue_copy(ws.store, doc, account=account, out=out_file)
+    kind = "a stamped PDF" if copy.form == "pdf" else "a ZIP with its notice"
+    out.print(f"wrote {kind} for {copy.account} to {out_file}: copy {copy.copy_id}, "
+              f"sha256 {copy.sha256}")
+
+
+@app.command("trace")
+@handles_errors
+def trace(
+    file: Annotated[Path, typer.Argument(help="A copy found somewhere.")],
+    db: DbOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Name the account, time and copy id a copy was issued to."""
+    with kuznia.open(db) as ws:
+        found = _vault().trace(ws.store, file)
+    if json:
+        print_json(found)
+        return
+    out.print(f"issued to {found['account']} at {found['issued_at']}: copy "
+              f"{found['copy_id']} of document {found['doc_id']} under licence "
+              f"{found['licence_id']} (found by {found['found_by']})")
+
+
+@app.command("log")
+@handles_errors
+def log(
+    partner: Annotated[str | None, typer.Option(help="Only this partner's documents.")
+                       ] = None,
+    db: DbOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Every access and refusal: account, time, document, licence and outcome."""
+    with kuznia.open(db) as ws:
+        rows = _vault().access_log(ws.store, partner=partner)
+    if json:
+        print_json(rows.to_dict())
+        return
+    t = Table("when", "account", "document", "licence", "outcome", "why", "copy")
+    for r in rows:
+        t.add_row(r["at"], r["account"], r["title"] or r["doc_id"] or "",
+                  r["licence_id"] or "", r["outcome"], r["reason"], r["copy_id"] or "")
+    out.print(t)
+
+
+@app.command("list")
+@handles_errors
+def list_(
+    partner: Annotated[str | None, typer.Option(help="Only this partner's documents.")
+                       ] = None,
+    db: DbOption = None,
+    json: JsonOption = False,
+) -> None:
+    """The documents' titles and licences (never their content)."""
+    with kuznia.open(db) as ws:
+        rows = _vault().documents(ws.store, partner=partner)
+    if json:
+        print_json(rows.to_dict())
+        return
+    t = Table("id", "title", "partner", "licence", "bytes", "stored", "readable")
+    for r in rows:
+        t.add_row(r["doc_id"], r["title"], r["partner_id"], r["licence_id"],
+                  f"{r['size']:,}", r["added_at"], "yes" if r["readable"] else "shredded")
+    out.print(t)
+
+
+@app.command("shred")
+@handles_errors
+def shred(
+    partner: Annotated[str, typer.Option(help="The partner whose key is destroyed.")],
+    account: Annotated[str, typer.Option("--as", help="An admin account.")],
+    db: DbOption = None,
+) -> None:
+    """Destroy a partner's data key: its documents can then be read by no one."""
+    with kuznia.open(db, account) as ws:
+        done = _vault().shred(ws.store, partner, actor=account)
+    out.print(f"shredded the key of partner {partner}: its {done['documents']} documents can "
+              f"be read by no one (audit event {done['event_id']})")
