@@ -102,3 +102,39 @@ def test_a_section_checks_access_as_its_page_does(served: Served) -> None:
             client.get("/products/FPV-A", headers=eng).status_code
         nobody = client.get("/sections/board", follow_redirects=False)  # no session
         assert nobody.status_code in (303, 401)
+
+
+def test_the_overview_frame_comes_at_once_and_its_sections_load(
+        served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kuznia.services import costs, headline
+
+    calls = []
+    for module, name in ((costs, "cost_per_effect"), (headline, "headline")):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, _r=real, **k: (calls.append(1),
+                                                                      _r(*a, **k))[1])
+    with TestClient(served.app) as client:
+        h = served.headers("analyst")
+        frame = client.get("/overview?category=one_way_drone", headers=h)
+        assert frame.status_code == 200 and calls == []  # nothing computed for the frame
+        assert '<h2 id="h-cpe">Cost per effect by product</h2>' in frame.text
+        assert 'name="date_from"' in frame.text and "Computing the monthly trend…" in frame.text
+        urls = _slots(frame.text)
+        assert urls == [f"/sections/overview/{p}?category=one_way_drone"
+                        for p in ("headline", "cost", "trend")]
+        for url in urls:
+            r = client.get(url, headers={**h, **HX})
+            assert r.status_code == 200 and "Computing" not in r.text, url
+            assert r.text.startswith('<div class="slot">') and "<nav" not in r.text
+        made = len(calls)
+        whole = client.get("/overview?category=one_way_drone", headers=h)
+        assert _slots(whole.text) == [] and len(calls) == made  # kept: inline, not remade
+        assert "<canvas" in whole.text and 'id="h-head"' in whole.text
+        assert 'id="h-outcomes"' in whole.text
+        alone = client.get(urls[0], headers=h)  # without htmx: a page with a way back
+        assert '<nav aria-label="Main">' in alone.text
+        assert 'href="/overview?category=one_way_drone"' in alone.text
+        # the section routes keep the page's access rule: a producer may not open them
+        assert client.get(urls[1], headers={**served.headers("producer"), **HX}
+                          ).status_code in (403, 404)
+        assert client.get("/sections/overview/nothing", headers=h).status_code == 404

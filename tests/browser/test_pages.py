@@ -108,6 +108,7 @@ def login(browser, site: Site, role: str, width: int = 1280):  # type: ignore[no
 
 
 def charts_drawn(page) -> None:  # type: ignore[no-untyped-def]
+    sections_loaded(page)  # the charts of a section that loads on its own come with it
     page.wait_for_function("() => [...document.querySelectorAll('canvas[data-chart]')]"
                            ".every(c => c.dataset.drawn)")
     bad = page.eval_on_selector_all("canvas[data-chart]",

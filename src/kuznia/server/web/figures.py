@@ -32,7 +32,7 @@ from kuznia.server.web.base import (
     start_page,
 )
 from kuznia.services import board as board_svc
-from kuznia.services import costs, deliveries, records
+from kuznia.services import costs, deliveries, periods, records
 from kuznia.services import failures as failures_svc
 from kuznia.services import growth as growth_svc
 from kuznia.services import headline as headline_svc
@@ -75,41 +75,101 @@ def home(request: Request, who: Caller) -> Response:
 @page("/overview", "pages.overview")
 def overview(request: Request, who: Caller, date_from: Day = None, date_to: Day = None,
              category: Id = None, product: Id = None) -> HTMLResponse:
-    store = store_of(request)
-    own = who.scope.producer_id
+    """The frame at once (navigation, headings, filters); the headline strip, the cost
+    charts and the trend each in it when their figures are kept, else loading on their
+    own (``overview_section``)."""
+    periods.check_order(date_from, date_to)  # a reversed range is refused, not "nothing"
     asked = {"date_from": date_from, "date_to": date_to, "category": category,
              "product": product}
-
-    def cpe(by: str, **more: Any) -> tuple[dict[str, Any], str]:
-        args = {**asked, **more}
-        return figure(request, "/cost-per-effect", {"by": by, **args},
-                      lambda: costs.cost_per_effect(store, by, args["date_from"],
-                                                    args["date_to"], producer=own,
-                                                    product=args["product"],
-                                                    category=args["category"]))
-
-    by_product, by_product_src = cpe("product")
-    by_month, by_month_src = cpe("month")
-    rows = by_product["rows"]
-    focus = product or (max(rows, key=lambda r: r["uses"])["product_id"] if rows else None)
-    ranked, ranked_src = cpe("product,producer", product=focus) if focus else ({}, "")
-    ranked_rows = sorted(ranked.get("rows", []),
-                         key=lambda r: (r.get("rank_in_product") or 1e9, r["producer_id"] or ""))
     products = _products(request, who)
     categories = sorted({p["category"] for p in products if p["category"]})
+    names = _names(products)
+    query = _qs(asked)
+    slots = {part: slot(request, who, f"/sections/overview/{part}" + ("?" + query if query
+                                                                      else ""),
+                        waiting, f"_overview_{part}.html",
+                        lambda make=make: {"asked": asked, "names": names,
+                                           **make(request, who, asked, categories)})
+             for part, (waiting, make) in OVERVIEW_PARTS.items()}
+    return render(request, who, "overview.html", title="Overview", asked=asked,
+                  products=products, names=names, categories=categories, slots=slots)
+
+
+def _overview_cpe(request: Request, who: Caller, asked: dict[str, Any], by: str,
+                  **more: Any) -> tuple[dict[str, Any], str]:
+    store = store_of(request)
+    own = who.scope.producer_id
+    args = {**asked, **more}
+    return figure(request, "/cost-per-effect", {"by": by, **args},
+                  lambda: costs.cost_per_effect(store, by, args["date_from"],
+                                                args["date_to"], producer=own,
+                                                product=args["product"],
+                                                category=args["category"]))
+
+
+def _overview_headline(request: Request, who: Caller, asked: dict[str, Any],
+                       _categories: list[str]) -> dict[str, Any]:
+    store = store_of(request)
+    head, _ = figure(request, "/headline", asked,
+                     lambda: headline_svc.headline(
+                         store, asked["date_from"], asked["date_to"],
+                         producer=who.scope.producer_id, product=asked["product"],
+                         category=asked["category"]))
+    return {"head": head}
+
+
+def _overview_cost(request: Request, who: Caller, asked: dict[str, Any],
+                   _categories: list[str]) -> dict[str, Any]:
+    by_product, by_product_src = _overview_cpe(request, who, asked, "product")
+    rows = by_product["rows"]
+    focus = asked["product"] or (max(rows, key=lambda r: r["uses"])["product_id"]
+                                 if rows else None)
+    ranked, ranked_src = (_overview_cpe(request, who, asked, "product,producer",
+                                        product=focus) if focus else ({}, ""))
+    ranked_rows = sorted(ranked.get("rows", []),
+                         key=lambda r: (r.get("rank_in_product") or 1e9, r["producer_id"] or ""))
+    return {"by_product": by_product, "by_product_src": by_product_src, "focus": focus,
+            "ranked_rows": ranked_rows, "ranked_src": ranked_src,
+            "sorted_rows": by_value(rows)}
+
+
+def _overview_trend(request: Request, who: Caller, asked: dict[str, Any],
+                    categories: list[str]) -> dict[str, Any]:
+    by_month, by_month_src = _overview_cpe(request, who, asked, "month")
     # a pooled trend moves with the product mix: with no product or category asked, one
     # trend per category
-    trends = [] if product or category else [
-        (c, *cpe("month", category=c)) for c in categories]
-    head, _ = figure(request, "/headline", asked,
-                     lambda: headline_svc.headline(store, date_from, date_to, producer=own,
-                                                   product=product, category=category))
-    return render(request, who, "overview.html", title="Overview", asked=asked,
-                  by_product=by_product, by_product_src=by_product_src, by_month=by_month,
-                  by_month_src=by_month_src, focus=focus, ranked_rows=ranked_rows,
-                  ranked_src=ranked_src, products=products, names=_names(products),
-                  sorted_rows=by_value(rows), categories=categories, trends=trends,
-                  head=head)
+    trends = [] if asked["product"] or asked["category"] else [
+        (c, *_overview_cpe(request, who, asked, "month", category=c)) for c in categories]
+    return {"by_month": by_month, "by_month_src": by_month_src, "trends": trends}
+
+
+# part: (what its placeholder says, what makes it)
+OVERVIEW_PARTS: dict[str, tuple[str, Callable[..., dict[str, Any]]]] = {
+    "headline": ("Computing the headline figures…", _overview_headline),
+    "cost": ("Computing cost per effect by product…", _overview_cost),
+    "trend": ("Computing the monthly trend…", _overview_trend),
+}
+OVERVIEW_TITLES = {"headline": "headline figures", "cost": "cost per effect by product",
+                   "trend": "monthly trend"}
+
+
+@page("/sections/overview/{part}", "pages.overview")
+def overview_section(request: Request, who: Caller, part: str, date_from: Day = None,
+                     date_to: Day = None, category: Id = None, product: Id = None
+                     ) -> HTMLResponse:
+    """One section of the overview, loaded on its own."""
+    if part not in OVERVIEW_PARTS:
+        raise NotFoundError(f"no section {part!r} on the overview")
+    asked = {"date_from": date_from, "date_to": date_to, "category": category,
+             "product": product}
+    products = _products(request, who)
+    categories = sorted({p["category"] for p in products if p["category"]})
+    query = _qs(asked)
+    context = OVERVIEW_PARTS[part][1](request, who, asked, categories)
+    return section(request, who, f"_overview_{part}.html",
+                   f"Overview: {OVERVIEW_TITLES[part]}",
+                   "/overview" + ("?" + query if query else ""),
+                   {"asked": asked, "names": _names(products), **context})
 
 
 def by_value(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
