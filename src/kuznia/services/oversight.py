@@ -26,10 +26,12 @@ given, else today.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import json
 import shlex
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -179,6 +181,7 @@ def flags(store: Store, *, date_from: dt.date | None = None, date_to: dt.date | 
     judged = _Period(date_from, date_to)
     with store.read() as conn:
         data = _load(conn, today)
+        effects = _effects(conn, data, cfg, judged)
         vault = vault_flags(conn, cfg, judged.has, _flag) if scope.producer_id is None \
             else []
     out: list[dict[str, Any]] = []
@@ -187,7 +190,7 @@ def flags(store: Store, *, date_from: dt.date | None = None, date_to: dt.date | 
     out += _delivery(data, cfg, judged, as_of)
     out += _amendments(data, cfg, judged)
     out += _impossible(data, judged)
-    out += _effects(data, cfg, judged)
+    out += effects
     out += vault
     if scope.producer_id is not None:  # its own flags; none names another producer's
         # contract, and others' figures appear only as aggregates (counts, medians, ranges)
@@ -227,7 +230,6 @@ class _Data:
     updates: dict[str, list[dict[str, Any]]]
     lot_use: list[dict[str, Any]]  # per lot: units used (cube), accepted, early uses
     future: list[dict[str, Any]]
-    ops: dict[str, np.ndarray]  # product, operator, month, uses, effects
 
 
 def _load(conn: Any, today: dt.date) -> _Data:
@@ -290,20 +292,7 @@ def _load(conn: Any, today: dt.date) -> _Data:
                         "product_id": con["product_id"], "accepted": dl["accepted_quantity"],
                         "delivered_on": dl["delivered_on"]})
     future = _future_uses(conn, today)
-    oc = operator_cube.c
-    op_rows = conn.execute(
-        select(oc.product_id, oc.operator, oc.month, oc.uses, oc.effects, oc.effects_sq)
-        .where(oc.operator != "", oc.uses > 0)).all()
-    if op_rows:
-        p, o, m, n, e, sq = zip(*op_rows, strict=True)
-        ops = {"product": np.array(p, dtype=object), "operator": np.array(o, dtype=object),
-               "month": np.array(m, dtype=object), "uses": np.array(n, dtype=float),
-               "effects": np.array(e, dtype=float), "effects_sq": np.array(sq, dtype=float)}
-    else:
-        ops = {k: np.array([], dtype=object if k in ("product", "operator", "month")
-                           else float) for k in ("product", "operator", "month", "uses",
-                                                  "effects", "effects_sq")}
-    return _Data(rows, dels, kinds, names, updates, lot_use, future, ops)
+    return _Data(rows, dels, kinds, names, updates, lot_use, future)
 
 
 def _early_in_month(conn: Any, checks: list[tuple], chunk: int = 400
@@ -352,7 +341,31 @@ def _future_uses(conn: Any, today: dt.date) -> list[dict[str, Any]]:
 
 # --- prices ------------------------------------------------------------------------------
 
+# the price flags of the contracts last judged, per process: a write of uses (the common
+# one) leaves the contracts as they were, and their tests are then not made again
+_PRICES_KEPT: dict[str, list[dict[str, Any]]] = {}
+_PRICES_LOCK = threading.Lock()
+
+
 def _prices(data: _Data, cfg: dict[str, Any], judged: _Period) -> list[dict[str, Any]]:
+    """The price flags; kept per process under the very data they are made from (the
+    contracts, the producers' kinds, the products' names, the settings, the period)."""
+    key = hashlib.sha256(repr((data.contracts, sorted(data.kinds.items()),
+                               sorted(data.names.items()), cfg["price"], cfg["markup"],
+                               judged.lo, judged.hi)).encode()).hexdigest()
+    with _PRICES_LOCK:
+        kept = _PRICES_KEPT.get(key)
+    if kept is None:
+        kept = _price_flags(data, cfg, judged)
+        with _PRICES_LOCK:
+            if len(_PRICES_KEPT) >= 16:
+                _PRICES_KEPT.pop(next(iter(_PRICES_KEPT)))
+            _PRICES_KEPT[key] = kept
+    return copy.deepcopy(kept)  # the caller marks its flags (their keys)
+
+
+def _price_flags(data: _Data, cfg: dict[str, Any], judged: _Period
+                 ) -> list[dict[str, Any]]:
     rows = data.contracts
     if not rows:
         return []
@@ -704,54 +717,76 @@ def _impossible(data: _Data, judged: _Period) -> list[dict[str, Any]]:
 
 # --- effect claims -------------------------------------------------------------------------
 
-def _effects(data: _Data, cfg: dict[str, Any], judged: _Period) -> list[dict[str, Any]]:
+def _effects(conn: Any, data: _Data, cfg: dict[str, Any], judged: _Period
+             ) -> list[dict[str, Any]]:
+    """The effect claims and bursts from sums the database makes over the operator cube
+    (per product and operator over the judged months; per product and month; and, per
+    operator's month, its uses and effects before it, only where a burst can be tested):
+    a few thousand rows instead of every cell of the cube."""
     ec = cfg["effects"]
-    o = data.ops
-    if o["uses"].size == 0:
-        return []
-    month = o["month"].astype(str)
-    keep = np.ones(month.size, dtype=bool)
+    oc = operator_cube.c
+    live = [oc.operator != "", oc.uses > 0]
+    within = list(live)
     if judged.lo:
-        keep &= month >= judged.lo.strftime("%Y-%m")
+        within.append(oc.month >= judged.lo.strftime("%Y-%m"))
     if judged.hi:
-        keep &= month <= judged.hi.strftime("%Y-%m")
-    products_, p_idx = np.unique(o["product"].astype(str), return_inverse=True)
-    operators, op_idx = np.unique(o["operator"].astype(str), return_inverse=True)
-    months, m_idx = np.unique(month, return_inverse=True)
-    order = np.argsort(p_idx, kind="stable")
-    bounds = np.searchsorted(p_idx[order], np.arange(products_.size + 1))
+        within.append(oc.month <= judged.hi.strftime("%Y-%m"))
+    per_op: dict[str, list[tuple[str, float, float, float]]] = {}
+    for product_id, op, n, e, sq in conn.execute(
+            select(oc.product_id, oc.operator, func.sum(oc.uses), func.sum(oc.effects),
+                   func.sum(oc.effects_sq)).where(*within)
+            .group_by(oc.product_id, oc.operator)):
+        per_op.setdefault(product_id, []).append((op, float(n), float(e), float(sq)))
+    if not per_op:
+        return []
+    per_month: dict[str, list[tuple[str, float, float]]] = {}
+    for product_id, month, n, e in conn.execute(
+            select(oc.product_id, oc.month, func.sum(oc.uses), func.sum(oc.effects))
+            .where(*live).group_by(oc.product_id, oc.month)):
+        per_month.setdefault(product_id, []).append((month, float(n), float(e)))
+    # each operator's month with its uses and effects before it (its earlier months), only
+    # where both reach the least a burst is tested on
+    ahead = {"partition_by": (oc.product_id, oc.operator), "order_by": oc.month,
+             "rows": (None, 0)}
+    inner = select(oc.product_id, oc.operator, oc.month, oc.uses, oc.effects,
+                   (func.sum(oc.uses).over(**ahead) - oc.uses).label("n_b"),
+                   (func.sum(oc.effects).over(**ahead) - oc.effects).label("e_b")
+                   ).where(*live).subquery()
+    least = ec["burst_min_uses"]
+    cells: dict[str, list[tuple[str, str, float, float, float, float]]] = {}
+    for product_id, op, month, n, e, n_b, e_b in conn.execute(
+            select(inner).where(inner.c.uses >= least, inner.c.n_b >= least)):
+        cells.setdefault(product_id, []).append((op, month, float(n), float(e), float(n_b),
+                                                 float(e_b)))
     claims, bursts, burst_tests = [], [], 0
-    for j, product_id in enumerate(products_):
-        rows = order[bounds[j]:bounds[j + 1]]
-        kept = rows[keep[rows]]
-        if kept.size == 0:
-            continue
-        ops_, inv = np.unique(op_idx[kept], return_inverse=True)
-        n, e, sq = (np.bincount(inv, weights=o[k][kept], minlength=ops_.size)
-                    for k in ("uses", "effects", "effects_sq"))
+    for product_id in sorted(per_op):
+        ops_rows = sorted(per_op[product_id])
+        operators = np.array([r[0] for r in ops_rows], dtype=object)
+        n, e, sq = (np.array([r[k] for r in ops_rows], dtype=float) for k in (1, 2, 3))
         c = tests.claims(n, e, sq, min_uses=ec["min_uses"])
         for k in np.flatnonzero(c.judged):
-            claims.append((float(c.p[k]), str(product_id), str(operators[ops_[k]]), n[k], e[k],
+            claims.append((float(c.p[k]), str(product_id), str(operators[k]), n[k], e[k],
                            e.sum() - e[k], n.sum() - n[k], c.phi, float(c.tau2[k])))
-        found, tested = _bursts(o, rows, op_idx, m_idx, operators, months, str(product_id),
-                                ec, c.phi, keep)
+        found, tested = _bursts(sorted(per_month.get(product_id, [])),
+                                sorted(cells.get(product_id, [])), str(product_id), ec,
+                                c.phi, judged)
         bursts += found
         burst_tests += tested
     out = []
     bar = tests.p_bar(ec["alpha"], len(claims))
-    for pv, product_id, op, n, e, e_rest, n_rest, phi, tau2 in claims:
+    for pv, product_id, op, n_, e_, e_rest, n_rest, phi, tau2 in claims:
         if not pv < bar:
             continue
         name = data.names.get(product_id, product_id)
         out.append(_flag(
             "effect_claims",
-            f"{op} reports {_n(e / n)} confirmed effects per use of {name} over {int(n):,} "
-            f"uses; the other operators {_n(e_rest / n_rest)} ({_p(pv)}, allowing for "
-            f"chance, for effects clustering {phi:.1f} times beyond it and for the other "
-            f"operators differing by {np.sqrt(tau2):.0%} among themselves; the bar, over "
-            f"{len(claims):,} operator-product pairs, is {bar:.1e})", value=float(e / n),
-            threshold=float(bar),
-            reference={"uses": int(n), "effects": int(e), "others_per_use": e_rest / n_rest,
+            f"{op} reports {_n(e_ / n_)} confirmed effects per use of {name} over "
+            f"{int(n_):,} uses; the other operators {_n(e_rest / n_rest)} ({_p(pv)}, "
+            f"allowing for chance, for effects clustering {phi:.1f} times beyond it and for "
+            f"the other operators differing by {np.sqrt(tau2):.0%} among themselves; the "
+            f"bar, over {len(claims):,} operator-product pairs, is {bar:.1e})",
+            value=float(e_ / n_), threshold=float(bar),
+            reference={"uses": int(n_), "effects": int(e_), "others_per_use": e_rest / n_rest,
                        "p": pv, "dispersion": phi, "operators_cv": float(np.sqrt(tau2))},
             operator=op, product_id=product_id,
             command=_uses(product=product_id, operator=op),
@@ -774,41 +809,46 @@ def _effects(data: _Data, cfg: dict[str, Any], judged: _Period) -> list[dict[str
     return out
 
 
-def _bursts(o: dict[str, np.ndarray], rows: np.ndarray, op_idx: np.ndarray,
-            m_idx: np.ndarray, operators: np.ndarray, all_months: np.ndarray, product_id: str,
-            ec: dict[str, Any], phi: float, keep: np.ndarray) -> tuple[list[tuple], int]:
+def _bursts(per_month: list[tuple[str, float, float]],
+            cells: list[tuple[str, str, float, float, float, float]], product_id: str,
+            ec: dict[str, Any], phi: float, judged: _Period) -> tuple[list[tuple], int]:
     """Each operator's month whose rate jumps most beyond its own earlier months, allowing
     for the others' change between the same periods (p, product, operator, month, rate,
-    rate before); and how many (operator, month) were tested, for the correction. ``rows``
-    are the product's rows of the operator cube; every month counts as "before", only the
-    judged (``keep``) months are reported."""
-    col_ids, cols = np.unique(m_idx[rows], return_inverse=True)
-    if col_ids.size < 2:
+    rate before); and how many (operator, month) were tested, for the correction.
+    ``per_month`` are the product's months (every month counts as "before") with its
+    uses and effects, sorted; ``cells`` the (operator, month, uses, effects, uses before,
+    effects before) with enough uses in the month and before it, sorted; only months in
+    the ``judged`` period are reported."""
+    if len(per_month) < 2 or not cells:
         return [], 0
-    op_ids, r = np.unique(op_idx[rows], return_inverse=True)
-    n = np.zeros((op_ids.size, col_ids.size))
-    e = np.zeros_like(n)
-    np.add.at(n, (r, cols), o["uses"][rows])
-    np.add.at(e, (r, cols), o["effects"][rows])
-    months = all_months[col_ids]
-    ops_ = operators[op_ids]
-    n_b, e_b = np.cumsum(n, axis=1) - n, np.cumsum(e, axis=1) - e  # before each month
-    tot_n, tot_e = n.sum(axis=0), e.sum(axis=0)
+    months = [m for m, _, _ in per_month]
+    tot_n = np.array([r[1] for r in per_month])
+    tot_e = np.array([r[2] for r in per_month])
     tb_n, tb_e = np.cumsum(tot_n) - tot_n, np.cumsum(tot_e) - tot_e
+    col = np.searchsorted(np.array(months, dtype=object), [c[1] for c in cells])
+    n, e, n_b, e_b = (np.array([c[k] for c in cells]) for k in (2, 3, 4, 5))
     with np.errstate(divide="ignore", invalid="ignore"):
         # the others' rate this month over their rate before, each operator left out
-        now = (tot_e[None, :] - e) / (tot_n[None, :] - n)
-        earlier = (tb_e[None, :] - e_b) / (tb_n[None, :] - n_b)
+        now = (tot_e[col] - e) / (tot_n[col] - n)
+        earlier = (tb_e[col] - e_b) / (tb_n[col] - n_b)
         trend = np.where((earlier > 0) & np.isfinite(now), now / earlier, 1.0)
-    ok = (n >= ec["burst_min_uses"]) & (n_b >= ec["burst_min_uses"])
-    pv = np.where(ok, tests.burst_p(e, n, e_b, n_b, trend, phi), np.inf)
+    pv = tests.burst_p(e, n, e_b, n_b, trend, phi)
     out = []
-    judged = set(all_months[m_idx[rows[keep[rows]]]])
-    for a in np.flatnonzero(ok.any(axis=1)):
-        cols = np.flatnonzero(ok[a])
-        best = cols[np.argmin(pv[a, cols])]
-        if months[best] not in judged:
+    start = 0
+    for end in range(1, len(cells) + 1):  # the cells of one operator, month by month
+        if end < len(cells) and cells[end][0] == cells[start][0]:
             continue
-        out.append((float(pv[a, best]), product_id, str(ops_[a]), str(months[best]),
-                    e[a, best] / n[a, best], e_b[a, best] / n_b[a, best]))
-    return out, int(ok.sum())
+        best = start + int(np.argmin(pv[start:end]))
+        start_op, start = cells[start][0], end
+        if not _month_in(months[col[best]], judged):
+            continue
+        out.append((float(pv[best]), product_id, str(start_op), str(months[col[best]]),
+                    e[best] / n[best], e_b[best] / n_b[best]))
+    return out, len(cells)
+
+
+def _month_in(month: str, judged: _Period) -> bool:
+    """Whether ``month`` ('YYYY-MM') is among the judged months (as the cube's months are
+    compared with the period's)."""
+    return ((judged.lo is None or month >= judged.lo.strftime("%Y-%m"))
+            and (judged.hi is None or month <= judged.hi.strftime("%Y-%m")))
