@@ -746,8 +746,8 @@ def _effects(conn: Any, data: _Data, cfg: dict[str, Any], judged: _Period
         per_month.setdefault(product_id, []).append((month, float(n), float(e)))
     # each operator's month with its uses and effects before it (its earlier months), only
     # where both reach the least a burst is tested on
-    ahead = {"partition_by": (oc.product_id, oc.operator), "order_by": oc.month,
-             "rows": (None, 0)}
+    ahead: dict[str, Any] = {"partition_by": (oc.product_id, oc.operator),
+                             "order_by": oc.month, "rows": (None, 0)}
     inner = select(oc.product_id, oc.operator, oc.month, oc.uses, oc.effects,
                    (func.sum(oc.uses).over(**ahead) - oc.uses).label("n_b"),
                    (func.sum(oc.effects).over(**ahead) - oc.effects).label("e_b")

@@ -85,11 +85,12 @@ def overview(request: Request, who: Caller, date_from: Day = None, date_to: Day 
     categories = sorted({p["category"] for p in products if p["category"]})
     names = _names(products)
     query = _qs(asked)
+    def maker(make: Callable[..., dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+        return lambda: {"asked": asked, "names": names, **make(request, who, asked, categories)}
+
     slots = {part: slot(request, who, f"/sections/overview/{part}" + ("?" + query if query
                                                                       else ""),
-                        waiting, f"_overview_{part}.html",
-                        lambda make=make: {"asked": asked, "names": names,
-                                           **make(request, who, asked, categories)})
+                        waiting, f"_overview_{part}.html", maker(make))
              for part, (waiting, make) in OVERVIEW_PARTS.items()}
     return render(request, who, "overview.html", title="Overview", asked=asked,
                   products=products, names=names, categories=categories, slots=slots)
