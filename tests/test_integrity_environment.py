@@ -25,12 +25,16 @@ runner = CliRunner()
 
 @pytest.fixture
 def sqlite_db(tmp_path: Path, example_dir: Path) -> str:
+    """The example files of the tables every schema since 0004 has (a test downgrades it,
+    and a downgrade past 0012 drops the licences' tables with their rows)."""
+    from conftest import LATER_TABLES
     from kuznia.ingest.tables import IMPORT_ORDER
 
     db = str(tmp_path / "ws.db")
     with kuznia.init(db, "USD", actor="t") as ws:
         for table in IMPORT_ORDER:
-            ws.import_file(table, example_dir / f"{table}.csv")
+            if table not in LATER_TABLES:
+                ws.import_file(table, example_dir / f"{table}.csv")
     return db
 
 

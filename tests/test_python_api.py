@@ -32,7 +32,9 @@ def test_no_method_takes_unnamed_options():
 def test_the_forwarding_methods_take_their_services_parameters():
     from kuznia.services import imports, ocds, planning, resilience, trace
 
-    pairs = [("import_file", imports.import_file, {"store", "actor"}),
+    # ``lock_wait`` and ``also`` serve the server (field records that never wait for an
+    # import; the producers' portal), not a person with a workspace
+    pairs = [("import_file", imports.import_file, {"store", "actor", "lock_wait", "also"}),
              ("resilience", resilience.run, {"store"}),
              ("duplicate", resilience.duplicate, {"store", "candidates_path"}),
              ("allocate", planning.allocate, {"store"}),

@@ -100,7 +100,13 @@ def test_workers_writing_at_once_lose_nothing(pg_filled: tuple[kuznia.Workspace,
 
         with ThreadPoolExecutor(6) as pool:
             codes = [c for cs in pool.map(send, range(6)) for c in cs]
-    assert codes == [201] * 48
+    # each is stored at once (201), or, when the other worker's write held the lock past
+    # half a second, kept in the outbox (202) and stored by a drain: none lost, none twice
+    assert set(codes) <= {201, 202} and len(codes) == 48
+    from kuznia.services import use_outbox
+
+    use_outbox.drain(filled.store)  # what a worker still running would do next
+    assert use_outbox.waiting(filled.store) == 0
     assert _count(filled.store) == before + 48
     with filled.store.read() as conn:
         check = audit.verify(conn)

@@ -188,15 +188,19 @@ class Workspace:
                  min_category_share: dict[str, float] | None = None,
                  require: dict[str, int] | None = None, risk: str = "mean",
                  what_if: planning_svc.WhatIf | None = None, time_limit: float = 60.0,
-                 gap: float = 1e-3) -> planning_svc.PlanResult:
-        """The allocation plan (see ``kuznia.services.planning.allocate``)."""
+                 gap: float = 1e-3, on: dt.date | None = None,
+                 assume_live: frozenset[str] | set[str] = frozenset()
+                 ) -> planning_svc.PlanResult:
+        """The allocation plan (see ``kuznia.services.planning.allocate``); offers whose
+        licence is not live ``on`` that day (today if None) are left out, unless named in
+        ``assume_live``."""
         from kuznia.services import planning as planning_svc
 
         return planning_svc.allocate(
             self.store, budget=budget, offers_file=offers_file,
             max_producer_share=max_producer_share, max_region_share=max_region_share,
             min_category_share=min_category_share, require=require, risk=risk,
-            what_if=what_if, time_limit=time_limit, gap=gap)
+            what_if=what_if, time_limit=time_limit, gap=gap, on=on, assume_live=assume_live)
 
     def save_plan(self, name: str, plan: planning_svc.PlanResult) -> int:
         """Keep ``plan`` under ``name``, as an audited write."""

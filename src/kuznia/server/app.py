@@ -366,8 +366,10 @@ def create_app(store: Store, *, data_dir: str | Path | None = None,
             stop.set()
             if app.state.warmer is not None:
                 app.state.warmer.stop()
-            app.state.stopping.set()
+            # the queue is emptied before the running job is told to stop: told first, it
+            # could give up and let the worker start the next queued job before the cancel
             app.state.executor.shutdown(wait=False, cancel_futures=True)
+            app.state.stopping.set()
             try:
                 from kuznia.server.imports import remove_upload
 
