@@ -39,6 +39,14 @@ def test_key_file_made_0600_and_read_back(tmp_path: Path) -> None:
     assert crypto.master_key(str(path), may_create=False) == key
 
 
+def test_key_file_in_a_new_folder_is_made_with_its_folder(tmp_path: Path) -> None:
+    path = tmp_path / "keys" / "vault" / "master.key"
+    key = crypto.master_key(str(path), may_create=True)
+    assert (path.stat().st_mode & 0o777) == 0o600
+    assert (path.parent.stat().st_mode & 0o777) == 0o700
+    assert crypto.master_key(str(path), may_create=False) == key
+
+
 def test_key_file_problems_name_the_setting(tmp_path: Path) -> None:
     with pytest.raises(crypto.VaultKeyError, match="KUZNIA_VAULT_KEY_FILE"):
         crypto.master_key("", may_create=True)

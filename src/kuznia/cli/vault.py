@@ -134,5 +134,7 @@ def shred(
     """Destroy a partner's data key: its documents can then be read by no one."""
     with kuznia.open(db, account) as ws:
         done = _vault().shred(ws.store, partner, actor=account)
-    out.print(f"shredded the key of partner {partner}: its {done['documents']} documents can "
-              f"be read by no one (audit event {done['event_id']})")
+    n = done["documents"]
+    out.print(f"shredded the key of partner {partner}: its {n} "
+              f"{'document' if n == 1 else 'documents'} can be read by no one "
+              f"(audit event {done['event_id']})")

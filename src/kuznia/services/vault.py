@@ -487,8 +487,9 @@ def shred(store: Store, partner_id: str, *, actor: str) -> dict[str, Any]:
         result = conn.execute(vault_access.insert(), {
             "at": at, "account": actor, "doc_id": None, "partner_id": partner_id,
             "licence_id": None, "outcome": "shredded",
-            "reason": f"the partner's key was destroyed; its {held} documents can be read "
-                      "by no one", "event_id": event_id})
+            "reason": f"the partner's key was destroyed; its {held} "
+                      f"{'document' if held == 1 else 'documents'} can be read by no one",
+            "event_id": event_id})
         rows = recorded_row(conn, "vault_keys", partner_id)
         rows.update(recorded_row(conn, "vault_access",
                                  result.inserted_primary_key[0]))  # type: ignore[index]

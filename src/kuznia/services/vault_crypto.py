@@ -63,7 +63,8 @@ def master_key(path: str | None, *, may_create: bool) -> bytes:
                 f"{KEY_FILE_SETTING} names {file}, which does not exist, and the vault holds "
                 "keys wrapped by a master key: restore the key file from its own backup; "
                 "nothing was written")
-        try:
+        try:  # its folder too, readable by this user only, as other outputs make theirs
+            file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except OSError as exc:
             raise VaultKeyError(f"{KEY_FILE_SETTING}: cannot create {file} ({exc.strerror}); "
