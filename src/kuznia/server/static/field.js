@@ -542,7 +542,8 @@
       });
     }).then(function () {
       attempt = 0;
-      refreshCatalogue();
+      // within the send, so "not sending" means nothing is in flight; a bad answer is no stall
+      return refreshCatalogue().catch(function () { return null; });
     }, function (e) {
       if (e && e.message === "stop") return;
       if (e && e.message === "later") reached(); else notReached();
