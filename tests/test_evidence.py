@@ -365,12 +365,12 @@ def test_triage_refuses_what_it_cannot_record(rich: kuznia.Workspace, tmp_path: 
 
 
 def test_the_chain_holds_after_triage(rich: kuznia.Workspace, tmp_path: Path) -> None:
-    from kuznia.services import audit
+    from kuznia.services import audit_check
 
     flag = _outlier(rich, tmp_path)
     triage.triage(rich.store, flag, "ana", status="false_alarm", comment="a framework deal")
     with rich.store.read() as conn:
-        assert audit.verify(conn, deep=True).ok
+        assert audit_check.verify(conn, deep=True).ok
 
 
 def test_streaming_an_export_holds_a_page_not_the_set(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ import kuznia
 from helpers import write_csv
 from kuznia.analytics.scorecard import jeffreys, peer_median, share_line
 from kuznia.errors import InputError, NotFoundError, UsageError
-from kuznia.services import audit, planning, portal
+from kuznia.services import audit, audit_check, planning, portal
 from kuznia.services import scorecard as scorecard_svc
 from kuznia.services.backup import backup
 from kuznia.services.restore import restore
@@ -197,7 +197,7 @@ def test_a_producer_answers_its_block_and_the_ministry_replies(filled: kuznia.Wo
         events = audit.find_events(conn, table="block_messages")
         assert [e["action"] for e in events][-2:] in (["block_answer", "block_reply"],
                                                       ["block_reply", "block_answer"])
-        assert audit.verify(conn, deep=True).ok
+        assert audit_check.verify(conn, deep=True).ok
     # the producer sees the reply as new, once
     assert portal.new_since_last_visit(filled.store, "p2", "P002") == {(b["kind"], b["ref"]): 1}
     assert portal.new_since_last_visit(filled.store, "p2", "P002") == {}
@@ -261,13 +261,13 @@ def test_the_deep_audit_finds_a_thread_or_attachment_changed_outside(filled: kuz
         conn.execute(attachments.update().values(
             content=base64.b64encode(PDF + b"x").decode()))
     with filled.store.read() as conn:
-        check = audit.verify(conn, deep=True)
+        check = audit_check.verify(conn, deep=True)
     assert not check.ok and check.table == "attachments"
     with filled.store.write() as conn:
         conn.execute(attachments.update().values(content=base64.b64encode(PDF).decode()))
         conn.execute(block_messages.update().values(body="we did nothing wrong"))
     with filled.store.read() as conn:
-        check = audit.verify(conn, deep=True)
+        check = audit_check.verify(conn, deep=True)
     assert not check.ok and check.table == "block_messages"
 
 
@@ -286,7 +286,7 @@ def test_backup_and_restore_keep_the_portal(filled: kuznia.Workspace, tmp_path: 
     with kuznia.open(str(target)) as w:
         assert portal.attachment(w.store, 1, "P002")[1] == PDF
         with w.store.read() as conn:
-            assert audit.verify(conn, deep=True).ok
+            assert audit_check.verify(conn, deep=True).ok
 
 
 # --- offers -----------------------------------------------------------------------------
@@ -305,7 +305,7 @@ def test_an_offer_from_the_portal_replaces_the_earlier_and_is_planned(
         row = conn.execute(sa.select(offers).where(offers.c.producer_id == "P002",
                                                    offers.c.product_id == "FPV-A")).one()
         sub = conn.execute(sa.select(offer_submissions)).one()
-        assert audit.verify(conn, deep=True).ok
+        assert audit_check.verify(conn, deep=True).ok
     assert (row.unit_price, row.capacity, row.lot_size) == (300, 5000, 10)
     assert (sub.actor, sub.via, sub.producer_id, sub.event_id) == ("p2", "form", "P002",
                                                                    row.event_id)

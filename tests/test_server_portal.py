@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import kuznia
-from kuznia.services import audit, board
+from kuznia.services import audit, audit_check, board
 from server_helpers import OTHERS, PRODUCER, serve
 
 PDF = b"%PDF-1.7\n%%EOF\n"
@@ -75,7 +75,7 @@ def test_answer_reply_and_download_with_their_rules(client):  # type: ignore[no-
     with s.ws.store.read() as conn:
         actions = [e["action"] for e in audit.find_events(conn, table="block_messages")]
         assert sorted(actions) == ["block_answer", "block_reply"]
-        assert audit.verify(conn, deep=True).ok
+        assert audit_check.verify(conn, deep=True).ok
 
 
 def test_another_producers_attachment_is_not_found(client):  # type: ignore[no-untyped-def]

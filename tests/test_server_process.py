@@ -23,7 +23,7 @@ import kuznia
 from conftest import pg_schema
 from kuznia.ingest.tables import IMPORT_ORDER
 from kuznia.server.app import create_app
-from kuznia.services import accounts, audit
+from kuznia.services import accounts, audit, audit_check
 from kuznia.store.schema import uses as uses_table
 
 DEADLINE = 120.0
@@ -109,7 +109,7 @@ def test_workers_writing_at_once_lose_nothing(pg_filled: tuple[kuznia.Workspace,
     assert use_outbox.waiting(filled.store) == 0
     assert _count(filled.store) == before + 48
     with filled.store.read() as conn:
-        check = audit.verify(conn)
+        check = audit_check.verify(conn)
         events = audit.list_events(conn, 0)
     assert check.ok
     ids = sorted(e["event_id"] for e in events)
@@ -171,7 +171,7 @@ def test_a_kill_during_an_import_stores_nothing(tmp_path: Path, example_dir: Pat
         assert got["status"] == "failed"
         assert "nothing of it was stored" in got["result"]["error"]["message"]
         with ws.store.read() as conn:
-            assert audit.verify(conn).ok
+            assert audit_check.verify(conn).ok
 
 
 def test_serve_on_a_taken_port_says_so(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from kuznia.services.store import Store, create_store, open_store
 from kuznia.settings import default_actor
 
 if TYPE_CHECKING:  # the services are imported where a method needs them (a quick start)
-    from kuznia.services import audit, costs, imports, oversight, trace
+    from kuznia.services import audit, audit_check, costs, imports, oversight, trace
     from kuznia.services import board as board_svc
     from kuznia.services import failures as failures_svc
     from kuznia.services import growth as growth_svc
@@ -291,13 +291,13 @@ class Workspace:
             return audit.RowHistory(audit.row_history(conn, table, key, limit or None))
 
     def verify_audit(self, deep: bool = False, expect_head: str | None = None
-                     ) -> audit.ChainCheck:
+                     ) -> audit_check.ChainCheck:
         """Check the audit chain; ``deep`` also checks every stored row and the kept
         aggregates against it; ``expect_head`` is a head hash kept outside the store."""
-        from kuznia.services import audit
+        from kuznia.services import audit_check
 
         with self.store.snapshot() as conn:
-            return audit.verify(conn, deep=deep, expect_head=expect_head)
+            return audit_check.verify(conn, deep=deep, expect_head=expect_head)
 
     def report(self, out: str | Path = "kuznia-report", with_uses: bool | None = None) -> Path:
         """Write ``out/report.html`` and its charts (``kuznia.report.build``); with

@@ -323,3 +323,43 @@ def rank_with_ties(per_use_cost: ArrayLike, rate_draws: ArrayLike, order_rate: A
         counts = np.bincount(rank[idx].astype(int))
         tied[idx] = counts[rank[idx].astype(int)] > 1
     return Ranking(rank, tied, p_best)
+
+
+@dataclass(frozen=True)
+class ProducerRanking:
+    """Each row's shrunk effects per use, the cost per effect at that rate, and its rank
+    within its product (``rank_with_ties``)."""
+
+    rate: NDArray[np.float64]
+    cost_per_effect: NDArray[np.float64]
+    ranking: Ranking
+
+
+def rank_producers(effects: ArrayLike, effects_sq: ArrayLike, uses: ArrayLike,
+                   cost: ArrayLike, products: ArrayLike, named: ArrayLike) -> ProducerRanking:
+    """Shrink each producer's effect rate towards its product's (``shrunk_fit``, allowing
+    for the product's dispersion) and rank the ``named`` rows within their product by cost
+    per effect, with ties where producers do not differ beyond chance: the ranks come from
+    joint draws of the product's rates (``pooled_rate_draws``). Rows not ``named`` (uses
+    with no producer) count in their product's rate but take no rank.
+
+    >>> r = rank_producers([10, 30], [10, 30], [100, 100], [500.0, 500.0], ["A", "A"],
+    ...                    [True, True])
+    >>> r.ranking.rank.tolist()
+    [2.0, 1.0]
+    """
+    from kuznia.analytics.partial_pooling import pooled_rate_draws
+
+    e = np.asarray(effects, dtype=float)
+    n = np.asarray(uses, dtype=float)
+    c = np.asarray(cost, dtype=float)
+    phi = group_dispersion(e, effects_sq, n, products)
+    shape, rate, _ = shrunk_fit(e, n, products, phi)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = shape / rate
+        per_use = c / n
+        shrunk = per_use / mean
+    draws = pooled_rate_draws(e, n, products, phi)  # each producer's own, partially pooled
+    ranking = rank_with_ties(np.where(np.asarray(named, dtype=bool), per_use, np.nan), draws,
+                             mean, products)
+    return ProducerRanking(mean, shrunk, ranking)

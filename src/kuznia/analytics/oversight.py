@@ -161,6 +161,38 @@ def price_trend(group: np.ndarray, years: np.ndarray, log_price: np.ndarray,
     return slope, z, size, df[series_product]
 
 
+def price_line(level: float, sigma: float, df: float, peers: int, bar: float,
+               floor: float) -> float:
+    """The unit price above which a contract would be flagged a price outlier by
+    ``price_outliers``: where its t on the peers' robust spread ``sigma`` (``df`` degrees
+    of freedom; ``peers`` peers at the median ``level``) reaches the p-value ``bar``, and at
+    least ``floor``.
+
+    >>> round(price_line(100.0, 0.1, 1e6, 10**6, 0.025, 0.0), 1)  # 1.96 sigma above
+    121.7
+    """
+    from scipy.special import stdtrit
+
+    z_bar = -float(stdtrit(float(df), bar))
+    scale = float(sigma) * float(np.sqrt(1.0 + np.pi / (2.0 * max(peers, 1))))
+    return float(max(level * np.exp(z_bar * scale), floor))
+
+
+def trend_p(z: np.ndarray, df: np.ndarray) -> np.ndarray:
+    """One-sided p-values of ``price_trend``'s z (a rise) on Student's t with ``df``
+    degrees of freedom; 1 where z is not finite (no noise to measure it against).
+
+    >>> trend_p(np.array([0.0, np.nan]), np.array([5.0, 5.0])).tolist()
+    [0.5, 1.0]
+    """
+    from scipy.special import stdtr
+
+    z = np.asarray(z, dtype=float)
+    finite = np.isfinite(z)
+    return np.where(finite, stdtr(np.maximum(np.asarray(df, dtype=float), 1e-12),
+                                  -np.where(finite, z, 0.0)), 1.0)
+
+
 def hhi(shares: np.ndarray) -> float:
     """The Herfindahl-Hirschman index of market shares (fractions), on the usual 0-10,000
     scale: two equal producers give 5,000.

@@ -351,3 +351,36 @@ def discrete_growth(uses: ArrayLike, failures: ArrayLike) -> DiscreteGrowth:
     if np.any(n <= 0):
         raise ValueError("every stage needs at least one use")
     return DiscreteGrowth(crow_amsaa_grouped(np.cumsum(n), failures))
+
+
+@dataclass(frozen=True)
+class ChiSquare:
+    """Pearson's chi-square of counts per interval against a fitted model: the statistic,
+    its degrees of freedom and p-value (None when no degree of freedom is left)."""
+
+    statistic: float
+    df: int
+    p_value: float | None
+
+
+def grouped_chi_square(lam: float, beta: float, ends: ArrayLike, failures: ArrayLike,
+                       fitted: int = 2) -> ChiSquare:
+    """Pearson's chi-square of failures per interval (ending at ``ends``) against the
+    power law's expected lam (t_i**beta - t_{i-1}**beta), on intervals - ``fitted``
+    degrees of freedom (the parameters fitted).
+
+    >>> c = grouped_chi_square(1.0, 1.0, [10, 20, 30], [10, 10, 10])
+    >>> c.statistic, c.df, c.p_value
+    (0.0, 1, 1.0)
+    """
+    from scipy.stats import chi2
+
+    t = np.asarray(ends, dtype=float)
+    k = np.asarray(failures, dtype=float)
+    cum = lam * np.power(t, beta)
+    expected = np.diff(np.concatenate([[0.0], cum]))
+    stat = float(np.sum((k - expected) ** 2 / np.maximum(expected, 1e-12)))
+    df = len(t) - fitted
+    if df < 1:
+        return ChiSquare(stat, 0, None)
+    return ChiSquare(stat, df, float(chi2.sf(stat, df)))

@@ -6,7 +6,7 @@ import base64
 import datetime as dt
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -16,7 +16,36 @@ from kuznia.services.trace import export_use_lists, use_list_path
 from kuznia.words import say
 
 if TYPE_CHECKING:
-    from kuznia.workspace import Workspace
+    from kuznia.services.audit import EventList
+    from kuznia.services.audit_check import ChainCheck
+    from kuznia.services.board import Board
+    from kuznia.services.costs import CostTable
+    from kuznia.services.failures import FailureTable, FixTable
+    from kuznia.services.growth import Growth
+    from kuznia.services.store import Store
+
+
+class Figures(Protocol):
+    """What the report reads: a ``kuznia.Workspace`` answers it (``Workspace.report``
+    calls ``build_report`` with itself). Declared here, so that the report depends on the
+    services' answers and not on the Python API that offers it."""
+
+    @property
+    def store(self) -> Store: ...
+
+    def cost_per_effect(self, by: str) -> CostTable: ...
+
+    def board(self) -> Board: ...
+
+    def fixes(self) -> FixTable: ...
+
+    def failures(self, product: str | None = None) -> FailureTable: ...
+
+    def growth(self, product: str) -> Growth: ...
+
+    def audit_events(self, limit: int | None) -> EventList: ...
+
+    def verify_audit(self) -> ChainCheck: ...
 
 TREND_PRODUCTS = 6
 USE_LISTS_UP_TO = 1_000_000  # beyond this, use lists are written only when asked
@@ -37,7 +66,7 @@ def png_name(key: str) -> str:
     return f"{key}.png" if re.fullmatch(r"[a-z_]+", key) else id_file_name(key, ".png")
 
 
-def _loop(ws: Workspace, products: list[str], pngs: dict[str, bytes | None]) -> dict[str, Any]:
+def _loop(ws: Figures, products: list[str], pngs: dict[str, bytes | None]) -> dict[str, Any]:
     """The test-fix-test section: board, fixes, and per busy product a Pareto and growth."""
     board = ws.board()
     fixes = ws.fixes()
@@ -57,7 +86,7 @@ def _loop(ws: Workspace, products: list[str], pngs: dict[str, bytes | None]) -> 
             "fix_counts": counts, "products": per_product}
 
 
-def _strikes(ws: Workspace, pngs: dict[str, bytes | None]) -> dict[str, Any] | str:
+def _strikes(ws: Figures, pngs: dict[str, bytes | None]) -> dict[str, Any] | str:
     """The resilience section: a fan chart for the products most short, a table, the
     exposed sites; or, when it cannot be computed, why (the report says so instead of
     leaving the section out)."""
@@ -76,7 +105,7 @@ def _strikes(ws: Workspace, pngs: dict[str, bytes | None]) -> dict[str, Any] | s
             "exposed_total": len(exposed)}
 
 
-def build_report(ws: Workspace, out: Path, with_uses: bool | None = None) -> Path:
+def build_report(ws: Figures, out: Path, with_uses: bool | None = None) -> Path:
     """Write ``out/report.html`` and the charts; with ``with_uses`` (default: when the
     workspace holds at most ``USE_LISTS_UP_TO`` uses) also the use lists it links to.
 
@@ -90,7 +119,7 @@ def build_report(ws: Workspace, out: Path, with_uses: bool | None = None) -> Pat
     return (out / "report.html").resolve()
 
 
-def _build(ws: Workspace, out: Path, with_uses: bool | None) -> None:
+def _build(ws: Figures, out: Path, with_uses: bool | None) -> None:
     by_product = ws.cost_per_effect("product")
     by_month = ws.cost_per_effect("product,month")
     by_producer = ws.cost_per_effect("product,producer")

@@ -32,6 +32,7 @@ from kuznia.services import (
     access,
     accounts,
     audit,
+    audit_check,
     costs,
     jobs,
     oversight,
@@ -51,7 +52,6 @@ from kuznia.services.params import AUDIT_LIMIT
 from kuznia.services.results import json_safe
 from kuznia.services.store import Store, WriteBusy
 from kuznia.services.table_writer import STORED_OTHERWISE
-from kuznia.store import engine as engines
 
 router = APIRouter(prefix="/api/v1")
 MAX_INT = 2**31 - 1
@@ -215,10 +215,10 @@ class Health(BaseModel):
 def health(request: Request, who: Caller) -> JSONResponse:
     """The server is up and serves a workspace of this Kuznia's schema: which store,
     whether it takes writes, and the replication lag where PostgreSQL shows it."""
-    from kuznia.services.health import store_health
+    from kuznia.services.health import SCHEMA_REVISION, store_health
 
     return JSONResponse({"status": "ok", "version": __version__,
-                         "schema_revision": engines.HEAD,
+                         "schema_revision": SCHEMA_REVISION,
                          **store_health(store_of(request))})
 
 
@@ -584,9 +584,9 @@ def audit_verify(request: Request, who: Caller, deep: bool = False,
     """Check the hash chain; ``deep`` also checks every stored row against it (never
     kept: rows edited outside Kuznia leave the head as it was; one at a time: 503
     meanwhile)."""
-    def make() -> audit.ChainCheck:
+    def make() -> audit_check.ChainCheck:
         with store_of(request).read() as conn:
-            return audit.verify(conn, deep=deep, expect_head=expect_head)
+            return audit_check.verify(conn, deep=deep, expect_head=expect_head)
 
     if not deep:
         return answer(request, make)

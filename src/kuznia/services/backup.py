@@ -38,9 +38,9 @@ from typing import IO, Any
 
 from sqlalchemy import Connection, LargeBinary, MetaData, Table, inspect, select
 
-from kuznia import __version__
 from kuznia.errors import BackupError
 from kuznia.store import engine as engines
+from kuznia.version import __version__
 
 # what a damaged archive raises while it is read (a bad index, a bad stream, a flag flipped
 # to "encrypted" or to an unknown compression)

@@ -20,13 +20,7 @@ from sqlalchemy import Float, Integer, and_, case, cast, func, literal, select, 
 from sqlalchemy.sql import Select
 
 from kuznia.analytics.cost_per_effect import cost_per_effect as cpe_figures
-from kuznia.analytics.cost_per_effect import (
-    dispersion,
-    group_dispersion,
-    rank_with_ties,
-    shrunk_fit,
-)
-from kuznia.analytics.partial_pooling import pooled_rate_draws
+from kuznia.analytics.cost_per_effect import dispersion, rank_producers
 from kuznia.errors import UsageError
 from kuznia.services import params
 from kuznia.services.periods import check_order, in_months, on_days, whole_months
@@ -249,23 +243,18 @@ def cost_per_effect(
 def _rank_producers(rows: list[dict[str, Any]], by: tuple[str, ...], n: np.ndarray,
                     e: np.ndarray, cost: np.ndarray, q: np.ndarray) -> None:
     """Shrink each producer's effect rate towards its product's and rank within the
-    product, with ties where producers do not differ beyond chance (``rank_with_ties``)."""
+    product, with ties where producers do not differ beyond chance (``analytics.
+    cost_per_effect.rank_producers``)."""
     peers = [b for b in by if b != "producer"]
     labels = np.array(["\x1f".join(str(r.get(GROUP_KEYS[b])) for b in peers) for r in rows])
-    phi = group_dispersion(e, q, n, labels)
-    shape, rate, _ = shrunk_fit(e, n, labels, phi)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean = shape / rate
-        per_use = cost / n
-        shrunk = per_use / mean
     # uses with no producer named count in the product's rate, but are no producer to
     # rank (money cannot go to them)
     named = np.array([bool(r.get("producer_id")) for r in rows])
-    draws = pooled_rate_draws(e, n, labels, phi)  # each producer's own, partially pooled
-    ranking = rank_with_ties(np.where(named, per_use, np.nan), draws, mean, labels)
+    ranked_rows = rank_producers(e, q, n, cost, labels, named)
+    ranking = ranked_rows.ranking
     for i, r in enumerate(rows):
-        r["effects_per_use_shrunk"] = _nan_to_none(mean[i])
-        r["cost_per_effect_shrunk"] = _nan_to_none(shrunk[i])
+        r["effects_per_use_shrunk"] = _nan_to_none(ranked_rows.rate[i])
+        r["cost_per_effect_shrunk"] = _nan_to_none(ranked_rows.cost_per_effect[i])
         ranked = not np.isnan(ranking.rank[i])
         r["rank_in_product"] = int(ranking.rank[i]) if ranked else None
         r["rank_tied"] = bool(ranking.tied[i]) if ranked else None

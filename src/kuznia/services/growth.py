@@ -18,7 +18,7 @@ import numpy as np
 from sqlalchemy import func, select
 
 from kuznia.analytics.failures import binomial_interval
-from kuznia.analytics.reliability import discrete_growth
+from kuznia.analytics.reliability import discrete_growth, grouped_chi_square
 from kuznia.errors import NotFoundError, UsageError
 from kuznia.services.failures import LEVEL, version_order
 from kuznia.services.store import Store
@@ -133,22 +133,13 @@ FIT_P = 0.10  # below this p-value the power law is taken not to fit
 
 
 def _goodness_of_fit(g: Any, ends: np.ndarray, failures: np.ndarray) -> dict[str, Any]:
-    """Pearson's chi-square of failures per version against the fitted power law's
-    expected lam (t_i**beta - t_{i-1}**beta), on versions - 2 degrees of freedom (two
-    parameters fitted); ``fits`` None when there are none (two versions)."""
-    from scipy.stats import chi2
-
-    lam, beta = g.fit.lam, g.fit.beta
-    cum = lam * np.power(ends.astype(float), beta)
-    expected = np.diff(np.concatenate([[0.0], cum]))
-    stat = float(np.sum((failures - expected) ** 2 / np.maximum(expected, 1e-12)))
-    df = len(ends) - 2
-    if df < 1:
-        return {"test": "Pearson chi-square of failures per version", "chi_square": stat,
-                "df": 0, "p_value": None, "fits": None}
-    p = float(chi2.sf(stat, df))
-    return {"test": "Pearson chi-square of failures per version", "chi_square": stat,
-            "df": df, "p_value": p, "fits": p >= FIT_P}
+    """Pearson's chi-square of failures per version against the fitted power law
+    (``analytics.reliability.grouped_chi_square``, two parameters fitted); ``fits`` None
+    when no degree of freedom is left (two versions)."""
+    c = grouped_chi_square(g.fit.lam, g.fit.beta, ends, failures)
+    return {"test": "Pearson chi-square of failures per version", "chi_square": c.statistic,
+            "df": c.df, "p_value": c.p_value,
+            "fits": None if c.p_value is None else c.p_value >= FIT_P}
 
 
 def _curve_points(start: float, end: float, k: int = 30) -> list[float]:

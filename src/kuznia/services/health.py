@@ -6,6 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from kuznia.services.store import Store
+from kuznia.store.engine import HEAD
+
+SCHEMA_REVISION = HEAD  # the newest schema this Kuznia knows (its stores are upgraded to it)
 
 
 def store_health(store: Store) -> dict[str, Any]:

@@ -105,18 +105,14 @@ def flag_key(flag: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _price_line(log_median_level: float, check: Any, i: int, peers: int, bar: float,
+def _price_line(level: float, check: Any, i: int, peers: int, bar: float,
                 floor: float) -> float | None:
-    """The unit price above which contract ``i`` would be flagged a price outlier: where
-    its t on the peers' robust spread reaches the family-wise bar (``analytics.oversight.
-    price_outliers``), and at least ``min_ratio`` times the peers' median."""
-    from scipy.special import stdtrit
-
+    """The unit price above which contract ``i`` would be flagged a price outlier
+    (``analytics.oversight.price_line``); None where it was not tested."""
     if not check.tested[i] or not np.isfinite(check.sigma[i]) or check.df[i] < 1:
         return None
-    z_bar = -float(stdtrit(float(check.df[i]), bar))
-    scale = float(check.sigma[i]) * float(np.sqrt(1.0 + np.pi / (2.0 * max(peers, 1))))
-    return float(max(log_median_level * np.exp(z_bar * scale), floor))
+    return tests.price_line(level, float(check.sigma[i]), float(check.df[i]), peers, bar,
+                            floor)
 
 
 def _flag(code: str, text: str, *, value: float | int | None, threshold: Any,
@@ -440,18 +436,17 @@ def _price_rises(data: _Data, cfg: dict[str, Any], judged: _Period, product: np.
     pc = cfg["price"]
     rows = data.contracts
     series = np.array([f"{r['producer_id']}\x00{r['product_id']}" for r in rows], dtype=object)
-    from scipy.special import stdtr
-
     slope, z, size, df = tests.price_trend(series, day / 365.25, np.log(price), product)
     keys = np.unique(series)
     span = {k: (day[series == k].min(), day[series == k].max()) for k in keys}
     eligible = [j for j, k in enumerate(keys) if size[j] >= pc["rise_min_contracts"]
                 and span[k][1] - span[k][0] >= pc["rise_min_days"] and df[j] >= 1]
     bar = tests.p_bar(pc["rise_alpha"], len(eligible))
+    p_rise = tests.trend_p(z, df)
     out = []
     for j in eligible:
         rise = float(np.expm1(slope[j]))
-        pv = float(stdtr(df[j], -z[j])) if np.isfinite(z[j]) else 1.0
+        pv = float(p_rise[j])
         if rise < pc["rise_per_year"] or not pv < bar:
             continue
         idx = np.flatnonzero(series == keys[j])

@@ -140,7 +140,7 @@ def _advance_sequences(conn: Connection, meta: MetaData) -> None:
 
 def _into(conn: Connection, zf: zipfile.ZipFile, manifest: dict[str, Any], path: Path,
           shown: str, progress: Callable[[str, int], None] | None) -> RestoreResult:
-    from kuznia.services import audit
+    from kuznia.services import audit, audit_check
     from kuznia.services.store import _set_version
 
     _empty_target(conn, shown)
@@ -156,7 +156,7 @@ def _into(conn: Connection, zf: zipfile.ZipFile, manifest: dict[str, Any], path:
         engines.upgrade(conn)
         _set_version(conn)
         migrated = engines.HEAD
-    check = audit.verify(conn, deep=True, expect_head=head["hash"] or None)
+    check = audit_check.verify(conn, deep=True, expect_head=head["hash"] or None)
     if not check.ok:
         raise BackupError(f"{path}: restored, the audit chain does not verify "
                           f"({check.reason}); nothing was restored")

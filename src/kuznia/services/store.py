@@ -12,7 +12,6 @@ from sqlalchemy import Connection, Engine, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from kuznia import __version__
 from kuznia.errors import (
     KuzniaError,
     UsageError,
@@ -23,6 +22,7 @@ from kuznia.errors import (
 from kuznia.settings import database_url
 from kuznia.store import engine as engines
 from kuznia.store.schema import settings
+from kuznia.version import __version__
 
 
 class Store:

@@ -14,7 +14,7 @@ from kuznia.server.addresses import client_address
 from kuznia.server.auth import SESSION_COOKIE, Caller, same_origin
 from kuznia.server.routes import store_of
 from kuznia.server.web.base import page, render, start_page
-from kuznia.services import accounts, audit, sessions
+from kuznia.services import accounts, audit, audit_check, sessions
 from kuznia.services.access import ROLES, ForbiddenError
 
 Name = Annotated[str, Form(max_length=64)]
@@ -107,7 +107,7 @@ def audit_page(request: Request, who: Caller,
         events = audit.find_events(conn, actor=actor or None, table=table or None,
                                    date_from=date_from, date_to=date_to, before=before,
                                    limit=limit + 1)
-        check = audit.verify(conn).to_dict() if verify else None
+        check = audit_check.verify(conn).to_dict() if verify else None
     more = len(events) > limit
     events = events[:limit]
     filters = {"actor": actor or "", "table": table or "",

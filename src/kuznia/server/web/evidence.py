@@ -14,7 +14,7 @@ from kuznia.ingest.tables import SPECS
 from kuznia.server.auth import Caller
 from kuznia.server.routes import store_of
 from kuznia.server.web.base import may, page, render
-from kuznia.server.web.figures import Cursor, Day, Id
+from kuznia.server.web.figures import Cursor, Day, Id, flags_of
 from kuznia.services import contract_file, records, use_table
 from kuznia.services.access import ForbiddenError, may_read_table
 from kuznia.services.records import key_columns
@@ -90,8 +90,6 @@ def contract_page(request: Request, who: Caller, contract_id: str) -> HTMLRespon
     got = contract_file.contract_file(store, contract_id, scope=who.scope)
     flags: list[dict[str, Any]] = []
     if may(who, "oversight.read"):
-        from kuznia.server.web.oversight import flags_of
-
         flags = [f for f in flags_of(request, who, producer=got["contract"]["producer_id"])
                  if f["contract_id"] == contract_id]
     return render(request, who, "contract.html", title=f"Contract {contract_id}",

@@ -32,7 +32,7 @@ from kuznia.server.web.base import (
     start_page,
 )
 from kuznia.services import board as board_svc
-from kuznia.services import costs, deliveries, periods, records
+from kuznia.services import costs, deliveries, oversight, periods, records
 from kuznia.services import failures as failures_svc
 from kuznia.services import growth as growth_svc
 from kuznia.services import headline as headline_svc
@@ -271,10 +271,25 @@ def _product_fixes(request: Request, who: Caller, product_id: str, _by: str | No
     return {"fixes": fixes["rows"]}
 
 
+def flags_of(request: Request, who: Caller, **params: Any) -> list[dict[str, Any]]:
+    """The flags naming ``product`` or ``producer`` for a product or producer page; none
+    when the caller may not read flags."""
+    if not may(who, "oversight.read"):
+        return []
+    got, _ = flags_answer(request, who, params)
+    return got["flags"]
+
+
+def flags_answer(request: Request, who: Caller, params: dict[str, Any]) -> Any:
+    """The kept answer of ``GET /api/v1/oversight/flags`` for ``params``, at the server's
+    thresholds, and where it came from."""
+    return figure(request, "/oversight/flags", params, lambda: oversight.flags(
+        store_of(request), scope=who.scope, config=request.app.state.oversight_config,
+        **params))
+
+
 def _product_flags(request: Request, who: Caller, product_id: str, _by: str | None
                    ) -> dict[str, Any]:
-    from kuznia.server.web.oversight import flags_of
-
     return {"flags": flags_of(request, who, product=product_id), "whose": "this product"}
 
 
@@ -389,8 +404,6 @@ def _producer_quality(request: Request, who: Caller, producer_id: str) -> dict[s
 
 
 def _producer_flags(request: Request, who: Caller, producer_id: str) -> dict[str, Any]:
-    from kuznia.server.web.oversight import flags_of
-
     return {"flags": flags_of(request, who, producer=producer_id),
             "whose": "this producer"}
 

@@ -16,28 +16,11 @@ from kuznia.server.auth import Caller
 from kuznia.server.routes import store_of
 from kuznia.server.web import flag_words
 from kuznia.server.web.base import _qs, may, page, render, section, slot
-from kuznia.server.web.figures import Day, Id, figure
+from kuznia.server.web.figures import Day, Id, flags_answer
 from kuznia.services import oversight, triage
 from kuznia.words import say
 
 Choice = Annotated[str | None, Query(max_length=40)]
-
-
-def flags_of(request: Request, who: Caller, **params: Any) -> list[dict[str, Any]]:
-    """The flags naming ``product`` or ``producer`` for a product or producer page; none
-    when the caller may not read flags."""
-    if not may(who, "oversight.read"):
-        return []
-    got, _ = _flags(request, who, params)
-    return got["flags"]
-
-
-def _flags(request: Request, who: Caller, params: dict[str, Any]) -> Any:
-    """The kept answer of ``GET /api/v1/oversight/flags`` for ``params``, at the server's
-    thresholds, and where it came from."""
-    return figure(request, "/oversight/flags", params, lambda: oversight.flags(
-        store_of(request), scope=who.scope, config=request.app.state.oversight_config,
-        **params))
 
 
 @page("/oversight", "pages.oversight")
@@ -81,7 +64,7 @@ def _watchdog_flags(request: Request, who: Caller, filters: dict[str, str],
                     date_from: Any, date_to: Any) -> dict[str, Any]:
     params = {"producer": filters["producer"] or None, "product": filters["product"] or None,
               "date_from": date_from, "date_to": date_to}
-    got, src = _flags(request, who, params)
+    got, src = flags_answer(request, who, params)
     flags = triage.with_status(got["flags"], store_of(request))
     shown = [f for f in flags if (not filters["severity"] or f["severity"] == filters["severity"])
              and (not filters["code"] or f["code"] == filters["code"])

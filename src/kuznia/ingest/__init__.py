@@ -1,0 +1,1 @@
+"""Reading, checking and quarantining the files an import takes."""
