@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from kuznia.errors import UsageError
-from kuznia.services.params import AUDIT_LIMIT, BOARD_THRESHOLD
+from kuznia.services.params import AUDIT_LIMIT, BOARD_THRESHOLD, USES_LIMIT
 from kuznia.services.store import Store, create_store, open_store
 from kuznia.settings import default_actor
 
@@ -235,7 +235,7 @@ class Workspace:
              failure_mode: str | None = None, lot: str | None = None,
              month: str | None = None, category: str | None = None,
              date_from: dt.date | None = None, date_to: dt.date | None = None,
-             condition: str | None = None, limit: int | None = 1000,
+             condition: str | None = None, limit: int | None = USES_LIMIT,
              cursor: str | None = None, with_total: bool = True,
              scope: Scope | None = None) -> trace.UseList:
         """The uses behind a figure, oldest first, each with what it cost and how it was

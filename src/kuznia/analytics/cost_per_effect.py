@@ -24,7 +24,7 @@ Gamma posterior of the effective counts E / phi over n / phi uses (the quasi-Poi
 scaling: the same point, an interval about sqrt(phi) times as wide). Uses are taken as
 independent of each other given the rate; uses that share a lot, an operator or a day
 and so move together would need their clusters' sums, which the kept aggregate does not
-hold (see the README's method notes for the coverage this gives, by simulation).
+hold (see docs/methods.md for the coverage this gives, by simulation).
 
 Rankings within a product shrink each producer's rate towards the product's mean with a
 Gamma prior fitted by the method of moments (Marshall, 1991, "Mapping disease and mortality
@@ -224,9 +224,8 @@ def shrunk_fit(
         s2 = np.bincount(g, weights=w * (r - m[g]) ** 2) / n_sum
         tau2 = s2 - m / (n_sum / k)
     # no spread beyond chance (or one member): one rate for the whole group, Marshall's
-    # estimate with tau2 = 0. The first version kept a prior worth the group's exposure
-    # instead, so three producers at 10, 11 and 9 effects in 100 uses each still came out
-    # apart and the 11 ranked first on luck.
+    # estimate with tau2 = 0 (a prior worth the group's exposure would still set three
+    # producers at 10, 11 and 9 effects in 100 uses each apart, the 11 first on luck)
     pooled = ~(tau2 > 0) | (k < 2)
     safe = np.where(pooled, 1.0, tau2)
     empty = (~(n_sum > 0))[g]
@@ -281,9 +280,9 @@ def rank_with_ties(per_use_cost: ArrayLike, rate_draws: ArrayLike, order_rate: A
     above it with probability at least ``sure``; otherwise it joins that tie (a producer
     shares a rank only with producers it cannot be told from). ``p_best`` is the share of
     draws in which the row is its group's cheapest per effect: about 1/k among k producers
-    that cannot be told apart. The first version gave the rows of a group with no spread
-    detected one shared draw, so the rates were equal for certain and the lowest price
-    (or the first row) was best in every draw: ``p_best`` 1.0 for a coin toss.
+    that cannot be told apart (one shared draw for a group with no spread detected would
+    make the rates equal for certain and the lowest price, or the first row, best in every
+    draw: ``p_best`` 1.0 for a coin toss).
 
     Three producers at 10, 11 and 9 effects in 100 uses at one price are one rank, shared,
     and none is surely best:

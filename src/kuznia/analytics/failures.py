@@ -99,9 +99,9 @@ def mode_dispersion(mode_failures: ArrayLike, uses: ArrayLike, versions: ArrayLi
     """One failure mode's dispersion between lots, from its own failures per lot (Pearson,
     ``kuznia.analytics.fixes.lot_dispersion``) when there are ``MIN_LOTS`` lots or more.
 
-    The first version scaled the dispersion of all failures to the mode's share of them,
-    which holds only when a lot's effect is common to every mode: a bad batch that hits one
-    mode only had its dispersion diluted by the others (coverage 82% with 40 lots). With
+    The dispersion of all failures scaled to the mode's share of them holds only when a
+    lot's effect is common to every mode: a bad batch that hits one mode only would have
+    its dispersion diluted by the others (coverage 82% with 40 lots). With
     fewer lots, and ``all_failures`` given, that scaled figure is the fallback (1 without).
 
     Ten lots of 50, one mode failing 0, 9, 1, 8, 0, 7, 1, 9, 0 and 5 times (a dispersion

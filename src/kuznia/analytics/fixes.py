@@ -1,9 +1,9 @@
 """Did a fix work? A sequential test that stays honest however often it is looked at.
 
 A fix's status is recomputed every time uses arrive, so a test built for one look would be
-fooled by repeated looks (the first version, an exact conditional test at 5%, called about
-13-15% of fixes that did nothing "verified" when looked at every 10-25 uses, and up to 16%
-with lot-to-lot variation at a single look). Here the chance of a false "verified", over
+fooled by repeated looks (an exact conditional test at 5% calls about 13-15% of fixes that
+did nothing "verified" when looked at every 10-25 uses, and up to 16% with lot-to-lot
+variation at a single look). Here the chance of a false "verified", over
 the whole life of the action and however often it is looked at, stays under 1 - confidence.
 
 A failure mode seen x1 times in n1 uses before the fixed version and x2 times in n2 uses of
@@ -51,8 +51,8 @@ verdict is reached with at least 80% predictive probability: the rate after draw
 posterior (shrunk towards the fix working as intended, a prior worth one failure at r times
 the rate before), paths of future failures simulated (seeded) on a grid of further uses,
 each path counted as decided from the first grid point at which either test decides. The
-probability is then monotone in the further uses by construction (the first version gave a
-median, which settled the question only about 55% of the time, and jumped around).
+probability is then monotone in the further uses by construction (a median would settle
+the question only about 55% of the time, and jump around).
 """
 
 from __future__ import annotations

@@ -332,9 +332,9 @@ def spread_without_each(uses: np.ndarray, effects: np.ndarray, phi: float,
     """Per operator, the others' common rate and spread (mu, tau2), leaving out the
     operator itself and any judged operator more than 5 standard deviations above the
     rest (see ``_ordinary``): leave-one-out, so that an inflated operator is judged
-    against the spread of the others, not one its own claims widen (the first version
-    estimated it with them: 11 operators, one claiming 0.93 effects per use where the
-    others claim 0.29, gave tau2 = 0.25 and excused it). Also per operator: how many
+    against the spread of the others, not one its own claims widen (with them, 11
+    operators, one claiming 0.93 effects per use where the others claim 0.29, give
+    tau2 = 0.25 and excuse it). Also per operator: how many
     others, and the variance of their pooled rate."""
     n = np.asarray(uses, dtype=float)
     e = np.asarray(effects, dtype=float)

@@ -19,8 +19,8 @@ marginal likelihood, which is concave in log mu). Each draw takes a cell by its 
 mass, then every producer's rate given it, lambda_i ~ Gamma(E_i + a, n_i + a / mu), a =
 1/cv^2. So the rates of producers that cannot be told apart move together (they share mu
 and a small cv) without being one rate for certain, and the spread between producers is as
-uncertain as the data leave it: the first version took "no spread detected" as "one rate
-for certain" and handed a tie to whichever producer had the lower price by 0.1%.
+uncertain as the data leave it: "no spread detected" is not "one rate for certain", which
+would hand a tie to whichever producer had the lower price by 0.1%.
 
 >>> d = pooled_rate_draws([10, 11, 9], [100, 100, 100], ["A"] * 3, draws=4000)
 >>> d.shape, bool(abs(d.mean() - 0.1) < 0.01)

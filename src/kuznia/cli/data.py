@@ -23,6 +23,7 @@ from kuznia.cli.common import (
 )
 from kuznia.errors import InputError, UsageError
 from kuznia.ingest.tables import SPECS
+from kuznia.services.params import RECORDS_LIMIT, USES_LIMIT
 
 
 @handles_errors
@@ -104,7 +105,7 @@ def uses(
     condition: Annotated[str | None, typer.Option(
         help="key=value: uses whose conditions hold it ('key=-' for none; several "
              "joined by ';').")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many rows (0: all).")] = 50,
+    limit: Annotated[int, typer.Option(help="At most this many rows (0: all).")] = USES_LIMIT,
     db: DbOption = None,
     json: JsonOption = False,
 ) -> None:
@@ -137,7 +138,8 @@ def records_(
         help="COLUMN=VALUE on an id column; repeat for more.")] = None,
     between: Annotated[list[str] | None, typer.Option(
         help="COLUMN=FROM..TO on a date column (either end may be empty).")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many rows (1-1000).")] = 100,
+    limit: Annotated[int, typer.Option(help="At most this many rows (1-1000).")
+               ] = RECORDS_LIMIT,
     cursor: Annotated[str | None, typer.Option(help="Continue after a page (next_cursor).")
                       ] = None,
     db: DbOption = None,

@@ -1,8 +1,8 @@
-"""The README's command reference, made from the CLI itself so that it cannot drift.
+"""The command reference (docs/commands.md), made from the CLI itself so that it cannot drift.
 
     python -m kuznia.cli.reference          # print the Markdown table
 
-``tests/test_docs.py`` checks that the README holds exactly this table between its
+``tests/test_docs.py`` checks that docs/commands.md holds exactly this table between its
 ``commands:start`` and ``commands:end`` markers.
 """
 
@@ -39,8 +39,27 @@ def _synopsis(path: list[str], cmd: Any) -> str:
     return " ".join(parts).replace("|", "\\|")
 
 
+def first_sentence(text: str) -> str:
+    r"""The first sentence of a help text's first paragraph, its lines joined: up to the
+    first full stop (or ! ?) that ends a word outside brackets.
+
+    >>> first_sentence("Walk the chain (see docs.\n kuznia.md); exit 1.\nMore.")
+    'Walk the chain (see docs. kuznia.md); exit 1'
+    """
+    words = " ".join(text.strip().split("\n\n")[0].split())
+    depth = 0
+    for i, ch in enumerate(words):
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth = max(depth - 1, 0)
+        elif ch in ".!?" and depth == 0 and (i + 1 == len(words) or words[i + 1] == " "):
+            return words[:i]
+    return words.rstrip(".")
+
+
 def _summary(cmd: Any) -> str:
-    return (cmd.help or "").strip().splitlines()[0].rstrip(".").replace("|", "\\|")
+    return first_sentence(cmd.help or "").replace("|", "\\|")
 
 
 def rows() -> list[tuple[str, str]]:

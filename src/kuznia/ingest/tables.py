@@ -1,8 +1,8 @@
 """The import format, declared as data: one ``TableSpec`` per importable table.
 
-This is the user-facing contract documented in the README (a test checks the two agree).
-Cross-column rules and references live in ``rules.py``; this module says only which
-columns exist, their kind, and whether they are required.
+This is the user-facing contract documented in docs/import-format.md (a test checks the two
+agree). Cross-column rules and references live in ``rules.py``; this module says only
+which columns exist, their kind, and whether they are required.
 """
 
 from __future__ import annotations

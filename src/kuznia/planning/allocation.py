@@ -16,7 +16,7 @@ Product totals and the spend are variables of their own so that each share row h
 non-zeros, not one per offer of the product: 20,000 offers build in milliseconds.
 
 Plans under risk (``Risk``): rather than maximising effects at each offer's own pessimistic
-rate (which is not the plan's pessimistic figure: the first version did that), maximise the
+rate (which is not the plan's pessimistic figure), maximise the
 plan's own lower-tail mean (CVaR at level q) over S draws of all the rates at once, a
 sample-average approximation (Rockafellar & Uryasev 2000):
 
@@ -317,9 +317,7 @@ class BudgetRate:
     the relaxation reaches ``effects_there``; past it the rate is ``next_rate`` (lower:
     the relaxation's value is concave in the budget; None where no plan meets the limits
     past it, or none was found). The rate is negative where a minimum category share,
-    which grows with the budget, forces money onto offers that buy fewer effects. The
-    first version quoted the rate for a fixed 1,000,000 more, far outside the range where
-    it held."""
+    which grows with the budget, forces money onto offers that buy fewer effects."""
 
     rate: float
     holds_to: float

@@ -51,7 +51,7 @@ def choose(base: np.ndarray, extra: np.ndarray, cand_product: np.ndarray, cost: 
            budget: float, demand: np.ndarray, stock: np.ndarray, weights: np.ndarray, *,
            time_limit: float = 60.0, gap: float = 1e-4) -> Choice:
     """Solve the SAA MILP. ``base`` (N, H, P), ``extra`` (N, H, C). A solve stopped by
-    the time limit keeps the best choice found (the first version chose nothing)."""
+    the time limit keeps the best choice found."""
     n, months, n_prod = base.shape
     n_cand = cost.size
     pairs = n * n_prod * months

@@ -4,11 +4,10 @@ unit from the uses, the way cost per effect models them.
 The rates are drawn together from the partially pooled posterior
 (``analytics.partial_pooling``): producers of a product share its mean rate and an
 uncertain spread between them, and each product's counts are scaled by its dispersion of
-effects per use (``group_dispersion``). The first version drew each offer's rate on its
-own from a Gamma posterior that took Poisson counts: a plan split over three producers
-whose rates the data could not tell apart was given a third of its real variance (its 90%
-interval covered the truth 61% of the time; 50% with six producers), and ``--risk q10``
-bought diversification between producers that share one rate.
+effects per use (``group_dispersion``). Drawn one offer at a time, a plan split over
+producers whose rates the data cannot tell apart would be given a fraction of its real
+variance, and ``--risk q10`` would buy diversification between producers that share one
+rate (CHANGELOG).
 """
 
 from __future__ import annotations

@@ -4,10 +4,10 @@ Items wait in groups g (product, region they are in), n_g items each. A repair p
 starts up to c_j repairs of its product a month, each taking r_j days, and items reach
 it from region g's region in t_gj days (no row for a region: unreachable). Month slots
 s = 0, 1, ... stand for the month [30 s, 30 (s + 1)) days in which the repair starts. An
-item can only start in a month it has arrived by, t_gj < 30 (s + 1) (the first version
-let it take any earlier month's capacity too, so a point's capacity was spent several
-times over in the month items arrived: three items 50 days away from a point that starts
-2 a month came back at 60, 60 and 60 days instead of 60, 60 and 70). An item sent to j in
+item can only start in a month it has arrived by, t_gj < 30 (s + 1) (else a point's
+capacity of earlier months would be spent again in the month items arrive: three items 50
+days away from a point that starts 2 a month are back at 60, 60 and 70 days, not 60, 60
+and 60). An item sent to j in
 slot s is back in service after max(t_gj, 30 s) + r_j days. Then
 
     min  sum_{g,j,s} y_gjs (max(t_gj, 30 s) + r_j)

@@ -48,7 +48,7 @@ from kuznia.services import planning as planning_svc
 from kuznia.services import repairs as repairs_svc
 from kuznia.services import resilience as resilience_svc
 from kuznia.services.imports import import_file
-from kuznia.services.params import AUDIT_LIMIT
+from kuznia.services.params import AUDIT_LIMIT, RECORDS_LIMIT, USES_LIMIT
 from kuznia.services.results import json_safe
 from kuznia.services.store import Store, WriteBusy
 from kuznia.services.table_writer import STORED_OTHERWISE
@@ -331,7 +331,7 @@ def uses(request: Request, who: Caller, product: Id = None, producer: Id = None,
          month: Annotated[str | None, Query(max_length=7)] = None, category: Id = None,
          date_from: Day = None,
          date_to: Day = None, condition: Condition = None,
-         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+         limit: Annotated[int, Query(ge=1, le=1000)] = USES_LIMIT,
          cursor: Annotated[str | None, Query(max_length=400)] = None,
          total: bool = False) -> JSONResponse:
     """The uses behind a figure, oldest first, a page at a time (``next_cursor``);
@@ -817,7 +817,7 @@ def _table_routes(table: str) -> None:
                   inspect.Parameter(f"{d}_to", kw, default=None, annotation=Day)]
     query += [inspect.Parameter("cursor", kw, default=None,
                                 annotation=Annotated[str | None, Query(max_length=400)]),
-              inspect.Parameter("limit", kw, default=100,
+              inspect.Parameter("limit", kw, default=RECORDS_LIMIT,
                                 annotation=Annotated[int, Query(ge=1, le=records.MAX_LIMIT)])]
 
     def listing(request: Request, who: Caller, **kwargs: Any) -> JSONResponse:

@@ -115,7 +115,7 @@ def list_events(conn: Connection, limit: int | None = None) -> list[dict[str, An
 
 def find_events(conn: Connection, *, actor: str | None = None, table: str | None = None,
                 date_from: dt.date | None = None, date_to: dt.date | None = None,
-                before: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
+                before: int | None = None, limit: int = AUDIT_LIMIT) -> list[dict[str, Any]]:
     """Events newest first, filtered by who, which table and the day they were written
     (UTC); ``before`` continues below an event id (the last one of a page)."""
     check_order(date_from, date_to)

@@ -17,6 +17,10 @@ BOARD_THRESHOLD = 1.0  # failures per 100 uses above which a mode with no action
 # How many of the newest audit events (or row changes) a listing shows unless asked: the one
 # default of the CLI's --limit, the API's limit and the Python API's limit (0 or None: all).
 AUDIT_LIMIT = 100
+# How many uses the trace (`kuznia uses`, GET /uses, Workspace.uses) lists unless asked, and
+# how many records a page of `kuznia records` / GET /{table} holds: one default each.
+USES_LIMIT = 100
+RECORDS_LIMIT = 100
 # cost per effect's group keys and the column each names
 GROUP_KEYS = {"product": "product_id", "producer": "producer_id", "version": "version",
               "operator": "operator", "month": "month"}

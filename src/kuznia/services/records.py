@@ -21,6 +21,7 @@ from sqlalchemy import Date, and_, or_, select, tuple_, union
 from kuznia.errors import NotFoundError, UsageError
 from kuznia.ingest.tables import SPECS
 from kuznia.services.access import EVERYTHING, Scope
+from kuznia.services.params import RECORDS_LIMIT
 from kuznia.services.periods import check_order
 from kuznia.services.store import Store
 from kuznia.store.schema import DATA_TABLES, contracts, offers, sites, use_cube
@@ -123,7 +124,7 @@ def _limit(limit: int) -> int:
 def list_records(store: Store, table: str, *, scope: Scope = EVERYTHING,
                  filters: dict[str, str] | None = None,
                  dates: dict[str, tuple[dt.date | None, dt.date | None]] | None = None,
-                 cursor: str | None = None, limit: int = 100) -> RecordPage:
+                 cursor: str | None = None, limit: int = RECORDS_LIMIT) -> RecordPage:
     """One page of ``table``'s rows in key order: ``filters`` are id columns' values,
     ``dates`` each date column's (from, to), both ends included."""
     limit = _limit(limit)

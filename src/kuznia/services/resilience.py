@@ -355,7 +355,7 @@ def _site_rows(net: Network) -> list[dict[str, Any]]:
     rows = []
     for s, sid in enumerate(net.site_ids):
         r = net.sites.region[s]
-        # a closed site never recovers: no figure (the first version showed the horizon),
+        # a closed site never recovers: no figure (not the horizon),
         # and it is exposed whenever its product has demand
         closed = status[s] == "closed"
         ttr = (None if closed else int(net.sites.down[s]) if status[s] != "operating"

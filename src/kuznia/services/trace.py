@@ -16,6 +16,7 @@ from sqlalchemy import Connection, func, literal, select, tuple_
 from kuznia.errors import UsageError
 from kuznia.outputs import id_file_name, neutralise_frame
 from kuznia.services.access import EVERYTHING, ForbiddenError, Scope
+from kuznia.services.params import USES_LIMIT
 from kuznia.services.periods import check_order, in_months, on_days, whole_months
 from kuznia.services.prices import lot_prices, producer_prices, product_prices
 from kuznia.services.results import Tabular
@@ -157,7 +158,7 @@ def list_uses(
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
     condition: str | None = None,
-    limit: int | None = 1000,
+    limit: int | None = USES_LIMIT,
     cursor: str | None = None,
     with_total: bool = True,
     scope: Scope = EVERYTHING,

@@ -2,8 +2,8 @@
 
 An import is one audited write transaction (all or nothing) and holds the write lock for
 its whole length: seconds for 150,000 rows, longer for a slow upload. A field record sent
-meanwhile used to wait behind it (SQLite: up to 30 s, then 409; PostgreSQL: until the
-import ended). Now:
+meanwhile must not wait behind it (SQLite would wait up to 30 s, then refuse; PostgreSQL
+until the import ended). So:
 
 1. The route asks for the write lock, waiting at most ``LOCK_WAIT_SECONDS`` (another
    field record's write is over by then; an import is not). Got it: the record is written
