@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import itertools
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -53,3 +54,26 @@ def brute_force_repairs(counts, transit, capacity, days) -> float:  # type: igno
                     for j in set(pick))
         best = min(best, total)
     return best
+
+
+def expected_availability(p: float, h: float, d: float, k: int, months: int, down: int = 0
+                          ) -> np.ndarray:
+    """The closed form of a site's expected available share per month under the strike
+    model (``kuznia.analytics.strikes``' module doc): the simulation's truth to test."""
+    m = np.arange(months)
+    a = 1 - d * (1 - (1 - p * h) ** np.minimum(k, m + 1))
+    return np.where(m >= down, a, 0.0)
+
+
+def check_password(conn: Any, name: str, password: str) -> Any:
+    """The account, if ``password`` is its password, it is enabled and its hash is the one
+    its audited event set; else None: the checks ``accounts.sign_in`` makes, without its
+    throttling and bookkeeping."""
+    from sqlalchemy import select
+
+    from kuznia.services import accounts
+    from kuznia.store.schema import users
+
+    row = conn.execute(select(users).where(users.c.name == name)).first()
+    account = accounts._verify(row, password)
+    return account if account is None or accounts._sealed(conn, row) else None

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 import kuznia
+from helpers import check_password
 from kuznia.cli import app
 from kuznia.errors import NotFoundError, UsageError
 from kuznia.services import accounts
@@ -25,9 +26,9 @@ def test_add_token_authenticate_revoke_disable(filled: kuznia.Workspace):
         assert accounts.authenticate_token(conn, token) == accounts.Account(
             "p2", "producer", "P002")
         assert accounts.authenticate_token(conn, token + "x") is None
-        assert accounts.check_password(conn, "ana", "a" * 12).role == "analyst"
-        assert accounts.check_password(conn, "ana", "b" * 12) is None
-        assert accounts.check_password(conn, "nobody", "a" * 12) is None
+        assert check_password(conn, "ana", "a" * 12).role == "analyst"
+        assert check_password(conn, "ana", "b" * 12) is None
+        assert check_password(conn, "nobody", "a" * 12) is None
         dumped = " ".join(str(v) for t in ("users", "api_tokens")
                           for r in conn.exec_driver_sql(f"SELECT * FROM {t}") for v in r)
     assert token not in dumped and "a" * 12 not in dumped  # only hashes are kept

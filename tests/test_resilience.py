@@ -14,8 +14,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import kuznia
-from helpers import brute_force_repairs, write_csv
-from kuznia.analytics.strikes import expected_availability
+from helpers import brute_force_repairs, expected_availability, write_csv
 from kuznia.cli import app
 from kuznia.errors import InputError, UsageError
 from kuznia.services import repairs, resilience

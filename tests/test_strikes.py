@@ -11,11 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import brute_force_repairs as _brute_force
+from helpers import expected_availability
 from helpers import repair_queue as _queue
 from kuznia.analytics.strikes import (
     Regions,
     Sites,
-    expected_availability,
     hhi,
     shortfall,
     simulate,

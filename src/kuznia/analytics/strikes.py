@@ -269,14 +269,6 @@ def shortfall(output: np.ndarray, demand: np.ndarray, stock: np.ndarray) -> np.n
     return short
 
 
-def expected_availability(p: float, h: float, d: float, k: int, months: int, down: int = 0
-                          ) -> np.ndarray:
-    """The closed form of a site's expected available share per month (see the module doc)."""
-    m = np.arange(months)
-    a = 1 - d * (1 - (1 - p * h) ** np.minimum(k, m + 1))
-    return np.where(m >= down, a, 0.0)
-
-
 def hhi(shares: np.ndarray) -> float:
     """Herfindahl-Hirschman index of shares that sum to 1 (1: all in one place)."""
     s = np.asarray(shares, dtype=float)

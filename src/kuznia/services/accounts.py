@@ -283,14 +283,6 @@ def authenticate_token(conn: Connection, token: str) -> Account | None:
     return Account(row.name, row.role, row.producer_id, row.partner_id)
 
 
-def check_password(conn: Connection, name: str, password: str) -> Account | None:
-    """The account, if ``password`` is its password and it is enabled; else None. The
-    connection is used for one read; the (slow) hash is checked after it."""
-    row = conn.execute(select(users).where(users.c.name == name)).first()
-    account = _verify(row, password)
-    return account if account is None or _sealed(conn, row) else None
-
-
 def _sealed(conn: Connection, row: Any) -> bool:
     """Whether the account's password hash is the one its audited event set (a hash
     replaced or copied in the store is refused, and logged)."""

@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from typing import Any, BinaryIO
 
 import polars as pl
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, and_, select
 
 from kuznia.errors import InputError, NotFoundError, RowProblem, UsageError
 from kuznia.ingest.readers import LINE
@@ -385,13 +385,3 @@ def origin_words(origin: dict[str, Any] | None) -> str:
     return f"imported by {origin['actor']} on {on} from {origin.get('file_name') or 'a file'}"
 
 
-def submissions(store: Store, producer: str, limit: int = 20) -> list[dict[str, Any]]:
-    s_ = offer_submissions.c
-    with store.read() as conn:
-        return [dict(r._mapping) for r in conn.execute(
-            select(offer_submissions).where(s_.producer_id == producer)
-            .order_by(s_.event_id.desc()).limit(limit))]
-
-
-def count_messages(conn: Connection) -> int:
-    return int(conn.execute(select(func.count()).select_from(block_messages)).scalar_one())

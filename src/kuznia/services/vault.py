@@ -453,12 +453,6 @@ def documents(store: Store, *, partner: str | None = None, producer: str | None 
     return DocumentList(rows)
 
 
-def document_partner(store: Store, doc_id: str) -> str | None:
-    with store.read() as conn:
-        return conn.execute(select(vault_documents.c.partner_id)
-                            .where(vault_documents.c.doc_id == doc_id)).scalar()
-
-
 def shred(store: Store, partner_id: str, *, actor: str) -> dict[str, Any]:
     """Destroy the partner's data key: its documents can be read by no one, backups
     included. Only an admin account may; audited."""
