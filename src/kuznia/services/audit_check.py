@@ -31,8 +31,6 @@ from kuznia.services.audit import (
     settings_digest,
     stored_rows,
 )
-from kuznia.services.portal import attachment_problems, portal_digest
-from kuznia.services.table_writer import UPDATE_COLUMNS, update_digest
 from kuznia.services.vault_audit import first_vault_difference
 from kuznia.store import bulk
 from kuznia.store import schema as s
@@ -129,6 +127,10 @@ def deep_check(conn: Connection, events: list[dict[str, Any]]) -> DeepCheck:
     """Recompute every table's digest from its rows and compare with what the chain
     recorded; rebuild the kept aggregates from the uses and compare. Names the first
     table and key that differ."""
+    # the portal's and the updates' digests load pyarrow (through the import path): only a
+    # deep check needs them, and `kuznia audit verify` without --deep stays quick
+    from kuznia.services.portal import attachment_problems, portal_digest
+
     recorded = recorded_digests(events)
     last_event = events[-1]["event_id"] if events else 0
     rows_seen = tables = 0
@@ -217,6 +219,8 @@ def _first_history_difference(conn: Connection, events: list[dict[str, Any]]
     --update`` replaced) is not what it wrote: as many changes as the rows it updated,
     and, where it recorded one, the same digest of them; and no change under any other
     event. Returns (the event, why) or None."""
+    from kuznia.services.table_writer import UPDATE_COLUMNS, update_digest
+
     count: dict[int, int] = {}
     digest: dict[int, TableDigest] = {}
     result = conn.exec_driver_sql(
