@@ -77,6 +77,7 @@ class Kept:
     effects: dict[str, Effects]
     early: dict[Check, tuple[int, dt.date] | None] = field(default_factory=dict)
     flags: list[dict[str, Any]] | None = None
+    drawing: threading.Lock = field(default_factory=threading.Lock)
 
     def lot_months(self) -> list[tuple[str, str, int, int, str]]:
         """Per lot and month over every product: units used, uses, the earliest use (as
@@ -121,7 +122,8 @@ def kept(conn: Connection, key: Hashable, today: dt.date, judged: Period,
                             _merge(was.effects, now.effects, gone),
                             {c: v for c, v in was.early.items() if c[1] not in gone})
             else:  # nothing the uses say changed: the same parts, under the new head
-                made = dataclasses.replace(was, head=head, flags=None)
+                made = dataclasses.replace(was, head=head, flags=None,
+                                           drawing=threading.Lock())
         else:
             made = _read(conn, today, judged, ec, None)
             made.head = head

@@ -17,6 +17,11 @@ Where the data come from, so that 10 million uses cost less than one scan of the
   likewise from the cube's months, then the index;
 - effects per operator, product and month come from the kept ``operator_cube``.
 
+What the uses say is kept per product and process, and after a write read again only for
+the products it wrote (``services/flag_uses.py``); the flags are drawn once per version of
+the data (audit head), period, settings and day, and each caller's (a producer's, a
+product's) are taken from them.
+
 Judged records are those dated within ``date_from``-``date_to`` (a contract by its
 signing, a delivery by its day, uses by their month); the peers and the rates they are
 compared with come from all records, so a filter never changes a figure. ``producer`` and
@@ -178,16 +183,17 @@ def flags(store: Store, *, date_from: dt.date | None = None, date_to: dt.date | 
     key = (today, date_from, date_to, json.dumps(cfg, sort_keys=True, default=str))
     with store.snapshot() as conn:  # the head and every figure from one snapshot
         part = flag_uses.kept(conn, key, today, judged, cfg["effects"])
-        if part.flags is None:  # not drawn at this head yet
-            data = _load(conn, today, part)
-            drawn: list[dict[str, Any]] = []
-            drawn += _prices(data, cfg, judged)
-            drawn += _concentration(data, cfg)
-            drawn += _delivery(data, cfg, judged, as_of)
-            drawn += _amendments(data, cfg, judged)
-            drawn += _impossible(data, judged)
-            drawn += _effects(conn, data, cfg, judged)
-            part.flags = drawn
+        with part.drawing:  # one caller draws them at this head; the others wait for it
+            if part.flags is None:
+                data = _load(conn, today, part)
+                drawn: list[dict[str, Any]] = []
+                drawn += _prices(data, cfg, judged)
+                drawn += _concentration(data, cfg)
+                drawn += _delivery(data, cfg, judged, as_of)
+                drawn += _amendments(data, cfg, judged)
+                drawn += _impossible(data, judged)
+                drawn += _effects(conn, data, cfg, judged)
+                part.flags = drawn
         vault = vault_flags(conn, cfg, judged.has, _flag) if scope.producer_id is None \
             else []
     out = copy.deepcopy(part.flags) + vault  # the caller marks its flags (their keys)
