@@ -30,8 +30,8 @@ a fresh server has none):
    after a record meets it kept. A page's heavy sections load on their own (issue 23):
    the view times the frame (the page's HTML, headings and navigation), then each
    section's own route, asked side by side as htmx asks them, with its charts; each is
-   reported in seconds from the start of the view. The overview, a product, a producer,
-   the board and the watchdog are viewed.
+   reported in seconds from the start of the view. The overview (its headline, cost and
+   trend), a product, a producer, the board and the watchdog are viewed.
 
 Target (issue 10): every page drawn in under 1 second; (issue 23) every section within
 1 second of a write.

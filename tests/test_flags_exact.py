@@ -18,7 +18,7 @@ import kuznia
 from kuznia.analytics import oversight as tests
 from kuznia.demo import DemoSize, Planted, generate
 from kuznia.ingest.tables import IMPORT_ORDER
-from kuznia.services import oversight, oversight_config
+from kuznia.services import flag_uses, oversight, oversight_config
 from kuznia.services.access import Scope
 from kuznia.store.schema import contracts, operator_cube
 
@@ -178,9 +178,14 @@ def test_the_flags_are_exactly_the_old_computations(demo_ws: kuznia.Workspace,
         with monkeypatch.context() as m:  # the old computations, nothing kept
             m.setattr(oversight, "_effects", _old_effects)
             m.setattr(oversight, "_prices", oversight._price_flags)
-            return answers()
+            flag_uses.forget()
+            try:
+                return answers()
+            finally:
+                flag_uses.forget()
 
     oversight._PRICES_KEPT.clear()
+    flag_uses.forget()
     new, kept, old = answers(), answers(), old_answers()  # the price flags made, then kept
     codes = [f["code"] for answer in old for f in answer["flags"]]
     # the data raise both, several times, and other flags beside

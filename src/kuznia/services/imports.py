@@ -281,6 +281,9 @@ def _import_file(store: Store, table: str, path: Path, name: str, *, actor: str,
                                             + writer.delta).to_dict(),
                                     **more.pop("digests", {})},  # type: ignore[dict-item]
                         **({"updates": writer.history.to_dict()} if update else {}),
+                        # the products whose uses it wrote: what the red flags make again
+                        **({"products": sorted(writer.cube.products)} if table == "uses"
+                           else {}),
                         **more},
             )
     return result

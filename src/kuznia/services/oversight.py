@@ -17,6 +17,11 @@ Where the data come from, so that 10 million uses cost less than one scan of the
   likewise from the cube's months, then the index;
 - effects per operator, product and month come from the kept ``operator_cube``.
 
+What the uses say is kept per product and process, and after a write read again only for
+the products it wrote (``services/flag_uses.py``); the flags are drawn once per version of
+the data (audit head), period, settings and day, and each caller's (a producer's, a
+product's) are taken from them.
+
 Judged records are those dated within ``date_from``-``date_to`` (a contract by its
 signing, a delivery by its day, uses by their month); the peers and the rates they are
 compared with come from all records, so a filter never changes a figure. ``producer`` and
@@ -32,18 +37,17 @@ import hashlib
 import json
 import shlex
 import threading
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import numpy as np
-from sqlalchemy import and_, func, literal, select, union_all
-from sqlalchemy.types import Date, String
+from sqlalchemy import select
 
 from kuznia.analytics import oversight as tests
-from kuznia.services import oversight_config
+from kuznia.services import flag_uses, oversight_config
 from kuznia.services.access import EVERYTHING, Scope
+from kuznia.services.flag_uses import Period as _Period
 from kuznia.services.periods import check_order
 from kuznia.services.store import Store
 from kuznia.services.vault_oversight import vault_flags
@@ -52,12 +56,9 @@ from kuznia.store.schema import (
     audit_events,
     contracts,
     deliveries,
-    operator_cube,
     producers,
     products,
     row_updates,
-    use_cube,
-    uses,
 )
 
 SEVERITIES = ("high", "medium", "low")
@@ -175,19 +176,23 @@ def flags(store: Store, *, date_from: dt.date | None = None, date_to: dt.date | 
     as_of = date_to or today
     check_order(date_from, date_to)
     judged = _Period(date_from, date_to)
-    with store.read() as conn:
-        data = _load(conn, today)
-        effects = _effects(conn, data, cfg, judged)
+    key = (today, date_from, date_to, json.dumps(cfg, sort_keys=True, default=str))
+    with store.snapshot() as conn:  # the head and every figure from one snapshot
+        part = flag_uses.kept(conn, key, today, judged, cfg["effects"])
+        with part.drawing:  # one caller draws them at this head; the others wait for it
+            if part.flags is None:
+                data = _load(conn, today, part)
+                drawn: list[dict[str, Any]] = []
+                drawn += _prices(data, cfg, judged)
+                drawn += _concentration(data, cfg)
+                drawn += _delivery(data, cfg, judged, as_of)
+                drawn += _amendments(data, cfg, judged)
+                drawn += _impossible(data, judged)
+                drawn += _effects(conn, data, cfg, judged)
+                part.flags = drawn
         vault = vault_flags(conn, cfg, judged.has, _flag) if scope.producer_id is None \
             else []
-    out: list[dict[str, Any]] = []
-    out += _prices(data, cfg, judged)
-    out += _concentration(data, cfg)
-    out += _delivery(data, cfg, judged, as_of)
-    out += _amendments(data, cfg, judged)
-    out += _impossible(data, judged)
-    out += effects
-    out += vault
+    out = copy.deepcopy(part.flags) + vault  # the caller marks its flags (their keys)
     if scope.producer_id is not None:  # its own flags; none names another producer's
         # contract, and others' figures appear only as aggregates (counts, medians, ranges)
         out = [f for f in out
@@ -207,17 +212,6 @@ def flags(store: Store, *, date_from: dt.date | None = None, date_to: dt.date | 
 
 
 @dataclass
-class _Period:
-    lo: dt.date | None
-    hi: dt.date | None
-
-    def has(self, day: dt.date | None) -> bool:
-        if day is None:
-            return False
-        return (self.lo is None or day >= self.lo) and (self.hi is None or day <= self.hi)
-
-
-@dataclass
 class _Data:
     contracts: list[dict[str, Any]]
     deliveries: list[dict[str, Any]]
@@ -226,9 +220,11 @@ class _Data:
     updates: dict[str, list[dict[str, Any]]]
     lot_use: list[dict[str, Any]]  # per lot: units used (cube), accepted, early uses
     future: list[dict[str, Any]]
+    effects: dict[str, flag_uses.Effects]  # per product
 
 
-def _load(conn: Any, today: dt.date) -> _Data:
+def _load(conn: Any, today: dt.date, part: flag_uses.Kept) -> _Data:
+    """The small tables read whole; what the uses say from ``part`` (kept per product)."""
     c, d = contracts.c, deliveries.c
     rows = [dict(r._mapping) for r in conn.execute(
         select(c.contract_id, c.producer_id, c.product_id, c.signed_on, c.quantity,
@@ -248,14 +244,11 @@ def _load(conn: Any, today: dt.date) -> _Data:
         updates.setdefault(key, []).append({"at": at, "by": actor, "old": json.loads(old),
                                             "new": json.loads(new)})
     # per lot: units used and the cube's months (kept at import)
-    cube = use_cube.c
-    lot_rows = conn.execute(
-        select(cube.lot, cube.month, func.sum(cube.units_used), func.sum(cube.uses),
-               func.min(cube.first_on))
-        .where(cube.lot != "").group_by(cube.lot, cube.month)).all()
+    lot_rows = part.lot_months()
     by_lot: dict[str, dict[str, Any]] = {}
     delivered = {x["lot"]: x for x in dels if x["lot"]}
     owner = {x["contract_id"]: x for x in rows}
+    in_month = {lot: x["delivered_on"].strftime("%Y-%m") for lot, x in delivered.items()}
     checks = []  # lots whose delivery month holds a use before the day: counted by index
     for lot, month, units, n, first_on in lot_rows:
         item = by_lot.setdefault(lot, {"lot": lot, "units_used": 0, "early_uses": 0,
@@ -266,14 +259,14 @@ def _load(conn: Any, today: dt.date) -> _Data:
             continue
         day = dl["delivered_on"]
         first = dt.date.fromisoformat(first_on) if first_on < NO_USE else None
-        if month < day.strftime("%Y-%m"):
+        if month < in_month[lot]:
             item["early_uses"] += int(n)
             item["first_early"] = min(item["first_early"] or first, first) if first else \
                 item["first_early"] or dt.date.fromisoformat(month + "-01")
-        elif month == day.strftime("%Y-%m") and first is not None and first < day:
+        elif month == in_month[lot] and first is not None and first < day:
             con = owner[dl["contract_id"]]
             checks.append((lot, con["product_id"], con["producer_id"], first, day))
-    for lot, n, first in _early_in_month(conn, checks):
+    for lot, n, first in flag_uses.early_in_month(conn, part, checks):
         item = by_lot[lot]
         item["early_uses"] += int(n)
         item["first_early"] = min(item["first_early"] or first, first)
@@ -287,52 +280,8 @@ def _load(conn: Any, today: dt.date) -> _Data:
                         "contract_id": dl["contract_id"], "producer_id": con["producer_id"],
                         "product_id": con["product_id"], "accepted": dl["accepted_quantity"],
                         "delivered_on": dl["delivered_on"]})
-    future = _future_uses(conn, today)
-    return _Data(rows, dels, kinds, names, updates, lot_use, future)
-
-
-def _early_in_month(conn: Any, checks: list[tuple], chunk: int = 400
-                    ) -> Iterable[tuple[str, int, dt.date]]:
-    """Uses of each lot in its delivery month before the delivery day: a query per
-    ``chunk`` lots, each lot an index range over its product and producer's uses of that
-    month (the lots as a UNION ALL of literals: portable, and allowed in a read-only
-    snapshot where a temporary table is not)."""
-    out = []
-    u = uses.c
-    for start in range(0, len(checks), chunk):
-        part = checks[start:start + chunk]
-        lots = union_all(*[select(literal(lot, String).label("lot"),
-                                  literal(prod, String).label("product_id"),
-                                  literal(prd, String).label("producer_id"),
-                                  literal(lo, Date).label("lo"), literal(hi, Date).label("hi"))
-                           for lot, prod, prd, lo, hi in part]).cte("lots")
-        q = (select(lots.c.lot, func.count(), func.min(u.used_on))
-             .select_from(lots.join(uses, and_(u.product_id == lots.c.product_id,
-                                               u.producer_id == lots.c.producer_id,
-                                               u.used_on >= lots.c.lo, u.used_on < lots.c.hi,
-                                               u.lot == lots.c.lot)))
-             .group_by(lots.c.lot))
-        out += [(lot, n, first if isinstance(first, dt.date) else dt.date.fromisoformat(first))
-                for lot, n, first in conn.execute(q)]
-    return out
-
-
-def _future_uses(conn: Any, today: dt.date) -> list[dict[str, Any]]:
-    """Uses dated after ``today``, per product and producer: the cube's months from this
-    one on say where to look, the trace index counts them exactly."""
-    cube = use_cube.c
-    cells = conn.execute(select(cube.product_id, cube.producer_id).distinct()
-                         .where(cube.month >= today.strftime("%Y-%m"))).all()
-    out = []
-    for product_id, producer_id in cells:
-        u = uses.c
-        who = u.producer_id.is_(None) if producer_id == "" else u.producer_id == producer_id
-        n, first = conn.execute(select(func.count(), func.min(u.used_on)).where(
-            u.product_id == product_id, who, u.used_on > today)).one()
-        if n:
-            out.append({"product_id": product_id, "producer_id": producer_id or None,
-                        "uses": int(n), "first": first})
-    return out
+    future = [f for rows_ in part.future.values() for f in rows_]
+    return _Data(rows, dels, kinds, names, updates, lot_use, future, part.effects)
 
 
 # --- prices ------------------------------------------------------------------------------
@@ -520,8 +469,6 @@ def _delivery(data: _Data, cfg: dict[str, Any], judged: _Period, as_of: dt.date
         delivered = sum(x["quantity"] for x in got)
         accepted = sum(x["accepted_quantity"] for x in got)
         due = r["due_on"]
-        evidence = {"command": _records("deliveries", contract_id=r["contract_id"]),
-                    "api": f"{API}/deliveries?" + _q(contract_id=r["contract_id"])}
         keys = {"contract_id": r["contract_id"], "producer_id": r["producer_id"],
                 "product_id": r["product_id"]}
         if delivered > r["quantity"] and judged.has(max(x["delivered_on"] for x in got)):
@@ -529,7 +476,7 @@ def _delivery(data: _Data, cfg: dict[str, Any], judged: _Period, as_of: dt.date
                 "over_delivered",
                 f"{r['contract_id']} orders {r['quantity']:,} units; its deliveries bring "
                 f"{delivered:,}", value=delivered, threshold=r["quantity"], reference={},
-                **keys, **evidence))
+                **keys, **_delivery_evidence(r["contract_id"])))
         if due is None or r["signed_on"] > as_of:
             continue
         late_days = [((x["delivered_on"] - due).days, x) for x in got]
@@ -552,22 +499,22 @@ def _delivery(data: _Data, cfg: dict[str, Any], judged: _Period, as_of: dt.date
                 threshold=dc["short_share"],
                 reference={"due_on": due.isoformat(), "days_past_due": past,
                            "delivered": delivered, "quantity": r["quantity"]},
-                **keys, **evidence))
-        out += _late_deliveries(r, got, dc, judged, keys, evidence)
+                **keys, **_delivery_evidence(r["contract_id"])))
+        out += _late_deliveries(r, got, dc, judged, keys)
         if delivered and (delivered - accepted) >= dc["rejected_share"] * delivered:
             out.append(_flag(
                 "rejected_share",
                 f"{delivered - accepted:,} of the {delivered:,} units delivered under "
                 f"{r['contract_id']} were not accepted ({(delivered - accepted) / delivered:.0%})",
                 value=(delivered - accepted) / delivered, threshold=dc["rejected_share"],
-                reference={"delivered": delivered, "accepted": accepted}, **keys, **evidence))
+                reference={"delivered": delivered, "accepted": accepted}, **keys,
+                **_delivery_evidence(r["contract_id"])))
     out += _late_share(late_by, dc)
     return out
 
 
 def _late_deliveries(r: dict[str, Any], got: list[dict[str, Any]], dc: dict[str, Any],
-                     judged: _Period, keys: dict[str, Any], evidence: dict[str, str]
-                     ) -> list[dict[str, Any]]:
+                     judged: _Period, keys: dict[str, Any]) -> list[dict[str, Any]]:
     """Every delivery of contract ``r`` more than the grace period after its due date (a
     delivery judged by its day), high or medium when late by many days or by much of the
     contract's own lead time (due - signed), low otherwise."""
@@ -593,8 +540,15 @@ def _late_deliveries(r: dict[str, Any], got: list[dict[str, Any]], dc: dict[str,
             reference={"due_on": due.isoformat(), "signed_on": signed.isoformat(),
                        "days_late": days, "lead_days": lead, "late_share_of_lead": share,
                        "quantity": x["quantity"]},
-            delivery_id=x["delivery_id"], lot=x["lot"], **keys, **evidence))
+            delivery_id=x["delivery_id"], lot=x["lot"], **keys,
+            **_delivery_evidence(r["contract_id"])))
     return out
+
+
+def _delivery_evidence(contract_id: str) -> dict[str, str]:
+    """Where the deliveries behind a contract's flags are listed."""
+    return {"command": _records("deliveries", contract_id=contract_id),
+            "api": f"{API}/deliveries?" + _q(contract_id=contract_id)}
 
 
 def _late_beyond(days: int, share: float | None, at_days: float, at_share: float) -> bool:
@@ -675,7 +629,6 @@ def _impossible(data: _Data, judged: _Period) -> list[dict[str, Any]]:
         keys = {"contract_id": x["contract_id"], "delivery_id": x["delivery_id"],
                 "producer_id": x["producer_id"], "product_id": x["product_id"],
                 "lot": x["lot"]}
-        evidence = {"command": _uses(lot=x["lot"]), "api": f"{API}/uses?" + _q(lot=x["lot"])}
         if x["early_uses"] and judged.has(x["first_early"]):
             eve = (x["delivered_on"] - dt.timedelta(days=1)).isoformat()
             early = {"command": _uses(lot=x["lot"], to=eve),
@@ -693,7 +646,8 @@ def _impossible(data: _Data, judged: _Period) -> list[dict[str, Any]]:
                 "lot_overused",
                 f"{x['units_used']:,} units of lot {x['lot']} were used; "
                 f"{x['accepted']:,} were accepted", value=x["units_used"],
-                threshold=x["accepted"], reference={}, **keys, **evidence))
+                threshold=x["accepted"], reference={}, **keys, command=_uses(lot=x["lot"]),
+                api=f"{API}/uses?" + _q(lot=x["lot"])))
     for f in data.future:
         first = f["first"] if isinstance(f["first"], dt.date) else \
             dt.date.fromisoformat(str(f["first"]))
@@ -714,59 +668,10 @@ def _impossible(data: _Data, judged: _Period) -> list[dict[str, Any]]:
 
 def _effects(conn: Any, data: _Data, cfg: dict[str, Any], judged: _Period
              ) -> list[dict[str, Any]]:
-    """The effect claims and bursts from sums the database makes over the operator cube
-    (per product and operator over the judged months; per product and month; and, per
-    operator's month, its uses and effects before it, only where a burst can be tested):
-    a few thousand rows instead of every cell of the cube."""
+    """The effect claims and bursts, from each product's tests (``data.effects``, kept per
+    product: ``services/flag_uses.py``), each family corrected over every product."""
     ec = cfg["effects"]
-    oc = operator_cube.c
-    live = [oc.operator != "", oc.uses > 0]
-    within = list(live)
-    if judged.lo:
-        within.append(oc.month >= judged.lo.strftime("%Y-%m"))
-    if judged.hi:
-        within.append(oc.month <= judged.hi.strftime("%Y-%m"))
-    per_op: dict[str, list[tuple[str, float, float, float]]] = {}
-    for product_id, op, n, e, sq in conn.execute(
-            select(oc.product_id, oc.operator, func.sum(oc.uses), func.sum(oc.effects),
-                   func.sum(oc.effects_sq)).where(*within)
-            .group_by(oc.product_id, oc.operator)):
-        per_op.setdefault(product_id, []).append((op, float(n), float(e), float(sq)))
-    if not per_op:
-        return []
-    per_month: dict[str, list[tuple[str, float, float]]] = {}
-    for product_id, month, n, e in conn.execute(
-            select(oc.product_id, oc.month, func.sum(oc.uses), func.sum(oc.effects))
-            .where(*live).group_by(oc.product_id, oc.month)):
-        per_month.setdefault(product_id, []).append((month, float(n), float(e)))
-    # each operator's month with its uses and effects before it (its earlier months), only
-    # where both reach the least a burst is tested on
-    ahead: dict[str, Any] = {"partition_by": (oc.product_id, oc.operator),
-                             "order_by": oc.month, "rows": (None, 0)}
-    inner = select(oc.product_id, oc.operator, oc.month, oc.uses, oc.effects,
-                   (func.sum(oc.uses).over(**ahead) - oc.uses).label("n_b"),
-                   (func.sum(oc.effects).over(**ahead) - oc.effects).label("e_b")
-                   ).where(*live).subquery()
-    least = ec["burst_min_uses"]
-    cells: dict[str, list[tuple[str, str, float, float, float, float]]] = {}
-    for product_id, op, month, n, e, n_b, e_b in conn.execute(
-            select(inner).where(inner.c.uses >= least, inner.c.n_b >= least)):
-        cells.setdefault(product_id, []).append((op, month, float(n), float(e), float(n_b),
-                                                 float(e_b)))
-    claims, bursts, burst_tests = [], [], 0
-    for product_id in sorted(per_op):
-        ops_rows = sorted(per_op[product_id])
-        operators = np.array([r[0] for r in ops_rows], dtype=object)
-        n, e, sq = (np.array([r[k] for r in ops_rows], dtype=float) for k in (1, 2, 3))
-        c = tests.claims(n, e, sq, min_uses=ec["min_uses"])
-        for k in np.flatnonzero(c.judged):
-            claims.append((float(c.p[k]), str(product_id), str(operators[k]), n[k], e[k],
-                           e.sum() - e[k], n.sum() - n[k], c.phi, float(c.tau2[k])))
-        found, tested = _bursts(sorted(per_month.get(product_id, [])),
-                                sorted(cells.get(product_id, [])), str(product_id), ec,
-                                c.phi, judged)
-        bursts += found
-        burst_tests += tested
+    claims, bursts, burst_tests = flag_uses.all_effects(data.effects.values())
     out = []
     bar = tests.p_bar(ec["alpha"], len(claims))
     for pv, product_id, op, n_, e_, e_rest, n_rest, phi, tau2 in claims:
@@ -802,48 +707,3 @@ def _effects(conn: Any, data: _Data, cfg: dict[str, Any], judged: _Period
             command=_uses(product=product_id, operator=op, month=month),
             api=f"{API}/uses?" + _q(product=product_id, operator=op, month=month)))
     return out
-
-
-def _bursts(per_month: list[tuple[str, float, float]],
-            cells: list[tuple[str, str, float, float, float, float]], product_id: str,
-            ec: dict[str, Any], phi: float, judged: _Period) -> tuple[list[tuple], int]:
-    """Each operator's month whose rate jumps most beyond its own earlier months, allowing
-    for the others' change between the same periods (p, product, operator, month, rate,
-    rate before); and how many (operator, month) were tested, for the correction.
-    ``per_month`` are the product's months (every month counts as "before") with its
-    uses and effects, sorted; ``cells`` the (operator, month, uses, effects, uses before,
-    effects before) with enough uses in the month and before it, sorted; only months in
-    the ``judged`` period are reported."""
-    if len(per_month) < 2 or not cells:
-        return [], 0
-    months = [m for m, _, _ in per_month]
-    tot_n = np.array([r[1] for r in per_month])
-    tot_e = np.array([r[2] for r in per_month])
-    tb_n, tb_e = np.cumsum(tot_n) - tot_n, np.cumsum(tot_e) - tot_e
-    col = np.searchsorted(np.array(months, dtype=object), [c[1] for c in cells])
-    n, e, n_b, e_b = (np.array([c[k] for c in cells]) for k in (2, 3, 4, 5))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # the others' rate this month over their rate before, each operator left out
-        now = (tot_e[col] - e) / (tot_n[col] - n)
-        earlier = (tb_e[col] - e_b) / (tb_n[col] - n_b)
-        trend = np.where((earlier > 0) & np.isfinite(now), now / earlier, 1.0)
-    pv = tests.burst_p(e, n, e_b, n_b, trend, phi)
-    out = []
-    start = 0
-    for end in range(1, len(cells) + 1):  # the cells of one operator, month by month
-        if end < len(cells) and cells[end][0] == cells[start][0]:
-            continue
-        best = start + int(np.argmin(pv[start:end]))
-        start_op, start = cells[start][0], end
-        if not _month_in(months[col[best]], judged):
-            continue
-        out.append((float(pv[best]), product_id, str(start_op), str(months[col[best]]),
-                    e[best] / n[best], e_b[best] / n_b[best]))
-    return out, len(cells)
-
-
-def _month_in(month: str, judged: _Period) -> bool:
-    """Whether ``month`` ('YYYY-MM') is among the judged months (as the cube's months are
-    compared with the period's)."""
-    return ((judged.lo is None or month >= judged.lo.strftime("%Y-%m"))
-            and (judged.hi is None or month <= judged.hi.strftime("%Y-%m")))

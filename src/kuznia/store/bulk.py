@@ -229,15 +229,18 @@ class CubeDelta:
 
     The delta of a whole import is small (one row per lot and month), so one upsert at the
     end replaces one per batch: on PostgreSQL that upsert costs about 30 us a row. One delta
-    feeds every kept aggregate in ``CUBES``.
+    feeds every kept aggregate in ``CUBES``. ``products`` are the products whose uses it
+    added or took back (an import's audit event names them: ``services/flag_uses.py``).
     """
 
     def __init__(self) -> None:
         self._parts: dict[str, list[pl.DataFrame]] = {c.table: [] for c in CUBES}
+        self.products: set[str] = set()
 
     def add(self, uses: pl.DataFrame, sign: int = 1) -> None:
         if uses.is_empty():
             return
+        self.products.update(uses.get_column("product_id").unique().to_list())
         for cube in CUBES:
             parts = self._parts[cube.table]
             parts.append(cube.rows(uses, sign))
