@@ -21,19 +21,18 @@ from kuznia.server.routes import (
     Condition,
     Day,
     Id,
-    _render,
     api,
+    figure_body,
     kept_answer,
-    kept_body,
+    oversight_flags,
     store_of,
 )
-from kuznia.services import flag_evidence, oversight, spreadsheets, triage, use_table
+from kuznia.services import flag_evidence, spreadsheets, triage, use_table
 from kuznia.services.results import json_safe
 
 Month = Annotated[str | None, Query(max_length=7)]
 FlagKey = Annotated[str, Path(max_length=64)]
 Choice = Annotated[str | None, Query(max_length=40)]
-FLAGS = "/api/v1/oversight/flags"
 
 
 def _use_filters(**given: Any) -> dict[str, Any]:
@@ -88,9 +87,8 @@ def export_uses(request: Request, who: Caller, format: Literal["csv", "xlsx"] = 
 def current_flags(request: Request, who: Caller) -> list[dict[str, Any]]:
     """Every flag the caller may see now, at the server's thresholds: the kept answer of
     ``GET /oversight/flags`` (the watchdog page's too)."""
-    store = store_of(request)
-    body = kept_body(request, FLAGS, [], lambda: bytes(_render(oversight.flags(
-        store, scope=who.scope, config=request.app.state.oversight_config), 200).body))
+    body, _ = figure_body(request, who, oversight_flags, {})
+    assert body is not None
     return json.loads(body)["flags"]  # type: ignore[no-any-return]
 
 

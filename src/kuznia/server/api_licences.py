@@ -3,15 +3,12 @@ ministry's roles all of them, a partner those asked of it, a producer those nami
 with their state, current stage and days waiting. Added to ``routes.router`` (imported at
 its end)."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 from fastapi import Query, Request
-from fastapi.responses import Response
 
 from kuznia.server.auth import Caller
-from kuznia.server.routes import Day, api, kept_answer, store_of
+from kuznia.server.routes import Day, figure_api, store_of
 from kuznia.services import licences
 
 State = Annotated[str | None, Query(max_length=16, description=(
@@ -19,11 +16,11 @@ State = Annotated[str | None, Query(max_length=16, description=(
     "revoked"))]
 
 
-@api("GET", "/licences", "licences.read")
+@figure_api("/licences", "licences.read")
 def list_licences(request: Request, who: Caller, status: State = None,
-                  as_of: Day = None) -> Response:
+                  as_of: Day = None) -> licences.LicenceList:
     """Each licence the caller may see (the ministry: all; a partner: its own; a producer:
     those naming it, with no other producer shown) with its state on ``as_of`` (today),
     its current stage, the days it has waited, and what it names."""
-    return kept_answer(request, lambda: licences.list_licences(
-        store_of(request), scope=who.scope, status=status or None, on=as_of))
+    return licences.list_licences(store_of(request), scope=who.scope, status=status or None,
+                                  on=as_of)

@@ -14,13 +14,21 @@ import inspect
 import io
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Body, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from kuznia import __version__
-from kuznia.errors import ConflictError, InputError, NotFoundError, TooManyAttemptsError
+from kuznia.errors import (
+    ConflictError,
+    InputError,
+    NotFoundError,
+    TooManyAttemptsError,
+    UsageError,
+)
 from kuznia.ingest.tables import SPECS
 from kuznia.server import heavy
 from kuznia.server import imports as uploads
@@ -43,9 +51,11 @@ from kuznia.services import (
 from kuznia.services import board as board_svc
 from kuznia.services import failures as failures_svc
 from kuznia.services import growth as growth_svc
+from kuznia.services import headline as headline_svc
 from kuznia.services import planning as planning_svc
 from kuznia.services import repairs as repairs_svc
 from kuznia.services import resilience as resilience_svc
+from kuznia.services import scorecard as scorecard_svc
 from kuznia.services.imports import import_file
 from kuznia.services.params import AUDIT_LIMIT
 from kuznia.services.results import json_safe
@@ -86,23 +96,118 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 def api(method: str, path: str, action: str, **kw: Any) -> Callable[[Callable], Callable]:
     """Add a route with its access action: the endpoint's ``who`` parameter is the caller
-    that ``Allow(action)`` let through. A route without an action cannot be made."""
+    that ``Allow(action)`` let through. A route without an action cannot be made. A query
+    parameter the route does not declare is a 400 naming it (after the access check),
+    never ignored: an ignored filter answers another question than the one asked."""
     roles = sorted(r for r in access.ROLES if access.allowed(r, action)) \
         if action != "public" else ["anyone"]
+    allow = Allow(action)
+
+    def known_query(request: Request, who: Annotated[Caller, Depends(allow)]) -> None:
+        route = request.scope.get("route")
+        names = _query_names(route) if isinstance(route, APIRoute) else set()
+        unknown = sorted({k for k in request.query_params if k not in names})
+        if unknown:
+            takes = ", ".join(sorted(names)) or "no query parameters"
+            raise UsageError(f"{{{unknown[0]}}} is not a parameter of this route (it takes "
+                             f"{takes}); nothing was answered",
+                             params=tuple(unknown))
 
     def add(fn: Callable) -> Callable:
-        sig = inspect.signature(fn)
+        sig = inspect.signature(fn, eval_str=True)
         only = inspect.Parameter.KEYWORD_ONLY  # FastAPI calls with keywords only
-        params = [p.replace(kind=only, default=Depends(Allow(action))) if p.name == "who"
+        params = [p.replace(kind=only, default=Depends(allow)) if p.name == "who"
                   else p.replace(kind=only) for p in sig.parameters.values()]
         fn.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
         extra = {"x-access": {"action": action, "roles": roles}}
         router.add_api_route(path, fn, methods=[method], openapi_extra=extra,
+                             dependencies=[Depends(known_query)],
                              **{"response_class": JSONResponse, **kw,
                                 "responses": {**ERRORS, **kw.get("responses", {})}})
         return fn
 
     return add
+
+
+_QUERY_NAMES: dict[int, set[str]] = {}
+
+
+def _query_names(route: APIRoute) -> set[str]:
+    """The query parameters ``route`` declares (by the names a URL uses)."""
+    names = _QUERY_NAMES.get(id(route))
+    if names is None:
+        names, todo = set(), [route.dependant]
+        while todo:  # the route's own and its dependencies'
+            dependant = todo.pop()
+            names |= {q.alias for q in dependant.query_params}
+            todo += dependant.dependencies
+        _QUERY_NAMES[id(route)] = names
+    return names
+
+
+# --- figures: one function per figure, for its route and the pages ------------------------
+
+_FIGURES: dict[Callable[..., Any], APIRoute] = {}
+
+
+def figure_api(path: str, action: str, **kw: Any) -> Callable[[Callable], Callable]:
+    """A figure's route (``GET``, kept per version of the data): ``fn`` computes the
+    figure from the route's own parameters, and is the one function both the route and
+    the pages call (``figure_body``), so that a page and a chart's fetch of its route
+    cannot answer two questions."""
+
+    def add(fn: Callable[..., Any]) -> Callable[..., Any]:
+        sig = inspect.signature(fn, eval_str=True)
+
+        def endpoint(**kwargs: Any) -> JSONResponse:
+            return kept_answer(kwargs["request"], lambda: fn(**kwargs))
+
+        endpoint.__signature__ = sig.replace(  # type: ignore[attr-defined]
+            return_annotation=JSONResponse)
+        endpoint.__name__ = fn.__name__
+        endpoint.__qualname__ = fn.__qualname__
+        endpoint.__doc__ = fn.__doc__
+        endpoint.__module__ = fn.__module__
+        api("GET", path, action, **kw)(endpoint)
+        route = router.routes[-1]
+        assert isinstance(route, APIRoute) and route.endpoint is endpoint
+        _FIGURES[fn] = route
+        return fn
+
+    return add
+
+
+def figure_url(fn: Callable[..., Any], params: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """The path and query of the question ``params`` asks ``fn``'s route, built from the
+    route itself (its path and its parameters' names): a name the route does not take is
+    a programming error, raised here rather than dropped by the route."""
+    route = _FIGURES[fn]
+    path_names = {p.alias for p in route.dependant.path_params}
+    unknown = sorted(set(params) - path_names - _query_names(route))
+    if unknown:
+        raise TypeError(f"{route.path} takes no parameter {', '.join(unknown)}")
+    path = route.url_path_for(route.name, **{k: str(params[k]) for k in path_names})
+    query = {k: v.isoformat() if isinstance(v, dt.date) else str(v)
+             for k, v in params.items()
+             if k not in path_names and v is not None and v != ""}
+    return str(path), query
+
+
+def figure_body(request: Request, who: Caller, fn: Callable[..., Any],
+                params: dict[str, Any], *, peek: bool = False
+                ) -> tuple[bytes | None, str]:
+    """The kept JSON body of ``fn``'s route asked ``params`` for this caller (made now if
+    this version of the data has none; with ``peek``, None then), and the URL that asks
+    the route the same question (what a page's chart fetches)."""
+    path, query = figure_url(fn, params)
+
+    def made() -> bytes:
+        return bytes(_render(fn(request=request, who=who, **params), 200).body)
+
+    body = peek_body(request, path, query.items(), made) if peek \
+        else kept_body(request, path, query.items(), made)
+    url = quote(path) + ("?" + urlencode(query) if query else "")
+    return body, url
 
 
 def store_of(request: Request) -> Store:
@@ -294,30 +399,42 @@ def logout(request: Request, who: Caller) -> Response:
 By = Annotated[str, Query(max_length=200, description="Group keys, comma-separated.")]
 
 
-@api("GET", "/cost-per-effect", "costs.read")
+@figure_api("/cost-per-effect", "costs.read")
 def cost_per_effect(request: Request, who: Caller, by: By = "product",
                     date_from: Day = None, date_to: Day = None, product: Id = None,
-                    category: Id = None) -> JSONResponse:
-    """Cost per confirmed effect per group, with 90% intervals (a producer: its own)."""
+                    category: Id = None, producer: Id = None) -> costs.CostTable:
+    """Cost per confirmed effect per group, with 90% intervals; ``producer``: from that
+    producer's uses only (a producer: its own, whatever it asks; another's is empty)."""
     scope = who.scope
     keys = costs.parse_by(by)
     if not scope.operators and "operator" in keys:
         raise access.ForbiddenError("this account may not see operators")
     heavy.check_keys(keys)
+    producer, any_rows = only_own(who, producer)
+    store = store_of(request)
+    if not any_rows:
+        return costs.CostTable(keys, store.setting("currency", "USD") or "USD", [],
+                               ["no uses of this producer's for this account to see"])
 
     def make() -> costs.CostTable:
-        return costs.cost_per_effect(store_of(request), by, date_from, date_to,
-                                     producer=scope.producer_id, product=product,
-                                     category=category)
+        return costs.cost_per_effect(store, by, date_from, date_to, producer=producer,
+                                     product=product, category=category)
 
     if "operator" not in keys:  # from the kept aggregate: light
-        return kept_answer(request, make)
+        return make()
+    with heavy.one_at_a_time(request, "cost per effect by operator"):  # a scan of the uses
+        return make()
 
-    def alone() -> costs.CostTable:  # a scan of the uses: one at a time (server.heavy)
-        with heavy.one_at_a_time(request, "cost per effect by operator"):
-            return make()
 
-    return kept_answer(request, alone)
+@figure_api("/headline", "costs.read")
+def headline(request: Request, who: Caller, date_from: Day = None, date_to: Day = None,
+             product: Id = None, category: Id = None) -> headline_svc.Headline:
+    """The overview's headline figures: spend, confirmed effects and cost per effect (with
+    its 90% interval) over the period asked (else the latest 90 days of data), each beside
+    the period before it of the same length (a producer: its own)."""
+    return headline_svc.headline(store_of(request), date_from, date_to,
+                                 producer=who.scope.producer_id, product=product,
+                                 category=category)
 
 
 Condition = Annotated[str | None, Query(
@@ -343,69 +460,57 @@ def uses(request: Request, who: Caller, product: Id = None, producer: Id = None,
         limit=limit, cursor=cursor, with_total=total, scope=who.scope))
 
 
-@api("GET", "/failures", "figures.read")
+@figure_api("/failures", "figures.read")
 def failures(request: Request, who: Caller, product: Id = None, version: Id = None,
              producer: Id = None, by: Annotated[str | None, Query(max_length=200)] = None
-             ) -> JSONResponse:
+             ) -> failures_svc.FailureTable:
     """The Pareto of failure modes (a producer: of its own uses)."""
     producer, any_rows = only_own(who, producer)
-    return kept_answer(request, lambda: failures_svc.failures(
-        store_of(request), product, version, producer, by) if any_rows
-        else failures_svc.FailureTable(failures_svc.parse_failure_by(by)))
+    if not any_rows:
+        return failures_svc.FailureTable(failures_svc.parse_failure_by(by))
+    return failures_svc.failures(store_of(request), product, version, producer, by)
 
 
-@api("GET", "/fixes", "figures.read")
+@figure_api("/fixes", "figures.read")
 def fixes(request: Request, who: Caller, product: Id = None, producer: Id = None,
-          confidence: float = 0.95, reduction: float = 0.5) -> JSONResponse:
+          confidence: float = 0.95, reduction: float = 0.5) -> failures_svc.FixTable:
     """Every corrective action with its status from the uses."""
-    scope = who.scope.producer_id
     _, any_rows = only_own(who, producer)
-    return kept_answer(request, lambda: failures_svc.fixes(
-        store_of(request), product, producer, confidence, reduction, scope=scope)
-        if any_rows else failures_svc.FixTable(confidence=confidence, reduction=reduction))
+    if not any_rows:
+        return failures_svc.FixTable(confidence=confidence, reduction=reduction)
+    return failures_svc.fixes(store_of(request), product, producer, confidence, reduction,
+                              scope=who.scope.producer_id)
 
 
-@api("GET", "/growth", "growth.read")
+@figure_api("/growth", "growth.read")
 def growth(request: Request, who: Caller, product: Annotated[str, Query(max_length=200)],
-           target: float = 0.95) -> JSONResponse:
+           target: float = 0.95) -> growth_svc.Growth:
     """Reliability by version, the growth fit and a projection to ``target``."""
-    return kept_answer(request, lambda: growth_svc.growth(store_of(request), product, target))
+    return growth_svc.growth(store_of(request), product, target)
 
 
-@api("GET", "/board", "figures.read")
+@figure_api("/board", "figures.read")
 def board(request: Request, who: Caller, producer: Id = None, product: Id = None,
-          as_of: Day = None, threshold: float = board_svc.THRESHOLD) -> JSONResponse:
+          as_of: Day = None, threshold: float = board_svc.THRESHOLD) -> board_svc.Board:
     """Unresolved problems as weighted, aging blocks, stacked per producer."""
     scope = who.scope
-
-    def make() -> board_svc.Board:
-        b = board_svc.board(store_of(request), producer, product, as_of, threshold,
-                            scope=scope.producer_id)
-        b.blocks = scope.blocks(b.blocks)
-        return b
-
-    return kept_answer(request, make)
+    b = board_svc.board(store_of(request), producer, product, as_of, threshold,
+                        scope=scope.producer_id)
+    b.blocks = scope.blocks(b.blocks)
+    return b
 
 
-@api("GET", "/producers/{producer_id}/scorecard", "figures.read")
+@figure_api("/producers/{producer_id}/scorecard", "figures.read")
 def scorecard(request: Request, who: Caller, producer_id: Annotated[str, Path(max_length=200)]
-              ) -> JSONResponse:
+              ) -> scorecard_svc.Scorecard:
     """A producer's scorecard: on-time lots, accepted units, failures per 100 uses and
     cost per effect, with intervals, beside the median of the other producers of the same
-    products (at least three of them), and by month. A producer: its own only."""
-    return kept_answer(request, lambda: scorecard_of(request, who, producer_id))
-
-
-def scorecard_of(request: Request, who: Caller, producer_id: str) -> Any:
-    """The scorecard as ``who`` may see it (no cost per effect without prices)."""
-    from kuznia.services import scorecard as scorecard_svc
-
+    products (at least three of them), and by month. A producer: its own only (no cost
+    per effect for a role without prices)."""
     scope = who.scope
     if scope.producer_id is not None and scope.producer_id != producer_id:
         raise NotFoundError(f"no producers record with producer_id {producer_id!r}")
-    card = scorecard_svc.scorecard(store_of(request), producer_id,
-                                   with_costs=scope.prices)
-    return card
+    return scorecard_svc.scorecard(store_of(request), producer_id, with_costs=scope.prices)
 
 
 # --- plans -------------------------------------------------------------------------------
@@ -434,16 +539,16 @@ def _allocate(store: Store, body: AllocateBody) -> planning_svc.PlanResult:
                                                   list(body.without_producers)))
 
 
-@api("GET", "/oversight/flags", "oversight.read")
+@figure_api("/oversight/flags", "oversight.read")
 def oversight_flags(request: Request, who: Caller, date_from: Day = None, date_to: Day = None,
-                    producer: Id = None, product: Id = None) -> JSONResponse:
+                    producer: Id = None, product: Id = None) -> oversight.FlagList:
     """Red flags with their evidence, most severe first, at the thresholds the server was
     started with (``kuznia serve --oversight-config``; else the built-in ones). A producer
     gets only the flags about itself, other producers' figures only as aggregates, and
     none about operators."""
-    return kept_answer(request, lambda: oversight.flags(
-        store_of(request), date_from=date_from, date_to=date_to, producer=producer,
-        product=product, scope=who.scope, config=request.app.state.oversight_config))
+    return oversight.flags(store_of(request), date_from=date_from, date_to=date_to,
+                           producer=producer, product=product, scope=who.scope,
+                           config=request.app.state.oversight_config)
 
 
 @api("POST", "/plans/allocate", "plans.run")

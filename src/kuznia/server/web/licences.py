@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import Query, Request
 from fastapi.responses import HTMLResponse
 
+from kuznia.server import api_licences
 from kuznia.server.auth import Caller
 from kuznia.server.routes import store_of
 from kuznia.server.web.base import may, page, render
@@ -19,9 +20,7 @@ State = Annotated[str | None, Query(max_length=16)]
 
 
 def _licences(request: Request, who: Caller, status: str | None) -> tuple[dict[str, Any], str]:
-    params = {"status": status or None}
-    return figure(request, "/licences", params, lambda: licences.list_licences(
-        store_of(request), scope=who.scope, status=status or None))
+    return figure(request, who, api_licences.list_licences, status=status or None)
 
 
 @page("/licences", "pages.licences")

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import Form, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
+from kuznia.server import routes
 from kuznia.server.api_evidence import find_flag, flag_case
 from kuznia.server.auth import Caller
 from kuznia.server.routes import store_of
@@ -35,9 +36,7 @@ def flags_of(request: Request, who: Caller, **params: Any) -> list[dict[str, Any
 def _flags(request: Request, who: Caller, params: dict[str, Any]) -> Any:
     """The kept answer of ``GET /api/v1/oversight/flags`` for ``params``, at the server's
     thresholds, and where it came from."""
-    return figure(request, "/oversight/flags", params, lambda: oversight.flags(
-        store_of(request), scope=who.scope, config=request.app.state.oversight_config,
-        **params))
+    return figure(request, who, routes.oversight_flags, **params)
 
 
 @page("/oversight", "pages.oversight")
