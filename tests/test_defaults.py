@@ -8,7 +8,7 @@ from typer.main import get_command
 
 import kuznia
 from kuznia.cli import app
-from kuznia.server import routes
+from kuznia.server.api import audit as audit_api
 from kuznia.services import audit
 from kuznia.services.params import AUDIT_LIMIT
 
@@ -25,8 +25,8 @@ def _default(func: object, name: str) -> object:
 def test_the_audit_listings_take_one_limit_everywhere():
     assert _cli_default("audit", "list", "limit") == AUDIT_LIMIT
     assert _cli_default("audit", "history", "limit") == AUDIT_LIMIT
-    assert _default(routes.audit_list, "limit") == AUDIT_LIMIT
-    assert _default(routes.audit_history, "limit") == AUDIT_LIMIT
+    assert _default(audit_api.audit_list, "limit") == AUDIT_LIMIT
+    assert _default(audit_api.audit_history, "limit") == AUDIT_LIMIT
     assert _default(kuznia.Workspace.audit_events, "limit") == AUDIT_LIMIT
     assert _default(kuznia.Workspace.row_history, "limit") == AUDIT_LIMIT
     assert _default(audit.row_history, "limit") == AUDIT_LIMIT

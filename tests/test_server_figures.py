@@ -14,7 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 import kuznia
-from kuznia.server import routes
+from kuznia.server.api import figures
+from kuznia.server.api.base import figure_url
 from kuznia.server.cache import AnswerCache
 from server_helpers import OTHERS, PRODUCER, Served, serve
 
@@ -125,6 +126,6 @@ def test_a_query_parameter_a_route_does_not_take_is_refused_by_name(served: Serv
 
 def test_a_page_asks_a_figure_only_what_its_route_takes() -> None:
     with pytest.raises(TypeError, match="producer"):
-        routes.figure_url(routes.growth, {"product": "FPV-A", "producer": "P001"})
-    path, query = routes.figure_url(routes.scorecard, {"producer_id": "P 1"})
+        figure_url(figures.growth, {"product": "FPV-A", "producer": "P001"})
+    path, query = figure_url(figures.scorecard, {"producer_id": "P 1"})
     assert (path, query) == ("/api/v1/producers/P 1/scorecard", {})

@@ -5,7 +5,6 @@ the chart's URL is built from the route, and its fetch finds the answer made."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -15,16 +14,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kuznia.analytics.board import AGING_DAYS, MONEY_WEIGHT
 from kuznia.errors import NotFoundError
-from kuznia.server import routes
+from kuznia.server.api import figures as api_figures
+from kuznia.server.api.base import store_of
 from kuznia.server.auth import Caller
-from kuznia.server.routes import store_of
 from kuznia.server.types import Day
+from kuznia.server.web import portal as portal_web
 from kuznia.server.web.base import (
-    PEEK,
-    NotKept,
+    Cursor,
+    Id,
     Slot,
     _path,
     _qs,
+    figure,
     may,
     page,
     render,
@@ -32,25 +33,9 @@ from kuznia.server.web.base import (
     slot,
     start_page,
 )
+from kuznia.server.web.oversight import flags_of
 from kuznia.services import board as board_svc
 from kuznia.services import deliveries, periods, records
-
-Id = Annotated[str | None, Query(max_length=200)]
-Cursor = Annotated[str | None, Query(max_length=400)]
-API = "/api/v1"
-
-
-def figure(request: Request, who: Caller, fn: Callable[..., Any], **params: Any
-           ) -> tuple[dict[str, Any], str]:
-    """The answer of the API route whose figure ``fn`` computes, asked ``params`` by
-    ``who`` (kept per version of the data), and the URL that asks the route the same
-    question (the page's chart fetches it): one function, one set of parameters, for the
-    route and the page. While the page only looks (``PEEK``), a figure not kept leaves its
-    section to load on its own."""
-    body, url = routes.figure_body(request, who, fn, params, peek=PEEK.get())
-    if body is None:
-        raise NotKept(url)
-    return json.loads(body), url
 
 
 def _products(request: Request, who: Caller) -> list[dict[str, Any]]:
@@ -91,12 +76,12 @@ def overview(request: Request, who: Caller, date_from: Day = None, date_to: Day 
 
 def _overview_cpe(request: Request, who: Caller, asked: dict[str, Any], by: str,
                   **more: Any) -> tuple[dict[str, Any], str]:
-    return figure(request, who, routes.cost_per_effect, by=by, **{**asked, **more})
+    return figure(request, who, api_figures.cost_per_effect, by=by, **{**asked, **more})
 
 
 def _overview_headline(request: Request, who: Caller, asked: dict[str, Any],
                        _categories: list[str]) -> dict[str, Any]:
-    head, _ = figure(request, who, routes.headline, **asked)
+    head, _ = figure(request, who, api_figures.headline, **asked)
     return {"head": head}
 
 
@@ -207,14 +192,14 @@ def _product_slot(request: Request, who: Caller, product: dict[str, Any], part: 
 
 def _product_cost(request: Request, who: Caller, product_id: str, _by: str | None
                   ) -> dict[str, Any]:
-    mine, _ = figure(request, who, routes.cost_per_effect, by="product", product=product_id)
+    mine, _ = figure(request, who, api_figures.cost_per_effect, by="product", product=product_id)
     own = mine["rows"][0] if mine["rows"] else {"uses": 0, "trace_filters": {}}
     return {"own": own, "currency": mine.get("currency", "")}
 
 
 def _product_ranked(request: Request, who: Caller, product_id: str, _by: str | None
                     ) -> dict[str, Any]:
-    ranked, ranked_src = figure(request, who, routes.cost_per_effect, by="product,producer",
+    ranked, ranked_src = figure(request, who, api_figures.cost_per_effect, by="product,producer",
                                 product=product_id)
     ranked_rows = sorted(ranked.get("rows", []),
                          key=lambda r: (r.get("rank_in_product") or 1e9, r["producer_id"] or ""))
@@ -225,26 +210,24 @@ def _product_ranked(request: Request, who: Caller, product_id: str, _by: str | N
 
 def _product_pareto(request: Request, who: Caller, product_id: str, by: str | None
                     ) -> dict[str, Any]:
-    pareto, pareto_src = figure(request, who, routes.failures, product=product_id, by=by)
+    pareto, pareto_src = figure(request, who, api_figures.failures, product=product_id, by=by)
     return {"pareto": pareto, "pareto_src": pareto_src}
 
 
 def _product_growth(request: Request, who: Caller, product_id: str, _by: str | None
                     ) -> dict[str, Any]:
-    growth, growth_src = figure(request, who, routes.growth, product=product_id)
+    growth, growth_src = figure(request, who, api_figures.growth, product=product_id)
     return {"growth": growth, "growth_src": growth_src}
 
 
 def _product_fixes(request: Request, who: Caller, product_id: str, _by: str | None
                    ) -> dict[str, Any]:
-    fixes, _ = figure(request, who, routes.fixes, product=product_id)
+    fixes, _ = figure(request, who, api_figures.fixes, product=product_id)
     return {"fixes": fixes["rows"]}
 
 
 def _product_flags(request: Request, who: Caller, product_id: str, _by: str | None
                    ) -> dict[str, Any]:
-    from kuznia.server.web.oversight import flags_of
-
     return {"flags": flags_of(request, who, product=product_id), "whose": "this product"}
 
 
@@ -311,8 +294,6 @@ def producer_page(request: Request, who: Caller, producer_id: str,
             continue
         slots[part] = slot(request, who, f"/sections/producer/{part}/{_path(producer_id)}",
                            waiting, f"_producer_{part}.html", maker(make))
-    from kuznia.server.web import portal as portal_web
-
     show_offers = may(who, "read:offers")
     offers = portal_web.offers_context(request, who, producer_id) if show_offers else {}
     return render(request, who, "producer.html", title=f"Producer {producer_id}",
@@ -322,8 +303,6 @@ def producer_page(request: Request, who: Caller, producer_id: str,
 
 
 def _producer_board(request: Request, who: Caller, producer_id: str) -> dict[str, Any]:
-    from kuznia.server.web import portal as portal_web
-
     blocks = portal_web.with_threads(request, who, _board(request, who, producer=producer_id),
                                      producer_id)
     return {"stacks": board_svc.stacks(blocks), "blocks": blocks,
@@ -333,24 +312,22 @@ def _producer_board(request: Request, who: Caller, producer_id: str) -> dict[str
 
 
 def _producer_scorecard(request: Request, who: Caller, producer_id: str) -> dict[str, Any]:
-    card, _ = figure(request, who, routes.scorecard, producer_id=producer_id)
+    card, _ = figure(request, who, api_figures.scorecard, producer_id=producer_id)
     return {"card": card}
 
 
 def _producer_quality(request: Request, who: Caller, producer_id: str) -> dict[str, Any]:
-    quality, quality_src = figure(request, who, routes.failures, producer=producer_id)
+    quality, quality_src = figure(request, who, api_figures.failures, producer=producer_id)
     cpe: dict[str, Any]
     cpe, cpe_src = ({"rows": []}, "")
     if may(who, "costs.read"):
-        cpe, cpe_src = figure(request, who, routes.cost_per_effect, by="product",
+        cpe, cpe_src = figure(request, who, api_figures.cost_per_effect, by="product",
                               producer=producer_id)
     return {"quality": quality, "quality_src": quality_src, "cpe": cpe, "cpe_src": cpe_src,
             "cpe_rows": by_value(cpe["rows"]), "names": _names(_products(request, who))}
 
 
 def _producer_flags(request: Request, who: Caller, producer_id: str) -> dict[str, Any]:
-    from kuznia.server.web.oversight import flags_of
-
     return {"flags": flags_of(request, who, producer=producer_id),
             "whose": "this producer"}
 
@@ -378,7 +355,7 @@ def producer_section(request: Request, who: Caller, part: str, producer_id: str
 
 def _board(request: Request, who: Caller, producer: str | None = None,
            product: str | None = None) -> list[dict[str, Any]]:
-    data, _ = figure(request, who, routes.board, producer=producer, product=product)
+    data, _ = figure(request, who, api_figures.board, producer=producer, product=product)
     return data["blocks"]  # type: ignore[no-any-return]
 
 
@@ -397,8 +374,6 @@ def board_page(request: Request, who: Caller, product: Id = None,
 
 def _board_stacks(request: Request, who: Caller, product: str | None, top: int
                   ) -> dict[str, Any]:
-    from kuznia.server.web import portal as portal_web
-
     blocks = _board(request, who, product=product)
     if may(who, "portal.read") and who.scope.producer_id is None:
         blocks = portal_web.with_threads(request, who, blocks, None)

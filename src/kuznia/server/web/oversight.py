@@ -6,18 +6,19 @@ question (``figure``)."""
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
 from fastapi import Form, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
-from kuznia.server import routes
-from kuznia.server.api_evidence import find_flag, flag_case
+from kuznia.server.api import figures as api_figures
+from kuznia.server.api.base import store_of
+from kuznia.server.api.evidence import find_flag, flag_case
 from kuznia.server.auth import Caller
-from kuznia.server.routes import store_of
+from kuznia.server.types import Day
 from kuznia.server.web import flag_words
-from kuznia.server.web.base import _qs, may, page, render, section, slot
-from kuznia.server.web.figures import Day, Id, figure
+from kuznia.server.web.base import Id, _qs, figure, may, page, render, section, slot
 from kuznia.services import oversight, triage
 from kuznia.words import say
 
@@ -36,7 +37,7 @@ def flags_of(request: Request, who: Caller, **params: Any) -> list[dict[str, Any
 def _flags(request: Request, who: Caller, params: dict[str, Any]) -> Any:
     """The kept answer of ``GET /api/v1/oversight/flags`` for ``params``, at the server's
     thresholds, and where it came from."""
-    return figure(request, who, routes.oversight_flags, **params)
+    return figure(request, who, api_figures.oversight_flags, **params)
 
 
 @page("/oversight", "pages.oversight")
@@ -161,8 +162,6 @@ def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     >>> _ticks(93, 412)
     [0.0, 100.0, 200.0, 300.0, 400.0, 500.0]
     """
-    import math
-
     if hi <= lo:
         hi = lo + 1.0
     raw = (hi - lo) / n

@@ -1,10 +1,6 @@
 """The API's evidence routes: the uses behind a figure summed and exported whole (CSV or
 XLSX, streamed), the red flags exported with their triage status, and one flag's case
-(status, comments, the peers of a price flag) with its triage. Added to ``routes.router``
-(imported at its end), under paths of their own so that no table's ``/{table}/{key}``
-route catches them."""
-
-from __future__ import annotations
+(status, comments, the peers of a price flag) with its triage."""
 
 import json
 import tempfile
@@ -16,17 +12,17 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from kuznia.errors import NotFoundError
-from kuznia.server.auth import Caller
-from kuznia.server.routes import (
-    Condition,
+from kuznia.server.api.base import (
     Day,
     Id,
-    api,
+    Routes,
+    Who,
     figure_body,
     kept_answer,
-    oversight_flags,
     store_of,
 )
+from kuznia.server.api.figures import Condition, oversight_flags
+from kuznia.server.auth import Caller
 from kuznia.services import flag_evidence, spreadsheets, triage, use_table
 from kuznia.services.results import json_safe
 
@@ -34,13 +30,15 @@ Month = Annotated[str | None, Query(max_length=7)]
 FlagKey = Annotated[str, Path(max_length=64)]
 Choice = Annotated[str | None, Query(max_length=40)]
 
+api = Routes("evidence")
+
 
 def _use_filters(**given: Any) -> dict[str, Any]:
     return {k: given[k] for k in use_table.FILTERS}
 
 
 @api("GET", "/use-summary", "figures.read")
-def use_summary(request: Request, who: Caller, product: Id = None, producer: Id = None,
+def use_summary(request: Request, who: Who, product: Id = None, producer: Id = None,
                 version: Id = None, operator: Id = None, failure_mode: Id = None,
                 lot: Id = None, month: Month = None, category: Id = None,
                 date_from: Day = None, date_to: Day = None,
@@ -56,7 +54,7 @@ def use_summary(request: Request, who: Caller, product: Id = None, producer: Id 
      responses={200: {"content": {"text/csv": {}, "application/vnd.openxmlformats-"
                                   "officedocument.spreadsheetml.sheet": {}},
                       "description": "Every matching use, newest first"}})
-def export_uses(request: Request, who: Caller, format: Literal["csv", "xlsx"] = "csv",
+def export_uses(request: Request, who: Who, format: Literal["csv", "xlsx"] = "csv",
                 product: Id = None, producer: Id = None, version: Id = None,
                 operator: Id = None, failure_mode: Id = None, lot: Id = None,
                 month: Month = None, category: Id = None, date_from: Day = None,
@@ -110,7 +108,7 @@ def flag_case(request: Request, who: Caller, key: str) -> dict[str, Any]:
 
 @api("GET", "/exports/flags", "oversight.triage", response_class=Response,
      responses={200: {"content": {"text/csv": {}}, "description": "The flags as CSV"}})
-def export_flags(request: Request, who: Caller, severity: Choice = None, code: Choice = None,
+def export_flags(request: Request, who: Who, severity: Choice = None, code: Choice = None,
                  status: Choice = None, producer: Id = None, product: Id = None
                  ) -> Response:
     """The red flags standing now, with their triage status, most severe first."""
@@ -125,7 +123,7 @@ def export_flags(request: Request, who: Caller, severity: Choice = None, code: C
 
 
 @api("GET", "/oversight/flags/{key}", "oversight.triage")
-def get_flag(request: Request, who: Caller, key: FlagKey) -> JSONResponse:
+def get_flag(request: Request, who: Who, key: FlagKey) -> JSONResponse:
     """One flag standing now, with its case (status, who set it, comments) and, for a
     price flag, the peer contracts and the line it crossed."""
     with store_of(request).snapshot():
@@ -139,7 +137,7 @@ class TriageBody(BaseModel):
 
 
 @api("POST", "/oversight/flags/{key}/triage", "oversight.triage.write")
-def triage_flag(request: Request, who: Caller, key: FlagKey, body: TriageBody
+def triage_flag(request: Request, who: Who, key: FlagKey, body: TriageBody
                 ) -> JSONResponse:
     """Set a flag's status and/or add a comment (one audited write)."""
     flag = find_flag(request, who, key)
