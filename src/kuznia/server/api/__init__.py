@@ -15,7 +15,9 @@ key (``GET /{table}/{key}``); each table with an import format takes uploads
 - ``plans``, ``resilience``, ``audit``, ``accounts``, ``licences``, ``vault``, ``field``;
 - ``imports`` (uploads and their jobs) and ``uses`` (one use at a time, the outbox);
 - ``records``: every table listed and read by key, added last so that no table's
-  ``/{table}/{key}`` route catches another's path.
+  ``/{table}/{key}`` route catches another's path;
+- ``answers``: what each route answers, declared in its operation (the schema tests check
+  every answer against it); ``base``: how a route is declared, and the kept answers.
 """
 
 from fastapi import APIRouter

@@ -7,6 +7,7 @@ from fastapi import Body, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from kuznia.server.api import answers
 from kuznia.server.api.base import (
     Routes,
     Who,
@@ -31,13 +32,13 @@ class NewUser(BaseModel):
     password: str | None = Field(None, max_length=1024)
 
 
-@api("GET", "/users", "accounts.manage")
+@api("GET", "/users", "accounts.manage", response_model=answers.UserList)
 def list_users(request: Request, who: Who, store: Workspace) -> JSONResponse:
     """Every account with its role, scope, state and live tokens (never a secret)."""
     return answer(request, lambda: accounts.list_users(store))
 
 
-@api("POST", "/users", "accounts.manage", status_code=201)
+@api("POST", "/users", "accounts.manage", status_code=201, response_model=answers.Added)
 def add_user(request: Request, who: Who, store: Workspace, body: NewUser) -> JSONResponse:
     """Add an account (audited, naming the admin)."""
     event_id = accounts.add_user(store, body.name, body.role, actor=who.name,
@@ -51,7 +52,8 @@ class TokenBody(BaseModel):
     expires_days: int | None = Field(90, ge=1, le=accounts.MAX_TOKEN_DAYS)
 
 
-@api("POST", "/users/{name}/tokens", "accounts.manage", status_code=201)
+@api("POST", "/users/{name}/tokens", "accounts.manage", status_code=201,
+     response_model=answers.Token)
 def issue_token(request: Request, who: Who, store: Workspace, name: str,
                 body: Annotated[TokenBody | None, Body()] = None) -> JSONResponse:
     """A new API token for the account, shown this once (only its hash is kept)."""
@@ -60,14 +62,15 @@ def issue_token(request: Request, who: Who, store: Workspace, name: str,
     return JSONResponse({"name": name, "token": token}, status_code=201)
 
 
-@api("POST", "/users/{name}/disable", "accounts.manage")
+@api("POST", "/users/{name}/disable", "accounts.manage", response_model=answers.Added)
 def disable_user(request: Request, who: Who, store: Workspace, name: str) -> JSONResponse:
     """Disable the account: its tokens and sessions stop working at once."""
     event_id = accounts.disable_user(store, name, actor=who.name)
     return JSONResponse({"name": name, "event_id": event_id})
 
 
-@api("POST", "/users/{name}/revoke-tokens", "accounts.manage")
+@api("POST", "/users/{name}/revoke-tokens", "accounts.manage",
+     response_model=answers.Revoked)
 def revoke_tokens(request: Request, who: Who, store: Workspace, name: str) -> JSONResponse:
     """Revoke every live token of the account."""
     n = accounts.revoke_tokens(store, name, actor=who.name)
@@ -80,7 +83,7 @@ class Unlock(BaseModel):
     address: str | None = Field(None, max_length=64)
 
 
-@api("POST", "/locks/lift", "accounts.manage")
+@api("POST", "/locks/lift", "accounts.manage", response_model=answers.Event)
 def lift_lock(request: Request, who: Who, store: Workspace, body: Unlock) -> JSONResponse:
     """Lift the sign-in lock of an account or a client address."""
     event_id = accounts.lift_lock(store, actor=who.name, name=body.name,

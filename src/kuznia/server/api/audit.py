@@ -7,6 +7,7 @@ from fastapi import Query, Request
 from fastapi.responses import JSONResponse
 
 from kuznia.server import heavy
+from kuznia.server.api import answers
 from kuznia.server.api.base import (
     MAX_INT,
     Routes,
@@ -22,7 +23,7 @@ from kuznia.services.params import AUDIT_LIMIT
 api = Routes("audit")
 
 
-@api("GET", "/audit", "audit.read")
+@api("GET", "/audit", "audit.read", response_model=answers.EventList)
 def audit_list(request: Request, who: Who, store: Workspace,
                limit: Annotated[int, Query(ge=0, le=MAX_INT)] = AUDIT_LIMIT) -> JSONResponse:
     """The latest audit events, newest first (0: all)."""
@@ -33,7 +34,7 @@ def audit_list(request: Request, who: Who, store: Workspace,
     return answer(request, make)
 
 
-@api("GET", "/audit/history", "audit.read")
+@api("GET", "/audit/history", "audit.read", response_model=answers.RowHistory)
 def audit_history(request: Request, who: Who, store: Workspace,
                   table: Annotated[str | None, Query(max_length=64)] = None,
                   key: Annotated[str | None, Query(max_length=400)] = None,
@@ -48,7 +49,7 @@ def audit_history(request: Request, who: Who, store: Workspace,
     return answer(request, make)
 
 
-@api("GET", "/audit/verify", "audit.read")
+@api("GET", "/audit/verify", "audit.read", response_model=answers.ChainCheck)
 def audit_verify(request: Request, who: Who, store: Workspace, deep: bool = False,
                  expect_head: Annotated[str | None, Query(max_length=64)] = None
                  ) -> JSONResponse:

@@ -22,9 +22,10 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from fastapi.security import APIKeyCookie, HTTPBearer
 
 from kuznia.errors import UsageError
-from kuznia.server.auth import Allow, Caller
+from kuznia.server.auth import SESSION_COOKIE, Allow, Caller
 from kuznia.server.cache import AnswerCache
 from kuznia.server.problems import ERRORS
 from kuznia.server.types import Day
@@ -64,6 +65,15 @@ def allowed_caller(request: Request) -> Caller:
 
 
 Who = Annotated[Caller, Depends(allowed_caller)]
+
+# How a caller says who it is, as the OpenAPI schema declares it (``allowed_caller`` reads
+# the credentials itself: these only name them, and never refuse anything)
+BEARER = HTTPBearer(auto_error=False, scheme_name="bearer",
+                    description="An API token (``kuznia users token``): Authorization: "
+                                "Bearer TOKEN")
+SESSION = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, scheme_name="session",
+                       description="A browser session (POST /session); a write also "
+                                   "needs its CSRF token in the X-CSRF-Token header")
 Workspace = Annotated[Store, Depends(store_of)]
 
 
@@ -111,10 +121,12 @@ class Routes:
             if action != "public" else ["anyone"]
         extra = {"x-access": {"action": action, "roles": roles}}
 
+        credentials = [] if action == "public" else [Depends(BEARER), Depends(SESSION)]
+
         def add(fn: Callable) -> Callable:
             self.router.add_api_route(
                 path, fn, methods=[method], openapi_extra=extra,
-                dependencies=[Depends(allowed_caller), Depends(known_query)],
+                dependencies=[*credentials, Depends(allowed_caller), Depends(known_query)],
                 **{"response_class": JSONResponse, **kw,
                    "responses": {**ERRORS, **kw.get("responses", {})}})
             return fn

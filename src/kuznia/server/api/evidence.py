@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from kuznia.errors import NotFoundError
+from kuznia.server.api import answers
 from kuznia.server.api.base import (
     Day,
     Id,
@@ -37,7 +38,7 @@ def _use_filters(**given: Any) -> dict[str, Any]:
     return {k: given[k] for k in use_table.FILTERS}
 
 
-@api("GET", "/use-summary", "figures.read")
+@api("GET", "/use-summary", "figures.read", response_model=answers.UseSummary)
 def use_summary(request: Request, who: Who, product: Id = None, producer: Id = None,
                 version: Id = None, operator: Id = None, failure_mode: Id = None,
                 lot: Id = None, month: Month = None, category: Id = None,
@@ -51,9 +52,9 @@ def use_summary(request: Request, who: Who, product: Id = None, producer: Id = N
 
 
 @api("GET", "/exports/uses", "figures.read", response_class=Response,
-     responses={200: {"content": {"text/csv": {}, "application/vnd.openxmlformats-"
-                                  "officedocument.spreadsheetml.sheet": {}},
-                      "description": "Every matching use, newest first"}})
+     responses=answers.download("text/csv", "application/vnd.openxmlformats-"
+                                "officedocument.spreadsheetml.sheet",
+                                description="Every matching use, newest first"))
 def export_uses(request: Request, who: Who, format: Literal["csv", "xlsx"] = "csv",
                 product: Id = None, producer: Id = None, version: Id = None,
                 operator: Id = None, failure_mode: Id = None, lot: Id = None,
@@ -107,7 +108,7 @@ def flag_case(request: Request, who: Caller, key: str) -> dict[str, Any]:
 
 
 @api("GET", "/exports/flags", "oversight.triage", response_class=Response,
-     responses={200: {"content": {"text/csv": {}}, "description": "The flags as CSV"}})
+     responses=answers.download("text/csv", description="The flags as CSV"))
 def export_flags(request: Request, who: Who, severity: Choice = None, code: Choice = None,
                  status: Choice = None, producer: Id = None, product: Id = None
                  ) -> Response:
@@ -122,7 +123,7 @@ def export_flags(request: Request, who: Who, severity: Choice = None, code: Choi
                                  "Content-Disposition": 'attachment; filename="red-flags.csv"'})
 
 
-@api("GET", "/oversight/flags/{key}", "oversight.triage")
+@api("GET", "/oversight/flags/{key}", "oversight.triage", response_model=answers.FlagCase)
 def get_flag(request: Request, who: Who, key: FlagKey) -> JSONResponse:
     """One flag standing now, with its case (status, who set it, comments) and, for a
     price flag, the peer contracts and the line it crossed."""
@@ -136,7 +137,8 @@ class TriageBody(BaseModel):
     comment: str | None = Field(default=None, max_length=triage.MAX_COMMENT)
 
 
-@api("POST", "/oversight/flags/{key}/triage", "oversight.triage.write")
+@api("POST", "/oversight/flags/{key}/triage", "oversight.triage.write",
+     response_model=answers.Case)
 def triage_flag(request: Request, who: Who, key: FlagKey, body: TriageBody
                 ) -> JSONResponse:
     """Set a flag's status and/or add a comment (one audited write)."""

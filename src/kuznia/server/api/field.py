@@ -7,6 +7,7 @@ import hashlib
 from fastapi import Request
 from fastapi.responses import Response
 
+from kuznia.server.api import answers
 from kuznia.server.api.base import (
     Routes,
     Who,
@@ -23,7 +24,7 @@ def etag_of(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
-@api("GET", "/field/catalogue", "write:uses",
+@api("GET", "/field/catalogue", "write:uses", response_model=answers.Catalogue,
      responses={304: {"description": "Not changed since the ETag in If-None-Match"}})
 def field_catalogue(request: Request, who: Who) -> Response:
     """What the field form offers to pick from, for the products the caller may record

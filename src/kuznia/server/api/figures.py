@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from kuznia.errors import NotFoundError
 from kuznia.server import heavy
+from kuznia.server.api import answers
 from kuznia.server.api.base import (
     Day,
     Id,
@@ -36,7 +37,7 @@ api = Routes("figures")
 By = Annotated[str, Query(max_length=200, description="Group keys, comma-separated.")]
 
 
-@api.figure("/cost-per-effect", "costs.read")
+@api.figure("/cost-per-effect", "costs.read", response_model=answers.CostTable)
 def cost_per_effect(request: Request, who: Who, store: Workspace, by: By = "product",
                     date_from: Day = None, date_to: Day = None, product: Id = None,
                     category: Id = None, producer: Id = None) -> costs.CostTable:
@@ -62,7 +63,7 @@ def cost_per_effect(request: Request, who: Who, store: Workspace, by: By = "prod
         return make()
 
 
-@api.figure("/headline", "costs.read")
+@api.figure("/headline", "costs.read", response_model=answers.Headline)
 def headline(request: Request, who: Who, store: Workspace,
              date_from: Day = None, date_to: Day = None,
              product: Id = None, category: Id = None) -> headline_svc.Headline:
@@ -79,7 +80,7 @@ Condition = Annotated[str | None, Query(
     "none); several joined by ';'.")]
 
 
-@api("GET", "/uses", "figures.read")
+@api("GET", "/uses", "figures.read", response_model=answers.UseList)
 def uses(request: Request, who: Who, store: Workspace, product: Id = None, producer: Id = None,
          version: Id = None, operator: Id = None, failure_mode: Id = None, lot: Id = None,
          month: Annotated[str | None, Query(max_length=7)] = None, category: Id = None,
@@ -97,7 +98,7 @@ def uses(request: Request, who: Who, store: Workspace, product: Id = None, produ
         limit=limit, cursor=cursor, with_total=total, scope=who.scope))
 
 
-@api.figure("/failures", "figures.read")
+@api.figure("/failures", "figures.read", response_model=answers.FailureTable)
 def failures(request: Request, who: Who, store: Workspace, product: Id = None, version: Id = None,
              producer: Id = None, by: Annotated[str | None, Query(max_length=200)] = None
              ) -> failures_svc.FailureTable:
@@ -108,7 +109,7 @@ def failures(request: Request, who: Who, store: Workspace, product: Id = None, v
     return failures_svc.failures(store, product, version, producer, by)
 
 
-@api.figure("/fixes", "figures.read")
+@api.figure("/fixes", "figures.read", response_model=answers.FixTable)
 def fixes(request: Request, who: Who, store: Workspace, product: Id = None, producer: Id = None,
           confidence: float = 0.95, reduction: float = 0.5) -> failures_svc.FixTable:
     """Every corrective action with its status from the uses."""
@@ -119,7 +120,7 @@ def fixes(request: Request, who: Who, store: Workspace, product: Id = None, prod
                               scope=who.scope.producer_id)
 
 
-@api.figure("/growth", "growth.read")
+@api.figure("/growth", "growth.read", response_model=answers.Growth)
 def growth(request: Request, who: Who, store: Workspace,
            product: Annotated[str, Query(max_length=200)],
            target: float = 0.95) -> growth_svc.Growth:
@@ -127,7 +128,7 @@ def growth(request: Request, who: Who, store: Workspace,
     return growth_svc.growth(store, product, target)
 
 
-@api.figure("/board", "figures.read")
+@api.figure("/board", "figures.read", response_model=answers.Board)
 def board(request: Request, who: Who, store: Workspace, producer: Id = None, product: Id = None,
           as_of: Day = None, threshold: float = board_svc.THRESHOLD) -> board_svc.Board:
     """Unresolved problems as weighted, aging blocks, stacked per producer."""
@@ -138,7 +139,8 @@ def board(request: Request, who: Who, store: Workspace, producer: Id = None, pro
     return b
 
 
-@api.figure("/producers/{producer_id}/scorecard", "figures.read")
+@api.figure("/producers/{producer_id}/scorecard", "figures.read",
+            response_model=answers.Scorecard)
 def scorecard(request: Request, who: Who, store: Workspace,
               producer_id: Annotated[str, Path(max_length=200)]
               ) -> scorecard_svc.Scorecard:
@@ -152,7 +154,7 @@ def scorecard(request: Request, who: Who, store: Workspace,
     return scorecard_svc.scorecard(store, producer_id, with_costs=scope.prices)
 
 
-@api.figure("/oversight/flags", "oversight.read")
+@api.figure("/oversight/flags", "oversight.read", response_model=answers.FlagList)
 def oversight_flags(request: Request, who: Who, store: Workspace,
                     date_from: Day = None, date_to: Day = None,
                     producer: Id = None, product: Id = None) -> oversight.FlagList:

@@ -9,6 +9,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from kuznia.errors import NotFoundError
 from kuznia.ingest.tables import SPECS
 from kuznia.server import uploads
+from kuznia.server.api import answers
 from kuznia.server.api.base import (
     Routes,
     Who,
@@ -28,14 +29,15 @@ def _job_for(request: Request, who: Caller, job_id: str) -> dict[str, Any]:
     return jobs.get(store_of(request), job_id, actor=mine)
 
 
-@api("GET", "/jobs/{job_id}", "jobs.read")
+@api("GET", "/jobs/{job_id}", "jobs.read", response_model=answers.Job)
 def get_job(request: Request, who: Who, job_id: Annotated[str, Path(max_length=64)]
             ) -> JSONResponse:
     """An import job: its state, rows read so far, and its outcome when done."""
     return JSONResponse(json_safe(_job_for(request, who, job_id)))
 
 
-@api("GET", "/jobs/{job_id}/quarantine", "jobs.read", response_class=FileResponse)
+@api("GET", "/jobs/{job_id}/quarantine", "jobs.read", response_class=FileResponse,
+     responses=answers.download("text/csv", description="The rows set aside, with why"))
 def get_quarantine(request: Request, who: Who, job_id: Annotated[str, Path(max_length=64)]
                    ) -> FileResponse:
     """The rows a quarantining import set aside, with the reasons (CSV)."""
@@ -71,8 +73,9 @@ def _import_route(table: str) -> None:
                         "file twice stores it once. Small files are imported while the "
                         "request waits; larger ones (or ``wait=false``) answer 202 with a "
                         "job to follow.")
-    api("POST", f"/imports/{table}", f"write:{table}", responses={
-        202: {"description": "A job to follow at its Location (GET /jobs/{job_id})"}})(endpoint)
+    api("POST", f"/imports/{table}", f"write:{table}", response_model=answers.Imported,
+        responses={202: {"model": answers.Queued, "description": "A job to follow at its "
+                         "Location (GET /jobs/{job_id})"}})(endpoint)
 
 
 for _t in SPECS:

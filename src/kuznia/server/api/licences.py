@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Query, Request
 
+from kuznia.server.api import answers
 from kuznia.server.api.base import (
     Day,
     Routes,
@@ -21,7 +22,7 @@ State = Annotated[str | None, Query(max_length=16, description=(
 api = Routes("licences")
 
 
-@api.figure("/licences", "licences.read")
+@api.figure("/licences", "licences.read", response_model=answers.LicenceList)
 def list_licences(request: Request, who: Who, status: State = None,
                   as_of: Day = None) -> licences.LicenceList:
     """Each licence the caller may see (the ministry: all; a partner: its own; a producer:

@@ -7,6 +7,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from kuznia.server.api import answers
 from kuznia.server.api.base import (
     MAX_INT,
     Routes,
@@ -47,7 +48,7 @@ def _allocate(store: Store, body: AllocateBody) -> planning_svc.PlanResult:
                                                   list(body.without_producers)))
 
 
-@api("POST", "/plans/allocate", "plans.run")
+@api("POST", "/plans/allocate", "plans.run", response_model=answers.Plan)
 def allocate(request: Request, who: Who, store: Workspace, body: AllocateBody) -> JSONResponse:
     """The plan with the most expected effects within every limit (not saved)."""
     return answer(request, lambda: _allocate(store, body))
@@ -57,7 +58,7 @@ class SaveBody(AllocateBody):
     name: str = Field(min_length=1, max_length=128)
 
 
-@api("POST", "/plans", "plans.run", status_code=201)
+@api("POST", "/plans", "plans.run", status_code=201, response_model=answers.SavedPlan)
 def save_plan(request: Request, who: Who, store: Workspace, body: SaveBody) -> JSONResponse:
     """Make the plan and keep it under ``name`` (an audited write naming the account)."""
     planning_svc.check_plan_name(body.name)  # before the solve, not after it
@@ -68,19 +69,19 @@ def save_plan(request: Request, who: Who, store: Workspace, body: SaveBody) -> J
                                    "event_id": event_id}), status_code=201)
 
 
-@api("GET", "/plans", "plans.read")
+@api("GET", "/plans", "plans.read", response_model=answers.PlanList)
 def list_plans(request: Request, who: Who, store: Workspace) -> JSONResponse:
     """The saved plans."""
     return kept_answer(request, lambda: planning_svc.list_plans(store))
 
 
-@api("GET", "/plans/{name}", "plans.read")
+@api("GET", "/plans/{name}", "plans.read", response_model=answers.StoredPlan)
 def show_plan(request: Request, who: Who, store: Workspace, name: str) -> JSONResponse:
     """A saved plan with its inputs."""
     return kept_answer(request, lambda: planning_svc.show_plan(store, name))
 
 
-@api("GET", "/plans/{name}/diff/{other}", "plans.read")
+@api("GET", "/plans/{name}/diff/{other}", "plans.read", response_model=answers.PlanDiff)
 def diff_plans(request: Request, who: Who, store: Workspace, name: str, other: str) -> JSONResponse:
     """What changed from plan ``name`` to plan ``other``."""
     return kept_answer(request, lambda: planning_svc.diff_plans(store, name, other))

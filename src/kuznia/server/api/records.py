@@ -7,6 +7,7 @@ from fastapi import Query, Request
 from fastapi.responses import JSONResponse
 
 from kuznia.ingest.tables import SPECS
+from kuznia.server.api import answers
 from kuznia.server.api.base import (
     Day,
     Id,
@@ -53,7 +54,8 @@ def _table_routes(table: str) -> None:
     # GET /uses is the trace: the same rows, priced and scoped; GET /licences is each role's
     # own view of them (server/licences.py)
     if table not in ("uses", "licences"):
-        api("GET", f"/{table}", f"read:{table}")(listing)
+        api("GET", f"/{table}", f"read:{table}",
+            response_model=answers.record_list(table))(listing)
 
     path_keys = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, annotation=str)
                  for k in keys]
@@ -67,7 +69,8 @@ def _table_routes(table: str) -> None:
     reading.__doc__ = f"One {table} record by its key ({', '.join(keys)})."
     last = keys[-1]
     path = "/" + "/".join("{" + k + "}" for k in keys[:-1]) + ("/" if len(keys) > 1 else "")
-    api("GET", f"/{table}{path}{{{last}:path}}", f"read:{table}")(reading)
+    api("GET", f"/{table}{path}{{{last}:path}}", f"read:{table}",
+        response_model=answers.RECORDS[table])(reading)
 
 
 for _t in SPECS:

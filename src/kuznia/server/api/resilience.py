@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, Field
 
 from kuznia.server import heavy, uploads
+from kuznia.server.api import answers
 from kuznia.server.api.base import (
     Day,
     Routes,
@@ -35,7 +36,7 @@ class SimulateBody(BaseModel):
     spillover: float = Field(0.0, ge=0, le=1)
 
 
-@api("POST", "/resilience/simulate", "resilience.run")
+@api("POST", "/resilience/simulate", "resilience.run", response_model=answers.Simulation)
 def simulate(request: Request, who: Who, store: Workspace, body: SimulateBody) -> JSONResponse:
     """Simulate strikes on the sites: output per product and site, with intervals
     (scenarios x months at most ``MAX_SCENARIO_MONTHS``; one at a time: 503 meanwhile)."""
@@ -47,7 +48,7 @@ def simulate(request: Request, who: Who, store: Workspace, body: SimulateBody) -
             history_from=body.history_from))
 
 
-@api("GET", "/resilience/regions", "resilience.read")
+@api("GET", "/resilience/regions", "resilience.read", response_model=answers.Regions)
 def regions(request: Request, who: Who, store: Workspace,
             as_of: Day = None, history_from: Day = None
             ) -> JSONResponse:
@@ -57,7 +58,8 @@ def regions(request: Request, who: Who, store: Workspace,
         store, as_of, history_from)})
 
 
-@api("POST", "/resilience/duplicate", "resilience.run")
+@api("POST", "/resilience/duplicate", "resilience.run",
+     response_model=answers.Duplication)
 def duplicate(request: Request, who: Who, store: Workspace,
               candidates: Annotated[UploadFile, File()],
               budget: Annotated[float, Form()],
@@ -75,7 +77,7 @@ def duplicate(request: Request, who: Who, store: Workspace,
             seed, time_limit=time_limit, candidates_name=name))
 
 
-@api("POST", "/repairs/plan", "resilience.run")
+@api("POST", "/repairs/plan", "resilience.run", response_model=answers.RepairPlan)
 def repairs_plan(request: Request, who: Who, store: Workspace,
                  backlog: Annotated[UploadFile, File()],
                  repair_points: Annotated[UploadFile, File()],

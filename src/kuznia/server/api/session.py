@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from kuznia import __version__
 from kuznia.errors import TooManyAttemptsError
 from kuznia.server.addresses import client_address
+from kuznia.server.api import answers
 from kuznia.server.api.base import (
     Routes,
     Who,
@@ -27,28 +28,7 @@ from kuznia.store import engine as engines
 api = Routes("session")
 
 
-class Standby(BaseModel):
-    state: str | None
-    sync_state: str | None
-    replay_lag_seconds: float | None
-
-
-class Replication(BaseModel):
-    standbys: list[Standby] | None = None  # on a primary
-    replay_lag_seconds: float | None = None  # on a standby: age of the last replayed write
-
-
-class Health(BaseModel):
-    status: str
-    version: str
-    schema_revision: str
-    store: str
-    writable: bool
-    role: str | None
-    replication: Replication | None
-
-
-@api("GET", "/health", "public", response_model=Health)
+@api("GET", "/health", "public", response_model=answers.Health)
 def health(request: Request, who: Who, store: Workspace) -> JSONResponse:
     """The server is up and serves a workspace of this Kuznia's schema: which store,
     whether it takes writes, and the replication lag where PostgreSQL shows it."""
@@ -57,17 +37,7 @@ def health(request: Request, who: Who, store: Workspace) -> JSONResponse:
                          **store_health(store)})
 
 
-class Me(BaseModel):
-    name: str
-    role: str
-    producer_id: str | None
-    via: str
-    csrf_token: str | None = None
-    failed_sign_ins: int = 0
-    locked_from: list[str] = []
-
-
-@api("GET", "/me", "whoami", response_model=Me)
+@api("GET", "/me", "whoami", response_model=answers.Me)
 def me(request: Request, who: Who, store: Workspace) -> JSONResponse:
     """The account this request comes from, and what its owner should know: the wrong
     passwords given for it since its last sign-in, and the addresses it is locked from."""
@@ -87,7 +57,7 @@ class Login(BaseModel):
     password: str = Field(max_length=1024)
 
 
-@api("POST", "/session", "public", response_model=Me)
+@api("POST", "/session", "public", response_model=answers.Me)
 def login(request: Request, body: Login, who: Who, store: Workspace) -> JSONResponse:
     """Log in with a password: a server-side session in an HttpOnly, SameSite=Strict
     cookie; its CSRF token (in the answer) must come back with every write."""

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, create_model
 
 from kuznia.errors import ConflictError, InputError, NotFoundError
 from kuznia.ingest.tables import SPECS
+from kuznia.server.api import answers
 from kuznia.server.api.base import (
     Routes,
     Who,
@@ -41,11 +42,13 @@ def _use_model() -> type[BaseModel]:
 UseRecord = _use_model()
 
 
-@api("POST", "/uses", "write:uses", status_code=201, responses={
-    200: {"description": "The same record was stored already"},
-    202: {"description": "Received while an import holds the write lock: kept in the "
-                         "outbox, stored when the import has finished; its status at "
-                         "Location (GET /uses/outbox/{use_id})"}})
+@api("POST", "/uses", "write:uses", status_code=201, response_model=answers.UseStored,
+     responses={200: {"model": answers.UseStored,
+                      "description": "The same record was stored already"},
+                202: {"model": answers.OutboxStatus,
+                      "description": "Received while an import holds the write lock: kept "
+                                     "in the outbox, stored when the import has finished; "
+                                     "its status at Location (GET /uses/outbox/{use_id})"}})
 def post_use(request: Request, who: Who, store: Workspace,
              body: UseRecord) -> JSONResponse:  # type: ignore[valid-type]
     """One use or mishap, with the same checks as a row of an import. Idempotent on
@@ -96,7 +99,7 @@ def _outbox(request: Request, who: Caller, row: dict[str, Any]) -> JSONResponse:
                         headers={"Location": receipt["href"]})
 
 
-@api("GET", "/uses/outbox/{use_id:path}", "write:uses")
+@api("GET", "/uses/outbox/{use_id:path}", "write:uses", response_model=answers.OutboxStatus)
 def use_outbox_status(request: Request, who: Who, store: Workspace,
                       use_id: Annotated[str, Path(max_length=64)]) -> JSONResponse:
     """Where a field record sent to ``POST /uses`` stands: ``status`` waiting (kept in the

@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse, Response
 from starlette.background import BackgroundTask
 
 from kuznia.errors import NotFoundError
+from kuznia.server.api import answers
 from kuznia.server.api.base import (
     Routes,
     Who,
@@ -41,13 +42,13 @@ def visible_documents(request: Request, who: Caller) -> vault.DocumentList:
     return vault.documents(store)
 
 
-@api("GET", "/vault/documents", "vault.documents")
+@api("GET", "/vault/documents", "vault.documents", response_model=answers.DocumentList)
 def vault_documents(request: Request, who: Who) -> Response:
     """The vault's documents (titles, never content) the caller may see."""
     return render_json(visible_documents(request, who))
 
 
-@api("GET", "/vault/documents/{doc_id}", "vault.documents")
+@api("GET", "/vault/documents/{doc_id}", "vault.documents", response_model=answers.Document)
 def vault_document(request: Request, who: Who, doc_id: DocId) -> Response:
     """One document's title and licence; another partner's (or one no live licence gives
     a producer) is a 404."""
@@ -58,7 +59,8 @@ def vault_document(request: Request, who: Who, doc_id: DocId) -> Response:
 
 
 @api("GET", "/vault/documents/{doc_id}/content", "vault.content",
-     response_class=FileResponse)
+     response_class=FileResponse,
+     responses=answers.download(*MEDIA.values(), description="A copy marked for the caller"))
 def vault_content(request: Request, who: Who, doc_id: DocId) -> Response:
     """A copy marked for the caller (a stamped PDF, or a ZIP with a notice), if a live
     licence names the caller's producer; else 404, and the refusal logged."""
@@ -78,7 +80,7 @@ def vault_content(request: Request, who: Who, doc_id: DocId) -> Response:
                         background=BackgroundTask(out.unlink, missing_ok=True))
 
 
-@api("GET", "/vault/log", "vault.log")
+@api("GET", "/vault/log", "vault.log", response_model=answers.AccessLog)
 def vault_log(request: Request, who: Who,
               partner: Annotated[str | None, Query(max_length=64)] = None) -> Response:
     """Every access and refusal (a partner: to its own documents), oldest first."""
