@@ -8,7 +8,8 @@ from typer.main import get_command
 
 import kuznia
 from kuznia.cli import app
-from kuznia.server import routes
+from kuznia.server.api import audit as audit_api
+from kuznia.server.api import figures as figures_api
 from kuznia.services import audit, records, trace
 from kuznia.services.params import AUDIT_LIMIT, RECORDS_LIMIT, USES_LIMIT
 
@@ -30,8 +31,8 @@ def _default(func: object, name: str) -> object:
 def test_the_audit_listings_take_one_limit_everywhere():
     assert _cli_default("audit", "list", "limit") == AUDIT_LIMIT
     assert _cli_default("audit", "history", "limit") == AUDIT_LIMIT
-    assert _default(routes.audit_list, "limit") == AUDIT_LIMIT
-    assert _default(routes.audit_history, "limit") == AUDIT_LIMIT
+    assert _default(audit_api.audit_list, "limit") == AUDIT_LIMIT
+    assert _default(audit_api.audit_history, "limit") == AUDIT_LIMIT
     assert _default(kuznia.Workspace.audit_events, "limit") == AUDIT_LIMIT
     assert _default(kuznia.Workspace.row_history, "limit") == AUDIT_LIMIT
     assert _default(audit.row_history, "limit") == AUDIT_LIMIT
@@ -40,7 +41,7 @@ def test_the_audit_listings_take_one_limit_everywhere():
 
 def test_the_uses_and_records_listings_take_one_limit_everywhere():
     assert _top_cli_default("uses", "limit") == USES_LIMIT
-    assert _default(routes.uses, "limit") == USES_LIMIT
+    assert _default(figures_api.uses, "limit") == USES_LIMIT
     assert _default(kuznia.Workspace.uses, "limit") == USES_LIMIT
     assert _default(trace.list_uses, "limit") == USES_LIMIT
     assert _top_cli_default("records", "limit") == RECORDS_LIMIT

@@ -12,8 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import kuznia
-from kuznia.server import heavy
-from kuznia.server import imports as uploads
+from kuznia.server import heavy, uploads
 from kuznia.services import jobs
 from server_helpers import Served, serve
 

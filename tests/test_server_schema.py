@@ -1,5 +1,7 @@
 """Schemathesis over the API's own OpenAPI schema, as an analyst and as a producer: no
-generated request gives a 5xx, and every answer conforms to the schema."""
+generated request gives a 5xx, and every answer conforms to the schema. Every operation
+declares what it answers (so that the conformance check can fail), and how a caller
+says who it is."""
 
 from __future__ import annotations
 
@@ -93,3 +95,50 @@ def test_generated_requests_as_analyst(served: Served) -> None:
 
 def test_generated_requests_as_producer(served: Served) -> None:
     assert _fuzz(served, "producer") > 40
+
+
+# Operations allowed to answer without declaring what (their schema cannot fail them).
+UNDECLARED_ALLOWED = 0
+
+
+def _operations(served: Served) -> list[tuple[str, str, dict]]:  # type: ignore[type-arg]
+    spec = served.app.openapi()  # type: ignore[attr-defined]
+    return [(method.upper(), path, op) for path, ops in spec["paths"].items()
+            for method, op in ops.items()]
+
+
+def _declares_answer(op: dict) -> bool:  # type: ignore[type-arg]
+    """Every success answer has a schema for each of its media types (a 204 or 304 has no
+    body to declare)."""
+    ok = {code: r for code, r in op["responses"].items() if code.startswith("2")}
+    bodies = [r for code, r in ok.items() if code != "204"]
+    return bool(ok) and all(r.get("content") and all(m.get("schema") for m in
+                                                      r["content"].values())
+                            for r in bodies)
+
+
+def test_every_operation_declares_what_it_answers(served: Served) -> None:
+    operations = _operations(served)
+    undeclared = [f"{m} {p}" for m, p, op in operations if not _declares_answer(op)]
+    assert len(operations) > 90
+    assert len(undeclared) <= UNDECLARED_ALLOWED, undeclared
+
+
+def test_the_check_of_declared_answers_can_fail() -> None:
+    assert not _declares_answer({"responses": {"200": {"description": "x"}}})
+    assert not _declares_answer({"responses": {"200": {"content": {"text/csv": {}}}}})
+    assert _declares_answer({"responses": {"204": {"description": "gone"}}})
+
+
+def test_the_schema_names_how_a_caller_says_who_it_is(served: Served) -> None:
+    spec = served.app.openapi()  # type: ignore[attr-defined]
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["bearer"] == {**schemes["bearer"], "type": "http", "scheme": "bearer"}
+    assert schemes["session"] == {**schemes["session"], "type": "apiKey", "in": "cookie",
+                                  "name": "kuznia_session"}
+    for method, path, op in _operations(served):
+        public = op["x-access"]["action"] == "public"
+        # either credential will do (a list of alternatives), and a public route needs none
+        assert op.get("security") == (None if public else [{"bearer": []}, {"session": []}]), \
+            (method, path)
+        assert op["x-access"]["roles"], (method, path)  # the access rules stay published

@@ -6,32 +6,46 @@ exception is a 500 whose body names an id that the log has with the traceback, a
 traceback ever reaches a client.
 """
 
+import hashlib
+import json
 import logging
 import mimetypes
-import secrets
 import tempfile
 import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kuznia import __version__
 from kuznia.errors import InputError, KuzniaError
+from kuznia.server import api, uploads, web
+from kuznia.server.addresses import parse_proxies
 from kuznia.server.cache import AnswerCache
+from kuznia.server.outbox import Drainer
+from kuznia.server.problems import (
+    internal_problem,
+    kuznia_problem,
+    problem,
+    retry_after,
+)
 from kuznia.server.warm import Warmer
 from kuznia.services import jobs, sessions
-from kuznia.services.results import json_safe
-from kuznia.services.store import Store
+from kuznia.services import oversight_config as flags_config
+from kuznia.services.store import Store, open_store
+from kuznia.settings import Settings
 
 # Threads that run requests at once, per process (the PostgreSQL pool keeps as many).
 REQUEST_THREADS = 8
@@ -39,7 +53,6 @@ log = logging.getLogger("kuznia.server")
 STATIC = Path(__file__).parent / "static"
 mimetypes.add_type("application/manifest+json", ".webmanifest")  # the field form's
 API = "/api/v1"
-PROBLEM = "application/problem+json"
 
 # No inline script anywhere; the docs page's styles need inline style attributes
 # (Swagger UI sets them), so only that page allows them.
@@ -131,8 +144,6 @@ class RefuseNul:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        from urllib.parse import parse_qsl
-
         request = Request(scope)
         where = None
         if "\x00" in scope.get("path", ""):
@@ -156,8 +167,6 @@ class RefuseNul:
                                   request)(scope, receive, send)
                     return
             try:
-                import json
-
                 found = _json_problem(json.loads(body or b"null"))
             except RecursionError:
                 found = f"nests deeper than {MAX_JSON_DEPTH} levels"
@@ -204,65 +213,6 @@ def is_page(request: Request) -> bool:
     return not (path.startswith(API + "/") or path == API or path.startswith("/static/"))
 
 
-def problem(status: int, detail: str, request: Request | None = None,
-            **extra: Any) -> JSONResponse:
-    from http import HTTPStatus
-
-    try:
-        title = HTTPStatus(status).phrase
-    except ValueError:
-        title = "Error"
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail,
-            **({"instance": request.url.path} if request is not None else {}), **extra}
-    headers = {"WWW-Authenticate": 'Bearer realm="kuznia"'} if status == 401 else None
-    return JSONResponse(json_safe(body), status_code=status, media_type=PROBLEM,
-                        headers=headers)
-
-
-def kuznia_problem(exc: KuzniaError, request: Request | None = None) -> JSONResponse:
-    extra: dict[str, Any] = {}
-    if exc.params:
-        extra["params"] = list(exc.params)
-    if isinstance(exc, InputError):
-        from dataclasses import asdict
-
-        extra.update(file=exc.file, problems=[asdict(p) for p in exc.problems],
-                     problems_total=exc.total, rows_rejected=exc.rows_rejected)
-        detail = (f"{exc.file}: {exc.total:,} problems; nothing from this file was stored")
-    else:
-        detail = exc.render()  # parameters by their API names, which are the services'
-    retry = getattr(exc, "retry_after", None)
-    response = problem(exc.http_status, detail, request, **extra)
-    if retry:
-        response.headers["Retry-After"] = str(retry)
-    return response
-
-
-def _retry_after(response: Response, exc: KuzniaError) -> Response:
-    retry = getattr(exc, "retry_after", None)
-    if retry:
-        response.headers["Retry-After"] = str(retry)
-    return response
-
-
-def internal_problem(exc: BaseException, request: Request | None = None) -> JSONResponse:
-    """A 500 naming an id the log has with the traceback; but a store that cannot be
-    reached or takes no writes (a failover under way) is a 503 with ``Retry-After``: the
-    request may be sent again, and the pool reconnects to whichever host is primary."""
-    from kuznia.errors import UnavailableError, from_environment
-
-    known = from_environment(exc)
-    if isinstance(known, UnavailableError):
-        log.warning("answered 503 on %s: %s", request.url.path if request is not None
-                    else "?", known)
-        return kuznia_problem(known, request)
-    error_id = secrets.token_hex(6)
-    log.error("internal error %s on %s", error_id,
-              request.url.path if request is not None else "?", exc_info=exc)
-    return problem(500, f"an internal error; it is logged as {error_id}", request,
-                   error_id=error_id)
-
-
 def internal_response(exc: BaseException, request: Request) -> Response:
     """A 500 (or a 503 when the store is away): problem details for the API; for a
     browser, a page with its navigation and a way back, naming the id the log has the
@@ -270,13 +220,9 @@ def internal_response(exc: BaseException, request: Request) -> Response:
     response = internal_problem(exc, request)
     if not is_page(request):
         return response
-    import json
-
-    from kuznia.server import web
-
     try:  # a 500, or a 503 when the store is away (with its Retry-After)
         page = web.render_error(request, response.status_code,
-                                json.loads(response.body)["detail"])
+                                json.loads(bytes(response.body))["detail"])
         if "Retry-After" in response.headers:
             page.headers["Retry-After"] = response.headers["Retry-After"]
         return page
@@ -308,15 +254,8 @@ def create_app(store: Store, *, data_dir: str | Path | None = None,
     addresses whose ``X-Forwarded-For`` is believed (none: the peer's own address is the
     client's); ``clock`` the sessions' notion of now (tests move it forward instead of
     waiting)."""
-    from kuznia.server import routes
-    from kuznia.server.addresses import parse_proxies
-
     proxies = parse_proxies(trusted_proxies)  # a bad one stops here, named
-    from kuznia.services import oversight_config as flags_config
-
     if data_dir is None or str(data_dir) == "":
-        import hashlib
-
         tag = hashlib.sha256(store.url.encode()).hexdigest()[:16]
         data_dir = Path(tempfile.gettempdir()) / "kuznia-server" / tag
     data = Path(data_dir)
@@ -336,9 +275,7 @@ def create_app(store: Store, *, data_dir: str | Path | None = None,
         import scipy.special
         import scipy.stats  # noqa: F401
         jobs.reap(store)  # jobs cut off by a restart: failed, nothing half-stored
-        from kuznia.server.imports import clean_uploads
-
-        clean_uploads(store, data)  # and their uploads: nothing else will read them
+        uploads.clean_uploads(store, data)  # and their uploads: nothing else will read them
         stop = threading.Event()
 
         def beat() -> None:
@@ -371,10 +308,8 @@ def create_app(store: Store, *, data_dir: str | Path | None = None,
             app.state.executor.shutdown(wait=False, cancel_futures=True)
             app.state.stopping.set()
             try:
-                from kuznia.server.imports import remove_upload
-
                 for job_id in jobs.cancel_queued(store):
-                    remove_upload(data, job_id)
+                    uploads.remove_upload(data, job_id)
             except Exception:  # noqa: BLE001 - reaped as cut off at the next start
                 log.warning("could not mark the queued jobs as cancelled", exc_info=True)
             app.state.executor.shutdown(wait=True)
@@ -396,21 +331,15 @@ def create_app(store: Store, *, data_dir: str | Path | None = None,
     app.state.clock = clock or sessions.system_clock
     app.state.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kuznia-job")
     app.state.stopping = threading.Event()  # set when the server stops: jobs give up
-    from kuznia.server.outbox import Drainer
-
     app.state.drainer = Drainer(store, app.state.executor, app.state.warmer)
     app.state.heavy_lock = threading.Lock()  # kuznia.server.heavy: one heavy question at once
-
-    from kuznia.server import web
 
     @app.exception_handler(KuzniaError)
     async def on_kuznia(request: Request, exc: KuzniaError) -> Response:
         if is_page(request):
-            from dataclasses import asdict
-
             problems = [asdict(p) for p in exc.problems] if isinstance(exc, InputError) \
                 else None
-            return _retry_after(web.render_error(request, exc.http_status, exc.render(),
+            return retry_after(web.render_error(request, exc.http_status, exc.render(),
                                                  problems), exc)
         return kuznia_problem(exc, request)
 
@@ -442,7 +371,7 @@ def create_app(store: Store, *, data_dir: str | Path | None = None,
     async def on_internal(request: Request, exc: Exception) -> Response:
         return internal_response(exc, request)
 
-    app.include_router(routes.router)
+    app.include_router(api.router)
     app.include_router(web.pages)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
@@ -464,12 +393,8 @@ def create_app(store: Store, *, data_dir: str | Path | None = None,
 
 def route_table(app: FastAPI) -> list[Any]:
     """Every API route the application serves (its own and the included router's)."""
-    from fastapi.routing import APIRoute
-
-    from kuznia.server import routes
-
     own = [r for r in app.routes if isinstance(r, APIRoute)]
-    return own + [r for r in routes.router.routes if isinstance(r, APIRoute)]
+    return own + api.routes()
 
 
 def from_env() -> FastAPI:
@@ -478,10 +403,6 @@ def from_env() -> FastAPI:
     ``KUZNIA_TRUSTED_PROXIES``): what each
     worker process of ``kuznia serve --workers N`` builds. The schema must be current: the
     server never migrates under its users."""
-    from kuznia.services import oversight_config as flags_config
-    from kuznia.services.store import open_store
-    from kuznia.settings import Settings
-
     settings = Settings.from_env()
     thresholds = flags_config.load(settings.oversight_config or None)
     return create_app(open_store(settings.db), data_dir=settings.data_dir or None,

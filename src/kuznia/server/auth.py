@@ -1,6 +1,6 @@
 """Who a request comes from, and whether the route's action is allowed for them.
 
-Every route declares an action (``routes.api``); ``Allow(action)`` is its dependency:
+Every route declares an action (``api.base.Routes``); ``Allow(action)`` is its check:
 
 - ``Authorization: Bearer TOKEN`` names an API token; a bad, expired or revoked token, or
   a disabled account, is a 401 whatever the reason.

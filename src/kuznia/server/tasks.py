@@ -3,6 +3,7 @@ and come back to: the job's row keeps its state and, when done, its answer as JS
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -10,8 +11,8 @@ from typing import Any
 from fastapi import Request
 
 from kuznia.errors import KuzniaError, from_environment
-from kuznia.server.app import internal_problem, kuznia_problem
 from kuznia.server.heavy import release_memory
+from kuznia.server.problems import internal_problem, kuznia_problem
 from kuznia.services import jobs
 from kuznia.services.results import json_safe
 
@@ -53,6 +54,4 @@ def start(request: Request, actor: str, kind: str, options: dict[str, Any],
 
 
 def _body(response: Any) -> dict[str, Any]:
-    import json
-
     return json.loads(response.body)  # type: ignore[no-any-return]

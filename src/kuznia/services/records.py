@@ -16,7 +16,19 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Date, and_, or_, select, tuple_, union
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    Numeric,
+    and_,
+    or_,
+    select,
+    tuple_,
+    union,
+)
 
 from kuznia.errors import NotFoundError, UsageError
 from kuznia.ingest.tables import SPECS
@@ -105,6 +117,21 @@ def _decode_cursor(table: str, cursor: str) -> list[Any]:
                 for k, v in zip(keys, raw, strict=True)]
     except (ValueError, UnicodeError, binascii.Error) as exc:
         raise UsageError("{cursor} is not one this server gave", params=("cursor",)) from exc
+
+
+def column_kinds(table: str) -> dict[str, Any]:
+    """The Python type of each column of ``table`` a stored row carries (``row_hash`` left
+    out), for the API's declared answers: bool, int, float or int, a date, or text."""
+    kinds: dict[str, Any] = {}
+    for c in DATA_TABLES[table].c:
+        if c.name == "row_hash":
+            continue
+        t = c.type
+        kinds[c.name] = (bool if isinstance(t, Boolean) else int if isinstance(t, Integer)
+                         else float | int if isinstance(t, Float | Numeric)
+                         else dt.date if isinstance(t, Date) and not isinstance(t, DateTime)
+                         else str)
+    return kinds
 
 
 decode_cursor = _decode_cursor  # a key-order cursor of ``table``, for the lists built on it

@@ -1,5 +1,5 @@
 """The rows of the answers, with declared types: one contract for the CLI's ``--json``, the
-Python API and the web API's schema to come (FastAPI reads TypedDicts as they are).
+Python API and the web API's schema (``server/api/answers.py`` makes its models from them).
 
 ``tests/test_rows.py`` checks every row of every answer against its declaration, so the
 two cannot drift: a key added to a row without a declaration fails it. (No postponed

@@ -3,9 +3,9 @@ charts drawn in the browser from the API's JSON (``static/kuznia.js``).
 
 The pages are one more thin adapter over the services, beside the CLI and the API: each
 page route declares the same access action as the API route it shows (``Allow``), reads
-through the caller's scope, and renders. A figure the page shows is computed once per
-version of the data and shared with the API (``routes.kept_body``): the chart's own API
-call finds it kept.
+through the caller's scope, and renders. A figure the page shows is its API route's own
+function (``figures.figure``), computed once per version of the data and shared with the
+API: the chart's URL is built from that route, and its fetch finds the answer kept.
 
 - ``base``: templates, the page router, what each role may open, errors as pages;
 - ``figures``: overview, product, producer, board;

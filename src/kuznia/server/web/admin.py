@@ -11,8 +11,8 @@ from fastapi import Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kuznia.server.addresses import client_address
+from kuznia.server.api.base import store_of
 from kuznia.server.auth import SESSION_COOKIE, Caller, same_origin
-from kuznia.server.routes import store_of
 from kuznia.server.web.base import page, render, start_page
 from kuznia.services import accounts, audit, audit_check, sessions
 from kuznia.services.access import ROLES, ForbiddenError

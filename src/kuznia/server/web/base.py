@@ -4,27 +4,32 @@ its start page, and errors rendered as pages (a missing session goes to the logi
 from __future__ import annotations
 
 import datetime as dt
+import html as htmllib
 import inspect
+import json
 import math
 import re
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import quote, urlencode
+from typing import Annotated, Any
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 from starlette.routing import compile_path
 
 from kuznia import __version__
+from kuznia.server.api.base import figure_body
 from kuznia.server.auth import Allow, Caller, identify
 from kuznia.services import access
 from kuznia.words import LABELS, day, say
 
 pages = APIRouter(include_in_schema=False)
+Id = Annotated[str | None, Query(max_length=200)]
+Cursor = Annotated[str | None, Query(max_length=400)]
 
 # (label, path, action); a producer's "Producer" entry is its own page
 NAV = (("Overview", "/overview", "pages.overview"),
@@ -193,8 +198,6 @@ def may_open(who: Caller, href: str) -> bool:
     route (the same ``Allow`` the route checks), a record's table, and a producer's own
     producer page only (another's answers 404). A link elsewhere (static files, the API,
     the same page's query) is left alone; a path no page serves is not openable."""
-    from urllib.parse import unquote, urlsplit
-
     if who.account is None:
         return False
     parts = urlsplit(href)
@@ -223,8 +226,6 @@ def only_links_it_may_open(html: str, who: Caller) -> str:
     """The page with every link its caller may not follow made plain text (and a chart's
     click-through dropped), so that no role meets a 403 or 404 from a link it was shown.
     One rule over every template, from the routes' own access actions."""
-    import html as htmllib
-
     def anchor(m: re.Match[str]) -> str:
         href = _HREF.search(m.group(1))
         if href is None or may_open(who, htmllib.unescape(href.group(1))):
@@ -321,6 +322,19 @@ PEEK: ContextVar[bool] = ContextVar("kuznia_peek", default=False)
 class NotKept(Exception):
     """A figure a section needs is not kept for this version of the data (raised while
     the page only looks, ``PEEK``)."""
+
+
+def figure(request: Request, who: Caller, fn: Callable[..., Any], **params: Any
+           ) -> tuple[dict[str, Any], str]:
+    """The answer of the API route whose figure ``fn`` computes, asked ``params`` by
+    ``who`` (kept per version of the data), and the URL that asks the route the same
+    question (the page's chart fetches it): one function, one set of parameters, for the
+    route and the page. While the page only looks (``PEEK``), a figure not kept leaves its
+    section to load on its own."""
+    body, url = figure_body(request, who, fn, params, peek=PEEK.get())
+    if body is None:
+        raise NotKept(url)
+    return json.loads(body), url
 
 
 @dataclass

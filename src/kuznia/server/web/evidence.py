@@ -11,10 +11,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kuznia.errors import NotFoundError
 from kuznia.ingest.tables import SPECS
+from kuznia.server.api.base import store_of
 from kuznia.server.auth import Caller
-from kuznia.server.routes import store_of
-from kuznia.server.web.base import may, page, render
-from kuznia.server.web.figures import Cursor, Day, Id, flags_of
+from kuznia.server.types import Day
+from kuznia.server.web.base import Cursor, Id, _path, _qs, may, page, render
+from kuznia.server.web.oversight import flags_of
 from kuznia.services import contract_file, records, use_table
 from kuznia.services.access import ForbiddenError, may_read_table
 from kuznia.services.records import key_columns
@@ -114,8 +115,6 @@ def label_of(name: str) -> str:
 def link_of(table: str, name: str, value: Any, row: dict[str, Any],
             audit: bool) -> str | None:
     """Where the value of ``name`` in a ``table`` record leads, if anywhere."""
-    from kuznia.server.web.base import _path, _qs
-
     if value in (None, ""):
         return None
     if name == "product_id" and table != "products":
@@ -142,8 +141,6 @@ def record_page(request: Request, who: Caller, table: str, key: str) -> Response
     if not may_read_table(who.role, table):
         raise ForbiddenError(f"the {who.role} role may not read {table}")
     if table == "contracts":
-        from kuznia.server.web.base import _path
-
         return RedirectResponse(f"/contracts/{_path(key)}", status_code=303)
     keys = key_columns(table)
     parts = key.split("/", len(keys) - 1) if len(keys) > 1 else [key]

@@ -1,11 +1,10 @@
 """The pages that show figures: overview, product, producer and board (the uses behind a
-figure and one record are in ``evidence``). Each figure comes from the same service call
-as its API route, kept under the API route's question (``figure``), so the chart's fetch
-of that route finds it made."""
+figure and one record are in ``evidence``). Each figure is its API route's own function,
+asked with the route's own parameters and kept under the route's question (``figure``):
+the chart's URL is built from the route, and its fetch finds the answer made."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -15,15 +14,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kuznia.analytics.board import AGING_DAYS, MONEY_WEIGHT
 from kuznia.errors import NotFoundError
+from kuznia.server.api import figures as api_figures
+from kuznia.server.api.base import store_of
 from kuznia.server.auth import Caller
-from kuznia.server.routes import _render, kept_body, peek_body, store_of
 from kuznia.server.types import Day
+from kuznia.server.web import portal as portal_web
 from kuznia.server.web.base import (
-    PEEK,
-    NotKept,
+    Cursor,
+    Id,
     Slot,
     _path,
     _qs,
+    figure,
     may,
     page,
     render,
@@ -31,33 +33,9 @@ from kuznia.server.web.base import (
     slot,
     start_page,
 )
+from kuznia.server.web.oversight import flags_of
 from kuznia.services import board as board_svc
-from kuznia.services import costs, deliveries, oversight, periods, records
-from kuznia.services import failures as failures_svc
-from kuznia.services import growth as growth_svc
-from kuznia.services import headline as headline_svc
-
-Id = Annotated[str | None, Query(max_length=200)]
-Cursor = Annotated[str | None, Query(max_length=400)]
-API = "/api/v1"
-
-
-def figure(request: Request, path: str, params: dict[str, Any],
-           make: Callable[[], Any]) -> tuple[dict[str, Any], str]:
-    """The API's JSON answer to ``path?params`` (kept per version of the data) and the
-    URL the page's chart fetches it from again."""
-    query = {k: str(v) for k, v in params.items() if v is not None and v != ""}
-
-    def made() -> bytes:
-        return bytes(_render(make(), 200).body)
-
-    if PEEK.get():  # the page only looks: a figure not kept leaves its section to load
-        body = peek_body(request, API + path, query.items(), made)
-        if body is None:
-            raise NotKept(path)
-    else:
-        body = kept_body(request, API + path, query.items(), made)
-    return json.loads(body), API + path + ("?" + urlencode(query) if query else "")
+from kuznia.services import deliveries, periods, records
 
 
 def _products(request: Request, who: Caller) -> list[dict[str, Any]]:
@@ -98,24 +76,12 @@ def overview(request: Request, who: Caller, date_from: Day = None, date_to: Day 
 
 def _overview_cpe(request: Request, who: Caller, asked: dict[str, Any], by: str,
                   **more: Any) -> tuple[dict[str, Any], str]:
-    store = store_of(request)
-    own = who.scope.producer_id
-    args = {**asked, **more}
-    return figure(request, "/cost-per-effect", {"by": by, **args},
-                  lambda: costs.cost_per_effect(store, by, args["date_from"],
-                                                args["date_to"], producer=own,
-                                                product=args["product"],
-                                                category=args["category"]))
+    return figure(request, who, api_figures.cost_per_effect, by=by, **{**asked, **more})
 
 
 def _overview_headline(request: Request, who: Caller, asked: dict[str, Any],
                        _categories: list[str]) -> dict[str, Any]:
-    store = store_of(request)
-    head, _ = figure(request, "/headline", asked,
-                     lambda: headline_svc.headline(
-                         store, asked["date_from"], asked["date_to"],
-                         producer=who.scope.producer_id, product=asked["product"],
-                         category=asked["category"]))
+    head, _ = figure(request, who, api_figures.headline, **asked)
     return {"head": head}
 
 
@@ -226,19 +192,15 @@ def _product_slot(request: Request, who: Caller, product: dict[str, Any], part: 
 
 def _product_cost(request: Request, who: Caller, product_id: str, _by: str | None
                   ) -> dict[str, Any]:
-    store = store_of(request)
-    mine, _ = figure(request, "/cost-per-effect", {"by": "product", "product": product_id},
-                     lambda: costs.cost_per_effect(store, "product", product=product_id))
+    mine, _ = figure(request, who, api_figures.cost_per_effect, by="product", product=product_id)
     own = mine["rows"][0] if mine["rows"] else {"uses": 0, "trace_filters": {}}
     return {"own": own, "currency": mine.get("currency", "")}
 
 
 def _product_ranked(request: Request, who: Caller, product_id: str, _by: str | None
                     ) -> dict[str, Any]:
-    store = store_of(request)
-    ranked, ranked_src = figure(
-        request, "/cost-per-effect", {"by": "product,producer", "product": product_id},
-        lambda: costs.cost_per_effect(store, "product,producer", product=product_id))
+    ranked, ranked_src = figure(request, who, api_figures.cost_per_effect, by="product,producer",
+                                product=product_id)
     ranked_rows = sorted(ranked.get("rows", []),
                          key=lambda r: (r.get("rank_in_product") or 1e9, r["producer_id"] or ""))
     return {"ranked_rows": ranked_rows, "ranked_src": ranked_src,
@@ -248,44 +210,20 @@ def _product_ranked(request: Request, who: Caller, product_id: str, _by: str | N
 
 def _product_pareto(request: Request, who: Caller, product_id: str, by: str | None
                     ) -> dict[str, Any]:
-    store = store_of(request)
-    pareto, pareto_src = figure(request, "/failures", {"product": product_id, "by": by},
-                                lambda: failures_svc.failures(store, product_id, None, None,
-                                                              by))
+    pareto, pareto_src = figure(request, who, api_figures.failures, product=product_id, by=by)
     return {"pareto": pareto, "pareto_src": pareto_src}
 
 
 def _product_growth(request: Request, who: Caller, product_id: str, _by: str | None
                     ) -> dict[str, Any]:
-    store = store_of(request)
-    growth, growth_src = figure(request, "/growth", {"product": product_id},
-                                lambda: growth_svc.growth(store, product_id))
+    growth, growth_src = figure(request, who, api_figures.growth, product=product_id)
     return {"growth": growth, "growth_src": growth_src}
 
 
 def _product_fixes(request: Request, who: Caller, product_id: str, _by: str | None
                    ) -> dict[str, Any]:
-    store = store_of(request)
-    fixes, _ = figure(request, "/fixes", {"product": product_id},
-                      lambda: failures_svc.fixes(store, product_id, None))
+    fixes, _ = figure(request, who, api_figures.fixes, product=product_id)
     return {"fixes": fixes["rows"]}
-
-
-def flags_of(request: Request, who: Caller, **params: Any) -> list[dict[str, Any]]:
-    """The flags naming ``product`` or ``producer`` for a product or producer page; none
-    when the caller may not read flags."""
-    if not may(who, "oversight.read"):
-        return []
-    got, _ = flags_answer(request, who, params)
-    return got["flags"]
-
-
-def flags_answer(request: Request, who: Caller, params: dict[str, Any]) -> Any:
-    """The kept answer of ``GET /api/v1/oversight/flags`` for ``params``, at the server's
-    thresholds, and where it came from."""
-    return figure(request, "/oversight/flags", params, lambda: oversight.flags(
-        store_of(request), scope=who.scope, config=request.app.state.oversight_config,
-        **params))
 
 
 def _product_flags(request: Request, who: Caller, product_id: str, _by: str | None
@@ -356,8 +294,6 @@ def producer_page(request: Request, who: Caller, producer_id: str,
             continue
         slots[part] = slot(request, who, f"/sections/producer/{part}/{_path(producer_id)}",
                            waiting, f"_producer_{part}.html", maker(make))
-    from kuznia.server.web import portal as portal_web
-
     show_offers = may(who, "read:offers")
     offers = portal_web.offers_context(request, who, producer_id) if show_offers else {}
     return render(request, who, "producer.html", title=f"Producer {producer_id}",
@@ -367,8 +303,6 @@ def producer_page(request: Request, who: Caller, producer_id: str,
 
 
 def _producer_board(request: Request, who: Caller, producer_id: str) -> dict[str, Any]:
-    from kuznia.server.web import portal as portal_web
-
     blocks = portal_web.with_threads(request, who, _board(request, who, producer=producer_id),
                                      producer_id)
     return {"stacks": board_svc.stacks(blocks), "blocks": blocks,
@@ -378,27 +312,17 @@ def _producer_board(request: Request, who: Caller, producer_id: str) -> dict[str
 
 
 def _producer_scorecard(request: Request, who: Caller, producer_id: str) -> dict[str, Any]:
-    from kuznia.server.routes import scorecard_of
-
-    card, _ = figure(request, f"/producers/{producer_id}/scorecard", {},
-                     lambda: scorecard_of(request, who, producer_id))
+    card, _ = figure(request, who, api_figures.scorecard, producer_id=producer_id)
     return {"card": card}
 
 
 def _producer_quality(request: Request, who: Caller, producer_id: str) -> dict[str, Any]:
-    store = store_of(request)
-    scope = who.scope
-    quality, quality_src = figure(request, "/failures", {"producer": producer_id},
-                                  lambda: failures_svc.failures(store, None, None,
-                                                                producer_id))
+    quality, quality_src = figure(request, who, api_figures.failures, producer=producer_id)
     cpe: dict[str, Any]
     cpe, cpe_src = ({"rows": []}, "")
     if may(who, "costs.read"):
-        cpe, cpe_src = figure(request, "/cost-per-effect",
-                              {"by": "product", "producer": producer_id}
-                              if scope.producer_id is None else {"by": "product"},
-                              lambda: costs.cost_per_effect(store, "product",
-                                                            producer=producer_id))
+        cpe, cpe_src = figure(request, who, api_figures.cost_per_effect, by="product",
+                              producer=producer_id)
     return {"quality": quality, "quality_src": quality_src, "cpe": cpe, "cpe_src": cpe_src,
             "cpe_rows": by_value(cpe["rows"]), "names": _names(_products(request, who))}
 
@@ -431,16 +355,7 @@ def producer_section(request: Request, who: Caller, part: str, producer_id: str
 
 def _board(request: Request, who: Caller, producer: str | None = None,
            product: str | None = None) -> list[dict[str, Any]]:
-    store = store_of(request)
-    scope = who.scope
-
-    def make() -> board_svc.Board:
-        b = board_svc.board(store, producer, product, None, board_svc.THRESHOLD,
-                            scope=scope.producer_id)
-        b.blocks = scope.blocks(b.blocks)
-        return b
-
-    data, _ = figure(request, "/board", {"producer": producer, "product": product}, make)
+    data, _ = figure(request, who, api_figures.board, producer=producer, product=product)
     return data["blocks"]  # type: ignore[no-any-return]
 
 
@@ -459,8 +374,6 @@ def board_page(request: Request, who: Caller, product: Id = None,
 
 def _board_stacks(request: Request, who: Caller, product: str | None, top: int
                   ) -> dict[str, Any]:
-    from kuznia.server.web import portal as portal_web
-
     blocks = _board(request, who, product=product)
     if may(who, "portal.read") and who.scope.producer_id is None:
         blocks = portal_web.with_threads(request, who, blocks, None)

@@ -9,19 +9,18 @@ from typing import Annotated, Any
 from fastapi import Query, Request
 from fastapi.responses import HTMLResponse
 
+from kuznia.server.api import licences as api_licences
+from kuznia.server.api.base import store_of
 from kuznia.server.auth import Caller
-from kuznia.server.routes import store_of
-from kuznia.server.web.base import may, page, render
-from kuznia.server.web.figures import figure
+from kuznia.server.web.base import figure, may, page, render
+from kuznia.server.web.vault import access_log_of
 from kuznia.services import licences
 
 State = Annotated[str | None, Query(max_length=16)]
 
 
 def _licences(request: Request, who: Caller, status: str | None) -> tuple[dict[str, Any], str]:
-    params = {"status": status or None}
-    return figure(request, "/licences", params, lambda: licences.list_licences(
-        store_of(request), scope=who.scope, status=status or None))
+    return figure(request, who, api_licences.list_licences, status=status or None)
 
 
 @page("/licences", "pages.licences")
@@ -43,8 +42,6 @@ def pipeline(request: Request, who: Caller, status: State = None) -> HTMLRespons
 def partner_page(request: Request, who: Caller) -> HTMLResponse:
     """A partner's own page: its licences (and, with the vault, who took its documents)."""
     got, src = _licences(request, who, None)
-    from kuznia.server.web.vault import access_log_of
-
     return render(request, who, "partner.html", title="Your licences", rows=got["licences"],
                   on=got["on"], api=src,
                   vault_log=access_log_of(request, who.scope.partner_id or ""))

@@ -6,21 +6,38 @@ question (``figure``)."""
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
 from fastapi import Form, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
-from kuznia.server.api_evidence import find_flag, flag_case
+from kuznia.server.api import figures as api_figures
+from kuznia.server.api.base import store_of
+from kuznia.server.api.evidence import find_flag, flag_case
 from kuznia.server.auth import Caller
-from kuznia.server.routes import store_of
+from kuznia.server.types import Day
 from kuznia.server.web import flag_words
-from kuznia.server.web.base import _qs, may, page, render, section, slot
-from kuznia.server.web.figures import Day, Id, flags_answer
+from kuznia.server.web.base import Id, _qs, figure, may, page, render, section, slot
 from kuznia.services import oversight, triage
 from kuznia.words import say
 
 Choice = Annotated[str | None, Query(max_length=40)]
+
+
+def flags_of(request: Request, who: Caller, **params: Any) -> list[dict[str, Any]]:
+    """The flags naming ``product`` or ``producer`` for a product or producer page; none
+    when the caller may not read flags."""
+    if not may(who, "oversight.read"):
+        return []
+    got, _ = _flags(request, who, params)
+    return got["flags"]
+
+
+def _flags(request: Request, who: Caller, params: dict[str, Any]) -> Any:
+    """The kept answer of ``GET /api/v1/oversight/flags`` for ``params``, at the server's
+    thresholds, and where it came from."""
+    return figure(request, who, api_figures.oversight_flags, **params)
 
 
 @page("/oversight", "pages.oversight")
@@ -64,7 +81,7 @@ def _watchdog_flags(request: Request, who: Caller, filters: dict[str, str],
                     date_from: Any, date_to: Any) -> dict[str, Any]:
     params = {"producer": filters["producer"] or None, "product": filters["product"] or None,
               "date_from": date_from, "date_to": date_to}
-    got, src = flags_answer(request, who, params)
+    got, src = _flags(request, who, params)
     flags = triage.with_status(got["flags"], store_of(request))
     shown = [f for f in flags if (not filters["severity"] or f["severity"] == filters["severity"])
              and (not filters["code"] or f["code"] == filters["code"])
@@ -145,8 +162,6 @@ def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     >>> _ticks(93, 412)
     [0.0, 100.0, 200.0, 300.0, 400.0, 500.0]
     """
-    import math
-
     if hi <= lo:
         hi = lo + 1.0
     raw = (hi - lo) / n

@@ -13,9 +13,9 @@ from fastapi import File, Form, Path, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from kuznia.errors import NotFoundError, UsageError
-from kuznia.server import imports as uploads
+from kuznia.server import uploads
+from kuznia.server.api.base import store_of
 from kuznia.server.auth import Caller
-from kuznia.server.routes import store_of
 from kuznia.server.web.base import env, may, page, render
 from kuznia.services import portal
 from kuznia.services import scorecard as scorecard_svc

@@ -10,9 +10,9 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from kuznia.server.api_vault import visible_documents
+from kuznia.server.api.base import store_of
+from kuznia.server.api.vault import visible_documents
 from kuznia.server.auth import Caller
-from kuznia.server.routes import store_of
 from kuznia.server.web.base import page, render
 from kuznia.services import vault
 

@@ -11,16 +11,17 @@ from fastapi import File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse
 
 from kuznia.errors import UsageError
-from kuznia.ingest.tables import SPECS
-from kuznia.server import heavy, tasks
-from kuznia.server import imports as uploads
+from kuznia.ingest import validate
+from kuznia.ingest.tables import OUTCOMES, SPECS
+from kuznia.server import heavy, tasks, uploads
+from kuznia.server.api.base import store_of
 from kuznia.server.auth import Caller
-from kuznia.server.routes import store_of
 from kuznia.server.web.base import may, page, render
 from kuznia.services import access, jobs
 from kuznia.services import planning as planning_svc
 from kuznia.services import repairs as repairs_svc
 from kuznia.services import resilience as resilience_svc
+from kuznia.words import say
 
 Text = Annotated[str, Form(max_length=2000)]
 JobId = Annotated[str, Query(max_length=64)]
@@ -225,10 +226,6 @@ FIELD_LABELS = {"use_id": "Record", "used_on": "Date", "operator": "Operator",
 
 
 def field_words() -> dict[str, object]:
-    from kuznia.ingest import validate
-    from kuznia.ingest.tables import OUTCOMES
-    from kuznia.words import say
-
     assert set(FIELD_LABELS) == set(SPECS["uses"].columns)
     return {"labels": FIELD_LABELS,
             "outcomes": {o: say(o)[:1].upper() + say(o)[1:] for o in OUTCOMES},

@@ -1,4 +1,4 @@
-"""Imports sent to the server: the upload streamed to disk, then imported as a job.
+"""Uploads: a file sent to the server for import, streamed to disk, then imported as a job.
 
 The same ``services.imports.import_file`` as the CLI runs it, with the same checks, the
 same all-or-nothing rule (or quarantine), the same idempotent re-import and ``update``.
@@ -7,6 +7,8 @@ Its outcome is kept in the job's row: the import's counts, or the problems as da
 
 import contextlib
 import errno
+import json
+import logging
 import os
 import re
 import shutil
@@ -16,7 +18,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from kuznia.errors import KuzniaError, from_environment
-from kuznia.server.app import internal_problem, kuznia_problem
+from kuznia.server.problems import internal_problem, kuznia_problem
 from kuznia.services import jobs
 from kuznia.services.imports import import_file
 from kuznia.services.store import Store
@@ -162,14 +164,10 @@ def run_job(store: Store, data_dir: Path, job_id: str, table: str, path: Path, n
         try:
             jobs.finish(store, job_id, status, result)
         except Exception:  # noqa: BLE001 - the row is reaped as cut off if this fails
-            import logging
-
             logging.getLogger("kuznia.server").error("job %s: cannot record its end",
                                                      job_id, exc_info=True)
     return status, result
 
 
 def _body(response: Any) -> dict[str, Any]:
-    import json
-
     return json.loads(response.body)

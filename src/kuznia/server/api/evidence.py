@@ -1,10 +1,6 @@
 """The API's evidence routes: the uses behind a figure summed and exported whole (CSV or
 XLSX, streamed), the red flags exported with their triage status, and one flag's case
-(status, comments, the peers of a price flag) with its triage. Added to ``routes.router``
-(imported at its end), under paths of their own so that no table's ``/{table}/{key}``
-route catches them."""
-
-from __future__ import annotations
+(status, comments, the peers of a price flag) with its triage."""
 
 import json
 import tempfile
@@ -16,32 +12,34 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from kuznia.errors import NotFoundError
-from kuznia.server.auth import Caller
-from kuznia.server.routes import (
-    Condition,
+from kuznia.server.api import answers
+from kuznia.server.api.base import (
     Day,
     Id,
-    _render,
-    api,
+    Routes,
+    Who,
+    figure_body,
     kept_answer,
-    kept_body,
     store_of,
 )
-from kuznia.services import flag_evidence, oversight, spreadsheets, triage, use_table
+from kuznia.server.api.figures import Condition, oversight_flags
+from kuznia.server.auth import Caller
+from kuznia.services import flag_evidence, spreadsheets, triage, use_table
 from kuznia.services.results import json_safe
 
 Month = Annotated[str | None, Query(max_length=7)]
 FlagKey = Annotated[str, Path(max_length=64)]
 Choice = Annotated[str | None, Query(max_length=40)]
-FLAGS = "/api/v1/oversight/flags"
+
+api = Routes("evidence")
 
 
 def _use_filters(**given: Any) -> dict[str, Any]:
     return {k: given[k] for k in use_table.FILTERS}
 
 
-@api("GET", "/use-summary", "figures.read")
-def use_summary(request: Request, who: Caller, product: Id = None, producer: Id = None,
+@api("GET", "/use-summary", "figures.read", response_model=answers.UseSummary)
+def use_summary(request: Request, who: Who, product: Id = None, producer: Id = None,
                 version: Id = None, operator: Id = None, failure_mode: Id = None,
                 lot: Id = None, month: Month = None, category: Id = None,
                 date_from: Day = None, date_to: Day = None,
@@ -54,10 +52,10 @@ def use_summary(request: Request, who: Caller, product: Id = None, producer: Id 
 
 
 @api("GET", "/exports/uses", "figures.read", response_class=Response,
-     responses={200: {"content": {"text/csv": {}, "application/vnd.openxmlformats-"
-                                  "officedocument.spreadsheetml.sheet": {}},
-                      "description": "Every matching use, newest first"}})
-def export_uses(request: Request, who: Caller, format: Literal["csv", "xlsx"] = "csv",
+     responses=answers.download("text/csv", "application/vnd.openxmlformats-"
+                                "officedocument.spreadsheetml.sheet",
+                                description="Every matching use, newest first"))
+def export_uses(request: Request, who: Who, format: Literal["csv", "xlsx"] = "csv",
                 product: Id = None, producer: Id = None, version: Id = None,
                 operator: Id = None, failure_mode: Id = None, lot: Id = None,
                 month: Month = None, category: Id = None, date_from: Day = None,
@@ -88,9 +86,8 @@ def export_uses(request: Request, who: Caller, format: Literal["csv", "xlsx"] = 
 def current_flags(request: Request, who: Caller) -> list[dict[str, Any]]:
     """Every flag the caller may see now, at the server's thresholds: the kept answer of
     ``GET /oversight/flags`` (the watchdog page's too)."""
-    store = store_of(request)
-    body = kept_body(request, FLAGS, [], lambda: bytes(_render(oversight.flags(
-        store, scope=who.scope, config=request.app.state.oversight_config), 200).body))
+    body, _ = figure_body(request, who, oversight_flags, {})
+    assert body is not None
     return json.loads(body)["flags"]  # type: ignore[no-any-return]
 
 
@@ -111,8 +108,8 @@ def flag_case(request: Request, who: Caller, key: str) -> dict[str, Any]:
 
 
 @api("GET", "/exports/flags", "oversight.triage", response_class=Response,
-     responses={200: {"content": {"text/csv": {}}, "description": "The flags as CSV"}})
-def export_flags(request: Request, who: Caller, severity: Choice = None, code: Choice = None,
+     responses=answers.download("text/csv", description="The flags as CSV"))
+def export_flags(request: Request, who: Who, severity: Choice = None, code: Choice = None,
                  status: Choice = None, producer: Id = None, product: Id = None
                  ) -> Response:
     """The red flags standing now, with their triage status, most severe first."""
@@ -126,8 +123,8 @@ def export_flags(request: Request, who: Caller, severity: Choice = None, code: C
                                  "Content-Disposition": 'attachment; filename="red-flags.csv"'})
 
 
-@api("GET", "/oversight/flags/{key}", "oversight.triage")
-def get_flag(request: Request, who: Caller, key: FlagKey) -> JSONResponse:
+@api("GET", "/oversight/flags/{key}", "oversight.triage", response_model=answers.FlagCase)
+def get_flag(request: Request, who: Who, key: FlagKey) -> JSONResponse:
     """One flag standing now, with its case (status, who set it, comments) and, for a
     price flag, the peer contracts and the line it crossed."""
     with store_of(request).snapshot():
@@ -140,8 +137,9 @@ class TriageBody(BaseModel):
     comment: str | None = Field(default=None, max_length=triage.MAX_COMMENT)
 
 
-@api("POST", "/oversight/flags/{key}/triage", "oversight.triage.write")
-def triage_flag(request: Request, who: Caller, key: FlagKey, body: TriageBody
+@api("POST", "/oversight/flags/{key}/triage", "oversight.triage.write",
+     response_model=answers.Case)
+def triage_flag(request: Request, who: Who, key: FlagKey, body: TriageBody
                 ) -> JSONResponse:
     """Set a flag's status and/or add a comment (one audited write)."""
     flag = find_flag(request, who, key)
