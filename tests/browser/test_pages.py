@@ -1,6 +1,7 @@
 """The pages in a real browser: Playwright driving Debian's Chromium (never a downloaded
 browser) against ``kuznia serve``'s application on a loopback port, over a small demo
-workspace on SQLite. Runs when KUZNIA_TEST_BROWSER names the Chromium executable
+workspace on SQLite (``site`` and ``browser``: ``conftest.py``, shared with test_charts,
+test_phone and test_portal). Runs when KUZNIA_TEST_BROWSER names the Chromium executable
 (``.ci/run`` installs Chromium and sets it).
 
 Screenshots of every page at 375 and 1280 px are kept under ``test-screenshots/`` (listed
