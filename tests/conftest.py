@@ -9,7 +9,9 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import argon2
 import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, Phase, settings
@@ -34,6 +36,28 @@ settings.register_profile("explore", max_examples=1000,
                           phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink])
 settings.load_profile(os.environ.get("KUZNIA_HYPOTHESIS_PROFILE",
                                      "ci" if os.environ.get("CI") else "dev"))
+
+
+class QuickHasher(argon2.PasswordHasher):
+    """argon2id at a test's cost: one pass over 1 MiB in one lane, instead of the library's
+    defaults (3 passes over 64 MiB in 4 lanes: half a second to hash, more to check, on a
+    busy 2-core machine). The same code path (``accounts`` calls ``PasswordHasher()``),
+    real hashes with their own salts, checked from the parameters each hash carries; only
+    the work factor is lower."""
+
+    def __init__(self, time_cost: int = 1, memory_cost: int = 1024, parallelism: int = 1,
+                 **kwargs: Any) -> None:
+        super().__init__(time_cost, memory_cost, parallelism, **kwargs)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def quick_password_hashes() -> Iterator[None]:
+    """Every account a test makes (a served workspace makes seven) and every login hash
+    at a test's cost (``QuickHasher``), in this process; a server a test starts as a
+    process of its own hashes at the library's."""
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(argon2, "PasswordHasher", QuickHasher)
+        yield
 
 
 def _pg_url_for_schema(base: str, schema: str) -> str:
@@ -104,3 +128,26 @@ def filled_before_licences(ws: kuznia.Workspace, example_dir: Path) -> kuznia.Wo
         if table not in LATER_TABLES:
             ws.import_file(table, example_dir / f"{table}.csv")
     return ws
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """CI runs the tests in two pytest-xdist workers (``-n 2 --dist loadgroup``, docs/ci.md).
+    The tests that share a module-scoped fixture of their own module (a demo workspace, a
+    served site) are put in one xdist group, per value of a parametrized one, so the
+    fixture is built once in one worker, as in a serial run, not once in each. A test
+    marked with a group of its own (the browser tests' session site) keeps it."""
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)  # a doctest has none
+        if info is None or item.get_closest_marker("xdist_group"):
+            continue
+        module = item.nodeid.split("::")[0]
+        params = getattr(item, "callspec", None)
+        shared = []
+        for name in info.names_closure:
+            defs = info.name2fixturedefs.get(name)
+            if defs and defs[-1].scope == "module" and defs[-1].baseid == module:
+                value = params.params.get(name) if params else None
+                shared.append(name if value is None else f"{name}={value}")
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(f"{module}:{','.join(sorted(shared))}"))

@@ -6,18 +6,16 @@ from __future__ import annotations
 
 import pytest
 
-from browser.test_pages import (  # noqa: F401  (browser and site are fixtures)
+from browser.test_pages import (
     BROWSER,
     Site,
-    browser,
     charts_drawn,
     login,
     sections_loaded,
-    site,
 )
 from kuznia import palette
 
-pytestmark = [pytest.mark.browser,
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-site"),  # conftest.py
               pytest.mark.skipif(not BROWSER, reason="KUZNIA_TEST_BROWSER names no Chromium")]
 
 CHARTS = """() => [...document.querySelectorAll('canvas[data-chart]')]
@@ -32,7 +30,7 @@ CHARTS = """() => [...document.querySelectorAll('canvas[data-chart]')]
   })"""
 
 
-def test_every_chart_titles_its_axes_and_its_legend_names_its_marks(browser, site: Site  # noqa: F811
+def test_every_chart_titles_its_axes_and_its_legend_names_its_marks(browser, site: Site
                                                                     ) -> None:
     from kuznia.services import records
 
@@ -41,7 +39,6 @@ def test_every_chart_titles_its_axes_and_its_legend_names_its_marks(browser, sit
     seen = set()
     for path in ("/overview", f"/overview?product={product}", f"/products/{product}"):
         page.goto(site.url + path)
-        page.wait_for_load_state("networkidle")
         sections_loaded(page)  # a product's charts are in sections that load on their own
         charts_drawn(page)
         for chart in page.evaluate(CHARTS):
@@ -57,7 +54,7 @@ def test_every_chart_titles_its_axes_and_its_legend_names_its_marks(browser, sit
     ctx.close()
 
 
-def test_a_period_with_no_uses_says_so(browser, site: Site) -> None:  # noqa: F811
+def test_a_period_with_no_uses_says_so(browser, site: Site) -> None:
     ctx, page = login(browser, site, "analyst")
     page.goto(site.url + "/overview?date_from=1990-01-01&date_to=1990-03-31")
     page.wait_for_load_state("networkidle")

@@ -52,16 +52,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=BROWSER, args=["--no-sandbox"])
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="module")
 def product(site: Site) -> dict:
     """A product of the demo with versions, lots and failure modes, as the catalogue has it."""
     return next(p for p in field.catalogue(site.ws.store, EVERYTHING)["products"]

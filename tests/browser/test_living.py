@@ -17,23 +17,13 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 
 import kuznia
-from browser.test_pages import AXE, BROWSER, PASSWORD, SHOTS, login
+from browser.test_pages import AXE, BROWSER, PASSWORD, SHOTS, login, sections_loaded
 from kuznia.demo import DemoSize, generate
 from kuznia.ingest.tables import IMPORT_ORDER
 from kuznia.services import accounts
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not BROWSER, reason="KUZNIA_TEST_BROWSER names no Chromium")]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=BROWSER, args=["--no-sandbox"])
-        yield b
-        b.close()
 
 
 class Clock:
@@ -118,10 +108,13 @@ def _axe_serious(page) -> list[str]:  # type: ignore[no-untyped-def]
     return [v["id"] for v in result["violations"] if v["impact"] in ("serious", "critical")]
 
 
-def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+def _shot(page, site: Site, name: str) -> None:  # type: ignore[no-untyped-def]
+    """Named by the site's backend too: the SQLite and PostgreSQL runs of a test may run
+    at once (in two pytest-xdist workers) and must not write the same file."""
     SHOTS.mkdir(exist_ok=True)
     width = page.viewport_size["width"]
-    page.screenshot(path=str(SHOTS / f"living-{name}-{width}.png"), full_page=True)
+    backend = site.ws.store.dialect
+    page.screenshot(path=str(SHOTS / f"living-{name}-{backend}-{width}.png"), full_page=True)
     if width == 375:  # no sideways scroll of the page itself at phone width
         assert page.evaluate("() => document.documentElement.scrollWidth") <= 380, name
 
@@ -169,7 +162,7 @@ def test_a_simulation_run_from_the_page_draws_its_fan(browser, site: Site) -> No
     assert len(marks) == 4 and all(n == 3 for n in marks), marks  # 3 months, 4 lines
     assert page.locator("#sim figure select option").count() >= 1
     assert _axe_serious(page) == []
-    _shot(page, "resilience-run")
+    _shot(page, site, "resilience-run")
     assert not page.errors, page.errors
     ctx.close()
 
@@ -196,13 +189,13 @@ def test_procurement_plans_saves_opens_and_compares(browser, site: Site, width: 
         "table.diff-lines td[data-change]", "tds => tds.map(t => t.dataset.change)")]
     assert changes and all(c != 0 for c in changes)
     assert _axe_serious(page) == []
-    _shot(page, "planner-compare")
+    _shot(page, site, "planner-compare")
     page.click(f"#h-compare a[href='/plans/spring-{width}']")
     page.wait_for_load_state("networkidle")
     assert page.inner_text("h1") == f"Plan spring-{width}"
     assert page.locator("#plan-lines tbody tr").count() > 0
     assert _axe_serious(page) == []
-    _shot(page, "plan")
+    _shot(page, site, "plan")
     assert not page.errors, page.errors
     ctx.close()
 
@@ -216,7 +209,7 @@ def test_a_producer_meets_no_refusal_on_any_link_it_is_shown(browser, site: Site
             continue
         seen.add(path)
         response = page.goto(site.url + path)
-        page.wait_for_load_state("networkidle")
+        sections_loaded(page)  # the links of the sections that load on their own too
         assert response is not None
         if response.status >= 400:
             refused.append((path, response.status))
@@ -243,7 +236,7 @@ def test_error_pages_keep_the_menu_and_a_way_back(browser, site: Site, width: in
         assert response is not None and response.status == status
         assert page.locator("header nav a[href='/field']").count() == 1
         assert _axe_serious(page) == []
-        _shot(page, f"error-{status}")
+        _shot(page, site, f"error-{status}")
         page.click("text=Go to your start page")
         page.wait_for_url("**/field")
     ctx.close()
@@ -272,7 +265,7 @@ def test_the_pareto_by_condition_shows_and_follows_the_condition(browser, site: 
         .map(d => d.label)""")
     assert {g.removeprefix("ew ") for g in groups} == values  # one stack per value
     assert _axe_serious(page) == []
-    _shot(page, "product-pareto-by-condition")
+    _shot(page, site, "product-pareto-by-condition")
     first = section.locator("tbody tr").first
     value = first.locator("td").nth(1).inner_text()
     failures_shown = int(first.locator("td").nth(3).inner_text().replace(",", ""))

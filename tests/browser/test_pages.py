@@ -1,6 +1,7 @@
 """The pages in a real browser: Playwright driving Debian's Chromium (never a downloaded
 browser) against ``kuznia serve``'s application on a loopback port, over a small demo
-workspace on SQLite. Runs when KUZNIA_TEST_BROWSER names the Chromium executable
+workspace on SQLite (``site`` and ``browser``: ``conftest.py``, shared with test_charts,
+test_phone and test_portal). Runs when KUZNIA_TEST_BROWSER names the Chromium executable
 (``.ci/run`` installs Chromium and sets it).
 
 Screenshots of every page at 375 and 1280 px are kept under ``test-screenshots/`` (listed
@@ -11,21 +12,16 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 import kuznia
-from kuznia.demo import DemoSize, generate
-from kuznia.ingest.tables import IMPORT_ORDER
 from kuznia.services import accounts
 
 BROWSER = os.environ.get("KUZNIA_TEST_BROWSER")
-pytestmark = [pytest.mark.browser,
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-site"),  # conftest.py
               pytest.mark.skipif(not BROWSER, reason="KUZNIA_TEST_BROWSER names no Chromium "
                                                      "(.ci/run installs and names it)")]
 PASSWORD = "correct horse battery"
@@ -41,58 +37,6 @@ class Site:
         self.url, self.ws, self.producer, self.folder = url, ws, producer, folder
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    import uvicorn
-    from sqlalchemy import func, select
-
-    from kuznia.server.app import create_app
-    from kuznia.store.schema import use_cube
-
-    folder = tmp_path_factory.mktemp("pages")
-    generate(folder / "data", DemoSize(uses=4000, producers=30), 11, lambda _m: None)
-    ws = kuznia.init(str(folder / "ws.db"), "USD", "browser tests")
-    for table in IMPORT_ORDER:
-        ws.import_file(table, folder / "data" / f"{table}.csv")
-    with ws.store.read() as conn:
-        producer = conn.execute(select(use_cube.c.producer_id)
-                                .where(use_cube.c.producer_id != "")
-                                .group_by(use_cube.c.producer_id)
-                                .order_by(func.sum(use_cube.c.uses).desc()).limit(1)).scalar()
-    for role in accounts.ROLES:
-        accounts.add_user(ws.store, role, role, actor="tester", password=PASSWORD,
-                          producer=producer if role == "producer" else None,
-                          partner="PA-A" if role == "partner" else None)
-    app = create_app(ws.store, data_dir=folder / "server")
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    started = threading.Event()
-    for _ in range(2000):  # wait on the server's own flag, not on a clock
-        if server.started:
-            started.set()
-            break
-        thread.join(0.01)
-    assert started.is_set(), "the server did not start"
-    yield Site(f"http://127.0.0.1:{port}", ws, producer, folder)
-    server.should_exit = True
-    thread.join(10)
-    ws.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=BROWSER, args=["--no-sandbox"])
-        yield b
-        b.close()
-
-
 def login(browser, site: Site, role: str, width: int = 1280):  # type: ignore[no-untyped-def]
     ctx = browser.new_context(viewport={"width": width, "height": 900})
     page = ctx.new_page()
@@ -102,9 +46,10 @@ def login(browser, site: Site, role: str, width: int = 1280):  # type: ignore[no
     page.goto(site.url + "/login")
     page.fill("input[name=name]", role)
     page.fill("input[name=password]", PASSWORD)
-    page.click("form.login button[type=submit]")
-    page.wait_for_load_state("networkidle")
-    return ctx, page
+    with page.expect_navigation():
+        page.click("form.login button[type=submit]")
+    sections_loaded(page)  # the start page is in once its sections are ("networkidle"
+    return ctx, page  # waits half a second more, idle, on every login)
 
 
 def charts_drawn(page) -> None:  # type: ignore[no-untyped-def]
@@ -387,9 +332,8 @@ def test_every_page_passes_axe_and_is_photographed(browser, site: Site) -> None:
             page.set_default_timeout(180_000)  # first views compute (busy machines)
             for path in paths:
                 url = path.format(**ids)
-                page.goto(site.url + url)
-                page.wait_for_load_state("networkidle")
-                sections_loaded(page)
+                page.goto(site.url + url)  # the page is in once its sections are: no
+                sections_loaded(page)  # "networkidle" (half a second a page, idle)
                 if page.locator("canvas[data-chart]").count():
                     charts_drawn(page)
                 page.evaluate(axe)  # evaluated by the test, not served: the CSP holds

@@ -6,19 +6,17 @@ from __future__ import annotations
 
 import pytest
 
-from browser.test_pages import (  # noqa: F401  (browser and site are fixtures)
+from browser.test_pages import (
     BROWSER,
     PAGES,
     Site,
-    browser,
     charts_drawn,
     login,
     page_ids,
     sections_loaded,
-    site,
 )
 
-pytestmark = [pytest.mark.browser,
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-site"),  # conftest.py
               pytest.mark.skipif(not BROWSER, reason="KUZNIA_TEST_BROWSER names no Chromium")]
 
 WIDTH = 375
@@ -43,7 +41,7 @@ TARGETS = """() => {
 }"""
 
 
-def test_tap_targets_are_44_px_and_no_page_scrolls_sideways(browser, site: Site  # noqa: F811
+def test_tap_targets_are_44_px_and_no_page_scrolls_sideways(browser, site: Site
                                                           ) -> None:
     ids = page_ids(site)
     small, wide, measured = [], [], 0
@@ -59,7 +57,6 @@ def test_tap_targets_are_44_px_and_no_page_scrolls_sideways(browser, site: Site 
         for path in paths:
             url = path.format(**ids)
             page.goto(site.url + url)
-            page.wait_for_load_state("networkidle")
             sections_loaded(page)  # what is measured includes the sections
             if page.locator("canvas[data-chart]").count():
                 charts_drawn(page)
@@ -76,7 +73,7 @@ def test_tap_targets_are_44_px_and_no_page_scrolls_sideways(browser, site: Site 
     assert wide == []
 
 
-def test_the_measure_would_see_a_small_link(browser, site: Site) -> None:  # noqa: F811
+def test_the_measure_would_see_a_small_link(browser, site: Site) -> None:
     ctx, page = login(browser, site, "analyst", WIDTH)
     page.goto(site.url + "/overview")
     page.wait_for_load_state("networkidle")

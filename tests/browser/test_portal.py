@@ -8,17 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from browser.test_pages import (  # noqa: F401  (browser and site are fixtures)
+from browser.test_pages import (
     AXE,
     BROWSER,
     SHOTS,
     Site,
-    browser,
     login,
-    site,
 )
 
-pytestmark = [pytest.mark.browser,
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-site"),  # conftest.py
               pytest.mark.skipif(not BROWSER, reason="KUZNIA_TEST_BROWSER names no Chromium")]
 PHONE = 375
 
@@ -39,7 +37,7 @@ def shot(page, name: str, part: str | None = None) -> None:  # type: ignore[no-u
     assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE + 5
 
 
-def test_a_producer_answers_a_block_and_an_analyst_sees_it(browser, site: Site,  # noqa: F811
+def test_a_producer_answers_a_block_and_an_analyst_sees_it(browser, site: Site,
                                                           tmp_path: Path) -> None:
     pdf = tmp_path / "8D report.pdf"
     pdf.write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
@@ -95,7 +93,7 @@ def test_a_producer_answers_a_block_and_an_analyst_sees_it(browser, site: Site, 
     ctx.close()
 
 
-def test_a_producers_offer_is_used_by_a_plan(browser, site: Site) -> None:  # noqa: F811
+def test_a_producers_offer_is_used_by_a_plan(browser, site: Site) -> None:
     ctx, page = login(browser, site, "producer", PHONE)
     page.goto(f"{site.url}/producers/{site.producer}")
     page.wait_for_load_state("networkidle")
