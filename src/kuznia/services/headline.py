@@ -240,7 +240,7 @@ def headline(store: Store, date_from: dt.date | None = None, date_to: dt.date | 
     currency = store.setting("currency", "USD") or "USD"
     asked = date_from is not None or date_to is not None
     filters: Filters = (producer, product, category)
-    key = (date_from, date_to, *filters)
+    key = (store.url, date_from, date_to, *filters)
     # one at a time (a second caller at the same head takes the first's), the head and
     # every sum from one snapshot taken once it is this caller's turn
     with _LOCK, store.snapshot() as conn:
