@@ -135,7 +135,7 @@ def _sums(store: Store, conn: Connection, span: Span, filters: Filters,
     from the cube, the days at either end from the uses, grouped by product, producer and
     lot (one price each) in SQL."""
     months, ends = whole_months(*span)
-    parts = []
+    parts: list[Any] = []
     if months is not None:
         cube = _from_cube(months, *filters)
         parts.append(cube if products is None
@@ -144,19 +144,27 @@ def _sums(store: Store, conn: Connection, span: Span, filters: Filters,
         days = _from_uses(store, ends, False, *filters)
         parts.append(days if products is None
                      else days.where(uses.c.product_id.in_(products)))
-    src = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("src")
+    both: Any = union_all(*parts) if len(parts) > 1 else parts[0]
+    src = both.subquery("src")
     frm, price, _ = joined_price(src, src.c.lot, src.c.producer_id, src.c.product_id)
     q = (select(src.c.product_id, func.sum(src.c.uses), func.sum(src.c.units_used),
                 func.sum(src.c.effects), func.sum(src.c.effects_sq), func.max(price))
          .select_from(frm).group_by(src.c.product_id, src.c.producer_id, src.c.lot))
-    acc: dict[str, tuple[int, int, float, list[float], int]] = {}
-    for product_id, n, units, e, sq, p in conn.execute(q):
-        was = acc.get(str(product_id), (0, 0, 0.0, [], 0))
-        priced = [] if p is None else [float(units or 0) * float(p)]
-        acc[str(product_id)] = (was[0] + int(n or 0), was[1] + int(e or 0),
-                                was[2] + float(sq or 0.0), was[3] + priced,
-                                was[4] + (int(n or 0) if p is None else 0))
-    return {p: Sums(n, e, sq, math.fsum(c), u) for p, (n, e, sq, c, u) in sorted(acc.items())}
+    rows: Any = conn.execute(q).all()
+    counts: dict[str, list[int]] = {}  # uses, effects, uses unpriced
+    squares: dict[str, list[float]] = {}
+    priced: dict[str, list[float]] = {}
+    for product_id, n, units, e, sq, p in rows:
+        key = str(product_id)
+        c = counts.setdefault(key, [0, 0, 0])
+        c[0] += int(n or 0)
+        c[1] += int(e or 0)
+        c[2] += int(n or 0) if p is None else 0
+        squares.setdefault(key, []).append(float(sq or 0.0))
+        if p is not None:
+            priced.setdefault(key, []).append(float(units or 0) * float(p))
+    return {k: Sums(n, e, math.fsum(squares[k]), math.fsum(priced.get(k, [])), u)
+            for k, (n, e, u) in sorted(counts.items())}
 
 
 def _spans(first: dt.date, last: dt.date, date_from: dt.date | None,
