@@ -25,7 +25,7 @@ import datetime as dt
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable, Iterable
+from collections.abc import Collection, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,9 +141,12 @@ def _merge(old: dict[str, Any], new: dict[str, Any], touched: set[str]) -> dict[
     return dict(sorted(out.items()))
 
 
-def touched_since(conn: Connection, head: Head) -> set[str] | None:
+def touched_since(conn: Connection, head: Head, also: Collection[str] = ()
+                  ) -> set[str] | None:
     """The products whose uses the events after ``head`` wrote; None when they may have
-    changed anything else the kept parts read, or do not say (see the module doc)."""
+    changed anything else the kept parts read, or do not say (see the module doc), or
+    wrote any of the tables ``also`` (what else the caller's kept parts read: the
+    headline's prices)."""
     e = audit_events.c
     rows = conn.execute(select(e.event_id, e.hash, e.action, e.table_name, e.detail)
                         .where(e.event_id >= head[0]).order_by(e.event_id)
@@ -153,7 +156,7 @@ def touched_since(conn: Connection, head: Head) -> set[str] | None:
         return None
     out: set[str] = set()
     for r in rows[1:]:
-        if r.action in ("init", "migrate"):
+        if r.action in ("init", "migrate") or r.table_name in also:
             return None
         if r.table_name != "uses":
             continue
