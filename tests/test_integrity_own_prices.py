@@ -123,6 +123,29 @@ def test_producer_account_sees_no_competitor_price(ws: kuznia.Workspace, tmp_pat
         assert any("left unpriced" in n for n in got["notes"])
         (use,) = client.get("/api/v1/uses", headers=h).json()["rows"]
         assert use["unit_price"] is None and use["price_basis"] == "unknown"
+        # the overview's headline strip, asked through the API, holds no price either
+        strip = client.get("/api/v1/headline", headers=h).json()["current"]
+        assert strip["uses"] == 1 and strip["uses_unpriced"] == 1
+        assert strip["cost"] is None and strip["cost_per_effect"] is None
+
+
+def test_a_producers_headline_is_priced_from_its_own_contracts(ws: kuznia.Workspace,
+                                                               tmp_path: Path):
+    """The headline strip for a producer (its own view) prices a use without a lot at the
+    producer's own average, never the product's over every producer; a competitor's new
+    contract leaves it as it was (issue 24's leak, found again in the strip)."""
+    from kuznia.services import headline
+
+    _base(ws, tmp_path)
+    own = headline.headline(ws.store, producer="P1").current
+    assert own["cost"] == pytest.approx(300.0) and own["uses_unpriced"] == 0
+    p3 = headline.headline(ws.store, producer="P3").current
+    assert p3["cost"] is None and p3["uses_unpriced"] == 1
+    _competitor(ws, tmp_path, "C3", 90_000.0, 500)
+    assert headline.headline(ws.store, producer="P1").current == own
+    assert headline.headline(ws.store, producer="P3").current == p3
+    # the ministry's whole view still prices P3's use at the product's average
+    assert headline.headline(ws.store).current["cost"] > 300.0 + 10 * 100.0
 
 
 def test_a_producers_use_list_file_holds_no_competitor_price(ws: kuznia.Workspace,

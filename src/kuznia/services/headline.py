@@ -146,7 +146,10 @@ def _sums(store: Store, conn: Connection, span: Span, filters: Filters,
                      else days.where(uses.c.product_id.in_(products)))
     both: Any = union_all(*parts) if len(parts) > 1 else parts[0]
     src = both.subquery("src")
-    frm, price, _ = joined_price(src, src.c.lot, src.c.producer_id, src.c.product_id)
+    # a producer's own view is priced from its own contracts only, as its cost per effect
+    # is (issue 24): never the product's average over its competitors' contracts
+    frm, price, _ = joined_price(src, src.c.lot, src.c.producer_id, src.c.product_id,
+                                 own=filters[0])
     q = (select(src.c.product_id, func.sum(src.c.uses), func.sum(src.c.units_used),
                 func.sum(src.c.effects), func.sum(src.c.effects_sq), func.max(price))
          .select_from(frm).group_by(src.c.product_id, src.c.producer_id, src.c.lot))
@@ -243,7 +246,8 @@ def headline(store: Store, date_from: dt.date | None = None, date_to: dt.date | 
              category: str | None = None, level: float = 0.90) -> Headline:
     """Spend, confirmed effects and cost per effect of the period and the one before.
 
-    With ``producer``, from that producer's uses only (its own view)."""
+    With ``producer``, from that producer's uses only, priced from its own contracts only
+    (its own view: a use no own contract prices is left unpriced and counted so)."""
     check_order(date_from, date_to)
     currency = store.setting("currency", "USD") or "USD"
     asked = date_from is not None or date_to is not None
