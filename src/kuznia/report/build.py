@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from kuznia import i18n
 from kuznia.outputs import check_output, id_file_name, protected_paths, replace_folder
 from kuznia.report import charts
 from kuznia.services.trace import export_use_lists, use_list_path
@@ -128,9 +129,11 @@ def _build(ws: Workspace, out: Path, with_uses: bool | None) -> None:
         r["list"] = use_list_path(r["product_id"], r["producer_id"]) if with_uses else None
     events = ws.audit_events(None)  # the whole trail
     env = Environment(loader=PackageLoader("kuznia", "report"),
-                      autoescape=select_autoescape(["html", "j2"]))
-    env.filters["money"] = lambda x: "—" if x is None else f"{x:,.0f}"
-    env.filters["num"] = lambda x: f"{x:,}"
+                      autoescape=select_autoescape(["html", "j2"]),
+                      extensions=["jinja2.ext.i18n"])
+    i18n.install(env)  # the language of the moment: the CLI's --lang or KUZNIA_LANG
+    env.filters["money"] = lambda x: "—" if x is None else i18n.number(x)
+    env.filters["num"] = lambda x: i18n.number(x) if isinstance(x, int | float) else x
     env.filters["say"] = say
     html = env.get_template("report.html.j2").render(
         generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),

@@ -402,6 +402,7 @@ def create_app(store: Store, *, data_dir: str | Path | None = None,
     app.state.heavy_lock = threading.Lock()  # kuznia.server.heavy: one heavy question at once
 
     from kuznia.server import web
+    from kuznia.server.web.lang import Language
 
     @app.exception_handler(KuzniaError)
     async def on_kuznia(request: Request, exc: KuzniaError) -> Response:
@@ -457,6 +458,7 @@ def create_app(store: Store, *, data_dir: str | Path | None = None,
     def docs() -> HTMLResponse:
         return HTMLResponse(_docs_page())
 
+    app.add_middleware(Language)  # the request's language, before any route runs
     app.add_middleware(RefuseNul)
     app.add_middleware(SecurityHeaders)  # added last: outermost, so every answer has them
     return app
