@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from kuznia.i18n import gettext
 from kuznia.server.addresses import client_address
 from kuznia.server.auth import SESSION_COOKIE, Caller, same_origin
 from kuznia.server.routes import store_of
@@ -37,7 +38,7 @@ def _login_page(request: Request, next: str | None, error: str | None = None,
     browser in a SameSite=Strict cookie, which a page on another site cannot make it
     send (login CSRF: signing the browser in as someone else)."""
     token = secrets.token_urlsafe(24)
-    response = render(request, None, "login.html", title="Log in", next=_local(next) or "",
+    response = render(request, None, "login.html", title=gettext("Log in"), next=_local(next) or "",
                       error=error, name=name, login_token=token, status=status)
     response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict",
                         secure=request.app.state.https_only, path="/login", max_age=3600)
@@ -113,7 +114,7 @@ def audit_page(request: Request, who: Caller,
     filters = {"actor": actor or "", "table": table or "",
                "date_from": date_from.isoformat() if date_from else "",
                "date_to": date_to.isoformat() if date_to else ""}
-    return render(request, who, "audit.html", title="Audit trail", events=events,
+    return render(request, who, "audit.html", title=gettext("Audit trail"), events=events,
                   filters=filters, check=check,
                   next_before=events[-1]["event_id"] if more else None)
 
@@ -121,7 +122,7 @@ def audit_page(request: Request, who: Caller,
 @page("/accounts", "accounts.manage")
 def accounts_page(request: Request, who: Caller) -> HTMLResponse:
     users = accounts.list_users(store_of(request)).to_dict()
-    return render(request, who, "accounts.html", title="Accounts", users=users,
+    return render(request, who, "accounts.html", title=gettext("Accounts"), users=users,
                   roles=ROLES, token=None, message=None)
 
 

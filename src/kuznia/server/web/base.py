@@ -358,6 +358,7 @@ def slot(request: Request, who: Caller, url: str, waiting: str, template: str,
     """The section for the page: made now from kept figures only, else a placeholder
     saying ``waiting`` that loads ``url``."""
     token = PEEK.set(True)
+    waiting = gettext(waiting)
     try:
         context = make()
     except NotKept:

@@ -10,6 +10,7 @@ from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kuznia.errors import NotFoundError
+from kuznia.i18n import N_, gettext
 from kuznia.ingest.tables import SPECS
 from kuznia.server.auth import Caller
 from kuznia.server.routes import store_of
@@ -60,7 +61,7 @@ def uses_page(request: Request, who: Caller, product: Id = None, producer: Id = 
         nxt = ("" if desc else "-") + key if now else "-" + key
         sorts.append({"key": key, "label": label, "href": dict(asked, sort=nxt),
                       "aria": ("descending" if desc else "ascending") if now else None})
-    return render(request, who, "uses.html", title="Uses", result=result.to_dict(),
+    return render(request, who, "uses.html", title=gettext("Uses"), result=result.to_dict(),
                   total=total, filters=shown, asked=asked, sort=result.sort,
                   sorts={s["key"]: s for s in sorts}, limit=limit,
                   choices=choices, picks=_picks(choices, shown),
@@ -94,23 +95,23 @@ def contract_page(request: Request, who: Caller, contract_id: str) -> HTMLRespon
 
         flags = [f for f in flags_of(request, who, producer=got["contract"]["producer_id"])
                  if f["contract_id"] == contract_id]
-    return render(request, who, "contract.html", title=f"Contract {contract_id}",
+    return render(request, who, "contract.html", title=gettext("Contract %(id)s", id=contract_id),
                   c=got, row=got["contract"], flags=flags, audit=may(who, "audit.read"),
                   see_flags=may(who, "oversight.read"),
                   flag_pages=may(who, "pages.oversight"))
 
 
 # What each column of a record is called on its page, and where an id in it leads.
-LABELS = {"producer_id": "Producer", "product_id": "Product", "contract_id": "Contract",
-          "delivery_id": "Delivery", "use_id": "Use", "site_id": "Site",
-          "action_id": "Corrective action", "unit_price_ws": "Unit price (workspace "
-          "currency)", "event_id": "Written by audit event", "accepted_quantity":
-          "Accepted quantity", "units_used": "Units used", "failure_mode": "Failure mode"}
+LABELS = {"producer_id": N_("Producer"), "product_id": N_("Product"), "contract_id": N_("Contract"),
+          "delivery_id": N_("Delivery"), "use_id": N_("Use"), "site_id": N_("Site"),
+          "action_id": N_("Corrective action"),
+          "unit_price_ws": N_("Unit price (workspace currency)"),
+          "event_id": N_("Written by audit event"), "accepted_quantity": N_("Accepted quantity"), "units_used": N_("Units used"), "failure_mode": N_("Failure mode")}
 
 
 def label_of(name: str) -> str:
     """A column as a person reads it: ``signed_on`` -> "Signed on"."""
-    return LABELS.get(name) or name.replace("_", " ").capitalize()
+    return gettext(LABELS[name]) if name in LABELS else name.replace("_", " ").capitalize()
 
 
 def link_of(table: str, name: str, value: Any, row: dict[str, Any],

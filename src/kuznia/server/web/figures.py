@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kuznia.analytics.board import AGING_DAYS, MONEY_WEIGHT
 from kuznia.errors import NotFoundError
+from kuznia.i18n import N_, gettext
 from kuznia.server.auth import Caller
 from kuznia.server.routes import _render, kept_body, peek_body, store_of
 from kuznia.server.types import Day
@@ -92,7 +93,7 @@ def overview(request: Request, who: Caller, date_from: Day = None, date_to: Day 
                                                                       else ""),
                         waiting, f"_overview_{part}.html", maker(make))
              for part, (waiting, make) in OVERVIEW_PARTS.items()}
-    return render(request, who, "overview.html", title="Overview", asked=asked,
+    return render(request, who, "overview.html", title=gettext("Overview"), asked=asked,
                   products=products, names=names, categories=categories, slots=slots)
 
 
@@ -146,9 +147,9 @@ def _overview_trend(request: Request, who: Caller, asked: dict[str, Any],
 
 # part: (what its placeholder says, what makes it)
 OVERVIEW_PARTS: dict[str, tuple[str, Callable[..., dict[str, Any]]]] = {
-    "headline": ("Computing the headline figures…", _overview_headline),
-    "cost": ("Computing cost per effect by product…", _overview_cost),
-    "trend": ("Computing the monthly trend…", _overview_trend),
+    "headline": (N_("Computing the headline figures…"), _overview_headline),
+    "cost": (N_("Computing cost per effect by product…"), _overview_cost),
+    "trend": (N_("Computing the monthly trend…"), _overview_trend),
 }
 OVERVIEW_TITLES = {"headline": "headline figures", "cost": "cost per effect by product",
                    "trend": "monthly trend"}
@@ -198,7 +199,7 @@ def product_page(request: Request, who: Caller, product_id: str,
     by = pareto_by or ""
     slots = {part: _product_slot(request, who, product, part, by)
              for part in PRODUCT_PARTS if _product_part_shown(who, part)}
-    return render(request, who, "product.html", title=f"Product {product_id}",
+    return render(request, who, "product.html", title=gettext("Product %(id)s", id=product_id),
                   product=product, versions=versions, pareto_by=by, slots=slots)
 
 
@@ -280,12 +281,12 @@ def _product_flags(request: Request, who: Caller, product_id: str, _by: str | No
 
 # part: (what its placeholder says, what makes it)
 PRODUCT_PARTS: dict[str, tuple[str, Callable[..., dict[str, Any]]]] = {
-    "headline": ("Computing what an effect costs…", _product_cost),
-    "pareto": ("Computing the failure Pareto…", _product_pareto),
-    "growth": ("Computing reliability growth…", _product_growth),
-    "fixes": ("Computing the fixes' status…", _product_fixes),
-    "ranked": ("Ranking the producers…", _product_ranked),
-    "flags": ("Looking for red flags…", _product_flags),
+    "headline": (N_("Computing what an effect costs…"), _product_cost),
+    "pareto": (N_("Computing the failure Pareto…"), _product_pareto),
+    "growth": (N_("Computing reliability growth…"), _product_growth),
+    "fixes": (N_("Computing the fixes' status…"), _product_fixes),
+    "ranked": (N_("Ranking the producers…"), _product_ranked),
+    "flags": (N_("Looking for red flags…"), _product_flags),
 }
 PART_TITLES = {"scorecard": "scorecard", "headline": "what an effect costs",
                "pareto": "failure Pareto",
@@ -345,7 +346,7 @@ def producer_page(request: Request, who: Caller, producer_id: str,
 
     show_offers = may(who, "read:offers")
     offers = portal_web.offers_context(request, who, producer_id) if show_offers else {}
-    return render(request, who, "producer.html", title=f"Producer {producer_id}",
+    return render(request, who, "producer.html", title=gettext("Producer %(id)s", id=producer_id),
                   producer=producer, contracts=status, flag=flag or "", slots=slots,
                   names=_names(_products(request, who)), show_offers=show_offers,
                   may_answer=may(who, "portal.answer"), **offers)
@@ -396,10 +397,10 @@ def _producer_flags(request: Request, who: Caller, producer_id: str) -> dict[str
 
 
 PRODUCER_PARTS: dict[str, tuple[str, Callable[..., dict[str, Any]]]] = {
-    "scorecard": ("Computing the scorecard…", _producer_scorecard),
-    "board": ("Computing the board…", _producer_board),
-    "quality": ("Computing quality and cost per effect…", _producer_quality),
-    "flags": ("Looking for red flags…", _producer_flags),
+    "scorecard": (N_("Computing the scorecard…"), _producer_scorecard),
+    "board": (N_("Computing the board…"), _producer_board),
+    "quality": (N_("Computing quality and cost per effect…"), _producer_quality),
+    "flags": (N_("Looking for red flags…"), _producer_flags),
 }
 
 
@@ -438,9 +439,9 @@ def board_page(request: Request, who: Caller, product: Id = None,
     loading on their own (``board_section``)."""
     products = _products(request, who)
     query = urlencode({k: v for k, v in (("product", product), ("top", top)) if v})
-    stacks = slot(request, who, "/sections/board?" + query, "Computing the board…",
+    stacks = slot(request, who, "/sections/board?" + query, N_("Computing the board…"),
                   "_board_stacks.html", lambda: _board_stacks(request, who, product, top))
-    return render(request, who, "board.html", title="Board", top=top,
+    return render(request, who, "board.html", title=gettext("Board"), top=top,
                   product=product or "", products=products, stacks=stacks, **board_words())
 
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import Query, Request
 from fastapi.responses import HTMLResponse
 
+from kuznia.i18n import gettext
 from kuznia.server.auth import Caller
 from kuznia.server.routes import store_of
 from kuznia.server.web.base import may, page, render
@@ -34,7 +35,7 @@ def pipeline(request: Request, who: Caller, status: State = None) -> HTMLRespons
     got, src = _licences(request, who, status) if status else (every, _)
     counts = {s: sum(r["state"] == s for r in every["licences"]) for s in licences.STATES}
     unlocks = licences.unlocks(store_of(request)) if may(who, "read:offers") else None
-    return render(request, who, "licences.html", title="Licences", rows=got["licences"],
+    return render(request, who, "licences.html", title=gettext("Licences"), rows=got["licences"],
                   on=got["on"], api=src, states=licences.STATES, chosen=status or "",
                   counts=counts, unlocks=unlocks)
 
@@ -45,6 +46,7 @@ def partner_page(request: Request, who: Caller) -> HTMLResponse:
     got, src = _licences(request, who, None)
     from kuznia.server.web.vault import access_log_of
 
-    return render(request, who, "partner.html", title="Your licences", rows=got["licences"],
+    return render(request, who, "partner.html", title=gettext("Your licences"),
+                  rows=got["licences"],
                   on=got["on"], api=src,
                   vault_log=access_log_of(request, who.scope.partner_id or ""))

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import Form, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
+from kuznia.i18n import N_, gettext
 from kuznia.server.api_evidence import find_flag, flag_case
 from kuznia.server.auth import Caller
 from kuznia.server.routes import store_of
@@ -48,9 +49,9 @@ def watchdog(request: Request, who: Caller, severity: Choice = None, code: Choic
     loading on their own (``watchdog_section``)."""
     filters = _filters(severity, code, status, producer, product, date_from, date_to)
     flags = slot(request, who, "/sections/oversight?" + _qs(filters),
-                 "Looking for red flags…", "_oversight_flags.html",
+                 N_("Looking for red flags…"), "_oversight_flags.html",
                  lambda: _watchdog_flags(request, who, filters, date_from, date_to))
-    return render(request, who, "oversight.html", title="Watchdog: red flags",
+    return render(request, who, "oversight.html", title=gettext("Watchdog: red flags"),
                   filters=filters, codes=sorted(oversight.CODES),
                   severities=oversight.SEVERITIES, statuses=triage.STATUS_WORDS,
                   flags=flags)
@@ -101,7 +102,8 @@ def flag_page(request: Request, who: Caller, key: Annotated[str, Path(max_length
     with store_of(request).snapshot():
         got = flag_case(request, who, key)
     plot = strip_plot(got["prices"]) if got["prices"] else None
-    return render(request, who, "flag.html", title=f"Red flag: {say(got['flag']['code'])}",
+    return render(request, who, "flag.html", title=gettext("Red flag: %(flag)s",
+                                                   flag=say(got['flag']['code'])),
                   measured=flag_words.sentence(got["flag"]),
                   measured_numbers=flag_words.numbers(got["flag"]), f=got["flag"],
                   case=got["case"], prices=got["prices"],
