@@ -106,7 +106,8 @@ LABELS = {"producer_id": N_("Producer"), "product_id": N_("Product"), "contract_
           "delivery_id": N_("Delivery"), "use_id": N_("Use"), "site_id": N_("Site"),
           "action_id": N_("Corrective action"),
           "unit_price_ws": N_("Unit price (workspace currency)"),
-          "event_id": N_("Written by audit event"), "accepted_quantity": N_("Accepted quantity"), "units_used": N_("Units used"), "failure_mode": N_("Failure mode")}
+          "event_id": N_("Written by audit event"), "accepted_quantity": N_("Accepted quantity"),
+          "units_used": N_("Units used"), "failure_mode": N_("Failure mode")}
 
 
 def label_of(name: str) -> str:
