@@ -14,8 +14,9 @@ the account's choice, else the browser's ``Accept-Language``, else English), the
 never pass through here: codes stay codes, figures stay plain.
 
 >>> with language("uk"):
-...     number(4613), day(dt.date(2026, 12, 7)), ngettext("%(num)s use", "%(num)s uses", 21)
-('4\\xa0613', '7\\xa0груд.\\xa02026\\xa0р.', '21 застосування')
+...     number(4613), day(dt.date(2026, 12, 7)), ngettext(
+...         "%(num)s wrong password", "%(num)s wrong passwords", 21)
+('4\\xa0613', '7\\xa0груд.\\xa02026\\xa0р.', '21 невірний пароль')
 >>> number(4613), day(dt.date(2026, 12, 7))
 ('4,613', '7\\xa0Dec\\xa02026')
 """

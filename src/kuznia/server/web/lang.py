@@ -36,15 +36,16 @@ def request_language(cookie: str | None, accept_language: str | None) -> str:
 
 
 class Language:
-    """ASGI middleware: every request speaks its language from the start (the error pages,
-    the messages routes build before rendering)."""
+    """ASGI middleware: every page request speaks its language from the start (the error
+    pages, the messages routes build before rendering). The API is left in English: its
+    codes, figures and messages are for programs."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
+        if scope["type"] != "http" or scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)  # the API speaks its machine English
             return
         from starlette.requests import HTTPConnection
 
