@@ -19,6 +19,7 @@ INLINE = {"a", "strong", "em", "b", "i", "code", "abbr", "small", "span", "kbd",
           "sup", "time", "q", "mark", "br", "wbr"}
 READ_ATTRS = ("aria-label", "title", "placeholder", "alt", "data-label")
 LETTER = re.compile(r"[A-Za-z]")
+ATTRS_ONLY = re.compile(r'(\s*[\w-]+="[^"]*")+\s*')
 ATTR = re.compile(r'\s(' + "|".join(READ_ATTRS) + r')="([^"{}]*)"')
 
 
@@ -33,7 +34,9 @@ class Run:
         return "".join(s for k, s in self.parts if k == "text")
 
     def reads(self) -> bool:
-        return bool(LETTER.search(self.words))
+        """Text with a letter, other than attributes a block adds to a tag
+        (``{% block body_attrs %} class="x"{% endblock %}``)."""
+        return bool(LETTER.search(self.words)) and not ATTRS_ONLY.fullmatch(self.words)
 
 
 def runs(source: str) -> list[Run]:

@@ -175,12 +175,19 @@ def number(value: float, digits: int = 0) -> str:
     return format_decimal(round(value, digits), format=pattern, locale=_locale())
 
 
+def grouped(value: float) -> str:
+    """A figure as it is, its thousands grouped: 4,613.25 / 4 613,25."""
+    if current() == DEFAULT:
+        return f"{value:,}"
+    return format_decimal(value, locale=_locale(), decimal_quantization=False)
+
+
 def compact(value: float) -> str:
-    """A large figure in words: 12.3 million / 12,3 млн."""
+    """A large figure in words, on one line: 12.3 million / 12,3 млн."""
     if current() == DEFAULT:
         for size, word in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million")):
             if abs(value) >= size:
-                return f"{value / size:,.3g} {word}"
+                return f"{value / size:,.3g}\u00a0{word}"
         return f"{value:,.0f}"
     if abs(value) < 1e6:
         return number(value)

@@ -133,7 +133,7 @@ def _build(ws: Workspace, out: Path, with_uses: bool | None) -> None:
                       extensions=["jinja2.ext.i18n"])
     i18n.install(env)  # the language of the moment: the CLI's --lang or KUZNIA_LANG
     env.filters["money"] = lambda x: "—" if x is None else i18n.number(x)
-    env.filters["num"] = lambda x: i18n.number(x) if isinstance(x, int | float) else x
+    env.filters["num"] = lambda x: i18n.grouped(x) if isinstance(x, int | float) else x
     env.filters["say"] = say
     html = env.get_template("report.html.j2").render(
         generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),

@@ -17,6 +17,7 @@ from kuznia.server.routes import store_of
 from kuznia.server.web.base import page, render, start_page
 from kuznia.services import accounts, audit, sessions
 from kuznia.services.access import ROLES, ForbiddenError
+from kuznia.words import say
 
 Name = Annotated[str, Form(max_length=64)]
 
@@ -61,17 +62,19 @@ def login(request: Request, who: Caller, name: Name,
     same_origin(request)
     kept = request.cookies.get(LOGIN_COOKIE, "")
     if not kept or not hmac.compare_digest(kept.encode(), login_token.encode()):
-        return _login_page(request, next, "This login form has expired or came from "
-                           "another page; log in again here.", name, status=403)
+        return _login_page(request, next, gettext("This login form has expired or came from "
+                                                  "another page; log in again here."),
+                           name, status=403)
     store = store_of(request)
     address = client_address(request)
     now = request.app.state.clock()
     outcome = accounts.sign_in(store, name, password, address, now=now)
     if outcome.account is None:
-        error = ("Wrong name or password." if outcome.refused == "bad_credentials" else
-                 "Too many failed logins: " + ("the account is locked; an admin can lift it."
-                                               if outcome.refused == "locked"
-                                               else f"wait {outcome.retry_after} s."))
+        error = (gettext("Wrong name or password.") if outcome.refused == "bad_credentials"
+                 else gettext("Too many failed logins: the account is locked; an admin can "
+                              "lift it.") if outcome.refused == "locked"
+                 else gettext("Too many failed logins: wait %(seconds)s s.",
+                              seconds=outcome.retry_after))
         return _login_page(request, next, error, name,
                            status=401 if outcome.refused == "bad_credentials" else 429)
     value, session = sessions.open_session(store, outcome.account, now=now)
@@ -144,23 +147,24 @@ def accounts_add(request: Request, who: Caller, name: Name,
     accounts.add_user(store_of(request), name, role, actor=who.name,
                       producer=producer_id or None, password=password or None,
                       partner=partner_id or None)
-    return _after(request, who, f"Added {name} ({role}).")
+    return _after(request, who, gettext("Added %(name)s (%(role)s).", name=name, role=say(role)))
 
 
 @page("/accounts/{name}/disable", "accounts.manage", method="POST")
 def accounts_disable(request: Request, who: Caller, name: str) -> HTMLResponse:
     accounts.disable_user(store_of(request), name, actor=who.name)
-    return _after(request, who, f"Disabled {name}: its tokens and sessions stop at once.")
+    return _after(request, who, gettext(
+        "Disabled %(name)s: its tokens and sessions stop at once.", name=name))
 
 
 @page("/accounts/{name}/token", "accounts.manage", method="POST")
 def accounts_token(request: Request, who: Caller, name: str) -> HTMLResponse:
     token = accounts.issue_token(store_of(request), name, actor=who.name, expires_days=90)
-    return _after(request, who, f"A new token for {name}, valid 90 days; it is shown once.",
-                  token=token)
+    said = gettext("A new token for %(name)s, valid 90 days; it is shown once.", name=name)
+    return _after(request, who, said, token=token)
 
 
 @page("/accounts/{name}/unlock", "accounts.manage", method="POST")
 def accounts_unlock(request: Request, who: Caller, name: str) -> HTMLResponse:
     accounts.lift_lock(store_of(request), actor=who.name, name=name)
-    return _after(request, who, f"Lifted the sign-in lock of {name}.")
+    return _after(request, who, gettext("Lifted the sign-in lock of %(name)s.", name=name))

@@ -68,11 +68,8 @@ MAX_DIGITS = 6  # no figure on a page carries more significant digits than this
 
 
 def _compact(value: float) -> str:
-    """A large figure in words: 12,345,678 as '12.3 million'."""
-    for size, word in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million")):
-        if abs(value) >= size:
-            return f"{value / size:,.3g} {word}"
-    return f"{value:,.0f}"
+    """A large figure in words: 12,345,678 as '12.3 million' (12,3 млн), on one line."""
+    return i18n.compact(value)
 
 
 def _num(value: Any, digits: int = 0) -> str:

@@ -151,8 +151,9 @@ OVERVIEW_PARTS: dict[str, tuple[str, Callable[..., dict[str, Any]]]] = {
     "cost": (N_("Computing cost per effect by product…"), _overview_cost),
     "trend": (N_("Computing the monthly trend…"), _overview_trend),
 }
-OVERVIEW_TITLES = {"headline": "headline figures", "cost": "cost per effect by product",
-                   "trend": "monthly trend"}
+OVERVIEW_TITLES = {"headline": N_("Overview: headline figures"),
+                   "cost": N_("Overview: cost per effect by product"),
+                   "trend": N_("Overview: monthly trend")}
 
 
 @page("/sections/overview/{part}", "pages.overview")
@@ -169,7 +170,7 @@ def overview_section(request: Request, who: Caller, part: str, date_from: Day = 
     query = _qs(asked)
     context = OVERVIEW_PARTS[part][1](request, who, asked, categories)
     return section(request, who, f"_overview_{part}.html",
-                   f"Overview: {OVERVIEW_TITLES[part]}",
+                   gettext(OVERVIEW_TITLES[part]),
                    "/overview" + ("?" + query if query else ""),
                    {"asked": asked, "names": _names(products), **context})
 
@@ -276,7 +277,7 @@ def _product_flags(request: Request, who: Caller, product_id: str, _by: str | No
                    ) -> dict[str, Any]:
     from kuznia.server.web.oversight import flags_of
 
-    return {"flags": flags_of(request, who, product=product_id), "whose": "this product"}
+    return {"flags": flags_of(request, who, product=product_id), "whose": gettext("this product")}
 
 
 # part: (what its placeholder says, what makes it)
@@ -288,10 +289,11 @@ PRODUCT_PARTS: dict[str, tuple[str, Callable[..., dict[str, Any]]]] = {
     "ranked": (N_("Ranking the producers…"), _product_ranked),
     "flags": (N_("Looking for red flags…"), _product_flags),
 }
-PART_TITLES = {"scorecard": "scorecard", "headline": "what an effect costs",
-               "pareto": "failure Pareto",
-               "growth": "reliability growth", "fixes": "fixes", "board": "board",
-               "ranked": "producers ranked", "flags": "red flags", "quality": "quality"}
+PART_TITLES = {"scorecard": N_("scorecard"), "headline": N_("what an effect costs"),
+               "pareto": N_("failure Pareto"),
+               "growth": N_("reliability growth"), "fixes": N_("fixes"), "board": N_("board"),
+               "ranked": N_("producers ranked"), "flags": N_("red flags"),
+               "quality": N_("quality")}
 
 
 @page("/sections/product/{part}/{product_id:path}", "pages.product")
@@ -305,7 +307,8 @@ def product_section(request: Request, who: Caller, part: str, product_id: str,
                                  scope=who.scope)
     context = PRODUCT_PARTS[part][1](request, who, product_id, pareto_by or None)
     return section(request, who, f"_product_{part}.html",
-                   f"Product {product_id}: {PART_TITLES[part]}",
+                   gettext("Product %(id)s: %(part)s", id=product_id,
+                           part=gettext(PART_TITLES[part])),
                    f"/products/{_path(product_id)}",
                    {"product": product, "pareto_by": pareto_by or "", **context})
 
@@ -393,7 +396,7 @@ def _producer_flags(request: Request, who: Caller, producer_id: str) -> dict[str
     from kuznia.server.web.oversight import flags_of
 
     return {"flags": flags_of(request, who, producer=producer_id),
-            "whose": "this producer"}
+            "whose": gettext("this producer")}
 
 
 PRODUCER_PARTS: dict[str, tuple[str, Callable[..., dict[str, Any]]]] = {
@@ -413,7 +416,8 @@ def producer_section(request: Request, who: Caller, part: str, producer_id: str
     producer = _own_producer(request, who, producer_id)
     context = PRODUCER_PARTS[part][1](request, who, producer_id)
     return section(request, who, f"_producer_{part}.html",
-                   f"Producer {producer_id}: {PART_TITLES[part]}",
+                   gettext("Producer %(id)s: %(part)s", id=producer_id,
+                           part=gettext(PART_TITLES[part])),
                    f"/producers/{_path(producer_id)}", {"producer": producer, **context})
 
 
@@ -463,7 +467,7 @@ def board_section(request: Request, who: Caller, product: Id = None,
                   top: Annotated[int, Query(ge=1, le=1000)] = 20) -> HTMLResponse:
     """The board's stacks, loaded on their own."""
     query = urlencode({k: v for k, v in (("product", product), ("top", top)) if v})
-    return section(request, who, "_board_stacks.html", "Board: the stacks",
+    return section(request, who, "_board_stacks.html", gettext("Board: the stacks"),
                    "/board?" + query, _board_stacks(request, who, product, top))
 
 

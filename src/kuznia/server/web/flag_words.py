@@ -54,6 +54,10 @@ NUMBERS = {
     "month": N_("Month"),
     "before_per_use": N_("Effects per use before"),
     "hhi": N_("Concentration index from which a flag is raised"),
+    "days_late": N_("Days late"),
+    "lead_days": N_("Days from signing to the due date"),
+    "late_share_of_lead": N_("Days late as a share of that lead time"),
+    "quantity": N_("Units ordered"),
 }
 # flags whose threshold is the chance below which they are raised
 CHANCE_BARS = {"price_outlier", "effect_claims", "effect_burst", "late_share"}
@@ -186,4 +190,9 @@ def statistics(text: str) -> list[str]:
     return [m.group(1) for m in _STATS.finditer(text)]
 
 
-env.filters.update(plain_flag=plain, flag_statistics=statistics)
+def number_name(key: str) -> str:
+    """A reference figure's name in words."""
+    return _(NUMBERS[key]) if key in NUMBERS else say(key)
+
+
+env.filters.update(plain_flag=plain, flag_statistics=statistics, number_name=number_name)

@@ -41,6 +41,12 @@ def _flags(request: Request, who: Caller, params: dict[str, Any]) -> Any:
         **params))
 
 
+
+def status_words() -> dict[str, str]:
+    """A flag's triage statuses in the page's words (the CSV export keeps English)."""
+    return {s: say(s) for s in triage.STATUS_WORDS}
+
+
 @page("/oversight", "pages.oversight")
 def watchdog(request: Request, who: Caller, severity: Choice = None, code: Choice = None,
              status: Choice = None, producer: Id = None, product: Id = None,
@@ -53,7 +59,7 @@ def watchdog(request: Request, who: Caller, severity: Choice = None, code: Choic
                  lambda: _watchdog_flags(request, who, filters, date_from, date_to))
     return render(request, who, "oversight.html", title=gettext("Watchdog: red flags"),
                   filters=filters, codes=sorted(oversight.CODES),
-                  severities=oversight.SEVERITIES, statuses=triage.STATUS_WORDS,
+                  severities=oversight.SEVERITIES, statuses=status_words(),
                   flags=flags)
 
 
@@ -64,7 +70,7 @@ def watchdog_section(request: Request, who: Caller, severity: Choice = None,
                      ) -> HTMLResponse:
     """The watchdog's flags, loaded on their own."""
     filters = _filters(severity, code, status, producer, product, date_from, date_to)
-    return section(request, who, "_oversight_flags.html", "Watchdog: the flags",
+    return section(request, who, "_oversight_flags.html", gettext("Watchdog: the flags"),
                    "/oversight?" + _qs(filters),
                    _watchdog_flags(request, who, filters, date_from, date_to))
 
@@ -90,7 +96,7 @@ def _watchdog_flags(request: Request, who: Caller, filters: dict[str, str],
     by_status = {s: sum(f["status"] == s for f in flags) for s in triage.STATUSES}
     export = {k: filters[k] for k in ("severity", "code", "status", "producer", "product")}
     return {"flags": shown, "total": len(got["flags"]), "counts": got["counts"],
-            "as_of": got["as_of"], "api": src, "statuses": triage.STATUS_WORDS,
+            "as_of": got["as_of"], "api": src, "statuses": status_words(),
             "by_status": by_status, "export": export, "triaged": True}
 
 
@@ -107,7 +113,7 @@ def flag_page(request: Request, who: Caller, key: Annotated[str, Path(max_length
                   measured=flag_words.sentence(got["flag"]),
                   measured_numbers=flag_words.numbers(got["flag"]), f=got["flag"],
                   case=got["case"], prices=got["prices"],
-                  plot=plot, statuses=triage.STATUS_WORDS,
+                  plot=plot, statuses=status_words(),
                   may_triage=may(who, "oversight.triage.write"), audit=may(who, "audit.read"))
 
 
@@ -120,7 +126,7 @@ def flag_triage(request: Request, who: Caller, key: Annotated[str, Path(max_leng
     case = triage.triage(store_of(request), flag, who.name, status=status or None,
                          comment=comment or None)
     return render(request, who, "_case.html", f=flag, case=case,
-                  statuses=triage.STATUS_WORDS, may_triage=True,
+                  statuses=status_words(), may_triage=True,
                   audit=may(who, "audit.read"), saved=True)
 
 
