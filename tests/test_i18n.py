@@ -17,12 +17,12 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 from fastapi.testclient import TestClient
-from template_text import unmarked
 
 import kuznia
 from kuznia import i18n
 from kuznia.i18n import language, ngettext
 from kuznia.services import accounts
+from template_text import unmarked
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = Path(kuznia.__file__).parent
