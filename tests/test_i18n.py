@@ -119,12 +119,12 @@ def test_figures_money_dates_and_months_in_each_language() -> None:
         assert i18n.number(4613) == f"4{nb}613"
         assert i18n.number(4613.456, 1) == f"4{nb}613,5"
         assert i18n.day(d) == f"7{nb}груд.{nb}2026{nb}р."
-        assert i18n.month(dt.date(2025, 3, 1)) == "бер. 2025"
+        assert i18n.month(dt.date(2025, 3, 1)) == f"бер.{nb}2025"
         assert i18n.money(4613, "UAH") == f"4{nb}613{nb}₴"
         assert i18n.percent(0.125) == "12,5%"
         assert i18n.compact(12_345_678) == f"12,3{nb}млн"
     assert (i18n.number(4613), i18n.day(d), i18n.month(dt.date(2025, 3, 1))) == \
-        ("4,613", f"7{nb}Dec{nb}2026", "Mar 2025")
+        ("4,613", f"7{nb}Dec{nb}2026", f"Mar{nb}2025")
     assert (i18n.money(4613, "UAH"), i18n.percent(0.125), i18n.compact(12_345_678)) == \
         ("4,613 UAH", "12.5%", f"12.3{nb}million")
 
@@ -209,6 +209,7 @@ def test_the_switch_keeps_the_accounts_choice(site, tmp_path: Path) -> None:
     page = client.get("/field")
     assert '<html lang="en">' in page.text
     client.cookies.clear()
+    accounts.set_language(client.app.state.store, "engineer", None)  # the browser's again
 
 
 def test_the_login_page_switches_with_a_cookie(site) -> None:
@@ -228,6 +229,8 @@ def test_the_login_page_switches_with_a_cookie(site) -> None:
 LATIN_OK = {"kuznia", "api", "csv", "json", "xlsx", "excel", "pdf", "utc", "hhi", "sha",
             "ttr", "tts", "fpv", "python", "seed", "mean", "version", "condition", "key",
             "value", "fpv_drone", "ar", "usd", "uah", "eur", "id", "ew", "high", "night"}
+FIELD = re.compile(r"\b\w+_\w+\b")
+FILE_NAME = re.compile(r"\S+\.(?:csv|xlsx|json|pdf|db)\b")
 DATA_COLUMNS = ("name", "description", "region", "operator", "lot", "version", "failure_mode",
                 "category", "country", "authority", "stage", "notes", "conditions", "neighbours",
                 "fixed_in_version", "producers")
@@ -251,7 +254,7 @@ def test_ukrainian_pages_leave_no_english(site, role: str) -> None:
 
     client, tokens, data = site
     client.cookies.clear()
-    allowed = LATIN_OK | data_words(data) | {r for r in accounts.ROLES}
+    allowed = LATIN_OK | data_words(data) | set(accounts.ROLES) | {"tester", "english", "marshall"}
     client.headers["Authorization"] = f"Bearer {tokens[role]}"
     client.headers["Accept-Language"] = "uk"
     try:
@@ -260,6 +263,8 @@ def test_ukrainian_pages_leave_no_english(site, role: str) -> None:
         pages = 0
         for url, text in crawl(client, start, limit=40):
             pages += 1
+            text = FILE_NAME.sub(" ", text)  # a file's name is read as written
+            text = FIELD.sub(" ", text)  # and so is a field's (rank_tied, p_best)
             left = {w for w in re.findall(r"[A-Za-z]{2,}", text) if w.lower() not in allowed}
             if left:
                 english[url] = left

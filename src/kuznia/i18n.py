@@ -234,10 +234,10 @@ def day(d: dt.date) -> str:
 
 
 def month(d: dt.date) -> str:
-    """A month: Mar 2025 / бер. 2025."""
+    """A month, on one line: Mar 2025 / бер. 2025."""
     if current() == DEFAULT:
-        return f"{d:%b} {d.year}"
-    return format_date(d, "LLL y", locale=_locale())
+        return f"{d:%b}\u00a0{d.year}"
+    return format_date(d, "LLL y", locale=_locale()).replace(" ", "\u00a0")
 
 
 def install(env: Any) -> None:

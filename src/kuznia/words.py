@@ -155,8 +155,13 @@ LABELS: dict[str, str] = {
     "observed_from": N_("observed from"),
     "observed_to": N_("observed to"),
     "history_from": N_("history from"),
-    "first_record": N_("first record"),
+    "first record": N_("first record"),  # where a region's history starts
     "stated": N_("stated"),
+    # licences: what for, and how a stage ended
+    "production": N_("production"),
+    "maintenance": N_("maintenance"),
+    "repair": N_("repair"),
+    "passed": N_("passed"),
     # import jobs
     "queued": N_("waiting to start"),
     "running": N_("running"),
@@ -191,3 +196,16 @@ def day(d: dt.date) -> str:
     '16\xa0Aug\xa02025'
     """
     return i18n.day(d)
+
+
+def say_en(code: Any) -> str:
+    """``say`` in English whatever the language of the moment: for text a service keeps
+    or shares with the API (a page translates it where it shows it)."""
+    with i18n.language("en"):
+        return say(code)
+
+
+def day_en(d: dt.date) -> str:
+    """``day`` in English whatever the language of the moment (as ``say_en``)."""
+    with i18n.language("en"):
+        return day(d)

@@ -13,6 +13,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from kuznia import i18n
 from kuznia.outputs import check_output, id_file_name, protected_paths, replace_folder
 from kuznia.report import charts
+from kuznia.sentences import say_sentence
 from kuznia.services.trace import export_use_lists, use_list_path
 from kuznia.words import say
 
@@ -135,6 +136,7 @@ def _build(ws: Workspace, out: Path, with_uses: bool | None) -> None:
     env.filters["money"] = lambda x: "—" if x is None else i18n.number(x)
     env.filters["num"] = lambda x: i18n.grouped(x) if isinstance(x, int | float) else x
     env.filters["say"] = say
+    env.filters["sentence"] = say_sentence
     html = env.get_template("report.html.j2").render(
         generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         db=ws.store.display_url,

@@ -139,7 +139,7 @@ def _month(value: Any) -> str:
         d = dt.date.fromisoformat(f"{value}-01")
     except (TypeError, ValueError):
         return "" if value is None else str(value)
-    return f"{d:%b} {d.year}"
+    return i18n.month(d)
 
 
 def _first_up(text: Any) -> str:

@@ -215,8 +215,16 @@ def record_page(request: Request, who: Caller, table: str, key: str) -> Response
     fields = [{"name": k, "label": label_of(k), "value": v, "help": helps.get(k, ""),
                "href": link_of(table, k, v, row, audit)} for k, v in row.items()]
     return render(request, who, "record.html",
-                  title=f"{one_of(table).capitalize()} {' / '.join(parts)}", table=table,
+                  title=gettext("%(record)s %(key)s", key=" / ".join(parts),
+                                record=label_of(ONE[table]) if table in ONE
+                                else one_of(table).capitalize()), table=table,
                   fields=fields)
+
+
+# a record of a table named by its id column's label (Use U0001, Delivery D0001)
+ONE = {"uses": "use_id", "deliveries": "delivery_id", "contracts": "contract_id",
+       "producers": "producer_id", "products": "product_id", "sites": "site_id",
+       "corrective_actions": "action_id"}
 
 
 def one_of(table: str) -> str:

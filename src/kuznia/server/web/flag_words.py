@@ -8,7 +8,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from kuznia import i18n
 from kuznia.i18n import N_, _
+from kuznia.sentences import say_sentence
 from kuznia.server.web.base import _day, _fig, _pct, env
 from kuznia.words import say
 
@@ -58,6 +60,7 @@ NUMBERS = {
     "lead_days": N_("Days from signing to the due date"),
     "late_share_of_lead": N_("Days late as a share of that lead time"),
     "quantity": N_("Units ordered"),
+    "first_month": N_("First month"),
 }
 # flags whose threshold is the chance below which they are raised
 CHANCE_BARS = {"price_outlier", "effect_claims", "effect_burst", "late_share"}
@@ -195,4 +198,22 @@ def number_name(key: str) -> str:
     return _(NUMBERS[key]) if key in NUMBERS else say(key)
 
 
-env.filters.update(plain_flag=plain, flag_statistics=statistics, number_name=number_name)
+def plain_said(text: str) -> str:
+    """``plain`` in the page's language."""
+    return say_sentence(plain(text))
+
+
+def statistics_said(text: str) -> list[str]:
+    """``statistics`` in the page's language."""
+    return [say_sentence(s) for s in statistics(text)]
+
+
+def flag_text(text: str) -> str:
+    """A flag's whole text, its statistics in parentheses, in the page's language."""
+    if i18n.current() == i18n.DEFAULT:
+        return text
+    return plain_said(text) + "".join(f" ({s})" for s in statistics_said(text))
+
+
+env.filters.update(plain_flag=plain_said, flag_statistics=statistics_said,
+                   number_name=number_name, flag_text=flag_text, sentence=say_sentence)

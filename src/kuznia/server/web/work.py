@@ -269,9 +269,10 @@ def field_messages(lang: str) -> tuple[dict[str, str], dict[str, dict[str, str]]
     with open(STATIC / "field.js", "rb") as f:
         found = [m[2] for m in extract_javascript(f, ["_", "ngettext"], [], {})]
     rule = Locale.parse(lang).plural_form
-    samples: dict[str, float] = {}
-    for n in (*range(0, 200), 1.5):
+    samples: dict[str, int] = {}
+    for n in range(0, 200):  # whole counts: each CLDR category a count falls in
         samples.setdefault(rule(n), n)
+    samples.setdefault("other", 5)
     catalogue = i18n.translations(lang)
     messages: dict[str, str] = {}
     plurals: dict[str, dict[str, str]] = {}
