@@ -145,6 +145,17 @@ SHAPES = (
     N_("no uses before the fixed version to compare with"),
     N_("the failure mode has not been seen"),
     N_("too few failures before the fix: more uses after it alone cannot settle it"),
+    # why there is no growth fit
+    N_("needs uses of at least two versions"),
+    N_("need failures in more than the first interval to see a trend"),
+    N_("need two or more increasing interval ends after 0"),
+    N_("the failures all fall late: no finite growth fit"),
+    N_("every stage needs at least one use"),
+    N_("the fit is degenerate (beta %(beta)s): failures bunch at the end"),
+    N_("the fit is degenerate (beta %(beta)s): too few failures spread over the versions"),
+    # where a simulation's strike figures come from
+    N_("regions table"),
+    N_("strikes history"),
     # a producer's scorecard
     N_("Lots delivered on time"),
     N_("Units accepted"),

@@ -48,7 +48,8 @@ def _loop(ws: Workspace, products: list[str], pngs: dict[str, bytes | None]) -> 
         pareto = ws.failures(product=p)
         g = ws.growth(p).to_dict()
         if pareto.rows:
-            pngs[f"pareto_{p}"] = charts.pareto(pareto.rows, f"Failure modes, {p}")
+            title = i18n.gettext("Failure modes, %(product)s", product=p)
+            pngs[f"pareto_{p}"] = charts.pareto(pareto.rows, title)
         if any(v["failures"] for v in g["versions"]):
             pngs[f"growth_{p}"] = charts.duane(g)
         per_product.append({"product_id": p, "pareto": pareto.rows, "growth": g})
@@ -71,8 +72,9 @@ def _strikes(ws: Workspace, pngs: dict[str, bytes | None]) -> dict[str, Any] | s
     except UsageError as exc:
         return exc.render(lambda p: f"'{p}'")
     worst = sorted(res.products, key=lambda p: -(p["expected_shortfall"] or 0))
-    pngs["fan"] = charts.fan(worst[:FAN_PRODUCTS], f"Monthly output under strikes, "
-                                                   f"{res.scenarios:,} scenarios")
+    pngs["fan"] = charts.fan(worst[:FAN_PRODUCTS], i18n.gettext(
+        "Monthly output under strikes, %(scenarios)s scenarios",
+        scenarios=i18n.number(res.scenarios)))
     exposed = [s for s in res.sites if s["exposed"]]
     return {"res": res, "products": worst, "exposed": exposed[:30],
             "exposed_total": len(exposed)}
@@ -137,6 +139,7 @@ def _build(ws: Workspace, out: Path, with_uses: bool | None) -> None:
     env.filters["num"] = lambda x: i18n.grouped(x) if isinstance(x, int | float) else x
     env.filters["say"] = say
     env.filters["sentence"] = say_sentence
+    env.filters["dec"] = lambda x, digits: "—" if x is None else i18n.number(x, digits)
     html = env.get_template("report.html.j2").render(
         generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         db=ws.store.display_url,

@@ -23,6 +23,7 @@
     return text.replace(/%\((\w+)\)s/g, function (m, k) { return v && k in v ? String(v[k]) : m; });
   };
   const _ = function (text, v) { return fill(CAT[text] || text, v); };
+  const N_ = function (text) { return text; };  // a message said later (by `say` below)
   const ngettext = function (one, many, n, v) {
     const forms = PLURALS[one] || {};
     const form = forms[RULES.select(n)] || forms.other || (n === 1 ? one : many);
@@ -275,40 +276,40 @@
     const say = function (name, text, v) {
       if (!problems[name]) problems[name] = _(text, Object.assign({ field: labels[name] }, v || {}));
     };
-    ["used_on", "product_id", "outcome"].forEach(function (n) { if (!record[n]) say(n, "%(field)s is required."); });
+    ["used_on", "product_id", "outcome"].forEach(function (n) { if (!record[n]) say(n, N_("%(field)s is required.")); });
     ["operator", "product_id", "version", "lot"].forEach(function (n) {
       const v = record[n];
       if (!v) return;
       if (UNSEEN.test(v)) say(n, words.unseen_in_id);
       else if (v === "." || v === "..") say(n, words.dots_id);
-      else if (v.length > words.max_id) say(n, "%(field)s is longer than %(max)s characters.", { max: words.max_id });
+      else if (v.length > words.max_id) say(n, N_("%(field)s is longer than %(max)s characters."), { max: words.max_id });
     });
     ["units_used", "effects"].forEach(function (n) {
       const v = record[n];
       if (v === null) return;
-      if (!/^[0-9]+$/.test(v)) say(n, "%(field)s is not a whole number.");
-      else if (Number(v) > words.max_int) say(n, "%(field)s is out of range (at most %(max)s).", { max: words.max_int.toLocaleString(document.documentElement.lang || "en") });
+      if (!/^[0-9]+$/.test(v)) say(n, N_("%(field)s is not a whole number."));
+      else if (Number(v) > words.max_int) say(n, N_("%(field)s is out of range (at most %(max)s)."), { max: words.max_int.toLocaleString(document.documentElement.lang || "en") });
     });
     if (record.units_used !== null && /^[0-9]+$/.test(record.units_used) && Number(record.units_used) < 1) {
-      say("units_used", "%(field)s must be at least 1.");
+      say("units_used", N_("%(field)s must be at least 1."));
     }
     if (record.used_on) {
-      if (!/^\d{4}-\d{2}-\d{2}$/.test(record.used_on)) say("used_on", "%(field)s is not an ISO date (YYYY-MM-DD).");
-      else if (record.used_on > today()) say("used_on", "%(field)s is after today on this device's clock (%(today)s).", { today: today() });
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(record.used_on)) say("used_on", N_("%(field)s is not an ISO date (YYYY-MM-DD)."));
+      else if (record.used_on > today()) say("used_on", N_("%(field)s is after today on this device's clock (%(today)s)."), { today: today() });
     }
     if (record.outcome === "effect") {
-      if (record.effects === null) say("effects", "%(field)s is required.");
-      else if (record.effects === "0") say("effects", "%(field)s must be at least 1 when the outcome is effect.");
+      if (record.effects === null) say("effects", N_("%(field)s is required."));
+      else if (record.effects === "0") say("effects", N_("%(field)s must be at least 1 when the outcome is effect."));
     }
     if (record.outcome === "failure" && !record.failure_mode) {
-      say("failure_mode", "%(field)s is required when the outcome is failure.");
+      say("failure_mode", N_("%(field)s is required when the outcome is failure."));
     }
     const p = productOf(record.product_id);
     if (record.lot && p) {
       const owner = catalogue.products.filter(function (q) {
         return q.lots.some(function (x) { return x.id === record.lot; });
       })[0];
-      if (owner && owner.id !== p.id) say("lot", "%(field)s was delivered for another product (%(lot)s is %(owner)s).", { lot: record.lot, owner: owner.id });
+      if (owner && owner.id !== p.id) say("lot", N_("%(field)s was delivered for another product (%(lot)s is %(owner)s)."), { lot: record.lot, owner: owner.id });
     }
     return problems;
   }

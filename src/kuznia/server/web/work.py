@@ -262,12 +262,13 @@ def field_messages(lang: str) -> tuple[dict[str, str], dict[str, dict[str, str]]
     translation, and each plural's form per CLDR category (``one``, ``few``, ``many``,
     ``other``: the script picks one with ``Intl.PluralRules``)."""
     from babel import Locale
-    from babel.messages.extract import extract_javascript
+    from babel.messages.extract import extract
 
     from kuznia.server.app import STATIC
 
     with open(STATIC / "field.js", "rb") as f:
-        found = [m[2] for m in extract_javascript(f, ["_", "ngettext"], [], {})]
+        found = [m[1] for m in extract("javascript", f, keywords={
+            "_": None, "N_": None, "ngettext": (1, 2)})]
     rule = Locale.parse(lang).plural_form
     samples: dict[str, int] = {}
     for n in range(0, 200):  # whole counts: each CLDR category a count falls in
