@@ -332,3 +332,36 @@ def test_the_cli_report_takes_lang_and_kuznia_lang(filled: kuznia.Workspace, db_
     env["KUZNIA_LANG"] = "xx"
     done = subprocess.run(run, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and "KUZNIA_LANG" in done.stderr and "en, uk" in done.stderr
+
+
+def test_import_problems_in_ukrainian() -> None:
+    from kuznia.sentences import say_sentence
+
+    with language("uk"):
+        assert say_sentence("is required") == "обов'язкове поле"
+        assert say_sentence("must be one of effect, no_effect") == \
+            "має бути одним із: effect, no_effect"
+        assert say_sentence("is not a column of uses (expected: use_id, used_on)") == \
+            "не є стовпцем таблиці застосування (очікувано: use_id, used_on)"
+        assert say_sentence("is out of range (at most 9,007,199,254,740,991)") == \
+            "поза межами (щонайбільше 9\u00a0007\u00a0199\u00a0254\u00a0740\u00a0991)"
+    assert say_sentence("is required") == "is required"
+
+
+def test_the_cli_speaks_kuznia_lang(tmp_path: Path, example_dir: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    db = str(tmp_path / "cli.db")
+    env = {**os.environ, "KUZNIA_LANG": "uk"}
+    kuznia_cmd = [sys.executable, "-m", "kuznia"]
+    done = subprocess.run([*kuznia_cmd, "init", "--db", db], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0 and "створено робочий простір" in done.stdout, done.stderr
+    done = subprocess.run([*kuznia_cmd, "import", "rates", str(example_dir / "rates.csv"),
+                           "--db", db], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and ": додано 2, оновлено 0" in done.stdout, done.stdout
+    done = subprocess.run([*kuznia_cmd, "init", "--db", db], env={**env, "KUZNIA_LANG": "en"},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "error:" in done.stderr

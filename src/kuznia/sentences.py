@@ -156,6 +156,27 @@ SHAPES = (
     # where a simulation's strike figures come from
     N_("regions table"),
     N_("strikes history"),
+    # what is wrong with a row of a file (a column's problem, read beside its column)
+    N_("repeats the key of an earlier line of this file with other content"),
+    N_("holds a NUL (zero) byte, which is not text"),
+    N_("holds a control, invisible or right-to-left character (shown as \\u....); an id is "
+       "written with visible characters"),
+    N_("may not be '.' or '..' (they name folders, not records)"),
+    N_("appears twice in the header"),
+    N_("is not a column of %(table)s (expected: %(columns)s)"),
+    N_("is required but missing from the header"),
+    N_("is not a whole number"),
+    N_("is not a number"),
+    N_("is not an ISO date (YYYY-MM-DD)"),
+    N_("is required"),
+    N_("must be one of %(choices)s"),
+    N_("is not a three-letter currency code"),
+    N_("is longer than %(max)s characters"),
+    N_("is not a finite number"),
+    N_("is out of range (at most %(max)s in size)"),
+    N_("is out of range (at most %(max)s)"),
+    N_("must be at least %(min)s"),
+    N_("must be greater than %(min)s"),
     # a producer's scorecard
     N_("Lots delivered on time"),
     N_("Units accepted"),
