@@ -17,12 +17,16 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 
 import kuznia
 from kuznia import i18n
 from kuznia.i18n import language, ngettext
+from kuznia.server.web.base import _fig, _num
 from kuznia.services import accounts
 from template_text import unmarked
+from test_pages_speak import significant_digits
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = Path(kuznia.__file__).parent
@@ -365,3 +369,18 @@ def test_the_cli_speaks_kuznia_lang(tmp_path: Path, example_dir: Path) -> None:
     done = subprocess.run([*kuznia_cmd, "init", "--db", db], env={**env, "KUZNIA_LANG": "en"},
                           capture_output=True, text=True, timeout=120)
     assert done.returncode != 0 and "error:" in done.stderr
+
+
+UK_FIGURE = re.compile(r"\d[\d\u00a0]*(?:,\d+)?(?:e[-+]?\d+)?")
+
+
+@given(st.one_of(st.floats(-1e13, 1e13, allow_nan=False), st.integers(-10**13, 10**13)),
+       st.integers(0, 4))
+def test_a_ukrainian_figure_never_prints_more_than_six_digits(value: float,
+                                                              digits: int) -> None:
+    with language("uk"):
+        for shown in (_num(value, digits), _fig(value)):
+            figures = UK_FIGURE.findall(shown)
+            assert figures and "." not in shown.replace("млн.", ""), shown
+            assert all(significant_digits(f.replace("\u00a0", "").replace(",", "."))
+                       <= 6 for f in figures), shown

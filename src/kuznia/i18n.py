@@ -35,7 +35,12 @@ from typing import Any
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
-from babel.numbers import format_compact_decimal, format_currency, format_decimal
+from babel.numbers import (
+    format_compact_decimal,
+    format_currency,
+    format_decimal,
+    get_decimal_symbol,
+)
 from babel.support import NullTranslations, Translations
 
 LANGS = ("en", "uk")
@@ -201,8 +206,8 @@ def significant(value: float, digits: int) -> str:
     if current() == DEFAULT:
         return f"{value:,.{digits}g}"
     text = f"{value:.{digits}g}"
-    if "e" in text:
-        return text
+    if "e" in text:  # 1.2e-38 with the language's decimal sign: 1,2e-38
+        return text.replace(".", get_decimal_symbol(_locale()))
     decimals = len(text.split(".")[1]) if "." in text else 0
     return number(float(text), decimals)
 
