@@ -4,6 +4,7 @@ its start page, and errors rendered as pages (a missing session goes to the logi
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import inspect
 import math
 import re
@@ -166,6 +167,48 @@ i18n.install(env)
 env.filters.update(num=_num, pct=_pct, qs=_qs, seg=_path, fig=_fig, say=say, day=_day,
                    when=_when, month=_month, first_up=_first_up)
 env.globals.update(version=__version__, words=labels)
+
+
+@functools.cache
+def script_messages(script: str, lang: str) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """A page script's messages (read from ``static/<script>`` by Babel's own extractor,
+    as ``pybabel extract`` reads them) in ``lang``: each message's translation, and each
+    plural's form per CLDR category (``one``, ``few``, ``many``, ``other``: the script
+    picks one with ``Intl.PluralRules``). The page carries them, so the script speaks
+    the page's language offline too."""
+    from babel import Locale
+    from babel.messages.extract import extract
+
+    from kuznia.server.app import STATIC
+
+    with open(STATIC / script, "rb") as f:
+        found = [m[1] for m in extract("javascript", f, keywords={
+            "_": None, "N_": None, "ngettext": (1, 2)})]
+    rule = Locale.parse(lang).plural_form
+    samples: dict[str, int] = {}
+    for n in range(0, 200):  # whole counts: each CLDR category a count falls in
+        samples.setdefault(rule(n), n)
+    samples.setdefault("other", 5)
+    catalogue = i18n.translations(lang)
+    messages: dict[str, str] = {}
+    plurals: dict[str, dict[str, str]] = {}
+    for m in found:
+        if isinstance(m, tuple):
+            one, many = m[0], m[1]
+            plurals[one] = {cat: catalogue.ngettext(one, many, n)  # type: ignore[arg-type]
+                            for cat, n in samples.items()}
+        elif m:
+            messages[m] = catalogue.gettext(m)
+    return messages, plurals
+
+
+def page_messages() -> dict[str, Any]:
+    """The pages' script's (``kuznia.js``: charts) messages in the page's language."""
+    messages, plurals = script_messages("kuznia.js", i18n.current())
+    return {"messages": messages, "plurals": plurals}
+
+
+env.globals.update(script_words=page_messages)
 
 
 def page_language(request: Request, who: Caller | None) -> str:

@@ -5,7 +5,6 @@ can be left and opened again from the page's list of recent jobs."""
 
 from __future__ import annotations
 
-import functools
 from typing import Annotated, Any
 
 from fastapi import File, Form, Query, Request, UploadFile
@@ -19,7 +18,7 @@ from kuznia.server import heavy, tasks
 from kuznia.server import imports as uploads
 from kuznia.server.auth import Caller
 from kuznia.server.routes import store_of
-from kuznia.server.web.base import may, page, render
+from kuznia.server.web.base import may, page, render, script_messages
 from kuznia.services import access, jobs
 from kuznia.services import planning as planning_svc
 from kuznia.services import repairs as repairs_svc
@@ -255,33 +254,6 @@ def field_words() -> dict[str, object]:
             "messages": messages, "plurals": plurals}
 
 
-@functools.cache
 def field_messages(lang: str) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
-    """The field script's messages (read from ``static/field.js`` by Babel's own
-    extractor, as ``pybabel extract`` reads them) in ``lang``: each message's
-    translation, and each plural's form per CLDR category (``one``, ``few``, ``many``,
-    ``other``: the script picks one with ``Intl.PluralRules``)."""
-    from babel import Locale
-    from babel.messages.extract import extract
-
-    from kuznia.server.app import STATIC
-
-    with open(STATIC / "field.js", "rb") as f:
-        found = [m[1] for m in extract("javascript", f, keywords={
-            "_": None, "N_": None, "ngettext": (1, 2)})]
-    rule = Locale.parse(lang).plural_form
-    samples: dict[str, int] = {}
-    for n in range(0, 200):  # whole counts: each CLDR category a count falls in
-        samples.setdefault(rule(n), n)
-    samples.setdefault("other", 5)
-    catalogue = i18n.translations(lang)
-    messages: dict[str, str] = {}
-    plurals: dict[str, dict[str, str]] = {}
-    for m in found:
-        if isinstance(m, tuple):
-            one, many = m[0], m[1]
-            plurals[one] = {cat: catalogue.ngettext(one, many, n)  # type: ignore[arg-type]
-                            for cat, n in samples.items()}
-        elif m:
-            messages[m] = catalogue.gettext(m)
-    return messages, plurals
+    """The field script's messages in ``lang`` (``base.script_messages``)."""
+    return script_messages("field.js", lang)
