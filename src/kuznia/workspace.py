@@ -299,12 +299,19 @@ class Workspace:
         with self.store.snapshot() as conn:
             return audit_check.verify(conn, deep=deep, expect_head=expect_head)
 
-    def report(self, out: str | Path = "kuznia-report", with_uses: bool | None = None) -> Path:
+    def report(self, out: str | Path = "kuznia-report", with_uses: bool | None = None,
+               lang: str | None = None) -> Path:
         """Write ``out/report.html`` and its charts (``kuznia.report.build``); with
-        ``with_uses`` (default: when the workspace holds few uses) the use lists too."""
+        ``with_uses`` (default: when the workspace holds few uses) the use lists too; in
+        ``lang`` (en, uk; default: the language of the moment, ``KUZNIA_LANG`` for the CLI)."""
+        from kuznia import i18n
         from kuznia.report.build import build_report
 
-        return build_report(self, Path(out), with_uses)
+        try:
+            with i18n.language(lang):
+                return build_report(self, Path(out), with_uses)
+        except i18n.UnknownLanguageError as e:
+            raise UsageError(f"{{lang}}: {e}", params=("lang",)) from None
 
 
 def open(db: str | None = None, actor: str | None = None) -> Workspace:  # noqa: A001

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from kuznia.cli import (
@@ -53,4 +55,11 @@ app.add_typer(vault.app, name="vault")
 
 
 def main() -> None:
+    from kuznia import i18n
+
+    try:  # the language of what the commands say to people (the report's default too)
+        i18n.set_language(i18n.from_env())
+    except i18n.UnknownLanguageError as e:
+        print(f"error: {e}", file=sys.stderr)  # noqa: T201
+        raise SystemExit(2) from None
     app()

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from kuznia.errors import KuzniaError, UsageError, from_environment
+from kuznia.i18n import _
 from kuznia.services.results import json_safe
 from kuznia.settings import Settings
 
@@ -65,7 +66,7 @@ def say_error(error: Exception, options: dict[str, str] | None = None) -> None:
         name = ALIASES.get(param, param)
         return options.get(name) or f"--{name.replace('_', '-')}"
 
-    err.print("error: ", style="red", end="")
+    err.print(_("error: "), style="red", end="")
     err.print(error.render(flag) if isinstance(error, KuzniaError) else str(error))
 
 DbOption = Annotated[
@@ -101,7 +102,7 @@ def handles_errors(fn: F) -> F:
             say_error(exc, options)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
-            err.print("interrupted; nothing was stored by the unfinished step")
+            err.print(_("interrupted; nothing was stored by the unfinished step"))
             raise typer.Exit(130) from None
         except Exception as exc:
             known = from_environment(exc)
@@ -110,8 +111,8 @@ def handles_errors(fn: F) -> F:
                 raise typer.Exit(known.exit_code) from None
             if Settings.from_env().debug:
                 raise
-            err.print(f"internal error: {type(exc).__name__}: {exc}\n"
-                      "(set KUZNIA_DEBUG=1 to see the traceback, and report it)")
+            err.print(_("internal error: %(kind)s: %(error)s\n(set KUZNIA_DEBUG=1 to see the "
+                        "traceback, and report it)", kind=type(exc).__name__, error=exc))
             raise typer.Exit(3) from None
 
     return wrapper  # type: ignore[return-value]

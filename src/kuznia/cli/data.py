@@ -22,6 +22,7 @@ from kuznia.cli.common import (
     say_error,
 )
 from kuznia.errors import InputError, UsageError
+from kuznia.i18n import _, number
 from kuznia.ingest.tables import SPECS
 from kuznia.services.params import RECORDS_LIMIT, USES_LIMIT
 
@@ -34,7 +35,8 @@ def init(
 ) -> None:
     """Create an empty workspace."""
     with kuznia.init(db, currency, actor) as ws:
-        out.print(f"created workspace {ws.store.display_url} (currency {ws.currency})")
+        out.print(_("created workspace %(db)s (currency %(currency)s)",
+                    db=ws.store.display_url, currency=ws.currency))
 
 
 @handles_errors
@@ -42,9 +44,11 @@ def migrate(db: DbOption = None) -> None:
     """Upgrade a workspace to this Kuznia's schema (back it up first: kuznia backup)."""
     before, after = kuznia.migrate(db)
     if before is None:
-        out.print(f"the workspace is at schema {after} already; nothing to do")
+        out.print(_("the workspace is at schema %(schema)s already; nothing to do",
+                    schema=after))
     else:
-        out.print(f"upgraded the workspace from schema {before} to {after}")
+        out.print(_("upgraded the workspace from schema %(before)s to %(after)s",
+                    before=before, after=after))
 
 
 @handles_errors
@@ -63,26 +67,31 @@ def import_(
 ) -> None:
     """Import a file into a table: all rows or none, unless --quarantine."""
     with kuznia.open(db, actor) as ws:
-        with import_progress(f"importing {file.name}", disable=json) as progress:
+        with import_progress(_("importing %(file)s", file=file.name),
+                             disable=json) as progress:
             try:
                 result = ws.import_file(table, file, update=update, quarantine=quarantine,
                                         max_problems=max_problems, progress=progress)
             except InputError as exc:
                 say_error(exc)
-                err.print("(use --quarantine OUT.csv to store the good rows and set the rest "
-                          "aside)")
+                err.print(_("(use --quarantine OUT.csv to store the good rows and set the "
+                            "rest aside)"))
                 raise typer.Exit(exc.exit_code) from None
     if json:
         print_json(result.to_dict())
     else:
-        out.print(f"{file}: {result.added:,} added, {result.updated:,} updated, "
-                  f"{result.unchanged:,} unchanged, {result.rejected:,} rejected "
-                  + (f"(audit event {result.event_id})" if result.event_id is not None
-                     else "(nothing changed: no audit event)"))
+        counts = {"file": file, "added": number(result.added),
+                  "updated": number(result.updated), "unchanged": number(result.unchanged),
+                  "rejected": number(result.rejected)}
+        out.print(_("%(file)s: %(added)s added, %(updated)s updated, %(unchanged)s unchanged, "
+                    "%(rejected)s rejected (audit event %(event)s)", event=result.event_id,
+                    **counts) if result.event_id is not None else
+                  _("%(file)s: %(added)s added, %(updated)s updated, %(unchanged)s unchanged, "
+                    "%(rejected)s rejected (nothing changed: no audit event)", **counts))
         for line in result.problems:
             err.print(line)
         if result.quarantine and result.rejected:
-            out.print(f"rejected rows with reasons: {result.quarantine}")
+            out.print(_("rejected rows with reasons: %(file)s", file=result.quarantine))
     if result.rejected:
         raise typer.Exit(1)
 

@@ -88,11 +88,14 @@ def report(
         help="Also write the uses behind each product and producer as CSV files that the "
              "report links to. Default: only when the workspace holds at most 1M uses.")
     ] = None,
+    lang: Annotated[str | None, typer.Option(
+        "--lang", help="Language of the report: en or uk. Default: KUZNIA_LANG, else en.")
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Write a self-contained HTML report (works offline) and a PNG of each chart."""
     with kuznia.open(db) as ws:
-        path = ws.report(out_dir, with_uses)
+        path = ws.report(out_dir, with_uses, lang)
     out.print(str(path))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from kuznia.i18n import N_
 from kuznia.ingest.readers import LINE, PROBLEM_SCHEMA
 from kuznia.ingest.tables import Field, TableSpec
 
@@ -24,9 +25,9 @@ REPEATED_KEY = "repeats the key of an earlier line of this file with other conte
 # separators.
 UNSEEN = r"[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]"
 NUL = "holds a NUL (zero) byte, which is not text"
-UNSEEN_IN_ID = ("holds a control, invisible or right-to-left character (shown as \\u....); "
+UNSEEN_IN_ID = N_("holds a control, invisible or right-to-left character (shown as \\u....); "
                 "an id is written with visible characters")
-DOTS_ID = "may not be '.' or '..' (they name folders, not records)"
+DOTS_ID = N_("may not be '.' or '..' (they name folders, not records)")
 
 
 def visible(value: str | None) -> str | None:

@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from kuznia import i18n
 from kuznia.outputs import check_output, id_file_name, protected_paths, replace_folder
 from kuznia.report import charts
+from kuznia.sentences import say_sentence
 from kuznia.services.trace import export_use_lists, use_list_path
 from kuznia.words import say
 
@@ -75,7 +77,8 @@ def _loop(ws: Figures, products: list[str], pngs: dict[str, bytes | None]) -> di
         pareto = ws.failures(product=p)
         g = ws.growth(p).to_dict()
         if pareto.rows:
-            pngs[f"pareto_{p}"] = charts.pareto(pareto.rows, f"Failure modes, {p}")
+            title = i18n.gettext("Failure modes, %(product)s", product=p)
+            pngs[f"pareto_{p}"] = charts.pareto(pareto.rows, title)
         if any(v["failures"] for v in g["versions"]):
             pngs[f"growth_{p}"] = charts.duane(g)
         per_product.append({"product_id": p, "pareto": pareto.rows, "growth": g})
@@ -98,8 +101,9 @@ def _strikes(ws: Figures, pngs: dict[str, bytes | None]) -> dict[str, Any] | str
     except UsageError as exc:
         return exc.render(lambda p: f"'{p}'")
     worst = sorted(res.products, key=lambda p: -(p["expected_shortfall"] or 0))
-    pngs["fan"] = charts.fan(worst[:FAN_PRODUCTS], f"Monthly output under strikes, "
-                                                   f"{res.scenarios:,} scenarios")
+    pngs["fan"] = charts.fan(worst[:FAN_PRODUCTS], i18n.gettext(
+        "Monthly output under strikes, %(scenarios)s scenarios",
+        scenarios=i18n.number(res.scenarios)))
     exposed = [s for s in res.sites if s["exposed"]]
     return {"res": res, "products": worst, "exposed": exposed[:30],
             "exposed_total": len(exposed)}
@@ -157,10 +161,14 @@ def _build(ws: Figures, out: Path, with_uses: bool | None) -> None:
         r["list"] = use_list_path(r["product_id"], r["producer_id"]) if with_uses else None
     events = ws.audit_events(None)  # the whole trail
     env = Environment(loader=PackageLoader("kuznia", "report"),
-                      autoescape=select_autoescape(["html", "j2"]))
-    env.filters["money"] = lambda x: "—" if x is None else f"{x:,.0f}"
-    env.filters["num"] = lambda x: f"{x:,}"
+                      autoescape=select_autoescape(["html", "j2"]),
+                      extensions=["jinja2.ext.i18n"])
+    i18n.install(env)  # the language of the moment: the CLI's --lang or KUZNIA_LANG
+    env.filters["money"] = lambda x: "—" if x is None else i18n.number(x)
+    env.filters["num"] = lambda x: i18n.grouped(x) if isinstance(x, int | float) else x
     env.filters["say"] = say
+    env.filters["sentence"] = say_sentence
+    env.filters["dec"] = lambda x, digits: "—" if x is None else i18n.number(x, digits)
     html = env.get_template("report.html.j2").render(
         generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         db=ws.store.display_url,

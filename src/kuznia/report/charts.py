@@ -17,17 +17,19 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from kuznia import palette  # noqa: E402
+from kuznia.i18n import N_, _  # noqa: E402
 from kuznia.words import say  # noqa: E402
 
 OUTCOME_COLOURS = {f"n_{k}": v for k, v in palette.OUTCOMES.items()}
-EMPTY = "No uses in this period."
+EMPTY = N_("No uses in this period.")
 
 
-def _empty(text: str = EMPTY, title: str | None = None) -> bytes:
+def _empty(text: str | None = None, title: str | None = None) -> bytes:
     """A chart with nothing to draw: the sentence, not empty axes."""
     fig, ax = plt.subplots(figsize=(6, 1.2))
     ax.axis("off")
-    ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=11, color="#4a4a4a")
+    ax.text(0.5, 0.5, text if text is not None else _(EMPTY), ha="center", va="center",
+            fontsize=11, color="#4a4a4a")
     if title:
         ax.set_title(title, fontsize=10)
     return _png(fig)
@@ -54,15 +56,16 @@ def cost_by_product(rows: list[dict[str, Any]], currency: str,
     point = np.array([r["cost_per_effect"] for r in rows])
     low = np.array([r["cost_per_effect_low"] for r in rows])
     high = np.array([r["cost_per_effect_high"] for r in rows])
-    ax.barh(y, high - low, left=low, height=0.6, color=palette.INTERVAL, label="90% interval")
+    ax.barh(y, high - low, left=low, height=0.6, color=palette.INTERVAL,
+            label=_("%(level)s%% interval", level=90))
     ax.scatter(point, y, color=palette.POINT, edgecolor="white", s=22, zorder=3,
-               label="cost per effect")
+               label=_("cost per effect"))
     ax.set_yticks(y, [f"{names[r['product_id']]} ({r['product_id']})"
                       if r["product_id"] in names else r["product_id"] for r in rows],
                   fontsize=8)
     ax.set_xscale("log")
-    ax.set_xlabel(f"cost per confirmed effect ({currency}, log scale)")
-    ax.set_ylabel("product")
+    ax.set_xlabel(_("cost per confirmed effect (%(currency)s, log scale)", currency=currency))
+    ax.set_ylabel(_("product"))
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
     return _png(fig)
@@ -88,12 +91,12 @@ def monthly_trend(rows: list[dict[str, Any]], products: list[str], currency: str
         x = [dt.date.fromisoformat(r["month"] + "-01") for r in pts]
         ax.fill_between(x, [r["cost_per_effect_low"] for r in pts],
                         [r["cost_per_effect_high"] for r in pts], color=palette.INTERVAL,
-                        label="90% interval", lw=0)
+                        label=_("%(level)s%% interval", level=90), lw=0)
         ax.plot(x, [r["cost_per_effect"] for r in pts], color=palette.POINT, marker="o", ms=2.5,
-                lw=1.2, label="cost per effect")
+                lw=1.2, label=_("cost per effect"))
         ax.set_title(pid, fontsize=9)
         ax.set_ylim(bottom=0)
-        ax.set_xlabel("month", fontsize=7)
+        ax.set_xlabel(_("month"), fontsize=7)
         ax.set_ylabel(f"cost per effect ({currency})", fontsize=7)
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %Y"))
         ax.tick_params(axis="x", rotation=45, labelsize=6)
@@ -119,8 +122,8 @@ def outcomes(rows: list[dict[str, Any]]) -> bytes:
         left += share
     ax.set_yticks(y, [r["product_id"] for r in rows], fontsize=8)
     ax.set_xlim(0, 1)
-    ax.set_xlabel("share of uses")
-    ax.set_ylabel("product")
+    ax.set_xlabel(_("share of uses"))
+    ax.set_ylabel(_("product"))
     ax.legend(fontsize=7, ncol=4, loc="lower center", bbox_to_anchor=(0.5, 1.0))
     return _png(fig)
 
@@ -133,12 +136,12 @@ def duane(growth: dict[str, Any]) -> bytes:
     """
     vs = [v for v in growth["versions"] if v["cumulative_uses"] > 0]
     if not vs:
-        return _empty(title=f"Reliability growth, {growth['product_id']}")
+        return _empty(title=_("Reliability growth, %(product)s", product=growth["product_id"]))
     fig, ax = plt.subplots(figsize=(6.5, 4))
     cum_fail = np.cumsum([v["failures"] for v in vs])
     x = np.array([v["cumulative_uses"] for v in vs], dtype=float)
     ok = cum_fail > 0
-    ax.scatter(x[ok], x[ok] / cum_fail[ok], color=palette.POINT, zorder=3, label="versions")
+    ax.scatter(x[ok], x[ok] / cum_fail[ok], color=palette.POINT, zorder=3, label=_("versions"))
     for xi, yi, v in zip(x[ok], x[ok] / cum_fail[ok], [v for v, k in zip(vs, ok, strict=True) if k],
                          strict=True):
         ax.annotate(v["version"], (xi, yi), textcoords="offset points", xytext=(4, 4),
@@ -147,14 +150,14 @@ def duane(growth: dict[str, Any]) -> bytes:
     if fit:
         n = np.array([c["uses"] for c in fit["curve"]], dtype=float)
         lam, beta = fit["lam"], fit["beta"]
-        ax.plot(n, n / (lam * n**beta), color=palette.SERIES[0], label="fitted, cumulative")
+        ax.plot(n, n / (lam * n**beta), color=palette.SERIES[0], label=_("fitted, cumulative"))
         ax.plot(n, 1 / (lam * beta * n ** (beta - 1)), color=palette.SERIES[1], ls="--",
-                label="fitted, current design")
+                label=_("fitted, current design"))
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("cumulative uses")
-    ax.set_ylabel("uses per failure")
-    ax.set_title(f"Reliability growth, {growth['product_id']}")
+    ax.set_xlabel(_("cumulative uses"))
+    ax.set_ylabel(_("uses per failure"))
+    ax.set_title(_("Reliability growth, %(product)s", product=growth["product_id"]))
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     return _png(fig)
@@ -164,20 +167,20 @@ def pareto(rows: list[dict[str, Any]], title: str) -> bytes:
     """Bars of failures per mode (falling) with the cumulative share as a line."""
     rows = rows[:12]
     if not rows:
-        return _empty("No failures recorded.", title)
+        return _empty(_("No failures recorded."), title)
     fig, ax = plt.subplots(figsize=(7, 3.6))
     x = np.arange(len(rows))
     ax.bar(x, [r["failures"] for r in rows], color=palette.OUTCOMES["failure"],
-           label="failures")
+           label=_("failures"))
     ax.set_xticks(x, [say(r["failure_mode"]) for r in rows], rotation=30, ha="right",
                   fontsize=8)
-    ax.set_xlabel("failure mode")
-    ax.set_ylabel("failures")
+    ax.set_xlabel(_("failure mode"))
+    ax.set_ylabel(_("failures"))
     ax2 = ax.twinx()
     ax2.plot(x, [100 * r["cumulative_share"] for r in rows], color=palette.SERIES[0], marker="o",
-             lw=1, label="cumulative share")
+             lw=1, label=_("cumulative share"))
     ax2.set_ylim(0, 105)
-    ax2.set_ylabel("cumulative share, %")
+    ax2.set_ylabel(_("cumulative share, %"))
     ax.set_title(title)
     handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
     ax.legend(handles, [str(h.get_label()) for h in handles], fontsize=7, loc="center right")
@@ -187,22 +190,23 @@ def pareto(rows: list[dict[str, Any]], title: str) -> bytes:
 def fan(products: list[dict[str, Any]], title: str = "Output under strikes") -> bytes:
     """Per product, the P10-P90 band of monthly output, the median, and demand (dashed)."""
     if not products:
-        return _empty("No products to simulate.", title)
+        return _empty(_("No products to simulate."), title)
     fig, axes = plt.subplots(1, len(products), figsize=(3.2 * len(products), 3), squeeze=False)
     for ax, p in zip(axes[0], products, strict=True):
         months = [m["month"] for m in p["by_month"]]
         x = np.arange(len(months))
         ax.fill_between(x, [m["p10"] for m in p["by_month"]], [m["p90"] for m in p["by_month"]],
-                        color=palette.INTERVAL, lw=0, label="10% to 90% of runs")
-        ax.plot(x, [m["p50"] for m in p["by_month"]], color=palette.POINT, label="median")
+                        color=palette.INTERVAL, lw=0,
+                        label=_("%(low)s%% to %(high)s%% of runs", low=10, high=90))
+        ax.plot(x, [m["p50"] for m in p["by_month"]], color=palette.POINT, label=_("median"))
         if p["monthly_demand"] is not None:
-            ax.axhline(p["monthly_demand"], color=palette.DEMAND, ls="--", lw=1, label="demand")
+            ax.axhline(p["monthly_demand"], color=palette.DEMAND, ls="--", lw=1, label=_("demand"))
         ax.set_title(p["product_id"], fontsize=9)
         ax.set_xticks(x[::3], months[::3], fontsize=7, rotation=30)
         ax.tick_params(axis="y", labelsize=7)
         ax.set_ylim(bottom=0)
-        ax.set_xlabel("month", fontsize=7)
-        ax.set_ylabel("units a month", fontsize=7)
+        ax.set_xlabel(_("month"), fontsize=7)
+        ax.set_ylabel(_("units a month"), fontsize=7)
     axes[0][0].legend(fontsize=7)
     fig.suptitle(title, fontsize=10, y=1.04)
     return _png(fig)

@@ -42,6 +42,7 @@ from kuznia.server.problems import (
     retry_after,
 )
 from kuznia.server.warm import Warmer
+from kuznia.server.web.lang import Language
 from kuznia.services import jobs, sessions
 from kuznia.services import oversight_config as flags_config
 from kuznia.services.store import Store, open_store
@@ -386,6 +387,7 @@ def create_app(store: Store, *, data_dir: str | Path | None = None,
     def docs() -> HTMLResponse:
         return HTMLResponse(_docs_page())
 
+    app.add_middleware(Language)  # the request's language, before any route runs
     app.add_middleware(RefuseNul)
     app.add_middleware(SecurityHeaders)  # added last: outermost, so every answer has them
     return app

@@ -211,6 +211,16 @@ def issue_token(store: Store, name: str, *, actor: str, expires_days: int | None
     return token
 
 
+def set_language(store: Store, name: str, lang: str | None) -> None:
+    """Keep the language ``name`` chose for its pages (None: the browser's). A preference
+    of display, not a credential: not audited, and not in the accounts' digest."""
+    from kuznia.i18n import check
+
+    with store.write() as conn:
+        conn.execute(users.update().where(users.c.name == name)
+                     .values(lang=check(lang) if lang else None))
+
+
 def disable_user(store: Store, name: str, *, actor: str) -> int:
     """Disable an account: its tokens, password and browser sessions stop working (the
     sessions are ended); nothing else is deleted."""
@@ -252,12 +262,13 @@ class Account:
     role: str
     producer_id: str | None
     partner_id: str | None = None
+    lang: str | None = None  # the language it chose for its pages (None: the browser's)
 
 
 # Built once (asked on every request with a token; see audit._HEAD).
 _TOKEN_ACCOUNT = (
     select(users.c.name, users.c.role, users.c.producer_id, users.c.partner_id,
-           users.c.disabled, api_tokens.c.expires_at, api_tokens.c.revoked_at,
+           users.c.lang, users.c.disabled, api_tokens.c.expires_at, api_tokens.c.revoked_at,
            api_tokens.c.token_id,
            api_tokens.c.token_hash, api_tokens.c.event_id)
     .join(users, users.c.name == api_tokens.c.user_name)
@@ -280,7 +291,7 @@ def authenticate_token(conn: Connection, token: str) -> Account | None:
                   "(changed outside Kuznia); run 'kuznia audit verify --deep'",
                   row.token_id, row.name, row.event_id)
         return None
-    return Account(row.name, row.role, row.producer_id, row.partner_id)
+    return Account(row.name, row.role, row.producer_id, row.partner_id, row.lang)
 
 
 def _sealed(conn: Connection, row: Any) -> bool:
@@ -307,7 +318,7 @@ def _verify(row: Any, password: str) -> Account | None:
         PasswordHasher().verify(row.password_hash, password)
     except (VerificationError, InvalidHashError):
         return None
-    return Account(row.name, row.role, row.producer_id, row.partner_id)
+    return Account(row.name, row.role, row.producer_id, row.partner_id, row.lang)
 
 
 @dataclass

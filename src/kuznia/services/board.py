@@ -34,7 +34,8 @@ from kuznia.services.failures import (
 )
 from kuznia.services.store import Store
 from kuznia.store.schema import contracts, corrective_actions, deliveries
-from kuznia.words import day, say
+from kuznia.words import day_en as day  # the data speak English; pages translate
+from kuznia.words import say_en as say
 
 THRESHOLD = params.BOARD_THRESHOLD  # failures per 100 uses
 MIN_FAILURES = 3

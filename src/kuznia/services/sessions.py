@@ -73,7 +73,7 @@ def find_session(store: Store, value: str, now: dt.datetime | None = None) -> Se
         return None
     with store.read() as conn:
         user = conn.execute(select(users.c.name, users.c.role, users.c.producer_id,
-                                   users.c.partner_id, users.c.disabled)
+                                   users.c.partner_id, users.c.disabled, users.c.lang)
                             .where(users.c.name == row.user_name)).first()
     seen = dt.datetime.fromisoformat(row.last_seen_at)
     if user is None or user.disabled or now - seen > IDLE or now - dt.datetime.fromisoformat(
@@ -82,7 +82,8 @@ def find_session(store: Store, value: str, now: dt.datetime | None = None) -> Se
         return None
     if now - seen > TOUCH:
         _touch(store, key, now)
-    return Session(Account(user.name, user.role, user.producer_id, user.partner_id), row.csrf_token)
+    return Session(Account(user.name, user.role, user.producer_id, user.partner_id,
+                           user.lang), row.csrf_token)
 
 
 def _touch(store: Store, key: str, now: dt.datetime) -> None:

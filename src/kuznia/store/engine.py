@@ -20,10 +20,10 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest migration. Opening a workspace compares its stored revision with this, so that
 # Alembic (about 0.15 s to import) loads only when there is something to migrate; a test
 # checks it against Alembic's own idea of the head.
-HEAD = "0015"
+HEAD = "0016"
 # every revision this Kuznia can open
 KNOWN = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011",
-         "0012", "0013", "0014", "0015")
+         "0012", "0013", "0014", "0015", "0016")
 SQLITE_BUSY_SECONDS = 30.0  # how long a writer waits for another to finish
 IDLE_PING_SECONDS = 5.0  # a pooled PostgreSQL connection idle this long is pinged first
 

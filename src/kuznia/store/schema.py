@@ -327,6 +327,7 @@ users = Table(
     Column("created_at", String(32), nullable=False),
     Column("event_id", Integer, nullable=False),
     Column("partner_id", String(64)),  # a partner's account: the partner it speaks for
+    Column("lang", String(8)),  # the language the account chose for its pages (en, uk)
 )
 
 api_tokens = Table(

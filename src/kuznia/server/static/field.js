@@ -15,6 +15,20 @@
   const account = form.dataset.account;
   const words = JSON.parse(document.getElementById("field-words").textContent);
   const labels = words.labels;
+  // the form's messages in the page's language (words.messages, words.plurals: from the
+  // server's catalogue, kept with the page for offline use); English is the source text
+  const CAT = words.messages || {}, PLURALS = words.plurals || {};
+  const RULES = new Intl.PluralRules(document.documentElement.lang || "en");
+  const fill = function (text, v) {
+    return text.replace(/%\((\w+)\)s/g, function (m, k) { return v && k in v ? String(v[k]) : m; });
+  };
+  const _ = function (text, v) { return fill(CAT[text] || text, v); };
+  const N_ = function (text) { return text; };  // a message said later (by `say` below)
+  const ngettext = function (one, many, n, v) {
+    const forms = PLURALS[one] || {};
+    const form = forms[RULES.select(n)] || forms.other || (n === 1 ? one : many);
+    return fill(form, Object.assign({ num: n }, v || {}));
+  };
   const $ = function (id) { return document.getElementById(id); };
   const syncState = $("sync-state"), list = $("pending"), sentList = $("sent");
   const msg = $("form-msg"), catState = $("catalogue-state");
@@ -117,7 +131,7 @@
   }
   function fillProducts() {
     const chosen = product.value || load("kept", {}).product_id || "";
-    reset(product, catalogue.products.length ? "Choose a product" : "No products yet");
+    reset(product, catalogue.products.length ? _("Choose a product") : _("No products yet"));
     catalogue.products.forEach(function (p) { option(product, p.id, p.name + " (" + p.id + ")"); });
     if (productOf(chosen)) product.value = chosen;
     fillProduct();
@@ -125,10 +139,10 @@
   function fillProduct() {
     const p = productOf(product.value);
     const v = version.value || (load("kept", {}).product_id === product.value ? load("kept", {}).version : "");
-    reset(version, "Not known");
+    reset(version, _("Not known"));
     lots.textContent = "";
     const m = mode.value;
-    reset(mode, "Choose what failed");
+    reset(mode, _("Choose what failed"));
     if (p) {
       p.versions.forEach(function (x) { option(version, x.id, x.id + " (since " + x.introduced_on + ")"); });
       p.lots.forEach(function (x) { option(lots, x.id, "delivered " + x.delivered_on); });
@@ -136,16 +150,19 @@
       if (p.versions.some(function (x) { return x.id === v; })) version.value = v || "";
       if (p.failure_modes.some(function (x) { return x.id === m; })) mode.value = m;
     }
-    option(mode, OTHER, "Something else (describe it)");
+    option(mode, OTHER, _("Something else (describe it)"));
     if (m === OTHER) mode.value = OTHER;
     skip();
   }
   function showCatalogue(stamp) {
     const n = catalogue.products.length;
     catState.textContent = stamp
-      ? "Pick-lists: " + n + " product" + (n === 1 ? "" : "s") + ", kept on this device, last fetched " +
-        (stamp.slice(0, 10) === new Date().toISOString().slice(0, 10) ? "today at " + timeOf(stamp) : stamp.slice(0, 10)) + "."
-      : "The pick-lists have not reached this device yet: they are fetched as soon as the server can be reached.";
+      ? (stamp.slice(0, 10) === new Date().toISOString().slice(0, 10)
+        ? ngettext("Pick-lists: %(num)s product, kept on this device, last fetched today at %(time)s.",
+                   "Pick-lists: %(num)s products, kept on this device, last fetched today at %(time)s.", n, { time: timeOf(stamp) })
+        : ngettext("Pick-lists: %(num)s product, kept on this device, last fetched %(day)s.",
+                   "Pick-lists: %(num)s products, kept on this device, last fetched %(day)s.", n, { day: stamp.slice(0, 10) }))
+      : _("The pick-lists have not reached this device yet: they are fetched as soon as the server can be reached.");
   }
   function useCatalogue() {
     const kept = load("catalogue", null);
@@ -256,41 +273,43 @@
   const UNSEEN = /[\u0000-\u001f\u007f-\u009f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff]/;
   function check(record) {
     const problems = {};
-    const say = function (name, text) { if (!problems[name]) problems[name] = labels[name] + " " + text + "."; };
-    ["used_on", "product_id", "outcome"].forEach(function (n) { if (!record[n]) say(n, "is required"); });
+    const say = function (name, text, v) {
+      if (!problems[name]) problems[name] = _(text, Object.assign({ field: labels[name] }, v || {}));
+    };
+    ["used_on", "product_id", "outcome"].forEach(function (n) { if (!record[n]) say(n, N_("%(field)s is required.")); });
     ["operator", "product_id", "version", "lot"].forEach(function (n) {
       const v = record[n];
       if (!v) return;
       if (UNSEEN.test(v)) say(n, words.unseen_in_id);
       else if (v === "." || v === "..") say(n, words.dots_id);
-      else if (v.length > words.max_id) say(n, "is longer than " + words.max_id + " characters");
+      else if (v.length > words.max_id) say(n, N_("%(field)s is longer than %(max)s characters."), { max: words.max_id });
     });
     ["units_used", "effects"].forEach(function (n) {
       const v = record[n];
       if (v === null) return;
-      if (!/^[0-9]+$/.test(v)) say(n, "is not a whole number");
-      else if (Number(v) > words.max_int) say(n, "is out of range (at most " + words.max_int.toLocaleString("en") + ")");
+      if (!/^[0-9]+$/.test(v)) say(n, N_("%(field)s is not a whole number."));
+      else if (Number(v) > words.max_int) say(n, N_("%(field)s is out of range (at most %(max)s)."), { max: words.max_int.toLocaleString(document.documentElement.lang || "en") });
     });
     if (record.units_used !== null && /^[0-9]+$/.test(record.units_used) && Number(record.units_used) < 1) {
-      say("units_used", "must be at least 1");
+      say("units_used", N_("%(field)s must be at least 1."));
     }
     if (record.used_on) {
-      if (!/^\d{4}-\d{2}-\d{2}$/.test(record.used_on)) say("used_on", "is not an ISO date (YYYY-MM-DD)");
-      else if (record.used_on > today()) say("used_on", "is after today on this device's clock (" + today() + ")");
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(record.used_on)) say("used_on", N_("%(field)s is not an ISO date (YYYY-MM-DD)."));
+      else if (record.used_on > today()) say("used_on", N_("%(field)s is after today on this device's clock (%(today)s)."), { today: today() });
     }
     if (record.outcome === "effect") {
-      if (record.effects === null) say("effects", "is required");
-      else if (record.effects === "0") say("effects", "must be at least 1 when the outcome is effect");
+      if (record.effects === null) say("effects", N_("%(field)s is required."));
+      else if (record.effects === "0") say("effects", N_("%(field)s must be at least 1 when the outcome is effect."));
     }
     if (record.outcome === "failure" && !record.failure_mode) {
-      say("failure_mode", "is required when the outcome is failure");
+      say("failure_mode", N_("%(field)s is required when the outcome is failure."));
     }
     const p = productOf(record.product_id);
     if (record.lot && p) {
       const owner = catalogue.products.filter(function (q) {
         return q.lots.some(function (x) { return x.id === record.lot; });
       })[0];
-      if (owner && owner.id !== p.id) say("lot", "was delivered for another product (" + record.lot + " is " + owner.id + ")");
+      if (owner && owner.id !== p.id) say("lot", N_("%(field)s was delivered for another product (%(lot)s is %(owner)s)."), { lot: record.lot, owner: owner.id });
     }
     return problems;
   }
@@ -331,14 +350,14 @@
   }
   function problemsText(item) {
     return (item.problems || []).map(function (p) {
-      return (labels[p.column] || "Record") + ": " + p.message;
-    }).join("; ") || item.problem || "refused";
+      return (labels[p.column] || labels.use_id) + ": " + p.message;
+    }).join("; ") || item.problem || _("refused");
   }
   function stateWords(item) {
-    if (item.state === "rejected") return "refused by the server: " + problemsText(item);
-    if (item.state === "received") return "received by the server, waiting to be stored";
-    if (item.state === "sending") return "sending…";
-    return "waiting to be sent";
+    if (item.state === "rejected") return _("refused by the server: %(problems)s", { problems: problemsText(item) });
+    if (item.state === "received") return _("received by the server, waiting to be stored");
+    if (item.state === "sending") return _("sending…");
+    return _("waiting to be sent");
   }
   function button(text, fn) {
     const b = document.createElement("button");
@@ -369,7 +388,7 @@
       sentList.textContent = "";
       const here = items.filter(function (i) { return i.state !== "stored"; });
       const sent = items.filter(function (i) { return i.state === "stored"; });
-      if (!here.length) none(list, "Nothing waiting.");
+      if (!here.length) none(list, _("Nothing waiting."));
       here.forEach(function (i) {
         const li = document.createElement("li");
         li.className = "record-item " + i.state;
@@ -386,17 +405,17 @@
         if (i.state === "rejected") {
           const tools = document.createElement("span");
           tools.className = "tools";
-          tools.appendChild(button("Correct it", function () { edit(i); }));
-          tools.appendChild(button("Discard", function () { drop(i.use_id).then(render); }));
+          tools.appendChild(button(_("Correct it"), function () { edit(i); }));
+          tools.appendChild(button(_("Discard"), function () { drop(i.use_id).then(render); }));
           li.appendChild(tools);
         }
         list.appendChild(li);
       });
-      if (!sent.length) none(sentList, "Nothing sent yet today.");
+      if (!sent.length) none(sentList, _("Nothing sent yet today."));
       sent.slice().reverse().forEach(function (i) {
         const li = document.createElement("li");
         li.className = "record-item stored";
-        li.textContent = named(i) + " · stored at " + timeOf(i.sent_at);
+        li.textContent = _("%(record)s · stored at %(time)s", { record: named(i), time: timeOf(i.sent_at) });
         sentList.appendChild(li);
       });
       showSync();
@@ -424,7 +443,7 @@
     skip();
     (item.problems || []).forEach(function (p) { showError(p.column, problemsText({ problems: [p] })); });
     replacing = item.use_id;
-    msg.textContent = "Correct the record and save it again: " + problemsText(item);
+    msg.textContent = _("Correct the record and save it again: %(problems)s", { problems: problemsText(item) });
     product.focus();
   }
 
@@ -444,13 +463,13 @@
     const waiting = items.filter(function (i) { return i.state === "waiting" || i.state === "sending"; }).length;
     const rejected = items.filter(function (i) { return i.state === "rejected"; }).length;
     const c = contact();
-    const parts = [waiting ? waiting + " waiting" : "Nothing waiting"];
-    if (rejected) parts.push(rejected + " to correct");
-    if (sending) parts.push("sending…");
-    else if (c.failed_at) parts.push(c.ok_at ? "server not reached since " + timeOf(c.ok_at) : "server not reached yet");
-    else if (c.ok_at) parts.push("last contact with the server " + timeOf(c.ok_at));
-    if (!sending && waiting && nextTry && c.failed_at) parts.push("next try " + timeOf(new Date(nextTry).toISOString()));
-    if (!navigator.onLine) parts.push("this device says it has no connection");
+    const parts = [waiting ? ngettext("%(num)s waiting", "%(num)s waiting", waiting) : _("Nothing waiting")];
+    if (rejected) parts.push(ngettext("%(num)s to correct", "%(num)s to correct", rejected));
+    if (sending) parts.push(_("sending…"));
+    else if (c.failed_at) parts.push(c.ok_at ? _("server not reached since %(time)s", { time: timeOf(c.ok_at) }) : _("server not reached yet"));
+    else if (c.ok_at) parts.push(_("last contact with the server %(time)s", { time: timeOf(c.ok_at) }));
+    if (!sending && waiting && nextTry && c.failed_at) parts.push(_("next try %(time)s", { time: timeOf(new Date(nextTry).toISOString()) }));
+    if (!navigator.onLine) parts.push(_("this device says it has no connection"));
     syncState.textContent = parts.join(" · ");
     syncState.className = "sync-state" + (c.failed_at ? " not-reached" : "");
     syncState.dataset.sending = sending ? "yes" : "no";
@@ -492,7 +511,7 @@
           throw new Error("later");
         }
         item.state = "rejected";
-        item.problem = body.detail || ("the server answered " + r.status);
+        item.problem = body.detail || _("the server answered %(status)s", { status: r.status });
         item.problems = body.problems || [];
         return put(item);
       });
@@ -568,7 +587,7 @@
     const names = Object.keys(problems);
     if (names.length) {
       names.forEach(function (n) { showError(n, problems[n]); });
-      msg.textContent = "Not saved: " + names.length + " field" + (names.length === 1 ? "" : "s") + " to correct.";
+      msg.textContent = ngettext("Not saved: %(num)s field to correct.", "Not saved: %(num)s fields to correct.", names.length);
       const first = names[0] === "outcome" ? $("o-effect") : form.elements[names[0]];
       if (first && first.focus) first.focus();
       return;
@@ -581,7 +600,7 @@
     put(item).then(function () {
       return old ? drop(old) : null;
     }).then(function () {
-      msg.textContent = "Kept on this device: " + named(item) + ".";
+      msg.textContent = _("Kept on this device: %(record)s.", { record: named(item) });
       clearForNext();
       return render();
     }).then(sendNow);
@@ -600,11 +619,11 @@
       createImageBitmap(picture).then(function (bitmap) {
         return new window.BarcodeDetector().detect(bitmap);
       }).then(function (codes) {
-        if (!codes.length) { showError("lot", "No barcode was read from the picture; type the lot instead."); return; }
+        if (!codes.length) { showError("lot", _("No barcode was read from the picture; type the lot instead.")); return; }
         lot.value = codes[0].rawValue.trim();
         showError("lot", "");
       }).catch(function () {
-        showError("lot", "The picture could not be read; type the lot instead.");
+        showError("lot", _("The picture could not be read; type the lot instead."));
       }).then(function () { file.value = ""; });
     });
   }

@@ -12,12 +12,24 @@
   const COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#000000"];
   const drawn = new WeakSet();
   let WORDS = null;
+  // the charts' words in the page's language (body's data-messages: from the server's
+  // catalogue); English is the source text
+  const LANG = document.documentElement.lang || "en";
+  let CAT = null;
+  let OTHERS = "other groups";  // the bars past the palette, in one
+  function _(text, v) {
+    if (CAT === null) {
+      try { CAT = JSON.parse(document.body.dataset.messages || "{}").messages || {}; } catch (e) { CAT = {}; }
+    }
+    return (CAT[text] || text).replace(/%\((\w+)\)s/g, function (m, k) { return v && k in v ? String(v[k]) : m; })
+      .replace(/%%/g, "%");
+  }
 
   function say(code) {  // the words for a code, from the one table the server keeps
     if (WORDS === null) {
       try { WORDS = JSON.parse(document.body.dataset.words || "{}"); } catch (e) { WORDS = {}; }
     }
-    if (code === null || code === undefined) return "(none)";
+    if (code === null || code === undefined) return _("(none)");
     return WORDS[code] || (/^[a-z0-9_]+$/.test(code) ? String(code).replace(/_/g, " ") : String(code));
   }
   function get(url) {
@@ -34,16 +46,20 @@
   function fmt(x) {
     if (x === null || x === undefined || !isFinite(x)) return "–";
     const a = Math.abs(x);
-    if (a >= 1e6) return (x / 1e6).toLocaleString("en", { maximumSignificantDigits: 3 }) + " million";
-    if (a >= 100 || Number.isInteger(x)) return Math.round(x).toLocaleString("en");
-    return x.toLocaleString("en", { maximumSignificantDigits: 3 });
+    if (a >= 1e6 && LANG === "en") return (x / 1e6).toLocaleString("en", { maximumSignificantDigits: 3 }) + " million";
+    if (a >= 1e6) return x.toLocaleString(LANG, { notation: "compact", maximumSignificantDigits: 3 });
+    if (a >= 100 || Number.isInteger(x)) return Math.round(x).toLocaleString(LANG);
+    return x.toLocaleString(LANG, { maximumSignificantDigits: 3 });
   }
-  function pct(x) { return x === null || x === undefined ? "–" : (100 * x).toFixed(1) + "%"; }
+  function pct(x) {
+    return x === null || x === undefined ? "–"
+      : (100 * x).toLocaleString(LANG === "en" ? "en-US" : LANG, { minimumFractionDigits: 1, maximumFractionDigits: 1, useGrouping: false }) + "%";
+  }
   function axis(text, more) { return Object.assign({ title: { display: true, text: text }, ticks: { callback: function (v) { return fmt(v); } } }, more || {}); }
   function category(text) { return { type: "category", title: { display: true, text: text } }; }
   function month(m) {  // 2025-03 as Mar 2025
     const d = new Date(m + "-01T00:00:00Z");
-    return isNaN(d) ? m : d.toLocaleString("en", { month: "short", year: "numeric", timeZone: "UTC" });
+    return isNaN(d) ? m : d.toLocaleString(LANG, { month: "short", year: "numeric", timeZone: "UTC" });
   }
   function names(canvas) {
     try { return JSON.parse(canvas.dataset.names || "{}"); } catch (e) { return {}; }
@@ -67,11 +83,11 @@
       canvas.closest(".canvas-box").style.height = Math.max(300, Math.min(480, 200 + 6 * rows.length)) + "px";
       return {
         data: { labels: labels, datasets: [
-          { type: "bar", label: "90% interval", data: rows.map(function (r) { return [r.cost_per_effect_low, r.cost_per_effect_high === null ? r.cost_per_effect_low : r.cost_per_effect_high]; }), backgroundColor: PALETTE.interval, borderColor: PALETTE.interval, pointStyle: "rect" },
-          { type: "scatter", label: "cost per effect", data: rows.map(function (r, i) { return { x: labels[i], y: r.cost_per_effect }; }), backgroundColor: PALETTE.point, borderColor: "#fff", borderWidth: 1.5, pointRadius: 5, pointStyle: "circle", order: -1 }
+          { type: "bar", label: _("%(level)s%% interval", { level: 90 }), data: rows.map(function (r) { return [r.cost_per_effect_low, r.cost_per_effect_high === null ? r.cost_per_effect_low : r.cost_per_effect_high]; }), backgroundColor: PALETTE.interval, borderColor: PALETTE.interval, pointStyle: "rect" },
+          { type: "scatter", label: _("cost per effect"), data: rows.map(function (r, i) { return { x: labels[i], y: r.cost_per_effect }; }), backgroundColor: PALETTE.point, borderColor: "#fff", borderWidth: 1.5, pointRadius: 5, pointStyle: "circle", order: -1 }
         ] },
-        options: { scales: { x: category(key === "producer_id" ? "producer" : key === "product_id" ? "product" : key.replace(/_id$/, "")), y: axis(data.currency + " per effect" + (log ? " (log scale)" : ""), log ? { type: "logarithmic" } : { beginAtZero: true }) },
-                   plugins: { tooltip: tip(function (c) { const r = rows[c.dataIndex]; return "cost per effect " + fmt(r.cost_per_effect) + " " + data.currency + " (90%: " + fmt(r.cost_per_effect_low) + " – " + fmt(r.cost_per_effect_high) + ")"; }) },
+        options: { scales: { x: category(key === "producer_id" ? _("producer") : key === "product_id" ? _("product") : key.replace(/_id$/, "")), y: axis(log ? _("%(currency)s per effect (log scale)", { currency: data.currency }) : _("%(currency)s per effect", { currency: data.currency }), log ? { type: "logarithmic" } : { beginAtZero: true }) },
+                   plugins: { tooltip: tip(function (c) { const r = rows[c.dataIndex]; return _("cost per effect %(value)s %(currency)s (90%%: %(low)s – %(high)s)", { value: fmt(r.cost_per_effect), currency: data.currency, low: fmt(r.cost_per_effect_low), high: fmt(r.cost_per_effect_high) }); }) },
                    onClick: function (ev, els) { if (els.length) go(canvas, rows[els[0].index][key]); } }
       };
     },
@@ -82,11 +98,11 @@
       return {
         data: { labels: labels, datasets: [
           { type: "line", label: "90% high", hideInLegend: true, data: rows.map(function (r) { return r.cost_per_effect_high; }), borderColor: PALETTE.interval, pointRadius: 0, fill: false },
-          { type: "line", label: "90% interval", data: rows.map(function (r) { return r.cost_per_effect_low; }), borderColor: PALETTE.interval, backgroundColor: PALETTE.interval, pointRadius: 0, fill: "-1", pointStyle: "rect" },
-          { type: "line", label: "cost per effect", data: rows.map(function (r) { return r.cost_per_effect; }), borderColor: PALETTE.point, backgroundColor: PALETTE.point, pointRadius: 3, borderWidth: 2, order: -1 }
+          { type: "line", label: _("%(level)s%% interval", { level: 90 }), data: rows.map(function (r) { return r.cost_per_effect_low; }), borderColor: PALETTE.interval, backgroundColor: PALETTE.interval, pointRadius: 0, fill: "-1", pointStyle: "rect" },
+          { type: "line", label: _("cost per effect"), data: rows.map(function (r) { return r.cost_per_effect; }), borderColor: PALETTE.point, backgroundColor: PALETTE.point, pointRadius: 3, borderWidth: 2, order: -1 }
         ] },
-        options: { scales: { x: category("month"), y: axis("cost per effect (" + data.currency + ")", { beginAtZero: true }) },
-                   plugins: { tooltip: tip(function (c) { const r = rows[c.dataIndex]; return "cost per effect " + fmt(r.cost_per_effect) + " " + data.currency + " (90%: " + fmt(r.cost_per_effect_low) + " – " + fmt(r.cost_per_effect_high) + ")"; }) },
+        options: { scales: { x: category(_("month")), y: axis(_("cost per effect (%(currency)s)", { currency: data.currency }), { beginAtZero: true }) },
+                   plugins: { tooltip: tip(function (c) { const r = rows[c.dataIndex]; return _("cost per effect %(value)s %(currency)s (90%%: %(low)s – %(high)s)", { value: fmt(r.cost_per_effect), currency: data.currency, low: fmt(r.cost_per_effect_low), high: fmt(r.cost_per_effect_high) }); }) },
                    onClick: function (ev, els) { if (els.length) go(canvas, rows[els[0].index].month); } }
       };
     },
@@ -99,7 +115,7 @@
         data: { labels: rows.map(function (r) { return named[r.product_id] ? named[r.product_id] + " (" + r.product_id + ")" : r.product_id; }), datasets: parts.map(function (p) {
           return { type: "bar", label: say(p), data: rows.map(function (r) { return r["n_" + p]; }), backgroundColor: PALETTE[p], borderColor: "#fff", borderWidth: 1, pointStyle: "rect" };
         }) },
-        options: { scales: { x: Object.assign(category("product"), { stacked: true }), y: axis("uses", { stacked: true }) }, onClick: function (ev, els) { if (els.length) go(canvas, rows[els[0].index].product_id); } }
+        options: { scales: { x: Object.assign(category(_("product")), { stacked: true }), y: axis(_("uses"), { stacked: true }) }, onClick: function (ev, els) { if (els.length) go(canvas, rows[els[0].index].product_id); } }
       };
     },
     // failures per mode, most first, with the cumulative share; grouped (by version or a
@@ -108,7 +124,7 @@
       const by = data.by || [];
       function group(r) {
         return by.map(function (b) {
-          if (b === "version") return "version " + r.version;
+          if (b === "version") return _("version %(version)s", { version: r.version });
           const key = b.slice(b.indexOf(":") + 1);
           return key + " " + r.conditions[key];
         }).join(", ");
@@ -128,18 +144,19 @@
       let groups = Object.keys(groupTotals).sort(function (a, b) { return groupTotals[b] - groupTotals[a]; });
       if (groups.length > COLORS.length) {  // the largest groups, the rest as one
         const rest = groups.slice(COLORS.length - 1);
-        parts["other groups"] = {};
-        rest.forEach(function (g) { modes.forEach(function (m) { parts["other groups"][m] = (parts["other groups"][m] || 0) + (parts[g][m] || 0); }); });
-        groups = groups.slice(0, COLORS.length - 1).concat(["other groups"]);
+        OTHERS = _("other groups");
+        parts[OTHERS] = {};
+        rest.forEach(function (g) { modes.forEach(function (m) { parts[OTHERS][m] = (parts[OTHERS][m] || 0) + (parts[g][m] || 0); }); });
+        groups = groups.slice(0, COLORS.length - 1).concat([OTHERS]);
       }
       const bars = by.length
         ? groups.map(function (g, i) { return { type: "bar", label: g, data: modes.map(function (m) { return parts[g][m] || 0; }), backgroundColor: COLORS[(i + 1) % COLORS.length], yAxisID: "y", stack: "failures", pointStyle: "rect" }; })
-        : [{ type: "bar", label: "failures", data: modes.map(function (m) { return sums[m]; }), backgroundColor: PALETTE.failure, yAxisID: "y", pointStyle: "rect" }];
+        : [{ type: "bar", label: _("failures"), data: modes.map(function (m) { return sums[m]; }), backgroundColor: PALETTE.failure, yAxisID: "y", pointStyle: "rect" }];
       return {
         data: { labels: modes.map(say), datasets: bars.concat([
-          { type: "line", label: "cumulative share of failures (%)", data: modes.map(function (m) { run += sums[m]; return 100 * run / total; }), borderColor: COLORS[0], backgroundColor: COLORS[0], yAxisID: "y1", order: -1, borderWidth: 2 }
+          { type: "line", label: _("cumulative share of failures (%%)"), data: modes.map(function (m) { run += sums[m]; return 100 * run / total; }), borderColor: COLORS[0], backgroundColor: COLORS[0], yAxisID: "y1", order: -1, borderWidth: 2 }
         ]) },
-        options: { scales: { x: Object.assign(category("failure mode"), { stacked: by.length > 0 }), y: axis("failures", { beginAtZero: true, stacked: by.length > 0 }), y1: axis("cumulative share (%)", { position: "right", min: 0, max: 100, grid: { drawOnChartArea: false } }) } }
+        options: { scales: { x: Object.assign(category(_("failure mode")), { stacked: by.length > 0 }), y: axis(_("failures"), { beginAtZero: true, stacked: by.length > 0 }), y1: axis(_("cumulative share (%%)"), { position: "right", min: 0, max: 100, grid: { drawOnChartArea: false } }) } }
       };
     },
     growth: function (canvas, data) {
@@ -150,10 +167,10 @@
       return {
         data: { datasets: [
           { type: "scatter", label: "reliability of a version", data: v.map(function (r) { return { x: r.cumulative_uses, y: p100(r.reliability) }; }), backgroundColor: PALETTE.point, borderColor: "#fff", borderWidth: 1.5, pointRadius: 5, order: -2 },
-          { type: "bar", label: "90% interval", data: v.map(function (r) { return { x: r.cumulative_uses, y: [p100(r.reliability_low), p100(r.reliability_high)] }; }), backgroundColor: PALETTE.interval, barThickness: 8, pointStyle: "rect" },
-          { type: "line", label: "growth fit", data: curve.map(function (p) { return { x: p.uses, y: p100(p.reliability) }; }), borderColor: COLORS[2], backgroundColor: COLORS[2], pointRadius: 0, borderWidth: 2, order: -1 }
+          { type: "bar", label: _("%(level)s%% interval", { level: 90 }), data: v.map(function (r) { return { x: r.cumulative_uses, y: [p100(r.reliability_low), p100(r.reliability_high)] }; }), backgroundColor: PALETTE.interval, barThickness: 8, pointStyle: "rect" },
+          { type: "line", label: _("growth fit"), data: curve.map(function (p) { return { x: p.uses, y: p100(p.reliability) }; }), borderColor: COLORS[2], backgroundColor: COLORS[2], pointRadius: 0, borderWidth: 2, order: -1 }
         ] },
-        options: { scales: { x: axis("uses so far", { type: "linear" }), y: axis("reliability (% of uses without failure)") },
+        options: { scales: { x: axis(_("uses so far"), { type: "linear" }), y: axis(_("reliability (%% of uses without failure)")) },
                    plugins: { tooltip: tip(function (c) { return c.dataset.label + ": " + fmt(c.parsed.y) + "%"; }) } }
       };
     },
@@ -162,7 +179,7 @@
       let select = box.querySelector("select");
       if (!select) {
         const label = document.createElement("label");
-        label.textContent = "Product ";
+        label.textContent = _("Product") + " ";
         select = document.createElement("select");
         products.forEach(function (p) { const o = document.createElement("option"); o.textContent = p.product_id; select.appendChild(o); });
         label.appendChild(select);
@@ -172,10 +189,10 @@
         const m = p.by_month;
         return { data: { labels: m.map(function (x) { return x.month; }), datasets: [
           { type: "line", label: "90%", hideInLegend: true, data: m.map(function (x) { return x.p90; }), borderColor: PALETTE.interval, pointRadius: 0, fill: false },
-          { type: "line", label: "10% to 90% of runs", data: m.map(function (x) { return x.p10; }), borderColor: PALETTE.interval, backgroundColor: PALETTE.interval, pointRadius: 0, fill: "-1", pointStyle: "rect" },
-          { type: "line", label: "median", data: m.map(function (x) { return x.p50; }), borderColor: PALETTE.point, backgroundColor: PALETTE.point, order: -1 },
-          { type: "line", label: "demand", data: m.map(function () { return p.monthly_demand; }), borderColor: PALETTE.demand, backgroundColor: PALETTE.demand, borderDash: [4, 4], pointRadius: 0 }
-        ] }, options: { scales: { x: category("month"), y: axis("units delivered", { beginAtZero: true }) } } };
+          { type: "line", label: _("%(low)s%% to %(high)s%% of runs", { low: 10, high: 90 }), data: m.map(function (x) { return x.p10; }), borderColor: PALETTE.interval, backgroundColor: PALETTE.interval, pointRadius: 0, fill: "-1", pointStyle: "rect" },
+          { type: "line", label: _("median"), data: m.map(function (x) { return x.p50; }), borderColor: PALETTE.point, backgroundColor: PALETTE.point, order: -1 },
+          { type: "line", label: _("demand"), data: m.map(function () { return p.monthly_demand; }), borderColor: PALETTE.demand, backgroundColor: PALETTE.demand, borderDash: [4, 4], pointRadius: 0 }
+        ] }, options: { scales: { x: category(_("month")), y: axis(_("units delivered"), { beginAtZero: true }) } } };
       }
       select.addEventListener("change", function () {
         const chart = Chart.getChart(canvas);
@@ -198,7 +215,7 @@
       if (cfg === null) {  // nothing to draw: say so, not empty axes
         const p = document.createElement("p");
         p.className = "empty";
-        p.textContent = canvas.dataset.empty || "No uses in this period.";
+        p.textContent = canvas.dataset.empty || _("No uses in this period.");
         canvas.closest(".canvas-box").replaceWith(p);
         canvas.dataset.drawn = "true";
         canvas.dataset.nothing = "true";
@@ -212,7 +229,7 @@
     }).catch(function (e) {
       const p = document.createElement("p");
       p.className = "error";
-      p.textContent = "The chart could not be drawn (" + e.message + "); the table holds its figures.";
+      p.textContent = _("The chart could not be drawn (%(error)s); the table holds its figures.", { error: e.message });
       canvas.closest("figure").appendChild(p);
       canvas.dataset.drawn = "error";
     });

@@ -15,6 +15,7 @@ API: the chart's URL is built from that route, and its fetch finds the answer ke
 - ``oversight``: the watchdog page of red flags, a flag's page and its triage;
 - ``portal``: the producers' portal: answers and replies on board blocks, offers;
 - ``admin``: log in and out, audit, accounts;
+- ``lang``: the language of a page, and the switch every page carries;
 - ``vault``: the partners' documents for the producers a live licence names.
 """
 
@@ -22,6 +23,7 @@ from kuznia.server.web import (  # noqa: F401 - they add routes
     admin,
     evidence,
     figures,
+    lang,
     licences,
     oversight,
     portal,

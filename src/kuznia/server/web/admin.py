@@ -10,12 +10,14 @@ from typing import Annotated
 from fastapi import Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from kuznia.i18n import gettext
 from kuznia.server.addresses import client_address
 from kuznia.server.api.base import store_of
 from kuznia.server.auth import SESSION_COOKIE, Caller, same_origin
 from kuznia.server.web.base import page, render, start_page
 from kuznia.services import accounts, audit, audit_check, sessions
 from kuznia.services.access import ROLES, ForbiddenError
+from kuznia.words import say
 
 Name = Annotated[str, Form(max_length=64)]
 
@@ -37,7 +39,7 @@ def _login_page(request: Request, next: str | None, error: str | None = None,
     browser in a SameSite=Strict cookie, which a page on another site cannot make it
     send (login CSRF: signing the browser in as someone else)."""
     token = secrets.token_urlsafe(24)
-    response = render(request, None, "login.html", title="Log in", next=_local(next) or "",
+    response = render(request, None, "login.html", title=gettext("Log in"), next=_local(next) or "",
                       error=error, name=name, login_token=token, status=status)
     response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict",
                         secure=request.app.state.https_only, path="/login", max_age=3600)
@@ -60,17 +62,19 @@ def login(request: Request, who: Caller, name: Name,
     same_origin(request)
     kept = request.cookies.get(LOGIN_COOKIE, "")
     if not kept or not hmac.compare_digest(kept.encode(), login_token.encode()):
-        return _login_page(request, next, "This login form has expired or came from "
-                           "another page; log in again here.", name, status=403)
+        return _login_page(request, next, gettext("This login form has expired or came from "
+                                                  "another page; log in again here."),
+                           name, status=403)
     store = store_of(request)
     address = client_address(request)
     now = request.app.state.clock()
     outcome = accounts.sign_in(store, name, password, address, now=now)
     if outcome.account is None:
-        error = ("Wrong name or password." if outcome.refused == "bad_credentials" else
-                 "Too many failed logins: " + ("the account is locked; an admin can lift it."
-                                               if outcome.refused == "locked"
-                                               else f"wait {outcome.retry_after} s."))
+        error = (gettext("Wrong name or password.") if outcome.refused == "bad_credentials"
+                 else gettext("Too many failed logins: the account is locked; an admin can "
+                              "lift it.") if outcome.refused == "locked"
+                 else gettext("Too many failed logins: wait %(seconds)s s.",
+                              seconds=outcome.retry_after))
         return _login_page(request, next, error, name,
                            status=401 if outcome.refused == "bad_credentials" else 429)
     value, session = sessions.open_session(store, outcome.account, now=now)
@@ -113,7 +117,7 @@ def audit_page(request: Request, who: Caller,
     filters = {"actor": actor or "", "table": table or "",
                "date_from": date_from.isoformat() if date_from else "",
                "date_to": date_to.isoformat() if date_to else ""}
-    return render(request, who, "audit.html", title="Audit trail", events=events,
+    return render(request, who, "audit.html", title=gettext("Audit trail"), events=events,
                   filters=filters, check=check,
                   next_before=events[-1]["event_id"] if more else None)
 
@@ -121,7 +125,7 @@ def audit_page(request: Request, who: Caller,
 @page("/accounts", "accounts.manage")
 def accounts_page(request: Request, who: Caller) -> HTMLResponse:
     users = accounts.list_users(store_of(request)).to_dict()
-    return render(request, who, "accounts.html", title="Accounts", users=users,
+    return render(request, who, "accounts.html", title=gettext("Accounts"), users=users,
                   roles=ROLES, token=None, message=None)
 
 
@@ -143,23 +147,24 @@ def accounts_add(request: Request, who: Caller, name: Name,
     accounts.add_user(store_of(request), name, role, actor=who.name,
                       producer=producer_id or None, password=password or None,
                       partner=partner_id or None)
-    return _after(request, who, f"Added {name} ({role}).")
+    return _after(request, who, gettext("Added %(name)s (%(role)s).", name=name, role=say(role)))
 
 
 @page("/accounts/{name}/disable", "accounts.manage", method="POST")
 def accounts_disable(request: Request, who: Caller, name: str) -> HTMLResponse:
     accounts.disable_user(store_of(request), name, actor=who.name)
-    return _after(request, who, f"Disabled {name}: its tokens and sessions stop at once.")
+    return _after(request, who, gettext(
+        "Disabled %(name)s: its tokens and sessions stop at once.", name=name))
 
 
 @page("/accounts/{name}/token", "accounts.manage", method="POST")
 def accounts_token(request: Request, who: Caller, name: str) -> HTMLResponse:
     token = accounts.issue_token(store_of(request), name, actor=who.name, expires_days=90)
-    return _after(request, who, f"A new token for {name}, valid 90 days; it is shown once.",
-                  token=token)
+    said = gettext("A new token for %(name)s, valid 90 days; it is shown once.", name=name)
+    return _after(request, who, said, token=token)
 
 
 @page("/accounts/{name}/unlock", "accounts.manage", method="POST")
 def accounts_unlock(request: Request, who: Caller, name: str) -> HTMLResponse:
     accounts.lift_lock(store_of(request), actor=who.name, name=name)
-    return _after(request, who, f"Lifted the sign-in lock of {name}.")
+    return _after(request, who, gettext("Lifted the sign-in lock of %(name)s.", name=name))

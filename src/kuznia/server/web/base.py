@@ -4,6 +4,7 @@ its start page, and errors rendered as pages (a missing session goes to the logi
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import html as htmllib
 import inspect
 import json
@@ -12,6 +13,7 @@ import re
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
@@ -21,30 +23,32 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 from starlette.routing import compile_path
 
-from kuznia import __version__
+from kuznia import __version__, i18n
+from kuznia.i18n import N_, gettext
 from kuznia.server.api.base import figure_body
 from kuznia.server.auth import Allow, Caller, identify
 from kuznia.services import access
-from kuznia.words import LABELS, day, say
+from kuznia.words import day, labels, say
 
 pages = APIRouter(include_in_schema=False)
+SCRIPTS = Path(__file__).parent.parent / "static"  # the pages' scripts (app.STATIC)
 Id = Annotated[str | None, Query(max_length=200)]
 Cursor = Annotated[str | None, Query(max_length=400)]
 
 # (label, path, action); a producer's "Producer" entry is its own page
-NAV = (("Overview", "/overview", "pages.overview"),
-       ("Board", "/board", "figures.read"),
-       ("Uses", "/uses", "figures.read"),
-       ("Planner", "/planner", "plans.read"),
-       ("Resilience", "/resilience", "resilience.read"),
-       ("Imports", "/imports", "pages.imports"),
-       ("Field entry", "/field", "write:uses"),
-       ("Licences", "/licences", "pages.licences"),
-       ("Our licences", "/partner", "pages.partner"),
-       ("Watchdog", "/oversight", "pages.oversight"),
-       ("Partners' documents", "/vault", "pages.vault"),
-       ("Audit", "/audit", "audit.read"),
-       ("Accounts", "/accounts", "accounts.manage"))
+NAV = ((N_("Overview"), "/overview", "pages.overview"),
+       (N_("Board"), "/board", "figures.read"),
+       (N_("Uses"), "/uses", "figures.read"),
+       (N_("Planner"), "/planner", "plans.read"),
+       (N_("Resilience"), "/resilience", "resilience.read"),
+       (N_("Imports"), "/imports", "pages.imports"),
+       (N_("Field entry"), "/field", "write:uses"),
+       (N_("Licences"), "/licences", "pages.licences"),
+       (N_("Our licences"), "/partner", "pages.partner"),
+       (N_("Watchdog"), "/oversight", "pages.oversight"),
+       (N_("Partners' documents"), "/vault", "pages.vault"),
+       (N_("Audit"), "/audit", "audit.read"),
+       (N_("Accounts"), "/accounts", "accounts.manage"))
 START = {"analyst": "/overview", "admin": "/accounts", "auditor": "/audit",
          "procurement": "/imports", "engineer": "/field", "partner": "/partner"}
 
@@ -61,9 +65,10 @@ def nav_for(who: Caller) -> list[tuple[str, str]]:
     if who.account is None:
         return []
     role = who.account.role
-    items = [(label, path) for label, path, action in NAV if access.allowed(role, action)]
+    items = [(gettext(label), path) for label, path, action in NAV
+             if access.allowed(role, action)]
     if role == "producer":
-        items.insert(0, ("My producer page", start_page(who)))
+        items.insert(0, (gettext("My producer page"), start_page(who)))
     return items
 
 
@@ -71,11 +76,8 @@ MAX_DIGITS = 6  # no figure on a page carries more significant digits than this
 
 
 def _compact(value: float) -> str:
-    """A large figure in words: 12,345,678 as '12.3 million'."""
-    for size, word in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million")):
-        if abs(value) >= size:
-            return f"{value / size:,.3g} {word}"
-    return f"{value:,.0f}"
+    """A large figure in words: 12,345,678 as '12.3 million' (12,3 млн), on one line."""
+    return i18n.compact(value)
 
 
 def _num(value: Any, digits: int = 0) -> str:
@@ -86,11 +88,11 @@ def _num(value: Any, digits: int = 0) -> str:
     if abs(value) >= 10 ** MAX_DIGITS - 0.5:
         return _compact(value)
     whole = len(str(int(abs(round(value))))) if abs(value) >= 1 else 0
-    return f"{value:,.{max(0, min(digits, MAX_DIGITS - whole))}f}"
+    return i18n.number(value, max(0, min(digits, MAX_DIGITS - whole)))
 
 
 def _pct(value: Any, digits: int = 1) -> str:
-    return "–" if value is None else f"{100 * value:.{digits}f}%"
+    return "–" if value is None else i18n.percent(value, digits)
 
 
 def _fig(value: Any) -> str:
@@ -104,8 +106,8 @@ def _fig(value: Any) -> str:
     if isinstance(value, int) or float(value).is_integer():
         return _num(value)
     if value and abs(value) < 1e-3:
-        return f"{value:.2g}"
-    return f"{value:,.4g}" if abs(value) < 1e4 else _num(value)
+        return i18n.significant(value, 2)
+    return i18n.significant(value, 4) if abs(value) < 1e4 else _num(value)
 
 
 def _parse_time(value: Any) -> dt.datetime | dt.date | None:
@@ -145,7 +147,7 @@ def _month(value: Any) -> str:
         d = dt.date.fromisoformat(f"{value}-01")
     except (TypeError, ValueError):
         return "" if value is None else str(value)
-    return f"{d:%b} {d.year}"
+    return i18n.month(d)
 
 
 def _first_up(text: Any) -> str:
@@ -166,19 +168,70 @@ def _path(value: Any) -> str:
 
 env = Environment(loader=PackageLoader("kuznia.server", "templates"),
                   autoescape=select_autoescape(default=True, default_for_string=True),
-                  undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                  undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                  extensions=["jinja2.ext.i18n"])
+i18n.install(env)
 env.filters.update(num=_num, pct=_pct, qs=_qs, seg=_path, fig=_fig, say=say, day=_day,
                    when=_when, month=_month, first_up=_first_up)
-env.globals.update(version=__version__, words=LABELS)
+env.globals.update(version=__version__, words=labels)
+
+
+@functools.cache
+def script_messages(script: str, lang: str) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """A page script's messages (read from ``static/<script>`` by Babel's own extractor,
+    as ``pybabel extract`` reads them) in ``lang``: each message's translation, and each
+    plural's form per CLDR category (``one``, ``few``, ``many``, ``other``: the script
+    picks one with ``Intl.PluralRules``). The page carries them, so the script speaks
+    the page's language offline too."""
+    from babel import Locale
+    from babel.messages.extract import extract
+
+    with open(SCRIPTS / script, "rb") as f:
+        found = [m[1] for m in extract("javascript", f, keywords={
+            "_": None, "N_": None, "ngettext": (1, 2)})]
+    rule = Locale.parse(lang).plural_form
+    samples: dict[str, int] = {}
+    for n in range(0, 200):  # whole counts: each CLDR category a count falls in
+        samples.setdefault(rule(n), n)
+    samples.setdefault("other", 5)
+    catalogue = i18n.translations(lang)
+    messages: dict[str, str] = {}
+    plurals: dict[str, dict[str, str]] = {}
+    for m in found:
+        if isinstance(m, tuple):
+            one, many = m[0], m[1]
+            plurals[one] = {cat: catalogue.ngettext(one, many, n)  # type: ignore[arg-type]
+                            for cat, n in samples.items()}
+        elif m:
+            messages[m] = catalogue.gettext(m)
+    return messages, plurals
+
+
+def page_messages() -> dict[str, Any]:
+    """The pages' script's (``kuznia.js``: charts) messages in the page's language."""
+    messages, plurals = script_messages("kuznia.js", i18n.current())
+    return {"messages": messages, "plurals": plurals}
+
+
+env.globals.update(script_words=page_messages)
+
+
+def page_language(request: Request, who: Caller | None) -> str:
+    """The language a page speaks: the account's choice, else the request's (the
+    ``kuznia_lang`` cookie, else ``Accept-Language``, else English: ``web.lang``)."""
+    if who is not None and who.account is not None and who.account.lang:
+        return who.account.lang
+    return i18n.current()
 
 
 def render(request: Request, who: Caller | None, template: str, status: int = 200,
            **context: Any) -> HTMLResponse:
     """The page (or, for an htmx request of a fragment template, the fragment), with only
     the links its caller may follow (``only_links_it_may_open``)."""
-    html = env.get_template(template).render(
-        request=request, who=who, nav=nav_for(who) if who else [],
-        csrf=(who.csrf_token if who else None) or "", path=request.url.path, **context)
+    with i18n.language(page_language(request, who)):
+        html = env.get_template(template).render(
+            request=request, who=who, nav=nav_for(who) if who else [],
+            csrf=(who.csrf_token if who else None) or "", path=request.url.path, **context)
     if who is not None and who.account is not None:
         html = only_links_it_may_open(html, who)
     return HTMLResponse(html, status_code=status)
@@ -264,15 +317,18 @@ def render_error(request: Request, status: int, detail: str,
         except Exception:  # noqa: BLE001 - an error page shows even when this fails
             who = None
     home = start_page(who) if who is not None and who.account is not None else "/login"
+    with i18n.language(page_language(request, who)):
+        title = gettext(ERROR_TITLES[status]) if status in ERROR_TITLES \
+            else gettext("Error %(status)s", status=status)
     return render(request, who, template, status=status, status_code=status,
-                  detail=detail, problems=problems or [], title=ERROR_TITLES.get(
-                      status, f"Error {status}"), home=home)
+                  detail=detail, problems=problems or [], title=title, home=home)
 
 
-ERROR_TITLES = {400: "Something in the request is wrong", 403: "Not open to your role",
-                404: "Not found", 409: "Busy or in conflict", 413: "Too large",
-                422: "The file has problems", 429: "Too many attempts",
-                500: "Something went wrong on the server"}
+ERROR_TITLES = {400: N_("Something in the request is wrong"),
+                403: N_("Not open to your role"), 404: N_("Not found"),
+                409: N_("Busy or in conflict"), 413: N_("Too large"),
+                422: N_("The file has problems"), 429: N_("Too many attempts"),
+                500: N_("Something went wrong on the server")}
 
 
 def anyone(request: Request) -> Caller:
@@ -346,8 +402,9 @@ class Slot:
 
 def fragment(request: Request, who: Caller, template: str, **context: Any) -> Markup:
     """A section's HTML (links are filtered by the page or response it goes into)."""
-    return Markup(env.get_template(template).render(request=request, who=who,
-                                                    path=request.url.path, **context))
+    with i18n.language(page_language(request, who)):
+        return Markup(env.get_template(template).render(request=request, who=who,
+                                                        path=request.url.path, **context))
 
 
 def slot(request: Request, who: Caller, url: str, waiting: str, template: str,
@@ -355,6 +412,7 @@ def slot(request: Request, who: Caller, url: str, waiting: str, template: str,
     """The section for the page: made now from kept figures only, else a placeholder
     saying ``waiting`` that loads ``url``."""
     token = PEEK.set(True)
+    waiting = gettext(waiting)
     try:
         context = make()
     except NotKept:

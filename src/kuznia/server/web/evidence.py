@@ -10,6 +10,7 @@ from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kuznia.errors import NotFoundError
+from kuznia.i18n import N_, gettext
 from kuznia.ingest.tables import SPECS
 from kuznia.server.api.base import store_of
 from kuznia.server.auth import Caller
@@ -22,8 +23,8 @@ from kuznia.services.records import key_columns
 
 Month = Annotated[str | None, Query(max_length=7)]
 Sort = Annotated[str | None, Query(max_length=16)]
-COLUMNS = (("date", "Date"), ("product", "Product"), ("producer", "Producer"),
-           ("effects", "Effects"), ("cost", "Cost"))
+COLUMNS = (("date", N_("Date")), ("product", N_("Product")), ("producer", N_("Producer")),
+           ("effects", N_("Effects")), ("cost", N_("Cost")))
 
 
 @page("/uses", "figures.read")
@@ -59,9 +60,9 @@ def uses_page(request: Request, who: Caller, product: Id = None, producer: Id = 
         # a click on the sorted column turns it round; another column starts largest
         # (or newest) first
         nxt = ("" if desc else "-") + key if now else "-" + key
-        sorts.append({"key": key, "label": label, "href": dict(asked, sort=nxt),
+        sorts.append({"key": key, "label": gettext(label), "href": dict(asked, sort=nxt),
                       "aria": ("descending" if desc else "ascending") if now else None})
-    return render(request, who, "uses.html", title="Uses", result=result.to_dict(),
+    return render(request, who, "uses.html", title=gettext("Uses"), result=result.to_dict(),
                   total=total, filters=shown, asked=asked, sort=result.sort,
                   sorts={s["key"]: s for s in sorts}, limit=limit,
                   choices=choices, picks=_picks(choices, shown),
@@ -81,7 +82,7 @@ def _picks(choices: dict[str, list[Any]], shown: dict[str, str]
     for name, pairs in out.items():
         current = shown[name]
         if current and current not in {v for v, _ in pairs}:
-            pairs.insert(0, (current, "none given" if current == "-" else current))
+            pairs.insert(0, (current, gettext("none given") if current == "-" else current))
     return out
 
 
@@ -93,23 +94,79 @@ def contract_page(request: Request, who: Caller, contract_id: str) -> HTMLRespon
     if may(who, "oversight.read"):
         flags = [f for f in flags_of(request, who, producer=got["contract"]["producer_id"])
                  if f["contract_id"] == contract_id]
-    return render(request, who, "contract.html", title=f"Contract {contract_id}",
+    return render(request, who, "contract.html", title=gettext("Contract %(id)s", id=contract_id),
                   c=got, row=got["contract"], flags=flags, audit=may(who, "audit.read"),
                   see_flags=may(who, "oversight.read"),
                   flag_pages=may(who, "pages.oversight"))
 
 
 # What each column of a record is called on its page, and where an id in it leads.
-LABELS = {"producer_id": "Producer", "product_id": "Product", "contract_id": "Contract",
-          "delivery_id": "Delivery", "use_id": "Use", "site_id": "Site",
-          "action_id": "Corrective action", "unit_price_ws": "Unit price (workspace "
-          "currency)", "event_id": "Written by audit event", "accepted_quantity":
-          "Accepted quantity", "units_used": "Units used", "failure_mode": "Failure mode"}
+LABELS = {"producer_id": N_("Producer"), "product_id": N_("Product"), "contract_id": N_("Contract"),
+          "delivery_id": N_("Delivery"), "use_id": N_("Use"), "site_id": N_("Site"),
+          "action_id": N_("Corrective action"),
+          "unit_price_ws": N_("Unit price (workspace currency)"),
+          "event_id": N_("Written by audit event"), "accepted_quantity": N_("Accepted quantity"),
+          "units_used": N_("Units used"), "failure_mode": N_("Failure mode")}
+# every other column, as it reads with its underscores made spaces
+LABELS.update({
+    "authority": N_("Authority"),
+    "capacity": N_("Capacity"),
+    "category": N_("Category"),
+    "conditions": N_("Conditions"),
+    "country": N_("Country"),
+    "currency": N_("Currency"),
+    "damage_fraction": N_("Damage fraction"),
+    "delivered_on": N_("Delivered on"),
+    "description": N_("Description"),
+    "due_on": N_("Due on"),
+    "effects": N_("Effects"),
+    "effects_per_unit": N_("Effects per unit"),
+    "entered_on": N_("Entered on"),
+    "expires_on": N_("Expires on"),
+    "fixed_in_version": N_("Fixed in version"),
+    "granted_on": N_("Granted on"),
+    "introduced_on": N_("Introduced on"),
+    "kind": N_("Kind"),
+    "left_on": N_("Left on"),
+    "licence_id": N_("Licence id"),
+    "lot": N_("Lot"),
+    "lot_size": N_("Lot size"),
+    "max_units": N_("Max units"),
+    "min_order": N_("Min order"),
+    "monthly_capacity": N_("Monthly capacity"),
+    "monthly_demand": N_("Monthly demand"),
+    "monthly_strike_probability": N_("Monthly strike probability"),
+    "name": N_("Name"),
+    "neighbours": N_("Neighbours"),
+    "notes": N_("Notes"),
+    "opened_on": N_("Opened on"),
+    "operator": N_("Operator"),
+    "outcome": N_("Outcome"),
+    "partner_id": N_("Partner id"),
+    "producers": N_("Producers"),
+    "quantity": N_("Quantity"),
+    "rate": N_("Rate"),
+    "region": N_("Region"),
+    "repair_months": N_("Repair months"),
+    "repair_until": N_("Repair until"),
+    "repaired_on": N_("Repaired on"),
+    "requested_on": N_("Requested on"),
+    "severity": N_("Severity"),
+    "signed_on": N_("Signed on"),
+    "site_hit_probability": N_("Site hit probability"),
+    "stage": N_("Stage"),
+    "status": N_("Status"),
+    "stock": N_("Stock"),
+    "struck_on": N_("Struck on"),
+    "unit_price": N_("Unit price"),
+    "used_on": N_("Used on"),
+    "version": N_("Version"),
+})
 
 
 def label_of(name: str) -> str:
     """A column as a person reads it: ``signed_on`` -> "Signed on"."""
-    return LABELS.get(name) or name.replace("_", " ").capitalize()
+    return gettext(LABELS[name]) if name in LABELS else name.replace("_", " ").capitalize()
 
 
 def link_of(table: str, name: str, value: Any, row: dict[str, Any],
@@ -153,8 +210,16 @@ def record_page(request: Request, who: Caller, table: str, key: str) -> Response
     fields = [{"name": k, "label": label_of(k), "value": v, "help": helps.get(k, ""),
                "href": link_of(table, k, v, row, audit)} for k, v in row.items()]
     return render(request, who, "record.html",
-                  title=f"{one_of(table).capitalize()} {' / '.join(parts)}", table=table,
+                  title=gettext("%(record)s %(key)s", key=" / ".join(parts),
+                                record=label_of(ONE[table]) if table in ONE
+                                else one_of(table).capitalize()), table=table,
                   fields=fields)
+
+
+# a record of a table named by its id column's label (Use U0001, Delivery D0001)
+ONE = {"uses": "use_id", "deliveries": "delivery_id", "contracts": "contract_id",
+       "producers": "producer_id", "products": "product_id", "sites": "site_id",
+       "corrective_actions": "action_id"}
 
 
 def one_of(table: str) -> str:

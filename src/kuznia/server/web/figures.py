@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kuznia.analytics.board import AGING_DAYS, MONEY_WEIGHT
 from kuznia.errors import NotFoundError
+from kuznia.i18n import N_, gettext
 from kuznia.server.api import figures as api_figures
 from kuznia.server.api.base import store_of
 from kuznia.server.auth import Caller
@@ -70,7 +71,7 @@ def overview(request: Request, who: Caller, date_from: Day = None, date_to: Day 
                                                                       else ""),
                         waiting, f"_overview_{part}.html", maker(make))
              for part, (waiting, make) in OVERVIEW_PARTS.items()}
-    return render(request, who, "overview.html", title="Overview", asked=asked,
+    return render(request, who, "overview.html", title=gettext("Overview"), asked=asked,
                   products=products, names=names, categories=categories, slots=slots)
 
 
@@ -112,12 +113,13 @@ def _overview_trend(request: Request, who: Caller, asked: dict[str, Any],
 
 # part: (what its placeholder says, what makes it)
 OVERVIEW_PARTS: dict[str, tuple[str, Callable[..., dict[str, Any]]]] = {
-    "headline": ("Computing the headline figures…", _overview_headline),
-    "cost": ("Computing cost per effect by product…", _overview_cost),
-    "trend": ("Computing the monthly trend…", _overview_trend),
+    "headline": (N_("Computing the headline figures…"), _overview_headline),
+    "cost": (N_("Computing cost per effect by product…"), _overview_cost),
+    "trend": (N_("Computing the monthly trend…"), _overview_trend),
 }
-OVERVIEW_TITLES = {"headline": "headline figures", "cost": "cost per effect by product",
-                   "trend": "monthly trend"}
+OVERVIEW_TITLES = {"headline": N_("Overview: headline figures"),
+                   "cost": N_("Overview: cost per effect by product"),
+                   "trend": N_("Overview: monthly trend")}
 
 
 @page("/sections/overview/{part}", "pages.overview")
@@ -134,7 +136,7 @@ def overview_section(request: Request, who: Caller, part: str, date_from: Day = 
     query = _qs(asked)
     context = OVERVIEW_PARTS[part][1](request, who, asked, categories)
     return section(request, who, f"_overview_{part}.html",
-                   f"Overview: {OVERVIEW_TITLES[part]}",
+                   gettext(OVERVIEW_TITLES[part]),
                    "/overview" + ("?" + query if query else ""),
                    {"asked": asked, "names": _names(products), **context})
 
@@ -164,7 +166,7 @@ def product_page(request: Request, who: Caller, product_id: str,
     by = pareto_by or ""
     slots = {part: _product_slot(request, who, product, part, by)
              for part in PRODUCT_PARTS if _product_part_shown(who, part)}
-    return render(request, who, "product.html", title=f"Product {product_id}",
+    return render(request, who, "product.html", title=gettext("Product %(id)s", id=product_id),
                   product=product, versions=versions, pareto_by=by, slots=slots)
 
 
@@ -228,22 +230,24 @@ def _product_fixes(request: Request, who: Caller, product_id: str, _by: str | No
 
 def _product_flags(request: Request, who: Caller, product_id: str, _by: str | None
                    ) -> dict[str, Any]:
-    return {"flags": flags_of(request, who, product=product_id), "whose": "this product"}
+    return {"flags": flags_of(request, who, product=product_id),
+            "whose": gettext("this product")}
 
 
 # part: (what its placeholder says, what makes it)
 PRODUCT_PARTS: dict[str, tuple[str, Callable[..., dict[str, Any]]]] = {
-    "headline": ("Computing what an effect costs…", _product_cost),
-    "pareto": ("Computing the failure Pareto…", _product_pareto),
-    "growth": ("Computing reliability growth…", _product_growth),
-    "fixes": ("Computing the fixes' status…", _product_fixes),
-    "ranked": ("Ranking the producers…", _product_ranked),
-    "flags": ("Looking for red flags…", _product_flags),
+    "headline": (N_("Computing what an effect costs…"), _product_cost),
+    "pareto": (N_("Computing the failure Pareto…"), _product_pareto),
+    "growth": (N_("Computing reliability growth…"), _product_growth),
+    "fixes": (N_("Computing the fixes' status…"), _product_fixes),
+    "ranked": (N_("Ranking the producers…"), _product_ranked),
+    "flags": (N_("Looking for red flags…"), _product_flags),
 }
-PART_TITLES = {"scorecard": "scorecard", "headline": "what an effect costs",
-               "pareto": "failure Pareto",
-               "growth": "reliability growth", "fixes": "fixes", "board": "board",
-               "ranked": "producers ranked", "flags": "red flags", "quality": "quality"}
+PART_TITLES = {"scorecard": N_("scorecard"), "headline": N_("what an effect costs"),
+               "pareto": N_("failure Pareto"),
+               "growth": N_("reliability growth"), "fixes": N_("fixes"), "board": N_("board"),
+               "ranked": N_("producers ranked"), "flags": N_("red flags"),
+               "quality": N_("quality")}
 
 
 @page("/sections/product/{part}/{product_id:path}", "pages.product")
@@ -257,7 +261,8 @@ def product_section(request: Request, who: Caller, part: str, product_id: str,
                                  scope=who.scope)
     context = PRODUCT_PARTS[part][1](request, who, product_id, pareto_by or None)
     return section(request, who, f"_product_{part}.html",
-                   f"Product {product_id}: {PART_TITLES[part]}",
+                   gettext("Product %(id)s: %(part)s", id=product_id,
+                           part=gettext(PART_TITLES[part])),
                    f"/products/{_path(product_id)}",
                    {"product": product, "pareto_by": pareto_by or "", **context})
 
@@ -296,7 +301,7 @@ def producer_page(request: Request, who: Caller, producer_id: str,
                            waiting, f"_producer_{part}.html", maker(make))
     show_offers = may(who, "read:offers")
     offers = portal_web.offers_context(request, who, producer_id) if show_offers else {}
-    return render(request, who, "producer.html", title=f"Producer {producer_id}",
+    return render(request, who, "producer.html", title=gettext("Producer %(id)s", id=producer_id),
                   producer=producer, contracts=status, flag=flag or "", slots=slots,
                   names=_names(_products(request, who)), show_offers=show_offers,
                   may_answer=may(who, "portal.answer"), **offers)
@@ -329,14 +334,14 @@ def _producer_quality(request: Request, who: Caller, producer_id: str) -> dict[s
 
 def _producer_flags(request: Request, who: Caller, producer_id: str) -> dict[str, Any]:
     return {"flags": flags_of(request, who, producer=producer_id),
-            "whose": "this producer"}
+            "whose": gettext("this producer")}
 
 
 PRODUCER_PARTS: dict[str, tuple[str, Callable[..., dict[str, Any]]]] = {
-    "scorecard": ("Computing the scorecard…", _producer_scorecard),
-    "board": ("Computing the board…", _producer_board),
-    "quality": ("Computing quality and cost per effect…", _producer_quality),
-    "flags": ("Looking for red flags…", _producer_flags),
+    "scorecard": (N_("Computing the scorecard…"), _producer_scorecard),
+    "board": (N_("Computing the board…"), _producer_board),
+    "quality": (N_("Computing quality and cost per effect…"), _producer_quality),
+    "flags": (N_("Looking for red flags…"), _producer_flags),
 }
 
 
@@ -349,7 +354,8 @@ def producer_section(request: Request, who: Caller, part: str, producer_id: str
     producer = _own_producer(request, who, producer_id)
     context = PRODUCER_PARTS[part][1](request, who, producer_id)
     return section(request, who, f"_producer_{part}.html",
-                   f"Producer {producer_id}: {PART_TITLES[part]}",
+                   gettext("Producer %(id)s: %(part)s", id=producer_id,
+                           part=gettext(PART_TITLES[part])),
                    f"/producers/{_path(producer_id)}", {"producer": producer, **context})
 
 
@@ -366,9 +372,9 @@ def board_page(request: Request, who: Caller, product: Id = None,
     loading on their own (``board_section``)."""
     products = _products(request, who)
     query = urlencode({k: v for k, v in (("product", product), ("top", top)) if v})
-    stacks = slot(request, who, "/sections/board?" + query, "Computing the board…",
+    stacks = slot(request, who, "/sections/board?" + query, N_("Computing the board…"),
                   "_board_stacks.html", lambda: _board_stacks(request, who, product, top))
-    return render(request, who, "board.html", title="Board", top=top,
+    return render(request, who, "board.html", title=gettext("Board"), top=top,
                   product=product or "", products=products, stacks=stacks, **board_words())
 
 
@@ -388,7 +394,7 @@ def board_section(request: Request, who: Caller, product: Id = None,
                   top: Annotated[int, Query(ge=1, le=1000)] = 20) -> HTMLResponse:
     """The board's stacks, loaded on their own."""
     query = urlencode({k: v for k, v in (("product", product), ("top", top)) if v})
-    return section(request, who, "_board_stacks.html", "Board: the stacks",
+    return section(request, who, "_board_stacks.html", gettext("Board: the stacks"),
                    "/board?" + query, _board_stacks(request, who, product, top))
 
 

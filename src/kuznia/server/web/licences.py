@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import Query, Request
 from fastapi.responses import HTMLResponse
 
+from kuznia.i18n import gettext
 from kuznia.server.api import licences as api_licences
 from kuznia.server.api.base import store_of
 from kuznia.server.auth import Caller
@@ -33,7 +34,7 @@ def pipeline(request: Request, who: Caller, status: State = None) -> HTMLRespons
     got, src = _licences(request, who, status) if status else (every, _)
     counts = {s: sum(r["state"] == s for r in every["licences"]) for s in licences.STATES}
     unlocks = licences.unlocks(store_of(request)) if may(who, "read:offers") else None
-    return render(request, who, "licences.html", title="Licences", rows=got["licences"],
+    return render(request, who, "licences.html", title=gettext("Licences"), rows=got["licences"],
                   on=got["on"], api=src, states=licences.STATES, chosen=status or "",
                   counts=counts, unlocks=unlocks)
 
@@ -42,6 +43,7 @@ def pipeline(request: Request, who: Caller, status: State = None) -> HTMLRespons
 def partner_page(request: Request, who: Caller) -> HTMLResponse:
     """A partner's own page: its licences (and, with the vault, who took its documents)."""
     got, src = _licences(request, who, None)
-    return render(request, who, "partner.html", title="Your licences", rows=got["licences"],
+    return render(request, who, "partner.html", title=gettext("Your licences"),
+                  rows=got["licences"],
                   on=got["on"], api=src,
                   vault_log=access_log_of(request, who.scope.partner_id or ""))

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import Form, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
+from kuznia.i18n import N_, gettext
 from kuznia.server.api import figures as api_figures
 from kuznia.server.api.base import store_of
 from kuznia.server.api.evidence import find_flag, flag_case
@@ -40,6 +41,12 @@ def _flags(request: Request, who: Caller, params: dict[str, Any]) -> Any:
     return figure(request, who, api_figures.oversight_flags, **params)
 
 
+
+def status_words() -> dict[str, str]:
+    """A flag's triage statuses in the page's words (the CSV export keeps English)."""
+    return {s: say(s) for s in triage.STATUS_WORDS}
+
+
 @page("/oversight", "pages.oversight")
 def watchdog(request: Request, who: Caller, severity: Choice = None, code: Choice = None,
              status: Choice = None, producer: Id = None, product: Id = None,
@@ -48,11 +55,11 @@ def watchdog(request: Request, who: Caller, severity: Choice = None, code: Choic
     loading on their own (``watchdog_section``)."""
     filters = _filters(severity, code, status, producer, product, date_from, date_to)
     flags = slot(request, who, "/sections/oversight?" + _qs(filters),
-                 "Looking for red flags…", "_oversight_flags.html",
+                 N_("Looking for red flags…"), "_oversight_flags.html",
                  lambda: _watchdog_flags(request, who, filters, date_from, date_to))
-    return render(request, who, "oversight.html", title="Watchdog: red flags",
+    return render(request, who, "oversight.html", title=gettext("Watchdog: red flags"),
                   filters=filters, codes=sorted(oversight.CODES),
-                  severities=oversight.SEVERITIES, statuses=triage.STATUS_WORDS,
+                  severities=oversight.SEVERITIES, statuses=status_words(),
                   flags=flags)
 
 
@@ -63,7 +70,7 @@ def watchdog_section(request: Request, who: Caller, severity: Choice = None,
                      ) -> HTMLResponse:
     """The watchdog's flags, loaded on their own."""
     filters = _filters(severity, code, status, producer, product, date_from, date_to)
-    return section(request, who, "_oversight_flags.html", "Watchdog: the flags",
+    return section(request, who, "_oversight_flags.html", gettext("Watchdog: the flags"),
                    "/oversight?" + _qs(filters),
                    _watchdog_flags(request, who, filters, date_from, date_to))
 
@@ -89,7 +96,7 @@ def _watchdog_flags(request: Request, who: Caller, filters: dict[str, str],
     by_status = {s: sum(f["status"] == s for f in flags) for s in triage.STATUSES}
     export = {k: filters[k] for k in ("severity", "code", "status", "producer", "product")}
     return {"flags": shown, "total": len(got["flags"]), "counts": got["counts"],
-            "as_of": got["as_of"], "api": src, "statuses": triage.STATUS_WORDS,
+            "as_of": got["as_of"], "api": src, "statuses": status_words(),
             "by_status": by_status, "export": export, "triaged": True}
 
 
@@ -101,11 +108,12 @@ def flag_page(request: Request, who: Caller, key: Annotated[str, Path(max_length
     with store_of(request).snapshot():
         got = flag_case(request, who, key)
     plot = strip_plot(got["prices"]) if got["prices"] else None
-    return render(request, who, "flag.html", title=f"Red flag: {say(got['flag']['code'])}",
+    return render(request, who, "flag.html", title=gettext("Red flag: %(flag)s",
+                                                   flag=say(got['flag']['code'])),
                   measured=flag_words.sentence(got["flag"]),
                   measured_numbers=flag_words.numbers(got["flag"]), f=got["flag"],
                   case=got["case"], prices=got["prices"],
-                  plot=plot, statuses=triage.STATUS_WORDS,
+                  plot=plot, statuses=status_words(),
                   may_triage=may(who, "oversight.triage.write"), audit=may(who, "audit.read"))
 
 
@@ -118,7 +126,7 @@ def flag_triage(request: Request, who: Caller, key: Annotated[str, Path(max_leng
     case = triage.triage(store_of(request), flag, who.name, status=status or None,
                          comment=comment or None)
     return render(request, who, "_case.html", f=flag, case=case,
-                  statuses=triage.STATUS_WORDS, may_triage=True,
+                  statuses=status_words(), may_triage=True,
                   audit=may(who, "audit.read"), saved=True)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from kuznia.i18n import gettext
 from kuznia.server.api.base import store_of
 from kuznia.server.api.vault import visible_documents
 from kuznia.server.auth import Caller
@@ -20,7 +21,7 @@ from kuznia.services import vault
 @page("/vault", "pages.vault")
 def vault_page(request: Request, who: Caller) -> HTMLResponse:
     docs = visible_documents(request, who).rows
-    return render(request, who, "vault.html", title="The partners' documents", docs=docs)
+    return render(request, who, "vault.html", title=gettext("The partners' documents"), docs=docs)
 
 
 def access_log_of(request: Request, partner_id: str, limit: int = 200

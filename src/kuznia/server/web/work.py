@@ -10,13 +10,15 @@ from typing import Annotated, Any
 from fastapi import File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse
 
+from kuznia import i18n
 from kuznia.errors import UsageError
+from kuznia.i18n import N_, gettext
 from kuznia.ingest import validate
 from kuznia.ingest.tables import OUTCOMES, SPECS
 from kuznia.server import heavy, tasks, uploads
 from kuznia.server.api.base import store_of
 from kuznia.server.auth import Caller
-from kuznia.server.web.base import may, page, render
+from kuznia.server.web.base import may, page, render, script_messages
 from kuznia.services import access, jobs
 from kuznia.services import planning as planning_svc
 from kuznia.services import repairs as repairs_svc
@@ -72,27 +74,32 @@ def planner(request: Request, who: Caller,
     store = store_of(request)
     saved = planning_svc.list_plans(store).rows
     diff = planning_svc.diff_plans(store, a, b) if a and b else None
-    return render(request, who, "planner.html", title="Planner", saved=saved, diff=diff,
+    return render(request, who, "planner.html", title=gettext("Planner"), saved=saved, diff=diff,
                   a=a or "", b=b or "", may_run=may(who, "plans.run"),
-                  input_words=PLAN_INPUTS)
+                  input_words=input_words())
 
 
 # a plan's inputs in words, in the order the form asks for them
-PLAN_INPUTS = {"budget": "Budget", "max_producer_share": "Largest share of one producer",
-               "max_region_share": "Largest share of one region",
-               "min_category_share": "Least share per category",
-               "require": "Units required per product", "risk": "Risk",
-               "price_change": "Price changes", "without_producers": "Without producers",
-               "offers_source": "Offers from", "time_limit": "Solver time limit (s)",
-               "gap": "Solver gap"}
+def input_words() -> dict[str, str]:
+    return {k: gettext(v) for k, v in PLAN_INPUTS.items()}
+
+
+PLAN_INPUTS = {"budget": N_("Budget"),
+               "max_producer_share": N_("Largest share of one producer"),
+               "max_region_share": N_("Largest share of one region"),
+               "min_category_share": N_("Least share per category"),
+               "require": N_("Units required per product"), "risk": N_("Risk"),
+               "price_change": N_("Price changes"), "without_producers": N_("Without producers"),
+               "offers_source": N_("Offers from"), "time_limit": N_("Solver time limit (s)"),
+               "gap": N_("Solver gap")}
 
 
 @page("/plans/{name:path}", "plans.read")
 def plan_page(request: Request, who: Caller, name: str) -> HTMLResponse:
     """A saved plan as a page: its inputs, totals, lines and what binds."""
     plan = planning_svc.show_plan(store_of(request), name)
-    return render(request, who, "plan.html", title=f"Plan {name}", plan=plan,
-                  input_words=PLAN_INPUTS, may_audit=may(who, "audit.read"))
+    return render(request, who, "plan.html", title=gettext("Plan %(name)s", name=name), plan=plan,
+                  input_words=input_words(), may_audit=may(who, "audit.read"))
 
 
 @page("/planner/run", "plans.run", method="POST")
@@ -124,7 +131,7 @@ def resilience(request: Request, who: Caller, job: Annotated[str | None, Query(m
     store = store_of(request)
     regions = resilience_svc.estimate_regions(store)
     recent = jobs.list_jobs(store, actor=_mine(who), kinds=("simulate",), limit=10)
-    return render(request, who, "resilience.html", title="Resilience", regions=regions,
+    return render(request, who, "resilience.html", title=gettext("Resilience"), regions=regions,
                   recent=recent, job=job, may_run=may(who, "resilience.run"))
 
 
@@ -147,7 +154,7 @@ def job_page(request: Request, who: Caller, job_id: str) -> HTMLResponse:
     if request.headers.get("hx-request") == "true":
         return _job_fragment(request, who, job_id)
     job = jobs.get(store_of(request), job_id, actor=_mine(who))
-    return render(request, who, "job.html", title=f"Job {job_id[:8]}", job=job,
+    return render(request, who, "job.html", title=gettext("Job %(id)s", id=job_id[:8]), job=job,
                   poll=job["status"] in ("queued", "running"))
 
 
@@ -190,7 +197,7 @@ def resilience_repairs(request: Request, who: Caller, backlog: Annotated[UploadF
 def imports_page(request: Request, who: Caller) -> HTMLResponse:
     tables = access.writable_tables(who.role)
     recent = jobs.list_jobs(store_of(request), actor=_mine(who), kinds=("import",), limit=20)
-    return render(request, who, "imports.html", title="Imports", tables=tables,
+    return render(request, who, "imports.html", title=gettext("Imports"), tables=tables,
                   recent=recent)
 
 
@@ -212,22 +219,38 @@ def imports_upload(request: Request, who: Caller, table: Annotated[str, Form(max
 def field(request: Request, who: Caller) -> HTMLResponse:
     """The field form: in words, its pick-lists from ``GET /api/v1/field/catalogue`` kept
     on the device, its date from the device's clock (static/field.js)."""
-    return render(request, who, "field.html", title="Field entry",
+    return render(request, who, "field.html", title=gettext("Field entry"),
                   field_words=field_words())
 
 
 # The words of the form, by column: a problem the server names by column is shown beside
 # the field it is about, with the same words as an import's (ingest/validate.py).
-FIELD_LABELS = {"use_id": "Record", "used_on": "Date", "operator": "Operator",
-                "product_id": "Product", "version": "Version", "producer_id": "Producer",
-                "lot": "Lot", "units_used": "Units used", "effects": "Confirmed effects",
-                "outcome": "How it went", "failure_mode": "What failed",
-                "conditions": "Conditions", "notes": "Notes"}
+FIELD_LABELS = {"use_id": N_("Record"), "used_on": N_("Date"), "operator": N_("Operator"),
+                "product_id": N_("Product"), "version": N_("Version"),
+                "producer_id": N_("Producer"), "lot": N_("Lot"), "units_used": N_("Units used"),
+                "effects": N_("Confirmed effects"), "outcome": N_("How it went"),
+                "failure_mode": N_("What failed"), "conditions": N_("Conditions"),
+                "notes": N_("Notes")}
 
 
 def field_words() -> dict[str, object]:
+    """The form's words in the language of the moment, with the catalogue of its script's
+    own messages (``field_messages``): the page carries them, so the form speaks its
+    language offline too."""
     assert set(FIELD_LABELS) == set(SPECS["uses"].columns)
-    return {"labels": FIELD_LABELS,
+    messages, plurals = field_messages(i18n.current())
+    return {"labels": {k: gettext(v) for k, v in FIELD_LABELS.items()},
             "outcomes": {o: say(o)[:1].upper() + say(o)[1:] for o in OUTCOMES},
             "max_id": validate.MAX_ID_LENGTH, "max_int": validate.MAX_INT,
-            "unseen_in_id": validate.UNSEEN_IN_ID, "dots_id": validate.DOTS_ID}
+            # a column's problem as the import says it: "Lot <problem>." (the script fills
+            # in the field)
+            "unseen_in_id": gettext("%(field)s %(problem)s.", field="%(field)s",
+                                    problem=gettext(validate.UNSEEN_IN_ID)),
+            "dots_id": gettext("%(field)s %(problem)s.", field="%(field)s",
+                               problem=gettext(validate.DOTS_ID)),
+            "messages": messages, "plurals": plurals}
+
+
+def field_messages(lang: str) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """The field script's messages in ``lang`` (``base.script_messages``)."""
+    return script_messages("field.js", lang)

@@ -1,0 +1,245 @@
+"""Sentences the services keep in English (a red flag's text and its statistics, a board
+block's detail and what clears it, how a figure is computed), said in the language of a
+page or of the report.
+
+The services keep these sentences in English: they are part of answers the API shares and
+keeps for a version of the data, whatever language asked. Each sentence shape is one
+whole message here, with named placeholders; a page matches the English sentence to its
+shape and says the message in its language, the figures, dates and labels in it written
+for that language. A sentence of no known shape is shown as it is (the Ukrainian page
+crawl in tests/test_i18n.py fails on one).
+
+>>> from kuznia.i18n import language
+>>> with language("uk"):
+...     say_sentence("C000391 orders 1,200 units; its deliveries bring 1,350")
+'C000391 замовляє 1\\xa0200 од.; постачання за ним дають 1\\xa0350'
+>>> say_sentence("C000391 orders 1,200 units; its deliveries bring 1,350")
+'C000391 orders 1,200 units; its deliveries bring 1,350'
+>>> with language("uk"):
+...     say_sentence("not a sentence of a known shape")
+'not a sentence of a known shape'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+
+from kuznia import i18n
+from kuznia.i18n import N_, gettext
+from kuznia.words import LABELS, say
+
+SHAPES = (
+    # red flags: what is wrong (their statistics, in parentheses, are said on their own)
+    N_("%(contract)s pays %(price)s per unit of %(product)s; the other %(peers)s contracts "
+       "for it signed within %(days)s days paid %(low)s to %(high)s (median %(median)s; "
+       "%(ratio)s times it). Its prices vary by about %(vary)s around their peers, so this "
+       "is %(z)s times that"),
+    N_("%(contract)s buys %(product)s from a trader (%(producer)s) at %(price)s a unit, "
+       "%(ratio)s times the median of %(makers)s makers' contracts signed within %(days)s "
+       "days (%(median)s)"),
+    N_("%(producer)s's price for %(product)s rose from %(first)s to %(last)s over "
+       "%(contracts)s contracts"),
+    N_("%(producer)s holds %(share)s of the %(units)s units contracted for %(product)s; "
+       "%(producers)s producers in all, HHI %(hhi)s"),
+    N_("%(contract)s orders %(ordered)s units; its deliveries bring %(delivered)s"),
+    N_("%(contract)s was due %(due)s (%(days)s days ago); %(delivered)s of %(ordered)s "
+       "units delivered (%(short)s short)"),
+    N_("%(rejected)s of the %(delivered)s units delivered under %(contract)s were not "
+       "accepted (%(share)s)"),
+    N_("delivery %(delivery)s of %(contract)s (%(units)s units) came %(on)s, %(days)s days "
+       "after the due date %(due)s, %(times)s times the %(lead)s days from signing to the "
+       "due date"),
+    N_("delivery %(delivery)s of %(contract)s (%(units)s units) came %(on)s, %(days)s days "
+       "after the due date %(due)s"),
+    N_("%(producer)s was late on %(late)s of its %(contracts)s contracts (%(share)s); the "
+       "other producers on %(others)s"),
+    N_("%(contract)s was updated %(on)s: its value went from %(before)s to %(after)s (in "
+       "its own currency; %(updates)s update(s) raising its value or quantity in all)"),
+    N_("%(contract)s was updated %(times)s times after it was first imported"),
+    N_("%(uses)s uses of lot %(lot)s are dated before its delivery on %(on)s (the first in "
+       "%(month)s)"),
+    N_("%(used)s units of lot %(lot)s were used; %(accepted)s were accepted"),
+    N_("%(uses)s uses of %(product)s by %(producer)s are dated after today (the first "
+       "%(first)s)"),
+    N_("%(operator)s reports %(per_use)s confirmed effects per use of %(product)s over "
+       "%(uses)s uses; the other operators %(others)s"),
+    N_("%(operator)s's confirmed effects per use of %(product)s jumped to %(per_use)s in "
+       "%(month)s from %(before)s before, beyond the other operators' change that month"),
+    # red flags: how sure
+    N_("t on %(df)s degrees of freedom, p %(p)s, below %(bar)s after allowing for "
+       "%(tested)s contracts"),
+    N_("%(rise)s a year; t = %(t)s on %(df)s degrees of freedom against the noise of the "
+       "product's prices, p %(p)s below %(bar)s after allowing for %(tested)s series"),
+    N_("one-sided binomial p %(p)s, below %(bar)s after allowing for %(tested)s producers"),
+    N_("p %(p)s, allowing for chance, for effects clustering %(dispersion)s times beyond it "
+       "and for the other operators differing by %(cv)s among themselves; the bar, over "
+       "%(tested)s operator-product pairs, is %(bar)s"),
+    N_("p %(p)s, bar %(bar)s over %(tested)s operator-months"),
+    # board blocks: what is wrong
+    N_("%(mode)s fix in %(version)s: %(status)s; severity %(severity)s, %(rate)s failures "
+       "per 100 uses after the fix"),
+    N_("%(mode)s fix in %(version)s: %(status)s; severity %(severity)s, %(rate)s failures "
+       "per 100 uses before the fix"),
+    N_("%(mode)s fix in %(version)s: %(status)s; severity %(severity)s, %(rate)s failures "
+       "per 100 uses all uses"),
+    N_("%(mode)s: %(failures)s failures in %(uses)s uses (%(rate)s per 100), severity "
+       "%(severity)s, no corrective action"),
+    N_("%(accepted)s of %(ordered)s accepted, due %(due)s"),
+    # board blocks: what clears them
+    N_("Cleared when version %(version)s and later show fewer %(mode)s failures per use "
+       "than the versions before, with %(confidence)s confidence: the uses so far show "
+       "%(version2)s did not remove even %(reduction)s of them, so a new fix is needed"),
+    N_("Cleared when version %(version)s and later show fewer %(mode)s failures per use "
+       "than the versions before, with %(confidence)s confidence: about %(uses)s more uses "
+       "of %(version2)s needed"),
+    N_("Cleared when version %(version)s and later show fewer %(mode)s failures per use "
+       "than the versions before, with %(confidence)s confidence: the uses of %(version2)s "
+       "so far do not show it yet"),
+    N_("Cleared when a corrective action is opened for %(mode)s (its fix is then judged on "
+       "the uses), or when these failures fall below %(threshold)s per 100 uses: about "
+       "%(uses)s more uses without one"),
+    N_("Cleared when a corrective action is opened for %(mode)s (its fix is then judged on "
+       "the uses)"),
+    N_("Cleared when %(units)s more units of contract %(contract)s are accepted"),
+    N_("%(rejected)s of %(delivered)s rejected (contract %(contract)s)"),
+    N_("Cleared when contract %(contract)s has all %(units)s units accepted (a lot delivered "
+       "to make good the rejected units)"),
+    # how a figure is computed
+    N_("cost per effect = cost of the units used / confirmed effects, in %(currency)s; "
+       "low-high is a %(level)s%% interval from a Gamma-Poisson model of effects per use "
+       "(Jeffreys prior), widened by each group's dispersion (how much more effects per use "
+       "vary than Poisson counts; 1 = as Poisson): uses are taken as independent given the "
+       "rate"),
+    N_("%(groups)s groups have no confirmed effect yet: no figure and no upper end, only a "
+       "lower end"),
+    N_("%(uses)s uses have no price from %(producer)s's own contracts (no lot of its "
+       "contracts and no contract of its for their product): they are left unpriced, not "
+       "priced at other producers' prices, and their groups show no cost"),
+    N_("%(uses)s uses have no known price (no contract for their product): their groups "
+       "show no cost"),
+    N_("producers are ranked within each product by cost per effect with their effect rate "
+       "shrunk towards the product's (empirical Bayes, Marshall 1991, allowing for the "
+       "product's dispersion): small samples move most, and producers whose rates do not "
+       "differ beyond chance share one rate; a producer ties with the one ranked above it "
+       "unless it is worse with 90%% probability (rank_tied); p_best is its probability of "
+       "being the product's cheapest per effect, from draws of every producer's rate with "
+       "the spread between producers as uncertain as the data leave it (producers that "
+       "cannot be told apart share it about equally)"),
+    N_("units priced by their lot's contract: %(lot)s; by %(producer)s's own average price: "
+       "%(own)s; unpriced: %(unpriced)s (only the producer's own contracts price its "
+       "figures)"),
+    N_("units priced by their lot's contract: %(lot)s; by the producer's average price: "
+       "%(producer)s; by the product's average or unknown: %(other)s"),
+    N_("the power law does not fit the versions (chi-square p = %(p)s): reliability changes "
+       "by version in steps the curve does not follow, so nothing is projected from it; the "
+       "latest version %(version)s has its own figure"),
+    N_("two versions: the power law passes through both, so its fit cannot be tested; the "
+       "projection is the curve's, read it with the latest version's own figure"),
+    N_("the power law fits the versions (chi-square p = %(p)s)"),
+    N_("time-terminated: failures counted per version over all uses recorded so far, not "
+       "stopped at a failure; uses independent given the design (no lot effect), the "
+       "failure chance a power law of cumulative uses; Fisher-matrix 90%% interval"),
+    N_("version %(version)s is not in versions yet"),
+    N_("no uses before the fixed version to compare with"),
+    N_("the failure mode has not been seen"),
+    N_("too few failures before the fix: more uses after it alone cannot settle it"),
+    # why there is no growth fit
+    N_("needs uses of at least two versions"),
+    N_("need failures in more than the first interval to see a trend"),
+    N_("need two or more increasing interval ends after 0"),
+    N_("the failures all fall late: no finite growth fit"),
+    N_("every stage needs at least one use"),
+    N_("the fit is degenerate (beta %(beta)s): failures bunch at the end"),
+    N_("the fit is degenerate (beta %(beta)s): too few failures spread over the versions"),
+    # where a simulation's strike figures come from
+    N_("regions table"),
+    N_("strikes history"),
+    # what is wrong with a row of a file (a column's problem, read beside its column)
+    N_("repeats the key of an earlier line of this file with other content"),
+    N_("holds a NUL (zero) byte, which is not text"),
+    N_("holds a control, invisible or right-to-left character (shown as \\u....); an id is "
+       "written with visible characters"),
+    N_("may not be '.' or '..' (they name folders, not records)"),
+    N_("appears twice in the header"),
+    N_("is not a column of %(table)s (expected: %(columns)s)"),
+    N_("is required but missing from the header"),
+    N_("is not a whole number"),
+    N_("is not a number"),
+    N_("is not an ISO date (YYYY-MM-DD)"),
+    N_("is required"),
+    N_("must be one of %(choices)s"),
+    N_("is not a three-letter currency code"),
+    N_("is longer than %(max)s characters"),
+    N_("is not a finite number"),
+    N_("is out of range (at most %(max)s in size)"),
+    N_("is out of range (at most %(max)s)"),
+    N_("must be at least %(min)s"),
+    N_("must be greater than %(min)s"),
+    # a producer's scorecard
+    N_("Lots delivered on time"),
+    N_("Units accepted"),
+    N_("Failures per 100 uses"),
+    # where an offer came from
+    N_("sent by account %(account)s on %(on)s through the portal (form)"),
+    N_("sent by account %(account)s on %(on)s through the portal (upload of %(file)s)"),
+    N_("imported by %(account)s on %(on)s from %(file)s"),
+    N_("where it came from is not recorded"),
+)
+
+_PLACE = re.compile(r"%\((\w+)\)s")
+_NUMBER = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?")
+_DAY_EN = re.compile(r"\d{1,2}\s[A-Z][a-z]{2}\s\d{4}")
+
+
+@functools.cache
+def _patterns() -> list[tuple[re.Pattern[str], str]]:
+    out = []
+    for shape in SHAPES:
+        parts = _PLACE.split(shape)
+        regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)"
+                        for i, p in enumerate(parts))
+        out.append((re.compile(regex.replace("%%", "%"), re.S), shape))
+    return out
+
+
+@functools.cache
+def _codes_by_words() -> dict[str, str]:
+    return {words: code for code, words in LABELS.items()}
+
+
+def _local(value: str) -> str:
+    """A value of an English sentence written for the language of the moment: figures,
+    shares, dates and the labels of codes; ids and names as they are."""
+    v = value.strip()
+    if _NUMBER.fullmatch(v):
+        decimals = len(v.split(".")[1]) if "." in v else 0
+        return i18n.number(float(v.replace(",", "")), decimals)
+    if v.endswith("%") and _NUMBER.fullmatch(v[:-1]):
+        decimals = len(v[:-1].split(".")[1]) if "." in v else 0
+        return i18n.number(float(v[:-1].replace(",", "")), decimals) + "%"
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
+        return i18n.day(dt.date.fromisoformat(v))
+    if _DAY_EN.fullmatch(v.replace("\u00a0", " ")):
+        try:
+            return i18n.day(dt.datetime.strptime(v.replace("\u00a0", " "), "%d %b %Y").date())
+        except ValueError:
+            return value
+    if v in _codes_by_words():
+        return say(_codes_by_words()[v])
+    if v == "(no producer)":
+        return gettext("(no producer)")
+    return value
+
+
+def say_sentence(text: str) -> str:
+    """``text``, a sentence a service kept in English, in the language of the moment."""
+    if i18n.current() == i18n.DEFAULT or not text:
+        return text
+    for regex, shape in _patterns():
+        m = regex.fullmatch(text)
+        if m:
+            values = {k: _local(v) for k, v in m.groupdict().items()}
+            return i18n.raw_gettext(shape) % values
+    return text
