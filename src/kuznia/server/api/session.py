@@ -22,7 +22,7 @@ from kuznia.services import (
     accounts,
     sessions,
 )
-from kuznia.services.health import SCHEMA_REVISION, store_health
+from kuznia.services import health as health_svc
 
 api = Routes("session")
 
@@ -32,8 +32,8 @@ def health(request: Request, who: Who, store: Workspace) -> JSONResponse:
     """The server is up and serves a workspace of this Kuznia's schema: which store,
     whether it takes writes, and the replication lag where PostgreSQL shows it."""
     return JSONResponse({"status": "ok", "version": __version__,
-                         "schema_revision": SCHEMA_REVISION,
-                         **store_health(store)})
+                         "schema_revision": health_svc.SCHEMA_REVISION,
+                         **health_svc.store_health(store)})
 
 
 @api("GET", "/me", "whoami", response_model=answers.Me)
