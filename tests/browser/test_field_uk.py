@@ -16,7 +16,6 @@ from browser.test_field import (  # noqa: F401 - the fixtures of the English for
     SENT,
     WIDTH,
     Site,
-    browser,
     expect,
     fill_use,
     product,
