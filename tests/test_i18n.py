@@ -315,15 +315,18 @@ def test_the_report_language_is_checked(filled: kuznia.Workspace, tmp_path: Path
         filled.report(tmp_path / "de", lang="de")
 
 
-def test_the_cli_report_takes_lang_and_kuznia_lang(filled: kuznia.Workspace, db_url: str,
-                                                   tmp_path: Path) -> None:
+def test_the_cli_report_takes_lang_and_kuznia_lang(tmp_path: Path, example_dir: Path) -> None:
+    """The options are the command line's own: one SQLite workspace (not each backend)."""
     import os
     import subprocess
     import sys
 
-    if not db_url.endswith(".db"):
-        pytest.skip("one backend is enough for the command line's options")
-    db = db_url
+    from kuznia.ingest.tables import IMPORT_ORDER
+
+    db = str(tmp_path / "report.db")
+    with kuznia.init(db, "USD", actor="tester") as ws:
+        for table in IMPORT_ORDER:
+            ws.import_file(table, example_dir / f"{table}.csv")
     out = tmp_path / "cli"
     run = [sys.executable, "-m", "kuznia", "report", "--db", db, "--out", str(out)]
     env = {**os.environ, "KUZNIA_LANG": "uk"}
