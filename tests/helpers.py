@@ -77,3 +77,23 @@ def check_password(conn: Any, name: str, password: str) -> Any:
     row = conn.execute(select(users).where(users.c.name == name)).first()
     account = accounts._verify(row, password)
     return account if account is None or accounts._sealed(conn, row) else None
+
+
+def import_demo(ws: kuznia.Workspace, folder: Path, uses: int, seed: int,
+                planted: bool = False) -> kuznia.Workspace:
+    """``ws`` filled with a generated demo of ``uses`` uses, its anomalies in
+    (``planted``: noting what was planted, as the red flags' tests ask)."""
+    from kuznia.demo import DemoSize, Planted, generate
+    from kuznia.ingest.tables import IMPORT_ORDER
+
+    files = generate(folder, DemoSize(uses=uses), seed, anomalies=True,
+                     planted=Planted() if planted else None)
+    for table in IMPORT_ORDER:
+        ws.import_file(table, files[table])
+    return ws
+
+
+def write_lines(path: Path, header: str, *rows: str) -> Path:
+    """A CSV file of ``header`` and ``rows``, each already a line."""
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return path

@@ -16,8 +16,7 @@ import pytest
 from sqlalchemy import select
 
 import kuznia
-from kuznia.demo import DemoSize, Planted, generate
-from kuznia.ingest.tables import IMPORT_ORDER
+from helpers import import_demo, write_lines
 from kuznia.services import accounts, audit, flag_uses, oversight, oversight_config
 from kuznia.services.access import Scope
 from kuznia.store.schema import contracts, deliveries, uses
@@ -29,11 +28,7 @@ CONTRACTS = "contract_id,producer_id,product_id,signed_on,quantity,unit_price,cu
 
 @pytest.fixture
 def demo_ws(ws: kuznia.Workspace, tmp_path: Path) -> kuznia.Workspace:
-    files = generate(tmp_path / "data", DemoSize(uses=30_000), 11, anomalies=True,
-                     planted=Planted())
-    for table in IMPORT_ORDER:
-        ws.import_file(table, files[table])
-    return ws
+    return import_demo(ws, tmp_path / "data", 30_000, 11, planted=True)
 
 
 def _asks(store: Any) -> list[dict[str, Any]]:
@@ -68,11 +63,6 @@ def _fresh(store: Any, asks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         oversight._PRICES_KEPT.update(prices)
 
 
-def _csv(path: Path, header: str, *rows: str) -> Path:
-    path.write_text("\n".join([header, *rows]) + "\n")
-    return path
-
-
 def test_each_write_leaves_the_flags_as_made_from_nothing(
         demo_ws: kuznia.Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = demo_ws.store
@@ -103,34 +93,34 @@ def test_each_write_leaves_the_flags_as_made_from_nothing(
            f"{u['lot']},1,{{}},effect")
     writes = {
         # a field record (the server's POST /uses is this import of one row)
-        "a use": (lambda: demo_ws.import_file("uses", _csv(
+        "a use": (lambda: demo_ws.import_file("uses", write_lines(
             tmp_path / "a.csv", USES, row.format("T-1", day.isoformat(), 3)))),
         # a use changed: another operator, more effects, dated before its lot's delivery
         # in the delivery month (the count by index)
-        "a use updated": (lambda: demo_ws.import_file("uses", _csv(
+        "a use updated": (lambda: demo_ws.import_file("uses", write_lines(
             tmp_path / "b.csv", USES,
             f"{u['use_id']},{day.replace(day=1).isoformat()},OP-NEW,{product},"
             f"{u['version'] or ''},{u['producer_id']},{u['lot']},{u['units_used']},"
             f"{u['effects'] + 5},effect"), update=True)),
-        "a use after today": (lambda: demo_ws.import_file("uses", _csv(
+        "a use after today": (lambda: demo_ws.import_file("uses", write_lines(
             tmp_path / "c.csv", USES,
             row.format("T-2", (TODAY + dt.timedelta(days=30)).isoformat(), 1)))),
-        "uses of two products": (lambda: demo_ws.import_file("uses", _csv(
+        "uses of two products": (lambda: demo_ws.import_file("uses", write_lines(
             tmp_path / "d.csv", USES, row.format("T-3", day.isoformat(), 1),
             f"T-4,{day.isoformat()},OP-001,{other},,,,1,0,no_effect"))),
-        "a contract": (lambda: demo_ws.import_file("contracts", _csv(
+        "a contract": (lambda: demo_ws.import_file("contracts", write_lines(
             tmp_path / "e.csv", CONTRACTS,
             f"C-NEW,{c['producer_id']},{c['product_id']},{c['signed_on']},5,"
             f"{c['unit_price_ws'] * 30},USD,"))),
-        "a contract's price": (lambda: demo_ws.import_file("contracts", _csv(
+        "a contract's price": (lambda: demo_ws.import_file("contracts", write_lines(
             tmp_path / "f.csv", CONTRACTS,
             f"{c['contract_id']},{c['producer_id']},{c['product_id']},{c['signed_on']},"
             f"{c['quantity']},{c['unit_price_ws'] * 40},USD,{c['due_on'] or ''}"),
             update=True)),
-        "a delivery": (lambda: demo_ws.import_file("deliveries", _csv(
+        "a delivery": (lambda: demo_ws.import_file("deliveries", write_lines(
             tmp_path / "g.csv", "delivery_id,contract_id,delivered_on,quantity,"
             "accepted_quantity,lot", f"D-NEW,C-NEW,{TODAY.isoformat()},9,2,L-NEW"))),
-        "a use of the new lot": (lambda: demo_ws.import_file("uses", _csv(
+        "a use of the new lot": (lambda: demo_ws.import_file("uses", write_lines(
             tmp_path / "h.csv", USES,
             f"T-5,{(TODAY - dt.timedelta(days=400)).isoformat()},OP-001,{c['product_id']},,"
             f"{c['producer_id']},L-NEW,7,1,effect"))),

@@ -15,9 +15,8 @@ import pytest
 from sqlalchemy import select
 
 import kuznia
+from helpers import import_demo
 from kuznia.analytics import oversight as tests
-from kuznia.demo import DemoSize, Planted, generate
-from kuznia.ingest.tables import IMPORT_ORDER
 from kuznia.services import flag_uses, oversight, oversight_config
 from kuznia.services.access import Scope
 from kuznia.store.schema import contracts, operator_cube
@@ -145,11 +144,7 @@ def _old_bursts(o, rows, op_idx, m_idx, operators, all_months, product_id, ec, p
 
 @pytest.fixture
 def demo_ws(ws: kuznia.Workspace, tmp_path: Path) -> kuznia.Workspace:
-    files = generate(tmp_path / "data", DemoSize(uses=30_000), 11, anomalies=True,
-                     planted=Planted())
-    for table in IMPORT_ORDER:
-        ws.import_file(table, files[table])
-    return ws
+    return import_demo(ws, tmp_path / "data", 30_000, 11, planted=True)
 
 
 def test_the_flags_are_exactly_the_old_computations(demo_ws: kuznia.Workspace,

@@ -16,8 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 import kuznia
-from kuznia.demo import DemoSize, generate
-from kuznia.ingest.tables import IMPORT_ORDER
+from helpers import import_demo, write_lines
 from kuznia.services import accounts, audit, costs, flag_uses, headline
 from kuznia.store.schema import contracts, deliveries, products, uses
 
@@ -27,10 +26,7 @@ CONTRACTS = "contract_id,producer_id,product_id,signed_on,quantity,unit_price,cu
 
 @pytest.fixture
 def demo_ws(ws: kuznia.Workspace, tmp_path: Path) -> kuznia.Workspace:
-    files = generate(tmp_path / "data", DemoSize(uses=8_000), 7)
-    for table in IMPORT_ORDER:
-        ws.import_file(table, files[table])
-    return ws
+    return import_demo(ws, tmp_path / "data", 8_000, 7)
 
 
 def _asks(store: Any) -> list[dict[str, Any]]:
@@ -64,11 +60,6 @@ def _fresh(store: Any, asks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         with headline._LOCK:
             headline._KEPT.clear()
             headline._KEPT.update(saved)
-
-
-def _csv(path: Path, header: str, *rows: str) -> Path:
-    path.write_text("\n".join([header, *rows]) + "\n")
-    return path
 
 
 def test_each_write_leaves_the_headline_as_made_from_nothing(
@@ -108,35 +99,35 @@ def test_each_write_leaves_the_headline_as_made_from_nothing(
            "{},{},effect")
     writes = {
         # a field record on the last day (the server's POST /uses is this import)
-        "a use": lambda: demo_ws.import_file("uses", _csv(
+        "a use": lambda: demo_ws.import_file("uses", write_lines(
             tmp_path / "a.csv", USES, row.format("T-1", last.isoformat(), 3, 2))),
-        "a use updated": lambda: demo_ws.import_file("uses", _csv(
+        "a use updated": lambda: demo_ws.import_file("uses", write_lines(
             tmp_path / "b.csv", USES,
             f"{u['use_id']},{mid.isoformat()},,{product},{u['version'] or ''},"
             f"{u['producer_id']},{u['lot']},{u['units_used'] + 4},{u['effects'] + 5},effect"),
             update=True),
-        "uses of two products": lambda: demo_ws.import_file("uses", _csv(
+        "uses of two products": lambda: demo_ws.import_file("uses", write_lines(
             tmp_path / "c.csv", USES, row.format("T-2", mid.isoformat(), 1, 1),
             f"T-3,{mid.isoformat()},,{other},,,,2,1,effect")),
-        "a use after the last day": lambda: demo_ws.import_file("uses", _csv(
+        "a use after the last day": lambda: demo_ws.import_file("uses", write_lines(
             tmp_path / "d.csv", USES,
             row.format("T-4", (last + dt.timedelta(days=3)).isoformat(), 1, 1))),
-        "a contract's price": lambda: demo_ws.import_file("contracts", _csv(
+        "a contract's price": lambda: demo_ws.import_file("contracts", write_lines(
             tmp_path / "e.csv", CONTRACTS,
             f"{c['contract_id']},{c['producer_id']},{c['product_id']},{c['signed_on']},"
             f"{c['quantity']},{c['unit_price_ws'] * 3},USD,{c['due_on'] or ''}"),
             update=True),
         "a delivery of a new contract": lambda: (
-            demo_ws.import_file("contracts", _csv(
+            demo_ws.import_file("contracts", write_lines(
                 tmp_path / "f.csv", CONTRACTS,
                 f"C-NEW,{u['producer_id']},{product},{d['delivered_on']},5,1.5,USD,")),
-            demo_ws.import_file("deliveries", _csv(
+            demo_ws.import_file("deliveries", write_lines(
                 tmp_path / "g.csv", "delivery_id,contract_id,delivered_on,quantity,"
                 "accepted_quantity,lot", f"D-NEW,C-NEW,{d['delivered_on']},5,5,L-NEW")),
-            demo_ws.import_file("uses", _csv(
+            demo_ws.import_file("uses", write_lines(
                 tmp_path / "h.csv", USES,
                 f"T-5,{mid.isoformat()},,{product},,{u['producer_id']},L-NEW,5,1,effect"))),
-        "a product's category": lambda: demo_ws.import_file("products", _csv(
+        "a product's category": lambda: demo_ws.import_file("products", write_lines(
             tmp_path / "i.csv", "product_id,name,category",
             f"{product},{p['name']},another_category"), update=True),
         "an account": lambda: accounts.add_user(store, "someone", "analyst", actor="tester"),
