@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 import kuznia
 from kuznia.errors import UsageError
@@ -65,3 +67,22 @@ def test_an_empty_workspace_and_a_reversed_period(ws: kuznia.Workspace) -> None:
 def test_change() -> None:
     assert headline.change(80.0, 100.0) == pytest.approx(-0.2)
     assert headline.change(None, 1.0) is None and headline.change(1.0, 0.0) is None
+
+
+@given(first=st.dates(), length=st.integers(0, 3000),
+       date_from=st.none() | st.dates(), date_to=st.none() | st.dates())
+def test_the_periods_are_in_order_for_any_dates_asked(first, length, date_from, date_to):
+    """Any period asked (one end, both, or a day before or after every record) gives a
+    period in order and a period before it that ends before it starts (or on the
+    calendar's first day), never the years out of order that a lone early end gave."""
+    from kuznia.services.headline import _spans
+
+    assume(date_from is None or date_to is None or date_from <= date_to)
+    last = min(first + dt.timedelta(days=length), dt.date.max)
+    (start, end), (b_start, b_end) = _spans(first, last, date_from, date_to)
+    assert start <= end and b_start <= b_end
+    assert b_end < start or start == b_end == dt.date.min
+    if date_from is not None:
+        assert start == date_from
+    if date_to is not None:
+        assert end <= date_to

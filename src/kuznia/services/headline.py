@@ -177,12 +177,16 @@ def _spans(first: dt.date, last: dt.date, date_from: dt.date | None,
     asked = date_from is not None or date_to is not None
     end = min(date_to, last) if date_to else last
     start = date_from or (first if asked else end - dt.timedelta(days=DEFAULT_DAYS - 1))
-    if date_from and start > end:  # a period after every record: nothing in it
-        end = start
+    if start > end:  # a period after (or, with only its end asked, before) every record:
+        if date_from:  # nothing in it, a day long, on the day asked
+            end = start
+        else:
+            start = end
     days = (end - start).days + 1
-    earliest = dt.date.min + dt.timedelta(days=1)
-    before = (max(earliest, start - dt.timedelta(days=min(days, (start - earliest).days))),
-              max(earliest, start - dt.timedelta(days=1)))
+    lo = dt.date.min  # the period before stops at the calendar's first day
+    before_end = start - dt.timedelta(days=1) if start > lo else lo
+    before = (before_end - dt.timedelta(days=min(days - 1, (before_end - lo).days)),
+              before_end)
     return (start, end), before
 
 
