@@ -39,7 +39,8 @@ def extracted() -> dict[str | tuple[str, ...], str]:
     """Every message ``pybabel extract`` finds with the project's mapping (babel.cfg)."""
     with open(ROOT / "babel.cfg") as f:
         method_map, options_map = parse_mapping_cfg(f)
-    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "Text": None,
+                "Plural": (1, 2)}
     found: dict[str | tuple[str, ...], str] = {}
     for filename, _line, message, _comments, _ctx in extract_from_dir(
             str(SRC), method_map, options_map, keywords=keywords):

@@ -8,31 +8,52 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+from kuznia.i18n import DEFAULT, Text, gettext, grouped, language, ngettext
 
 
 class KuzniaError(Exception):
     """Base of every error meant for a user: the message is a sentence they understand.
 
+    The message is a whole message of the catalogue (``kuznia.i18n``), marked with ``N_``
+    where it is raised, its values named: ``NotFoundError(N_("no product %(product)s"),
+    product=pid)``, or a ``Text``/``Plural`` made beforehand. ``str()`` and ``render`` say
+    it in English (the API's and the log's words); ``say`` in the language of the moment
+    (a page's, the command line's).
+
     A message about an argument names it by its parameter, as a ``{name}`` token listed in
     ``params`` ("{date_to} is before {date_from}"). ``str()`` shows the parameter names
-    (the Python API's words); each adapter renders the tokens in its own words with
-    ``render`` (the CLI's ``--to``, a JSON field for the web). Only the listed tokens are
-    replaced, so a value quoted in the message may hold braces.
+    (the Python API's words); each adapter renders the tokens in its own words (the CLI's
+    ``--to``, a JSON field for the web). Only the listed tokens are replaced, so a value
+    quoted in the message may hold braces.
     """
 
     exit_code = 1
     http_status = 400
 
-    def __init__(self, message: str = "", *, params: tuple[str, ...] = ()):
-        self.template = message
+    def __init__(self, message: str | Text = "", *, params: tuple[str, ...] = (),
+                 **values: Any):
+        self.text = message if isinstance(message, Text) else Text(message, **values)
         self.params = params
         super().__init__(self.render())
 
-    def render(self, name: Callable[[str], str] = str) -> str:
-        text = self.template
+    @property
+    def template(self) -> str:
+        """The message in English, its values in, its parameters as ``{name}`` tokens."""
+        return str(self.text)
+
+    def say(self, name: Callable[[str], str] = str) -> str:
+        """The message in the language of the moment, parameters named by ``name``."""
+        text = self.text.say()
         for p in self.params:
             text = text.replace("{" + p + "}", name(p))
         return text
+
+    def render(self, name: Callable[[str], str] = str) -> str:
+        """The message in English, parameters named by ``name``."""
+        with language(DEFAULT):
+            return self.say(name)
 
     @property
     def param(self) -> str | None:
@@ -118,9 +139,10 @@ class TooManyAttemptsError(KuzniaError):
     exit_code = 2
     http_status = 429
 
-    def __init__(self, message: str = "", *, retry_after: int | None = None):
+    def __init__(self, message: str | Text = "", *, retry_after: int | None = None,
+                 **values: Any):
         self.retry_after = retry_after
-        super().__init__(message)
+        super().__init__(message, **values)
 
 
 SHOWN_CHARS = 80  # of a value echoed in a problem: enough to find it, never a whole file
@@ -179,16 +201,36 @@ class InputError(KuzniaError):
         self.problems = problems
         self.total = len(problems) if total is None else total
         self.rows_rejected = rows_rejected
-        super().__init__(self._text())
+        super().__init__()
 
-    def _text(self) -> str:
-        lines = [str(p) for p in self.problems]
+    def say(self, name: Callable[[str], str] = str) -> str:
+        """Each problem on a line, in the language of the moment: the file, line and
+        column as they are, what is wrong in words (``kuznia.sentences``)."""
+        from kuznia.sentences import say_sentence
+
+        lines = []
+        for p in self.problems:
+            shown = "" if p.value is None else f" ({p.value})"
+            lines.append(gettext("%(file)s:%(line)s: column %(column)s: %(problem)s",
+                                 file=p.file, line=p.line, column=p.column,
+                                 problem=say_sentence(p.message)) + shown)
         hidden = self.total - len(self.problems)
         if hidden > 0:
-            lines.append(f"... and {hidden:,} more problems in {self.file}")
-        rows = "" if self.rows_rejected is None else f" in {self.rows_rejected:,} rows"
-        lines.append(f"{self.file}: {self.total:,} problems{rows}; nothing from this file "
-                     "was stored")
+            lines.append(ngettext("... and %(num)s more problem in %(file)s",
+                                  "... and %(num)s more problems in %(file)s", hidden,
+                                  num=grouped(hidden), file=self.file))
+        if self.rows_rejected is None:
+            lines.append(ngettext(
+                "%(file)s: %(num)s problem; nothing from this file was stored",
+                "%(file)s: %(num)s problems; nothing from this file was stored",
+                self.total, num=grouped(self.total), file=self.file))
+        else:
+            lines.append(ngettext(
+                "%(file)s: %(num)s problem in %(rows)s rows; nothing from this file was "
+                "stored",
+                "%(file)s: %(num)s problems in %(rows)s rows; nothing from this file was "
+                "stored", self.total, num=grouped(self.total),
+                rows=grouped(self.rows_rejected), file=self.file))
         return "\n".join(lines)
 
 

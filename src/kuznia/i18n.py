@@ -163,6 +163,98 @@ def N_(message: str) -> str:
     return message
 
 
+class Text:
+    """A message said later, in the language of the moment when it is said: a service
+    makes one (a KuzniaError's message, a sentence an adapter shows) without knowing who
+    reads it; ``say()`` speaks the language of the moment and ``str()`` English (the
+    API's and the log's words). Values are written for the language when said: a whole
+    number grouped (1,200 / 1 200), a fraction with the language's decimal sign, a date
+    as a day (7 Dec 2026 / 7 груд. 2026 р.), a Text said too; anything else, ids and
+    names, as it is (pass a ``str`` for a figure that must not be grouped, such as a year).
+
+    >>> t = Text(N_("%(n)s units of %(lot)s rejected"), n=1200, lot="L-7")
+    >>> str(t)
+    '1,200 units of L-7 rejected'
+    >>> with language("uk"):
+    ...     t.say() == t.say()  # the same words each time it is said
+    True
+    """
+
+    __slots__ = ("message", "values")
+
+    def __init__(self, message: str, /, **values: Any):
+        self.message = message
+        self.values = values
+
+    def _said(self) -> str:
+        return raw_gettext(self.message)
+
+    def say(self) -> str:
+        """The message in the language of the moment, its values written for it."""
+        text = self._said()
+        if not self.values:
+            return text
+        return text % {k: _local_value(v) for k, v in self.values.items()}
+
+    def __str__(self) -> str:
+        with language(DEFAULT):
+            return self.say()
+
+    def __repr__(self) -> str:
+        return f"Text({self.message!r}, **{self.values!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Text) and type(other) is type(self) and \
+            self.message == other.message and self.values == other.values
+
+    def __hash__(self) -> int:
+        return hash((self.message, tuple(sorted(self.values))))
+
+
+class Plural(Text):
+    """A message whose words follow a count (``%(num)s``: 1 day, 2 days; Ukrainian's
+    three forms): ``Plural(N_("one"), N_("many"), n, **values)``; ``pybabel`` reads it
+    as it reads ``ngettext``.
+
+    >>> with language("uk"):
+    ...     [Plural("%(num)s wrong password", "%(num)s wrong passwords", n).say()
+    ...      for n in (1, 94, 95)]
+    ['1 невірний пароль', '94 невірні паролі', '95 невірних паролів']
+    """
+
+    __slots__ = ("plural", "n")
+
+    def __init__(self, singular: str, plural: str, n: int, /, **values: Any):
+        super().__init__(singular, num=n, **values)
+        self.plural = plural
+        self.n = n
+
+    def _said(self) -> str:
+        return raw_ngettext(self.message, self.plural, self.n)
+
+
+def say(text: str | Text) -> str:
+    """A Text in the language of the moment; a plain string looked up in the catalogue
+    (a message marked where it was made), else as it is."""
+    return text.say() if isinstance(text, Text) else raw_gettext(text) if text else text
+
+
+def _local_value(value: Any) -> Any:
+    if isinstance(value, Text):
+        return value.say()
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return grouped(value)
+    if isinstance(value, float):
+        return grouped(value) if math.isfinite(value) else str(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ", timespec="seconds")
+    if isinstance(value, dt.date):
+        return day(value)
+    return value
+
+
 # --- figures, money and dates ------------------------------------------------------------
 
 def _locale() -> Locale:

@@ -67,7 +67,7 @@ def say_error(error: Exception, options: dict[str, str] | None = None) -> None:
         return options.get(name) or f"--{name.replace('_', '-')}"
 
     err.print(_("error: "), style="red", end="")
-    err.print(error.render(flag) if isinstance(error, KuzniaError) else str(error))
+    err.print(error.say(flag) if isinstance(error, KuzniaError) else str(error))
 
 DbOption = Annotated[
     str | None,

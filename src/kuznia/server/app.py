@@ -340,7 +340,7 @@ def create_app(store: Store, *, data_dir: str | Path | None = None,
         if is_page(request):
             problems = [asdict(p) for p in exc.problems] if isinstance(exc, InputError) \
                 else None
-            return retry_after(web.render_error(request, exc.http_status, exc.render(),
+            return retry_after(web.render_error(request, exc.http_status, exc.say,
                                                  problems), exc)
         return kuznia_problem(exc, request)
 

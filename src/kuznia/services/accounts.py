@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, select, update
 
 from kuznia.errors import ConflictError, NotFoundError, UsageError
+from kuznia.i18n import N_
 from kuznia.services import audit, sign_in_rows
 from kuznia.services.results import Tabular
 from kuznia.services.store import Store
@@ -129,7 +130,7 @@ def _audited(conn: Connection, actor: str, action: str, detail: dict[str, Any]) 
 def _user(conn: Connection, name: str) -> Any:
     row = conn.execute(select(users).where(users.c.name == name)).first()
     if row is None:
-        raise NotFoundError(f"no account named {name!r}")
+        raise NotFoundError(N_("no account named %(name)s"), name=repr(name))
     return row
 
 

@@ -298,10 +298,12 @@ def is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 
 
-def render_error(request: Request, status: int, detail: str,
+def render_error(request: Request, status: int, detail: str | Callable[[], str],
                  problems: list[dict[str, Any]] | None = None) -> Response:
     """An error on a page: no session sends the browser to the login page (and back
-    after it); anything else is a page (or an htmx fragment) saying what is wrong."""
+    after it); anything else is a page (or an htmx fragment) saying what is wrong
+    (``detail``, or a function saying it in the language of the moment: an error's
+    ``say``)."""
     if status == 401:
         back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         target = "/login?" + urlencode({"next": back}) if request.method == "GET" \
@@ -320,6 +322,8 @@ def render_error(request: Request, status: int, detail: str,
     with i18n.language(page_language(request, who)):
         title = gettext(ERROR_TITLES[status]) if status in ERROR_TITLES \
             else gettext("Error %(status)s", status=status)
+        if callable(detail):
+            detail = detail()
     return render(request, who, template, status=status, status_code=status,
                   detail=detail, problems=problems or [], title=title, home=home)
 
