@@ -16,7 +16,7 @@ never pass through here: codes stay codes, figures stay plain.
 >>> with language("uk"):
 ...     number(4613), day(dt.date(2026, 12, 7)), ngettext(
 ...         "%(num)s wrong password", "%(num)s wrong passwords", 21)
-('4\\xa0613', '7\\xa0груд.\\xa02026\\xa0р.', '21 невірний пароль')
+('4\\xa0613', '7\\xa0груд.\\xa02026\\xa0р.', '21 неправильний пароль')
 >>> number(4613), day(dt.date(2026, 12, 7))
 ('4,613', '7\\xa0Dec\\xa02026')
 """
@@ -219,7 +219,7 @@ class Plural(Text):
     >>> with language("uk"):
     ...     [Plural("%(num)s wrong password", "%(num)s wrong passwords", n).say()
     ...      for n in (1, 94, 95)]
-    ['1 невірний пароль', '94 невірні паролі', '95 невірних паролів']
+    ['1 неправильний пароль', '94 неправильні паролі', '95 неправильних паролів']
     """
 
     __slots__ = ("plural", "n")
