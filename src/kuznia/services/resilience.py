@@ -58,7 +58,8 @@ def _check_run(months: int, scenarios: int, seed: int, workers: int, option: str
     needed = (scenarios * months * (n_products * 28 + n_extra * 8)
               + min(scenarios, CHUNK) * months * n_sites * 9
               * max(1, workers, min(usable_cores(), MAX_THREADS)))
-    params.fits_in_memory(needed, f"{scenarios:,} scenarios of {months:,} months", option)
+    params.fits_in_memory(needed, Text(N_("%(scenarios)s scenarios of %(months)s months"),
+                                       scenarios=scenarios, months=months), option)
 
 
 def _month_index(start: dt.date, day: dt.date) -> int:
