@@ -218,7 +218,7 @@ def test_restore_refuses_a_workspace_that_holds_data(made, tmp_path, target):
                 head = audit.head(conn)
         result = _cli("restore", str(made), "--db", url)
         assert result.exit_code == 1
-        assert "already holds a workspace (1 audit events)" in _said(result)
+        assert "already holds a workspace (1 audit event)" in _said(result)
         with kuznia.open(url) as ws:
             with ws.store.read() as conn:
                 assert audit.head(conn) == head

@@ -54,4 +54,4 @@ def test_a_section_that_cannot_be_computed_says_why(ws: kuznia.Workspace, exampl
         ws.import_file(table, example_dir / f"{table}.csv")
     html = ws.report(tmp_path / "r").read_text()
     assert "Resilience: output under strikes" in html
-    assert "Not computed for this workspace: no strike figures for region(s)" in html
+    assert "Not computed for this workspace: no strike figures for region" in html

@@ -233,6 +233,35 @@ class Plural(Text):
         return raw_ngettext(self.message, self.plural, self.n)
 
 
+class Joined(Text):
+    """Several messages said one after another, each in the language of the moment,
+    joined by ``sep`` (a list of problems in one error: each is a whole message).
+
+    >>> str(Joined([Text("%(a)s is late", a="C-1"), Text("%(n)s units short", n=1200)]))
+    'C-1 is late; 1,200 units short'
+    """
+
+    __slots__ = ("parts", "sep")
+
+    def __init__(self, parts: list[Text], sep: str = "; "):
+        super().__init__("")
+        self.parts = list(parts)
+        self.sep = sep
+
+    def say(self) -> str:
+        return self.sep.join(part.say() for part in self.parts)
+
+    def __repr__(self) -> str:
+        return f"Joined({self.parts!r}, {self.sep!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Joined) and self.parts == other.parts and \
+            self.sep == other.sep
+
+    def __hash__(self) -> int:
+        return hash((tuple(self.parts), self.sep))
+
+
 def say(text: str | Text) -> str:
     """A Text in the language of the moment; a plain string looked up in the catalogue
     (a message marked where it was made), else as it is."""

@@ -177,6 +177,9 @@ SHAPES = (
     N_("is out of range (at most %(max)s)"),
     N_("must be at least %(min)s"),
     N_("must be greater than %(min)s"),
+    N_("not given, and no use of this product to estimate it from"),
+    N_("no such producer among yours: an offer is sent by its own producer"),
+    N_("effects per unit is the ministry's estimate from the uses: leave it empty"),
     # a producer's scorecard
     N_("Lots delivered on time"),
     N_("Units accepted"),

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from kuznia.i18n import N_
+
 if TYPE_CHECKING:
     from scipy.sparse import spmatrix
 
@@ -51,10 +53,12 @@ class Status(StrEnum):
 
 
 # why HiGHS stopped short, in words, for a solve that did not finish
-_STOPPED = {"kTimeLimit": "the time limit", "kIterationLimit": "the iteration limit",
-            "kSolutionLimit": "the solution limit", "kInterrupt": "an interruption",
-            "kHighsInterrupt": "an interruption", "kMemoryLimit": "the memory limit",
-            "kObjectiveBound": "the objective bound", "kObjectiveTarget": "the objective target"}
+# (marked for the catalogue: a service's message says them in the language of the moment)
+_STOPPED = {"kTimeLimit": N_("the time limit"), "kIterationLimit": N_("the iteration limit"),
+            "kSolutionLimit": N_("the solution limit"), "kInterrupt": N_("an interruption"),
+            "kHighsInterrupt": N_("an interruption"), "kMemoryLimit": N_("the memory limit"),
+            "kObjectiveBound": N_("the objective bound"),
+            "kObjectiveTarget": N_("the objective target")}
 
 
 @dataclass
@@ -162,7 +166,7 @@ def solve(cost: np.ndarray, lower: np.ndarray, upper: np.ndarray, rows: spmatrix
     if status is None:
         status = Status.FEASIBLE if has_values else Status.NO_SOLUTION
     result = SolverResult(status, seconds=time.perf_counter() - started,
-                          stopped_by=_STOPPED.get(name, "the solver's limits")
+                          stopped_by=_STOPPED.get(name, N_("the solver's limits"))
                           if status in (Status.FEASIBLE, Status.NO_SOLUTION) else None)
     if status.has_plan and has_values:
         result.x = values

@@ -99,7 +99,7 @@ def _strikes(ws: Figures, pngs: dict[str, bytes | None]) -> dict[str, Any] | str
     try:
         res = resilience.run(ws.store, months=12, scenarios=REPORT_SCENARIOS, seed=0)
     except UsageError as exc:
-        return exc.render(lambda p: f"'{p}'")
+        return exc.say(lambda p: f"'{p}'")  # in the report's language
     worst = sorted(res.products, key=lambda p: -(p["expected_shortfall"] or 0))
     pngs["fan"] = charts.fan(worst[:FAN_PRODUCTS], i18n.gettext(
         "Monthly output under strikes, %(scenarios)s scenarios",

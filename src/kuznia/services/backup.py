@@ -39,6 +39,7 @@ from typing import IO, Any
 from sqlalchemy import Connection, LargeBinary, MetaData, Table, inspect, select
 
 from kuznia.errors import BackupError
+from kuznia.i18n import N_, Text
 from kuznia.store import engine as engines
 from kuznia.version import __version__
 
@@ -212,13 +213,15 @@ def backup(db: str | None, out: str | Path,
 
 @dataclass
 class BackupCheck:
-    """What ``verify`` found: ``ok``, else ``reason`` in words."""
+    """What ``verify`` found: ``ok``, else ``reason`` in words (English, as the JSON
+    shares it; ``said`` the same in the language of the moment, ``said.say()``)."""
 
     ok: bool
     path: str
     reason: str | None = None
     manifest: dict[str, Any] = field(default_factory=dict)
     file_sha256: str | None = None
+    said: Text | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         m = self.manifest
@@ -231,31 +234,36 @@ class BackupCheck:
                 "rows": {p["table"]: p["rows"] for p in m.get("parts", [])}}
 
 
-def _refuse(path: Path, text: str) -> BackupError:
-    return BackupError(f"{path} {text}; nothing was restored")
+def _refuse(path: Path, problem: str, **values: Any) -> BackupError:
+    """The error for a backup refused: ``problem``, a whole message naming the file as
+    ``%(file)s``, then that nothing was restored (``verify`` says the problem alone)."""
+    return BackupError(N_("%(problem)s; nothing was restored"),
+                       problem=Text(problem, file=str(path), **values))
 
 
 def open_backup(path: str | Path) -> tuple[zipfile.ZipFile, dict[str, Any]]:
     """Open a backup and read its manifest, checking its shape (not yet its parts)."""
     path = Path(path)
     if path.is_dir():
-        raise BackupError(f"{path} is a folder, not a backup file")
+        raise BackupError(N_("%(file)s is a folder, not a backup file"), file=str(path))
     if not path.exists():
-        raise BackupError(f"no backup at {path}")
+        raise BackupError(N_("no backup at %(file)s"), file=str(path))
     try:
         zf = zipfile.ZipFile(path)
     except DAMAGED:
-        raise _refuse(path, "is not a complete Kuznia backup (damaged or cut short: its "
-                            "index is missing)") from None
+        raise _refuse(path, N_("%(file)s is not a complete Kuznia backup (damaged or cut "
+                               "short: its index is missing)")) from None
     try:
         raw = zf.read(MANIFEST)
         manifest = json.loads(raw)
     except KeyError:
         zf.close()
-        raise _refuse(path, "is not a Kuznia backup (it holds no manifest.json)") from None
+        raise _refuse(path, N_("%(file)s is not a Kuznia backup (it holds no "
+                               "manifest.json)")) from None
     except DAMAGED as exc:
         zf.close()
-        raise _refuse(path, f"has a damaged manifest ({exc})") from None
+        raise _refuse(path, N_("%(file)s has a damaged manifest (%(error)s)"),
+                      error=str(exc)) from None
     try:
         _check_manifest(path, zf, manifest)
     except BackupError:
@@ -266,25 +274,30 @@ def open_backup(path: str | Path) -> tuple[zipfile.ZipFile, dict[str, Any]]:
 
 def _check_manifest(path: Path, zf: zipfile.ZipFile, m: Any) -> None:
     if not isinstance(m, dict) or m.get("format") != FORMAT:
-        raise _refuse(path, "is not a Kuznia backup (its manifest names another format)")
+        raise _refuse(path, N_("%(file)s is not a Kuznia backup (its manifest names another "
+                               "format)"))
     if not isinstance(m.get("format_version"), int) or m["format_version"] > FORMAT_VERSION:
-        raise _refuse(path, f"was written by a newer Kuznia ({m.get('kuznia_version')}) in "
-                            f"backup format {m.get('format_version')}; this Kuznia "
-                            f"({__version__}) reads format {FORMAT_VERSION}: restore it "
-                            "with a newer Kuznia")
+        raise _refuse(path, N_("%(file)s was written by a newer Kuznia (%(version)s) in backup "
+                               "format %(format)s; this Kuznia (%(ours)s) reads format "
+                               "%(our_format)s: restore it with a newer Kuznia"),
+                      version=str(m.get("kuznia_version")), format=str(m.get("format_version")),
+                      ours=__version__, our_format=str(FORMAT_VERSION))
     parts = m.get("parts")
     if not isinstance(parts, list) or not all(_part_shape(p) for p in parts) \
             or not isinstance(m.get("audit_head"), dict):
-        raise _refuse(path, "has a manifest of the wrong shape (damaged, or not Kuznia's)")
+        raise _refuse(path, N_("%(file)s has a manifest of the wrong shape (damaged, or not "
+                               "Kuznia's)"))
     if m.get("sha256") != hashlib.sha256(canonical(m)).hexdigest():
-        raise _refuse(path, "has a manifest that does not match its own digest (it was "
-                            "edited or damaged)")
+        raise _refuse(path, N_("%(file)s has a manifest that does not match its own digest (it "
+                               "was edited or damaged)"))
     names = set(zf.namelist()) - {MANIFEST}
     listed = [p.get("name") for p in m.get("parts", [])]
     if missing := [n for n in listed if n not in names]:
-        raise _refuse(path, f"lacks the part {missing[0]} that its manifest lists")
+        raise _refuse(path, N_("%(file)s lacks the part %(part)s that its manifest lists"),
+                      part=str(missing[0]))
     if extra := sorted(names - set(listed)):
-        raise _refuse(path, f"holds {extra[0]}, which its manifest does not list")
+        raise _refuse(path, N_("%(file)s holds %(part)s, which its manifest does not list"),
+                      part=extra[0])
 
 
 def _part_shape(p: Any) -> bool:
@@ -294,14 +307,16 @@ def _part_shape(p: Any) -> bool:
         and all(isinstance(c, str) for c in p["columns"])
 
 
-def newer_schema(manifest: dict[str, Any]) -> str | None:
+def newer_schema(manifest: dict[str, Any], path: Path) -> Text | None:
     """Why this Kuznia cannot restore the backup's schema (None if it can)."""
     revision = manifest.get("schema_revision")
     if revision in engines.KNOWN:
         return None
-    return (f"was made by a newer Kuznia ({manifest.get('kuznia_version')}): its schema is "
-            f"{revision}, this Kuznia ({__version__}) knows schemas up to {engines.HEAD}; "
-            "restore it with that Kuznia or a newer one")
+    return Text(N_("%(file)s was made by a newer Kuznia (%(version)s): its schema is "
+                   "%(revision)s, this Kuznia (%(ours)s) knows schemas up to %(head)s; "
+                   "restore it with that Kuznia or a newer one"), file=str(path),
+                version=str(manifest.get("kuznia_version")), revision=str(revision),
+                ours=__version__, head=engines.HEAD)
 
 
 def read_rows(zf: zipfile.ZipFile, part: dict[str, Any], path: Path, parse: bool = True
@@ -328,15 +343,18 @@ def read_rows(zf: zipfile.ZipFile, part: dict[str, Any], path: Path, parse: bool
                 # one parse per block: a JSON array of the block's rows
                 batch = json.loads(b"[" + data[:cut - 1].replace(b"\n", b",") + b"]")
                 if any(not isinstance(r, list) or len(r) != width for r in batch):
-                    raise _refuse(path, f"has a row of {part['table']} (after line {rows}) "
-                                        f"that is not {width} values")
+                    raise _refuse(path, N_("%(file)s has a row of %(table)s (after line "
+                                           "%(line)s) that is not %(width)s values"),
+                                      table=part["table"], line=str(rows), width=width)
                 rows += len(batch)
                 yield batch
     except DAMAGED as exc:
-        raise _refuse(path, f"is damaged in {part['name']} ({exc})") from None
+        raise _refuse(path, N_("%(file)s is damaged in %(part)s (%(error)s)"),
+                      part=part["name"], error=str(exc)) from None
     if rest or sha.hexdigest() != part.get("sha256") or rows != part.get("rows"):
-        raise _refuse(path, f"is damaged: {part['name']} does not match its digest "
-                            f"({rows:,} rows read, {part.get('rows')} listed)")
+        raise _refuse(path, N_("%(file)s is damaged: %(part)s does not match its digest "
+                               "(%(read)s rows read, %(listed)s listed)"),
+                      part=part["name"], read=rows, listed=str(part.get("rows")))
 
 
 def file_sha256(path: Path) -> str:
@@ -354,21 +372,25 @@ def verify(path: str | Path) -> BackupCheck:
     try:
         zf, manifest = open_backup(path)
     except BackupError as exc:
-        return BackupCheck(False, str(path), _reason(exc, path))
+        return _refused(path, exc)
     try:
         with zf:
             for part in manifest["parts"]:
                 for _batch in read_rows(zf, part, path, parse=False):
                     pass
     except BackupError as exc:
-        return BackupCheck(False, str(path), _reason(exc, path), manifest)
-    why = newer_schema(manifest)
-    return BackupCheck(why is None, str(path), why and f"{path} {why}", manifest,
-                       file_sha256(path))
+        return _refused(path, exc, manifest)
+    why = newer_schema(manifest, path)
+    return BackupCheck(why is None, str(path), None if why is None else str(why), manifest,
+                       file_sha256(path), said=why)
 
 
-def _reason(exc: BackupError, path: Path) -> str:
-    return exc.render().replace("; nothing was restored", "")
+def _refused(path: Path, exc: BackupError, manifest: dict[str, Any] | None = None
+             ) -> BackupCheck:
+    """The check of a backup ``open_backup`` or ``read_rows`` refused: the problem alone."""
+    problem = exc.text.values.get("problem")
+    said = problem if isinstance(problem, Text) else exc.text
+    return BackupCheck(False, str(path), str(said), manifest or {}, said=said)
 
 
 def check_complete(path: Path) -> tuple[zipfile.ZipFile, dict[str, Any]]:
@@ -382,9 +404,9 @@ def check_complete(path: Path) -> tuple[zipfile.ZipFile, dict[str, Any]]:
     except BackupError:
         zf.close()
         raise
-    why = newer_schema(manifest)
+    why = newer_schema(manifest, path)
     if why is not None:
         zf.close()
-        raise BackupError(f"{path} {why}; nothing was restored")
+        raise BackupError(N_("%(problem)s; nothing was restored"), problem=why)
     return zf, manifest
 

@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 from kuznia.errors import UsageError
+from kuznia.i18n import N_, Joined, Text
 
 DEFAULTS: dict[str, dict[str, float | int]] = {
     "price": {
@@ -76,36 +77,45 @@ def load(path: str | Path | None) -> dict[str, dict[str, float | int]]:
 
     p = Path(path)
     if p.exists() and not p.is_file() and not p.is_dir():  # a pipe would block the reading
-        raise UsageError(f"{{config}} {p} is not a regular file", params=("config",))
+        raise UsageError(N_("{config} %(file)s is not a regular file"), params=("config",),
+                         file=str(p))
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise UsageError(f"{{config}} {p} does not exist", params=("config",)) from None
+        raise UsageError(N_("{config} %(file)s does not exist"), params=("config",),
+                         file=str(p)) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{{config}} {p} cannot be read: {exc}", params=("config",)) from None
+        raise UsageError(N_("{config} %(file)s cannot be read: %(error)s"), params=("config",),
+                         file=str(p), error=str(exc)) from None
     except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{{config}} {p} is not TOML: {exc}", params=("config",)) from None
-    problems: list[str] = []
+        raise UsageError(N_("{config} %(file)s is not TOML: %(error)s"), params=("config",),
+                         file=str(p), error=str(exc)) from None
+    problems: list[Text] = []
     for section, values in data.items():
         if section not in config or not isinstance(values, dict):
-            problems.append(f"[{section}] is not a section of the red flags' config "
-                            f"({', '.join(config)})")
+            problems.append(Text(N_("[%(section)s] is not a section of the red flags' config "
+                                    "(%(sections)s)"), section=section,
+                                 sections=", ".join(config)))
             continue
         for key, value in values.items():
             where = f"{section}.{key}"
             if key not in config[section]:
-                problems.append(f"{where} is not a setting of [{section}] "
-                                f"({', '.join(config[section])})")
+                problems.append(Text(N_("%(setting)s is not a setting of [%(section)s] "
+                                        "(%(settings)s)"), setting=where, section=section,
+                                     settings=", ".join(config[section])))
             elif isinstance(value, bool) or not isinstance(value, int | float):
-                problems.append(f"{where} must be a number, not {value!r}")
+                problems.append(Text(N_("%(setting)s must be a number, not %(value)s"),
+                                     setting=where, value=repr(value)))
             elif not (math.isfinite(value) and 0 <= value <= _most(key)):
-                problems.append(f"{where} must be from 0 to {_most(key):,g}, not {value!r}")
+                problems.append(Text(N_("%(setting)s must be from 0 to %(most)s, not %(value)s"),
+                                     setting=where, most=int(_most(key)), value=repr(value)))
             else:
                 default = config[section][key]
                 config[section][key] = int(value) if isinstance(default, int) and \
                     float(value).is_integer() else float(value)
     if problems:
-        raise UsageError(f"{{config}} {p}: " + "; ".join(problems), params=("config",))
+        raise UsageError(N_("{config} %(file)s: %(problems)s"), params=("config",),
+                         file=str(p), problems=Joined(problems))
     return config
 
 

@@ -12,6 +12,7 @@ import math
 import os
 
 from kuznia.errors import UsageError
+from kuznia.i18n import Text
 
 BOARD_THRESHOLD = 1.0  # failures per 100 uses above which a mode with no action is a block
 # How many of the newest audit events (or row changes) a listing shows unless asked: the one
@@ -79,7 +80,7 @@ def physical_memory() -> int:
         return 8 << 30
 
 
-def fits_in_memory(needed: int, what: str, param: str) -> None:
+def fits_in_memory(needed: int, what: str | Text, param: str) -> None:
     """Refuse (with the figure) a computation needing more than ``MEMORY_SHARE`` of memory.
 
     >>> fits_in_memory(1 << 20, "a small run", "scenarios")

@@ -22,6 +22,7 @@ import polars as pl
 from sqlalchemy import func, select
 
 from kuznia.errors import ConflictError, InputError, NotFoundError, RowProblem, UsageError
+from kuznia.i18n import N_, Plural, Text
 from kuznia.planning.allocation import (
     BudgetRate,
     Limits,
@@ -58,9 +59,11 @@ def parse_share(text: str, option: str) -> float:
     try:
         value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
     except ValueError:
-        raise UsageError(f"{option} takes a share such as 0.4 or 40%, not {text!r}") from None
+        raise UsageError(N_("%(option)s takes a share such as 0.4 or 40%%, not %(text)s"),
+                         option=option, text=repr(text)) from None
     if not 0 <= value <= 1:  # NaN fails this too
-        raise UsageError(f"{option} must be between 0 and 1 (or 0% and 100%), not {text!r}")
+        raise UsageError(N_("%(option)s must be between 0 and 1 (or 0%% and 100%%), not "
+                            "%(text)s"), option=option, text=repr(text))
     return value
 
 
@@ -69,7 +72,8 @@ def parse_pairs(items: list[str], option: str) -> dict[str, str]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key or not value:
-            raise UsageError(f"{option} takes NAME=VALUE, not {item!r}")
+            raise UsageError(N_("%(option)s takes NAME=VALUE, not %(item)s"), option=option,
+                             item=repr(item))
         out[key.strip()] = value.strip()
     return out
 
@@ -78,12 +82,15 @@ def parse_change(text: str, option: str) -> float:
     """'+20%' -> 0.2; '-5%' -> -0.05."""
     m = re.fullmatch(r"([+-]?\d+(?:\.\d+)?)%", text.strip())
     if not m:
-        raise UsageError(f"{option} takes a change such as +20% or -5%, not {text!r}")
+        raise UsageError(N_("%(option)s takes a change such as +20%% or -5%%, not %(text)s"),
+                         option=option, text=repr(text))
     change = float(m.group(1)) / 100
     if change <= -1:
-        raise UsageError(f"{option} cannot cut a price by 100% or more, not {text!r}")
+        raise UsageError(N_("%(option)s cannot cut a price by 100%% or more, not %(text)s"),
+                         option=option, text=repr(text))
     if change > 100:
-        raise UsageError(f"{option} must be at most +10000%, not {text!r}")
+        raise UsageError(N_("%(option)s must be at most +10000%%, not %(text)s"), option=option,
+                         text=repr(text))
     return change
 
 
@@ -92,8 +99,8 @@ def _risk_quantile(risk: str) -> float | None:
         return None
     m = re.fullmatch(r"q(\d{1,2})", risk)
     if not m or not 1 <= int(m.group(1)) <= 50:
-        raise UsageError(f"{{risk}} takes mean or a lower quantile q1..q50, not {risk!r}",
-                         params=("risk",))
+        raise UsageError(N_("{risk} takes mean or a lower quantile q1..q50, not %(risk)s"),
+                         params=("risk",), risk=repr(risk))
     return int(m.group(1)) / 100
 
 
@@ -266,13 +273,14 @@ def allocate(
         frame = _stored_offers(store)
         source = {"table": "offers"}
         name = "offers table"
+    said_name: str | Text = name if offers_file is not None else Text(N_("offers table"))
     if frame.is_empty():
-        raise UsageError("no offers: give {offers_file} or import them with "
-                         "'kuznia import offers FILE'", params=("offers_file",))
+        raise UsageError(N_("no offers: give {offers_file} or import them with "
+                            "'kuznia import offers FILE'"), params=("offers_file",))
     for pid, change in what_if.price_change.items():
         if pid not in set(frame["product_id"].to_list()):
-            raise UsageError(f"{{price_change}} names {pid}, which no offer is for",
-                             params=("price_change",))
+            raise UsageError(N_("{price_change} names %(product)s, which no offer is for"),
+                             params=("price_change",), product=pid)
         frame = frame.with_columns(
             pl.when(pl.col("product_id") == pid).then(pl.col("unit_price") * (1 + change))
             .otherwise(pl.col("unit_price")).alias("unit_price"))
@@ -280,8 +288,9 @@ def allocate(
         known = set(frame["producer_id"].to_list())
         unknown = sorted(set(what_if.without_producers) - known)
         if unknown:
-            raise UsageError(f"{{without_producers}} names {', '.join(unknown)}, which no "
-                             "offer is from", params=("without_producers",))
+            raise UsageError(N_("{without_producers} names %(producers)s, which no offer is "
+                                "from"), params=("without_producers",),
+                             producers=", ".join(unknown))
         frame = frame.filter(~pl.col("producer_id").is_in(what_if.without_producers))
     on = on or dt.date.today()
     with store.read() as conn:
@@ -293,8 +302,9 @@ def allocate(
     not_live = [f"{r['product_id']}/{r['producer_id']} (licence {r['licence_id']})"
                 for r in unlicensed.iter_rows(named=True)]
     if frame.is_empty():
-        raise UsageError(f"{name}: every offer needs a licence that is not live on "
-                         f"{on.isoformat()} ({', '.join(not_live[:5])}); nothing can be bought")
+        raise UsageError(N_("%(source)s: every offer needs a licence that is not live on "
+                            "%(day)s (%(offers)s); nothing can be bought"),
+                         source=said_name, day=on.isoformat(), offers=", ".join(not_live[:5]))
     frame, draws = _with_rates(store, frame, risk, name)
     frame = frame.sort("product_id", "producer_id")
     no_rate = frame.filter(pl.col("effects_per_unit").is_null()
@@ -303,9 +313,14 @@ def allocate(
     frame = frame.join(no_rate.select("product_id", "producer_id"),
                        on=["product_id", "producer_id"], how="anti")
     if frame.is_empty() or frame["capacity"].sum() == 0:
-        raise UsageError(f"{name}: no offer with any capacity{' left' if left_out else ''}; "
-                         "nothing can be bought" + (f" ({len(left_out)} offers have no rate)"
-                                                    if left_out else ""))
+        if left_out:
+            raise UsageError(Plural(
+                "%(source)s: no offer with any capacity left; nothing can be bought "
+                "(%(num)s offer has no rate)",
+                "%(source)s: no offer with any capacity left; nothing can be bought "
+                "(%(num)s offers have no rate)", len(left_out), source=said_name))
+        raise UsageError(N_("%(source)s: no offer with any capacity; nothing can be bought"),
+                         source=said_name)
     offers = _to_offers(frame, draws)
     mean_rate = frame["mean_rate"].to_numpy().astype(float)  # what we expect, whatever --risk
     limits = Limits(budget=budget, max_producer_share=max_producer_share,
@@ -455,9 +470,10 @@ def check_plan_name(name: str) -> str:
     address of a plan is /plans/NAME), no control character, no space at either end."""
     if (not name or len(name) > MAX_PLAN_NAME or name != name.strip() or "/" in name
             or any(ord(c) < 32 or ord(c) == 127 for c in name)):
-        raise UsageError(f"a plan's name takes 1 to {MAX_PLAN_NAME} characters, with no "
-                         f"'/', no control character and no space at either end; not "
-                         f"{name[:40]!r}{'...' if len(name) > 40 else ''}")
+        raise UsageError(N_("a plan's name takes 1 to %(most)s characters, with no '/', no "
+                            "control character and no space at either end; not %(name)s"),
+                         most=str(MAX_PLAN_NAME),
+                         name=f"{name[:40]!r}{'...' if len(name) > 40 else ''}")
     return name
 
 
@@ -466,7 +482,8 @@ def save_plan(store: Store, name: str, plan: PlanResult, actor: str) -> int:
     check_plan_name(name)
     with store.write() as conn:
         if conn.execute(select(s.plans.c.name).where(s.plans.c.name == name)).first():
-            raise ConflictError(f"a plan named {name!r} already exists; choose another name")
+            raise ConflictError(N_("a plan named %(name)s already exists; choose another name"),
+                                name=repr(name))
         event_id = audit.next_event_id(conn)
         result = {k: v for k, v in plan.to_dict().items() if k != "inputs"}
         conn.execute(s.plans.insert(), {
@@ -505,7 +522,8 @@ def show_plan(store: Store, name: str) -> dict[str, Any]:
     with store.read() as conn:
         r = conn.execute(select(s.plans).where(s.plans.c.name == name)).first()
     if r is None:
-        raise NotFoundError(f"no plan named {name!r}; the list of plans shows the saved ones")
+        raise NotFoundError(N_("no plan named %(name)s; the list of plans shows the saved ones"),
+                            name=repr(name))
     return {"name": r.name, "created_at": r.created_at, "actor": r.actor,
             "event_id": r.event_id, "inputs": json.loads(r.inputs), **json.loads(r.result)}
 

@@ -30,6 +30,7 @@ import polars as pl
 from sqlalchemy import Connection, and_, select
 
 from kuznia.errors import InputError, NotFoundError, RowProblem, UsageError
+from kuznia.i18n import N_, Plural, Text
 from kuznia.ingest.readers import LINE
 from kuznia.ingest.tables import SPECS
 from kuznia.services import audit
@@ -45,6 +46,7 @@ from kuznia.store.schema import (
     thread_visits,
 )
 from kuznia.store.tuples import tuples
+from kuznia.words import LABELS
 
 MAX_BODY = 4000  # characters of an answer or a reply
 MAX_PDF = 10 * 1024 * 1024  # bytes of an attachment
@@ -117,11 +119,13 @@ def check_pdf(name: str | None, data: bytes) -> tuple[str, str]:
     """A PDF fit to keep: its safe name and SHA-256; else a ``UsageError`` about the
     ``attachment`` field."""
     if len(data) > MAX_PDF:
-        raise UsageError(f"the {{attachment}} is {len(data):,} bytes; at most "
-                         f"{MAX_PDF // (1024 * 1024)} MB", params=("attachment",))
+        raise UsageError(Plural("the {attachment} is %(num)s byte; at most %(most)s MB",
+                                "the {attachment} is %(num)s bytes; at most %(most)s MB",
+                                len(data), most=MAX_PDF // (1024 * 1024)),
+                         params=("attachment",))
     if not data.startswith(PDF_MAGIC):
-        raise UsageError("the {attachment} is not a PDF (a PDF file starts with %PDF-); "
-                         "send the report as PDF", params=("attachment",))
+        raise UsageError(N_("the {attachment} is not a PDF (a PDF file starts with %PDF-); "
+                            "send the report as PDF"), params=("attachment",))
     return safe_name(name), hashlib.sha256(data).hexdigest()
 
 
@@ -130,10 +134,11 @@ def check_pdf(name: str | None, data: bytes) -> tuple[str, str]:
 def _check_body(body: str | None) -> str:
     text = (body or "").strip()
     if not text:
-        raise UsageError("the {body} is empty: say what was done or what is planned",
+        raise UsageError(N_("the {body} is empty: say what was done or what is planned"),
                          params=("body",))
     if len(text) > MAX_BODY:
-        raise UsageError(f"the {{body}} takes at most {MAX_BODY:,} characters",
+        raise UsageError(Plural("the {body} takes at most %(num)s character",
+                                "the {body} takes at most %(num)s characters", MAX_BODY),
                          params=("body",))
     return text
 
@@ -174,7 +179,9 @@ def find_block(store: Store, producer: str, kind: str, ref: str) -> dict[str, An
     for b in board(store, producer, scope=producer).blocks:
         if b["kind"] == kind and b["ref"] == ref:
             return b
-    raise NotFoundError(f"no block {kind} {ref!r} on the board of producer {producer!r}")
+    raise NotFoundError(N_("no block %(kind)s %(ref)s on the board of producer "
+                           "%(producer)s"), kind=Text(LABELS.get(kind, kind)), ref=repr(ref),
+                        producer=repr(producer))
 
 
 def _post(store: Store, *, actor: str, side: str, producer: str, kind: str, ref: str,
@@ -242,7 +249,7 @@ def attachment(store: Store, message_id: int, scope: str | None) -> tuple[str, b
                                                          m.message_id == a.message_id))
                            .where(a.message_id == message_id)).first()
     if row is None or (scope is not None and row.producer_id != scope):
-        raise NotFoundError(f"no attachment {message_id}")
+        raise NotFoundError(N_("no attachment %(attachment)s"), attachment=str(message_id))
     return str(row.file_name), base64.b64decode(row.content)
 
 

@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 
 from kuznia.errors import NotFoundError, UsageError
+from kuznia.i18n import N_
 from kuznia.ingest.tables import SPECS
 from kuznia.services.access import EVERYTHING, Scope
 from kuznia.services.params import RECORDS_LIMIT
@@ -77,7 +78,7 @@ def own_products(producer_id: str) -> Any:
 def scope_condition(table: str, scope: Scope) -> Any:
     """The SQL condition for the rows of ``table`` within ``scope`` (None: all of them)."""
     if scope.partner_id is not None:  # a partner reads no table (access refuses it first)
-        raise NotFoundError(f"no table named {table!r}")
+        raise NotFoundError(N_("no table named %(table)s"), table=repr(table))
     p = scope.producer_id
     if p is None:
         return None
@@ -92,7 +93,8 @@ def scope_condition(table: str, scope: Scope) -> Any:
     if table == "corrective_actions":
         return or_(t.c.producer_id == p,
                    and_(t.c.producer_id.is_(None), t.c.product_id.in_(own_products(p))))
-    raise NotFoundError(f"no table named {table!r}")  # never reached: access checks first
+    # never reached: access checks first
+    raise NotFoundError(N_("no table named %(table)s"), table=repr(table))
 
 
 def _columns(table: str, scope: Scope) -> list[Any]:
@@ -116,7 +118,8 @@ def _decode_cursor(table: str, cursor: str) -> list[Any]:
         return [dt.date.fromisoformat(v) if isinstance(t.c[k].type, Date) else v
                 for k, v in zip(keys, raw, strict=True)]
     except (ValueError, UnicodeError, binascii.Error) as exc:
-        raise UsageError("{cursor} is not one this server gave", params=("cursor",)) from exc
+        raise UsageError(N_("{cursor} is not one this server gave"),
+                         params=("cursor",)) from exc
 
 
 def column_kinds(table: str) -> dict[str, Any]:
@@ -144,7 +147,8 @@ def encode_cursor(values: list[Any]) -> str:
 
 def _limit(limit: int) -> int:
     if not 1 <= limit <= MAX_LIMIT:
-        raise UsageError(f"{{limit}} must be from 1 to {MAX_LIMIT}", params=("limit",))
+        raise UsageError(N_("{limit} must be from 1 to %(most)s"), params=("limit",),
+                         most=str(MAX_LIMIT))
     return limit
 
 
@@ -161,11 +165,14 @@ def list_records(store: Store, table: str, *, scope: Scope = EVERYTHING,
     conds = []
     for name, value in (filters or {}).items():
         if name not in ids:
-            raise UsageError(f"{table} has no id column {{{name}}}", params=(name,))
+            # the column's name as a parameter token, named by the adapter
+            raise UsageError(N_("%(table)s has no id column %(column)s"), params=(name,),
+                             table=table, column="{" + name + "}")
         conds.append(t.c[name] == value)
     for name, (lo, hi) in (dates or {}).items():
         if name not in date_cols:
-            raise UsageError(f"{table} has no date column {name!r}")
+            raise UsageError(N_("%(table)s has no date column %(column)s"), table=table,
+                             column=repr(name))
         check_order(lo, hi, (f"{name}_from", f"{name}_to"))
         if lo:
             conds.append(t.c[name] >= lo)
@@ -195,8 +202,9 @@ def get_record(store: Store, table: str, key: dict[str, str], *,
             try:
                 value = dt.date.fromisoformat(value)
             except ValueError as exc:
-                raise UsageError(f"{{{k}}} takes a date (YYYY-MM-DD), not {value!r}",
-                                 params=(k,)) from exc
+                raise UsageError(N_("%(param)s takes a date (YYYY-MM-DD), not %(value)s"),
+                                 params=(k,), param="{" + k + "}",
+                                 value=repr(value)) from exc
         conds.append(t.c[k] == value)
     if (cond := scope_condition(table, scope)) is not None:
         conds.append(cond)
@@ -204,5 +212,5 @@ def get_record(store: Store, table: str, key: dict[str, str], *,
         row = conn.execute(select(*_columns(table, scope)).where(*conds)).first()
     if row is None:
         shown = ", ".join(f"{k} {key[k]!r}" for k in key_columns(table))
-        raise NotFoundError(f"no {table} record with {shown}")
+        raise NotFoundError(N_("no %(table)s record with %(key)s"), table=table, key=shown)
     return _plain(dict(row._mapping))

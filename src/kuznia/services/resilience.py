@@ -31,6 +31,7 @@ from kuznia.analytics.strikes import (
     usable_cores,
 )
 from kuznia.errors import UsageError
+from kuznia.i18n import N_, Plural, Text
 from kuznia.services import params
 from kuznia.services.store import Store
 from kuznia.store.schema import demand, regions, sites, strikes, use_cube
@@ -40,6 +41,8 @@ Z90 = 1.6448536269514722
 FRESH = 1_000_000  # chunk offset of the scenarios a duplication plan is judged on
 MAX_MONTHS = 600  # fifty years: a horizon past this is a typing slip
 MAX_WORKERS = 64
+# a solve that gave no plan, in words
+_SOLVER_STATUS = {"infeasible": N_("infeasible"), "unbounded": N_("unbounded")}
 
 
 def _check_run(months: int, scenarios: int, seed: int, workers: int, option: str,
@@ -55,7 +58,8 @@ def _check_run(months: int, scenarios: int, seed: int, workers: int, option: str
     needed = (scenarios * months * (n_products * 28 + n_extra * 8)
               + min(scenarios, CHUNK) * months * n_sites * 9
               * max(1, workers, min(usable_cores(), MAX_THREADS)))
-    params.fits_in_memory(needed, f"{scenarios:,} scenarios of {months:,} months", option)
+    params.fits_in_memory(needed, Text(N_("%(scenarios)s scenarios of %(months)s months"),
+                                       scenarios=scenarios, months=months), option)
 
 
 def _month_index(start: dt.date, day: dt.date) -> int:
@@ -89,15 +93,16 @@ class Network:
         try:
             return self.product_ids.index(product)
         except ValueError:
-            raise UsageError(f"product {product!r} has neither sites nor demand in this "
-                             "workspace") from None
+            raise UsageError(N_("product %(product)s has neither sites nor demand in this "
+                                "workspace"), product=repr(product)) from None
 
     def region_index(self, region: str, where: str) -> int:
         try:
             return self.region_ids.index(region)
         except ValueError:
-            raise UsageError(f"{where}: region {region!r} has no strike figures; import "
-                             "regions (or use {from_history})", params=("from_history",)) from None
+            raise UsageError(N_("%(where)s: region %(region)s has no strike figures; import "
+                                "regions (or use {from_history})"), params=("from_history",),
+                             where=where, region=repr(region)) from None
 
 
 def history_start(conn: Connection, as_of: dt.date) -> dt.date | None:
@@ -132,8 +137,9 @@ def estimate_regions(store: Store, as_of: dt.date | None = None,
     """
     as_of = as_of or dt.date.today()
     if history_from is not None and history_from > as_of:
-        raise UsageError(f"{{history_from}} {history_from.isoformat()} is after the end of "
-                         f"the history ({as_of.isoformat()})", params=("history_from",))
+        raise UsageError(N_("{history_from} %(start)s is after the end of the history "
+                            "(%(end)s)"), params=("history_from",),
+                         start=history_from.isoformat(), end=as_of.isoformat())
     with store.read() as conn:
         site_rows = list(tuples(conn.execute(select(sites.c.site_id, sites.c.region))))
         begin = history_from or history_start(conn, as_of)
@@ -184,7 +190,8 @@ def load_network(store: Store, months: int, start: dt.date | None = None,
     regions' figures come from the strikes on or before ``start`` (default today)."""
     params.whole(months, "months", minimum=1, maximum=MAX_MONTHS)
     if not 0 <= spillover <= 1:  # NaN fails this too
-        raise UsageError("{spillover} is a probability between 0 and 1", params=("spillover",))
+        raise UsageError(N_("{spillover} is a probability between 0 and 1"),
+                         params=("spillover",))
     day = start or dt.date.today()
     start = day.replace(day=1)
     with store.read() as conn:
@@ -193,7 +200,7 @@ def load_network(store: Store, months: int, start: dt.date | None = None,
         demand_rows = {r.product_id: (r.monthly_demand, r.stock)
                        for r in conn.execute(select(demand))}
     if not site_rows:
-        raise UsageError("no sites in this workspace; import sites first")
+        raise UsageError(N_("no sites in this workspace; import sites first"))
     region_ids = [r["region"] for r in region_rows]
     net_regions = _regions(region_rows, spillover)
     # a product with demand but no line counts too: all of its demand goes unmet
@@ -201,9 +208,15 @@ def load_network(store: Store, months: int, start: dt.date | None = None,
     region_idx = {r: i for i, r in enumerate(region_ids)}
     missing = sorted({r.region for r in site_rows} - set(region_idx))
     if missing:
-        raise UsageError(f"no strike figures for region(s) {', '.join(missing)}: import "
-                         "regions" + ("" if from_history else " or use {from_history}"),
-                         params=("from_history",))
+        if from_history:
+            raise UsageError(Plural("no strike figures for region %(regions)s: import regions",
+                                    "no strike figures for regions %(regions)s: import "
+                                    "regions", len(missing), regions=", ".join(missing)))
+        raise UsageError(Plural("no strike figures for region %(regions)s: import regions or "
+                                "use {from_history}",
+                                "no strike figures for regions %(regions)s: import regions "
+                                "or use {from_history}", len(missing),
+                                regions=", ".join(missing)), params=("from_history",))
     down = []
     for r in site_rows:
         if r.status == "closed":
@@ -237,9 +250,9 @@ def _region_rows(conn: Connection, store: Store, from_history: bool, as_of: dt.d
     neighbours = {r["region"]: r["neighbours"] for r in table}
     est = estimate_regions(store, as_of, history_from)
     if not est:
-        raise UsageError(f"no uses or strikes recorded on or before {as_of.isoformat()}: "
-                         "{from_history} has no history to estimate from",
-                         params=("from_history",))
+        raise UsageError(N_("no uses or strikes recorded on or before %(day)s: "
+                            "{from_history} has no history to estimate from"),
+                         params=("from_history",), day=as_of.isoformat())
     return [{**e, "neighbours": neighbours.get(e["region"])} for e in est]
 
 
@@ -434,9 +447,10 @@ def duplicate(store: Store, candidates_path: str | Path | BinaryIO, budget: floa
     frame = read_checked(store, "candidates", candidates_path, name=candidates_name)
     net = load_network(store, months, start, from_history, spillover, history_from)
     if frame.is_empty():
-        raise UsageError(f"{candidates_name or candidates_path}: no candidates")
+        raise UsageError(N_("%(file)s: no candidates"),
+                         file=str(candidates_name or candidates_path))
     if np.isnan(net.demand).all():
-        raise UsageError("no demand in this workspace: import demand to plan duplicates")
+        raise UsageError(N_("no demand in this workspace: import demand to plan duplicates"))
     rows = frame.to_dicts()
     _check_run(months, max(scenarios, saa_scenarios), seed, workers, "scenarios",
                len(net.product_ids), net.sites.size, len(rows))
@@ -452,7 +466,9 @@ def duplicate(store: Store, candidates_path: str | Path | BinaryIO, budget: floa
     weights = weights or {}
     unknown = sorted(set(weights) - set(net.product_ids))
     if unknown:
-        raise UsageError(f"{{weights}} names product(s) without sites: {', '.join(unknown)}",
+        raise UsageError(Plural("{weights} names a product without sites: %(products)s",
+                                "{weights} names products without sites: %(products)s",
+                                len(unknown), products=", ".join(unknown)),
                          params=("weights",))
     w = np.array([weights.get(p, 1.0) for p in net.product_ids])
     w = np.where(np.isnan(net.demand), 0.0, w)
@@ -468,9 +484,14 @@ def duplicate(store: Store, candidates_path: str | Path | BinaryIO, budget: floa
     choice = choose(saa.output[:, :, used], saa.extra, sub, cost, budget, dem[used],
                     net.stock[used], w[used], time_limit=time_limit)
     if not choice.solver.is_ok:
-        hint = ("; raise --time-limit" if choice.status == "no_solution" else "")
-        raise UsageError(f"the duplication model could not be solved "
-                         f"({choice.solver.words}){hint}")
+        if choice.status == "no_solution":
+            raise UsageError(N_("the duplication model could not be solved (no solution "
+                                "found within %(limit)s); raise {time_limit}"),
+                             params=("time_limit",),
+                             limit=Text(choice.solver.stopped_by or N_("the limits")))
+        raise UsageError(N_("the duplication model could not be solved (%(status)s)"),
+                         status=Text(_SOLVER_STATUS.get(str(choice.status),
+                                                        str(choice.status))))
     picked_greedy = greedy(saa.output[:, :, used], saa.extra, sub, cost, budget, dem[used],
                            net.stock[used], w[used])
     fresh = simulate(net.regions, net.sites, n_p, months, scenarios, seed, extra=cand,

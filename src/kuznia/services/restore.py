@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, MetaData, inspect
 
 from kuznia.errors import BackupError, UsageError, from_environment
+from kuznia.i18n import N_, Plural
 from kuznia.services import backup as backups
 from kuznia.settings import database_url
 from kuznia.store import bulk
@@ -81,10 +82,18 @@ def _empty_target(conn: Connection, shown: str) -> None:
     events = None
     if "audit_events" in names:
         events = conn.exec_driver_sql("SELECT count(*) FROM audit_events").scalar()
-    held = f"a workspace ({events:,} audit events)" if events is not None \
-        else f"{len(names)} tables"
-    raise BackupError(f"{shown} already holds {held}; restore only into an empty database "
-                      "or a new file (nothing was written)")
+    if events is not None:
+        raise BackupError(Plural("%(target)s already holds a workspace (%(num)s audit event); "
+                                 "restore only into an empty database or a new file "
+                                 "(nothing was written)",
+                                 "%(target)s already holds a workspace (%(num)s audit "
+                                 "events); restore only into an empty database or a new "
+                                 "file (nothing was written)", events, target=shown))
+    raise BackupError(Plural("%(target)s already holds %(num)s table; restore only into an "
+                             "empty database or a new file (nothing was written)",
+                             "%(target)s already holds %(num)s tables; restore only into "
+                             "an empty database or a new file (nothing was written)",
+                             len(names), target=shown))
 
 
 def _load(conn: Connection, zf: zipfile.ZipFile, manifest: dict[str, Any], path: Path,
@@ -94,9 +103,9 @@ def _load(conn: Connection, zf: zipfile.ZipFile, manifest: dict[str, Any], path:
     parts = {p["table"]: p for p in manifest["parts"]}
     for name in parts:
         if name not in meta.tables:
-            raise BackupError(f"{path} holds a table {name!r} that schema "
-                              f"{manifest['schema_revision']} does not have; nothing was "
-                              "restored")
+            raise BackupError(N_("%(file)s holds a table %(table)s that schema %(revision)s "
+                                 "does not have; nothing was restored"), file=str(path),
+                              table=repr(name), revision=str(manifest["schema_revision"]))
     counts = {}
     for table in meta.sorted_tables:
         part = parts.get(table.name)
@@ -104,8 +113,9 @@ def _load(conn: Connection, zf: zipfile.ZipFile, manifest: dict[str, Any], path:
             continue
         columns = list(part["columns"])
         if set(columns) != {c.name for c in table.columns}:
-            raise BackupError(f"{path}: the columns of {table.name} are not those of schema "
-                              f"{manifest['schema_revision']}; nothing was restored")
+            raise BackupError(N_("%(file)s: the columns of %(table)s are not those of schema "
+                                 "%(revision)s; nothing was restored"), file=str(path),
+                              table=table.name, revision=str(manifest["schema_revision"]))
         types = {c.name: _dtype(c) for c in table.columns}
         conn.execute(table.delete())  # rows a migration may have put there
         done = 0
@@ -149,8 +159,8 @@ def _into(conn: Connection, zf: zipfile.ZipFile, manifest: dict[str, Any], path:
     rows = _load(conn, zf, manifest, path, progress)
     head = manifest["audit_head"]
     if audit.head(conn) != (head["event_id"], head["hash"]):
-        raise BackupError(f"{path}: the restored audit chain does not end at the head the "
-                          "manifest names; nothing was restored")
+        raise BackupError(N_("%(file)s: the restored audit chain does not end at the head the "
+                             "manifest names; nothing was restored"), file=str(path))
     migrated = None
     if revision != engines.HEAD:
         engines.upgrade(conn)
@@ -158,8 +168,9 @@ def _into(conn: Connection, zf: zipfile.ZipFile, manifest: dict[str, Any], path:
         migrated = engines.HEAD
     check = audit_check.verify(conn, deep=True, expect_head=head["hash"] or None)
     if not check.ok:
-        raise BackupError(f"{path}: restored, the audit chain does not verify "
-                          f"({check.reason}); nothing was restored")
+        raise BackupError(N_("%(file)s: restored, the audit chain does not verify "
+                             "(%(reason)s); nothing was restored"), file=str(path),
+                          reason=check.reason)
     return RestoreResult(shown, revision, migrated, head, rows, check.rows_checked)
 
 
@@ -206,8 +217,8 @@ def _known_errors() -> Iterator[None]:
 
 def _check_sqlite_target(target: Path) -> None:
     if target.is_dir():
-        raise UsageError(f"{{db}} {target} is a folder; give a file name for the workspace",
-                         params=("db",))
+        raise UsageError(N_("{db} %(target)s is a folder; give a file name for the workspace"),
+                         params=("db",), target=str(target))
     if target.exists() and target.stat().st_size:
         engine = engines.make_engine(f"sqlite:///{target}", read_only=True)
         try:
@@ -224,8 +235,8 @@ def _swap_in(tmp: Path, target: Path) -> None:
     try:
         os.link(tmp, target)  # fails rather than replace a workspace made meanwhile
     except FileExistsError:
-        raise BackupError(f"{target} appeared while the backup was restored; nothing was "
-                          "written over it") from None
+        raise BackupError(N_("%(target)s appeared while the backup was restored; nothing was "
+                             "written over it"), target=str(target)) from None
     except OSError:  # a file system without hard links
         os.replace(tmp, target)
 

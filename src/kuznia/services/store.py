@@ -19,6 +19,7 @@ from kuznia.errors import (
     driver_condition,
     from_environment,
 )
+from kuznia.i18n import N_
 from kuznia.settings import database_url
 from kuznia.store import engine as engines
 from kuznia.store.schema import settings
@@ -97,9 +98,9 @@ class Store:
         long as a writer always does (SQLite: ``SQLITE_BUSY_SECONDS``; PostgreSQL: until
         the lock is free)."""
         if self.read_only:
-            raise WorkspaceError(f"{self.display_url} is read-only here (this user may not "
-                                 "write the file or its folder); reading works, writing "
-                                 "does not: nothing was stored")
+            raise WorkspaceError(N_("%(workspace)s is read-only here (this user may not write "
+                                    "the file or its folder); reading works, writing does "
+                                    "not: nothing was stored"), workspace=self.display_url)
         try:
             with self.engine.connect().execution_options(kuznia_write=True) as conn:
                 raw = conn.connection.dbapi_connection if lock_wait is not None \
@@ -123,12 +124,14 @@ class Store:
                             f"PRAGMA busy_timeout = {int(engines.SQLITE_BUSY_SECONDS * 1000)}")
         except OperationalError as exc:
             if lock_wait is not None and _lock_not_free(exc):
-                raise WriteBusy(f"{self.display_url} is busy with another write (an import "
-                                "still running?); nothing was stored yet") from exc
+                raise WriteBusy(N_("%(workspace)s is busy with another write (an import still "
+                                   "running?); nothing was stored yet"),
+                                workspace=self.display_url) from exc
             if driver_condition(exc) == "busy":
                 raise WorkspaceError(
-                    f"{self.display_url} is busy with another write (an import still "
-                    "running?); nothing was stored: try again when it has finished") from exc
+                    N_("%(workspace)s is busy with another write (an import still "
+                       "running?); nothing was stored: try again when it has finished"),
+                    workspace=self.display_url) from exc
             known = from_environment(exc)
             if known is not None:
                 raise known from exc
@@ -147,7 +150,8 @@ class Store:
         audited write lock: bookkeeping is not data, and must not wait for the import it
         describes."""
         if self.read_only:
-            raise WorkspaceError(f"{self.display_url} is read-only here: it takes no writes")
+            raise WorkspaceError(N_("%(workspace)s is read-only here: it takes no writes"),
+                                 workspace=self.display_url)
         try:
             with self.engine.begin() as conn:
                 yield conn
@@ -201,33 +205,44 @@ def open_store(db: str | None = None, *, migrate: bool = False,
     read_only = False
     if path is not None:
         if path.is_dir():
-            raise UsageError(f"{{db}} {path} is a folder; give the workspace's file",
-                             params=("db",))
+            raise UsageError(N_("{db} %(target)s is a folder; give the workspace's file"),
+                             params=("db",), target=str(path))
         if not path.exists():
-            raise WorkspaceError(f"no Kuznia workspace at {path}; create one with 'kuznia init'")
+            raise WorkspaceError(N_("no Kuznia workspace at %(workspace)s; create one with "
+                                    "'kuznia init'"), workspace=str(path))
         read_only = engines.sqlite_read_only(path)
     store = Store(url, engines.make_engine(url, read_only=read_only), read_only=read_only)
     try:
         if not engines.has_tables(store.engine):
-            raise WorkspaceError(
-                f"no Kuznia workspace at {store.display_url}; create one with 'kuznia init'")
+            raise WorkspaceError(N_("no Kuznia workspace at %(workspace)s; create one with "
+                                    "'kuznia init'"), workspace=store.display_url)
         revision = engines.current_revision(store.engine)
         if revision is not None and revision not in engines.KNOWN:
             made_by = _setting_or_none(store, "kuznia_version")
+            if made_by:
+                raise WorkspaceError(
+                    N_("%(workspace)s was made by a newer Kuznia (%(version)s): its schema "
+                       "is %(revision)s, this Kuznia (%(ours)s) knows schemas up to "
+                       "%(head)s; upgrade Kuznia to open it (nothing was changed)"),
+                    workspace=store.display_url, version=made_by, revision=str(revision),
+                    ours=__version__, head=engines.HEAD)
             raise WorkspaceError(
-                f"{store.display_url} was made by a newer Kuznia"
-                f"{f' ({made_by})' if made_by else ''}: its schema is {revision}, this "
-                f"Kuznia ({__version__}) knows schemas up to {engines.HEAD}; upgrade Kuznia "
-                "to open it (nothing was changed)")
+                N_("%(workspace)s was made by a newer Kuznia: its schema is %(revision)s, "
+                   "this Kuznia (%(ours)s) knows schemas up to %(head)s; upgrade Kuznia to "
+                   "open it (nothing was changed)"),
+                workspace=store.display_url, revision=str(revision), ours=__version__,
+                head=engines.HEAD)
         if revision != engines.HEAD and not allow_older:
             if read_only:
-                raise WorkspaceError(f"{store.display_url} needs upgrading to schema "
-                                     f"{engines.HEAD}, and it is read-only here")
+                raise WorkspaceError(N_("%(workspace)s needs upgrading to schema %(head)s, and "
+                                        "it is read-only here"),
+                                     workspace=store.display_url, head=engines.HEAD)
             if not migrate:
                 raise WorkspaceError(
-                    f"{store.display_url} has schema {revision}, older than this Kuznia's "
-                    f"{engines.HEAD}: back it up, then upgrade it with 'kuznia migrate' "
-                    "(nothing was changed)")
+                    N_("%(workspace)s has schema %(revision)s, older than this Kuznia's "
+                       "%(head)s: back it up, then upgrade it with 'kuznia migrate' "
+                       "(nothing was changed)"), workspace=store.display_url,
+                    revision=str(revision), head=engines.HEAD)
             with store.write() as conn:
                 engines.upgrade(conn)
                 _set_version(conn)
@@ -267,10 +282,10 @@ def create_store(db: str | None, currency: str, actor: str) -> Store:
     path = sqlite_path(url)
     if path is not None:
         if path.is_dir():
-            raise UsageError(f"{{db}} {path} is a folder; give a file name for the workspace",
-                             params=("db",))
+            raise UsageError(N_("{db} %(target)s is a folder; give a file name for the "
+                                "workspace"), params=("db",), target=str(path))
         if path.exists() and path.stat().st_size and engines.sqlite_read_only(path):
-            raise WorkspaceError(f"{path} is read-only here")
+            raise WorkspaceError(N_("%(workspace)s is read-only here"), workspace=str(path))
         path.parent.mkdir(parents=True, exist_ok=True)
     store = Store(url, engines.make_engine(url))
     try:
@@ -279,7 +294,8 @@ def create_store(db: str | None, currency: str, actor: str) -> Store:
                 if store.dialect == "postgresql":  # one init at a time on this database
                     conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7411)")
                 if inspect(conn).get_table_names():
-                    raise WorkspaceError(f"{store.display_url} already holds a workspace")
+                    raise WorkspaceError(N_("%(workspace)s already holds a workspace"),
+                                         workspace=store.display_url)
                 engines.upgrade(conn)
                 _set_version(conn)
                 event_id = audit.next_event_id(conn)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, func, literal, select, tuple_
 
 from kuznia.errors import UsageError
+from kuznia.i18n import N_
 from kuznia.outputs import id_file_name, neutralise_frame
 from kuznia.services.access import EVERYTHING, ForbiddenError, Scope
 from kuznia.services.params import USES_LIMIT
@@ -67,7 +68,8 @@ def _month_range(month: str) -> tuple[dt.date, dt.date]:
     try:
         start = dt.date.fromisoformat(month + "-01")
     except ValueError as exc:
-        raise UsageError(f"{{month}} takes YYYY-MM, not {month!r}", params=("month",)) from exc
+        raise UsageError(N_("{month} takes YYYY-MM, not %(month)s"), params=("month",),
+                         month=repr(month)) from exc
     if (start.year, start.month) == (dt.date.max.year, dt.date.max.month):
         return start, dt.date.max
     end = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
@@ -81,8 +83,8 @@ def _day(value: dt.date | str | None, name: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value)
     except ValueError as exc:
-        raise UsageError(f"{{{name}}} takes a date (YYYY-MM-DD), not {value!r}",
-                         params=(name,)) from exc
+        raise UsageError(N_("%(param)s takes a date (YYYY-MM-DD), not %(value)s"),
+                         params=(name,), param="{" + name + "}", value=repr(value)) from exc
 
 
 def use_conditions(*, product: str | None = None, producer: str | None = None,
@@ -97,7 +99,7 @@ def use_conditions(*, product: str | None = None, producer: str | None = None,
     exports. ``condition``: ``key=value`` (``key=-``: no value for ``key``), several
     joined by ``;``, all of which a use's conditions must hold (``condition_filter``)."""
     if operator is not None and not scope.operators:
-        raise ForbiddenError("this account may not see or filter by operators")
+        raise ForbiddenError(N_("this account may not see or filter by operators"))
     src = uses
     filters: dict[str, str] = {}
     conds: list[Any] = []
@@ -171,7 +173,7 @@ def list_uses(
     has no price for is ``unknown``); with ``scope.prices`` False, no price at all.
     """
     if limit is not None and limit < 0:
-        raise UsageError("{limit} must be 0 (all) or more", params=("limit",))
+        raise UsageError(N_("{limit} must be 0 (all) or more"), params=("limit",))
     date_from, date_to = _day(date_from, "date_from"), _day(date_to, "date_to")
     check_order(date_from, date_to)
     filters, conds = use_conditions(
@@ -229,12 +231,12 @@ def parse_condition(condition: str) -> list[tuple[str, str]]:
         if not part.strip():
             continue
         if not eq or not key:
-            raise UsageError(f"{{condition}} takes key=value (several joined by ';'; "
-                             f"key=- for uses without that key), not {condition!r}",
-                             params=("condition",))
+            raise UsageError(N_("{condition} takes key=value (several joined by ';'; key=- for "
+                                "uses without that key), not %(condition)s"),
+                             params=("condition",), condition=repr(condition))
         pairs.append((key, value))
     if not pairs:
-        raise UsageError("{condition} takes key=value, not an empty text",
+        raise UsageError(N_("{condition} takes key=value, not an empty text"),
                          params=("condition",))
     return pairs
 
@@ -382,7 +384,8 @@ def _decode_cursor(cursor: str) -> tuple[dt.date, str]:
             raise ValueError
         return dt.date.fromisoformat(day), use_id
     except (ValueError, TypeError, UnicodeError, binascii.Error) as exc:
-        raise UsageError("{cursor} is not one this server gave", params=("cursor",)) from exc
+        raise UsageError(N_("{cursor} is not one this server gave"),
+                         params=("cursor",)) from exc
 
 
 def use_list_path(product_id: str, producer_id: str | None) -> str:

@@ -20,6 +20,7 @@ from sqlalchemy import Select, select, tuple_, union_all
 
 from kuznia.analytics.cost_per_effect import cost_per_effect as cpe_figures
 from kuznia.errors import UsageError
+from kuznia.i18n import N_, Plural
 from kuznia.services import costs, trace
 from kuznia.services.access import EVERYTHING, Scope
 from kuznia.services.periods import check_order, in_months, whole_months
@@ -52,7 +53,8 @@ class UsePage:
 def _conditions(filters: dict[str, Any], scope: Scope) -> tuple[dict[str, str], list[Any]]:
     unknown = set(filters) - set(FILTERS)
     if unknown:
-        raise UsageError(f"no filter named {', '.join(sorted(unknown))}")
+        raise UsageError(Plural("no filter named %(names)s", "no filters named %(names)s",
+                                len(unknown), names=", ".join(sorted(unknown))))
     given = {k: v for k, v in filters.items() if v not in (None, "")}
     for k in ("date_from", "date_to"):
         if k in given and not isinstance(given[k], dt.date):
@@ -68,10 +70,12 @@ def parse_sort(sort: str | None, scope: Scope) -> tuple[str, bool]:
     desc = text.startswith("-")
     name = text.lstrip("-")
     if name not in SORTS:
-        raise UsageError(f"{{sort}} takes one of {', '.join(SORTS)} (with '-' for largest "
-                         f"or newest first), not {sort!r}", params=("sort",))
+        raise UsageError(N_("{sort} takes one of %(sorts)s (with '-' for largest or newest "
+                            "first), not %(sort)s"), params=("sort",),
+                         sorts=", ".join(SORTS), sort=repr(sort))
     if name == "cost" and not scope.prices:
-        raise UsageError("{sort}: this account sees no prices to sort by", params=("sort",))
+        raise UsageError(N_("{sort}: this account sees no prices to sort by"),
+                         params=("sort",))
     return name, desc
 
 
@@ -87,9 +91,10 @@ def use_page(store: Store, filters: dict[str, Any], *, sort: str | None = None,
              page: int = 1, limit: int = 50, scope: Scope = EVERYTHING) -> UsePage:
     """One page of the filtered uses in ``sort`` order (ties newest first), priced."""
     if not 1 <= limit <= MAX_PAGE_ROWS:
-        raise UsageError(f"{{limit}} must be from 1 to {MAX_PAGE_ROWS}", params=("limit",))
+        raise UsageError(N_("{limit} must be from 1 to %(most)s"), params=("limit",),
+                         most=str(MAX_PAGE_ROWS))
     if page < 1:
-        raise UsageError("{page} must be 1 or more", params=("page",))
+        raise UsageError(N_("{page} must be 1 or more"), params=("page",))
     shown, conds = _conditions(filters, scope)
     name, desc = parse_sort(sort, scope)
     cols = [c for c in uses.c if c.name != "row_hash"]

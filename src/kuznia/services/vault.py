@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 
 from kuznia.errors import KuzniaError, NotFoundError, UsageError
+from kuznia.i18n import N_, Text
 from kuznia.services import audit
 from kuznia.services import vault_copies as copies
 from kuznia.services import vault_crypto as crypto
@@ -43,6 +44,7 @@ from kuznia.store.schema import (
     vault_documents,
     vault_keys,
 )
+from kuznia.words import LABELS
 
 DEFAULT_MAX_MB = 200
 
@@ -60,6 +62,12 @@ def _now() -> dt.datetime:
 
 def _stamp(t: dt.datetime) -> str:
     return t.isoformat(timespec="seconds")
+
+
+def _megabytes(size: int, digits: int) -> float | int:
+    """A size in MB as a message writes it: ``digits`` decimals (0: a whole number)."""
+    mb = size / 1048576
+    return round(mb, digits) if digits else int(round(mb))
 
 
 def _settings() -> Settings:
@@ -81,12 +89,14 @@ def _data_key(conn: Connection, partner_id: str, master: bytes, *, create_event:
     row = conn.execute(select(vault_keys).where(vault_keys.c.partner_id == partner_id)).first()
     if row is not None:
         if row.wrapped_key is None:
-            raise ShreddedError(f"the documents of partner {partner_id} were destroyed (its "
-                                f"key was shredded on {row.shredded_at}): no one can read "
-                                "them, and no document can be stored for it any more")
+            raise ShreddedError(N_("the documents of partner %(partner)s were destroyed (its "
+                                   "key was shredded on %(at)s): no one can read them, and "
+                                   "no document can be stored for it any more"),
+                                partner=partner_id, at=str(row.shredded_at))
         return crypto.unwrap(master, bytes(row.wrapped_key)), False
     if create_event is None:
-        raise NotFoundError(f"partner {partner_id} has no documents in the vault")
+        raise NotFoundError(N_("partner %(partner)s has no documents in the vault"),
+                            partner=partner_id)
     key = crypto.new_data_key()
     conn.execute(vault_keys.insert(), {"partner_id": partner_id,
                                        "wrapped_key": crypto.wrap(master, key),
@@ -116,22 +126,22 @@ def add_document(store: Store, path: str | Path, *, licence_id: str, actor: str,
     limit = settings.vault_max_mb * 1024 * 1024 if max_bytes is None else max_bytes
     file = Path(path)
     if not file.is_file():
-        raise UsageError(f"{file}: no such file")
+        raise UsageError(N_("%(file)s: no such file"), file=str(file))
     size = file.stat().st_size
     if size > limit:
-        raise UsageError(f"{file.name} is {size / 1048576:,.1f} MB, over the vault's limit "
-                         f"of {limit / 1048576:,.0f} MB (KUZNIA_VAULT_MAX_MB); nothing was "
-                         "stored")
+        raise UsageError(N_("%(file)s is %(size)s MB, over the vault's limit of %(limit)s MB "
+                            "(KUZNIA_VAULT_MAX_MB); nothing was stored"), file=file.name,
+                         size=_megabytes(size, 1), limit=_megabytes(limit, 0))
     kind = copies.media_type(file)
     title = (title or file.stem).strip()
     if not title or len(title) > 200:
-        raise UsageError("{title} must be 1 to 200 characters", params=("title",))
+        raise UsageError(N_("{title} must be 1 to 200 characters"), params=("title",))
     with store.write() as conn:
         lic = conn.execute(select(licences.c.licence_id, licences.c.partner_id)
                            .where(licences.c.licence_id == licence_id)).first()
         if lic is None:
-            raise NotFoundError(f"no licence {licence_id!r}; import licences first",
-                                params=())
+            raise NotFoundError(N_("no licence %(licence)s; import licences first"),
+                                licence=repr(licence_id))
         master = _master(conn, key_file)
         _check_master(conn, master)
         event_id = audit.next_event_id(conn)
@@ -242,7 +252,8 @@ def _refuse(store: Store, doc_id: str, account: str, decision: Decision, at: str
              doc_id=doc_id[:64], partner_id=doc.partner_id if doc is not None else None,
              licence_id=doc.licence_id if doc is not None else None, outcome="refused",
              reason=decision.reason)
-    raise NotFoundError(f"no document {doc_id!r} for {account}")
+    raise NotFoundError(N_("no document %(doc)s for %(account)s"), doc=repr(doc_id),
+                        account=account)
 
 
 # --- copies -------------------------------------------------------------------------
@@ -304,10 +315,11 @@ def issue_copy(store: Store, doc_id: str, *, account: str, out: str | Path,
             raise
     target = Path(out)
     if target.is_dir():
-        raise UsageError(f"{target} is a folder; give a file name for the copy")
+        raise UsageError(N_("%(target)s is a folder; give a file name for the copy"),
+                         target=str(target))
     if not target.parent.is_dir():
-        raise UsageError(f"{target}: the folder {target.parent} does not exist; nothing "
-                         "was written")
+        raise UsageError(N_("%(target)s: the folder %(folder)s does not exist; nothing was "
+                            "written"), target=str(target), folder=str(target.parent))
     copy_id = "c-" + secrets.token_hex(10)
     form = "pdf" if doc.media_type == "application/pdf" else "zip"
     fd, tmp_name = tempfile.mkstemp(prefix=".kuznia-copy-", dir=target.parent or ".")
@@ -328,8 +340,9 @@ def issue_copy(store: Store, doc_id: str, *, account: str, out: str | Path,
                     raise
                 except Exception as exc:  # noqa: BLE001 - pypdf's many kinds of error
                     raise crypto.VaultDamageError(
-                        f"document {doc_id} cannot be stamped for its recipient "
-                        f"({type(exc).__name__}); no copy was made") from None
+                        N_("document %(doc)s cannot be stamped for its recipient "
+                           "(%(error)s); no copy was made"), doc=doc_id,
+                        error=type(exc).__name__) from None
             finally:
                 plain.unlink(missing_ok=True)
         else:
@@ -372,7 +385,7 @@ def trace(store: Store, path: str | Path) -> dict[str, Any]:
     else by the copy id its PDF metadata, page stamp or ZIP notice carries."""
     file = Path(path)
     if not file.is_file():
-        raise UsageError(f"{file}: no such file")
+        raise UsageError(N_("%(file)s: no such file"), file=str(file))
     sha = copies.file_sha256(file)
     c = vault_access.c
     cols = (c.copy_id, c.account, c.at, c.doc_id, c.licence_id, c.partner_id, c.copy_form,
@@ -389,9 +402,11 @@ def trace(store: Store, path: str | Path) -> dict[str, Any]:
                                                        c.outcome == "copy")).first()
                 how = f"the copy id in its {mark.found_in} (the file was changed since)"
     if row is None:
-        found = f" (it carries copy id {mark.copy_id}, which no record names)" \
-            if mark is not None and mark.copy_id else ""
-        raise NotFoundError(f"{file.name} is no copy the vault issued{found}")
+        if mark is not None and mark.copy_id:
+            raise NotFoundError(N_("%(file)s is no copy the vault issued (it carries copy id "
+                                   "%(copy)s, which no record names)"), file=file.name,
+                                copy=mark.copy_id)
+        raise NotFoundError(N_("%(file)s is no copy the vault issued"), file=file.name)
     return {"copy_id": row.copy_id, "account": row.account, "issued_at": row.at,
             "doc_id": row.doc_id, "licence_id": row.licence_id, "partner_id": row.partner_id,
             "form": row.copy_form, "found_by": how, "same_file": row.copy_sha256 == sha}
@@ -463,16 +478,20 @@ def shred(store: Store, partner_id: str, *, actor: str) -> dict[str, Any]:
         if who is None or who.role != "admin" or who.disabled:
             from kuznia.services.access import ForbiddenError
 
-            raise ForbiddenError(f"only an admin account may shred a partner's key; "
-                                 f"{actor!r} is {'no account' if who is None else who.role}")
+            if who is None:
+                raise ForbiddenError(N_("only an admin account may shred a partner's key; "
+                                        "%(actor)s is no account"), actor=repr(actor))
+            raise ForbiddenError(N_("only an admin account may shred a partner's key; "
+                                    "%(actor)s is %(role)s"), actor=repr(actor),
+                                 role=Text(LABELS.get(who.role, who.role)))
         row = conn.execute(select(vault_keys).where(vault_keys.c.partner_id == partner_id)
                            ).first()
         if row is None:
-            raise NotFoundError(f"partner {partner_id!r} has no key in the vault (no "
-                                "document was stored for it)")
+            raise NotFoundError(N_("partner %(partner)s has no key in the vault (no document "
+                                   "was stored for it)"), partner=repr(partner_id))
         if row.wrapped_key is None:
-            raise UsageError(f"the key of partner {partner_id} was shredded already, on "
-                             f"{row.shredded_at}")
+            raise UsageError(N_("the key of partner %(partner)s was shredded already, on %(at)s"),
+                             partner=partner_id, at=str(row.shredded_at))
         held = conn.execute(select(func.count()).select_from(vault_documents)
                             .where(vault_documents.c.partner_id == partner_id)).scalar_one()
         event_id = audit.next_event_id(conn)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from kuznia.errors import UsageError
+from kuznia.i18n import N_, Text
 
 # media type -> what a person calls it
 KINDS = {
@@ -28,6 +29,9 @@ KINDS = {
     "application/vnd.oasis.opendocument": "OpenDocument (odt, ods, odp)",
 }
 TAKES = ", ".join(KINDS.values())
+# what the vault takes, as a message says it (the kinds above, in the language of the moment)
+SAID_TAKES = Text(N_("PDF, plain text (UTF-8), PNG image, JPEG image, TIFF image, Office "
+                     "document (docx, xlsx, pptx), OpenDocument (odt, ods, odp)"))
 NOTICE = "NOTICE-kuznia-copy.txt"
 COPY_ID = re.compile(r"\bc-[0-9a-f]{20}\b")
 TERMS = ("This copy was issued under the licence named above to the account named above "
@@ -42,7 +46,8 @@ def media_type(path: Path) -> str:
     with path.open("rb") as f:
         head = f.read(65536)
     if not head:
-        raise UsageError(f"{path.name} is empty; the vault takes {TAKES}")
+        raise UsageError(N_("%(file)s is empty; the vault takes %(takes)s"), file=path.name,
+                         takes=SAID_TAKES)
     if head.startswith(b"%PDF-"):
         _stampable(path)
         return "application/pdf"
@@ -63,8 +68,9 @@ def media_type(path: Path) -> str:
                     return "application/vnd.oasis.opendocument"
         except (zipfile.BadZipFile, OSError, KeyError):
             pass
-        raise UsageError(f"{path.name} is a ZIP archive but not an Office or OpenDocument "
-                         f"file; the vault takes {TAKES}")
+        raise UsageError(N_("%(file)s is a ZIP archive but not an Office or OpenDocument "
+                            "file; the vault takes %(takes)s"), file=path.name,
+                         takes=SAID_TAKES)
     if b"\x00" not in head:
         try:
             head.decode("utf-8")
@@ -72,8 +78,8 @@ def media_type(path: Path) -> str:
         except UnicodeDecodeError as exc:
             if exc.start >= len(head) - 3:  # a character cut by the 64 KiB window
                 return "text/plain"
-    raise UsageError(f"{path.name} is of a kind the vault does not take (its first bytes "
-                     f"are no {TAKES})")
+    raise UsageError(N_("%(file)s is of a kind the vault does not take (its first bytes "
+                        "are no %(takes)s)"), file=path.name, takes=SAID_TAKES)
 
 
 def _stampable(path: Path) -> None:
@@ -87,15 +93,17 @@ def _stampable(path: Path) -> None:
     except UsageError:
         raise
     except Exception as exc:  # noqa: BLE001 - pypdf raises many kinds for a damaged file
-        raise UsageError(f"{path.name} begins like a PDF but cannot be read as one "
-                         f"({type(exc).__name__}: {str(exc)[:80]}); the vault takes PDFs "
-                         "it can stamp") from None
+        raise UsageError(N_("%(file)s begins like a PDF but cannot be read as one "
+                            "(%(error)s); the vault takes PDFs it can stamp"),
+                         file=path.name,
+                         error=f"{type(exc).__name__}: {str(exc)[:80]}") from None
 
 
 def _check_pdf(reader: Any, path: Path) -> None:
     if reader.is_encrypted:
-        raise UsageError(f"{path.name} is an encrypted PDF: copies of it could not be "
-                         "stamped for their recipients; store it without its password")
+        raise UsageError(N_("%(file)s is an encrypted PDF: copies of it could not be stamped "
+                            "for their recipients; store it without its password"),
+                         file=path.name)
     if len(reader.pages) < 1:
         raise ValueError("no pages")
 

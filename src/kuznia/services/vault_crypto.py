@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
 from kuznia.errors import KuzniaError, WorkspaceError
+from kuznia.i18n import N_, Plural, Text
 
 CHUNK = 1 << 20  # 1 MiB of plaintext per sealed chunk
 NONCE = 12
@@ -53,22 +54,24 @@ def master_key(path: str | None, *, may_create: bool) -> bytes:
     """The 32-byte master key from the file ``path``; with ``may_create`` (the vault holds
     no key yet) a missing file is made, mode 0600, with a new random key."""
     if not path:
-        raise VaultKeyError(f"the vault needs its master key: set {KEY_FILE_SETTING} to a "
-                            "file outside the workspace (it is made, readable by this user "
-                            "only, when absent); nothing was written")
+        raise VaultKeyError(N_("the vault needs its master key: set %(setting)s to a file "
+                               "outside the workspace (it is made, readable by this user "
+                               "only, when absent); nothing was written"),
+                            setting=KEY_FILE_SETTING)
     file = Path(path).expanduser()
     if not file.exists():
         if not may_create:
             raise VaultKeyError(
-                f"{KEY_FILE_SETTING} names {file}, which does not exist, and the vault holds "
-                "keys wrapped by a master key: restore the key file from its own backup; "
-                "nothing was written")
+                N_("%(setting)s names %(file)s, which does not exist, and the vault holds "
+                   "keys wrapped by a master key: restore the key file from its own backup; "
+                   "nothing was written"), setting=KEY_FILE_SETTING, file=str(file))
         try:  # its folder too, readable by this user only, as other outputs make theirs
             file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except OSError as exc:
-            raise VaultKeyError(f"{KEY_FILE_SETTING}: cannot create {file} ({exc.strerror}); "
-                                "nothing was written") from None
+            raise VaultKeyError(N_("%(setting)s: cannot create %(file)s (%(why)s); nothing "
+                                   "was written"), setting=KEY_FILE_SETTING, file=str(file),
+                                why=str(exc.strerror)) from None
         with os.fdopen(fd, "w") as f:
             key = secrets.token_bytes(32)
             f.write(_encode(key))
@@ -79,13 +82,15 @@ def master_key(path: str | None, *, may_create: bool) -> bytes:
         mode = file.stat().st_mode
         text = file.read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError) as exc:
-        why = getattr(exc, "strerror", None) or "not a key file"
-        raise VaultKeyError(f"{KEY_FILE_SETTING}: cannot read {file} ({why}); nothing was "
-                            "written") from None
+        why: str | Text = getattr(exc, "strerror", None) or Text(N_("not a key file"))
+        raise VaultKeyError(N_("%(setting)s: cannot read %(file)s (%(why)s); nothing was "
+                               "written"), setting=KEY_FILE_SETTING, file=str(file),
+                            why=why) from None
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise VaultKeyError(f"{KEY_FILE_SETTING}: {file} may be read by others (mode "
-                            f"{stat.S_IMODE(mode):o}); make it 600 (chmod 600 {file}); "
-                            "nothing was written")
+        raise VaultKeyError(N_("%(setting)s: %(file)s may be read by others (mode %(mode)s); "
+                               "make it 600 (chmod 600 %(file)s); nothing was written"),
+                            setting=KEY_FILE_SETTING, file=str(file),
+                            mode=f"{stat.S_IMODE(mode):o}")
     parts = text.split()
     try:
         if len(parts) != 2 or parts[0] != _HEADER:
@@ -94,8 +99,9 @@ def master_key(path: str | None, *, may_create: bool) -> bytes:
         if len(key) != 32:
             raise ValueError
     except ValueError:
-        raise VaultKeyError(f"{KEY_FILE_SETTING}: {file} is not a Kuznia vault key file "
-                            "(damaged, or another file); nothing was written") from None
+        raise VaultKeyError(N_("%(setting)s: %(file)s is not a Kuznia vault key file "
+                               "(damaged, or another file); nothing was written"),
+                            setting=KEY_FILE_SETTING, file=str(file)) from None
     return key
 
 
@@ -111,9 +117,10 @@ def unwrap(master: bytes, wrapped: bytes) -> bytes:
     try:
         return aes_key_unwrap(master, wrapped)
     except (InvalidUnwrap, ValueError):
-        raise VaultKeyError(f"the master key in the file {KEY_FILE_SETTING} names is not the "
-                            "one this vault's keys were wrapped with (a wrong or replaced "
-                            "key file); nothing was written") from None
+        raise VaultKeyError(N_("the master key in the file %(setting)s names is not the one "
+                               "this vault's keys were wrapped with (a wrong or replaced key "
+                               "file); nothing was written"),
+                            setting=KEY_FILE_SETTING) from None
 
 
 def _aad(doc_id: str, index: int, last: bool) -> bytes:
@@ -145,18 +152,22 @@ def open_chunks(data_key: bytes, doc_id: str, count: int,
     expected = 0
     for index, nonce, body in sealed:
         if index != expected or index >= count:
-            raise VaultDamageError(f"document {doc_id}: its chunk {expected} is missing or "
-                                   "out of place (the store was altered)")
+            raise VaultDamageError(N_("document %(doc)s: its chunk %(chunk)s is missing or "
+                                      "out of place (the store was altered)"), doc=doc_id,
+                                   chunk=str(expected))
         try:
             yield aead.decrypt(nonce, body, _aad(doc_id, index, index == count - 1))
         except InvalidTag:
-            raise VaultDamageError(f"document {doc_id}: chunk {index} does not open (the "
-                                   "store was altered, or the chunks were reordered or cut "
-                                   "short)") from None
+            raise VaultDamageError(N_("document %(doc)s: chunk %(chunk)s does not open (the "
+                                      "store was altered, or the chunks were reordered or "
+                                      "cut short)"), doc=doc_id, chunk=str(index)) from None
         expected += 1
     if expected != count:
-        raise VaultDamageError(f"document {doc_id}: {count - expected} of its {count} chunks "
-                               "are missing (cut short)")
+        raise VaultDamageError(Plural("document %(doc)s: %(missing)s of its %(num)s chunk is "
+                                      "missing (cut short)",
+                                      "document %(doc)s: %(missing)s of its %(num)s chunks "
+                                      "are missing (cut short)", count, doc=doc_id,
+                                      missing=count - expected))
 
 
 def read_blocks(path: Path, size: int = CHUNK) -> Iterator[bytes]:
