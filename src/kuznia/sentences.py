@@ -67,6 +67,32 @@ SHAPES = (
        "%(uses)s uses; the other operators %(others)s"),
     N_("%(operator)s's confirmed effects per use of %(product)s jumped to %(per_use)s in "
        "%(month)s from %(before)s before, beyond the other operators' change that month"),
+    # red flags: the vault's insider risks (kuznia.services.vault_oversight)
+    N_("%(account)s took copies of %(documents)s documents within %(hours)s hours, from "
+       "%(start)s"),
+    N_("%(account)s took %(copies)s copies outside working hours (%(start)s:00-%(end)s:00 "
+       "UTC on working days), the first at %(first)s"),
+    N_("%(account)s took %(copies)s copies in the last %(days)s days of their licence (the "
+       "first %(left)s days before licence %(licence)s expired)"),
+    N_("%(account)s was refused %(times)s times within %(days)s days, from %(start)s (the "
+       "last: %(reason)s)"),
+    # why the vault gave or refused a copy (kuznia.services.vault; the specific before the
+    # general: "licence L1 is not on record" is not a status)
+    N_("no such document"),
+    N_("no such account"),
+    N_("the account is disabled"),
+    N_("the account is not a producer's (its role is %(role)s); only producers a live "
+       "licence names receive copies"),
+    N_("licence %(licence)s is not on record"),
+    N_("licence %(licence)s does not name producer %(producer)s"),
+    N_("licence %(licence)s is not granted (it is %(status)s)"),
+    N_("licence %(licence)s is granted only from %(on)s"),
+    N_("licence %(licence)s expired on %(on)s"),
+    N_("licence %(licence)s is not live on %(on)s"),
+    N_("licence %(licence)s names producer %(producer)s and is live on %(on)s"),
+    N_("licence %(licence)s is %(status)s"),
+    N_("the partner's key was destroyed; its 1 document can be read by no one"),
+    N_("the partner's key was destroyed; its %(held)s documents can be read by no one"),
     # red flags: how sure
     N_("t on %(df)s degrees of freedom, p %(p)s, below %(bar)s after allowing for "
        "%(tested)s contracts"),
@@ -234,6 +260,96 @@ SHAPES = (
     N_("no such producer among yours: an offer is sent by its own producer"),
     N_("effects per unit is the ministry's estimate from the uses: leave it empty"),
     N_("not given, and no use of this product to estimate it from"),
+    # a plan: how the solve ended (kuznia.planning.highs; what stopped it said on its own)
+    N_("optimal"),
+    N_("feasible"),
+    N_("infeasible"),
+    N_("unbounded"),
+    N_("best found within %(limit)s, gap %(gap)s"),
+    N_("best found within %(limit)s"),
+    N_("no solution found within %(limit)s"),
+    N_("the limits"),
+    N_("the solver's limits"),
+    N_("the time limit"),
+    N_("the iteration limit"),
+    N_("the solution limit"),
+    N_("an interruption"),
+    N_("the memory limit"),
+    N_("the objective bound"),
+    N_("the objective target"),
+    N_("the solver stopped before finding any plan (%(outcome)s); raise the time limit"),
+    N_("%(outcome)s: the best plan found before the solver stopped, not proven the best; a "
+       "longer time limit may find a better one"),
+    # a plan: why it buys nothing (kuznia.planning.explain.why_nothing)
+    N_("nothing bought: no plan better than nothing found within %(limit)s; raise the time "
+       "limit"),
+    N_("nothing bought: %(why)s"),
+    N_("no offer adds expected effects (every rate is 0)"),
+    N_("every offer's smallest order costs more than the budget of %(budget)s (the cheapest "
+       "that adds effects: %(product)s from %(producer)s, %(cost)s)"),
+    N_("the %(share)s producer cap lets no unit be bought: every product within the budget "
+       "has offers from too few producers (%(products)s)"),
+    N_("no offer adds expected effects within the budget and every limit at once; relax the "
+       "caps or the minimum shares one at a time to see which one stops it"),
+    # a plan: what binds (kuznia.planning.explain.binding)
+    N_("%(producer)s is at capacity for %(product)s (%(units)s units)"),
+    N_("the %(share)s producer cap binds on %(product)s (%(producers)s)"),
+    N_("the %(share)s region cap binds on %(region)s"),
+    N_("the %(share)s minimum for %(category)s binds: %(spent)s goes there"),
+    N_("the requirement of %(units)s %(product)s binds"),
+    N_("every offer that adds effects is at capacity: %(left)s of the budget is left unspent"),
+    N_("the budget binds: %(left)s is left, less than any further lot that adds effects"),
+    N_("... and %(more)s more limits at their bound"),
+    # a plan: why no plan meets the limits (kuznia.planning.explain.infeasible_reasons)
+    N_("%(units)s %(product)s are required, but no offer is for %(product2)s"),
+    N_("%(units)s %(product)s are required, but the offers can make only %(most)s"),
+    N_("the required %(units)s %(product)s cost %(cost)s, the budget is %(budget)s"),
+    N_("%(product)s has offers from %(producers)s producer(s), so a %(share)s cap per producer "
+       "lets no unit of it be bought"),
+    N_("together the requirements cost at least %(cost)s, the budget is %(budget)s"),
+    N_("the category minimums add up to %(share)s of the budget"),
+    N_("at least %(share)s of the budget (%(amount)s) must go to %(category)s, but its offers "
+       "can absorb only %(absorbed)s"),
+    N_("offers come from %(regions)s region(s); a %(share)s cap per region limits spending to "
+       "%(total)s of it"),
+    N_("no plan meets every limit at once; relax the requirements, the minimum category "
+       "shares or the caps one at a time to find the conflict"),
+    # a plan: the limits the greedy rule breaks (kuznia.planning.explain.violations)
+    N_("spends %(spent)s, over the budget of %(budget)s"),
+    N_("%(units)s units of %(product)s from %(producer)s: not 0 or a whole number of lots "
+       "between the minimum order and capacity"),
+    N_("%(producer)s has %(share)s of %(product)s, over the %(cap)s producer cap"),
+    N_("%(region)s takes %(share)s of the spend, over the %(cap)s region cap"),
+    N_("%(category)s gets %(amount)s, under the %(share)s minimum"),
+    N_("%(got)s %(product)s, under the %(units)s required"),
+    # a plan: what it gives, against the greedy rule, and what more budget buys
+    # (kuznia.services.planning)
+    N_("%(expected)s expected effects (90%%: %(low)s - %(high)s) for %(cost)s; the greedy "
+       "rule gets %(greedy)s for %(greedy_cost)s (%(gain)s) and breaks %(breaks)s"),
+    N_("%(expected)s expected effects (90%%: %(low)s - %(high)s) for %(cost)s; the greedy "
+       "rule gets %(greedy)s for %(greedy_cost)s (%(gain)s)"),
+    N_("chosen for its own worst %(level)s: over %(draws)s draws of all the rates at once, its "
+       "worst %(level2)s average %(average)s effects (its %(level3)s quantile: %(quantile)s); "
+       "the plan for the expected rates averages %(mean_plan)s there; the figures above are "
+       "at the expected rates"),
+    N_("chosen for its own worst %(level)s: over %(draws)s draws of all the rates at once, its "
+       "worst %(level2)s average %(average)s effects (its %(level3)s quantile: %(quantile)s); "
+       "the figures above are at the expected rates"),
+    N_("%(count)s offers left out: no effects_per_unit given and no use of the product to "
+       "estimate it from (%(offers)s)"),
+    N_("%(count)s offers left out: the licence they need is not live on %(on)s (%(offers)s)"),
+    N_("more budget lowers the expected effects: the minimum category shares grow with the "
+       "budget and move money to offers that buy fewer effects (%(rate)s per further 1,000, "
+       "LP relaxation)"),
+    N_("more budget buys nothing: the limits or the offers' capacity bind before the money "
+       "runs out"),
+    N_("each further %(step)s of budget buys about %(more)s more expected effects, for any "
+       "budget (LP relaxation: the integer plan gains in whole lots)"),
+    N_("the next %(room)s of budget buys about %(more)s more expected effects; past a budget "
+       "of %(holds_to)s more buys less (LP relaxation: the integer plan gains in whole lots)"),
+    N_("each further %(step)s of budget buys about %(more)s more expected effects, up to a "
+       "budget of %(holds_to)s; past it more buys less (LP relaxation: the integer plan gains "
+       "in whole lots)"),
     # a producer's scorecard
     N_("Lots delivered on time"),
     N_("Units accepted"),
@@ -248,6 +364,9 @@ SHAPES = (
 _PLACE = re.compile(r"%\((\w+)\)s")
 _NUMBER = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?")
 _DAY_EN = re.compile(r"\d{1,2}\s[A-Z][a-z]{2}\s\d{4}")
+_SHORT_MONEY = re.compile(r"(-?[\d,]+\.\d)([Mk])")
+_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
+                     r"(?:Z|[+-]\d{2}:\d{2})?")
 
 
 @functools.cache
@@ -283,11 +402,31 @@ def _local(value: str) -> str:
             return i18n.day(dt.datetime.strptime(v.replace("\u00a0", " "), "%d %b %Y").date())
         except ValueError:
             return value
+    if v[:1] == "+" and _NUMBER.fullmatch(v[1:]):  # a gain: +1,234
+        return "+" + _local(v[1:])
+    short = _SHORT_MONEY.fullmatch(v)
+    if short:  # an amount of a plan's sentence: 1.2M, 350.0k
+        amount = i18n.number(float(short.group(1).replace(",", "")), 1)
+        return (gettext("%(amount)s million", amount=amount) if short.group(2) == "M"
+                else gettext("%(amount)s thousand", amount=amount))
+    if _MOMENT.fullmatch(v):  # a moment of a log (2026-12-05T23:30:00+00:00)
+        try:
+            moment = dt.datetime.fromisoformat(v)
+        except ValueError:
+            return value
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(dt.UTC)
+        return f"{i18n.day(moment.date())}, {moment:%H:%M} UTC"
     if v in _codes_by_words():
         return say(_codes_by_words()[v])
+    if v in LABELS and "_" in v:  # a code as it is stored (one_way_drone)
+        return say(v)
     if v == "(no producer)":
         return gettext("(no producer)")
-    return value
+    said = say_sentence(value)  # a sentence quoted in a sentence (a refusal's reason)
+    if said == value and "; " in value:  # sentences joined (the limits a plan breaks)
+        return "; ".join(say_sentence(part) for part in value.split("; "))
+    return said
 
 
 def say_sentence(text: str) -> str:
