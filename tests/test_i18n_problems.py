@@ -82,9 +82,9 @@ BAD_INPUTS = {
 HEADERS = {"uses": "use_id,use_id,colour\n"}  # a header of the wrong shape
 
 
-def _problems(call) -> list[RowProblem]:  # type: ignore[no-untyped-def]
+def _problems(call, *args, **kwargs) -> list[RowProblem]:  # type: ignore[no-untyped-def]
     with pytest.raises(InputError) as info:
-        call()
+        call(*args, **kwargs)
     return info.value.problems
 
 
@@ -103,14 +103,13 @@ def problems(filled: kuznia.Workspace, tmp_path: Path) -> list[RowProblem]:
         path = folder / f"{table}.csv"
         path.write_text(text, encoding="utf-8")
         if table in BAD:
-            out += _problems(lambda: filled.import_file(table, path, max_problems=1000))
+            out += _problems(filled.import_file, table, path, max_problems=1000)
         else:
-            out += _problems(lambda: read_checked(filled.store, table, path,
-                                                  max_problems=1000))
+            out += _problems(read_checked, filled.store, table, path, max_problems=1000)
     for table, text in HEADERS.items():
         path = folder / f"header-{table}.csv"
         path.write_text(text, encoding="utf-8")
-        out += _problems(lambda: filled.import_file(table, path))
+        out += _problems(filled.import_file, table, path)
     odd: dict[str, bytes] = {
         "empty.csv": b"",
         "nul.csv": b"product_id,name\x00,category\nX,Y,Z\n",
@@ -121,12 +120,11 @@ def problems(filled: kuznia.Workspace, tmp_path: Path) -> list[RowProblem]:
     }
     for name, data in odd.items():
         (folder / name).write_bytes(data)
-        out += _problems(lambda: filled.import_file("products", folder / name))
-    out += _problems(lambda: filled.import_file("products", folder / "absent.csv"))
-    out += _problems(lambda: filled.import_file("products", folder))
-    out += _problems(lambda: filled.import_file(
-        "products", _xlsx_with_no_header(folder / "blank.xlsx")))
-    out += _problems(lambda: filled.import_file("products", io.BytesIO(b""), name="up.csv"))
+        out += _problems(filled.import_file, "products", folder / name)
+    out += _problems(filled.import_file, "products", folder / "absent.csv")
+    out += _problems(filled.import_file, "products", folder)
+    out += _problems(filled.import_file, "products", _xlsx_with_no_header(folder / "blank.xlsx"))
+    out += _problems(filled.import_file, "products", io.BytesIO(b""), name="up.csv")
     return out
 
 

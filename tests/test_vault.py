@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import re
 import json
+import re
 import zipfile
 from pathlib import Path
 
