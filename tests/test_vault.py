@@ -311,6 +311,7 @@ def test_insider_flags(lw: kuznia.Workspace, tmp_path: Path,
 def test_insider_flags_are_said_in_ukrainian(lw: kuznia.Workspace, tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     from kuznia.i18n import language
+    from kuznia.server.web import flag_words
     from kuznia.server.web.flag_words import flag_text
 
     flags = [f for f in _insider_flags(lw, tmp_path, monkeypatch)
@@ -325,6 +326,10 @@ def test_insider_flags_are_said_in_ukrainian(lw: kuznia.Workspace, tmp_path: Pat
         words = set(re.findall(r"[A-Za-z]{2,}\w*", said)) - ids
         assert words == set(), (f["code"], said)
         assert re.search(r"[а-яіїєґ]{3}", said), said
+        with language("uk"):  # and the figures behind it, named in words
+            named = flag_words.numbers(f)
+        labels = " ".join(label for label, _ in named)
+        assert not re.search(r"[A-Za-z]{2,}", labels), (f["code"], named)
     refusals = next(f for f in flags if f["code"] == "vault_refusals")
     assert "licence L1 does not name producer P2" in refusals["text"]
     with language("uk"):  # the reason quoted in the flag is said too, and the moment
