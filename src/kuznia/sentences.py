@@ -423,6 +423,8 @@ def _local(value: str) -> str:
         return say(v)
     if v == "(no producer)":
         return gettext("(no producer)")
+    if " " not in v:  # an id or a name of one word: as it is
+        return value
     said = say_sentence(value)  # a sentence quoted in a sentence (a refusal's reason)
     if said == value and "; " in value:  # sentences joined (the limits a plan breaks)
         return "; ".join(say_sentence(part) for part in value.split("; "))
