@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import io
+import re
 from pathlib import Path
 
 import openpyxl
@@ -15,7 +16,7 @@ import pytest
 import kuznia
 from kuznia.errors import InputError, RowProblem
 from kuznia.i18n import language
-from kuznia.sentences import say_sentence
+from kuznia.sentences import VALUES, say_sentence, say_value
 from kuznia.services.imports import read_checked
 
 RULES = Path(kuznia.__file__).parent / "ingest" / "rules.py"
@@ -165,6 +166,19 @@ def test_every_problem_an_import_names_is_said_in_ukrainian(problems: list[RowPr
     assert unsaid == []
     assert said["is before signed_on"] == "раніше за signed_on"
     assert said["the workspace currency USD has rate 1"].startswith("валюта робочого простору")
+
+
+def test_a_value_a_rule_writes_in_words_is_said_in_ukrainian(problems: list[RowProblem]):
+    worded = [p for p in problems if p.message in VALUES]
+    assert {p.message for p in worded} == set(VALUES)  # the bad files reach each one
+    with language("uk"):
+        said = [(p.value, say_value(p.value, p.message)) for p in worded]
+    for value, ukrainian in said:
+        assert ukrainian != value and re.search("[а-яі]{2}", ukrainian), (value, ukrainian)
+        assert not {"line", "delivery", "vs", "is", "first", "on"} & set(
+            re.findall(r"[A-Za-z']+", ukrainian)), ukrainian
+    assert ("L-0001 (delivery D001)", "L-0001 (постачання D001)") in said
+    assert all(say_value(p.value, p.message) == p.value for p in worded)  # English as kept
 
 
 def test_an_input_error_says_each_problem_in_the_language_asked(filled: kuznia.Workspace,

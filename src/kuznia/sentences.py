@@ -361,6 +361,17 @@ SHAPES = (
     N_("where it came from is not recorded"),
 )
 
+# what a problem of an import shows as its value, where a rule writes it in words: the
+# value's shape by the problem's message (only there: a value is otherwise a cell as it is)
+VALUES = {
+    "already belongs to another delivery": N_("%(lot)s (delivery %(delivery)s)"),
+    "is already the lot of an earlier delivery in this file": N_("%(lot)s (line %(line)s)"),
+    "was delivered for another product": N_("%(lot)s is %(product)s"),
+    "differs from the producer of the lot": N_("%(producer)s vs lot's %(lot_producer)s"),
+    "repeats the key of an earlier line of this file with other content":
+        N_("%(key)s (first on line %(line)s)"),
+}
+
 _PLACE = re.compile(r"%\((\w+)\)s")
 _NUMBER = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?")
 _DAY_EN = re.compile(r"\d{1,2}\s[A-Z][a-z]{2}\s\d{4}")
@@ -369,15 +380,16 @@ _MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
                      r"(?:Z|[+-]\d{2}:\d{2})?")
 
 
+def _regex(shape: str) -> re.Pattern[str]:
+    parts = _PLACE.split(shape)
+    regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)"
+                    for i, p in enumerate(parts))
+    return re.compile(regex.replace("%%", "%"), re.S)
+
+
 @functools.cache
 def _patterns() -> list[tuple[re.Pattern[str], str]]:
-    out = []
-    for shape in SHAPES:
-        parts = _PLACE.split(shape)
-        regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)"
-                        for i, p in enumerate(parts))
-        out.append((re.compile(regex.replace("%%", "%"), re.S), shape))
-    return out
+    return [(_regex(shape), shape) for shape in SHAPES]
 
 
 @functools.cache
@@ -441,3 +453,31 @@ def say_sentence(text: str) -> str:
             values = {k: _local(v) for k, v in m.groupdict().items()}
             return i18n.raw_gettext(shape) % values
     return text
+
+
+@functools.cache
+def _value_patterns() -> dict[str, tuple[re.Pattern[str], str]]:
+    return {message: (_regex(shape), shape) for message, shape in VALUES.items()}
+
+
+def say_value(value: str | None, message: str) -> str | None:
+    """The value an import's problem shows, in the language of the moment where a rule
+    wrote it in words (``VALUES``); any other value (a cell) as it is.
+
+    >>> from kuznia.i18n import language
+    >>> with language("uk"):
+    ...     say_value("L-7 (line 3)", "is already the lot of an earlier delivery in this file")
+    'L-7 (рядок 3)'
+    >>> with language("uk"):
+    ...     say_value("L-7 (line 3)", "is required")
+    'L-7 (line 3)'
+    """
+    if value is None or i18n.current() == i18n.DEFAULT or message not in VALUES:
+        return value
+    regex, shape = _value_patterns()[message]
+    m = regex.fullmatch(value)
+    if not m:
+        return value
+    return i18n.raw_gettext(shape) % {k: (v if k != "line" else _local(v))
+                                      for k, v in m.groupdict().items()}
+
