@@ -9,8 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kuznia.i18n import language
 from kuznia.planning.allocation import Limits, Offers, Status, budget_rate, greedy, solve
-from kuznia.planning.explain import binding, infeasible_reasons, violations
+from kuznia.planning.explain import binding, infeasible_reasons, violations, why_nothing
+from kuznia.sentences import say_sentence
 
 CATEGORY = {"A": "c1", "B": "c2"}
 
@@ -76,6 +78,34 @@ def test_solver_matches_brute_force_and_breaks_no_limit(rows, limits):
     assert violations(offers, limits, result.quantity) == []
     assert result.expected_effects == pytest.approx(best, abs=1e-6)
     assert result.total_cost == pytest.approx(float(result.quantity @ offers.unit_price))
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=offer_rows, limits=limits_st)
+def test_every_explanation_of_a_plan_is_said_in_ukrainian(rows, limits):
+    """What binds, why nothing is bought, why no plan exists, what the greedy rule breaks,
+    how the solve ended: sentences a plan keeps in English, each a shape of
+    ``kuznia.sentences`` that pages say in the language asked."""
+    offers = offers_of(rows)
+    result = solve(offers, limits)
+    lines = [result.words, why_nothing(offers, limits), *infeasible_reasons(offers, limits),
+             *violations(offers, limits, greedy(offers, limits).quantity)]
+    if result.status.has_plan:
+        lines += binding(offers, limits, result.quantity)
+    with language("uk"):
+        unsaid = [line for line in lines if say_sentence(line) == line]
+    assert unsaid == []
+
+
+def test_what_binds_is_said_in_ukrainian_with_its_figures():
+    offers = offers_of([("A", "P1", "R1", 13_800.0, 10_000, 0, 1, 3.0),
+                        ("B", "P2", "R2", 500.0, 10_000, 0, 1, 0.3)])
+    limits = Limits(budget=50e6, require={"A": 5_000})
+    (reason,) = infeasible_reasons(offers, limits)
+    with language("uk"):
+        assert say_sentence(reason) == ("потрібні A (одиниць: 5\u00a0000) коштують "
+                                        "69,0\u00a0млн, а бюджет становить 50,0\u00a0млн")
+    assert say_sentence(reason) == reason
 
 
 def test_greedy_rule_of_thumb_loses_to_the_optimum_on_lots():

@@ -55,3 +55,38 @@ def test_a_section_that_cannot_be_computed_says_why(ws: kuznia.Workspace, exampl
     html = ws.report(tmp_path / "r").read_text()
     assert "Resilience: output under strikes" in html
     assert "Not computed for this workspace: no strike figures for region" in html
+
+
+def _tick_texts(fig) -> list[str]:  # type: ignore[no-untyped-def]
+    fig.canvas.draw()  # a formatter writes the ticks when the figure is drawn
+    return [t.get_text() for ax in fig.axes for t in ax.get_xticklabels() if t.get_text()]
+
+
+def test_chart_months_are_said_in_the_language_asked():
+    import datetime as dt
+
+    import matplotlib.pyplot as plt
+
+    from kuznia import i18n
+    from kuznia.report import charts
+
+    rows = [{"product_id": "X1", "month": f"2026-{m:02d}", "cost_per_effect": 10.0 + m,
+             "cost_per_effect_low": 5.0, "cost_per_effect_high": 20.0 + m} for m in range(1, 10)]
+    fan = [{"product_id": "X1", "monthly_demand": 5.0,
+            "by_month": [{"month": f"2026-{m:02d}", "p10": 1.0, "p50": 3.0, "p90": 6.0}
+                         for m in range(1, 13)]}]
+    months = {}
+    for lang in ("uk", "en"):
+        with i18n.language(lang):
+            said = {i18n.month(dt.date(2026, m, 1)) for m in range(1, 13)}
+            trend = charts.monthly_trend_figure(rows, ["X1"], "USD")
+            strikes = charts.fan_figure(fan, "t")
+            ylabel = trend.axes[0].get_ylabel()
+        months[lang] = _tick_texts(trend) + _tick_texts(strikes)
+        plt.close(trend)
+        plt.close(strikes)
+        assert months[lang] and set(months[lang]) <= said, (lang, months[lang])
+    assert all(re.search("[а-яі]", t) and not re.search("[A-Za-z]", t) for t in months["uk"])
+    assert "бер.\u00a02026" in months["uk"]  # March, with the year
+    assert "Mar\u00a02026" in months["en"] or "Apr\u00a02026" in months["en"]
+    assert ylabel == "cost per effect (USD)"

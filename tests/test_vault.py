@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -268,8 +269,10 @@ def test_deep_audit_catches_a_swapped_chunk(lw: kuznia.Workspace, tmp_path: Path
         vault.issue_copy(lw.store, doc["doc_id"], account="maker1", out=tmp_path / "c.zip")
 
 
-def test_insider_flags(lw: kuznia.Workspace, tmp_path: Path,
-                       monkeypatch: pytest.MonkeyPatch) -> None:
+def _insider_flags(lw: kuznia.Workspace, tmp_path: Path,
+                   monkeypatch: pytest.MonkeyPatch) -> list[dict]:
+    """Copies on a Saturday night, two documents at once, refusals: every vault flag (with
+    the thresholds lowered to two documents, and 400 days before expiry)."""
     from kuznia.services import oversight, oversight_config
 
     saturday_night = dt.datetime.combine(TODAY, dt.time(23, 30), dt.UTC)
@@ -287,7 +290,14 @@ def test_insider_flags(lw: kuznia.Workspace, tmp_path: Path,
     cfg = oversight_config.load(None)
     cfg["vault"]["burst_documents"] = 2
     cfg["vault"]["expiry_days"] = 400  # L1 expires in 300 days
-    got = oversight.flags(lw.store, config=cfg).flags
+    return oversight.flags(lw.store, config=cfg).flags
+
+
+def test_insider_flags(lw: kuznia.Workspace, tmp_path: Path,
+                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from kuznia.services import oversight
+
+    got = _insider_flags(lw, tmp_path, monkeypatch)
     codes = {(f["code"], f["reference"].get("account")) for f in got
              if f["code"].startswith("vault_")}
     assert codes == {("vault_burst", "maker1"), ("vault_after_hours", "maker1"),
@@ -296,6 +306,35 @@ def test_insider_flags(lw: kuznia.Workspace, tmp_path: Path,
     default = {f["code"] for f in oversight.flags(lw.store).flags}
     assert "vault_burst" not in default and "vault_before_expiry" not in default
     assert "vault_refusals" in default
+
+
+def test_insider_flags_are_said_in_ukrainian(lw: kuznia.Workspace, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from kuznia.i18n import language
+    from kuznia.server.web import flag_words
+    from kuznia.server.web.flag_words import flag_text
+
+    flags = [f for f in _insider_flags(lw, tmp_path, monkeypatch)
+             if f["code"].startswith("vault_")]
+    assert {f["code"] for f in flags} == {"vault_burst", "vault_after_hours",
+                                          "vault_before_expiry", "vault_refusals"}
+    ids = {"maker1", "maker2", "L1", "P2", "UTC"}
+    for f in flags:
+        assert flag_text(f["text"]) == f["text"]  # English as the service keeps it
+        with language("uk"):
+            said = flag_text(f["text"])
+        words = set(re.findall(r"[A-Za-z]{2,}\w*", said)) - ids
+        assert words == set(), (f["code"], said)
+        assert re.search(r"[а-яіїєґ]{3}", said), said
+        with language("uk"):  # and the figures behind it, named in words
+            named = flag_words.numbers(f)
+        labels = " ".join(label for label, _ in named)
+        assert not re.search(r"[A-Za-z]{2,}", labels), (f["code"], named)
+    refusals = next(f for f in flags if f["code"] == "vault_refusals")
+    assert "licence L1 does not name producer P2" in refusals["text"]
+    with language("uk"):  # the reason quoted in the flag is said too, and the moment
+        said = flag_text(refusals["text"])
+    assert "L1" in said and "P2" in said and "T" not in said.replace("UTC", "")
 
 
 def test_backup_and_restore_keep_the_vault(lw: kuznia.Workspace, tmp_path: Path,

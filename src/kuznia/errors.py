@@ -206,11 +206,11 @@ class InputError(KuzniaError):
     def say(self, name: Callable[[str], str] = str) -> str:
         """Each problem on a line, in the language of the moment: the file, line and
         column as they are, what is wrong in words (``kuznia.sentences``)."""
-        from kuznia.sentences import say_sentence
+        from kuznia.sentences import say_sentence, say_value
 
         lines = []
         for p in self.problems:
-            shown = "" if p.value is None else f" ({p.value})"
+            shown = "" if p.value is None else f" ({say_value(p.value, p.message)})"
             lines.append(gettext("%(file)s:%(line)s: column %(column)s: %(problem)s",
                                  file=p.file, line=p.line, column=p.column,
                                  problem=say_sentence(p.message)) + shown)

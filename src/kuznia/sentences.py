@@ -67,6 +67,32 @@ SHAPES = (
        "%(uses)s uses; the other operators %(others)s"),
     N_("%(operator)s's confirmed effects per use of %(product)s jumped to %(per_use)s in "
        "%(month)s from %(before)s before, beyond the other operators' change that month"),
+    # red flags: the vault's insider risks (kuznia.services.vault_oversight)
+    N_("%(account)s took copies of %(documents)s documents within %(hours)s hours, from "
+       "%(start)s"),
+    N_("%(account)s took %(copies)s copies outside working hours (%(start)s:00-%(end)s:00 "
+       "UTC on working days), the first at %(first)s"),
+    N_("%(account)s took %(copies)s copies in the last %(days)s days of their licence (the "
+       "first %(left)s days before licence %(licence)s expired)"),
+    N_("%(account)s was refused %(times)s times within %(days)s days, from %(start)s (the "
+       "last: %(reason)s)"),
+    # why the vault gave or refused a copy (kuznia.services.vault; the specific before the
+    # general: "licence L1 is not on record" is not a status)
+    N_("no such document"),
+    N_("no such account"),
+    N_("the account is disabled"),
+    N_("the account is not a producer's (its role is %(role)s); only producers a live "
+       "licence names receive copies"),
+    N_("licence %(licence)s is not on record"),
+    N_("licence %(licence)s does not name producer %(producer)s"),
+    N_("licence %(licence)s is not granted (it is %(status)s)"),
+    N_("licence %(licence)s is granted only from %(on)s"),
+    N_("licence %(licence)s expired on %(on)s"),
+    N_("licence %(licence)s is not live on %(on)s"),
+    N_("licence %(licence)s names producer %(producer)s and is live on %(on)s"),
+    N_("licence %(licence)s is %(status)s"),
+    N_("the partner's key was destroyed; its 1 document can be read by no one"),
+    N_("the partner's key was destroyed; its %(held)s documents can be read by no one"),
     # red flags: how sure
     N_("t on %(df)s degrees of freedom, p %(p)s, below %(bar)s after allowing for "
        "%(tested)s contracts"),
@@ -177,9 +203,153 @@ SHAPES = (
     N_("is out of range (at most %(max)s)"),
     N_("must be at least %(min)s"),
     N_("must be greater than %(min)s"),
-    N_("not given, and no use of this product to estimate it from"),
+    # what is wrong with a row across columns and tables (kuznia.ingest.rules)
+    N_("no product with this id; import products first"),
+    N_("no producer with this id; import producers first"),
+    N_("no contract with this id; import contracts first"),
+    N_("no site with this id; import sites first"),
+    N_("no partner with this id; import partners first"),
+    N_("no licence with this id; import licences first"),
+    N_("the workspace currency %(currency)s has rate 1"),
+    N_("no rate to %(currency)s for this currency; add it with 'kuznia import rates'"),
+    N_("is before %(column)s"),
+    N_("is more than the quantity delivered"),
+    N_("already belongs to another delivery"),
+    N_("is already the lot of an earlier delivery in this file"),
+    N_("is not a known version of this product; import versions first"),
+    N_("no delivery with this lot; import deliveries first"),
+    N_("was delivered for another product"),
+    N_("differs from the producer of the lot"),
+    N_("must be 0 unless the outcome is effect"),
+    N_("must be at least 1 when the outcome is effect"),
+    N_("is required when the outcome is failure"),
+    N_("is more than the capacity"),
+    N_("must not be negative"),
+    N_("must be 1 (minor) to 4 (critical)"),
+    N_("must be between 0 and 1"),
+    N_("is required when the status is damaged"),
+    N_("is repairs started a month: a whole number (0, 1, 2, ...)"),
+    N_("differs between rows of the same repair point and product"),
+    N_("names producers that are not known; import producers first"),
+    N_("names no producer"),
+    N_("is required when the status is granted or revoked"),
+    N_("must be empty unless the status is granted or revoked"),
+    # what is wrong with a file as a whole, or a line it cannot read (kuznia.ingest.readers)
+    N_("is %(length)s characters long; a cell holds at most %(max)s"),
+    N_("no such file"),
+    N_("is a folder, not a file"),
+    N_("is not a regular file (a named pipe or a device?); save the rows to a file first"),
+    N_("cannot be read: %(reason)s"),
+    N_("the header holds a carriage return (CR) inside it: save the file with one kind of "
+       "line end (CR LF, LF, or CR alone as old Mac files have)"),
+    N_("is not UTF-8 text (save the file as 'CSV UTF-8')"),
+    N_("the header is not UTF-8 text (save the file as 'CSV UTF-8')"),
+    N_("the file has no header"),
+    N_("is not a text file (it holds NUL bytes)"),
+    N_("expected %(expected)s values, found %(found)s"),
+    N_("holds a value (or a row) longer than %(mib)s MiB; a cell holds at most %(max)s "
+       "characters"),
+    N_("cannot be read as CSV: %(reason)s"),
+    N_("not a readable XLSX workbook: %(reason)s"),
+    N_("%(part)s holds a text of more than %(bytes)s bytes; a cell holds at most %(max)s "
+       "characters"),
+    N_("the sheet (%(sheet)s) claims row %(row)s; a sheet holds at most %(max)s rows (split "
+       "the file, or send CSV)"),
+    N_("the sheet has no header"),
+    # what is wrong with an offer sent through the portal, or a plan's offers file
     N_("no such producer among yours: an offer is sent by its own producer"),
     N_("effects per unit is the ministry's estimate from the uses: leave it empty"),
+    N_("not given, and no use of this product to estimate it from"),
+    # a plan: how the solve ended (kuznia.planning.highs; what stopped it said on its own)
+    N_("optimal"),
+    N_("feasible"),
+    N_("infeasible"),
+    N_("unbounded"),
+    N_("best found within %(limit)s, gap %(gap)s"),
+    N_("best found within %(limit)s"),
+    N_("no solution found within %(limit)s"),
+    N_("the limits"),
+    N_("the solver's limits"),
+    N_("the time limit"),
+    N_("the iteration limit"),
+    N_("the solution limit"),
+    N_("an interruption"),
+    N_("the memory limit"),
+    N_("the objective bound"),
+    N_("the objective target"),
+    N_("the solver stopped before finding any plan (%(outcome)s); raise the time limit"),
+    N_("%(outcome)s: the best plan found before the solver stopped, not proven the best; a "
+       "longer time limit may find a better one"),
+    # a plan: why it buys nothing (kuznia.planning.explain.why_nothing)
+    N_("nothing bought: no plan better than nothing found within %(limit)s; raise the time "
+       "limit"),
+    N_("nothing bought: %(why)s"),
+    N_("no offer adds expected effects (every rate is 0)"),
+    N_("every offer's smallest order costs more than the budget of %(budget)s (the cheapest "
+       "that adds effects: %(product)s from %(producer)s, %(cost)s)"),
+    N_("the %(share)s producer cap lets no unit be bought: every product within the budget "
+       "has offers from too few producers (%(products)s)"),
+    N_("no offer adds expected effects within the budget and every limit at once; relax the "
+       "caps or the minimum shares one at a time to see which one stops it"),
+    # a plan: what binds (kuznia.planning.explain.binding)
+    N_("%(producer)s is at capacity for %(product)s (%(units)s units)"),
+    N_("the %(share)s producer cap binds on %(product)s (%(producers)s)"),
+    N_("the %(share)s region cap binds on %(region)s"),
+    N_("the %(share)s minimum for %(category)s binds: %(spent)s goes there"),
+    N_("the requirement of %(units)s %(product)s binds"),
+    N_("every offer that adds effects is at capacity: %(left)s of the budget is left unspent"),
+    N_("the budget binds: %(left)s is left, less than any further lot that adds effects"),
+    N_("... and %(more)s more limits at their bound"),
+    # a plan: why no plan meets the limits (kuznia.planning.explain.infeasible_reasons)
+    N_("%(units)s %(product)s are required, but no offer is for %(product2)s"),
+    N_("%(units)s %(product)s are required, but the offers can make only %(most)s"),
+    N_("the required %(units)s %(product)s cost %(cost)s, the budget is %(budget)s"),
+    N_("%(product)s has offers from %(producers)s producer(s), so a %(share)s cap per producer "
+       "lets no unit of it be bought"),
+    N_("together the requirements cost at least %(cost)s, the budget is %(budget)s"),
+    N_("the category minimums add up to %(share)s of the budget"),
+    N_("at least %(share)s of the budget (%(amount)s) must go to %(category)s, but its offers "
+       "can absorb only %(absorbed)s"),
+    N_("offers come from %(regions)s region(s); a %(share)s cap per region limits spending to "
+       "%(total)s of it"),
+    N_("no plan meets every limit at once; relax the requirements, the minimum category "
+       "shares or the caps one at a time to find the conflict"),
+    # a plan: the limits the greedy rule breaks (kuznia.planning.explain.violations)
+    N_("spends %(spent)s, over the budget of %(budget)s"),
+    N_("%(units)s units of %(product)s from %(producer)s: not 0 or a whole number of lots "
+       "between the minimum order and capacity"),
+    N_("%(producer)s has %(share)s of %(product)s, over the %(cap)s producer cap"),
+    N_("%(region)s takes %(share)s of the spend, over the %(cap)s region cap"),
+    N_("%(category)s gets %(amount)s, under the %(share)s minimum"),
+    N_("%(got)s %(product)s, under the %(units)s required"),
+    # a plan: what it gives, against the greedy rule, and what more budget buys
+    # (kuznia.services.planning)
+    N_("%(expected)s expected effects (90%%: %(low)s - %(high)s) for %(cost)s; the greedy "
+       "rule gets %(greedy)s for %(greedy_cost)s (%(gain)s) and breaks %(breaks)s"),
+    N_("%(expected)s expected effects (90%%: %(low)s - %(high)s) for %(cost)s; the greedy "
+       "rule gets %(greedy)s for %(greedy_cost)s (%(gain)s)"),
+    N_("chosen for its own worst %(level)s: over %(draws)s draws of all the rates at once, its "
+       "worst %(level2)s average %(average)s effects (its %(level3)s quantile: %(quantile)s); "
+       "the plan for the expected rates averages %(mean_plan)s there; the figures above are "
+       "at the expected rates"),
+    N_("chosen for its own worst %(level)s: over %(draws)s draws of all the rates at once, its "
+       "worst %(level2)s average %(average)s effects (its %(level3)s quantile: %(quantile)s); "
+       "the figures above are at the expected rates"),
+    N_("%(count)s offers left out: no effects_per_unit given and no use of the product to "
+       "estimate it from (%(offers)s)"),
+    N_("%(count)s offers left out: the licence they need is not live on %(on)s (%(offers)s)"),
+    N_("more budget lowers the expected effects: the minimum category shares grow with the "
+       "budget and move money to offers that buy fewer effects (%(rate)s per further 1,000, "
+       "LP relaxation)"),
+    N_("more budget buys nothing: the limits or the offers' capacity bind before the money "
+       "runs out"),
+    N_("each further %(step)s of budget buys about %(more)s more expected effects, for any "
+       "budget (LP relaxation: the integer plan gains in whole lots)"),
+    N_("the next %(room)s of budget buys about %(more)s more expected effects; past a budget "
+       "of %(holds_to)s more buys less (LP relaxation: the integer plan gains in whole lots)"),
+    N_("each further %(step)s of budget buys about %(more)s more expected effects, up to a "
+       "budget of %(holds_to)s; past it more buys less (LP relaxation: the integer plan gains "
+       "in whole lots)"),
     # a producer's scorecard
     N_("Lots delivered on time"),
     N_("Units accepted"),
@@ -191,20 +361,35 @@ SHAPES = (
     N_("where it came from is not recorded"),
 )
 
+# what a problem of an import shows as its value, where a rule writes it in words: the
+# value's shape by the problem's message (only there: a value is otherwise a cell as it is)
+VALUES = {
+    "already belongs to another delivery": N_("%(lot)s (delivery %(delivery)s)"),
+    "is already the lot of an earlier delivery in this file": N_("%(lot)s (line %(line)s)"),
+    "was delivered for another product": N_("%(lot)s is %(product)s"),
+    "differs from the producer of the lot": N_("%(producer)s vs lot's %(lot_producer)s"),
+    "repeats the key of an earlier line of this file with other content":
+        N_("%(key)s (first on line %(line)s)"),
+}
+
 _PLACE = re.compile(r"%\((\w+)\)s")
 _NUMBER = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?")
 _DAY_EN = re.compile(r"\d{1,2}\s[A-Z][a-z]{2}\s\d{4}")
+_SHORT_MONEY = re.compile(r"(-?[\d,]+\.\d)([Mk])")
+_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
+                     r"(?:Z|[+-]\d{2}:\d{2})?")
+
+
+def _regex(shape: str) -> re.Pattern[str]:
+    parts = _PLACE.split(shape)
+    regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)"
+                    for i, p in enumerate(parts))
+    return re.compile(regex.replace("%%", "%"), re.S)
 
 
 @functools.cache
 def _patterns() -> list[tuple[re.Pattern[str], str]]:
-    out = []
-    for shape in SHAPES:
-        parts = _PLACE.split(shape)
-        regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)"
-                        for i, p in enumerate(parts))
-        out.append((re.compile(regex.replace("%%", "%"), re.S), shape))
-    return out
+    return [(_regex(shape), shape) for shape in SHAPES]
 
 
 @functools.cache
@@ -229,11 +414,33 @@ def _local(value: str) -> str:
             return i18n.day(dt.datetime.strptime(v.replace("\u00a0", " "), "%d %b %Y").date())
         except ValueError:
             return value
+    if v[:1] == "+" and _NUMBER.fullmatch(v[1:]):  # a gain: +1,234
+        return "+" + _local(v[1:])
+    short = _SHORT_MONEY.fullmatch(v)
+    if short:  # an amount of a plan's sentence: 1.2M, 350.0k
+        amount = i18n.number(float(short.group(1).replace(",", "")), 1)
+        return (gettext("%(amount)s million", amount=amount) if short.group(2) == "M"
+                else gettext("%(amount)s thousand", amount=amount))
+    if _MOMENT.fullmatch(v):  # a moment of a log (2026-12-05T23:30:00+00:00)
+        try:
+            moment = dt.datetime.fromisoformat(v)
+        except ValueError:
+            return value
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(dt.UTC)
+        return f"{i18n.day(moment.date())}, {moment:%H:%M} UTC"
     if v in _codes_by_words():
         return say(_codes_by_words()[v])
+    if v in LABELS and "_" in v:  # a code as it is stored (one_way_drone)
+        return say(v)
     if v == "(no producer)":
         return gettext("(no producer)")
-    return value
+    if " " not in v:  # an id or a name of one word: as it is
+        return value
+    said = say_sentence(value)  # a sentence quoted in a sentence (a refusal's reason)
+    if said == value and "; " in value:  # sentences joined (the limits a plan breaks)
+        return "; ".join(say_sentence(part) for part in value.split("; "))
+    return said
 
 
 def say_sentence(text: str) -> str:
@@ -246,3 +453,31 @@ def say_sentence(text: str) -> str:
             values = {k: _local(v) for k, v in m.groupdict().items()}
             return i18n.raw_gettext(shape) % values
     return text
+
+
+@functools.cache
+def _value_patterns() -> dict[str, tuple[re.Pattern[str], str]]:
+    return {message: (_regex(shape), shape) for message, shape in VALUES.items()}
+
+
+def say_value(value: str | None, message: str) -> str | None:
+    """The value an import's problem shows, in the language of the moment where a rule
+    wrote it in words (``VALUES``); any other value (a cell) as it is.
+
+    >>> from kuznia.i18n import language
+    >>> with language("uk"):
+    ...     say_value("L-7 (line 3)", "is already the lot of an earlier delivery in this file")
+    'L-7 (рядок 3)'
+    >>> with language("uk"):
+    ...     say_value("L-7 (line 3)", "is required")
+    'L-7 (line 3)'
+    """
+    if value is None or i18n.current() == i18n.DEFAULT or message not in VALUES:
+        return value
+    regex, shape = _value_patterns()[message]
+    m = regex.fullmatch(value)
+    if not m:
+        return value
+    return i18n.raw_gettext(shape) % {k: (v if k != "line" else _local(v))
+                                      for k, v in m.groupdict().items()}
+

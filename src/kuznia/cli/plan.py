@@ -19,6 +19,7 @@ from kuznia.cli.common import (
     print_json,
 )
 from kuznia.errors import UsageError
+from kuznia.sentences import say_sentence
 
 if TYPE_CHECKING:
     from kuznia.services import planning
@@ -116,9 +117,9 @@ def _render(plan: planning.PlanResult, saved: str | None) -> None:
     for line in plan.explanation:
         if line == plan.words:
             continue
-        out.print(f"* {line}")
+        out.print(f"* {say_sentence(line)}")
     for line in plan.binding:
-        out.print(f"- binds: {line}")
+        out.print(f"- binds: {say_sentence(line)}")
     if saved:
         out.print(f"saved as {saved!r}")
 

@@ -15,8 +15,10 @@ matplotlib.use("Agg")
 import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 
-from kuznia import palette  # noqa: E402
+from kuznia import i18n, palette  # noqa: E402
 from kuznia.i18n import N_, _  # noqa: E402
 from kuznia.words import say  # noqa: E402
 
@@ -33,6 +35,26 @@ def _empty(text: str | None = None, title: str | None = None) -> bytes:
     if title:
         ax.set_title(title, fontsize=10)
     return _png(fig)
+
+
+def _month_ticks() -> FuncFormatter:
+    """A date axis's ticks as months in the language of the moment (бер. 2025), whenever
+    the chart is drawn."""
+    lang = i18n.current()
+
+    def said(x: float, _pos: int | None = None) -> str:
+        with i18n.language(lang):
+            return i18n.month(mdates.num2date(x).date())
+
+    return FuncFormatter(said)
+
+
+def _month_key(key: str) -> str:
+    """A month key (2026-03) as a month in the language of the moment."""
+    try:
+        return i18n.month(dt.date.fromisoformat(f"{key}-01"))
+    except ValueError:
+        return key
 
 
 def _png(fig: Any) -> bytes:
@@ -74,6 +96,13 @@ def cost_by_product(rows: list[dict[str, Any]], currency: str,
 def monthly_trend(rows: list[dict[str, Any]], products: list[str], currency: str) -> bytes:
     """Cost per effect by month, one small chart per product (a pooled line would move
     with the product mix), each with its 90% band."""
+    fig = monthly_trend_figure(rows, products, currency)
+    return _empty() if fig is None else _png(fig)
+
+
+def monthly_trend_figure(rows: list[dict[str, Any]], products: list[str],
+                         currency: str) -> Figure | None:
+    """``monthly_trend``'s figure, before it is drawn (None: nothing to show)."""
     series = []
     for pid in products:
         pts = sorted((r for r in rows if r["product_id"] == pid
@@ -81,7 +110,7 @@ def monthly_trend(rows: list[dict[str, Any]], products: list[str], currency: str
         if pts:
             series.append((pid, pts))
     if not series:
-        return _empty()
+        return None
     cols = min(3, len(series))
     nrows = -(-len(series) // cols)
     fig, axes = plt.subplots(nrows, cols, figsize=(3.2 * cols, 2.6 * nrows), squeeze=False)
@@ -97,14 +126,14 @@ def monthly_trend(rows: list[dict[str, Any]], products: list[str], currency: str
         ax.set_title(pid, fontsize=9)
         ax.set_ylim(bottom=0)
         ax.set_xlabel(_("month"), fontsize=7)
-        ax.set_ylabel(f"cost per effect ({currency})", fontsize=7)
-        ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %Y"))
+        ax.set_ylabel(_("cost per effect (%(currency)s)", currency=currency), fontsize=7)
+        ax.xaxis.set_major_formatter(_month_ticks())
         ax.tick_params(axis="x", rotation=45, labelsize=6)
         ax.tick_params(axis="y", labelsize=6)
         ax.grid(alpha=0.3)
     axes.flat[0].legend(fontsize=6)
     fig.tight_layout()
-    return _png(fig)
+    return fig
 
 
 def outcomes(rows: list[dict[str, Any]]) -> bytes:
@@ -187,10 +216,15 @@ def pareto(rows: list[dict[str, Any]], title: str) -> bytes:
     return _png(fig)
 
 
-def fan(products: list[dict[str, Any]], title: str = "Output under strikes") -> bytes:
+def fan(products: list[dict[str, Any]], title: str) -> bytes:
     """Per product, the P10-P90 band of monthly output, the median, and demand (dashed)."""
     if not products:
         return _empty(_("No products to simulate."), title)
+    return _png(fan_figure(products, title))
+
+
+def fan_figure(products: list[dict[str, Any]], title: str) -> Figure:
+    """``fan``'s figure, before it is drawn (``products`` not empty)."""
     fig, axes = plt.subplots(1, len(products), figsize=(3.2 * len(products), 3), squeeze=False)
     for ax, p in zip(axes[0], products, strict=True):
         months = [m["month"] for m in p["by_month"]]
@@ -202,11 +236,11 @@ def fan(products: list[dict[str, Any]], title: str = "Output under strikes") -> 
         if p["monthly_demand"] is not None:
             ax.axhline(p["monthly_demand"], color=palette.DEMAND, ls="--", lw=1, label=_("demand"))
         ax.set_title(p["product_id"], fontsize=9)
-        ax.set_xticks(x[::3], months[::3], fontsize=7, rotation=30)
+        ax.set_xticks(x[::3], [_month_key(m) for m in months[::3]], fontsize=7, rotation=30)
         ax.tick_params(axis="y", labelsize=7)
         ax.set_ylim(bottom=0)
         ax.set_xlabel(_("month"), fontsize=7)
         ax.set_ylabel(_("units a month"), fontsize=7)
     axes[0][0].legend(fontsize=7)
     fig.suptitle(title, fontsize=10, y=1.04)
-    return _png(fig)
+    return fig

@@ -10,8 +10,8 @@ from typing import Any
 
 from kuznia import i18n
 from kuznia.i18n import N_, _
-from kuznia.sentences import say_sentence
-from kuznia.server.web.base import _day, _fig, _pct, env
+from kuznia.sentences import say_sentence, say_value
+from kuznia.server.web.base import _day, _fig, _pct, _when, env
 from kuznia.words import say
 
 # a reference figure's name in words (anything else: the label table's words for it)
@@ -61,11 +61,17 @@ NUMBERS = {
     "late_share_of_lead": N_("Days late as a share of that lead time"),
     "quantity": N_("Units ordered"),
     "first_month": N_("First month"),
+    # the vault's flags: the account, its window of time, the copies it took
+    "account": N_("Account"),
+    "from": N_("From"),
+    "to": N_("To"),
+    "copies": N_("Copies taken"),
 }
 # flags whose threshold is the chance below which they are raised
 CHANCE_BARS = {"price_outlier", "effect_claims", "effect_burst", "late_share"}
 SHARES = {"top_share", "others_share", "noise", "operators_cv"}
 DATES = {"due_on", "signed_on", "delivered_on"}
+MOMENTS = {"from", "to"}
 
 
 def _ref(flag: dict[str, Any], key: str) -> Any:
@@ -170,7 +176,8 @@ def numbers(flag: dict[str, Any]) -> list[tuple[str, str]]:
     for k, x in (flag.get("reference") or {}).items():
         if k == "updates" or x is None:
             continue
-        shown = _share(x) if k in SHARES else _day(x) if k in DATES else _fig(x)
+        shown = (_share(x) if k in SHARES else _day(x) if k in DATES else _when(x)
+                 if k in MOMENTS else ", ".join(map(str, x)) if isinstance(x, list) else _fig(x))
         out.append((_(NUMBERS[k]) if k in NUMBERS else say(k).replace("_", " "), shown))
     return out
 
@@ -216,4 +223,5 @@ def flag_text(text: str) -> str:
 
 
 env.filters.update(plain_flag=plain_said, flag_statistics=statistics_said,
-                   number_name=number_name, flag_text=flag_text, sentence=say_sentence)
+                   number_name=number_name, flag_text=flag_text, sentence=say_sentence,
+                   problem_value=say_value)
