@@ -83,7 +83,7 @@ CYRILLIC = re.compile(r"[А-Яа-яІіЇїЄєҐґ]")
 OPTION = re.compile(r"--[a-z][a-z-]*(?:[ =][^\s│,;)]+)?")  # an option and its value
 HEX = re.compile(r"\b[0-9a-f]{12,}\b")  # a hash
 QUOTED_COMMAND = re.compile(r"'kuznia [^']*'")
-RECORDED = re.compile(r"\{.*\}")  # an audit event's detail, as the chain recorded it
+RECORDED = re.compile(r"\{.*\}", re.S)  # an audit event's detail, as the chain recorded it
 
 
 def command_names() -> set[str]:
@@ -168,15 +168,15 @@ def english_left(demo: dict[str, Any], name: str, text: str, js: Any) -> list[st
     """The words of ``text`` in Latin letters that are not ids, names, file names, options,
     hashes or the workspace's own words."""
     allowed = LATIN_OK | data_words(demo["data"]) | {"tester", "boss", "maker", "first",
-                                                      "second"}
+                                                      "second", "marshall", "lp"}
     if name == "records":  # its columns are the import format's, as --where takes them
         allowed |= {w.lower() for row in js["rows"] for k in row for w in WORDS.findall(k)}
     if name == "oversight flags":  # each flag's command that lists the records behind it
         allowed |= {w.lower() for f in js["flags"] for w in WORDS.findall(
             f["evidence"]["command"])}
-    if name == "plan show":  # the plan's inputs, as given
+    if name in ("plan show", "plan diff"):  # the plan's inputs, as given
         allowed |= {w.lower() for k in js["inputs"] for w in WORDS.findall(k)}
-    text = text.replace(str(demo["folder"]), " ")
+    text = text.replace(demo["backup"], " ").replace(str(demo["folder"]), " ")
     for pattern in (QUOTED_COMMAND, RECORDED, OPTION, HEX, FILE_NAME, FIELD):
         text = pattern.sub(" ", text)
     return sorted({w for w in WORDS.findall(text) if w.lower() not in allowed})

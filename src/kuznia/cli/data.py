@@ -146,6 +146,7 @@ def uses(
         t.add_row(*["" if r[c] is None else money(r[c]) if c == "cost"
                     else day(r[c]) if c == "used_on"
                     else count(r[c]) if c in ("units_used", "effects")
+                    else _("lot") if c == "price_basis" and r[c] == "lot"
                     else say(r[c]) if c in ("outcome", "price_basis", "failure_mode")
                     else str(r[c]) for c in heads])
     out.print(t)

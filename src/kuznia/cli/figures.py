@@ -67,7 +67,7 @@ def render_costs(table: CostTable) -> None:
     t = Table(*[_(GROUP_HEADS[k]) if k in GROUP_HEADS else k for k in keys], _("uses"),
               _("effects"), _("effects/use"), _("cost (%(currency)s)",
                                                  currency=table.currency),
-              _("cost per effect"), _("90% interval"),
+              _("cost per effect"), _("%(level)s interval", level="90%"),
               *([_("rank* (= tie)")] if ranked else []))
     for r in table.rows:
         if r["cost"] is None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
-from rich.text import Text
+from rich.text import Text as Styled  # not i18n's Text (pybabel reads that name)
 
 import kuznia
 from kuznia import i18n
@@ -64,7 +64,7 @@ def failures(
              else _("condition %(key)s", key=k.split(":", 1)[1]) if k.startswith("condition:")
              else k for k in keys]
     t = Table(*heads, _("failure mode"), _("severity"), _("failures"), _("uses"),
-              _("per 100 uses"), _("90% interval"), _("share %"), _("cumulative %"))
+              _("per 100 uses"), _("%(level)s interval", level="90%"), _("share %"), _("cumulative %"))
     for r in table.rows:
         t.add_row(*[str(r[k] if not k.startswith("condition:")
                         else r["conditions"][k.split(":", 1)[1]]) for k in keys],
@@ -102,7 +102,7 @@ def fixes(
     for r in table.rows:
         t.add_row(r["action_id"], r["product_id"], say(r["failure_mode"]),
                   r["fixed_in_version"],
-                  Text(say(r["status"]), style=STATUS_STYLE[r["status"]]),
+                  Styled(say(r["status"]), style=STATUS_STYLE[r["status"]]),
                   _pct(r["rate_before"]), count(r["uses_before"]), _pct(r["rate_after"]),
                   count(r["uses_after"]),
                   "-" if r["p_value"] is None else i18n.significant(r["p_value"], 3),
@@ -133,7 +133,7 @@ def growth(
         print_json(g)
         return
     t = Table(_("version"), _("introduced"), _("uses"), _("failures"), _("reliability"),
-              _("90% interval"))
+              _("%(level)s interval", level="90%"))
     for v in g["versions"]:
         t.add_row(v["version"], day(v["introduced_on"]), count(v["uses"]),
                   count(v["failures"]), num(v["reliability"], 4),
@@ -178,22 +178,23 @@ def render_board(b: Board, columns: int = 8, height: int = 12) -> None:
     if not stacks:
         out.print(_("the board is clear as of %(day)s", day=day(b.as_of)))
         return
-    t = Table(*[f"{s['producer_id'] or _('all')}\n{s['product_id']}\n"
-                f"{num(s['weight'])}" for s in stacks], show_lines=False, box=None,
+    every = _("all")
+    t = Table(*[f"{s['producer_id'] or every}\n{s['product_id']}\n{num(s['weight'])}"
+                for s in stacks], show_lines=False, box=None,
               padding=(0, 1))
     cells: list[list[Any]] = []
     for s in stacks:
         blocks = s["blocks"]
         shown = blocks[:height]
-        col = [Text(f"{KIND_MARK[x['kind']][0]} {x['ref'].split('/')[-1][-12:]} "
+        col = [Styled(f"{KIND_MARK[x['kind']][0]} {x['ref'].split('/')[-1][-12:]} "
                     f"{num(x['weight'])}", style=f"reverse {KIND_MARK[x['kind']][1]}")
                for x in reversed(shown)]
         if len(blocks) > height:
-            col.insert(0, Text(_("+%(more)s more", more=count(len(blocks) - height))))
+            col.insert(0, Styled(_("+%(more)s more", more=count(len(blocks) - height))))
         cells.append(col)
     depth = max(len(c) for c in cells)
     for row in range(depth):
-        t.add_row(*[c[row - (depth - len(c))] if row >= depth - len(c) else Text("")
+        t.add_row(*[c[row - (depth - len(c))] if row >= depth - len(c) else Styled("")
                     for c in cells])
     out.print(t)
     out.print(ngettext("%(num)s block in %(stacks)s as of %(day)s",

@@ -191,7 +191,7 @@ def duplicate(
     out.print(_("chosen: %(lines)s for %(cost)s of %(budget)s (%(outcome)s)",
                 lines=", ".join(d.chosen) or _("nothing"), cost=money(d.cost),
                 budget=money(d.budget), outcome=_solver_words(d.solver)))
-    t = Table("", _("expected shortfall"), _("90% interval"))
+    t = Table("", _("expected shortfall"), _("%(level)s interval", level="90%"))
     for name, (m, lo, hi) in ((_("before"), d.before), (_("after"), d.after),
                               (_("greedy rule, after"), d.greedy_after),
                               (_("reduction"), d.reduction)):
@@ -244,7 +244,7 @@ def regions(
         out.print(_("history %(first)s to %(last)s (from the workspace's first record)",
                     first=_month(h["observed_from"]), last=_month(h["observed_to"])))
     t = Table(_("region"), _("sites"), _("strikes"), _("months struck / observed"),
-              _("chance of a strike a month"), _("90% interval"), _("site hit"),
+              _("chance of a strike a month"), _("%(level)s interval", level="90%"), _("site hit"),
               _("damage"), _("repair months"))
     for r in rows:
         t.add_row(r["region"], count(r["sites"]), count(r["strikes"]),

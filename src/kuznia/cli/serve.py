@@ -70,8 +70,9 @@ def serve(
         raise UsageError(N_("a SQLite workspace is served by one process: drop {workers}, or "
                             "serve a PostgreSQL workspace"), params=("workers",))
     _check_free(host, port, store)
+    url = f"http://{host}:{port}"
     err.print(_("serving %(db)s at %(url)s  (API docs: %(url)s/api/v1/docs; stop with "
-                "Ctrl-C)", db=store.display_url, url=f"http://{host}:{port}"))
+                "Ctrl-C)", db=store.display_url, url=url))
     if workers == 1:
         app = create_app(store, data_dir=data_dir or None, https_only=https_only,
                          close_store=True, oversight_config=thresholds,
