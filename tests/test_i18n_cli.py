@@ -9,7 +9,6 @@ import csv
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -62,9 +61,9 @@ RUN: dict[str, list[str]] = {
 }
 # the commands not run here, and why
 SKIPPED: dict[str, str] = {
-    "init": "writes a new workspace; said in Ukrainian in test_i18n.test_the_cli_speaks_kuznia_lang",
+    "init": "writes a new workspace (in Ukrainian: test_i18n.test_the_cli_speaks_kuznia_lang)",
     "migrate": "writes the schema of an older workspace (test_migrations)",
-    "import": "writes rows; its summary in Ukrainian is test_i18n.test_the_cli_speaks_kuznia_lang",
+    "import": "writes rows (its summary in Ukrainian: test_i18n.test_the_cli_speaks_kuznia_lang)",
     "report": "writes an HTML report: test_i18n.test_the_report_in_ukrainian crawls it",
     "demo": "generates and imports a million uses by default, then writes a report",
     "serve": "starts a server (the pages' Ukrainian is test_i18n's crawl)",

@@ -64,7 +64,8 @@ def failures(
              else _("condition %(key)s", key=k.split(":", 1)[1]) if k.startswith("condition:")
              else k for k in keys]
     t = Table(*heads, _("failure mode"), _("severity"), _("failures"), _("uses"),
-              _("per 100 uses"), _("%(level)s interval", level="90%"), _("share %"), _("cumulative %"))
+              _("per 100 uses"), _("%(level)s interval", level="90%"), _("share %"),
+              _("cumulative %"))
     for r in table.rows:
         t.add_row(*[str(r[k] if not k.startswith("condition:")
                         else r["conditions"][k.split(":", 1)[1]]) for k in keys],

@@ -297,9 +297,9 @@ def repairs_plan(
                     point=x["point_id"], product=x["product_id"],
                     reason=say_sentence(x["reason"])))
     for u in r.unreachable:
-        out.print(ngettext("no repair point reachable for %(num)s item of %(product)s in "
-                           "%(region)s (%(items)s): not placed, not in the figures",
-                           "no repair point reachable for %(num)s items of %(product)s in "
-                           "%(region)s (%(items)s): not placed, not in the figures",
+        out.print(ngettext("no repair point reachable for %(num)s %(product)s in %(region)s "
+                           "(%(items)s): not placed, not in the figures",
+                           "no repair point reachable for %(num)s %(product)s in %(region)s "
+                           "(%(items)s): not placed, not in the figures",
                            u["items"], num=count(u["items"]), product=u["product_id"],
                            region=u["region"], items=", ".join(u["item_ids"])), style="red")
