@@ -228,3 +228,18 @@ def test_an_error_of_the_command_line_speaks_the_language(demo: dict[str, Any]) 
     assert code == code_en == 2
     assert "--where takes COLUMN=VALUE, not 'nothing'" in en
     assert "--where" in uk and "'nothing'" in uk and "takes" not in uk and CYRILLIC.search(uk)
+
+
+def test_a_quarantined_rows_problem_in_ukrainian(tmp_path) -> None:  # noqa: ANN001
+    db = str(tmp_path / "q.db")
+    kuznia.init(db, "USD", actor="tester").close()
+    bad = tmp_path / "p.csv"
+    bad.write_text("producer_id,name,kind,region\nQ1,A,state,R\nQ2,B,nope,R\n",
+                   encoding="utf-8")
+    r = runner.invoke(app, ["import", "producers", str(bad), "--quarantine",
+                            str(tmp_path / "rejected.csv"), "--db", db],
+                      env={"KUZNIA_LANG": "uk"})
+    assert r.exit_code == 1, r.output
+    assert "додано 1" in r.stdout and "відхилено 1" in r.stdout
+    assert f"{bad}:3: стовпець kind: має бути одним із: " in r.stderr
+    assert "column" not in r.stderr and "must be" not in r.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -28,6 +29,7 @@ from kuznia.cli.common import (
 from kuznia.errors import InputError, UsageError
 from kuznia.i18n import N_, _, ngettext, number
 from kuznia.ingest.tables import SPECS
+from kuznia.sentences import say_sentence
 from kuznia.services.params import RECORDS_LIMIT, USES_LIMIT
 from kuznia.words import say
 
@@ -94,11 +96,33 @@ def import_(
                   _("%(file)s: %(added)s added, %(updated)s updated, %(unchanged)s unchanged, "
                     "%(rejected)s rejected (nothing changed: no audit event)", **counts))
         for line in result.problems:
-            err.print(line)
+            err.print(_said_problem(line))
         if result.quarantine and result.rejected:
             out.print(_("rejected rows with reasons: %(file)s", file=result.quarantine))
     if result.rejected:
         raise typer.Exit(1)
+
+
+_PROBLEM = re.compile(r"(?P<file>.+):(?P<line>\d+): column (?P<column>[^:]+): (?P<rest>.*)", re.S)
+
+
+def _said_problem(line: str) -> str:
+    """A problem of a quarantined row (``RowProblem``'s English line) in the language of
+    the moment: the file, line and column as they are, what is wrong in words, the value
+    it echoes as it is."""
+    m = _PROBLEM.fullmatch(line)
+    if m is None or i18n.current() == i18n.DEFAULT:
+        return line
+    rest, shown = m["rest"], ""
+    said = say_sentence(rest)
+    while said == rest and rest.endswith(")") and " (" in rest:  # the value, echoed
+        rest, value = rest.rsplit(" (", 1)
+        shown = f" ({value}{shown}"
+        said = say_sentence(rest)
+    if said == rest:
+        rest, shown, said = m["rest"], "", m["rest"]
+    return _("%(file)s:%(line)s: column %(column)s: %(problem)s", file=m["file"],
+             line=m["line"], column=m["column"], problem=said) + shown
 
 
 @handles_errors
