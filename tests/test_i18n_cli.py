@@ -6,6 +6,7 @@ English; and its ``--json`` is the same whatever the language."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import re
 from collections.abc import Iterator
@@ -58,6 +59,7 @@ RUN: dict[str, list[str]] = {
                        "2026-12-07"],
     "vault list": ["vault", "list"],
     "vault log": ["vault", "log"],
+    "vault trace": ["vault", "trace", "{copy}"],
 }
 # the commands not run here, and why
 SKIPPED: dict[str, str] = {
@@ -74,7 +76,6 @@ SKIPPED: dict[str, str] = {
     "export ocds": "writes a JSON file for publication (machine words only, but one line)",
     "vault add": "writes a sealed document and needs the vault's key file",
     "vault get": "writes a marked copy for a producer's account under a live licence",
-    "vault trace": "needs a copy issued by vault get",
     "vault shred": "destroys a partner's key",
 }
 WORDS = re.compile(r"[A-Za-z]{2,}")
@@ -108,7 +109,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """One demo workspace (SQLite): every table, two accounts, two saved plans, a backup."""
     from kuznia.demo import DemoSize, generate
     from kuznia.ingest.tables import IMPORT_ORDER
-    from kuznia.services import accounts
+    from kuznia.services import accounts, vault
     from kuznia.services import backup as backups
 
     folder = tmp_path_factory.mktemp("i18n_cli")
@@ -125,16 +126,34 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         accounts.issue_token(ws.store, "maker", actor="tester")
         ws.save_plan("first", ws.allocate(1_000_000, time_limit=20))
         ws.save_plan("second", ws.allocate(2_000_000, time_limit=20))
+        # a document in the vault under a live licence, a copy issued and one refused
+        today = dt.date.today().isoformat()
+        licence = next(r for r in csv.DictReader(open(files["licences"]))
+                       if r["status"] == "granted" and r["granted_on"] <= today
+                       and (not r["expires_on"] or r["expires_on"] > today)
+                       and producer not in r["producers"].split(";"))
+        named = licence["producers"].split(";")[0]
+        accounts.add_user(ws.store, "named", "producer", actor="tester", producer=named)
+        (folder / "drawing.txt").write_text("a drawing\n", encoding="utf-8")
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("KUZNIA_VAULT_KEY_FILE", str(folder / "vault.key"))
+            doc = vault.add_document(ws.store, folder / "drawing.txt",
+                                     licence_id=licence["licence_id"], actor="tester")
+            vault.issue_copy(ws.store, doc["doc_id"], account="named",
+                             out=folder / "copy.zip")
+            with pytest.raises(kuznia.errors.NotFoundError):
+                vault.issue_copy(ws.store, doc["doc_id"], account="maker",
+                                 out=folder / "refused.zip")
     backups.backup(db, folder / "ws.backup")
     product = next(csv.DictReader(open(files["versions"])))["product_id"]
     yield {"db": db, "folder": folder, "data": data, "product": product,
-           "backup": str(folder / "ws.backup")}
+           "backup": str(folder / "ws.backup"), "copy": str(folder / "copy.zip")}
 
 
 def run(demo: dict[str, Any], args: list[str], lang: str) -> tuple[int, str]:
     """The command in this process, in ``lang``: its exit code and all it printed."""
-    filled = [a.format(data=demo["data"], product=demo["product"], backup=demo["backup"])
-              for a in args]
+    filled = [a.format(data=demo["data"], product=demo["product"], backup=demo["backup"],
+                       copy=demo["copy"]) for a in args]
     r = runner.invoke(app, [*filled, "--db", demo["db"]], env={"KUZNIA_LANG": lang})
     if r.exception and not isinstance(r.exception, SystemExit):
         raise r.exception
@@ -167,7 +186,8 @@ def english_left(demo: dict[str, Any], name: str, text: str, js: Any) -> list[st
     """The words of ``text`` in Latin letters that are not ids, names, file names, options,
     hashes or the workspace's own words."""
     allowed = LATIN_OK | data_words(demo["data"]) | {"tester", "boss", "maker", "first",
-                                                      "second", "marshall", "lp"}
+                                                      "second", "marshall", "lp", "named", "txt",
+                                                      "drawing"}
     if name == "records":  # its columns are the import format's, as --where takes them
         allowed |= {w.lower() for row in js["rows"] for k in row for w in WORDS.findall(k)}
     if name == "oversight flags":  # each flag's command that lists the records behind it

@@ -210,6 +210,23 @@ SHAPES = (
        "service without it less with it (against sending them abroad where that is the other "
        "way); effects gained: the allocation plan's expected effects at the budget "
        "%(budget)s, with the licence less without it"),
+    # why the vault gave a copy or refused one, and how a found copy was traced
+    N_("licence %(licence)s names producer %(producer)s and is live on %(on)s"),
+    N_("licence %(licence)s does not name producer %(producer)s"),
+    N_("licence %(licence)s is not on record"),
+    N_("licence %(licence)s is revoked"),
+    N_("licence %(licence)s is denied"),
+    N_("licence %(licence)s is not granted (it is %(status)s)"),
+    N_("licence %(licence)s is granted only from %(on)s"),
+    N_("licence %(licence)s expired on %(on)s"),
+    N_("no such document"),
+    N_("no such account"),
+    N_("the account is disabled"),
+    N_("the account is not a producer's (its role is %(role)s); only producers a live "
+       "licence names receive copies"),
+    N_("the partner's key was destroyed; its %(held)s document can be read by no one"),
+    N_("the partner's key was destroyed; its %(held)s documents can be read by no one"),
+    N_("the copy's hash (the very file issued)"),
 )
 
 _PLACE = re.compile(r"%\((\w+)\)s")
