@@ -359,6 +359,47 @@ SHAPES = (
     N_("sent by account %(account)s on %(on)s through the portal (upload of %(file)s)"),
     N_("imported by %(account)s on %(on)s from %(file)s"),
     N_("where it came from is not recorded"),
+    # what the command line shows of a plan, a repair plan and a licence's value
+    N_("%(effects)s expected effects (90%%: %(low)s - %(high)s) for %(cost)s; the greedy rule "
+       "gets %(greedy)s for %(greedy_cost)s (%(gain)s)"),
+    N_("each further %(step)s of budget buys about %(more)s more expected effects, up to a "
+       "budget of %(to)s; past it more buys less (LP relaxation: the integer plan gains in "
+       "whole lots)"),
+    N_("each further %(step)s of budget buys about %(more)s more expected effects, for any "
+       "budget (LP relaxation: the integer plan gains in whole lots)"),
+    N_("the next %(room)s of budget buys about %(more)s more expected effects; past a budget "
+       "of %(to)s more buys less (LP relaxation: the integer plan gains in whole lots)"),
+    N_("more budget buys nothing: the limits or the offers' capacity bind before the money "
+       "runs out"),
+    N_("%(producer)s is at capacity for %(product)s (%(units)s units)"),
+    N_("every offer that adds effects is at capacity: %(left)s of the budget is left unspent"),
+    N_("the budget binds: %(left)s is left, less than any further lot that adds effects"),
+    N_("licence %(licence)s is not live on %(on)s"),
+    N_("no licence is pending (requested or in review)"),
+    N_("days saved: over the items placed with and without the licence, days until back in "
+       "service without it less with it (against sending them abroad where that is the other "
+       "way)"),
+    N_("days saved: over the items placed with and without the licence, days until back in "
+       "service without it less with it (against sending them abroad where that is the other "
+       "way); effects gained: the allocation plan's expected effects at the budget "
+       "%(budget)s, with the licence less without it"),
+    # why the vault gave a copy or refused one, and how a found copy was traced
+    N_("licence %(licence)s names producer %(producer)s and is live on %(on)s"),
+    N_("licence %(licence)s does not name producer %(producer)s"),
+    N_("licence %(licence)s is not on record"),
+    N_("licence %(licence)s is revoked"),
+    N_("licence %(licence)s is denied"),
+    N_("licence %(licence)s is not granted (it is %(status)s)"),
+    N_("licence %(licence)s is granted only from %(on)s"),
+    N_("licence %(licence)s expired on %(on)s"),
+    N_("no such document"),
+    N_("no such account"),
+    N_("the account is disabled"),
+    N_("the account is not a producer's (its role is %(role)s); only producers a live "
+       "licence names receive copies"),
+    N_("the partner's key was destroyed; its %(held)s document can be read by no one"),
+    N_("the partner's key was destroyed; its %(held)s documents can be read by no one"),
+    N_("the copy's hash (the very file issued)"),
 )
 
 # what a problem of an import shows as its value, where a rule writes it in words: the

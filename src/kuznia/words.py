@@ -168,6 +168,12 @@ LABELS: dict[str, str] = {
     "maintenance": N_("maintenance"),
     "repair": N_("repair"),
     "passed": N_("passed"),
+    # how a solve ended (an allocation plan's outcome)
+    "optimal": N_("optimal"),
+    "feasible": N_("feasible, not proven best"),
+    "infeasible": N_("infeasible"),
+    "unbounded": N_("unbounded"),
+    "no_solution": N_("no solution found"),
     # import jobs
     "queued": N_("waiting to start"),
     "running": N_("running"),

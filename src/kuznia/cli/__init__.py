@@ -28,6 +28,21 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _language(ctx: typer.Context) -> None:
+    # what the commands say to people speaks KUZNIA_LANG (the report's default too), for
+    # the command's run only (a test's CliRunner runs several in one process)
+    from kuznia import i18n
+
+    try:
+        ctx.with_resource(i18n.language(i18n.from_env()))
+    except i18n.UnknownLanguageError as e:
+        print(f"error: {e}", file=sys.stderr)  # noqa: T201
+        raise typer.Exit(2) from None
+
+
 app.command("init")(data.init)
 app.command("migrate")(data.migrate)
 app.command("import")(data.import_)

@@ -13,12 +13,15 @@ from kuznia.cli.common import (
     ActorOption,
     DbOption,
     JsonOption,
+    day,
     err,
     handles_errors,
     out,
     print_json,
 )
+from kuznia.i18n import _, ngettext
 from kuznia.services.access import ROLES
+from kuznia.words import say
 
 app = typer.Typer(help="Accounts for the server: roles, producer scopes, API tokens.",
                   no_args_is_help=True)
@@ -53,9 +56,14 @@ def add(
     with kuznia.open(db, actor) as ws:
         event = _accounts().add_user(ws.store, name, role, actor=ws.actor, producer=producer,
                                   password=password, partner=partner)
-    scope = f", producer {producer}" if producer else f", partner {partner}" if partner else ""
-    out.print(f"added {name} ({role}{scope}); "
-              f"audit event {event}")
+    if producer or partner:
+        out.print(_("added %(name)s (%(role)s, %(scope)s); audit event %(event)s", name=name,
+                    role=say(role), event=event,
+                    scope=_("producer %(id)s", id=producer) if producer
+                    else _("partner %(id)s", id=partner)))
+    else:
+        out.print(_("added %(name)s (%(role)s); audit event %(event)s", name=name,
+                    role=say(role), event=event))
 
 
 @app.command("token")
@@ -71,7 +79,9 @@ def token(
     with kuznia.open(db, actor) as ws:
         value = _accounts().issue_token(ws.store, name, actor=ws.actor,
                                      expires_days=expires_days)
-    err.print(f"a new token for {name}, valid {expires_days} days; it is not shown again")
+    err.print(ngettext("a new token for %(name)s, valid %(num)s day; it is not shown again",
+                       "a new token for %(name)s, valid %(num)s days; it is not shown again",
+                       expires_days, name=name))
     out.print(value)
 
 
@@ -84,14 +94,15 @@ def list_(db: DbOption = None, json: JsonOption = False) -> None:
     if json:
         print_json(users.to_dict())
         return
-    t = Table("name", "role", "scope", "password", "live tokens", "state", "created",
-              "failed sign-ins")
+    t = Table(_("name"), _("role"), _("scope"), _("password"), _("live tokens"), _("state"),
+              _("created"), _("failed sign-ins"))
     for u in users:
-        locked = f"; locked from {', '.join(u['locked_from'])}" if u["locked_from"] else ""
-        t.add_row(u["name"], u["role"], u["producer_id"] or u["partner_id"] or "",
-                  "yes" if u["password"] else "",
-                  str(u["live_tokens"]), "disabled" if u["disabled"] else "enabled",
-                  u["created_at"][:19], f"{u['failed_sign_ins'] or ''}{locked}")
+        locked = _("; locked from %(where)s", where=", ".join(u["locked_from"])) \
+            if u["locked_from"] else ""
+        t.add_row(u["name"], say(u["role"]), u["producer_id"] or u["partner_id"] or "",
+                  _("yes") if u["password"] else "",
+                  str(u["live_tokens"]), _("disabled") if u["disabled"] else _("enabled"),
+                  day(u["created_at"]), f"{u['failed_sign_ins'] or ''}{locked}")
     out.print(t)
 
 
@@ -102,7 +113,7 @@ def disable(name: Annotated[str, typer.Argument(help="The account.")],
     """Disable an account: its password and tokens stop working; nothing is deleted."""
     with kuznia.open(db, actor) as ws:
         event = _accounts().disable_user(ws.store, name, actor=ws.actor)
-    out.print(f"disabled {name}; audit event {event}")
+    out.print(_("disabled %(name)s; audit event %(event)s", name=name, event=event))
 
 
 @app.command("revoke-tokens")
@@ -112,7 +123,8 @@ def revoke(name: Annotated[str, typer.Argument(help="The account.")],
     """Revoke every live API token of an account."""
     with kuznia.open(db, actor) as ws:
         n = _accounts().revoke_tokens(ws.store, name, actor=ws.actor)
-    out.print(f"revoked {n} tokens of {name}")
+    out.print(ngettext("revoked %(num)s token of %(name)s", "revoked %(num)s tokens of %(name)s",
+                       n, name=name))
 
 
 @app.command("unlock")
@@ -127,4 +139,5 @@ def unlock(
     """Lift the sign-in lock of an account (or of a client address), and its count."""
     with kuznia.open(db, actor) as ws:
         event = _accounts().lift_lock(ws.store, actor=ws.actor, name=name, address=address)
-    out.print(f"lifted the lock of {name or address}; audit event {event}")
+    out.print(_("lifted the lock of %(who)s; audit event %(event)s", who=name or address,
+                event=event))

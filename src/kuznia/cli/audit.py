@@ -9,8 +9,19 @@ import typer
 from rich.table import Table
 
 import kuznia
-from kuznia.cli.common import DbOption, JsonOption, err, handles_errors, out, print_json
+from kuznia.cli.common import (
+    DbOption,
+    JsonOption,
+    count,
+    day,
+    err,
+    handles_errors,
+    out,
+    print_json,
+)
+from kuznia.i18n import _, ngettext
 from kuznia.services.params import AUDIT_LIMIT
+from kuznia.words import say
 
 app = typer.Typer(help="The hash-chained audit trail of every write.", no_args_is_help=True)
 
@@ -28,19 +39,20 @@ def list_(
     if json:
         print_json(events.to_dict())
         return
-    t = Table("id", "at", "actor", "action", "table", "file", "sha256", "added", "updated",
-              "unchanged", "rejected")
+    t = Table(_("event"), _("at"), _("who"), _("action"), _("table"), _("file"), "SHA-256",
+              _("added"), _("updated"), _("unchanged"), _("rejected"))
     for e in events:
-        t.add_row(str(e["event_id"]), e["at"][:19], e["actor"], e["action"],
-                  e["table_name"] or "", e["file_name"] or "", (e["file_sha256"] or "")[:12],
-                  f"{e['rows_added']:,}", f"{e['rows_updated']:,}", f"{e['rows_unchanged']:,}",
-                  f"{e['rows_rejected']:,}")
+        t.add_row(str(e["event_id"]), day(e["at"]), e["actor"], say(e["action"]),
+                  say(e["table_name"]), e["file_name"] or "", (e["file_sha256"] or "")[:12],
+                  count(e["rows_added"]), count(e["rows_updated"]),
+                  count(e["rows_unchanged"]), count(e["rows_rejected"]))
     out.print(t)
     if len(events):
-        out.print(f"head hash: {events[-1]['hash']}")
+        out.print(_("head hash: %(hash)s", hash=events[-1]["hash"]))
         detail = jsonlib.loads(events[-1]["detail"])
-        if detail:
-            out.print(f"last event detail: {detail}", style="dim")
+        if detail:  # the event's record as stored (machine words: JSON)
+            out.print(_("last event's detail (as recorded): %(detail)s",
+                        detail=jsonlib.dumps(detail, ensure_ascii=False)), style="dim")
 
 
 @app.command()
@@ -60,16 +72,24 @@ def history(
     if json:
         print_json(changes.to_dict())
         return
-    t = Table("event", "at", "actor", "file", "table", "key", "column", "before", "after")
+    t = Table(_("event"), _("at"), _("who"), _("file"), _("table"), _("key"), _("column"),
+              _("before"), _("after"))
     for c in changes:
-        head = (str(c["event_id"]), c["at"][:19], c["actor"], c["file_name"] or "",
-                c["table"], c["key"])
+        head = (str(c["event_id"]), day(c["at"]), c["actor"], c["file_name"] or "",
+                say(c["table"]), c["key"])
         for i, ch in enumerate(c["changes"]):  # the change's own columns on its first line
             t.add_row(*(head if i == 0 else [""] * len(head)), ch["column"],
                       *("" if v is None else str(v) for v in (ch["old"], ch["new"])))
     if not len(changes):
-        out.print("no stored row has been changed" + (f" in {table}" if table else "")
-                  + (f" with key {key}" if key else ""))
+        if table and key:
+            out.print(_("no stored row of %(table)s with key %(key)s has been changed",
+                        table=say(table), key=key))
+        elif table:
+            out.print(_("no stored row of %(table)s has been changed", table=say(table)))
+        elif key:
+            out.print(_("no stored row with key %(key)s has been changed", key=key))
+        else:
+            out.print(_("no stored row has been changed"))
         return
     out.print(t)
 
@@ -93,13 +113,23 @@ def verify(
     if json:
         print_json(check.to_dict())
     elif check.ok:
-        rows = f", {check.rows_checked:,} rows match it" if check.deep else ""
-        after = "" if check.events_after_expected_head is None else \
-            f"; the expected head is there, {check.events_after_expected_head} events after it"
-        out.print(f"audit chain intact: {check.checked} events{rows}, head {check.head}{after}")
+        said = ngettext("audit chain intact: %(num)s event, head %(head)s",
+                        "audit chain intact: %(num)s events, head %(head)s", check.checked,
+                        num=count(check.checked), head=check.head)
+        if check.deep:
+            said += ngettext("; %(num)s row matches it", "; %(num)s rows match it",
+                             check.rows_checked or 0, num=count(check.rows_checked))
+        if check.events_after_expected_head is not None:
+            said += ngettext("; the expected head is there, %(num)s event after it",
+                             "; the expected head is there, %(num)s events after it",
+                             check.events_after_expected_head,
+                             num=count(check.events_after_expected_head))
+        out.print(said)
+    elif check.first_bad_event:
+        err.print(_("audit chain broken at event %(event)s: %(reason)s",
+                    event=check.first_bad_event, reason=check.reason))
     else:
-        where = f" at event {check.first_bad_event}" if check.first_bad_event else ""
-        err.print(f"audit chain broken{where}: {check.reason}")
+        err.print(_("audit chain broken: %(reason)s", reason=check.reason))
     if not check.ok:
         raise typer.Exit(1)
 
@@ -111,9 +141,10 @@ def head(db: DbOption = None) -> None:
     with kuznia.open(db) as ws:
         events = ws.audit_events(1).rows
     if not events:
-        err.print("no audit events")
+        err.print(_("no audit events"))
         raise typer.Exit(1)
     e = events[-1]
-    err.print(f"event {e['event_id']} at {e['at']} by {e['actor']}: keep this hash, and check "
-              "later with 'kuznia audit verify --expect-head HASH'")
+    err.print(_("event %(event)s at %(at)s by %(who)s: keep this hash, and check later with "
+                "'kuznia audit verify --expect-head HASH'", event=e["event_id"],
+                at=day(e["at"]), who=e["actor"]))
     out.print(e["hash"])

@@ -17,8 +17,10 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from kuznia import i18n
 from kuznia.errors import KuzniaError, UsageError, from_environment
-from kuznia.i18n import _
+from kuznia.i18n import N_, _
+from kuznia.sentences import say_sentence
 from kuznia.services.results import json_safe
 from kuznia.settings import Settings
 
@@ -127,10 +129,12 @@ def _finite_options(kwargs: dict[str, Any]) -> None:
     for name, value in kwargs.items():
         option = f"--{name.replace('_', '-')}"
         if isinstance(value, float) and not math.isfinite(value):
-            raise UsageError(f"{option} must be a finite number, not {value}")
+            raise UsageError(N_("%(option)s must be a finite number, not %(value)s"),
+                             option=option, value=str(value))
         if isinstance(value, int) and not isinstance(value, bool) \
                 and not -INT64_MAX <= value <= INT64_MAX:
-            raise UsageError(f"{option} is out of range (at most {INT64_MAX:,} in size)")
+            raise UsageError(N_("%(option)s is out of range (at most %(max)s in size)"),
+                             option=option, max=INT64_MAX)
 
 
 def parse_date(value: str | None, option: str) -> dt.date | None:
@@ -141,7 +145,8 @@ def parse_date(value: str | None, option: str) -> dt.date | None:
             raise ValueError(value)
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise UsageError(f"{option} takes an ISO date (YYYY-MM-DD), not {value!r}") from None
+        raise UsageError(N_("%(option)s takes an ISO date (YYYY-MM-DD), not %(value)s"),
+                         option=option, value=repr(value)) from None
 
 
 def print_json(data: Any) -> None:
@@ -162,4 +167,45 @@ def import_progress(label: str, disable: bool = False) -> Iterator[Callable[[int
 
 
 def money(x: float | None) -> str:
-    return "unknown" if x is None else f"{x:,.0f}"
+    """An amount in the workspace's currency, for a person: grouped for the language."""
+    return _("unknown") if x is None else i18n.number(x)
+
+
+def num(x: float | None, digits: int = 0, none: str = "-") -> str:
+    """A figure for a person, ``digits`` decimals, in the language's way (4,613 / 4 613)."""
+    return none if x is None else i18n.number(x, digits)
+
+
+def count(n: int | None) -> str:
+    """A whole count, its thousands grouped for the language."""
+    return "-" if n is None else i18n.grouped(n)
+
+
+def day(value: object) -> str:
+    """A date (or an ISO date's text, or a timestamp's first ten characters) as a person
+    reads it in the language; anything else as it is."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, dt.date):
+        return i18n.day(value)
+    text = str(value)
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text[:10]):
+        try:
+            d = i18n.day(dt.date.fromisoformat(text[:10]))
+        except ValueError:
+            return text
+        return d + (" " + text[11:19] if len(text) > 10 else "")
+    return text
+
+
+_STATS = re.compile(r"\s*\(([^()]*\bp\s*[=<][^()]*)\)")
+
+
+def say_flag(text: str) -> str:
+    """A red flag's English text in the language of the moment: what is wrong, then its
+    statistics in parentheses, each said as the pages say them (``kuznia.sentences``)."""
+    if i18n.current() == i18n.DEFAULT:
+        return text
+    plain = _STATS.sub("", text)
+    stats = [m.group(1) for m in _STATS.finditer(text)]
+    return say_sentence(plain) + "".join(f" ({say_sentence(s)})" for s in stats)

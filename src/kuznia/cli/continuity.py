@@ -11,6 +11,8 @@ import typer
 from kuznia.cli.common import (
     DbOption,
     JsonOption,
+    count,
+    day,
     err,
     handles_errors,
     import_progress,
@@ -18,6 +20,7 @@ from kuznia.cli.common import (
     print_json,
 )
 from kuznia.errors import UsageError
+from kuznia.i18n import N_, _, ngettext
 
 
 @handles_errors
@@ -38,7 +41,7 @@ def backup(
     from kuznia.services import backup as backups
 
     if (out_file is None) == (verify is None):
-        raise UsageError("give one of {out_file} (write a backup) or {verify} (check one)",
+        raise UsageError(N_("give one of {out_file} (write a backup) or {verify} (check one)"),
                          params=("out_file", "verify"))
     if verify is not None:
         check = backups.verify(verify)
@@ -47,26 +50,31 @@ def backup(
         elif check.ok:
             m = check.manifest
             rows = sum(p["rows"] for p in m["parts"])
-            out.print(f"{verify}: a complete backup of {len(m['parts'])} tables, {rows:,} "
-                      f"rows, schema {m['schema_revision']} (Kuznia {m['kuznia_version']}), "
-                      f"made {m['created_at']}, audit head {m['audit_head']['hash']}")
+            out.print(_("%(file)s: a complete backup of %(tables)s, %(rows)s, schema "
+                        "%(schema)s (Kuznia %(version)s), made %(made)s, audit head %(head)s",
+                        file=verify, tables=_tables(len(m["parts"])), rows=_rows(rows),
+                        schema=m["schema_revision"], version=m["kuznia_version"],
+                        made=day(m["created_at"]), head=m["audit_head"]["hash"]))
             out.print(check.file_sha256 or "")
         else:
-            err.print(f"error: {check.reason}", style="red")
+            err.print(_("error: ") + str(check.reason), style="red")
         if not check.ok:
             raise typer.Exit(1)
         return
     assert out_file is not None
-    with import_progress("backing up", disable=json) as update:
+    with import_progress(_("backing up"), disable=json) as update:
         result = backups.backup(db, out_file, progress=_rows_so_far(update))
     if json:
         print_json(result.to_dict())
         return
     m = result.manifest
     rows = sum(p["rows"] for p in m["parts"])
-    err.print(f"backed up {len(m['parts'])} tables, {rows:,} rows (schema "
-              f"{m['schema_revision']}, audit head {m['audit_head']['hash'] or 'none'}) to "
-              f"{result.path}, {result.size:,} bytes; the file's SHA-256 follows")
+    err.print(_("backed up %(tables)s, %(rows)s (schema %(schema)s, audit head %(head)s) to "
+                "%(file)s, %(bytes)s; the file's SHA-256 follows", tables=_tables(len(m["parts"])),
+                rows=_rows(rows), schema=m["schema_revision"],
+                head=m["audit_head"]["hash"] or _("none"), file=result.path,
+                bytes=ngettext("%(num)s byte", "%(num)s bytes", result.size,
+                               num=count(result.size))))
     out.print(result.file_sha256)
 
 
@@ -83,17 +91,31 @@ def restore(
     """
     from kuznia.services import restore as restores
 
-    with import_progress("restoring", disable=json) as update:
+    with import_progress(_("restoring"), disable=json) as update:
         result = restores.restore(file, db, progress=_rows_so_far(update))
     if json:
         print_json(result.to_dict())
         return
     rows = sum(result.rows.values())
-    migrated = f", migrated to schema {result.migrated_to}" if result.migrated_to else ""
-    out.print(f"restored {len(result.rows)} tables, {rows:,} rows into {result.target} "
-              f"(schema {result.schema_revision}{migrated}); the audit chain verifies deep "
-              f"and holds the backup's head {result.audit_head['hash']}")
+    values = {"tables": _tables(len(result.rows)), "rows": _rows(rows),
+              "target": result.target, "schema": result.schema_revision,
+              "head": result.audit_head["hash"]}
+    if result.migrated_to:
+        out.print(_("restored %(tables)s, %(rows)s into %(target)s (schema %(schema)s, migrated "
+                    "to schema %(to)s); the audit chain verifies deep and holds the backup's "
+                    "head %(head)s", to=result.migrated_to, **values))
+    else:
+        out.print(_("restored %(tables)s, %(rows)s into %(target)s (schema %(schema)s); the "
+                    "audit chain verifies deep and holds the backup's head %(head)s",
+                    **values))
 
+
+def _tables(n: int) -> str:
+    return ngettext("%(num)s table", "%(num)s tables", n, num=count(n))
+
+
+def _rows(n: int) -> str:
+    return ngettext("%(num)s row", "%(num)s rows", n, num=count(n))
 
 
 def _rows_so_far(update: Callable[..., None]) -> Callable[[str, int], None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -9,22 +10,28 @@ import typer
 from rich.table import Table
 
 import kuznia
+from kuznia import i18n
 from kuznia.cli.common import (
     ActorOption,
     DbOption,
     JsonOption,
+    count,
+    day,
     err,
     handles_errors,
     import_progress,
+    money,
     out,
     parse_date,
     print_json,
     say_error,
 )
 from kuznia.errors import InputError, UsageError
-from kuznia.i18n import _, number
+from kuznia.i18n import N_, _, ngettext, number
 from kuznia.ingest.tables import SPECS
+from kuznia.sentences import say_sentence
 from kuznia.services.params import RECORDS_LIMIT, USES_LIMIT
+from kuznia.words import say
 
 
 @handles_errors
@@ -89,11 +96,33 @@ def import_(
                   _("%(file)s: %(added)s added, %(updated)s updated, %(unchanged)s unchanged, "
                     "%(rejected)s rejected (nothing changed: no audit event)", **counts))
         for line in result.problems:
-            err.print(line)
+            err.print(_said_problem(line))
         if result.quarantine and result.rejected:
             out.print(_("rejected rows with reasons: %(file)s", file=result.quarantine))
     if result.rejected:
         raise typer.Exit(1)
+
+
+_PROBLEM = re.compile(r"(?P<file>.+):(?P<line>\d+): column (?P<column>[^:]+): (?P<rest>.*)", re.S)
+
+
+def _said_problem(line: str) -> str:
+    """A problem of a quarantined row (``RowProblem``'s English line) in the language of
+    the moment: the file, line and column as they are, what is wrong in words, the value
+    it echoes as it is."""
+    m = _PROBLEM.fullmatch(line)
+    if m is None or i18n.current() == i18n.DEFAULT:
+        return line
+    rest, shown = m["rest"], ""
+    said = say_sentence(rest)
+    while said == rest and rest.endswith(")") and " (" in rest:  # the value, echoed
+        rest, value = rest.rsplit(" (", 1)
+        shown = f" ({value}{shown}"
+        said = say_sentence(rest)
+    if said == rest:
+        rest, shown, said = m["rest"], "", m["rest"]
+    return _("%(file)s:%(line)s: column %(column)s: %(problem)s", file=m["file"],
+             line=m["line"], column=m["column"], problem=said) + shown
 
 
 @handles_errors
@@ -128,16 +157,26 @@ def uses(
     if json:
         print_json(result.to_dict())
         return
-    cols = ["use_id", "used_on", "operator", "product_id", "version", "producer_id", "lot",
-            "units_used", "effects", "outcome", "failure_mode", "cost", "price_basis",
-            "source_file"]
-    t = Table(*cols, title=f"{result.total:,} uses")
+    heads = {"use_id": _("use"), "used_on": _("used on"), "operator": _("operator"),
+             "product_id": _("product"), "version": _("version"),
+             "producer_id": _("producer"), "lot": _("lot"), "units_used": _("units used"),
+             "effects": _("effects"), "outcome": _("outcome"),
+             "failure_mode": _("failure mode"), "cost": _("cost"),
+             "price_basis": _("priced by"), "source_file": _("file")}
+    total = result.total if result.total is not None else len(result.rows)
+    t = Table(*heads.values(), title=ngettext("%(num)s use", "%(num)s uses", total,
+                                              num=count(total)))
     for r in result.rows:
-        t.add_row(*["" if r[c] is None else (f"{r[c]:,.0f}" if c == "cost" else str(r[c]))
-                    for c in cols])
+        t.add_row(*["" if r[c] is None else money(r[c]) if c == "cost"
+                    else day(r[c]) if c == "used_on"
+                    else count(r[c]) if c in ("units_used", "effects")
+                    else _("lot") if c == "price_basis" and r[c] == "lot"
+                    else say(r[c]) if c in ("outcome", "price_basis", "failure_mode")
+                    else str(r[c]) for c in heads])
     out.print(t)
     if result.total is not None and result.total > len(result.rows):
-        out.print(f"showing {len(result.rows):,} of {result.total:,}; --limit 0 shows all")
+        out.print(_("showing %(shown)s of %(total)s; --limit 0 shows all",
+                    shown=count(len(result.rows)), total=count(result.total)))
 
 
 @handles_errors
@@ -159,41 +198,53 @@ def records_(
     from kuznia.services import records
 
     if table not in records.DATA_TABLES:
-        raise UsageError(f"{{table}} is one of {', '.join(sorted(records.DATA_TABLES))}",
-                         params=("table",))
+        raise UsageError(N_("{table} is one of %(tables)s"), params=("table",),
+                         tables=", ".join(sorted(records.DATA_TABLES)))
     ids, date_cols = records.filter_columns(table)
     filters, dates = {}, {}
     for item in where or []:
         name, sep, value = item.partition("=")
         if not sep:
-            raise UsageError(f"{{where}} takes COLUMN=VALUE, not {item!r}", params=("where",))
+            raise UsageError(N_("{where} takes COLUMN=VALUE, not %(item)s"),
+                             params=("where",), item=repr(item))
         if name not in ids:
-            raise UsageError(f"{{where}}: {table} has no id column {name!r} (it has "
-                             f"{', '.join(ids)})", params=("where",))
+            raise UsageError(N_("{where}: %(table)s has no id column %(name)s (it has "
+                                "%(columns)s)"), params=("where",), table=table,
+                             name=repr(name), columns=", ".join(ids))
         filters[name] = value
     for item in between or []:
         name, sep, span = item.partition("=")
         lo, dots, hi = span.partition("..")
         if not sep or not dots:
-            raise UsageError(f"{{between}} takes COLUMN=FROM..TO, not {item!r}",
-                             params=("between",))
+            raise UsageError(N_("{between} takes COLUMN=FROM..TO, not %(item)s"),
+                             params=("between",), item=repr(item))
         if name not in date_cols:
-            raise UsageError(f"{{between}}: {table} has no date column {name!r} (it has "
-                             f"{', '.join(date_cols) or 'none'})", params=("between",))
+            if date_cols:
+                raise UsageError(N_("{between}: %(table)s has no date column %(name)s (it "
+                                    "has %(columns)s)"), params=("between",), table=table,
+                                 name=repr(name), columns=", ".join(date_cols))
+            raise UsageError(N_("{between}: %(table)s has no date column %(name)s (it has "
+                                "none)"), params=("between",), table=table, name=repr(name))
         first, last = parse_date(lo or None, "--between"), parse_date(hi or None, "--between")
         dates[name] = (first, last)
         if first and last and last < first:
-            raise UsageError(f"{{between}}: {hi} is before {lo}", params=("between",))
+            raise UsageError(N_("{between}: %(last)s is before %(first)s"),
+                             params=("between",), last=hi, first=lo)
     with kuznia.open(db) as ws:
         page = records.list_records(ws.store, table, filters=filters, dates=dates,
                                     cursor=cursor, limit=limit)
     if json:
         print_json(page.to_dict())
         return
+    # the columns by their names in the import format (what --where and --between take)
     cols = list(page.rows[0]) if page.rows else []
-    t = Table(*cols, title=f"{table}: {len(page.rows):,} rows")
-    for r in page.rows:
-        t.add_row(*["" if r[c] is None else str(r[c]) for c in cols])
+    t = Table(*cols, title=ngettext("%(table)s: %(num)s row", "%(table)s: %(num)s rows",
+                                    len(page.rows), table=say(table),
+                                    num=count(len(page.rows))))
+    for r in page.rows:  # figures in the language's way; ids and ISO days as typed
+        t.add_row(*["" if r[c] is None else i18n.grouped(r[c])
+                    if isinstance(r[c], int | float) and not isinstance(r[c], bool)
+                    else str(r[c]) for c in cols])
     out.print(t)
     if page.next_cursor:
-        out.print(f"more: --cursor {page.next_cursor}")
+        out.print(_("more: --cursor %(cursor)s", cursor=page.next_cursor))

@@ -12,15 +12,23 @@ import kuznia
 from kuznia.cli.common import (
     DbOption,
     JsonOption,
+    count,
     err,
     handles_errors,
     import_progress,
     money,
+    num,
     out,
     parse_date,
     print_json,
 )
+from kuznia.i18n import N_, _
+from kuznia.sentences import say_sentence
 from kuznia.services.params import GROUP_KEYS
+
+# a group's column, in words
+GROUP_HEADS = {"product_id": N_("product"), "producer_id": N_("producer"),
+               "version": N_("version"), "operator": N_("operator"), "month": N_("month")}
 
 if TYPE_CHECKING:
     from kuznia.services.costs import CostTable
@@ -56,27 +64,30 @@ def cost_per_effect(
 def render_costs(table: CostTable) -> None:
     keys = [GROUP_KEYS[b] for b in table.by]
     ranked = "rank_in_product" in (table.rows[0] if table.rows else {})
-    t = Table(*keys, "uses", "effects", "eff/use", f"cost ({table.currency})",
-              "cost per effect", "90% interval", *(["rank* (= tie)"] if ranked else []))
+    t = Table(*[_(GROUP_HEADS[k]) if k in GROUP_HEADS else k for k in keys], _("uses"),
+              _("effects"), _("effects/use"), _("cost (%(currency)s)",
+                                                 currency=table.currency),
+              _("cost per effect"), _("%(level)s interval", level="90%"),
+              *([_("rank* (= tie)")] if ranked else []))
     for r in table.rows:
         if r["cost"] is None:
-            figure, interval = "price unknown", ""
+            figure, interval = _("price unknown"), ""
         elif r["cost_per_effect"] is None:
-            figure = "no effect yet"
+            figure = _("no effect yet")
             interval = f"> {money(r['cost_per_effect_low'])}"
         else:
             figure = money(r["cost_per_effect"])
             interval = f"{money(r['cost_per_effect_low'])} - {money(r['cost_per_effect_high'])}"
         t.add_row(
-            *[str(r[k]) if r[k] is not None else "(not given)" for k in keys],
-            f"{r['uses']:,}", f"{r['effects']:,}", f"{r['effects_per_use']:.2f}",
+            *[str(r[k]) if r[k] is not None else _("(not given)") for k in keys],
+            count(r["uses"]), count(r["effects"]), num(r["effects_per_use"], 2),
             money(r["cost"]), figure, interval,
             *([f"{r['rank_in_product'] or ''}{'=' if r.get('rank_tied') else ''}"]
               if ranked else []),
         )
     out.print(t)
     for note in table.notes:
-        out.print(f"* {note}", style="dim")
+        out.print(f"* {say_sentence(note)}", style="dim")
 
 
 @handles_errors
@@ -114,7 +125,7 @@ def demo(
     """Build a synthetic workspace through the real import path, then write its report."""
     from kuznia.demo import run_demo
 
-    with import_progress("importing the demo files") as progress:
+    with import_progress(_("importing the demo files")) as progress:
         path = run_demo(db, n_uses=n_uses, seed=seed, data_dir=data_dir, out_dir=out_dir,
                         say=lambda msg: err.print(msg), progress=progress)
     out.print(str(path))

@@ -9,7 +9,20 @@ import typer
 from rich.table import Table
 
 import kuznia
-from kuznia.cli.common import DbOption, JsonOption, handles_errors, out, parse_date, print_json
+from kuznia.cli.common import (
+    DbOption,
+    JsonOption,
+    count,
+    day,
+    handles_errors,
+    num,
+    out,
+    parse_date,
+    print_json,
+)
+from kuznia.i18n import _, ngettext
+from kuznia.sentences import say_sentence
+from kuznia.words import say
 
 app = typer.Typer(help="Licences asked of partners: where each waits, and what it unlocks.",
                   invoke_without_command=True)
@@ -17,10 +30,6 @@ app = typer.Typer(help="Licences asked of partners: where each waits, and what i
 OnOption = Annotated[str | None, typer.Option(
     "--as-of", help="The day the licences are judged on (live, expired, days waiting); "
                     "today.")]
-
-
-def _fmt(x: float | None, digits: int = 0) -> str:
-    return "-" if x is None else f"{x:,.{digits}f}"
 
 
 @app.callback()
@@ -44,14 +53,15 @@ def licences(
     if json:
         print_json(found.to_dict())
         return
-    t = Table("licence", "partner", "kind", "product", "producers", "state", "stage",
-              "days in stage", "days waiting")
+    t = Table(_("licence"), _("partner"), _("for"), _("product"), _("producers"), _("state"),
+              _("stage"), _("days in stage"), _("days waiting"))
     for r in found:
-        t.add_row(r["licence_id"], r["partner_name"], r["kind"].replace("_", " "),
-                  r["product_id"], ", ".join(r["producers"]), r["state"].replace("_", " "),
-                  r["stage"] or "-", _fmt(r["days_in_stage"]), _fmt(r["days_waiting"]))
+        t.add_row(r["licence_id"], r["partner_name"], say(r["kind"]),
+                  r["product_id"], ", ".join(r["producers"]), say(r["state"]),
+                  r["stage"] or "-", num(r["days_in_stage"]), num(r["days_waiting"]))
     out.print(t)
-    out.print(f"{len(found.rows)} licences on {found.on}")
+    out.print(ngettext("%(num)s licence on %(day)s", "%(num)s licences on %(day)s",
+                       len(found.rows), num=count(len(found.rows)), day=day(found.on)))
 
 
 @app.command("value")
@@ -80,12 +90,13 @@ def value(
     if json:
         print_json(r.to_dict())
         return
-    t = Table("licence", "status", "product", "repair points", "offers", "days saved",
-              "items gained", "effects gained")
+    t = Table(_("licence"), _("state"), _("product"), _("repair points"), _("offers"),
+              _("days saved"), _("items gained"), _("effects gained"))
     for row in r:
-        t.add_row(row["licence_id"], row["status"].replace("_", " "), row["product_id"],
-                  str(len(row["points"])), str(len(row["offers"])), _fmt(row["days_saved"]),
-                  str(row["items_gained"]), _fmt(row["effects_gained"], 1))
+        t.add_row(row["licence_id"], say(row["status"]), row["product_id"],
+                  count(len(row["points"])), count(len(row["offers"])),
+                  num(row["days_saved"]), count(row["items_gained"]),
+                  num(row["effects_gained"], 1))
     out.print(t)
     for line in r.explanation:
-        out.print(line)
+        out.print(say_sentence(line))

@@ -7,12 +7,27 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
-from rich.text import Text
+from rich.text import Text as Styled  # not i18n's Text (pybabel reads that name)
 
 import kuznia
-from kuznia.cli.common import DbOption, JsonOption, err, handles_errors, out, parse_date, print_json
+from kuznia import i18n
+from kuznia.cli.common import (
+    DbOption,
+    JsonOption,
+    count,
+    day,
+    err,
+    handles_errors,
+    num,
+    out,
+    parse_date,
+    print_json,
+)
+from kuznia.i18n import _, ngettext
 from kuznia.outputs import check_output, protected_paths, write_bytes
+from kuznia.sentences import say_sentence
 from kuznia.services.params import BOARD_THRESHOLD as THRESHOLD
+from kuznia.words import say
 
 if TYPE_CHECKING:
     from kuznia.services.board import Board
@@ -22,7 +37,7 @@ ProducerOption = Annotated[str | None, typer.Option("--producer", help="Only thi
 
 
 def _pct(v: float | None) -> str:
-    return "-" if v is None else f"{100 * v:.2f}"
+    return "-" if v is None else i18n.number(100 * v, 2)
 
 
 @handles_errors
@@ -42,18 +57,22 @@ def failures(
         print_json(table.to_dict())
         return
     if not table.rows:
-        out.print("no failures recorded for this selection")
+        out.print(_("no failures recorded for this selection"))
         return
     keys = ["product_id", *table.by]
-    t = Table(*keys, "failure mode", "sev", "failures", "uses", "per 100 uses", "90% interval",
-              "share %", "cum %")
+    heads = [_("product") if k == "product_id" else _("version") if k == "version"
+             else _("condition %(key)s", key=k.split(":", 1)[1]) if k.startswith("condition:")
+             else k for k in keys]
+    t = Table(*heads, _("failure mode"), _("severity"), _("failures"), _("uses"),
+              _("per 100 uses"), _("%(level)s interval", level="90%"), _("share %"),
+              _("cumulative %"))
     for r in table.rows:
         t.add_row(*[str(r[k] if not k.startswith("condition:")
                         else r["conditions"][k.split(":", 1)[1]]) for k in keys],
-                  r["failure_mode"], str(r["severity"] or "?"),
-                  f"{r['failures']:,}", f"{r['uses']:,}", f"{r['rate_per_100']:.2f}",
-                  f"{r['rate_per_100_low']:.2f}-{r['rate_per_100_high']:.2f}",
-                  f"{100 * r['share']:.1f}", f"{100 * r['cumulative_share']:.1f}")
+                  say(r["failure_mode"]), str(r["severity"] or "?"),
+                  count(r["failures"]), count(r["uses"]), num(r["rate_per_100"], 2),
+                  f"{num(r['rate_per_100_low'], 2)}-{num(r['rate_per_100_high'], 2)}",
+                  num(100 * r["share"], 1), num(100 * r["cumulative_share"], 1))
     out.print(t)
 
 
@@ -78,14 +97,17 @@ def fixes(
     if json:
         print_json(table.to_dict())
         return
-    t = Table("action", "product", "mode", "fixed in", "status", "before /100", "uses before",
-              "after /100", "uses after", "p", "uses needed", "note")
+    t = Table(_("corrective action"), _("product"), _("failure mode"), _("fixed in"),
+              _("status"), _("before, per 100"), _("uses before"), _("after, per 100"),
+              _("uses after"), "p", _("uses needed"), _("note"))
     for r in table.rows:
-        t.add_row(r["action_id"], r["product_id"], r["failure_mode"], r["fixed_in_version"],
-                  Text(r["status"], style=STATUS_STYLE[r["status"]]), _pct(r["rate_before"]),
-                  f"{r['uses_before']:,}", _pct(r["rate_after"]), f"{r['uses_after']:,}",
-                  "-" if r["p_value"] is None else f"{r['p_value']:.3g}",
-                  "-" if r["uses_needed"] is None else f"{r['uses_needed']:,}", r["note"])
+        t.add_row(r["action_id"], r["product_id"], say(r["failure_mode"]),
+                  r["fixed_in_version"],
+                  Styled(say(r["status"]), style=STATUS_STYLE[r["status"]]),
+                  _pct(r["rate_before"]), count(r["uses_before"]), _pct(r["rate_after"]),
+                  count(r["uses_after"]),
+                  "-" if r["p_value"] is None else i18n.significant(r["p_value"], 3),
+                  count(r["uses_needed"]), say_sentence(r["note"] or ""))
     out.print(t)
 
 
@@ -107,38 +129,46 @@ def growth(
         from kuznia.report.charts import duane
 
         write_bytes(chart, duane(g))
-        err.print(f"chart written to {chart}")
+        err.print(_("chart written to %(file)s", file=chart))
     if json:
         print_json(g)
         return
-    t = Table("version", "introduced", "uses", "failures", "reliability", "90% interval")
+    t = Table(_("version"), _("introduced"), _("uses"), _("failures"), _("reliability"),
+              _("%(level)s interval", level="90%"))
     for v in g["versions"]:
-        t.add_row(v["version"], v["introduced_on"], f"{v['uses']:,}", f"{v['failures']:,}",
-                  f"{v['reliability']:.4f}",
-                  f"{v['reliability_low']:.4f}-{v['reliability_high']:.4f}")
+        t.add_row(v["version"], day(v["introduced_on"]), count(v["uses"]),
+                  count(v["failures"]), num(v["reliability"], 4),
+                  f"{num(v['reliability_low'], 4)}-{num(v['reliability_high'], 4)}")
     out.print(t)
     fit = g["fit"]
     if fit is None:
-        out.print(f"no growth fit: {g['unfitted_reason']}")
+        out.print(_("no growth fit: %(reason)s",
+                    reason=say_sentence(g["unfitted_reason"] or "")))
         return
-    out.print(f"growth fit: beta {fit['beta']:.3f} (below 1 means improving), current design "
-              f"reliability {fit['reliability_now']:.4f} "
-              f"(90% {fit['reliability_now_low']:.4f}-{fit['reliability_now_high']:.4f})")
+    out.print(_("growth fit: beta %(beta)s (below 1 means improving), current design "
+                "reliability %(now)s (90%%: %(low)s-%(high)s)", beta=num(fit["beta"], 3),
+                now=num(fit["reliability_now"], 4), low=num(fit["reliability_now_low"], 4),
+                high=num(fit["reliability_now_high"], 4)))
     last = fit["latest_version"]
-    out.print(f"latest version {last['version']}: reliability {last['reliability']:.4f} "
-              f"(90% {last['reliability_low']:.4f}-{last['reliability_high']:.4f}), its own "
-              "uses only")
-    out.print(f"fit check: {fit['fit_note']}")
-    out.print(f"assumes: {fit['assumes']}")
+    out.print(_("latest version %(version)s: reliability %(now)s (90%%: %(low)s-%(high)s), "
+                "its own uses only", version=last["version"], now=num(last["reliability"], 4),
+                low=num(last["reliability_low"], 4), high=num(last["reliability_high"], 4)))
+    out.print(_("fit check: %(note)s", note=say_sentence(fit["fit_note"])))
+    out.print(_("assumes: %(assumes)s", assumes=say_sentence(fit["assumes"])))
     if not fit["projected"]:
         pass
     elif fit["target_reached_at_uses"] is None:
-        out.print(f"at this trend the target {target} is not reached (no growth)")
+        out.print(_("at this trend the target %(target)s is not reached (no growth)",
+                    target=i18n.grouped(target)))
     else:
-        out.print(f"target {target}: about {fit['more_uses_to_target']:,} more uses at the "
-                  "fitted rate of growth")
+        out.print(ngettext("target %(target)s: about %(num)s more use at the fitted rate of "
+                           "growth", "target %(target)s: about %(num)s more uses at the "
+                           "fitted rate of growth", fit["more_uses_to_target"],
+                           target=i18n.grouped(target),
+                           num=count(fit["more_uses_to_target"])))
 
 
+# each block's mark (a letter, the same in every language: the legend says it) and colour
 KIND_MARK = {"corrective_action": ("A", "yellow"), "failure_mode": ("F", "red"),
              "late_delivery": ("L", "blue"), "rejected_lot": ("R", "magenta")}
 
@@ -147,27 +177,34 @@ def render_board(b: Board, columns: int = 8, height: int = 12) -> None:
     """Stacks side by side, the oldest block at the bottom of each."""
     stacks = b.stacks[:columns]
     if not stacks:
-        out.print(f"the board is clear as of {b.as_of}")
+        out.print(_("the board is clear as of %(day)s", day=day(b.as_of)))
         return
-    t = Table(*[f"{s['producer_id'] or 'all'}\n{s['product_id']}\n{s['weight']:.0f}"
-                for s in stacks], show_lines=False, box=None, padding=(0, 1))
+    every = _("all")
+    t = Table(*[f"{s['producer_id'] or every}\n{s['product_id']}\n{num(s['weight'])}"
+                for s in stacks], show_lines=False, box=None,
+              padding=(0, 1))
     cells: list[list[Any]] = []
     for s in stacks:
         blocks = s["blocks"]
         shown = blocks[:height]
-        col = [Text(f"{KIND_MARK[x['kind']][0]} {x['ref'].split('/')[-1][-12:]} {x['weight']:.0f}",
-                    style=f"reverse {KIND_MARK[x['kind']][1]}") for x in reversed(shown)]
+        col = [Styled(f"{KIND_MARK[x['kind']][0]} {x['ref'].split('/')[-1][-12:]} "
+                    f"{num(x['weight'])}", style=f"reverse {KIND_MARK[x['kind']][1]}")
+               for x in reversed(shown)]
         if len(blocks) > height:
-            col.insert(0, Text(f"+{len(blocks) - height} more"))
+            col.insert(0, Styled(_("+%(more)s more", more=count(len(blocks) - height))))
         cells.append(col)
     depth = max(len(c) for c in cells)
     for row in range(depth):
-        t.add_row(*[c[row - (depth - len(c))] if row >= depth - len(c) else Text("")
+        t.add_row(*[c[row - (depth - len(c))] if row >= depth - len(c) else Styled("")
                     for c in cells])
     out.print(t)
-    out.print(f"{len(b.blocks)} blocks in {len(b.stacks)} stacks as of {b.as_of}; "
-              "A action, F failure mode, L late delivery, R rejected lot; "
-              "number = weight (grows with age)")
+    out.print(ngettext("%(num)s block in %(stacks)s as of %(day)s",
+                       "%(num)s blocks in %(stacks)s as of %(day)s", len(b.blocks),
+                       num=count(len(b.blocks)), day=day(b.as_of),
+                       stacks=ngettext("%(num)s stack", "%(num)s stacks", len(b.stacks),
+                                       num=count(len(b.stacks))))
+              + _("; A corrective action, F failure mode, L late delivery, R rejected lot; "
+                  "number = weight (grows with age)"))
 
 
 @handles_errors

@@ -10,9 +10,21 @@ import typer
 from rich.table import Table
 
 import kuznia
-from kuznia.cli.common import DbOption, JsonOption, handles_errors, out, parse_date, print_json
+from kuznia.cli.common import (
+    DbOption,
+    JsonOption,
+    count,
+    day,
+    handles_errors,
+    out,
+    parse_date,
+    print_json,
+    say_flag,
+)
+from kuznia.i18n import _, ngettext
 from kuznia.outputs import check_output, protected_paths, write_bytes
 from kuznia.services.results import json_safe
+from kuznia.words import say
 
 app = typer.Typer(help="Red flags on prices, deliveries, amendments, records and effect "
                        "claims.", no_args_is_help=True)
@@ -45,13 +57,18 @@ def flags(
     if json:
         print_json(result.to_dict())
         return
-    t = Table("severity", "code", "what", "evidence")
+    t = Table(_("severity"), _("red flag"), _("what"), _("records behind it"))
     for f in result.flags:
-        t.add_row(f["severity"], f["code"], f["text"], f["evidence"]["command"])
+        t.add_row(say(f["severity"]), say(f["code"]), say_flag(f["text"]),
+                  f["evidence"]["command"])
     out.print(t)
     c = result.counts
-    out.print(f"{sum(c.values())} flags: {c['high']} high, {c['medium']} medium, "
-              f"{c['low']} low (as of {result.as_of.isoformat()})")
+    out.print(ngettext("%(num)s red flag: %(high)s high, %(medium)s medium, %(low)s low (as "
+                       "of %(day)s)", "%(num)s red flags: %(high)s high, %(medium)s medium, "
+                       "%(low)s low (as of %(day)s)", sum(c.values()),
+                       num=count(sum(c.values())), high=count(c["high"]),
+                       medium=count(c["medium"]), low=count(c["low"]),
+                       day=day(result.as_of)))
 
 
 @export_app.command("ocds")
@@ -77,5 +94,12 @@ def export_ocds(
                       prefix=prefix)
     write_bytes(out_file, (jsonlib.dumps(json_safe(pkg), indent=1, ensure_ascii=False,
                                          allow_nan=False) + "\n").encode())
-    out.print(f"wrote {len(pkg['releases']):,} releases to {out_file}"
-              + (" (redacted)" if redact else ""))
+    n = len(pkg["releases"])
+    if redact:
+        out.print(ngettext("wrote %(num)s release to %(file)s (redacted)",
+                           "wrote %(num)s releases to %(file)s (redacted)", n,
+                           num=count(n), file=out_file))
+    else:
+        out.print(ngettext("wrote %(num)s release to %(file)s",
+                           "wrote %(num)s releases to %(file)s", n, num=count(n),
+                           file=out_file))

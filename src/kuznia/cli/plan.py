@@ -13,13 +13,18 @@ from kuznia.cli.common import (
     ActorOption,
     DbOption,
     JsonOption,
+    count,
+    day,
     handles_errors,
     money,
+    num,
     out,
     print_json,
 )
 from kuznia.errors import UsageError
+from kuznia.i18n import N_, _
 from kuznia.sentences import say_sentence
+from kuznia.words import say
 
 if TYPE_CHECKING:
     from kuznia.services import planning
@@ -66,7 +71,7 @@ def allocate(
     try:
         required = {k: int(v) for k, v in needs.items()}
     except ValueError:
-        raise UsageError("--require takes PRODUCT=UNITS with a whole number") from None
+        raise UsageError(N_("--require takes PRODUCT=UNITS with a whole number")) from None
     what_if = planning.WhatIf(
         price_change={k: planning.parse_change(v, "--price-change")
                       for k, v in planning.parse_pairs(price_change or [],
@@ -97,31 +102,35 @@ def allocate(
 
 
 def _render(plan: planning.PlanResult, saved: str | None) -> None:
+    words = say(plan.words) if plan.words == plan.status else say_sentence(plan.words)
     if plan.rows:
-        t = Table("product", "producer", "region", "quantity", "capacity", "cost",
-                  "expected effects", title=f"plan: {plan.words}")
+        t = Table(_("product"), _("producer"), _("region"), _("quantity"), _("capacity"),
+                  _("cost"), _("expected effects"), title=_("plan: %(outcome)s",
+                                                           outcome=words))
         for r in plan.rows:
-            t.add_row(r["product_id"], r["producer_id"], r["region"], f"{r['quantity']:,}",
-                      f"{r['capacity']:,}", money(r["cost"]), f"{r['expected_effects']:,.1f}")
+            t.add_row(r["product_id"], r["producer_id"], r["region"], count(r["quantity"]),
+                      count(r["capacity"]), money(r["cost"]), num(r["expected_effects"], 1))
         out.print(t)
-        out.print(f"total: {plan.expected_effects:,.0f} expected effects "
-                  f"(90%: {plan.expected_effects_low:,.0f} - {plan.expected_effects_high:,.0f})"
-                  f" for {money(plan.total_cost)}")
-        out.print(f"greedy rule: {plan.baseline['expected_effects']:,.0f} for "
-                  f"{money(plan.baseline['total_cost'])}")
+        out.print(_("total: %(effects)s expected effects (90%%: %(low)s - %(high)s) for "
+                    "%(cost)s", effects=num(plan.expected_effects),
+                    low=num(plan.expected_effects_low), high=num(plan.expected_effects_high),
+                    cost=money(plan.total_cost)))
+        out.print(_("greedy rule: %(effects)s for %(cost)s",
+                    effects=num(plan.baseline["expected_effects"]),
+                    cost=money(plan.baseline["total_cost"])))
     elif plan.status in ("optimal", "feasible"):  # the best plan buys nothing: said first
-        out.print(plan.words if plan.words.startswith("nothing bought")
-                  else f"nothing bought ({plan.words})")
+        out.print(words if plan.words.startswith("nothing bought")
+                  else _("nothing bought (%(outcome)s)", outcome=words))
     else:
-        out.print(f"no plan: {plan.words}")
+        out.print(_("no plan: %(outcome)s", outcome=words))
     for line in plan.explanation:
         if line == plan.words:
             continue
         out.print(f"* {say_sentence(line)}")
     for line in plan.binding:
-        out.print(f"- binds: {say_sentence(line)}")
+        out.print(_("- binds: %(limit)s", limit=say_sentence(line)))
     if saved:
-        out.print(f"saved as {saved!r}")
+        out.print(_("saved as %(name)s", name=repr(saved)))
 
 
 @app.command("list")
@@ -133,10 +142,11 @@ def list_(db: DbOption = None, json: JsonOption = False) -> None:
     if json:
         print_json(plans.to_dict())
         return
-    t = Table("name", "created", "by", "status", "budget", "expected effects", "cost")
+    t = Table(_("name"), _("created"), _("by"), _("outcome"), _("budget"),
+              _("expected effects"), _("cost"))
     for p in plans.rows:
-        t.add_row(p["name"], p["created_at"], p["actor"], p["status"], money(p["budget"]),
-                  f"{p['expected_effects']:,.0f}", money(p["total_cost"]))
+        t.add_row(p["name"], day(p["created_at"]), p["actor"], say(p["status"]),
+                  money(p["budget"]), num(p["expected_effects"]), money(p["total_cost"]))
     out.print(t)
 
 
@@ -153,9 +163,10 @@ def show(name: Annotated[str, typer.Argument(help="A saved plan.")],
         print_json(plan)
         return
     inputs = {k: v for k, v in plan["inputs"].items() if k != "offers" and v not in (None, {}, [])}
-    out.print(f"{plan['name']}: {plan['status']}, saved {plan['created_at']} by {plan['actor']}"
-              f" (audit event {plan['event_id']})")
-    out.print(f"inputs: {inputs}")
+    out.print(_("%(name)s: %(outcome)s, saved %(at)s by %(who)s (audit event %(event)s)",
+                name=plan["name"], outcome=say(plan["status"]),
+                at=day(plan["created_at"]), who=plan["actor"], event=plan["event_id"]))
+    out.print(_("inputs (as given): %(inputs)s", inputs=inputs))
     _render(planning.PlanResult(**{k: plan[k] for k in (
         "status", "expected_effects", "expected_effects_low", "expected_effects_high",
         "total_cost", "baseline", "binding", "explanation",
@@ -178,12 +189,15 @@ def diff(a: Annotated[str, typer.Argument(help="The earlier plan.")],
         print_json(d)
         return
     for k, v in d["inputs"].items():
-        out.print(f"input {k}: {v['from']} -> {v['to']}")
+        out.print(_("input %(input)s: %(before)s -> %(after)s", input=k, before=v["from"],
+                    after=v["to"]))
     e, c = d["expected_effects"], d["total_cost"]
-    out.print(f"expected effects: {e['from']:,.0f} -> {e['to']:,.0f}; "
-              f"cost: {money(c['from'])} -> {money(c['to'])}")
-    t = Table("product", "producer", a, b, "change")
+    out.print(_("expected effects: %(before)s -> %(after)s; cost: %(cost_before)s -> "
+                "%(cost_after)s", before=num(e["from"]), after=num(e["to"]),
+                cost_before=money(c["from"]), cost_after=money(c["to"])))
+    t = Table(_("product"), _("producer"), a, b, _("change"))
     for r in d["lines"]:
-        t.add_row(r["product_id"], r["producer_id"], f"{r['quantity_from']:,}",
-                  f"{r['quantity_to']:,}", f"{r['change']:+,}")
+        t.add_row(r["product_id"], r["producer_id"], count(r["quantity_from"]),
+                  count(r["quantity_to"]),
+                  ("+" if r["change"] > 0 else "") + count(r["change"]))
     out.print(t)

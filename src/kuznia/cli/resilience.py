@@ -13,14 +13,19 @@ import kuznia
 from kuznia.cli.common import (
     DbOption,
     JsonOption,
+    count,
+    day,
     handles_errors,
     import_progress,
     money,
+    num,
     out,
     parse_date,
     print_json,
 )
 from kuznia.errors import UsageError
+from kuznia.i18n import N_, _, ngettext
+from kuznia.sentences import say_sentence
 
 app = typer.Typer(help="How exposed output is to strikes, and where to duplicate lines.",
                   no_args_is_help=True)
@@ -41,7 +46,22 @@ Workers = Annotated[int, typer.Option(help="Processes to use (2 uses both cores)
 
 
 def _fmt(x: float | None, digits: int = 0) -> str:
-    return "-" if x is None else f"{x:,.{digits}f}"
+    return num(x, digits)
+
+
+def _month(value: object) -> str:
+    """A month (YYYY-MM) or a day, as a person reads it in the language."""
+    import datetime as dt
+
+    from kuznia import i18n
+
+    text = str(value)
+    if len(text) == 7:
+        try:
+            return i18n.month(dt.date.fromisoformat(text + "-01"))
+        except ValueError:
+            return text
+    return day(text)
 
 
 @app.command()
@@ -62,7 +82,7 @@ def simulate(
     per site; concentration by region (HHI). Each region is struck in a month with its
     probability, independently of other months and regions; with --from-history the
     probabilities come from the strikes on or before --start."""
-    with kuznia.open(db) as ws, import_progress("scenarios", disable=json) as bar:
+    with kuznia.open(db) as ws, import_progress(_("scenarios"), disable=json) as bar:
         res = ws.resilience(months, scenarios, seed, start=parse_date(start, "--start"),
                             from_history=from_history, spillover=spillover, workers=workers,
                             history_from=parse_date(history_from, "--history-from"),
@@ -70,23 +90,29 @@ def simulate(
     if json:
         print_json(res.to_dict())
         return
-    t = Table("product", "sites", "capacity/mo", "expected output", "P10-P90", "demand/mo",
-              "stock", "exp. shortfall (90%)", "P(meet all months)", "HHI")
+    t = Table(_("product"), _("sites"), _("capacity a month"), _("expected output"),
+              "P10-P90", _("demand a month"), _("stock"), _("expected shortfall (90%)"),
+              _("chance of meeting every month"), "HHI")
     for p in res.products:
         short = ("-" if p["expected_shortfall"] is None else
-                 f"{p['expected_shortfall']:,.0f} ({p['expected_shortfall_low']:,.0f}-"
-                 f"{p['expected_shortfall_high']:,.0f})")
-        t.add_row(p["product_id"], str(p["sites"]), _fmt(p["monthly_capacity"]),
-                  _fmt(p["expected_output"]), f"{p['output_p10']:,.0f}-{p['output_p90']:,.0f}",
+                 f"{_fmt(p['expected_shortfall'])} ({_fmt(p['expected_shortfall_low'])}-"
+                 f"{_fmt(p['expected_shortfall_high'])})")
+        t.add_row(p["product_id"], count(p["sites"]), _fmt(p["monthly_capacity"]),
+                  _fmt(p["expected_output"]),
+                  f"{_fmt(p['output_p10'])}-{_fmt(p['output_p90'])}",
                   _fmt(p["monthly_demand"]), _fmt(p["stock"]), short,
                   _fmt(p["p_meet_demand_every_month"], 3), _fmt(p["hhi"], 2))
     out.print(t)
     exposed = [s for s in res.sites if s["exposed"]]
-    out.print(f"{len(exposed)} of {len(res.sites)} sites recover more slowly than the rest "
-              "of their product's network can cover (TTS < TTR; a closed site never "
-              "recovers, so it counts wherever its product has demand):")
-    t = Table("site", "product", "producer", "region", "TTR months", "TTS months",
-              "P(hit in horizon)")
+    out.print(ngettext("%(num)s of %(sites)s site recovers more slowly than the rest of its "
+                       "product's network can cover (TTS < TTR; a closed site never "
+                       "recovers, so it counts wherever its product has demand):",
+                       "%(num)s of %(sites)s sites recover more slowly than the rest of "
+                       "their product's network can cover (TTS < TTR; a closed site never "
+                       "recovers, so it counts wherever its product has demand):",
+                       len(res.sites), num=count(len(exposed)), sites=count(len(res.sites))))
+    t = Table(_("site"), _("product"), _("producer"), _("region"), _("TTR, months"),
+              _("TTS, months"), _("chance of a hit in the horizon"))
     def gap(s: dict[str, Any]) -> float:
         ttr = np.inf if s["ttr_months"] is None else s["ttr_months"]
         tts = np.inf if s["tts_unlimited"] else (s["tts_months"] or 0.0)
@@ -94,16 +120,27 @@ def simulate(
 
     for s in sorted(exposed, key=gap)[:20]:
         t.add_row(s["site_id"], s["product_id"], s["producer_id"], s["region"],
-                  "never" if s["ttr_months"] is None else str(s["ttr_months"]),
-                  "unlimited" if s["tts_unlimited"] else _fmt(s["tts_months"], 2),
-                  f"{s['p_hit_in_horizon']:.2f}")
+                  _("never") if s["ttr_months"] is None else count(s["ttr_months"]),
+                  _("unlimited") if s["tts_unlimited"] else _fmt(s["tts_months"], 2),
+                  _fmt(s["p_hit_in_horizon"], 2))
     out.print(t)
-    out.print(f"{res.scenarios:,} scenarios, seed {res.seed}, from {res.start}, "
-              f"figures from the {res.figures_from}"
-              + ("" if not res.history else
-                 f" of {res.history['observed_from']} to {res.history['observed_to']} (from "
-                 + ("--history-from" if res.history["history_from"] == "stated"
-                    else "the workspace's first record") + ")"))
+    said = ngettext("%(num)s scenario, seed %(seed)s, from %(start)s, figures from the "
+                    "%(source)s", "%(num)s scenarios, seed %(seed)s, from %(start)s, figures "
+                    "from the %(source)s", res.scenarios, num=count(res.scenarios),
+                    seed=str(res.seed), start=_month(res.start),
+                    source=say_sentence(res.figures_from))
+    if res.history:
+        said += _history(res.history)
+    out.print(said)
+
+
+def _history(h: dict[str, Any]) -> str:
+    """Where a strikes history runs, and from where its start was taken."""
+    if h["history_from"] == "stated":
+        return _(" of %(first)s to %(last)s (from --history-from)",
+                 first=_month(h["observed_from"]), last=_month(h["observed_to"]))
+    return _(" of %(first)s to %(last)s (from the workspace's first record)",
+             first=_month(h["observed_from"]), last=_month(h["observed_to"]))
 
 
 def _weights(items: list[str] | None) -> dict[str, float]:
@@ -113,7 +150,8 @@ def _weights(items: list[str] | None) -> dict[str, float]:
         try:
             got[product.strip()] = float(value)
         except ValueError:
-            raise UsageError(f"--weight takes PRODUCT=NUMBER, not {item!r}") from None
+            raise UsageError(N_("--weight takes PRODUCT=NUMBER, not %(item)s"),
+                             item=repr(item)) from None
     return got
 
 
@@ -150,17 +188,28 @@ def duplicate(
     if json:
         print_json(d.to_dict())
         return
-    out.print(f"chosen: {', '.join(d.chosen) or 'nothing'} for {money(d.cost)} of "
-              f"{money(d.budget)} ({d.solver})")
-    t = Table("", "expected shortfall", "90% interval")
-    for name, (m, lo, hi) in (("before", d.before), ("after", d.after),
-                              ("greedy rule, after", d.greedy_after),
-                              ("reduction", d.reduction)):
-        t.add_row(name, f"{m:,.0f}", f"{lo:,.0f}-{hi:,.0f}")
+    out.print(_("chosen: %(lines)s for %(cost)s of %(budget)s (%(outcome)s)",
+                lines=", ".join(d.chosen) or _("nothing"), cost=money(d.cost),
+                budget=money(d.budget), outcome=_solver_words(d.solver)))
+    t = Table("", _("expected shortfall"), _("%(level)s interval", level="90%"))
+    for name, (m, lo, hi) in ((_("before"), d.before), (_("after"), d.after),
+                              (_("greedy rule, after"), d.greedy_after),
+                              (_("reduction"), d.reduction)):
+        t.add_row(name, _fmt(m), f"{_fmt(lo)}-{_fmt(hi)}")
     out.print(t)
-    out.print(f"greedy rule (most shortfall cut per unit of money first) picks "
-              f"{', '.join(d.greedy) or 'nothing'} for {money(d.greedy_cost)}; judged on "
-              f"{d.scenarios:,} fresh scenarios, chosen on {d.saa_scenarios:,}")
+    out.print(ngettext("greedy rule (most shortfall cut per unit of money first) picks "
+                       "%(lines)s for %(cost)s; judged on %(num)s fresh scenario, chosen on "
+                       "%(saa)s", "greedy rule (most shortfall cut per unit of money first) "
+                       "picks %(lines)s for %(cost)s; judged on %(num)s fresh scenarios, "
+                       "chosen on %(saa)s", d.scenarios, num=count(d.scenarios),
+                       lines=", ".join(d.greedy) or _("nothing"), cost=money(d.greedy_cost),
+                       saa=count(d.saa_scenarios)))
+
+
+def _solver_words(words: str) -> str:
+    from kuznia.words import LABELS, say
+
+    return say(words) if words in LABELS else say_sentence(words)
 
 
 @app.command()
@@ -184,22 +233,27 @@ def regions(
         print_json({"regions": rows})
         return
     if not rows:
-        out.print("no uses or strikes recorded on or before that day: no history to "
-                  "estimate from")
+        out.print(_("no uses or strikes recorded on or before that day: no history to "
+                    "estimate from"))
         return
-    out.print(f"history {rows[0]['observed_from']} to {rows[0]['observed_to']} (from "
-              + ("--history-from" if rows[0]["history_from"] == "stated"
-                 else "the workspace's first record") + ")")
-    t = Table("region", "sites", "strikes", "months struck / observed", "P(strike)/month",
-              "90% interval", "site hit", "damage", "repair months")
+    h = rows[0]
+    if h["history_from"] == "stated":
+        out.print(_("history %(first)s to %(last)s (from --history-from)",
+                    first=_month(h["observed_from"]), last=_month(h["observed_to"])))
+    else:
+        out.print(_("history %(first)s to %(last)s (from the workspace's first record)",
+                    first=_month(h["observed_from"]), last=_month(h["observed_to"])))
+    t = Table(_("region"), _("sites"), _("strikes"), _("months struck / observed"),
+              _("chance of a strike a month"), _("%(level)s interval", level="90%"), _("site hit"),
+              _("damage"), _("repair months"))
     for r in rows:
-        t.add_row(r["region"], str(r["sites"]), str(r["strikes"]),
-                  f"{r['months_struck']} / {r['months_observed']}",
-                  f"{r['monthly_strike_probability']:.3f}",
-                  f"{r['monthly_strike_probability_low']:.3f}-"
-                  f"{r['monthly_strike_probability_high']:.3f}",
-                  f"{r['site_hit_probability']:.2f}", f"{r['damage_fraction']:.2f}",
-                  str(r["repair_months"]))
+        t.add_row(r["region"], count(r["sites"]), count(r["strikes"]),
+                  f"{count(r['months_struck'])} / {count(r['months_observed'])}",
+                  _fmt(r["monthly_strike_probability"], 3),
+                  f"{_fmt(r['monthly_strike_probability_low'], 3)}-"
+                  f"{_fmt(r['monthly_strike_probability_high'], 3)}",
+                  _fmt(r["site_hit_probability"], 2), _fmt(r["damage_fraction"], 2),
+                  count(r["repair_months"]))
     out.print(t)
 
 
@@ -220,22 +274,32 @@ def repairs_plan(
     if json:
         print_json(r.to_dict())
         return
-    t = Table("point", "product", "region", "capacity/mo", "items")
+    t = Table(_("repair point"), _("product"), _("region"), _("capacity a month"),
+              _("items"))
     for p in r.points:
         t.add_row(p["point_id"], p["product_id"], p["region"], _fmt(p["monthly_capacity"]),
-                  str(p["items"]))
+                  count(p["items"]))
     out.print(t)
-    out.print(f"{r.placed:,} of {r.items:,} items placed: mean {_fmt(r.mean_days, 1)} days "
-              f"until back in service, backlog clear in {_fmt(r.clear_days)} days ({r.status})")
+    out.print(ngettext("%(placed)s of %(num)s item placed: on average %(mean)s days until "
+                       "back in service, backlog clear in %(clear)s days (%(outcome)s)",
+                       "%(placed)s of %(num)s items placed: on average %(mean)s days until "
+                       "back in service, backlog clear in %(clear)s days (%(outcome)s)",
+                       r.items, num=count(r.items), placed=count(r.placed),
+                       mean=_fmt(r.mean_days, 1), clear=_fmt(r.clear_days),
+                       outcome=_solver_words(r.status)))
     if r.abroad_mean_days is not None:
-        out.print(f"everything abroad: mean {_fmt(r.abroad_mean_days, 1)} days, clear in "
-                  f"{_fmt(r.abroad_clear_days)} days")
+        out.print(_("everything abroad: on average %(mean)s days, clear in %(clear)s days",
+                    mean=_fmt(r.abroad_mean_days, 1), clear=_fmt(r.abroad_clear_days)))
     if r.abroad_note:
-        out.print(r.abroad_note)
+        out.print(say_sentence(r.abroad_note))
     for x in r.excluded:
-        out.print(f"left out: repair point {x['point_id']} for {x['product_id']} "
-                  f"({x['reason']})")
+        out.print(_("left out: repair point %(point)s for %(product)s (%(reason)s)",
+                    point=x["point_id"], product=x["product_id"],
+                    reason=say_sentence(x["reason"])))
     for u in r.unreachable:
-        out.print(f"no repair point reachable for {u['items']} {u['product_id']} "
-                  f"in {u['region']} ({', '.join(u['item_ids'])}): not placed, not in the "
-                  "figures", style="red")
+        out.print(ngettext("no repair point reachable for %(num)s %(product)s in %(region)s "
+                           "(%(items)s): not placed, not in the figures",
+                           "no repair point reachable for %(num)s %(product)s in %(region)s "
+                           "(%(items)s): not placed, not in the figures",
+                           u["items"], num=count(u["items"]), product=u["product_id"],
+                           region=u["region"], items=", ".join(u["item_ids"])), style="red")

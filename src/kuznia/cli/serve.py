@@ -10,6 +10,7 @@ import typer
 
 from kuznia.cli.common import DbOption, err, handles_errors
 from kuznia.errors import UsageError
+from kuznia.i18n import N_, _
 from kuznia.settings import Settings
 
 
@@ -66,11 +67,12 @@ def serve(
     store = open_store(db)  # refuses an out-of-date or newer schema, with what to do
     if workers > 1 and store.dialect == "sqlite":
         store.close()
-        raise UsageError("a SQLite workspace is served by one process: drop {workers}, or "
-                         "serve a PostgreSQL workspace", params=("workers",))
+        raise UsageError(N_("a SQLite workspace is served by one process: drop {workers}, or "
+                            "serve a PostgreSQL workspace"), params=("workers",))
     _check_free(host, port, store)
-    err.print(f"serving {store.display_url} at http://{host}:{port}  "
-              f"(API docs: http://{host}:{port}/api/v1/docs; stop with Ctrl-C)")
+    url = f"http://{host}:{port}"
+    err.print(_("serving %(db)s at %(url)s  (API docs: %(url)s/api/v1/docs; stop with "
+                "Ctrl-C)", db=store.display_url, url=url))
     if workers == 1:
         app = create_app(store, data_dir=data_dir or None, https_only=https_only,
                          close_store=True, oversight_config=thresholds,
@@ -97,5 +99,6 @@ def _check_free(host: str, port: int, store: object) -> None:
             pass
     except OSError as exc:
         store.close()  # type: ignore[attr-defined]
-        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}; choose another "
-                         "{port} (or stop what holds it)", params=("port",)) from None
+        raise UsageError(N_("cannot listen on %(address)s: %(why)s; choose another {port} "
+                            "(or stop what holds it)"), params=("port",),
+                         address=f"{host}:{port}", why=str(exc.strerror)) from None

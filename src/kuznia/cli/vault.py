@@ -10,7 +10,10 @@ import typer
 from rich.table import Table
 
 import kuznia
-from kuznia.cli.common import DbOption, JsonOption, handles_errors, out, print_json
+from kuznia.cli.common import DbOption, JsonOption, count, day, handles_errors, out, print_json
+from kuznia.i18n import _, ngettext
+from kuznia.sentences import say_sentence
+from kuznia.words import say
 
 app = typer.Typer(help="The partners' vault: documents under a licence, sealed at rest, "
                        "copies marked for their recipient.", no_args_is_help=True)
@@ -39,8 +42,13 @@ def add(
     with kuznia.open(db, actor) as ws:
         doc = _vault().add_document(ws.store, file, licence_id=licence, actor=ws.actor,
                                     title=title)
-    out.print(f"stored {doc['title']!r} ({doc['size']:,} bytes, sealed in {doc['chunks']} "
-              f"chunks) under licence {licence} of partner {doc['partner_id']}")
+    out.print(_("stored %(title)s (%(bytes)s, sealed in %(chunks)s) under licence %(licence)s "
+                "of partner %(partner)s", title=repr(doc["title"]),
+                bytes=ngettext("%(num)s byte", "%(num)s bytes", doc["size"],
+                               num=count(doc["size"])),
+                chunks=ngettext("%(num)s chunk", "%(num)s chunks", doc["chunks"],
+                                num=count(doc["chunks"])),
+                licence=licence, partner=doc["partner_id"]))
     out.print(doc["doc_id"])
 
 
@@ -59,9 +67,14 @@ def get(
     with kuznia.open(db, account) as ws:
         check_output(out_file, "out_file", protected=protected_paths(ws.store.sqlite_file))
         copy = _vault().issue_copy(ws.store, doc, account=account, out=out_file)
-    kind = "a stamped PDF" if copy.form == "pdf" else "a ZIP with its notice"
-    out.print(f"wrote {kind} for {copy.account} to {out_file}: copy {copy.copy_id}, "
-              f"sha256 {copy.sha256}")
+    if copy.form == "pdf":
+        out.print(_("wrote a stamped PDF for %(account)s to %(file)s: copy %(copy)s, SHA-256 "
+                    "%(sha)s", account=copy.account, file=out_file, copy=copy.copy_id,
+                    sha=copy.sha256))
+    else:
+        out.print(_("wrote a ZIP with its notice for %(account)s to %(file)s: copy %(copy)s, "
+                    "SHA-256 %(sha)s", account=copy.account, file=out_file, copy=copy.copy_id,
+                    sha=copy.sha256))
 
 
 @app.command("trace")
@@ -77,9 +90,10 @@ def trace(
     if json:
         print_json(found)
         return
-    out.print(f"issued to {found['account']} at {found['issued_at']}: copy "
-              f"{found['copy_id']} of document {found['doc_id']} under licence "
-              f"{found['licence_id']} (found by {found['found_by']})")
+    out.print(_("issued to %(account)s at %(at)s: copy %(copy)s of document %(doc)s under "
+                "licence %(licence)s (found by %(how)s)", account=found["account"],
+                at=day(found["issued_at"]), copy=found["copy_id"], doc=found["doc_id"],
+                licence=found["licence_id"], how=say_sentence(str(found["found_by"]))))
 
 
 @app.command("log")
@@ -96,10 +110,12 @@ def log(
     if json:
         print_json(rows.to_dict())
         return
-    t = Table("when", "account", "document", "licence", "outcome", "why", "copy")
+    t = Table(_("when"), _("account"), _("document"), _("licence"), _("outcome"), _("why"),
+              _("copy"))
     for r in rows:
-        t.add_row(r["at"], r["account"], r["title"] or r["doc_id"] or "",
-                  r["licence_id"] or "", r["outcome"], r["reason"], r["copy_id"] or "")
+        t.add_row(day(r["at"]), r["account"], r["title"] or r["doc_id"] or "",
+                  r["licence_id"] or "", say(r["outcome"]), say_sentence(r["reason"] or ""),
+                  r["copy_id"] or "")
     out.print(t)
 
 
@@ -117,10 +133,12 @@ def list_(
     if json:
         print_json(rows.to_dict())
         return
-    t = Table("id", "title", "partner", "licence", "bytes", "stored", "readable")
+    t = Table(_("document"), _("title"), _("partner"), _("licence"), _("bytes"), _("stored"),
+              _("readable"))
     for r in rows:
         t.add_row(r["doc_id"], r["title"], r["partner_id"], r["licence_id"],
-                  f"{r['size']:,}", r["added_at"], "yes" if r["readable"] else "shredded")
+                  count(r["size"]), day(r["added_at"]),
+                  _("yes") if r["readable"] else _("no: key destroyed"))
     out.print(t)
 
 
@@ -135,6 +153,7 @@ def shred(
     with kuznia.open(db, account) as ws:
         done = _vault().shred(ws.store, partner, actor=account)
     n = done["documents"]
-    out.print(f"shredded the key of partner {partner}: its {n} "
-              f"{'document' if n == 1 else 'documents'} can be read by no one "
-              f"(audit event {done['event_id']})")
+    out.print(ngettext("shredded the key of partner %(partner)s: its %(num)s document can be "
+                       "read by no one (audit event %(event)s)", "shredded the key of partner "
+                       "%(partner)s: its %(num)s documents can be read by no one (audit event "
+                       "%(event)s)", n, partner=partner, num=count(n), event=done["event_id"]))
