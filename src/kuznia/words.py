@@ -108,12 +108,6 @@ LABELS: dict[str, str] = {
     "denied": N_("denied"),
     "revoked": N_("revoked"),
     "expired": N_("expired"),
-    # a plan's status (how its solve ended)
-    "optimal": N_("optimal"),
-    "feasible": N_("feasible"),
-    "infeasible": N_("infeasible"),
-    "unbounded": N_("unbounded"),
-    "no_solution": N_("no solution"),
     # red flags: their codes, severities and triage statuses
     "price_outlier": N_("price outlier"),
     "price_rise": N_("price rise"),
