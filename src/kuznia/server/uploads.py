@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from kuznia.errors import KuzniaError, from_environment
+from kuznia.i18n import N_
 from kuznia.server.problems import internal_problem, kuznia_problem
 from kuznia.services import jobs
 from kuznia.services.imports import import_file
@@ -54,9 +55,9 @@ def save_upload(data_dir: Path, job_id: str, stream: BinaryIO, name: str) -> Pat
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise StorageFull("the server's data folder is full: the upload was not kept "
-                              "and nothing was stored; try again later, or ask the "
-                              "server's administrator to free space") from exc
+            raise StorageFull(N_("the server's data folder is full: the upload was not kept "
+                                 "and nothing was stored; try again later, or ask the "
+                                 "server's administrator to free space")) from exc
         raise
     return path
 

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from kuznia.errors import NotFoundError
+from kuznia.i18n import N_
 from kuznia.services.results import json_safe
 from kuznia.services.store import Store
 from kuznia.store.schema import jobs
@@ -160,13 +161,13 @@ def get(store: Store, job_id: str, *, actor: str | None = None) -> dict[str, Any
     with store.read() as conn:
         row = conn.execute(select(jobs).where(jobs.c.job_id == job_id)).first()
     if row is None or (actor is not None and row.actor != actor):
-        raise NotFoundError(f"no job {job_id!r}")
+        raise NotFoundError(N_("no job %(job)s"), job=repr(job_id))
     if _stale(store, row, _now()):
         reap(store)
         with store.read() as conn:
             row = conn.execute(select(jobs).where(jobs.c.job_id == job_id)).first()
         if row is None:  # gone meanwhile (a restore replaced the jobs)
-            raise NotFoundError(f"no job {job_id!r}")
+            raise NotFoundError(N_("no job %(job)s"), job=repr(job_id))
     out = {k: row._mapping[k] for k in ("job_id", "kind", "table_name", "file_name", "actor",
                                         "status", "created_at", "finished_at", "rows_read",
                                         "rows_expected")}

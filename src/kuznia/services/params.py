@@ -12,6 +12,7 @@ import math
 import os
 
 from kuznia.errors import UsageError
+from kuznia.i18n import N_
 
 BOARD_THRESHOLD = 1.0  # failures per 100 uses above which a mode with no action is a block
 # How many of the newest audit events (or row changes) a listing shows unless asked: the one
@@ -91,6 +92,7 @@ def fits_in_memory(needed: int, what: str, param: str) -> None:
     limit = physical_memory() * MEMORY_SHARE
     if needed > limit:
         raise UsageError(
-            f"{what} needs about {needed / (1 << 30):,.1f} GiB of memory, more than the "
-            f"{limit / (1 << 30):,.1f} GiB this machine can give it; lower {{{param}}}",
-            params=(param,))
+            N_("%(what)s needs about %(needed)s GiB of memory, more than the %(limit)s GiB "
+               "this machine can give it; lower %(param)s"),
+            params=(param,), what=what, needed=round(needed / (1 << 30), 1),
+            limit=round(limit / (1 << 30), 1), param="{" + param + "}")

@@ -7,6 +7,7 @@ from fastapi import File, Path, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 
 from kuznia.errors import NotFoundError
+from kuznia.i18n import N_
 from kuznia.ingest.tables import SPECS
 from kuznia.server import uploads
 from kuznia.server.api import answers
@@ -44,7 +45,7 @@ def get_quarantine(request: Request, who: Who, job_id: Annotated[str, Path(max_l
     job = _job_for(request, who, job_id)
     path = uploads.quarantine_path(request.app.state.data_dir, job["job_id"])
     if job["status"] != "done" or not path.exists():
-        raise NotFoundError(f"job {job_id!r} has no quarantine file")
+        raise NotFoundError(N_("job %(job)s has no quarantine file"), job=repr(job_id))
     return FileResponse(path, media_type="text/csv",
                         filename=f"quarantine-{job['job_id']}.csv")
 
