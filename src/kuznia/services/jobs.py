@@ -29,10 +29,11 @@ from kuznia.store.schema import jobs
 WORKER = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 HEARTBEAT_SECONDS = 5.0
 STALE_SECONDS = 30.0  # a running job whose process has not been heard from this long died
-CUT_OFF = ("the server stopped while this job ran (a restart or a kill); nothing of it "
-           "was stored: send the file again")
-STOPPED = ("the server was stopped before this job could finish; nothing of it was stored: "
-           "send the file again")
+# kept in the job's row in English (the API's words); a page says them from the catalogue
+CUT_OFF = N_("the server stopped while this job ran (a restart or a kill); nothing of it "
+             "was stored: send the file again")
+STOPPED = N_("the server was stopped before this job could finish; nothing of it was "
+             "stored: send the file again")
 
 _local: dict[str, tuple[int, int | None]] = {}  # job -> progress, for the jobs run here
 _lock = threading.Lock()

@@ -27,7 +27,10 @@ api = Routes("imports")
 
 def _job_for(request: Request, who: Caller, job_id: str) -> dict[str, Any]:
     mine = None if who.role in ("admin", "auditor") else who.name
-    return jobs.get(store_of(request), job_id, actor=mine)
+    job = jobs.get(store_of(request), job_id, actor=mine)
+    if isinstance(job.get("result"), dict):  # its message for a page is not the API's
+        job["result"] = {k: v for k, v in job["result"].items() if k != "said"}
+    return job
 
 
 @api("GET", "/jobs/{job_id}", "jobs.read", response_model=answers.Job)
