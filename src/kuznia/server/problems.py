@@ -141,8 +141,9 @@ def say_message(data: dict[str, Any]) -> str:
     return said
 
 
-_INPUT = (N_("%(file)s: %(num)s problem; nothing from this file was stored"),
-          N_("%(file)s: %(num)s problems; nothing from this file was stored"))
+# the plural message an InputError says (kuznia.errors marks it, with ngettext)
+_INPUT = ("%(file)s: %(num)s problem; nothing from this file was stored",
+          "%(file)s: %(num)s problems; nothing from this file was stored")
 
 
 def _text_data(text: Text) -> dict[str, Any]:
