@@ -135,3 +135,22 @@ def test_a_jobs_error_kept_before_its_message_was_is_still_said() -> None:
         assert job_error(cut_off).startswith("сервер зупинився")
         assert job_error(unknown) == "words of no message"
     assert job_error(cut_off) == jobs.CUT_OFF
+
+
+def test_an_internal_error_and_a_missing_page_in_the_pages_language(
+        served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kuznia.services import board
+
+    def broken(*_a: object, **_k: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(board, "board", broken)
+    h = _as(served, "analyst")
+    with TestClient(served.app, raise_server_exceptions=False) as client:
+        page = client.get("/sections/board?top=20", headers=h)
+        assert page.status_code == 500 and "внутрішня помилка" in page.text
+        assert "logged as" not in page.text and "a bug" not in page.text
+        r = client.get(f"{API}/board", headers=h)
+        assert r.status_code == 500 and "logged as" in r.json()["detail"]
+        page = client.get("/no-such-page", headers=h)
+        assert page.status_code == 404 and "такої сторінки немає" in page.text

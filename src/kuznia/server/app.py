@@ -29,8 +29,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kuznia import __version__
-from kuznia.errors import InputError, KuzniaError, from_environment
+from kuznia import __version__, i18n
+from kuznia.errors import InputError, KuzniaError, UnavailableError, from_environment
 from kuznia.i18n import Text, gettext
 from kuznia.server import api, uploads, web
 from kuznia.server.addresses import parse_proxies
@@ -45,7 +45,7 @@ from kuznia.server.problems import (
     retry_after,
 )
 from kuznia.server.warm import Warmer
-from kuznia.server.web.lang import Language
+from kuznia.server.web.lang import LANG_COOKIE, Language, request_language
 from kuznia.services import jobs, sessions
 from kuznia.services import oversight_config as flags_config
 from kuznia.services.store import Store, open_store
@@ -236,11 +236,14 @@ def internal_response(exc: BaseException, request: Request) -> Response:
         return response
     try:  # a 500, or a 503 when the store is away (with its Retry-After)
         body = json.loads(bytes(response.body))
-        known = from_environment(exc)
-        said = known.say if known is not None else \
+        known = from_environment(exc)  # a 503 when the store is away; else a 500's id
+        said = known.say if isinstance(known, UnavailableError) else \
             (lambda: Text(INTERNAL, error_id=body["error_id"]).say()) if "error_id" in body \
             else body["detail"]
-        page = web.render_error(request, response.status_code, said)
+        # the handler of any exception runs outside the Language middleware: its language
+        with i18n.language(request_language(request.cookies.get(LANG_COOKIE),
+                                            request.headers.get("accept-language"))):
+            page = web.render_error(request, response.status_code, said)
         if "Retry-After" in response.headers:
             page.headers["Retry-After"] = response.headers["Retry-After"]
         return page
