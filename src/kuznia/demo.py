@@ -26,6 +26,7 @@ import polars as pl
 from sqlalchemy import select
 
 from kuznia.errors import UsageError, WorkspaceError
+from kuznia.i18n import N_
 from kuznia.ingest.tables import IMPORT_ORDER
 from kuznia.outputs import check_output, protected_paths, replace_folder
 from kuznia.services.store import Store
@@ -574,9 +575,10 @@ def _room_for(n_uses: int, folder: Path) -> None:
     free = shutil.disk_usage(probe).free
     needed = n_uses * BYTES_PER_USE
     if needed > free:
-        raise UsageError(f"{{n_uses}} {n_uses:,} needs about {needed / (1 << 30):,.1f} GiB "
-                         f"of disk, and {free / (1 << 30):,.1f} GiB are free; lower it",
-                         params=("n_uses",))
+        raise UsageError(N_("{n_uses} %(uses)s needs about %(needed)s GiB of disk, and "
+                            "%(free)s GiB are free; lower it"), params=("n_uses",),
+                         uses=n_uses, needed=round(needed / (1 << 30), 1),
+                         free=round(free / (1 << 30), 1))
 
 
 def run_demo(db: str, *, n_uses: int, seed: int, data_dir: Path, out_dir: Path,
@@ -595,13 +597,14 @@ def run_demo(db: str, *, n_uses: int, seed: int, data_dir: Path, out_dir: Path,
     check_output(data_dir, "data_dir", protected=protected_paths(path), folder=True)
     check_output(out_dir, "out_dir", protected=protected_paths(path), folder=True)
     if data_dir.resolve() == out_dir.resolve():
-        raise UsageError("{data_dir} and {out_dir} must be different folders",
+        raise UsageError(N_("{data_dir} and {out_dir} must be different folders"),
                          params=("data_dir", "out_dir"))
     if path is not None and path.exists():
         with kuznia.open(db) as old:
             if old.store.setting("demo") != "1":
-                raise WorkspaceError(f"{path} holds a workspace that is not a demo; "
-                                     "choose another {db}", params=("db",))
+                raise WorkspaceError(N_("%(path)s holds a workspace that is not a demo; "
+                                        "choose another {db}"), params=("db",),
+                                     path=str(path))
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     with replace_folder(data_dir, "data_dir") as tmp:  # a folder of the user's is refused

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kuznia.i18n import DEFAULT, Text, gettext, grouped, language, ngettext
+from kuznia.i18n import DEFAULT, N_, Text, gettext, grouped, language, ngettext
 
 
 class KuzniaError(Exception):
@@ -256,32 +256,34 @@ def _one_from_environment(exc: BaseException) -> KuzniaError | None:
     if isinstance(exc, KuzniaError):
         return exc
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return DiskFullError("the disk is full; nothing more was written: free some space "
-                             "and try again")
+        return DiskFullError(N_("the disk is full; nothing more was written: free some "
+                                "space and try again"))
     if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return WorkspaceError(f"not allowed: {exc.strerror} ({exc.filename})")
+        return WorkspaceError(N_("not allowed: %(why)s (%(file)s)"), why=str(exc.strerror),
+                              file=str(exc.filename))
     if isinstance(exc, OSError) and exc.errno in (errno.EISDIR, errno.ENOTDIR):
-        return UsageError(f"{exc.filename}: {exc.strerror}")
+        return UsageError(N_("%(file)s: %(why)s"), file=str(exc.filename),
+                          why=str(exc.strerror))
     condition = driver_condition(exc)
     if condition is None:
         return None
     if condition == "unreachable":
-        return UnavailableError(f"cannot reach the workspace's database, or it takes no "
-                                f"writes just now (a failover?): {_first_line(exc)}; "
-                                "nothing was stored: try again shortly")
+        return UnavailableError(N_("cannot reach the workspace's database, or it takes no "
+                                   "writes just now (a failover?): %(cause)s; nothing was "
+                                   "stored: try again shortly"), cause=_first_line(exc))
     return WorkspaceError(_SAID[condition]) if condition != "full" else \
         DiskFullError(_SAID[condition])
 
 
-_SAID = {
-    "full": "the disk is full; nothing was stored: free some space and try again",
-    "read_only": "the workspace is read-only here; reading works, writing needs a "
-                 "workspace you may write to",
-    "busy": "the workspace is busy with another write; nothing was stored: try again when "
-            "it has finished",
-    "cannot_open": "the workspace file cannot be opened (a folder, or a place this user "
-                   "may not write to)",
-    "not_a_database": "the workspace file is not a Kuznia workspace, or it is damaged",
+_SAID = {  # whole messages of the catalogue, said where the error is shown
+    "full": N_("the disk is full; nothing was stored: free some space and try again"),
+    "read_only": N_("the workspace is read-only here; reading works, writing needs a "
+                    "workspace you may write to"),
+    "busy": N_("the workspace is busy with another write; nothing was stored: try again "
+               "when it has finished"),
+    "cannot_open": N_("the workspace file cannot be opened (a folder, or a place this user "
+                      "may not write to)"),
+    "not_a_database": N_("the workspace file is not a Kuznia workspace, or it is damaged"),
 }
 
 

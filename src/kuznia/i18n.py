@@ -54,7 +54,11 @@ _LANG: ContextVar[str] = ContextVar("kuznia_lang", default=DEFAULT)
 
 
 class UnknownLanguageError(ValueError):
-    """A language Kuznia does not speak."""
+    """A language Kuznia does not speak (``lang``, as it was asked)."""
+
+    def __init__(self, message: str, lang: str = ""):
+        super().__init__(message)
+        self.lang = lang
 
 
 def check(lang: str) -> str:
@@ -63,7 +67,7 @@ def check(lang: str) -> str:
     code = lang.strip().replace("_", "-").split("-")[0].lower()
     if code not in LANGS:
         raise UnknownLanguageError(f"no such language {lang!r}: choose one of "
-                                   f"{', '.join(LANGS)}")
+                                   f"{', '.join(LANGS)}", lang)
     return code
 
 
@@ -95,7 +99,7 @@ def from_env(default: str = DEFAULT) -> str:
     try:
         return check(value)
     except UnknownLanguageError as e:
-        raise UnknownLanguageError(f"{ENV}: {e}") from None
+        raise UnknownLanguageError(f"{ENV}: {e}", e.lang) from None
 
 
 def best_match(accept_language: str | None) -> str | None:

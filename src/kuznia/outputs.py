@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from kuznia.errors import UsageError, WorkspaceError
+from kuznia.i18n import N_, Text
 
 if TYPE_CHECKING:
     import polars as pl
@@ -53,8 +54,10 @@ def protected_paths(workspace: Path | None, inputs: Iterable[Path | str] = ()) -
     return out + [Path(p) for p in inputs]
 
 
-def _refuse(param: str, text: str) -> UsageError:
-    return UsageError("{" + param + "} " + text, params=(param,))
+def _refuse(param: str, message: str, **values: Any) -> UsageError:
+    """An error about the output argument ``param``: ``message`` (marked with ``N_``) names
+    it as ``%(param)s``."""
+    return UsageError(message, params=(param,), param="{" + param + "}", **values)
 
 
 def check_output(path: Path | str, param: str, *, protected: Iterable[Path] = (),
@@ -66,33 +69,37 @@ def check_output(path: Path | str, param: str, *, protected: Iterable[Path] = ()
     try:
         return _check_output(path, param, protected, folder)
     except OSError as exc:
-        raise _refuse(param, f"{str(path)[:80]}{'...' if len(str(path)) > 80 else ''}: "
-                             f"{exc.strerror or exc}; choose another path (nothing was "
-                             "written)") from None
+        raise _refuse(param, N_("%(param)s %(path)s: %(why)s; choose another path (nothing "
+                                "was written)"),
+                      path=f"{str(path)[:80]}{'...' if len(str(path)) > 80 else ''}",
+                      why=exc.strerror or str(exc)) from None
 
 
 def _check_output(path: Path, param: str, protected: Iterable[Path], folder: bool) -> Path:
     for p in protected:
         if _same(path, p):
-            raise _refuse(param, f"{path} is {_what(p)}; choose another path (nothing was "
-                                 "written)")
+            raise _refuse(param, N_("%(param)s %(path)s is %(what)s; choose another path "
+                                    "(nothing was written)"), path=str(path), what=_what(p))
         if folder and _inside(p, path) and p.exists():
-            raise _refuse(param, f"{path} holds {_what(p)}; choose another folder (nothing "
-                                 "was written)")
+            raise _refuse(param, N_("%(param)s %(path)s holds %(what)s; choose another folder "
+                                    "(nothing was written)"), path=str(path), what=_what(p))
     if folder:
         _replaceable(path, param)
     elif path.is_dir():
-        raise _refuse(param, f"{path} is a folder; give a file name")
+        raise _refuse(param, N_("%(param)s %(path)s is a folder; give a file name"),
+                      path=str(path))
     elif _special(path):
-        raise _refuse(param, f"{path} is {_special(path)}, not a regular file; give a file "
-                             "name (nothing was written or replaced)")
+        raise _refuse(param, N_("%(param)s %(path)s is %(what)s, not a regular file; give a "
+                                "file name (nothing was written or replaced)"),
+                      path=str(path), what=_special(path))
     parent = path.parent
     if parent.exists() and not parent.is_dir():
-        raise _refuse(param, f"{path}: {parent} is not a folder")
+        raise _refuse(param, N_("%(param)s %(path)s: %(parent)s is not a folder"),
+                      path=str(path), parent=str(parent))
     return path
 
 
-def _special(path: Path) -> str | None:
+def _special(path: Path) -> Text | None:
     """What ``path`` is when it exists and is not a regular file nor a folder (a named pipe,
     a device, a socket): a file swapped in over it would replace it, as ``/dev/full``
     would be for root. None otherwise."""
@@ -105,12 +112,12 @@ def _special(path: Path) -> str | None:
     if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
         return None
     if stat.S_ISFIFO(mode):
-        return "a named pipe (FIFO)"
+        return Text(N_("a named pipe (FIFO)"))
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
+        return Text(N_("a device"))
     if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "a special file"
+        return Text(N_("a socket"))
+    return Text(N_("a special file"))
 
 
 def _inside(child: Path, folder: Path) -> bool:
@@ -121,13 +128,13 @@ def _inside(child: Path, folder: Path) -> bool:
         return False
 
 
-def _what(p: Path) -> str:
+def _what(p: Path) -> Text:
     name = p.name
     if name.endswith(("-wal", "-shm", "-journal")):
-        return "a file of the workspace (its journal)"
+        return Text(N_("a file of the workspace (its journal)"))
     if p.suffix == ".db" or name.endswith(".sqlite"):
-        return "the workspace"
-    return "a file being read (the workspace or an input)"
+        return Text(N_("the workspace"))
+    return Text(N_("a file being read (the workspace or an input)"))
 
 
 @contextlib.contextmanager
@@ -137,12 +144,15 @@ def disk_errors(path: Path | str) -> Iterator[None]:
         yield
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise WorkspaceError(f"the disk is full while writing {path}; nothing was "
-                                 "replaced: free some space and try again") from exc
+            raise WorkspaceError(N_("the disk is full while writing %(path)s; nothing was "
+                                    "replaced: free some space and try again"),
+                                 path=str(path)) from exc
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-            raise WorkspaceError(f"cannot write {path}: {exc.strerror}") from exc
+            raise WorkspaceError(N_("cannot write %(path)s: %(why)s"), path=str(path),
+                                 why=str(exc.strerror)) from exc
         if exc.errno in (errno.EISDIR, errno.ENOTDIR, errno.ENOENT, errno.ENAMETOOLONG):
-            raise UsageError(f"cannot write {path}: {exc.strerror}") from exc
+            raise UsageError(N_("cannot write %(path)s: %(why)s"), path=str(path),
+                             why=str(exc.strerror)) from exc
         raise
 
 
@@ -158,10 +168,11 @@ def _replaceable(path: Path, param: str) -> None:
     if not path.exists():
         return
     if not path.is_dir():
-        raise _refuse(param, f"{path} is a file, not a folder")
+        raise _refuse(param, N_("%(param)s %(path)s is a file, not a folder"), path=str(path))
     if any(path.iterdir()) and not (path / MARKER).exists():
-        raise _refuse(param, f"{path} already holds files Kuznia did not write; choose a "
-                             "new or empty folder (nothing was written or deleted)")
+        raise _refuse(param, N_("%(param)s %(path)s already holds files Kuznia did not write; "
+                                "choose a new or empty folder (nothing was written or "
+                                "deleted)"), path=str(path))
 
 
 @contextlib.contextmanager
@@ -179,8 +190,8 @@ def replace_file(path: Path | str, mode: str = "w") -> Iterator[IO]:  # type: ig
             with os.fdopen(fd, mode, **kw) as f:
                 yield f
             if _special(path):  # one made since the path was checked is not replaced either
-                raise UsageError(f"{path} is {_special(path)}, not a regular file; nothing "
-                                 "was written")
+                raise UsageError(N_("%(path)s is %(what)s, not a regular file; nothing was "
+                                    "written"), path=str(path), what=_special(path))
             os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -57,9 +57,10 @@ class Settings:
                     values[f.name] = int(raw)
                 except ValueError:
                     from kuznia.errors import UsageError
+                    from kuznia.i18n import N_
 
-                    raise UsageError(f"{PREFIX}{f.name.upper()} takes a whole number, not "
-                                     f"{raw!r}") from None
+                    raise UsageError(N_("%(name)s takes a whole number, not %(value)s"),
+                                     name=PREFIX + f.name.upper(), value=repr(raw)) from None
             else:
                 values[f.name] = raw
         return cls(**values)  # type: ignore[arg-type]
@@ -95,17 +96,19 @@ def _supported(url: str) -> None:
     from sqlalchemy.exc import ArgumentError
 
     from kuznia.errors import UsageError
+    from kuznia.i18n import N_
 
-    kinds = ("{db} takes a SQLite file path, sqlite:///PATH or "
-             "postgresql+psycopg://USER@HOST/DATABASE")
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):
-        raise UsageError(f"{kinds}; {url[:60]!r} is not a database URL",
-                         params=("db",)) from None
+        raise UsageError(N_("{db} takes a SQLite file path, sqlite:///PATH or "
+                            "postgresql+psycopg://USER@HOST/DATABASE; %(url)s is not a "
+                            "database URL"), params=("db",), url=repr(url[:60])) from None
     backend, _, driver = parsed.drivername.partition("+")
     if driver not in SUPPORTED_URLS.get(backend, ()):
-        raise UsageError(f"{kinds}, not a {parsed.drivername[:40]!r} URL", params=("db",))
+        raise UsageError(N_("{db} takes a SQLite file path, sqlite:///PATH or "
+                            "postgresql+psycopg://USER@HOST/DATABASE, not a %(kind)s URL"),
+                         params=("db",), kind=repr(parsed.drivername[:40]))
 
 
 def default_actor() -> str:

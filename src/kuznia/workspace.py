@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from kuznia.errors import UsageError
+from kuznia.i18n import N_
 from kuznia.services.params import AUDIT_LIMIT, BOARD_THRESHOLD, USES_LIMIT
 from kuznia.services.store import Store, create_store, open_store
 from kuznia.settings import default_actor
@@ -277,7 +278,7 @@ class Workspace:
         from kuznia.services import audit
 
         if limit is not None and limit < 0:
-            raise UsageError("{limit} must be 0 (all) or more", params=("limit",))
+            raise UsageError(N_("{limit} must be 0 (all) or more"), params=("limit",))
         with self.store.read() as conn:
             return audit.EventList(audit.list_events(conn, limit))
 
@@ -311,7 +312,9 @@ class Workspace:
             with i18n.language(lang):
                 return build_report(self, Path(out), with_uses)
         except i18n.UnknownLanguageError as e:
-            raise UsageError(f"{{lang}}: {e}", params=("lang",)) from None
+            raise UsageError(N_("{lang}: no such language %(lang)s: choose one of %(langs)s"),
+                             params=("lang",), lang=repr(e.lang),
+                             langs=", ".join(i18n.LANGS)) from None
 
 
 def open(db: str | None = None, actor: str | None = None) -> Workspace:  # noqa: A001

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from starlette.requests import Request
 
 from kuznia.errors import UsageError
+from kuznia.i18n import N_
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -35,9 +36,9 @@ def parse_proxies(values: Iterable[str]) -> tuple[Network, ...]:
             try:
                 out.append(ipaddress.ip_network(part, strict=False))
             except ValueError:
-                raise UsageError(f"{{trusted_proxy}} takes an IP address or network "
-                                 f"(10.0.0.5, 10.0.0.0/8), not {part[:60]!r}",
-                                 params=("trusted_proxy",)) from None
+                raise UsageError(N_("{trusted_proxy} takes an IP address or network "
+                                    "(10.0.0.5, 10.0.0.0/8), not %(value)s"),
+                                 params=("trusted_proxy",), value=repr(part[:60])) from None
     return tuple(out)
 
 

@@ -29,20 +29,23 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kuznia import __version__
-from kuznia.errors import InputError, KuzniaError
+from kuznia import __version__, i18n
+from kuznia.errors import InputError, KuzniaError, UnavailableError, from_environment
+from kuznia.i18n import Text, gettext
 from kuznia.server import api, uploads, web
 from kuznia.server.addresses import parse_proxies
 from kuznia.server.cache import AnswerCache
 from kuznia.server.outbox import Drainer
 from kuznia.server.problems import (
+    INTERNAL,
     internal_problem,
+    invalid_text,
     kuznia_problem,
     problem,
     retry_after,
 )
 from kuznia.server.warm import Warmer
-from kuznia.server.web.lang import Language
+from kuznia.server.web.lang import LANG_COOKIE, Language, request_language
 from kuznia.services import jobs, sessions
 from kuznia.services import oversight_config as flags_config
 from kuznia.services.store import Store, open_store
@@ -214,6 +217,16 @@ def is_page(request: Request) -> bool:
     return not (path.startswith(API + "/") or path == API or path.startswith("/static/"))
 
 
+def _said_invalid(errors: Any) -> str:
+    """The values a page's route refused, each with what is wrong in the language of the
+    moment (``problems.invalid_text``; pydantic's English for a kind it does not know)."""
+    said: dict[str, None] = {}
+    for e in errors:
+        text = invalid_text(e)
+        said[f"{_param_of(e.get('loc', ()))}: {text.say() if text else e.get('msg', '')}"] = None
+    return "; ".join(said)
+
+
 def internal_response(exc: BaseException, request: Request) -> Response:
     """A 500 (or a 503 when the store is away): problem details for the API; for a
     browser, a page with its navigation and a way back, naming the id the log has the
@@ -222,8 +235,15 @@ def internal_response(exc: BaseException, request: Request) -> Response:
     if not is_page(request):
         return response
     try:  # a 500, or a 503 when the store is away (with its Retry-After)
-        page = web.render_error(request, response.status_code,
-                                json.loads(bytes(response.body))["detail"])
+        body = json.loads(bytes(response.body))
+        known = from_environment(exc)  # a 503 when the store is away; else a 500's id
+        said = known.say if isinstance(known, UnavailableError) else \
+            (lambda: Text(INTERNAL, error_id=body["error_id"]).say()) if "error_id" in body \
+            else body["detail"]
+        # the handler of any exception runs outside the Language middleware: its language
+        with i18n.language(request_language(request.cookies.get(LANG_COOKIE),
+                                            request.headers.get("accept-language"))):
+            page = web.render_error(request, response.status_code, said)
         if "Retry-After" in response.headers:
             page.headers["Retry-After"] = response.headers["Retry-After"]
         return page
@@ -351,7 +371,7 @@ def create_app(store: Store, *, data_dir: str | Path | None = None,
         errors = list({(e["param"], e["message"]): e for e in errors}.values())
         detail = "; ".join(f"{e['param']}: {e['message']}" for e in errors)
         if is_page(request):
-            return web.render_error(request, 400, detail)
+            return web.render_error(request, 400, lambda: _said_invalid(exc.errors()))
         return problem(400, detail, request, params=list(dict.fromkeys(e["param"] for e in errors)),
                        errors=errors)
 
@@ -362,7 +382,8 @@ def create_app(store: Store, *, data_dir: str | Path | None = None,
             detail = f"no route {request.url.path}"
         if is_page(request):
             return web.render_error(request, exc.status_code,
-                                    "no such page" if exc.status_code == 404 else detail)
+                                    (lambda: gettext("no such page")) if exc.status_code == 404
+                                    else detail)
         response = problem(exc.status_code, detail, request)
         for k, v in (exc.headers or {}).items():
             response.headers[k] = v

@@ -19,9 +19,11 @@ from urllib.parse import urlsplit
 
 from fastapi import Request
 
+from kuznia.i18n import N_, Text
 from kuznia.services import sessions
 from kuznia.services.access import ForbiddenError, Scope, UnauthorizedError, allowed
 from kuznia.services.accounts import Account, authenticate_token
+from kuznia.words import LABELS
 
 SESSION_COOKIE = "kuznia_session"
 CSRF_HEADER = "x-csrf-token"
@@ -58,12 +60,12 @@ def identify(request: Request, public: bool = False) -> Caller:
     if header is not None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise UnauthorizedError("the Authorization header takes 'Bearer TOKEN'")
+            raise UnauthorizedError(N_("the Authorization header takes 'Bearer TOKEN'"))
         with store.read() as conn:
             account = authenticate_token(conn, token.strip())
         if account is None:
-            raise UnauthorizedError("this token is not valid (unknown, expired or revoked, "
-                                    "or its account is disabled)")
+            raise UnauthorizedError(N_("this token is not valid (unknown, expired or "
+                                       "revoked, or its account is disabled)"))
         return Caller(account, "token")
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
@@ -71,14 +73,14 @@ def identify(request: Request, public: bool = False) -> Caller:
         if session is None:
             if public:
                 return Caller(None, "none")
-            raise UnauthorizedError("the session has ended; log in again")
+            raise UnauthorizedError(N_("the session has ended; log in again"))
         if request.method not in SAFE_METHODS:
             sent = request.headers.get(CSRF_HEADER, "")
             if not hmac.compare_digest(sent.encode(), session.csrf_token.encode()):
                 if public:
                     return Caller(None, "none")
-                raise ForbiddenError("a write from a browser session needs the session's "
-                                     "CSRF token in the X-CSRF-Token header")
+                raise ForbiddenError(N_("a write from a browser session needs the "
+                                        "session's CSRF token in the X-CSRF-Token header"))
         return Caller(session.account, "session", session.csrf_token)
     return Caller(None, "none")
 
@@ -94,11 +96,13 @@ class Allow:
         if self.action == "public":
             return caller
         if caller.account is None:
-            raise UnauthorizedError("this needs an API token (Authorization: Bearer TOKEN) "
-                                    "or a session (log in)")
+            raise UnauthorizedError(N_("this needs an API token (Authorization: Bearer "
+                                       "TOKEN) or a session (log in)"))
         request.state.caller = caller  # a refusal's page still shows the caller's menu
         if not allowed(caller.account.role, self.action):
-            raise ForbiddenError(f"the {caller.account.role} role may not do this")
+            raise ForbiddenError(N_("the %(role)s role may not do this"),
+                                 role=Text(LABELS.get(caller.account.role,
+                                                      caller.account.role)))
         return caller
 
 
@@ -112,10 +116,10 @@ def same_origin(request: Request) -> None:
     not taken as foreign here (the login token covers that case)."""
     fetch_site = request.headers.get("sec-fetch-site")
     if fetch_site is not None and fetch_site not in ("same-origin", "none"):
-        raise ForbiddenError("a sign-in must come from this site's own login page")
+        raise ForbiddenError(N_("a sign-in must come from this site's own login page"))
     origin = request.headers.get("origin")
     if origin and origin != "null":
         mine = urlsplit(str(request.base_url))
         theirs = urlsplit(origin)
         if (theirs.scheme, theirs.netloc) != (mine.scheme, mine.netloc):
-            raise ForbiddenError("a sign-in must come from this site's own login page")
+            raise ForbiddenError(N_("a sign-in must come from this site's own login page"))

@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from fastapi import Request
 
 from kuznia.errors import KuzniaError, UsageError
+from kuznia.i18n import N_, Plural, Text
 
 MAX_SCENARIO_MONTHS = 1_200_000  # 10,000 scenarios over 120 months: ~12 s on one core
 MAX_GROUP_KEYS = 3
@@ -47,29 +48,34 @@ def check_size(scenarios: int, months: int) -> None:
     """Refuse a simulation larger than a request may ask (400 naming the bound)."""
     if scenarios * months > MAX_SCENARIO_MONTHS:
         raise UsageError(
-            f"{{scenarios}} x {{months}} is at most {MAX_SCENARIO_MONTHS:,} in a request to "
-            f"the server ({scenarios:,} x {months:,} = {scenarios * months:,}); ask for "
-            "fewer, or run 'kuznia resilience' on the command line, which has no bound",
-            params=("scenarios", "months"))
+            N_("{scenarios} x {months} is at most %(most)s in a request to the server "
+               "(%(scenarios)s x %(months)s = %(asked)s); ask for fewer, or run 'kuznia "
+               "resilience' on the command line, which has no bound"),
+            params=("scenarios", "months"), most=MAX_SCENARIO_MONTHS, scenarios=scenarios,
+            months=months, asked=scenarios * months)
 
 
 def check_keys(keys: tuple[str, ...]) -> None:
     """Refuse cost per effect by more keys than a request may ask (400 naming the bound)."""
     if len(keys) > MAX_GROUP_KEYS:
         raise UsageError(
-            f"{{by}} takes at most {MAX_GROUP_KEYS} keys in a request to the server, not "
-            f"{len(keys)}; ask for fewer (or filter by product), or run 'kuznia "
-            "cost-per-effect' on the command line, which has no bound", params=("by",))
+            Plural("{by} takes at most %(num)s key in a request to the server, not "
+                   "%(asked)s; ask for fewer (or filter by product), or run 'kuznia "
+                   "cost-per-effect' on the command line, which has no bound",
+                   "{by} takes at most %(num)s keys in a request to the server, not "
+                   "%(asked)s; ask for fewer (or filter by product), or run 'kuznia "
+                   "cost-per-effect' on the command line, which has no bound",
+                   MAX_GROUP_KEYS, asked=len(keys)), params=("by",))
 
 
 @contextlib.contextmanager
 def one_at_a_time(request: Request, what: str) -> Iterator[None]:
     """Run a heavy question alone in this worker, or refuse it at once (503 in words);
-    hand its memory back afterwards."""
+    hand its memory back afterwards. ``what`` names the question (marked with ``N_``)."""
     lock: threading.Lock = request.app.state.heavy_lock  # one per application
     if not lock.acquire(blocking=False):
-        raise Busy(f"the server is answering another heavy question; {what} waits for it: "
-                   f"try again in {RETRY_SECONDS} s")
+        raise Busy(N_("the server is answering another heavy question; %(what)s waits for "
+                      "it: try again in %(seconds)s s"), what=Text(what), seconds=RETRY_SECONDS)
     try:
         yield
     finally:

@@ -8,7 +8,9 @@ client), except a store that cannot be reached or takes no writes, which is a 50
 ``Retry-After``.
 """
 
+import datetime as dt
 import logging
+import math
 import secrets
 from dataclasses import asdict
 from http import HTTPStatus
@@ -19,6 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 
 from kuznia.errors import InputError, KuzniaError, UnavailableError, from_environment
+from kuznia.i18n import N_, Plural, Text
 from kuznia.services.results import json_safe
 
 PROBLEM = "application/problem+json"
@@ -105,5 +108,125 @@ def internal_problem(exc: BaseException, request: Request | None = None) -> JSON
     error_id = secrets.token_hex(6)
     log.error("internal error %s on %s", error_id,
               request.url.path if request is not None else "?", exc_info=exc)
-    return problem(500, f"an internal error; it is logged as {error_id}", request,
-                   error_id=error_id)
+    return problem(500, str(Text(INTERNAL, error_id=error_id)), request, error_id=error_id)
+
+
+# --- an error's message kept with a job, to be said on a page in its language ------------
+
+INTERNAL = N_("an internal error; it is logged as %(error_id)s")
+
+
+def message_of(exc: KuzniaError) -> dict[str, Any]:
+    """The message of ``exc`` as data a job keeps beside its problem details (whose
+    ``detail`` stays English, the API's): the catalogue's message id, its values and the
+    parameters it names, so that a page says it in its own language (``say_message``)."""
+    if isinstance(exc, InputError):
+        return {"message": _INPUT[0], "plural": _INPUT[1], "n": exc.total,
+                "values": {"file": exc.file}}
+    return {**_text_data(exc.text), "params": list(exc.params)}
+
+
+def internal_message(error_id: str) -> dict[str, Any]:
+    """The message of an internal error a job met, as ``message_of`` keeps one."""
+    return {"message": INTERNAL, "values": {"error_id": error_id}}
+
+
+def say_message(data: dict[str, Any]) -> str:
+    """A message kept by ``message_of``, in the language of the moment (a parameter by
+    its name, as the API names it)."""
+    text = _text_of(data)
+    said = text.say()
+    for p in data.get("params") or []:
+        said = said.replace("{" + p + "}", p)
+    return said
+
+
+# the plural message an InputError says (kuznia.errors marks it, with ngettext)
+_INPUT = ("%(file)s: %(num)s problem; nothing from this file was stored",
+          "%(file)s: %(num)s problems; nothing from this file was stored")
+
+
+def _text_data(text: Text) -> dict[str, Any]:
+    values = {k: _value_data(v) for k, v in text.values.items()}
+    if isinstance(text, Plural):
+        values.pop("num", None)
+        return {"message": text.message, "plural": text.plural, "n": text.n,
+                "values": values}
+    return {"message": text.message, "values": values}
+
+
+def _value_data(value: Any) -> Any:
+    if isinstance(value, Text):
+        return {"text": _text_data(value)}
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ", timespec="seconds")
+    if isinstance(value, dt.date):
+        return {"day": value.isoformat()}
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    return str(value)
+
+
+def _text_of(data: dict[str, Any]) -> Text:
+    values = {k: _value_of(v) for k, v in (data.get("values") or {}).items()}
+    if data.get("plural") is not None:
+        return Plural(str(data["message"]), str(data["plural"]), int(data["n"]), **values)
+    return Text(str(data["message"]), **values)
+
+
+def _value_of(value: Any) -> Any:
+    if isinstance(value, dict) and "text" in value:
+        return _text_of(value["text"])
+    if isinstance(value, dict) and "day" in value:
+        return dt.date.fromisoformat(value["day"])
+    return value
+
+
+# --- a parameter's value refused by its type, said on a page in its language -------------
+
+_DATE = N_("takes a date (YYYY-MM-DD), not %(value)s")
+_INVALID = {
+    "missing": N_("is required"),
+    "int_parsing": N_("takes a whole number, not %(value)s"),
+    "int_type": N_("takes a whole number, not %(value)s"),
+    "int_from_float": N_("takes a whole number, not %(value)s"),
+    "float_parsing": N_("takes a number, not %(value)s"),
+    "float_type": N_("takes a number, not %(value)s"),
+    "finite_number": N_("takes a finite number, not %(value)s"),
+    "bool_parsing": N_("takes true or false, not %(value)s"),
+    "bool_type": N_("takes true or false, not %(value)s"),
+    "date_parsing": _DATE, "date_from_datetime_parsing": _DATE, "date_type": _DATE,
+    "date_from_datetime_inexact": _DATE,
+    "greater_than_equal": N_("must be at least %(bound)s, not %(value)s"),
+    "greater_than": N_("must be more than %(bound)s, not %(value)s"),
+    "less_than_equal": N_("must be at most %(bound)s, not %(value)s"),
+    "less_than": N_("must be less than %(bound)s, not %(value)s"),
+    "literal_error": N_("takes %(expected)s, not %(value)s"),
+    "enum": N_("takes %(expected)s, not %(value)s"),
+}
+_BOUNDS = ("ge", "gt", "le", "lt")
+
+
+def invalid_text(error: dict[str, Any]) -> Text | None:
+    """What is wrong with one value a route's types refused (an error of pydantic's), as
+    a message of the catalogue; None for a kind it does not know (its English is shown).
+    A validator's own ``ValueError`` carrying a ``text`` (``server.types``) says that."""
+    ctx = error.get("ctx") or {}
+    kind = error.get("type", "")
+    text = getattr(ctx.get("error"), "text", None)
+    if kind == "value_error" and isinstance(text, Text):
+        return text
+    if kind in ("string_too_long", "too_long") and "max_length" in ctx:
+        return Plural("takes at most %(num)s character", "takes at most %(num)s characters",
+                      int(ctx["max_length"]))
+    message = _INVALID.get(kind)
+    if message is None:
+        return None
+    shown = error.get("input")
+    bound = next((ctx[b] for b in _BOUNDS if b in ctx), "")
+    return Text(message, value=repr(shown)[:60], bound=str(bound),
+                expected=str(ctx.get("expected", "")))

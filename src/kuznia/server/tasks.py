@@ -3,16 +3,14 @@ and come back to: the job's row keeps its state and, when done, its answer as JS
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
 
-from kuznia.errors import KuzniaError, from_environment
 from kuznia.server.heavy import release_memory
-from kuznia.server.problems import internal_problem, kuznia_problem
+from kuznia.server.uploads import failed
 from kuznia.services import jobs
 from kuznia.services.results import json_safe
 
@@ -33,12 +31,8 @@ def start(request: Request, actor: str, kind: str, options: dict[str, Any],
                 out = make()
             status = "done"
             result = {"answer": json_safe(out.to_dict() if hasattr(out, "to_dict") else out)}
-        except KuzniaError as exc:
-            result = {"error": _body(kuznia_problem(exc))}
         except Exception as exc:  # noqa: BLE001 - kept as the job's outcome, logged with an id
-            known = from_environment(exc)
-            result = {"error": _body(kuznia_problem(known) if known
-                                     else internal_problem(exc))}
+            result = failed(exc)
         finally:
             try:
                 jobs.finish(store, job_id, status, result)
@@ -51,7 +45,3 @@ def start(request: Request, actor: str, kind: str, options: dict[str, Any],
 
     request.app.state.executor.submit(run)
     return job_id
-
-
-def _body(response: Any) -> dict[str, Any]:
-    return json.loads(response.body)  # type: ignore[no-any-return]

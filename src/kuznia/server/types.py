@@ -12,14 +12,25 @@ from typing import Annotated, Any
 from fastapi import Query
 from pydantic import BeforeValidator, ConfigDict
 
+from kuznia.i18n import N_, Text
+
 STRICT_BODY = ConfigDict(extra="forbid", strict=True)
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+class NotADay(ValueError):
+    """A day not written YYYY-MM-DD: English for the API (``str``), ``text`` for a page."""
+
+    def __init__(self, value: str):
+        self.text = Text(N_("takes an ISO date (YYYY-MM-DD), not %(value)s"),
+                         value=repr(value[:40]))
+        super().__init__(str(self.text))
 
 
 def iso_day(value: Any) -> Any:
     """``value`` if it is written YYYY-MM-DD (pydantic then reads it as a date)."""
     if isinstance(value, str) and value and not _ISO_DAY.fullmatch(value):
-        raise ValueError(f"takes an ISO date (YYYY-MM-DD), not {value[:40]!r}")
+        raise NotADay(value)
     return value
 
 

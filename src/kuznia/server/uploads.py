@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from kuznia.errors import KuzniaError, from_environment
-from kuznia.server.problems import internal_problem, kuznia_problem
+from kuznia.i18n import N_, Text
+from kuznia.server.problems import (
+    internal_message,
+    internal_problem,
+    kuznia_problem,
+    message_of,
+)
 from kuznia.services import jobs
 from kuznia.services.imports import import_file
 from kuznia.services.store import Store
@@ -54,9 +60,9 @@ def save_upload(data_dir: Path, job_id: str, stream: BinaryIO, name: str) -> Pat
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise StorageFull("the server's data folder is full: the upload was not kept "
-                              "and nothing was stored; try again later, or ask the "
-                              "server's administrator to free space") from exc
+            raise StorageFull(N_("the server's data folder is full: the upload was not kept "
+                                 "and nothing was stored; try again later, or ask the "
+                                 "server's administrator to free space")) from exc
         raise
     return path
 
@@ -113,10 +119,11 @@ def begin(request: Any, actor: str, table: str, upload: Any, *, update: bool = F
     try:
         path = save_upload(data_dir, job_id, upload.file, name)
     except KuzniaError as exc:
-        jobs.finish(store, job_id, "failed", {"error": _body(kuznia_problem(exc))})
+        jobs.finish(store, job_id, "failed", failed(exc))
         raise
     except BaseException:
-        jobs.finish(store, job_id, "failed", {"error": {"detail": "upload not saved"}})
+        jobs.finish(store, job_id, "failed", {"error": {"detail": str(Text(NOT_SAVED))},
+                                              "said": {"message": NOT_SAVED}})
         raise
     stopping: threading.Event = request.app.state.stopping
 
@@ -151,13 +158,9 @@ def run_job(store: Store, data_dir: Path, job_id: str, table: str, path: Path, n
                               if res.quarantine and res.rejected else None)
         status, result = "done", {"import": body}
     except Stopped as exc:
-        status, result = "cancelled", {"error": _body(kuznia_problem(exc))}
-    except KuzniaError as exc:
-        status, result = "failed", {"error": _body(kuznia_problem(exc))}
+        status, result = "cancelled", failed(exc)
     except Exception as exc:  # noqa: BLE001 - kept as the job's outcome, logged with an id
-        known = from_environment(exc)
-        problem = kuznia_problem(known) if known else internal_problem(exc)
-        status, result = "failed", {"error": _body(problem)}
+        status, result = "failed", failed(exc)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
@@ -171,3 +174,18 @@ def run_job(store: Store, data_dir: Path, job_id: str, table: str, path: Path, n
 
 def _body(response: Any) -> dict[str, Any]:
     return json.loads(response.body)
+
+
+NOT_SAVED = N_("upload not saved")
+
+
+def failed(exc: BaseException) -> dict[str, Any]:
+    """A failed job's result: its error as the API's problem details (``error``, English)
+    and its message as the catalogue's id and values (``said``), for a page to say in its
+    language (``problems.say_message``); the API's job answer leaves ``said`` out."""
+    known = exc if isinstance(exc, KuzniaError) else from_environment(exc)
+    if known is not None:
+        return {"error": _body(kuznia_problem(known)), "said": message_of(known)}
+    body = _body(internal_problem(exc))
+    return {"error": body, "said": internal_message(body["error_id"])} \
+        if "error_id" in body else {"error": body}

@@ -55,6 +55,7 @@ from dataclasses import dataclass
 # the access errors live with the others (errors.py); callers may name them from here too
 from kuznia.errors import ForbiddenError as ForbiddenError
 from kuznia.errors import UnauthorizedError as UnauthorizedError
+from kuznia.i18n import N_
 
 ROLES = ("admin", "analyst", "procurement", "engineer", "producer", "auditor", "partner")
 ALL_ROLES = frozenset(ROLES)
@@ -173,11 +174,11 @@ class Scope:
     def of(cls, role: str, producer_id: str | None, partner_id: str | None = None) -> Scope:
         if role == "producer":
             if not producer_id:  # cannot happen through add_user; refuse rather than widen
-                raise ForbiddenError("this producer account is bound to no producer")
+                raise ForbiddenError(N_("this producer account is bound to no producer"))
             return cls(producer_id=producer_id, prices=True, operators=False)
         if role == "partner":
             if not partner_id:  # the same: never widen a partner's scope to everything
-                raise ForbiddenError("this partner account is bound to no partner")
+                raise ForbiddenError(N_("this partner account is bound to no partner"))
             return cls(partner_id=partner_id, prices=False, operators=False,
                        contracts=False)
         return cls(prices=role != "engineer", contracts=role != "engineer")

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, select, update
 
 from kuznia.errors import ConflictError, NotFoundError, UsageError
-from kuznia.i18n import N_
+from kuznia.i18n import N_, Plural
 from kuznia.services import audit, sign_in_rows
 from kuznia.services.results import Tabular
 from kuznia.services.store import Store
@@ -141,37 +141,44 @@ def add_user(store: Store, name: str, role: str, *, actor: str,
     from argon2 import PasswordHasher
 
     if not NAME.fullmatch(name):
-        raise UsageError("{name} must be 1 to 64 letters, digits, '.', '_', '@' or '-', "
-                         "starting with a letter or digit (it is a part of web addresses), "
-                         f"not {name!r}", params=("name",))
+        raise UsageError(N_("{name} must be 1 to 64 letters, digits, '.', '_', '@' or '-', "
+                            "starting with a letter or digit (it is a part of web "
+                            "addresses), not %(name)s"), params=("name",), name=repr(name))
     if role not in ROLES:
-        raise UsageError(f"{{role}} must be one of {', '.join(ROLES)}, not {role!r}",
-                         params=("role",))
+        raise UsageError(N_("{role} must be one of %(roles)s, not %(role)s"),
+                         params=("role",), roles=", ".join(ROLES), role=repr(role))
     if (role == "producer") != (producer is not None):
-        raise UsageError("{producer} is required for the producer role, and only for it",
+        raise UsageError(N_("{producer} is required for the producer role, and only for it"),
                          params=("producer",))
     if (role == "partner") != (partner is not None):
-        raise UsageError("{partner} is required for the partner role, and only for it",
+        raise UsageError(N_("{partner} is required for the partner role, and only for it"),
                          params=("partner",))
     if password is not None and len(password.strip()) < MIN_PASSWORD:
-        raise UsageError(f"the password must have at least {MIN_PASSWORD} characters, not "
-                         "counting spaces at its ends")
+        raise UsageError(Plural("the password must have at least %(num)s character, not "
+                                "counting spaces at its ends",
+                                "the password must have at least %(num)s characters, not "
+                                "counting spaces at its ends", MIN_PASSWORD))
     hashed = PasswordHasher().hash(password) if password is not None else None
     with store.write() as conn:
         if producer is not None and conn.execute(
                 select(producers.c.producer_id).where(producers.c.producer_id == producer)
         ).first() is None:
-            raise NotFoundError(f"no producer {producer!r}; import producers first")
+            raise NotFoundError(N_("no producer %(producer)s; import producers first"),
+                                producer=repr(producer))
         if partner is not None and conn.execute(
                 select(partners.c.partner_id).where(partners.c.partner_id == partner)
         ).first() is None:
-            raise NotFoundError(f"no partner {partner!r}; import partners first")
+            raise NotFoundError(N_("no partner %(partner)s; import partners first"),
+                                partner=repr(partner))
         taken = conn.execute(select(users.c.name).where(  # names are ASCII: lower() is
             func.lower(users.c.name) == name.lower())).first()  # the same on both stores
         if taken:
-            also = "" if taken.name == name else f" as {taken.name!r} (names that differ " \
-                "only in case cannot both exist)"
-            raise UsageError(f"an account named {name!r} exists already{also}")
+            if taken.name == name:
+                raise UsageError(N_("an account named %(name)s exists already"),
+                                 name=repr(name))
+            raise UsageError(N_("an account named %(name)s exists already as %(taken)s "
+                                "(names that differ only in case cannot both exist)"),
+                             name=repr(name), taken=repr(taken.name))
         event_id = audit.next_event_id(conn)
         conn.execute(users.insert(), {"name": name, "role": role, "producer_id": producer,
                                       "partner_id": partner,
@@ -189,14 +196,14 @@ def issue_token(store: Store, name: str, *, actor: str, expires_days: int | None
                 ) -> str:
     """A new API token for ``name`` (shown once; only its hash is kept)."""
     if expires_days is not None and not 1 <= expires_days <= MAX_TOKEN_DAYS:
-        raise UsageError(f"{{expires_days}} must be 1 to {MAX_TOKEN_DAYS:,}",
-                         params=("expires_days",))
+        raise UsageError(N_("{expires_days} must be 1 to %(most)s"),
+                         params=("expires_days",), most=MAX_TOKEN_DAYS)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = _now()
     with store.write() as conn:
         user = _user(conn, name)
         if user.disabled:
-            raise UsageError(f"the account {name!r} is disabled")
+            raise UsageError(N_("the account %(name)s is disabled"), name=repr(name))
         event_id = audit.next_event_id(conn)
         token_id = secrets.token_hex(8)
         hashed = token_hash(token)
@@ -228,8 +235,9 @@ def disable_user(store: Store, name: str, *, actor: str) -> int:
     with store.write() as conn:
         user = _user(conn, name)
         if user.role == "admin" and not user.disabled and _enabled_admins(conn) <= 1:
-            raise ConflictError(f"{name!r} is the last enabled admin: add another admin "
-                                "first, or no one could manage the accounts again")
+            raise ConflictError(N_("%(name)s is the last enabled admin: add another admin "
+                                   "first, or no one could manage the accounts again"),
+                                name=repr(name))
         conn.execute(update(users).where(users.c.name == name).values(disabled=True))
         event_id = _audited(conn, actor, "user_disabled", {"name": name})
     # its sessions refuse it from now on (they are found with the account disabled);
@@ -465,7 +473,8 @@ def lift_lock(store: Store, *, actor: str, name: str | None = None,
               address: str | None = None) -> int:
     """Lift the lock (and the count) of an account or a client address; audited."""
     if (name is None) == (address is None):
-        raise UsageError("give {name} or {address}, one of them", params=("name", "address"))
+        raise UsageError(N_("give {name} or {address}, one of them"),
+                         params=("name", "address"))
     k = login_attempts.c.key
     if name is not None:  # the account from every address
         which = k.startswith(f"user:{name} addr:", autoescape=True)
@@ -478,7 +487,8 @@ def lift_lock(store: Store, *, actor: str, name: str | None = None,
         if name is not None:
             _user(conn, name)
         if not keys:
-            raise NotFoundError(f"no failed sign-ins recorded for {name or address!r}")
+            raise NotFoundError(N_("no failed sign-ins recorded for %(who)s"),
+                                who=repr(name or address))
         event_id = _audited(conn, actor, "lock_lifted", {"key": keys[0], "keys": keys})
     with sign_in_rows.bookkeeping(store) as conn:
         conn.execute(login_attempts.delete().where(k.in_(keys)))

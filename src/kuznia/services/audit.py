@@ -19,6 +19,7 @@ import polars as pl
 from sqlalchemy import Connection, func, select
 
 from kuznia.errors import UsageError
+from kuznia.i18n import N_
 from kuznia.ingest.tables import SPECS, TableSpec
 from kuznia.services.params import AUDIT_LIMIT
 from kuznia.services.periods import check_order
@@ -150,10 +151,10 @@ def row_history(conn: Connection, table: str | None = None, key: str | None = No
     row whose key is ``key`` (a composite key joined by '/', as the import's messages give
     it); ``limit`` the newest N (None: all)."""
     if table is not None and table not in SPECS:
-        raise UsageError(f"{{table}} takes one of {', '.join(SPECS)}; not {table!r}",
-                         params=("table",))
+        raise UsageError(N_("{table} takes one of %(tables)s; not %(table)s"),
+                         params=("table",), tables=", ".join(SPECS), table=repr(table))
     if limit is not None and limit < 0:
-        raise UsageError("{limit} must be 0 (all) or more", params=("limit",))
+        raise UsageError(N_("{limit} must be 0 (all) or more"), params=("limit",))
     u, e = row_updates.c, audit_events.c
     q = (select(u.update_id, u.event_id, e.at, e.actor, e.file_name, u.table_name,
                 u.row_key, u.old_values, u.new_values)

@@ -21,6 +21,7 @@ from sqlalchemy.sql import Select
 from kuznia.analytics.cost_per_effect import cost_per_effect as cpe_figures
 from kuznia.analytics.cost_per_effect import dispersion, rank_producers
 from kuznia.errors import UsageError
+from kuznia.i18n import N_
 from kuznia.services import params
 from kuznia.services.periods import check_order, in_months, on_days, whole_months
 from kuznia.services.prices import joined_price
@@ -37,10 +38,11 @@ def parse_by(by: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
     items = [b.strip() for b in (by.split(",") if isinstance(by, str) else by) if b.strip()]
     unknown = [b for b in items if b not in GROUP_KEYS]
     if unknown:
-        raise UsageError(f"cannot group by {', '.join(unknown)}; use any of "
-                         f"{', '.join(GROUP_KEYS)}")
+        raise UsageError(N_("cannot group by %(unknown)s; use any of %(keys)s"),
+                         unknown=", ".join(unknown), keys=", ".join(GROUP_KEYS))
     if not items:
-        raise UsageError("{by} needs at least one of " + ", ".join(GROUP_KEYS), params=("by",))
+        raise UsageError(N_("{by} needs at least one of %(keys)s"), params=("by",),
+                         keys=", ".join(GROUP_KEYS))
     return tuple(dict.fromkeys(items))
 
 

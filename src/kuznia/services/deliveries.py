@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import case, func, or_, select
 
 from kuznia.errors import UsageError
+from kuznia.i18n import N_
 from kuznia.services.access import EVERYTHING, Scope
 from kuznia.services.records import decode_cursor, encode_cursor
 from kuznia.services.store import Store
@@ -46,9 +47,11 @@ def contract_status(store: Store, producer: str, *, as_of: dt.date | None = None
     """``producer``'s contracts in id order, each with delivered and accepted units so far
     and its flags; ``flag`` keeps only the contracts with that flag."""
     if flag is not None and flag not in FLAGS:
-        raise UsageError(f"{{flag}} is one of {', '.join(FLAGS)}", params=("flag",))
+        raise UsageError(N_("{flag} is one of %(flags)s"), params=("flag",),
+                         flags=", ".join(FLAGS))
     if not 1 <= limit <= MAX_LIMIT:
-        raise UsageError(f"{{limit}} must be from 1 to {MAX_LIMIT}", params=("limit",))
+        raise UsageError(N_("{limit} must be from 1 to %(most)s"), params=("limit",),
+                         most=str(MAX_LIMIT))
     if scope.producer_id is not None and scope.producer_id != producer:
         producer = "\x00none"  # another producer's contracts: as if it had none
     as_of = as_of or dt.date.today()

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, func, select
 from kuznia.analytics.failures import clustered_interval, mode_dispersion, pareto_order
 from kuznia.analytics.fixes import AWAITING, OPEN, verdict
 from kuznia.errors import UsageError
+from kuznia.i18n import N_
 from kuznia.services.results import Tabular
 from kuznia.services.store import Store
 from kuznia.services.trace import uses_command
@@ -87,8 +88,9 @@ def parse_failure_by(by: str | list[str] | tuple[str, ...] | None) -> tuple[str,
     items = [b.strip() for b in (by.split(",") if isinstance(by, str) else by) if b.strip()]
     for b in items:
         if b != "version" and not (b.startswith("condition:") and len(b) > len("condition:")):
-            raise UsageError(f"cannot group failures by {b!r}; {{by}} takes version and/or "
-                             "condition:KEY (e.g. condition:ew)", params=("by",))
+            raise UsageError(N_("cannot group failures by %(key)s; {by} takes version "
+                                "and/or condition:KEY (e.g. condition:ew)"), params=("by",),
+                             key=repr(b))
     return tuple(dict.fromkeys(items))
 
 
@@ -265,9 +267,10 @@ def fixes(store: Store, product: str | None = None, producer: str | None = None,
     action's, so the others need not be judged.
     """
     if not 0.5 <= confidence < 1:
-        raise UsageError("{confidence} must be at least 0.5 and below 1", params=("confidence",))
+        raise UsageError(N_("{confidence} must be at least 0.5 and below 1"),
+                         params=("confidence",))
     if not 0 < reduction < 1:
-        raise UsageError("{reduction} must be between 0 and 1", params=("reduction",))
+        raise UsageError(N_("{reduction} must be between 0 and 1"), params=("reduction",))
     with store.read() as conn:
         q = select(corrective_actions).order_by(corrective_actions.c.opened_on,
                                                 corrective_actions.c.action_id)

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from kuznia.analytics.failures import binomial_interval
 from kuznia.analytics.reliability import discrete_growth, grouped_chi_square
 from kuznia.errors import NotFoundError, UsageError
+from kuznia.i18n import N_
 from kuznia.services.failures import LEVEL, version_order
 from kuznia.services.store import Store
 from kuznia.store.schema import products, use_cube
@@ -46,11 +47,12 @@ class Growth:
 def growth(store: Store, product: str, target: float = 0.95) -> Growth:
     """Reliability by version, the growth fit and a projection to ``target``."""
     if not 0 < target < 1:
-        raise UsageError("{target} is a reliability between 0 and 1, e.g. 0.95", params=("target",))
+        raise UsageError(N_("{target} is a reliability between 0 and 1, e.g. 0.95"),
+                         params=("target",))
     with store.read() as conn:
         if conn.execute(select(products.c.product_id)
                         .where(products.c.product_id == product)).first() is None:
-            raise NotFoundError(f"no product {product!r}")
+            raise NotFoundError(N_("no product %(product)s"), product=repr(product))
         order = version_order(conn, product)
         sums = {v: (int(n), int(f)) for v, n, f in tuples(conn.execute(
             select(use_cube.c.version, func.sum(use_cube.c.uses), func.sum(use_cube.c.n_failure))

@@ -23,6 +23,7 @@ import polars as pl
 from sqlalchemy import Connection, Index, func, select, text
 
 from kuznia.errors import InputError, RowProblem, UsageError
+from kuznia.i18n import N_
 from kuznia.ingest.prefetch import prefetch
 from kuznia.ingest.quarantine import Quarantine
 from kuznia.ingest.readers import LINE, Source, file_sha256, local_file, open_source
@@ -208,10 +209,10 @@ def _import_file(store: Store, table: str, path: Path, name: str, *, actor: str,
                  lock_wait: float | None = None, also: Also | None = None) -> ImportResult:
     table = table_name(table)
     if table not in SPECS:
-        raise UsageError(f"unknown {{table}} {table!r}; one of: {', '.join(SPECS)}",
-                         params=("table",))
+        raise UsageError(N_("unknown {table} %(table)s; one of: %(tables)s"),
+                         params=("table",), table=repr(table), tables=", ".join(SPECS))
     if max_problems < 0:
-        raise UsageError("{max_problems} must be 0 or more", params=("max_problems",))
+        raise UsageError(N_("{max_problems} must be 0 or more"), params=("max_problems",))
     spec = SPECS[table]
     if quarantine is not None:
         quarantine = check_output(quarantine, "quarantine",

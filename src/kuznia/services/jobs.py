@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from kuznia.errors import NotFoundError
+from kuznia.i18n import N_
 from kuznia.services.results import json_safe
 from kuznia.services.store import Store
 from kuznia.store.schema import jobs
@@ -28,10 +29,11 @@ from kuznia.store.schema import jobs
 WORKER = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 HEARTBEAT_SECONDS = 5.0
 STALE_SECONDS = 30.0  # a running job whose process has not been heard from this long died
-CUT_OFF = ("the server stopped while this job ran (a restart or a kill); nothing of it "
-           "was stored: send the file again")
-STOPPED = ("the server was stopped before this job could finish; nothing of it was stored: "
-           "send the file again")
+# kept in the job's row in English (the API's words); a page says them from the catalogue
+CUT_OFF = N_("the server stopped while this job ran (a restart or a kill); nothing of it "
+             "was stored: send the file again")
+STOPPED = N_("the server was stopped before this job could finish; nothing of it was "
+             "stored: send the file again")
 
 _local: dict[str, tuple[int, int | None]] = {}  # job -> progress, for the jobs run here
 _lock = threading.Lock()
@@ -160,13 +162,13 @@ def get(store: Store, job_id: str, *, actor: str | None = None) -> dict[str, Any
     with store.read() as conn:
         row = conn.execute(select(jobs).where(jobs.c.job_id == job_id)).first()
     if row is None or (actor is not None and row.actor != actor):
-        raise NotFoundError(f"no job {job_id!r}")
+        raise NotFoundError(N_("no job %(job)s"), job=repr(job_id))
     if _stale(store, row, _now()):
         reap(store)
         with store.read() as conn:
             row = conn.execute(select(jobs).where(jobs.c.job_id == job_id)).first()
         if row is None:  # gone meanwhile (a restore replaced the jobs)
-            raise NotFoundError(f"no job {job_id!r}")
+            raise NotFoundError(N_("no job %(job)s"), job=repr(job_id))
     out = {k: row._mapping[k] for k in ("job_id", "kind", "table_name", "file_name", "actor",
                                         "status", "created_at", "finished_at", "rows_read",
                                         "rows_expected")}

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from kuznia.errors import UsageError
+from kuznia.i18n import N_
 from kuznia.services.access import EVERYTHING, Scope
 from kuznia.services.results import Tabular
 from kuznia.services.store import Store
@@ -158,8 +159,8 @@ def list_licences(store: Store, *, scope: Scope = EVERYTHING, status: str | None
     it names. A producer sees itself among the producers, never another producer."""
     on = on or dt.date.today()
     if status is not None and status not in STATES:
-        raise UsageError(f"{{status}} is one of {', '.join(STATES)}, not {status!r}",
-                         params=("status",))
+        raise UsageError(N_("{status} is one of %(states)s, not %(status)s"),
+                         params=("status",), states=", ".join(STATES), status=repr(status))
     q = _scope_filter(
         select(licences, partners.c.name.label("partner_name"),
                products.c.name.label("product_name"))

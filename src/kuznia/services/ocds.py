@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from kuznia.errors import UsageError
+from kuznia.i18n import N_
 from kuznia.services.periods import check_order
 from kuznia.services.store import Store
 from kuznia.store.schema import contracts, deliveries, producers, products, use_cube
@@ -51,7 +52,7 @@ def package(store: Store, *, redact: bool = False, date_from: dt.date | None = N
     """The release package (see the module doc) of the contracts signed within the dates."""
     check_order(date_from, date_to)
     if not prefix or any(c.isspace() for c in prefix):
-        raise UsageError("{prefix} must be a non-empty prefix without spaces",
+        raise UsageError(N_("{prefix} must be a non-empty prefix without spaces"),
                          params=("prefix",))
     now = now or dt.datetime.now(dt.UTC)
     c, d = contracts.c, deliveries.c

@@ -12,7 +12,7 @@ import math
 import os
 
 from kuznia.errors import UsageError
-from kuznia.i18n import Text
+from kuznia.i18n import N_, Text
 
 BOARD_THRESHOLD = 1.0  # failures per 100 uses above which a mode with no action is a block
 # How many of the newest audit events (or row changes) a listing shows unless asked: the one
@@ -30,9 +30,11 @@ SEED_MAX = 2**63 - 1
 MEMORY_SHARE = 0.5  # refuse a computation that would need more than this share of memory
 
 
-def _bad(param: str, item: str, text: str) -> UsageError:
+def _bad(param: str, item: str, message: str, **values: object) -> UsageError:
+    """An error about the argument ``param`` (its entry ``item``): ``message``, marked with
+    ``N_``, names it as ``%(subject)s``."""
     subject = "{" + param + "}" + (f" {item}" if item else "")
-    return UsageError(f"{subject} {text}", params=(param,))
+    return UsageError(message, params=(param,), subject=subject, **values)
 
 
 def finite(value: float, param: str, *, minimum: float | None = None,
@@ -43,15 +45,20 @@ def finite(value: float, param: str, *, minimum: float | None = None,
     try:
         x = float(value)
     except (TypeError, ValueError):
-        raise _bad(param, item, f"takes a number, not {value!r}") from None
+        raise _bad(param, item, N_("%(subject)s takes a number, not %(value)s"),
+                   value=repr(value)) from None
     if not math.isfinite(x):
-        raise _bad(param, item, f"must be a finite number, not {value!r}")
+        raise _bad(param, item, N_("%(subject)s must be a finite number, not %(value)s"),
+                   value=repr(value))
     if minimum is not None and x < minimum:
-        raise _bad(param, item, f"must be at least {minimum:g}, not {value!r}")
+        raise _bad(param, item, N_("%(subject)s must be at least %(bound)s, not %(value)s"),
+                   bound=f"{minimum:g}", value=repr(value))
     if above is not None and x <= above:
-        raise _bad(param, item, f"must be more than {above:g}, not {value!r}")
+        raise _bad(param, item, N_("%(subject)s must be more than %(bound)s, not %(value)s"),
+                   bound=f"{above:g}", value=repr(value))
     if maximum is not None and x > maximum:
-        raise _bad(param, item, f"must be at most {maximum:g}, not {value!r}")
+        raise _bad(param, item, N_("%(subject)s must be at most %(bound)s, not %(value)s"),
+                   bound=f"{maximum:g}", value=repr(value))
     return x
 
 
@@ -59,11 +66,14 @@ def whole(value: int, param: str, *, minimum: int | None = None,
           maximum: int | None = None, item: str = "") -> int:
     """``value`` if it is a whole number within the bounds."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _bad(param, item, f"takes a whole number, not {value!r}")
+        raise _bad(param, item, N_("%(subject)s takes a whole number, not %(value)s"),
+                   value=repr(value))
     if minimum is not None and value < minimum:
-        raise _bad(param, item, f"must be at least {minimum:,}, not {value:,}")
+        raise _bad(param, item, N_("%(subject)s must be at least %(bound)s, not %(value)s"),
+                   bound=minimum, value=value)
     if maximum is not None and value > maximum:
-        raise _bad(param, item, f"must be at most {maximum:,}, not {value:,}")
+        raise _bad(param, item, N_("%(subject)s must be at most %(bound)s, not %(value)s"),
+                   bound=maximum, value=value)
     return value
 
 
@@ -92,6 +102,7 @@ def fits_in_memory(needed: int, what: str | Text, param: str) -> None:
     limit = physical_memory() * MEMORY_SHARE
     if needed > limit:
         raise UsageError(
-            f"{what} needs about {needed / (1 << 30):,.1f} GiB of memory, more than the "
-            f"{limit / (1 << 30):,.1f} GiB this machine can give it; lower {{{param}}}",
-            params=(param,))
+            N_("%(what)s needs about %(needed)s GiB of memory, more than the %(limit)s GiB "
+               "this machine can give it; lower %(param)s"),
+            params=(param,), what=what, needed=round(needed / (1 << 30), 1),
+            limit=round(limit / (1 << 30), 1), param="{" + param + "}")

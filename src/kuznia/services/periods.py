@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import and_, or_
 
 from kuznia.errors import UsageError
+from kuznia.i18n import N_
 
 Span = tuple[dt.date | None, dt.date | None]  # first and last day; None: open
 
@@ -27,8 +28,9 @@ def check_order(date_from: dt.date | None, date_to: dt.date | None,
     """
     if date_from is not None and date_to is not None and date_to < date_from:
         lo, hi = names
-        raise UsageError(f"{{{hi}}} ({date_to.isoformat()}) is before "
-                         f"{{{lo}}} ({date_from.isoformat()})", params=(hi, lo))
+        raise UsageError(N_("%(hi)s (%(end)s) is before %(lo)s (%(start)s)"), params=(hi, lo),
+                         hi="{" + hi + "}", lo="{" + lo + "}", end=date_to.isoformat(),
+                         start=date_from.isoformat())
 
 
 def whole_months(date_from: dt.date | None, date_to: dt.date | None

@@ -20,6 +20,7 @@ import numpy as np
 import polars as pl
 
 from kuznia.errors import UsageError
+from kuznia.i18n import N_
 from kuznia.planning.repairs import plan
 from kuznia.services.imports import read_checked
 from kuznia.services.licences import live_ids
@@ -82,9 +83,10 @@ def read_inputs(store: Store, backlog_path: str | Path | BinaryIO,
     items = read_checked(store, "backlog", backlog_path, name=backlog_name)
     rows = read_checked(store, "repair_points", points_path, name=points_name)
     if items.is_empty():
-        raise UsageError(f"{backlog_name or backlog_path}: the backlog is empty")
+        raise UsageError(N_("%(file)s: the backlog is empty"),
+                         file=str(backlog_name or backlog_path))
     if rows.is_empty():
-        raise UsageError(f"{points_name or points_path}: no repair points")
+        raise UsageError(N_("%(file)s: no repair points"), file=str(points_name or points_path))
     return items, rows
 
 

@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 from kuznia.errors import UsageError
+from kuznia.i18n import N_
 
 
 def json_safe(value: Any) -> Any:
@@ -59,7 +60,8 @@ class Tabular:
         try:
             import pandas as pd
         except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise UsageError("pandas is not installed: pip install 'kuznia[pandas]'") from exc
+            raise UsageError(N_("pandas is not installed: pip install 'kuznia[pandas]'")) \
+                from exc
         return pd.DataFrame(self.rows)
 
     def __len__(self) -> int:

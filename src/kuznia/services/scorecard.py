@@ -25,6 +25,7 @@ from sqlalchemy import and_, case, func, select
 
 from kuznia.analytics.scorecard import LEVEL, MIN_PEERS, monthly_shares, peer_median, share_line
 from kuznia.errors import NotFoundError
+from kuznia.i18n import N_
 from kuznia.services import costs
 from kuznia.services.costs import month_expr
 from kuznia.services.store import Store
@@ -67,7 +68,8 @@ def scorecard(store: Store, producer: str, level: float = LEVEL,
     with store.read() as conn:
         if conn.execute(select(producers.c.producer_id)
                         .where(producers.c.producer_id == producer)).first() is None:
-            raise NotFoundError(f"no producers record with producer_id {producer!r}")
+            raise NotFoundError(N_("no producers record with producer_id %(producer)s"),
+                                producer=repr(producer))
         mine = products_of(conn, producer)
         card = Scorecard(producer, mine, level, min_peers,
                          currency=store.setting("currency", "USD") or "USD")

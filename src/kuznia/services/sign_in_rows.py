@@ -36,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import OperationalError
 
 from kuznia.errors import WorkspaceError, from_environment
+from kuznia.i18n import N_
 from kuznia.services.store import Store
 from kuznia.store import engine as engines
 
@@ -90,7 +91,8 @@ def _engine(store: Store) -> Engine:
 def bookkeeping(store: Store) -> Iterator[Connection]:
     """A short transaction on the sign-in rows, never inside the audited write lock."""
     if store.read_only:
-        raise WorkspaceError(f"{store.display_url} is read-only here: it takes no sign-in")
+        raise WorkspaceError(N_("%(workspace)s is read-only here: it takes no sign-in"),
+                             workspace=store.display_url)
     try:
         # kuznia_write: SQLite takes the (sign-in file's) write lock at BEGIN, so a
         # read-then-write (a failure count) never meets a stale snapshot

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from kuznia.errors import UsageError
+from kuznia.i18n import N_, Plural
 from kuznia.services import audit
 from kuznia.services.store import Store
 from kuznia.store.schema import flag_comments, flag_triage
@@ -34,15 +35,16 @@ def _now() -> str:
 
 def _check_status(status: str) -> str:
     if status not in STATUSES:
-        raise UsageError(f"{{status}} takes one of {', '.join(STATUSES)}, not {status!r}",
-                         params=("status",))
+        raise UsageError(N_("{status} takes one of %(statuses)s, not %(status)s"),
+                         params=("status",), statuses=", ".join(STATUSES), status=repr(status))
     return status
 
 
 def _check_comment(comment: str | None) -> str | None:
     text = (comment or "").strip()
     if len(text) > MAX_COMMENT:
-        raise UsageError(f"{{comment}} takes at most {MAX_COMMENT} characters",
+        raise UsageError(Plural("{comment} takes at most %(num)s character",
+                                "{comment} takes at most %(num)s characters", MAX_COMMENT),
                          params=("comment",))
     return text or None
 
@@ -55,7 +57,7 @@ def triage(store: Store, flag: dict[str, Any], actor: str, *, status: str | None
     new = None if status is None else _check_status(status)
     text = _check_comment(comment)
     if new is None and text is None:
-        raise UsageError("give a {status} or a {comment}", params=("status", "comment"))
+        raise UsageError(N_("give a {status} or a {comment}"), params=("status", "comment"))
     key = flag["key"]
     with store.write() as conn:
         row = conn.execute(select(flag_triage.c.status)

@@ -58,6 +58,7 @@ from sqlalchemy import Connection, Engine, MetaData, event, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from kuznia.errors import ConflictError, InputError, KuzniaError, from_environment
+from kuznia.i18n import N_
 from kuznia.ingest.tables import SPECS
 from kuznia.services.store import Store, WriteBusy
 from kuznia.services.table_writer import _differs
@@ -294,8 +295,8 @@ def receive(store: Store, record: dict[str, Any], *, actor: str,
 
 def _same_or_conflict(row: OutboxRow, body: str) -> OutboxRow:
     if canonical(row.record) != body:
-        raise ConflictError(f"use_id {row.use_id!r} is waiting to be stored with other "
-                            "content; nothing was changed")
+        raise ConflictError(N_("use_id %(use_id)s is waiting to be stored with other "
+                               "content; nothing was changed"), use_id=repr(row.use_id))
     return row
 
 

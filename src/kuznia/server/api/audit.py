@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import Query, Request
 from fastapi.responses import JSONResponse
 
+from kuznia.i18n import N_
 from kuznia.server import heavy
 from kuznia.server.api import answers
 from kuznia.server.api.base import (
@@ -63,5 +64,5 @@ def audit_verify(request: Request, who: Who, store: Workspace, deep: bool = Fals
 
     if not deep:
         return answer(request, make)
-    with heavy.one_at_a_time(request, "this deep check"):
+    with heavy.one_at_a_time(request, N_("this deep check")):
         return answer(request, make)

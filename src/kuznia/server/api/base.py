@@ -25,6 +25,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import APIKeyCookie, HTTPBearer
 
 from kuznia.errors import UsageError
+from kuznia.i18n import N_
 from kuznia.server.auth import SESSION_COOKIE, Allow, Caller
 from kuznia.server.cache import AnswerCache
 from kuznia.server.problems import ERRORS
@@ -57,7 +58,7 @@ def allowed_caller(request: Request) -> Caller:
     extra = route.openapi_extra if isinstance(route, APIRoute) else None
     action = (extra or {}).get("x-access", {}).get("action")
     if action is None:  # cannot happen: every route is made with its action
-        raise access.ForbiddenError("this route declares no access rule")
+        raise access.ForbiddenError(N_("this route declares no access rule"))
     allow = _ALLOW.get(action)
     if allow is None:
         allow = _ALLOW[action] = Allow(action)
@@ -83,9 +84,13 @@ def known_query(request: Request, who: Who) -> None:
     names = _query_names(route) if isinstance(route, APIRoute) else set()
     unknown = sorted({k for k in request.query_params if k not in names})
     if unknown:
-        takes = ", ".join(sorted(names)) or "no query parameters"
-        raise UsageError(f"{{{unknown[0]}}} is not a parameter of this route (it takes "
-                         f"{takes}); nothing was answered", params=tuple(unknown))
+        if not names:
+            raise UsageError(N_("%(param)s is not a parameter of this route (it takes no "
+                                "query parameters); nothing was answered"),
+                             params=tuple(unknown), param="{" + unknown[0] + "}")
+        raise UsageError(N_("%(param)s is not a parameter of this route (it takes "
+                            "%(names)s); nothing was answered"), params=tuple(unknown),
+                         param="{" + unknown[0] + "}", names=", ".join(sorted(names)))
 
 
 _QUERY_NAMES: dict[int, set[str]] = {}

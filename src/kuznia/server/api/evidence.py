@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from kuznia.errors import NotFoundError
+from kuznia.i18n import N_
 from kuznia.server.api import answers
 from kuznia.server.api.base import (
     Day,
@@ -95,7 +96,8 @@ def find_flag(request: Request, who: Caller, key: str) -> dict[str, Any]:
     for f in current_flags(request, who):
         if f["key"] == key:
             return f
-    raise NotFoundError(f"no red flag {key!r} stands now (new data may have cleared it)")
+    raise NotFoundError(N_("no red flag %(key)s stands now (new data may have cleared it)"),
+                        key=repr(key))
 
 
 def flag_case(request: Request, who: Caller, key: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from fastapi import Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from kuznia.errors import NotFoundError
+from kuznia.i18n import N_
 from kuznia.server import heavy
 from kuznia.server.api import answers
 from kuznia.server.api.base import (
@@ -47,7 +48,7 @@ def cost_per_effect(request: Request, who: Who, store: Workspace, by: By = "prod
     scope = who.scope
     keys = costs.parse_by(by)
     if not scope.operators and "operator" in keys:
-        raise access.ForbiddenError("this account may not see operators")
+        raise access.ForbiddenError(N_("this account may not see operators"))
     heavy.check_keys(keys)
     producer, any_rows = only_own(who, producer)
     if not any_rows:
@@ -60,7 +61,7 @@ def cost_per_effect(request: Request, who: Who, store: Workspace, by: By = "prod
 
     if "operator" not in keys:  # from the kept aggregate: light
         return make()
-    with heavy.one_at_a_time(request, "cost per effect by operator"):  # a scan of the uses
+    with heavy.one_at_a_time(request, N_("cost per effect by operator")):  # a scan of the uses
         return make()
 
 
@@ -151,7 +152,8 @@ def scorecard(request: Request, who: Who, store: Workspace,
     per effect for a role without prices)."""
     scope = who.scope
     if scope.producer_id is not None and scope.producer_id != producer_id:
-        raise NotFoundError(f"no producers record with producer_id {producer_id!r}")
+        raise NotFoundError(N_("no producers record with producer_id %(producer)s"),
+                            producer=repr(producer_id))
     return scorecard_svc.scorecard(store, producer_id, with_costs=scope.prices)
 
 

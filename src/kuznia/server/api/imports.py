@@ -7,6 +7,7 @@ from fastapi import File, Path, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 
 from kuznia.errors import NotFoundError
+from kuznia.i18n import N_
 from kuznia.ingest.tables import SPECS
 from kuznia.server import uploads
 from kuznia.server.api import answers
@@ -26,7 +27,10 @@ api = Routes("imports")
 
 def _job_for(request: Request, who: Caller, job_id: str) -> dict[str, Any]:
     mine = None if who.role in ("admin", "auditor") else who.name
-    return jobs.get(store_of(request), job_id, actor=mine)
+    job = jobs.get(store_of(request), job_id, actor=mine)
+    if isinstance(job.get("result"), dict):  # its message for a page is not the API's
+        job["result"] = {k: v for k, v in job["result"].items() if k != "said"}
+    return job
 
 
 @api("GET", "/jobs/{job_id}", "jobs.read", response_model=answers.Job)
@@ -44,7 +48,7 @@ def get_quarantine(request: Request, who: Who, job_id: Annotated[str, Path(max_l
     job = _job_for(request, who, job_id)
     path = uploads.quarantine_path(request.app.state.data_dir, job["job_id"])
     if job["status"] != "done" or not path.exists():
-        raise NotFoundError(f"job {job_id!r} has no quarantine file")
+        raise NotFoundError(N_("job %(job)s has no quarantine file"), job=repr(job_id))
     return FileResponse(path, media_type="text/csv",
                         filename=f"quarantine-{job['job_id']}.csv")
 

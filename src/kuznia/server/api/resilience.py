@@ -8,6 +8,7 @@ from fastapi import File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, Field
 
+from kuznia.i18n import N_
 from kuznia.server import heavy, uploads
 from kuznia.server.api import answers
 from kuznia.server.api.base import (
@@ -41,7 +42,7 @@ def simulate(request: Request, who: Who, store: Workspace, body: SimulateBody) -
     """Simulate strikes on the sites: output per product and site, with intervals
     (scenarios x months at most ``MAX_SCENARIO_MONTHS``; one at a time: 503 meanwhile)."""
     heavy.check_size(body.scenarios, body.months)
-    with heavy.one_at_a_time(request, "this simulation"):
+    with heavy.one_at_a_time(request, N_("this simulation")):
         return answer(request, lambda: resilience_svc.run(
             store, body.months, body.scenarios, body.seed, start=body.start,
             from_history=body.from_history, spillover=body.spillover,
@@ -71,7 +72,7 @@ def duplicate(request: Request, who: Who, store: Workspace,
     """Choose duplicate lines within ``budget`` from a candidates upload."""
     name = uploads.display_name(candidates.filename)
     heavy.check_size(scenarios, months)
-    with heavy.one_at_a_time(request, "this plan"):
+    with heavy.one_at_a_time(request, N_("this plan")):
         return answer(request, lambda: resilience_svc.duplicate(
             store, candidates.file, budget, months, scenarios, saa_scenarios,
             seed, time_limit=time_limit, candidates_name=name))

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from kuznia import __version__
 from kuznia.errors import TooManyAttemptsError
+from kuznia.i18n import N_
 from kuznia.server.addresses import client_address
 from kuznia.server.api import answers
 from kuznia.server.api.base import (
@@ -66,11 +67,14 @@ def login(request: Request, body: Login, who: Who, store: Workspace) -> JSONResp
     outcome = accounts.sign_in(store, body.name, body.password, address, now=now)
     if outcome.account is None:
         if outcome.refused == "bad_credentials":
-            raise access.UnauthorizedError("wrong name or password")
-        raise TooManyAttemptsError("too many failed logins: " + (
-            "locked; an admin can lift it with 'kuznia users unlock'"
-            if outcome.refused == "locked" else f"wait {outcome.retry_after} s"),
-            retry_after=outcome.retry_after or None)
+            raise access.UnauthorizedError(N_("wrong name or password"))
+        if outcome.refused == "locked":
+            raise TooManyAttemptsError(N_("too many failed logins: locked; an admin can lift "
+                                          "it with 'kuznia users unlock'"),
+                                       retry_after=outcome.retry_after or None)
+        raise TooManyAttemptsError(N_("too many failed logins: wait %(seconds)s s"),
+                                   retry_after=outcome.retry_after or None,
+                                   seconds=str(outcome.retry_after))
     value, session = sessions.open_session(store, outcome.account, now=now)
     response = JSONResponse({"name": session.account.name, "role": session.account.role,
                              "producer_id": session.account.producer_id, "via": "session",

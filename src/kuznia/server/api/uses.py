@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, create_model
 
 from kuznia.errors import ConflictError, InputError, NotFoundError
+from kuznia.i18n import N_
 from kuznia.ingest.tables import SPECS
 from kuznia.server.api import answers
 from kuznia.server.api.base import (
@@ -61,8 +62,8 @@ def post_use(request: Request, who: Who, store: Workspace,
     kept = use_outbox.find(store, str(row["use_id"]))
     if kept is not None and kept.status == use_outbox.WAITING \
             and use_outbox.canonical(kept.record) != use_outbox.canonical(row):
-        raise ConflictError(f"use_id {row['use_id']!r} is waiting to be stored with other "
-                            "content; nothing was changed")
+        raise ConflictError(N_("use_id %(use_id)s is waiting to be stored with other "
+                               "content; nothing was changed"), use_id=repr(row["use_id"]))
     try:
         result = import_file(store, "uses", io.BytesIO(use_outbox.as_csv(row)),
                              actor=who.name, name=use_outbox.NAME,
@@ -71,8 +72,8 @@ def post_use(request: Request, who: Who, store: Workspace,
         return _outbox(request, who, row)
     except InputError as exc:
         if any(p.message == STORED_OTHERWISE for p in exc.problems):
-            raise ConflictError(f"use_id {row['use_id']!r} is stored with other content; "
-                                "nothing was changed") from exc
+            raise ConflictError(N_("use_id %(use_id)s is stored with other content; nothing "
+                                   "was changed"), use_id=repr(row["use_id"])) from exc
         raise
     if kept is not None and kept.status == use_outbox.WAITING:  # sent again, lock free
         use_outbox.settle(store, row, use_outbox.STORED, event_id=result.event_id)
@@ -89,8 +90,8 @@ def _outbox(request: Request, who: Caller, row: dict[str, Any]) -> JSONResponse:
     store = store_of(request)
     stored = use_outbox.precheck(store, row)
     if stored == "other":
-        raise ConflictError(f"use_id {row['use_id']!r} is stored with other content; "
-                            "nothing was changed")
+        raise ConflictError(N_("use_id %(use_id)s is stored with other content; nothing was "
+                               "changed"), use_id=repr(row["use_id"]))
     if stored == "same":  # nothing to write: no lock needed
         return JSONResponse({"use_id": row["use_id"], "added": 0, "event_id": None})
     receipt = use_outbox.receive(store, row, actor=who.name).to_dict()
@@ -109,4 +110,5 @@ def use_outbox_status(request: Request, who: Who, store: Workspace,
     found = use_outbox.status(store, use_id, actor=who.name)
     if found is not None:
         return JSONResponse(json_safe(found))
-    raise NotFoundError(f"no field record {use_id!r} was received or stored")
+    raise NotFoundError(N_("no field record %(use_id)s was received or stored"),
+                        use_id=repr(use_id))

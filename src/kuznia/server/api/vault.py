@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse, Response
 from starlette.background import BackgroundTask
 
 from kuznia.errors import NotFoundError
+from kuznia.i18n import N_
 from kuznia.server.api import answers
 from kuznia.server.api.base import (
     Routes,
@@ -55,7 +56,7 @@ def vault_document(request: Request, who: Who, doc_id: DocId) -> Response:
     for row in visible_documents(request, who):
         if row["doc_id"] == doc_id:
             return render_json(row)
-    raise NotFoundError(f"no document {doc_id!r}")
+    raise NotFoundError(N_("no document %(doc)s"), doc=repr(doc_id))
 
 
 @api("GET", "/vault/documents/{doc_id}/content", "vault.content",

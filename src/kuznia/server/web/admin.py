@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from kuznia.i18n import gettext
+from kuznia.i18n import N_, gettext
 from kuznia.server.addresses import client_address
 from kuznia.server.api.base import store_of
 from kuznia.server.auth import SESSION_COOKIE, Caller, same_origin
@@ -143,7 +143,7 @@ def accounts_add(request: Request, who: Caller, name: Name,
                  partner_id: Annotated[str, Form(max_length=200)] = "",
                  password: Annotated[str, Form(max_length=1024)] = "") -> HTMLResponse:
     if role not in ROLES:
-        raise ForbiddenError(f"no role {role!r}")
+        raise ForbiddenError(N_("no role %(role)s"), role=repr(role))
     accounts.add_user(store_of(request), name, role, actor=who.name,
                       producer=producer_id or None, password=password or None,
                       partner=partner_id or None)

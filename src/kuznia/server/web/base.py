@@ -25,8 +25,10 @@ from starlette.routing import compile_path
 
 from kuznia import __version__, i18n
 from kuznia.i18n import N_, gettext
+from kuznia.sentences import say_sentence
 from kuznia.server.api.base import figure_body
 from kuznia.server.auth import Allow, Caller, identify
+from kuznia.server.problems import say_message
 from kuznia.services import access
 from kuznia.words import day, labels, say
 
@@ -174,6 +176,26 @@ i18n.install(env)
 env.filters.update(num=_num, pct=_pct, qs=_qs, seg=_path, fig=_fig, say=say, day=_day,
                    when=_when, month=_month, first_up=_first_up)
 env.globals.update(version=__version__, words=labels)
+
+
+def job_error(result: dict[str, Any]) -> str:
+    """A failed job's error in the language of the moment: its message as the job kept it
+    (the catalogue's id and values, ``problems.message_of``), else its English detail
+    looked up in the catalogue (a message the jobs service keeps), else said by its shape
+    (``kuznia.sentences``)."""
+    said = result.get("said")
+    if isinstance(said, dict) and said.get("message"):
+        try:
+            return say_message(said)
+        except (KeyError, TypeError, ValueError):  # a row kept otherwise: its words below
+            pass
+    error = result.get("error") or {}
+    text = str(error.get("detail") or error.get("message") or "")
+    found = i18n.raw_gettext(text) if text else text
+    return found if found != text else say_sentence(text)
+
+
+env.globals.update(job_error=job_error)
 
 
 @functools.cache

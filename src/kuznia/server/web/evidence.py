@@ -9,8 +9,9 @@ from typing import Annotated, Any
 from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from kuznia import words
 from kuznia.errors import NotFoundError
-from kuznia.i18n import N_, gettext
+from kuznia.i18n import N_, Text, gettext
 from kuznia.ingest.tables import SPECS
 from kuznia.server.api.base import store_of
 from kuznia.server.auth import Caller
@@ -194,15 +195,18 @@ def link_of(table: str, name: str, value: Any, row: dict[str, Any],
 @page("/records/{table}/{key:path}", "figures.read")
 def record_page(request: Request, who: Caller, table: str, key: str) -> Response:
     if table not in SPECS:
-        raise NotFoundError(f"no table named {table!r}")
+        raise NotFoundError(N_("no table named %(table)s"), table=repr(table))
     if not may_read_table(who.role, table):
-        raise ForbiddenError(f"the {who.role} role may not read {table}")
+        raise ForbiddenError(N_("the %(role)s role may not read %(table)s"),
+                             role=Text(words.LABELS.get(who.role, who.role)),
+                             table=Text(words.LABELS.get(table, table)))
     if table == "contracts":
         return RedirectResponse(f"/contracts/{_path(key)}", status_code=303)
     keys = key_columns(table)
     parts = key.split("/", len(keys) - 1) if len(keys) > 1 else [key]
     if len(parts) != len(keys):
-        raise NotFoundError(f"{table} records are read by {', '.join(keys)}")
+        raise NotFoundError(N_("%(table)s records are read by %(keys)s"), table=table,
+                            keys=", ".join(keys))
     row = records.get_record(store_of(request), table, dict(zip(keys, parts, strict=True)),
                              scope=who.scope)
     audit = may(who, "audit.read")

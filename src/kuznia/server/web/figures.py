@@ -128,7 +128,7 @@ def overview_section(request: Request, who: Caller, part: str, date_from: Day = 
                      ) -> HTMLResponse:
     """One section of the overview, loaded on its own."""
     if part not in OVERVIEW_PARTS:
-        raise NotFoundError(f"no section {part!r} on the overview")
+        raise NotFoundError(N_("no section %(part)s on the overview"), part=repr(part))
     asked = {"date_from": date_from, "date_to": date_to, "category": category,
              "product": product}
     products = _products(request, who)
@@ -256,7 +256,7 @@ def product_section(request: Request, who: Caller, part: str, product_id: str,
                     ) -> HTMLResponse:
     """One section of a product's page, loaded on its own."""
     if part not in PRODUCT_PARTS or not _product_part_shown(who, part):
-        raise NotFoundError(f"no section {part!r} on a product's page")
+        raise NotFoundError(N_("no section %(part)s on a product's page"), part=repr(part))
     product = records.get_record(store_of(request), "products", {"product_id": product_id},
                                  scope=who.scope)
     context = PRODUCT_PARTS[part][1](request, who, product_id, pareto_by or None)
@@ -271,7 +271,8 @@ def _own_producer(request: Request, who: Caller, producer_id: str) -> dict[str, 
     """The producer's record, if the caller may see it (a producer only its own)."""
     scope = who.scope
     if scope.producer_id is not None and scope.producer_id != producer_id:
-        raise NotFoundError(f"no producers record with producer_id {producer_id!r}")
+        raise NotFoundError(N_("no producers record with producer_id %(producer)s"),
+                            producer=repr(producer_id))
     return records.get_record(store_of(request), "producers", {"producer_id": producer_id},
                               scope=scope)
 
@@ -350,7 +351,7 @@ def producer_section(request: Request, who: Caller, part: str, producer_id: str
                      ) -> HTMLResponse:
     """One section of a producer's page, loaded on its own (a producer only its own)."""
     if part not in PRODUCER_PARTS or (part == "flags" and not may(who, "oversight.read")):
-        raise NotFoundError(f"no section {part!r} on a producer's page")
+        raise NotFoundError(N_("no section %(part)s on a producer's page"), part=repr(part))
     producer = _own_producer(request, who, producer_id)
     context = PRODUCER_PARTS[part][1](request, who, producer_id)
     return section(request, who, f"_producer_{part}.html",

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kuznia import i18n
 from kuznia.errors import UsageError
+from kuznia.i18n import N_
 from kuznia.server.auth import Caller, same_origin
 from kuznia.server.web.base import is_htmx, page
 from kuznia.services import accounts
@@ -71,7 +72,8 @@ def choose_language(request: Request, who: Caller,
     try:
         chosen = i18n.check(lang)
     except i18n.UnknownLanguageError as e:
-        raise UsageError(str(e)) from None
+        raise UsageError(N_("no such language %(lang)s: choose one of %(langs)s"),
+                         lang=repr(e.lang), langs=", ".join(i18n.LANGS)) from None
     if who.account is None:
         same_origin(request)  # no session: at least a form from this site
     else:

@@ -13,6 +13,7 @@ from fastapi import File, Form, Path, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from kuznia.errors import NotFoundError, UsageError
+from kuznia.i18n import N_
 from kuznia.server import uploads
 from kuznia.server.api.base import store_of
 from kuznia.server.auth import Caller
@@ -36,7 +37,8 @@ env.globals["thread_dom_id"] = thread_dom_id
 def _own(who: Caller, producer_id: str) -> None:
     """A producer acts only under its own page; another's is as if it did not exist."""
     if who.scope.producer_id is not None and who.scope.producer_id != producer_id:
-        raise NotFoundError(f"no producers record with producer_id {producer_id!r}")
+        raise NotFoundError(N_("no producers record with producer_id %(producer)s"),
+                            producer=repr(producer_id))
 
 
 def with_threads(request: Request, who: Caller, blocks: list[dict[str, Any]],
@@ -153,8 +155,8 @@ def upload_offers(request: Request, who: Caller, producer_id: ProducerId,
     _own(who, producer_id)
     data = file.file.read(MAX_OFFERS_FILE + 1)
     if len(data) > MAX_OFFERS_FILE:
-        raise UsageError(f"the {{file}} is larger than {MAX_OFFERS_FILE // 1024 ** 2} MB; "
-                         "offers are a few rows per product", params=("file",))
+        raise UsageError(N_("the {file} is larger than %(mb)s MB; offers are a few rows per "
+                            "product"), params=("file",), mb=MAX_OFFERS_FILE // 1024 ** 2)
     name = uploads.display_name(file.filename)
     result = portal.submit_offers(store_of(request), data, actor=who.name,
                                   producer=producer_id, name=name, via="upload")

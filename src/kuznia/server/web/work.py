@@ -23,7 +23,7 @@ from kuznia.services import access, jobs
 from kuznia.services import planning as planning_svc
 from kuznia.services import repairs as repairs_svc
 from kuznia.services import resilience as resilience_svc
-from kuznia.words import say
+from kuznia.words import LABELS, say
 
 Text = Annotated[str, Form(max_length=2000)]
 JobId = Annotated[str, Query(max_length=64)]
@@ -47,13 +47,14 @@ def plan_inputs(budget: str, max_producer_share: str, max_region_share: str,
     try:
         money = float(budget.replace(",", "").replace("_", ""))
     except ValueError:
-        raise UsageError(f"{{budget}} takes an amount of money, not {budget!r}",
+        raise UsageError(N_("{budget} takes an amount of money, not %(budget)s"),
+                         budget=repr(budget),
                          params=("budget",)) from None
     needs = _pairs(require, "require")
     try:
         required = {k: int(v) for k, v in needs.items()}
     except ValueError:
-        raise UsageError("{require} takes PRODUCT=UNITS with a whole number",
+        raise UsageError(N_("{require} takes PRODUCT=UNITS with a whole number"),
                          params=("require",)) from None
     return {
         "budget": money,
@@ -206,7 +207,9 @@ def imports_upload(request: Request, who: Caller, table: Annotated[str, Form(max
                    file: Annotated[UploadFile, File()], quarantine: Annotated[bool, Form()]
                    = False, update: Annotated[bool, Form()] = False) -> HTMLResponse:
     if table not in SPECS or not access.may_write_table(who.role, table):
-        raise access.ForbiddenError(f"the {who.role} role may not import {table}")
+        raise access.ForbiddenError(N_("the %(role)s role may not import %(table)s"),
+                                    role=i18n.Text(LABELS.get(who.role, who.role)),
+                                    table=i18n.Text(LABELS.get(table, table)))
     job_id, run, _ = uploads.begin(request, who.name, table, file, update=update,
                                    quarantine=quarantine, wait=False)
     request.app.state.executor.submit(run)
