@@ -253,3 +253,20 @@ def test_a_plan_comparison_says_where_the_offers_came_from(planned: kuznia.Works
         html = env.get_template("_plan_diff.html").render(diff=diff, input_words={})
     assert "table=" not in html and "file=" not in html
     assert "offers stored" not in html
+
+
+def test_the_line_a_flagged_price_crossed_is_said_in_ukrainian(filled: kuznia.Workspace,
+                                                               tmp_path: Path) -> None:
+    from kuznia.services import flag_evidence, oversight_config
+    from test_evidence import _more_uses, _outlier
+
+    _more_uses(filled, tmp_path)
+    flag = _outlier(filled, tmp_path)
+    got = flag_evidence.price_evidence(filled.store, flag, oversight_config.load(None))
+    assert got is not None and got["threshold_words"].startswith("above this line")
+    said = said_uk(got["threshold_words"])
+    assert english_left(said) == [], said
+    resale = said_uk("1.5 × the makers' median: a trader's price above it")
+    assert english_left(resale) == [], resale
+    assert "threshold_words|sentence" in (Path(kuznia.__file__).parent / "server"
+                                          / "templates" / "flag.html").read_text()

@@ -443,6 +443,11 @@ SHAPES = (
     N_("differs from the producers its licence names (changed outside Kuznia)"),
     N_("the kept aggregate differs from one rebuilt from the uses"),
     # a licence's worth when nothing can be bought today (kuznia.services.licence_value)
+    # the line a flagged price crossed, in words (kuznia.services.flag_evidence)
+    N_("above this line a price stands out from its peers beyond chance (their median and "
+       "robust spread, allowing for every contract tested) and is at least %(ratio)s times "
+       "their median"),
+    N_("%(ratio)s × the makers' median: a trader's price above it"),
     N_("as things stand nothing can be bought: %(why)s"),
     # ... and why (the planner's refusal, kuznia.services.planning.allocate)
     N_("%(source)s: every offer needs a licence that is not live on %(day)s (%(offers)s); "
@@ -469,6 +474,7 @@ _PLACE = re.compile(r"%\((\w+)\)s")
 _NUMBER = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?")
 _DAY_EN = re.compile(r"\d{1,2}\s[A-Z][a-z]{2}\s\d{4}")
 _SHORT_MONEY = re.compile(r"(-?[\d,]+\.\d)([Mk])")
+_OFFER_LICENCE = re.compile(r"\S+ \(licence \S+\)")  # FPV-A/P002 (licence L-2)
 _MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
                      r"(?:Z|[+-]\d{2}:\d{2})?")
 
@@ -530,11 +536,9 @@ def _local(value: str) -> str:
         return gettext("(no producer)")
     if " " not in v:  # an id or a name of one word: as it is
         return value
-    if ", " in value:  # a list of things said in words (offers and their licences)
-        parts = value.split(", ")
-        said_parts = [say_sentence(p) for p in parts]
-        if all(s != p for s, p in zip(said_parts, parts, strict=True)):
-            return ", ".join(said_parts)
+    parts = value.split(", ")
+    if all(_OFFER_LICENCE.fullmatch(p) for p in parts):  # offers and their licences
+        return ", ".join(say_sentence(p) for p in parts)
     said = say_sentence(value)  # a sentence quoted in a sentence (a refusal's reason)
     if said == value and "; " in value:  # sentences joined (the limits a plan breaks)
         return "; ".join(say_sentence(part) for part in value.split("; "))
