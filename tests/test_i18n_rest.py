@@ -270,3 +270,14 @@ def test_the_line_a_flagged_price_crossed_is_said_in_ukrainian(filled: kuznia.Wo
     assert english_left(resale) == [], resale
     assert "threshold_words|sentence" in (Path(kuznia.__file__).parent / "server"
                                           / "templates" / "flag.html").read_text()
+
+
+def test_a_damaged_backup_is_said_in_ukrainian(tmp_path: Path) -> None:
+    bad = tmp_path / "cut.kzbak"
+    bad.write_bytes(b"not a zip at all")
+    r = runner.invoke(app, ["backup", "--verify", str(bad)], env={"KUZNIA_LANG": "uk"})
+    assert r.exit_code == 1, r.output
+    assert CYRILLIC.search(r.stderr) and english_left(r.stderr, str(bad), "Kuznia") == [], \
+        r.stderr
+    r = runner.invoke(app, ["backup", "--verify", str(bad)], env={"KUZNIA_LANG": "en"})
+    assert "is not a complete Kuznia backup" in r.stderr
