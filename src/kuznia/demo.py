@@ -25,8 +25,9 @@ import numpy as np
 import polars as pl
 from sqlalchemy import select
 
+from kuznia import words
 from kuznia.errors import UsageError, WorkspaceError
-from kuznia.i18n import N_
+from kuznia.i18n import N_, gettext, grouped, ngettext
 from kuznia.ingest.tables import IMPORT_ORDER
 from kuznia.outputs import check_output, protected_paths, replace_folder
 from kuznia.services.store import Store
@@ -198,8 +199,10 @@ def generate(folder: Path, size: DemoSize, seed: int = 7,
     _network(files, folder, producers, rows_c, size, np.random.default_rng(seed + 2))
     lic_rows = _licences(files, rows_c, np.random.default_rng(seed + 4))
     _licensed_points(folder / "repair_points.csv", lic_rows)
-    say(f"generated {len(rows_p)} products, {len(rows_c):,} contracts, "
-        f"{len(rows_d):,} deliveries; writing {size.uses:,} uses")
+    say(gettext("generated: products %(products)s, contracts %(contracts)s, deliveries "
+                "%(deliveries)s; writing uses: %(uses)s", products=grouped(len(rows_p)),
+                contracts=grouped(len(rows_c)), deliveries=grouped(len(rows_d)),
+                uses=grouped(size.uses)))
     _write_uses(files["uses"], lot_meta, quality, size, rng,
                 plant=plant if anomalies else None, plant_rng=np.random.default_rng(seed + 3))
     return files
@@ -622,14 +625,18 @@ def run_demo(db: str, *, n_uses: int, seed: int, data_dir: Path, out_dir: Path,
                              "digests": {"settings": audit.settings_digest(conn).to_dict()}})
         for table in IMPORT_ORDER:
             r = ws.import_file(table, files[table], progress=progress)
-            say(f"imported {files[table]}: {r.added:,} rows")
+            say(ngettext("imported %(file)s: %(num)s row", "imported %(file)s: %(num)s rows",
+                         r.added, file=str(files[table]), num=grouped(r.added)))
         report = ws.report(out_dir)
-        say("demo accounts (one per role; passwords and tokens are shown only now):")
+        say(gettext("demo accounts (one per role; passwords and tokens are shown only now):"))
         for name, role, producer, password, token in demo_accounts(ws.store):
-            say(f"  {name:<17} {role:<12} {producer or '':<6} password {password}  "
-                f"token {token}")
-        say(f"serve it: kuznia serve --db {shlex.quote(str(db))}   "
-            "(API docs at http://127.0.0.1:8000/api/v1/docs)")
+            said_role = words.say(role)
+            say(gettext("  %(name)s %(role)s %(producer)s password %(password)s  "
+                        "token %(token)s", name=name.ljust(17), role=said_role.ljust(14),
+                        producer=(producer or "").ljust(6), password=password, token=token))
+        serve = "kuznia serve --db " + shlex.quote(str(db))
+        say(gettext("serve it: %(command)s   (API docs at %(docs)s)", command=serve,
+                    docs="http://127.0.0.1:8000/api/v1/docs"))
         return report
 
 

@@ -400,6 +400,63 @@ SHAPES = (
     N_("the partner's key was destroyed; its %(held)s document can be read by no one"),
     N_("the partner's key was destroyed; its %(held)s documents can be read by no one"),
     N_("the copy's hash (the very file issued)"),
+    # how a copy was traced when its hash no longer matches (kuznia.services.vault.trace)
+    N_("the copy id in its pdf metadata (the file was changed since)"),
+    N_("the copy id in its pdf stamp (the file was changed since)"),
+    N_("the copy id in its zip notice (the file was changed since)"),
+    # why an audit chain does not hold (kuznia.services.audit_check; a deep check's reason
+    # follows the table and key it names, said by ``say_chain_reason``)
+    N_("the chain is empty, but the workspace exists: its events were deleted"),
+    N_("the chain does not start with the workspace's creation: it was cut and restarted"),
+    N_("the head kept elsewhere (%(head)s...) is not in the chain: events were cut off or "
+       "rewritten"),
+    N_("link to the previous event is broken: the event before it was removed, edited or "
+       "moved"),
+    N_("link to the previous event is broken: expected event %(event)s here"),
+    N_("its content does not match its hash (edited)"),
+    N_("event ids jump from %(before)s to %(after)s (renumbered)"),
+    N_("its content does not match its hash (edited outside Kuznia)"),
+    N_("it names no audited write (inserted outside Kuznia)"),
+    N_("holds %(rows)s rows where no event recorded %(recorded)s, or rows differ from what it "
+       "recorded (rows removed, added or rewritten with their hashes)"),
+    N_("holds %(rows)s rows where event %(event)s recorded %(recorded)s, or rows differ from "
+       "what it recorded (rows removed, added or rewritten with their hashes)"),
+    N_("differs from what event %(event)s recorded (edited outside Kuznia)"),
+    N_("differs from what event %(event)s recorded"),
+    N_("the portal's answers, replies, attachments or offer sendings differ from what no "
+       "event recorded (changed outside Kuznia)"),
+    N_("the portal's answers, replies, attachments or offer sendings differ from what event "
+       "%(event)s recorded (changed outside Kuznia)"),
+    N_("its content does not match its SHA-256 (edited outside Kuznia)"),
+    N_("the accounts differ from what event %(event)s recorded (an account, role, scope, "
+       "token, or a password or token hash, changed outside Kuznia)"),
+    N_("no audited write made this row (inserted outside Kuznia)"),
+    N_("event %(event)s wrote this row, and it is gone (deleted outside Kuznia)"),
+    N_("chunks of no document (inserted outside Kuznia)"),
+    N_("the sealed chunks differ from those stored (edited, removed or reordered outside "
+       "Kuznia)"),
+    N_("holds %(changes)s changes where the event updated %(rows)s rows (the history of "
+       "updates was edited outside Kuznia)"),
+    N_("its changes differ from what the event recorded (the history of updates was edited "
+       "outside Kuznia)"),
+    N_("changes are recorded under an event that wrote none (inserted outside Kuznia)"),
+    N_("differs from the producers its licence names (changed outside Kuznia)"),
+    N_("the kept aggregate differs from one rebuilt from the uses"),
+    # a licence's worth when nothing can be bought today (kuznia.services.licence_value)
+    # the line a flagged price crossed, in words (kuznia.services.flag_evidence)
+    N_("above this line a price stands out from its peers beyond chance (their median and "
+       "robust spread, allowing for every contract tested) and is at least %(ratio)s times "
+       "their median"),
+    N_("%(ratio)s × the makers' median: a trader's price above it"),
+    N_("as things stand nothing can be bought: %(why)s"),
+    # ... and why (the planner's refusal, kuznia.services.planning.allocate)
+    N_("%(source)s: every offer needs a licence that is not live on %(day)s (%(offers)s); "
+       "nothing can be bought"),
+    N_("%(source)s: no offer with any capacity; nothing can be bought"),
+    N_("offers table"),
+    # an offer left out for its licence (kuznia.services.planning: FPV-A/P002 (licence L-2)),
+    # in a list of them; last, as the most general shape
+    N_("%(offer)s (licence %(licence)s)"),
 )
 
 # what a problem of an import shows as its value, where a rule writes it in words: the
@@ -417,6 +474,7 @@ _PLACE = re.compile(r"%\((\w+)\)s")
 _NUMBER = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?")
 _DAY_EN = re.compile(r"\d{1,2}\s[A-Z][a-z]{2}\s\d{4}")
 _SHORT_MONEY = re.compile(r"(-?[\d,]+\.\d)([Mk])")
+_OFFER_LICENCE = re.compile(r"\S+ \(licence \S+\)")  # FPV-A/P002 (licence L-2)
 _MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
                      r"(?:Z|[+-]\d{2}:\d{2})?")
 
@@ -478,6 +536,9 @@ def _local(value: str) -> str:
         return gettext("(no producer)")
     if " " not in v:  # an id or a name of one word: as it is
         return value
+    parts = value.split(", ")
+    if all(_OFFER_LICENCE.fullmatch(p) for p in parts):  # offers and their licences
+        return ", ".join(say_sentence(p) for p in parts)
     said = say_sentence(value)  # a sentence quoted in a sentence (a refusal's reason)
     if said == value and "; " in value:  # sentences joined (the limits a plan breaks)
         return "; ".join(say_sentence(part) for part in value.split("; "))
@@ -494,6 +555,35 @@ def say_sentence(text: str) -> str:
             values = {k: _local(v) for k, v in m.groupdict().items()}
             return i18n.raw_gettext(shape) % values
     return text
+
+
+def say_chain_reason(reason: str | None, table: str | None = None,
+                     key: str | None = None) -> str:
+    """Why an audit chain does not hold (``ChainCheck.reason``) in the language of the
+    moment; a deep check's reason names the table (and key) first: ``uses P1/L-7: its
+    content does not match its hash (edited outside Kuznia)``.
+
+    >>> from kuznia.i18n import language
+    >>> with language("uk"):
+    ...     say_chain_reason("row_updates event 12: changes are recorded under an event "
+    ...                      "that wrote none (inserted outside Kuznia)", "row_updates",
+    ...                      "event 12")[:40]
+    'історія оновлених рядків, подія 12: змін'
+    """
+    if not reason:
+        return ""
+    if i18n.current() == i18n.DEFAULT or table is None:
+        return say_sentence(reason)
+    head = f"{table} {key}: " if key else f"{table}: "
+    if not reason.startswith(head):
+        return say_sentence(reason)
+    why = say_sentence(reason[len(head):])
+    if not key:
+        return gettext("%(table)s: %(reason)s", table=say(table), reason=why)
+    event = re.fullmatch(r"event (\d+)", key)
+    return gettext("%(table)s, %(key)s: %(reason)s", table=say(table),
+                   key=gettext("event %(event)s", event=event.group(1)) if event else key,
+                   reason=why)
 
 
 @functools.cache

@@ -20,6 +20,7 @@ from kuznia.cli.common import (
     print_json,
 )
 from kuznia.i18n import _, ngettext
+from kuznia.sentences import say_chain_reason
 from kuznia.services.params import AUDIT_LIMIT
 from kuznia.words import say
 
@@ -127,9 +128,10 @@ def verify(
         out.print(said)
     elif check.first_bad_event:
         err.print(_("audit chain broken at event %(event)s: %(reason)s",
-                    event=check.first_bad_event, reason=check.reason))
+                    event=check.first_bad_event, reason=say_chain_reason(check.reason)))
     else:
-        err.print(_("audit chain broken: %(reason)s", reason=check.reason))
+        err.print(_("audit chain broken: %(reason)s",
+                    reason=say_chain_reason(check.reason, check.table, check.key)))
     if not check.ok:
         raise typer.Exit(1)
 

@@ -57,7 +57,8 @@ def backup(
                         made=day(m["created_at"]), head=m["audit_head"]["hash"]))
             out.print(check.file_sha256 or "")
         else:
-            err.print(_("error: ") + str(check.reason), style="red")
+            reason = check.said.say() if check.said is not None else str(check.reason)
+            err.print(_("error: ") + reason, style="red")
         if not check.ok:
             raise typer.Exit(1)
         return

@@ -189,8 +189,10 @@ def diff(a: Annotated[str, typer.Argument(help="The earlier plan.")],
         print_json(d)
         return
     for k, v in d["inputs"].items():
-        out.print(_("input %(input)s: %(before)s -> %(after)s", input=k, before=v["from"],
-                    after=v["to"]))
+        before, after = ((_offers_from(v["from"]), _offers_from(v["to"]))
+                         if k == "offers_source" else (v["from"], v["to"]))
+        out.print(_("input %(input)s: %(before)s -> %(after)s", input=k, before=before,
+                    after=after))
     e, c = d["expected_effects"], d["total_cost"]
     out.print(_("expected effects: %(before)s -> %(after)s; cost: %(cost_before)s -> "
                 "%(cost_after)s", before=num(e["from"]), after=num(e["to"]),
@@ -201,3 +203,12 @@ def diff(a: Annotated[str, typer.Argument(help="The earlier plan.")],
                   count(r["quantity_to"]),
                   ("+" if r["change"] > 0 else "") + count(r["change"]))
     out.print(t)
+
+
+def _offers_from(source: object) -> object:
+    """Where a plan's offers came from (its ``offers_source`` input), in words."""
+    if isinstance(source, dict) and "file" in source:
+        return _("the file %(file)s", file=source["file"])
+    if isinstance(source, dict) and "table" in source:
+        return _("the offers stored in the workspace")
+    return source

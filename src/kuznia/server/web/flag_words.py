@@ -10,7 +10,7 @@ from typing import Any
 
 from kuznia import i18n
 from kuznia.i18n import N_, _
-from kuznia.sentences import say_sentence, say_value
+from kuznia.sentences import say_chain_reason, say_sentence, say_value
 from kuznia.server.web.base import _day, _fig, _pct, _when, env
 from kuznia.words import say
 
@@ -224,4 +224,4 @@ def flag_text(text: str) -> str:
 
 env.filters.update(plain_flag=plain_said, flag_statistics=statistics_said,
                    number_name=number_name, flag_text=flag_text, sentence=say_sentence,
-                   problem_value=say_value)
+                   problem_value=say_value, chain_reason=say_chain_reason)
