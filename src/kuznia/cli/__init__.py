@@ -91,17 +91,21 @@ def typer_words() -> Iterator[None]:
     """Typer's own words of the help and of a usage error in the language of the moment,
     for the block (they are module constants: put back after)."""
     before = {name: getattr(rich_utils, name) for name in TYPER_WORDS}
+    highlighter = rich_utils.highlighter
+    usage = re.escape(_say(USAGE))
+
+    class Highlighter(rich_utils.OptionHighlighter):  # the usage line's word keeps its colour
+        highlights = [*rich_utils.OptionHighlighter.highlights, rf"(?P<usage>{usage})"]
+
     try:
         for name, message in TYPER_WORDS.items():
             setattr(rich_utils, name, _say(message))
-        rich_utils.highlighter.highlights = [  # the usage line's word keeps its colour
-            *type(rich_utils.highlighter).highlights,
-            rf"(?P<usage>{re.escape(_say(USAGE))})"]
+        rich_utils.highlighter = Highlighter()
         yield
     finally:
         for name, value in before.items():
             setattr(rich_utils, name, value)
-        vars(rich_utils.highlighter).pop("highlights", None)
+        rich_utils.highlighter = highlighter
 
 
 class _Kuznia(TyperGroup):
