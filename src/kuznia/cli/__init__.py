@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import typer
-from typer import rich_utils
 from typer.core import TyperGroup
 
 from kuznia.cli import (
@@ -89,7 +88,10 @@ def speak_help(cmd: Any) -> None:
 @contextmanager
 def typer_words() -> Iterator[None]:
     """Typer's own words of the help and of a usage error in the language of the moment,
-    for the block (they are module constants: put back after)."""
+    for the block (they are module constants: put back after). Typer imports its rich help
+    only to print one: so does this."""
+    from typer import rich_utils
+
     before = {name: getattr(rich_utils, name) for name in TYPER_WORDS}
     highlighter = rich_utils.highlighter
     usage = re.escape(_say(USAGE))
