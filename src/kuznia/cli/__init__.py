@@ -52,7 +52,7 @@ HELP_OPTION = N_("Show this message and exit.")
 def _say(text: str) -> str:
     from kuznia import i18n
 
-    if text in FORMATTED:  # a help with values (the choices of an option)
+    if text in FORMATTED:  # a help with values (the choices of an option) or a literal %
         message, values = FORMATTED[text]
         return i18n.raw_gettext(message) % values
     return i18n.raw_gettext(text)
@@ -88,8 +88,8 @@ def speak_help(cmd: Any) -> None:
 @contextmanager
 def typer_words() -> Iterator[None]:
     """Typer's own words of the help and of a usage error in the language of the moment,
-    for the block (they are module constants: put back after). Typer imports its rich help
-    only to print one: so does this."""
+    for the block (they are module constants: put back after). Imported here, not when the
+    program loads: an English run never needs Typer's rich help unless it prints one."""
     from typer import rich_utils
 
     before = {name: getattr(rich_utils, name) for name in TYPER_WORDS}
