@@ -16,14 +16,16 @@ from kuznia.cli.common import (
     day,
     err,
     handles_errors,
+    help_with,
+    helps,
     out,
     print_json,
 )
-from kuznia.i18n import _, ngettext
+from kuznia.i18n import N_, _, ngettext
 from kuznia.services.access import ROLES
 from kuznia.words import say
 
-app = typer.Typer(help="Accounts for the server: roles, producer scopes, API tokens.",
+app = typer.Typer(help=N_("Accounts for the server: roles, producer scopes, API tokens."),
                   no_args_is_help=True)
 
 
@@ -37,21 +39,22 @@ def _accounts():  # type: ignore[no-untyped-def]
 
 @app.command("add")
 @handles_errors
+@helps(N_("Add an account."))
 def add(
-    name: Annotated[str, typer.Argument(help="The account's name (no spaces).")],
-    role: Annotated[str, typer.Option(help=f"One of: {', '.join(ROLES)}.")],
+    name: Annotated[str, typer.Argument(help=N_("The account's name (no spaces)."))],
+    role: Annotated[str, typer.Option(help=help_with(N_("One of: %(choices)s."),
+                                                    choices=", ".join(ROLES)))],
     producer: Annotated[str | None, typer.Option(
-        help="The producer id a producer account sees (producer role only).")] = None,
+        help=N_("The producer id a producer account sees (producer role only)."))] = None,
     partner: Annotated[str | None, typer.Option(
-        help="The partner id a partner account speaks for (partner role only).")] = None,
+        help=N_("The partner id a partner account speaks for (partner role only)."))] = None,
     password_stdin: Annotated[bool, typer.Option(
-        "--password-stdin", help="Read a password (at least 12 characters) from standard "
-                                 "input; without it the account signs in with tokens only.")
+        "--password-stdin", help=N_("Read a password (at least 12 characters) from standard "
+                                    "input; without it the account signs in with tokens only."))
     ] = False,
     db: DbOption = None,
     actor: ActorOption = None,
 ) -> None:
-    """Add an account."""
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
     with kuznia.open(db, actor) as ws:
         event = _accounts().add_user(ws.store, name, role, actor=ws.actor, producer=producer,
@@ -68,14 +71,14 @@ def add(
 
 @app.command("token")
 @handles_errors
+@helps(N_("Issue an API token; it is printed once, as the last line, and only its hash kept."))
 def token(
-    name: Annotated[str, typer.Argument(help="The account.")],
-    expires_days: Annotated[int, typer.Option(help="Days until the token stops working.")
+    name: Annotated[str, typer.Argument(help=N_("The account."))],
+    expires_days: Annotated[int, typer.Option(help=N_("Days until the token stops working."))
                             ] = 90,
     db: DbOption = None,
     actor: ActorOption = None,
 ) -> None:
-    """Issue an API token; it is printed once, as the last line, and only its hash kept."""
     with kuznia.open(db, actor) as ws:
         value = _accounts().issue_token(ws.store, name, actor=ws.actor,
                                      expires_days=expires_days)
@@ -87,8 +90,8 @@ def token(
 
 @app.command("list")
 @handles_errors
+@helps(N_("Every account: role, producer or partner scope, state, live tokens (never a secret)."))
 def list_(db: DbOption = None, json: JsonOption = False) -> None:
-    """Every account: role, producer or partner scope, state, live tokens (never a secret)."""
     with kuznia.open(db) as ws:
         users = _accounts().list_users(ws.store)
     if json:
@@ -108,9 +111,9 @@ def list_(db: DbOption = None, json: JsonOption = False) -> None:
 
 @app.command("disable")
 @handles_errors
-def disable(name: Annotated[str, typer.Argument(help="The account.")],
+@helps(N_("Disable an account: its password and tokens stop working; nothing is deleted."))
+def disable(name: Annotated[str, typer.Argument(help=N_("The account."))],
             db: DbOption = None, actor: ActorOption = None) -> None:
-    """Disable an account: its password and tokens stop working; nothing is deleted."""
     with kuznia.open(db, actor) as ws:
         event = _accounts().disable_user(ws.store, name, actor=ws.actor)
     out.print(_("disabled %(name)s; audit event %(event)s", name=name, event=event))
@@ -118,9 +121,9 @@ def disable(name: Annotated[str, typer.Argument(help="The account.")],
 
 @app.command("revoke-tokens")
 @handles_errors
-def revoke(name: Annotated[str, typer.Argument(help="The account.")],
+@helps(N_("Revoke every live API token of an account."))
+def revoke(name: Annotated[str, typer.Argument(help=N_("The account."))],
            db: DbOption = None, actor: ActorOption = None) -> None:
-    """Revoke every live API token of an account."""
     with kuznia.open(db, actor) as ws:
         n = _accounts().revoke_tokens(ws.store, name, actor=ws.actor)
     out.print(ngettext("revoked %(num)s token of %(name)s", "revoked %(num)s tokens of %(name)s",
@@ -129,14 +132,14 @@ def revoke(name: Annotated[str, typer.Argument(help="The account.")],
 
 @app.command("unlock")
 @handles_errors
+@helps(N_("Lift the sign-in lock of an account (or of a client address), and its count."))
 def unlock(
-    name: Annotated[str | None, typer.Argument(help="The account to unlock.")] = None,
+    name: Annotated[str | None, typer.Argument(help=N_("The account to unlock."))] = None,
     address: Annotated[str | None, typer.Option(
-        help="Unlock a client address instead of an account.")] = None,
+        help=N_("Unlock a client address instead of an account."))] = None,
     db: DbOption = None,
     actor: ActorOption = None,
 ) -> None:
-    """Lift the sign-in lock of an account (or of a client address), and its count."""
     with kuznia.open(db, actor) as ws:
         event = _accounts().lift_lock(ws.store, actor=ws.actor, name=name, address=address)
     out.print(_("lifted the lock of %(who)s; audit event %(event)s", who=name or address,

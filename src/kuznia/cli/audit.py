@@ -16,25 +16,26 @@ from kuznia.cli.common import (
     day,
     err,
     handles_errors,
+    helps,
     out,
     print_json,
 )
-from kuznia.i18n import _, ngettext
+from kuznia.i18n import N_, _, ngettext
 from kuznia.sentences import say_chain_reason
 from kuznia.services.params import AUDIT_LIMIT
 from kuznia.words import say
 
-app = typer.Typer(help="The hash-chained audit trail of every write.", no_args_is_help=True)
+app = typer.Typer(help=N_("The hash-chained audit trail of every write."), no_args_is_help=True)
 
 
 @app.command("list")
 @handles_errors
+@helps(N_("Show audit events, oldest first, and the head hash to keep elsewhere."))
 def list_(
-    limit: Annotated[int, typer.Option(help="The newest N events (0: all).")] = AUDIT_LIMIT,
+    limit: Annotated[int, typer.Option(help=N_("The newest N events (0: all)."))] = AUDIT_LIMIT,
     db: DbOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Show audit events, oldest first, and the head hash to keep elsewhere."""
     with kuznia.open(db) as ws:
         events = ws.audit_events(limit or None)
     if json:
@@ -58,16 +59,17 @@ def list_(
 
 @app.command()
 @handles_errors
+@helps(N_(
+    "What imports with --update changed in stored rows: each value before and after,\n"
+    "with the event, when, who and which file."))
 def history(
-    table: Annotated[str | None, typer.Option(help="Only changes to this table.")] = None,
+    table: Annotated[str | None, typer.Option(help=N_("Only changes to this table."))] = None,
     key: Annotated[str | None, typer.Option(
-        help="Only the row with this key (a composite key joined by '/').")] = None,
-    limit: Annotated[int, typer.Option(help="The newest N changes (0: all).")] = AUDIT_LIMIT,
+        help=N_("Only the row with this key (a composite key joined by '/')."))] = None,
+    limit: Annotated[int, typer.Option(help=N_("The newest N changes (0: all)."))] = AUDIT_LIMIT,
     db: DbOption = None,
     json: JsonOption = False,
 ) -> None:
-    """What imports with --update changed in stored rows: each value before and after,
-    with the event, when, who and which file."""
     with kuznia.open(db) as ws:
         changes = ws.row_history(table, key, limit)
     if json:
@@ -97,18 +99,18 @@ def history(
 
 @app.command()
 @handles_errors
+@helps(N_("Walk the chain; exit 1 naming the first event edited, removed or reordered."))
 def verify(
     deep: Annotated[bool, typer.Option(
-        "--deep", help="Also recompute every table's digest from its rows, and rebuild the "
-                       "kept aggregates, against what the chain recorded (reads every row).")
+        "--deep", help=N_("Also recompute every table's digest from its rows, and rebuild the "
+                          "kept aggregates, against what the chain recorded (reads every row)."))
     ] = False,
     expect_head: Annotated[str | None, typer.Option(
-        help="A head hash kept outside the store ('kuznia audit head'): fail if it is not "
-             "in the chain (newer events were cut off or rewritten).")] = None,
+        help=N_("A head hash kept outside the store ('kuznia audit head'): fail if it is not "
+                "in the chain (newer events were cut off or rewritten)."))] = None,
     db: DbOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Walk the chain; exit 1 naming the first event edited, removed or reordered."""
     with kuznia.open(db) as ws:
         check = ws.verify_audit(deep=deep, expect_head=expect_head)
     if json:
@@ -138,8 +140,8 @@ def verify(
 
 @app.command()
 @handles_errors
+@helps(N_("Print the newest event's hash, to keep outside the store (the last line)."))
 def head(db: DbOption = None) -> None:
-    """Print the newest event's hash, to keep outside the store (the last line)."""
     with kuznia.open(db) as ws:
         events = ws.audit_events(1).rows
     if not events:

@@ -71,19 +71,49 @@ def say_error(error: Exception, options: dict[str, str] | None = None) -> None:
     err.print(_("error: "), style="red", end="")
     err.print(error.say(flag) if isinstance(error, KuzniaError) else str(error))
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+# --help (docs/languages.md): every help text is an English message marked with N_ (the
+# command reference, docs/commands.md, is made from the English), said in KUZNIA_LANG when
+# the help is shown (``kuznia.cli.speak_help``). pybabel reads no docstrings, so a
+# command's help is given by ``helps`` in place of one.
+FORMATTED: dict[str, tuple[str, dict[str, str]]] = {}
+
+
+def helps(text: str, **values: str) -> Callable[[F], F]:
+    """A command's help (what its docstring would say), marked for the catalogue:
+    ``@helps(N_("Create an empty workspace."))`` right above the ``def``. A help with a
+    literal % writes it %% (pybabel reads "90% interval" as a placeholder)."""
+
+    def mark(fn: F) -> F:
+        fn.__doc__ = help_with(text, **values)
+        return fn
+
+    return mark
+
+
+def help_with(message: str, **values: str) -> str:
+    """A help text with values (the choices of an option) or a literal percent sign
+    (written twice): English now, the message said with the same values in the language
+    the help is shown in."""
+    english = message % values
+    if english != message:
+        FORMATTED[english] = (message, values)
+    return english
+
+
 DbOption = Annotated[
     str | None,
     typer.Option("--db", envvar="KUZNIA_DB", show_envvar=True,
-                 help="Workspace: a SQLite file path or a SQLAlchemy URL "
-                      "(postgresql+psycopg://...). Default: kuznia.db here."),
+                 help=N_("Workspace: a SQLite file path or a SQLAlchemy URL "
+                         "(postgresql+psycopg://...). Default: kuznia.db here.")),
 ]
 ActorOption = Annotated[
     str | None,
-    typer.Option("--as", help="Who is acting, for the audit trail. Default: the OS user."),
+    typer.Option("--as", help=N_("Who is acting, for the audit trail. Default: the OS user.")),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+JsonOption = Annotated[bool, typer.Option("--json", help=N_("Print JSON instead of a table."))]
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def handles_errors(fn: F) -> F:

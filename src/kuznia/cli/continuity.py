@@ -15,6 +15,7 @@ from kuznia.cli.common import (
     day,
     err,
     handles_errors,
+    helps,
     import_progress,
     out,
     print_json,
@@ -24,20 +25,20 @@ from kuznia.i18n import N_, _, ngettext
 
 
 @handles_errors
+@helps(N_(
+    "Back up the workspace to one file (every table, from one snapshot), or --verify one.\n"
+    "\n"
+    "The workspace may be in use meanwhile: the backup holds each write wholly or not at\n"
+    "all. The file is written under a temporary name and swapped in when complete. Its\n"
+    "SHA-256 is printed last: keep it beside the copy you send off-site."))
 def backup(
     out_file: Annotated[Path | None, typer.Option(
-        "--out", help="The backup file to write (a new file, or an older backup).")] = None,
+        "--out", help=N_("The backup file to write (a new file, or an older backup)."))] = None,
     verify: Annotated[Path | None, typer.Option(
-        "--verify", help="Check this backup file without restoring it, instead.")] = None,
+        "--verify", help=N_("Check this backup file without restoring it, instead."))] = None,
     db: DbOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Back up the workspace to one file (every table, from one snapshot), or --verify one.
-
-    The workspace may be in use meanwhile: the backup holds each write wholly or not at
-    all. The file is written under a temporary name and swapped in when complete. Its
-    SHA-256 is printed last: keep it beside the copy you send off-site.
-    """
     from kuznia.services import backup as backups
 
     if (out_file is None) == (verify is None):
@@ -80,16 +81,16 @@ def backup(
 
 
 @handles_errors
+@helps(N_(
+    "Restore a backup into the empty workspace --db names (a new file, an empty database).\n"
+    "\n"
+    "Every part is checked against its digest first; an older schema is migrated after;\n"
+    "the audit chain must verify deep and hold the backup's head, or nothing is kept."))
 def restore(
-    file: Annotated[Path, typer.Argument(help="A backup made by 'kuznia backup'.")],
+    file: Annotated[Path, typer.Argument(help=N_("A backup made by 'kuznia backup'."))],
     db: DbOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Restore a backup into the empty workspace --db names (a new file, an empty database).
-
-    Every part is checked against its digest first; an older schema is migrated after;
-    the audit chain must verify deep and hold the backup's head, or nothing is kept.
-    """
     from kuznia.services import restore as restores
 
     with import_progress(_("restoring"), disable=json) as update:

@@ -19,6 +19,8 @@ from kuznia.cli.common import (
     day,
     err,
     handles_errors,
+    help_with,
+    helps,
     import_progress,
     money,
     out,
@@ -35,20 +37,20 @@ from kuznia.words import say
 
 
 @handles_errors
+@helps(N_("Create an empty workspace."))
 def init(
     db: DbOption = None,
-    currency: Annotated[str, typer.Option(help="Workspace currency (ISO code).")] = "USD",
+    currency: Annotated[str, typer.Option(help=N_("Workspace currency (ISO code)."))] = "USD",
     actor: ActorOption = None,
 ) -> None:
-    """Create an empty workspace."""
     with kuznia.init(db, currency, actor) as ws:
         out.print(_("created workspace %(db)s (currency %(currency)s)",
                     db=ws.store.display_url, currency=ws.currency))
 
 
 @handles_errors
+@helps(N_("Upgrade a workspace to this Kuznia's schema (back it up first: kuznia backup)."))
 def migrate(db: DbOption = None) -> None:
-    """Upgrade a workspace to this Kuznia's schema (back it up first: kuznia backup)."""
     before, after = kuznia.migrate(db)
     if before is None:
         out.print(_("the workspace is at schema %(schema)s already; nothing to do",
@@ -59,20 +61,21 @@ def migrate(db: DbOption = None) -> None:
 
 
 @handles_errors
+@helps(N_("Import a file into a table: all rows or none, unless --quarantine."))
 def import_(
-    table: Annotated[str, typer.Argument(help=f"One of: {', '.join(SPECS)}.")],
-    file: Annotated[Path, typer.Argument(help="A CSV (UTF-8) or XLSX file.")],
+    table: Annotated[str, typer.Argument(help=help_with(N_("One of: %(choices)s."),
+                                                        choices=", ".join(SPECS)))],
+    file: Annotated[Path, typer.Argument(help=N_("A CSV (UTF-8) or XLSX file."))],
     update: Annotated[bool, typer.Option(
-        help="Replace stored rows whose key matches but content differs (recorded).")] = False,
+        help=N_("Replace stored rows whose key matches but content differs (recorded)."))] = False,
     quarantine: Annotated[Path | None, typer.Option(
-        help="Store the good rows and write the rejected ones, with reasons, to this CSV.")
+        help=N_("Store the good rows and write the rejected ones, with reasons, to this CSV."))
     ] = None,
-    max_problems: Annotated[int, typer.Option(help="How many problems to list.")] = 20,
+    max_problems: Annotated[int, typer.Option(help=N_("How many problems to list."))] = 20,
     db: DbOption = None,
     actor: ActorOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Import a file into a table: all rows or none, unless --quarantine."""
     with kuznia.open(db, actor) as ws:
         with import_progress(_("importing %(file)s", file=file.name),
                              disable=json) as progress:
@@ -126,28 +129,28 @@ def _said_problem(line: str) -> str:
 
 
 @handles_errors
+@helps(N_("List the uses behind a figure, with what each cost and how it was priced."))
 def uses(
-    product: Annotated[str | None, typer.Option(help="Product id.")] = None,
+    product: Annotated[str | None, typer.Option(help=N_("Product id."))] = None,
     producer: Annotated[str | None, typer.Option(
-        help="Producer id ('-' for uses that name none).")] = None,
-    version: Annotated[str | None, typer.Option(help="Version ('-' for none).")] = None,
-    operator: Annotated[str | None, typer.Option(help="Operator ('-' for none).")] = None,
-    failure_mode: Annotated[str | None, typer.Option(help="Failure mode.")] = None,
-    lot: Annotated[str | None, typer.Option(help="Lot ('-' for none).")] = None,
-    month: Annotated[str | None, typer.Option(help="YYYY-MM.")] = None,
+        help=N_("Producer id ('-' for uses that name none)."))] = None,
+    version: Annotated[str | None, typer.Option(help=N_("Version ('-' for none)."))] = None,
+    operator: Annotated[str | None, typer.Option(help=N_("Operator ('-' for none)."))] = None,
+    failure_mode: Annotated[str | None, typer.Option(help=N_("Failure mode."))] = None,
+    lot: Annotated[str | None, typer.Option(help=N_("Lot ('-' for none)."))] = None,
+    month: Annotated[str | None, typer.Option(help=N_("YYYY-MM."))] = None,
     category: Annotated[str | None, typer.Option(
-        help="Only the uses of this category's products.")] = None,
-    date_from: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD.")
+        help=N_("Only the uses of this category's products."))] = None,
+    date_from: Annotated[str | None, typer.Option("--from", help=N_("First day, YYYY-MM-DD."))
                          ] = None,
-    date_to: Annotated[str | None, typer.Option("--to", help="Last day, YYYY-MM-DD.")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help=N_("Last day, YYYY-MM-DD."))] = None,
     condition: Annotated[str | None, typer.Option(
-        help="key=value: uses whose conditions hold it ('key=-' for none; several "
-             "joined by ';').")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many rows (0: all).")] = USES_LIMIT,
+        help=N_("key=value: uses whose conditions hold it ('key=-' for none; several "
+                "joined by ';')."))] = None,
+    limit: Annotated[int, typer.Option(help=N_("At most this many rows (0: all)."))] = USES_LIMIT,
     db: DbOption = None,
     json: JsonOption = False,
 ) -> None:
-    """List the uses behind a figure, with what each cost and how it was priced."""
     with kuznia.open(db) as ws:
         result = ws.uses(product=product, producer=producer, version=version,
                          operator=operator, failure_mode=failure_mode, lot=lot, month=month,
@@ -180,21 +183,22 @@ def uses(
 
 
 @handles_errors
+@helps(N_(
+    "List a table's records in key order, filtered on their ids and dates: the records\n"
+    "behind a red flag or a figure."))
 def records_(
-    table: Annotated[str, typer.Argument(help="The table: contracts, deliveries, ...")],
+    table: Annotated[str, typer.Argument(help=N_("The table: contracts, deliveries, ..."))],
     where: Annotated[list[str] | None, typer.Option(
-        help="COLUMN=VALUE on an id column; repeat for more.")] = None,
+        help=N_("COLUMN=VALUE on an id column; repeat for more."))] = None,
     between: Annotated[list[str] | None, typer.Option(
-        help="COLUMN=FROM..TO on a date column (either end may be empty).")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many rows (1-1000).")
+        help=N_("COLUMN=FROM..TO on a date column (either end may be empty)."))] = None,
+    limit: Annotated[int, typer.Option(help=N_("At most this many rows (1-1000)."))
                ] = RECORDS_LIMIT,
-    cursor: Annotated[str | None, typer.Option(help="Continue after a page (next_cursor).")
+    cursor: Annotated[str | None, typer.Option(help=N_("Continue after a page (next_cursor)."))
                       ] = None,
     db: DbOption = None,
     json: JsonOption = False,
 ) -> None:
-    """List a table's records in key order, filtered on their ids and dates: the records
-    behind a red flag or a figure."""
     from kuznia.services import records
 
     if table not in records.DATA_TABLES:

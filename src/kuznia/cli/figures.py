@@ -15,6 +15,8 @@ from kuznia.cli.common import (
     count,
     err,
     handles_errors,
+    help_with,
+    helps,
     import_progress,
     money,
     num,
@@ -35,22 +37,23 @@ if TYPE_CHECKING:
 
 
 @handles_errors
+@helps(N_("What one confirmed effect costs, per group, with a 90%% interval."))
 def cost_per_effect(
     by: Annotated[str, typer.Option(
-        help=f"Group by any of {', '.join(GROUP_KEYS)}, comma-separated.")] = "product",
-    date_from: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD.")
+        help=help_with(N_("Group by any of %(keys)s, comma-separated."),
+                       keys=", ".join(GROUP_KEYS)))] = "product",
+    date_from: Annotated[str | None, typer.Option("--from", help=N_("First day, YYYY-MM-DD."))
                          ] = None,
-    date_to: Annotated[str | None, typer.Option("--to", help="Last day, YYYY-MM-DD.")] = None,
-    product: Annotated[str | None, typer.Option(help="Only this product's uses.")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help=N_("Last day, YYYY-MM-DD."))] = None,
+    product: Annotated[str | None, typer.Option(help=N_("Only this product's uses."))] = None,
     category: Annotated[str | None, typer.Option(
-        help="Only the uses of this category's products.")] = None,
+        help=N_("Only the uses of this category's products."))] = None,
     producer: Annotated[str | None, typer.Option(
-        help="This producer's own figures: its uses, priced from its own contracts only "
-             "(what its account is shown).")] = None,
+        help=N_("This producer's own figures: its uses, priced from its own contracts only "
+                "(what its account is shown)."))] = None,
     db: DbOption = None,
     json: JsonOption = False,
 ) -> None:
-    """What one confirmed effect costs, per group, with a 90% interval."""
     with kuznia.open(db) as ws:
         table = ws.cost_per_effect(by, parse_date(date_from, "--from"),
                                    parse_date(date_to, "--to"), product=product,
@@ -91,38 +94,38 @@ def render_costs(table: CostTable) -> None:
 
 
 @handles_errors
+@helps(N_("Write a self-contained HTML report (works offline) and a PNG of each chart."))
 def report(
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the report and charts.")
+    out_dir: Annotated[Path, typer.Option("--out", help=N_("Folder for the report and charts."))
                        ] = Path("kuznia-report"),
     with_uses: Annotated[bool | None, typer.Option(
         "--with-uses/--without-uses",
-        help="Also write the uses behind each product and producer as CSV files that the "
-             "report links to. Default: only when the workspace holds at most 1M uses.")
+        help=N_("Also write the uses behind each product and producer as CSV files that the "
+                "report links to. Default: only when the workspace holds at most 1M uses."))
     ] = None,
     lang: Annotated[str | None, typer.Option(
-        "--lang", help="Language of the report: en or uk. Default: KUZNIA_LANG, else en.")
+        "--lang", help=N_("Language of the report: en or uk. Default: KUZNIA_LANG, else en."))
     ] = None,
     db: DbOption = None,
 ) -> None:
-    """Write a self-contained HTML report (works offline) and a PNG of each chart."""
     with kuznia.open(db) as ws:
         path = ws.report(out_dir, with_uses, lang)
     out.print(str(path))
 
 
 @handles_errors
+@helps(N_("Build a synthetic workspace through the real import path, then write its report."))
 def demo(
-    n_uses: Annotated[int, typer.Option("--uses", help="How many uses to generate.")
+    n_uses: Annotated[int, typer.Option("--uses", help=N_("How many uses to generate."))
                       ] = 1_000_000,
-    seed: Annotated[int, typer.Option(help="Random seed: the same seed, the same data.")] = 7,
-    data_dir: Annotated[Path, typer.Option("--data", help="Folder for the generated files.")
+    seed: Annotated[int, typer.Option(help=N_("Random seed: the same seed, the same data."))] = 7,
+    data_dir: Annotated[Path, typer.Option("--data", help=N_("Folder for the generated files."))
                         ] = Path("kuznia-demo-data"),
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the report.")
+    out_dir: Annotated[Path, typer.Option("--out", help=N_("Folder for the report."))
                        ] = Path("kuznia-report"),
-    db: Annotated[str, typer.Option("--db", help="Demo workspace (replaced if it is a demo).")
+    db: Annotated[str, typer.Option("--db", help=N_("Demo workspace (replaced if it is a demo)."))
                   ] = "kuznia-demo.db",
 ) -> None:
-    """Build a synthetic workspace through the real import path, then write its report."""
     from kuznia.demo import run_demo
 
     with import_progress(_("importing the demo files")) as progress:

@@ -15,28 +15,29 @@ from kuznia.cli.common import (
     count,
     day,
     handles_errors,
+    helps,
     num,
     out,
     parse_date,
     print_json,
 )
-from kuznia.i18n import _, ngettext
+from kuznia.i18n import N_, _, ngettext
 from kuznia.sentences import say_sentence
 from kuznia.words import say
 
-app = typer.Typer(help="Licences asked of partners: where each waits, and what it unlocks.",
+app = typer.Typer(help=N_("Licences asked of partners: where each waits, and what it unlocks."),
                   invoke_without_command=True)
 
 OnOption = Annotated[str | None, typer.Option(
-    "--as-of", help="The day the licences are judged on (live, expired, days waiting); "
-                    "today.")]
+    "--as-of", help=N_("The day the licences are judged on (live, expired, days waiting); "
+                       "today."))]
 
 
 @app.callback()
 @handles_errors
 def licences(
     ctx: typer.Context,
-    status: Annotated[str | None, typer.Option(help=(
+    status: Annotated[str | None, typer.Option(help=N_(
         "Only licences in this state: requested, in_review, granted, expired, denied, "
         "revoked (expired: granted, past its expires_on)."))] = None,
     as_of: OnOption = None,
@@ -66,21 +67,21 @@ def licences(
 
 @app.command("value")
 @handles_errors
+@helps(N_("What each pending licence unlocks: days of repair saved, effects gained, in order."))
 def value(
-    backlog: Annotated[Path, typer.Option(help="item_id, product_id, region, damaged_on.")],
-    repair_points: Annotated[Path, typer.Option(help=(
+    backlog: Annotated[Path, typer.Option(help=N_("item_id, product_id, region, damaged_on."))],
+    repair_points: Annotated[Path, typer.Option(help=N_(
         "point_id, region, product_id, monthly_capacity, repair_days, from_region, "
         "transit_days, [licence_id]; region 'abroad' marks a point abroad."))],
-    budget: Annotated[float | None, typer.Option(help=(
+    budget: Annotated[float | None, typer.Option(help=N_(
         "Also run the allocation planner at this budget: effects gained per licence."))
     ] = None,
-    offers: Annotated[Path | None, typer.Option(help=(
+    offers: Annotated[Path | None, typer.Option(help=N_(
         "Offers file for the allocation planner; default the offers table."))] = None,
     as_of: OnOption = None,
     db: DbOption = None,
     json: JsonOption = False,
 ) -> None:
-    """What each pending licence unlocks: days of repair saved, effects gained, in order."""
     from kuznia.services.licence_value import licence_value
 
     with kuznia.open(db) as ws:

@@ -18,12 +18,13 @@ from kuznia.cli.common import (
     day,
     err,
     handles_errors,
+    helps,
     num,
     out,
     parse_date,
     print_json,
 )
-from kuznia.i18n import _, ngettext
+from kuznia.i18n import N_, _, ngettext
 from kuznia.outputs import check_output, protected_paths, write_bytes
 from kuznia.sentences import say_sentence
 from kuznia.services.params import BOARD_THRESHOLD as THRESHOLD
@@ -32,8 +33,8 @@ from kuznia.words import say
 if TYPE_CHECKING:
     from kuznia.services.board import Board
 
-ProductOption = Annotated[str | None, typer.Option("--product", help="Only this product.")]
-ProducerOption = Annotated[str | None, typer.Option("--producer", help="Only this producer.")]
+ProductOption = Annotated[str | None, typer.Option("--product", help=N_("Only this product."))]
+ProducerOption = Annotated[str | None, typer.Option("--producer", help=N_("Only this producer."))]
 
 
 def _pct(v: float | None) -> str:
@@ -41,16 +42,16 @@ def _pct(v: float | None) -> str:
 
 
 @handles_errors
+@helps(N_("Failure modes by count: rate per 100 uses with a 90%% interval, share, cumulative."))
 def failures(
     product: ProductOption = None,
-    version: Annotated[str | None, typer.Option(help="Only uses of this version.")] = None,
+    version: Annotated[str | None, typer.Option(help=N_("Only uses of this version."))] = None,
     producer: ProducerOption = None,
     by: Annotated[str | None, typer.Option(
-        help="version and/or condition:KEY (e.g. condition:ew), comma-separated.")] = None,
+        help=N_("version and/or condition:KEY (e.g. condition:ew), comma-separated."))] = None,
     db: DbOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Failure modes by count: rate per 100 uses with a 90% interval, share, cumulative."""
     with kuznia.open(db) as ws:
         table = ws.failures(product, version, producer, by)
     if json:
@@ -81,17 +82,17 @@ STATUS_STYLE = {"verified": "green", "not_effective": "red", "awaiting_data": "y
 
 
 @handles_errors
+@helps(N_("Every corrective action with its status, computed from the uses."))
 def fixes(
     product: ProductOption = None,
     producer: ProducerOption = None,
-    confidence: Annotated[float, typer.Option(help="Confidence for verified / not effective."
+    confidence: Annotated[float, typer.Option(help=N_("Confidence for verified / not effective.")
                                               )] = 0.95,
     reduction: Annotated[float, typer.Option(
-        help="Least share of failures a fix must remove to count as effective.")] = 0.5,
+        help=N_("Least share of failures a fix must remove to count as effective."))] = 0.5,
     db: DbOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Every corrective action with its status, computed from the uses."""
     with kuznia.open(db) as ws:
         table = ws.fixes(product, producer, confidence, reduction)
     if json:
@@ -112,15 +113,15 @@ def fixes(
 
 
 @handles_errors
+@helps(N_("Reliability by version, the fitted growth curve and a projection to a target."))
 def growth(
-    product: Annotated[str, typer.Option("--product", help="The product.")],
-    target: Annotated[float, typer.Option(help="Reliability to project to.")] = 0.95,
-    chart: Annotated[Path | None, typer.Option(help="Also write the Duane plot (PNG) here."
+    product: Annotated[str, typer.Option("--product", help=N_("The product."))],
+    target: Annotated[float, typer.Option(help=N_("Reliability to project to."))] = 0.95,
+    chart: Annotated[Path | None, typer.Option(help=N_("Also write the Duane plot (PNG) here.")
                                                )] = None,
     db: DbOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Reliability by version, the fitted growth curve and a projection to a target."""
     with kuznia.open(db) as ws:
         if chart:
             check_output(chart, "chart", protected=protected_paths(ws.store.sqlite_file))
@@ -208,18 +209,18 @@ def render_board(b: Board, columns: int = 8, height: int = 12) -> None:
 
 
 @handles_errors
+@helps(N_("Unresolved problems as blocks stacked per producer and product, oldest at the bottom."))
 def board(
     producer: ProducerOption = None,
     product: ProductOption = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Date, YYYY-MM-DD; default today."
+    as_of: Annotated[str | None, typer.Option("--as-of", help=N_("Date, YYYY-MM-DD; default today.")
                                               )] = None,
     threshold: Annotated[float, typer.Option(
-        help="Failures per 100 uses above which a mode with no action is a block.")
+        help=N_("Failures per 100 uses above which a mode with no action is a block."))
     ] = THRESHOLD,
     db: DbOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Unresolved problems as blocks stacked per producer and product, oldest at the bottom."""
     with kuznia.open(db) as ws:
         b = ws.board(producer, product, parse_date(as_of, "--as-of"), threshold)
     if json:

@@ -16,41 +16,43 @@ from kuznia.cli.common import (
     count,
     day,
     handles_errors,
+    helps,
     out,
     parse_date,
     print_json,
     say_flag,
 )
-from kuznia.i18n import _, ngettext
+from kuznia.i18n import N_, _, ngettext
 from kuznia.outputs import check_output, protected_paths, write_bytes
 from kuznia.services.results import json_safe
 from kuznia.words import say
 
-app = typer.Typer(help="Red flags on prices, deliveries, amendments, records and effect "
-                       "claims.", no_args_is_help=True)
-export_app = typer.Typer(help="Publish what may be published, in a standard format.",
+app = typer.Typer(help=N_("Red flags on prices, deliveries, amendments, records and effect "
+                          "claims."), no_args_is_help=True)
+export_app = typer.Typer(help=N_("Publish what may be published, in a standard format."),
                          no_args_is_help=True)
 
-FromOption = Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD.")]
-ToOption = Annotated[str | None, typer.Option("--to", help="Last day, YYYY-MM-DD.")]
+FromOption = Annotated[str | None, typer.Option("--from", help=N_("First day, YYYY-MM-DD."))]
+ToOption = Annotated[str | None, typer.Option("--to", help=N_("Last day, YYYY-MM-DD."))]
 
 
 @app.command("flags")
 @handles_errors
+@helps(N_(
+    "What looks wrong, most severe first, each with its evidence and the command that\n"
+    "lists the records behind it."))
 def flags(
     date_from: FromOption = None,
     date_to: ToOption = None,
-    producer: Annotated[str | None, typer.Option(help="Only the flags naming this producer.")
+    producer: Annotated[str | None, typer.Option(help=N_("Only the flags naming this producer."))
                         ] = None,
-    product: Annotated[str | None, typer.Option(help="Only the flags naming this product.")
+    product: Annotated[str | None, typer.Option(help=N_("Only the flags naming this product."))
                        ] = None,
     config: Annotated[Path | None, typer.Option(
-        help="A TOML file replacing thresholds (see docs/oversight.toml).")] = None,
+        help=N_("A TOML file replacing thresholds (see docs/oversight.toml)."))] = None,
     db: DbOption = None,
     json: JsonOption = False,
 ) -> None:
-    """What looks wrong, most severe first, each with its evidence and the command that
-    lists the records behind it."""
     with kuznia.open(db) as ws:
         result = ws.flags(parse_date(date_from, "--from"), parse_date(date_to, "--to"),
                           producer=producer, product=product, config=config)
@@ -73,20 +75,20 @@ def flags(
 
 @export_app.command("ocds")
 @handles_errors
+@helps(N_("The contracts as an Open Contracting Data Standard 1.1 release package."))
 def export_ocds(
-    out_file: Annotated[Path, typer.Option("--out", help="The JSON file to write.")],
+    out_file: Annotated[Path, typer.Option("--out", help=N_("The JSON file to write."))],
     redact: Annotated[bool, typer.Option(
-        "--redact", help="Leave out lots, operators and everything of uses.")] = False,
+        "--redact", help=N_("Leave out lots, operators and everything of uses."))] = False,
     date_from: FromOption = None,
     date_to: ToOption = None,
-    publisher: Annotated[str, typer.Option(help="The publisher's (buyer's) name.")
+    publisher: Annotated[str, typer.Option(help=N_("The publisher's (buyer's) name."))
                          ] = "Ministry of Defence Industry",
     prefix: Annotated[str, typer.Option(
-        "--ocid-prefix", help="The ocid prefix, to which each contract id is added.")
+        "--ocid-prefix", help=N_("The ocid prefix, to which each contract id is added."))
     ] = "ocds-kuznia-",
     db: DbOption = None,
 ) -> None:
-    """The contracts as an Open Contracting Data Standard 1.1 release package."""
     with kuznia.open(db) as ws:
         check_output(out_file, "out_file", protected=protected_paths(ws.store.sqlite_file))
         pkg = ws.ocds(redact=redact, date_from=parse_date(date_from, "--from"),

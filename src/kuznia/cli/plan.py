@@ -16,6 +16,8 @@ from kuznia.cli.common import (
     count,
     day,
     handles_errors,
+    help_with,
+    helps,
     money,
     num,
     out,
@@ -29,41 +31,42 @@ from kuznia.words import say
 if TYPE_CHECKING:
     from kuznia.services import planning
 
-app = typer.Typer(help="Split a budget over offers for the most confirmed effects.",
+app = typer.Typer(help=N_("Split a budget over offers for the most confirmed effects."),
                   no_args_is_help=True)
 
 
 @app.command()
 @handles_errors
+@helps(N_("Find the plan with the most expected effects within every limit."))
 def allocate(
-    budget: Annotated[float, typer.Option(help="Money to spend, in the workspace currency.")],
+    budget: Annotated[float, typer.Option(help=N_("Money to spend, in the workspace currency."))],
     offers: Annotated[Path | None, typer.Option(
-        help="Offers file (CSV/XLSX, the offers import format). Default: the offers table.")
+        help=N_("Offers file (CSV/XLSX, the offers import format). Default: the offers table."))
     ] = None,
     max_producer_share: Annotated[str | None, typer.Option(
-        help="No offer may exceed this share of its product's units (0.4 or 40%).")] = None,
+        help=N_("No offer may exceed this share of its product's units (0.4 or 40%)."))] = None,
     max_region_share: Annotated[str | None, typer.Option(
-        help="No region (by the producer's) may take more than this share of the spend.")
+        help=N_("No region (by the producer's) may take more than this share of the spend."))
     ] = None,
     min_category_share: Annotated[list[str] | None, typer.Option(
-        help="CATEGORY=SHARE: at least this share of the budget to a category (repeatable).")
+        help=N_("CATEGORY=SHARE: at least this share of the budget to a category (repeatable)."))
     ] = None,
     require: Annotated[list[str] | None, typer.Option(
-        help="PRODUCT=UNITS: buy at least this many (repeatable).")] = None,
+        help=N_("PRODUCT=UNITS: buy at least this many (repeatable)."))] = None,
     risk: Annotated[str, typer.Option(
-        help="Rates from the uses at their mean, or a lower quantile such as q10.")] = "mean",
+        help=N_("Rates from the uses at their mean, or a lower quantile such as q10."))] = "mean",
     price_change: Annotated[list[str] | None, typer.Option(
-        help="What if: PRODUCT=+20% changes its offers' prices (repeatable).")] = None,
+        help=help_with(N_(
+            "What if: PRODUCT=+20%% changes its offers' prices (repeatable).")))] = None,
     without_producer: Annotated[list[str] | None, typer.Option(
-        help="What if: leave this producer's offers out (repeatable).")] = None,
-    time_limit: Annotated[float, typer.Option(help="Solver time limit, seconds.")] = 60.0,
-    gap: Annotated[float, typer.Option(help="Relative optimality gap to stop at.")] = 1e-3,
-    save: Annotated[str | None, typer.Option(help="Keep the plan under this name.")] = None,
+        help=N_("What if: leave this producer's offers out (repeatable)."))] = None,
+    time_limit: Annotated[float, typer.Option(help=N_("Solver time limit, seconds."))] = 60.0,
+    gap: Annotated[float, typer.Option(help=N_("Relative optimality gap to stop at."))] = 1e-3,
+    save: Annotated[str | None, typer.Option(help=N_("Keep the plan under this name."))] = None,
     db: DbOption = None,
     actor: ActorOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Find the plan with the most expected effects within every limit."""
     from kuznia.services import planning
 
     shares = planning.parse_pairs(min_category_share or [], "--min-category-share")
@@ -135,8 +138,8 @@ def _render(plan: planning.PlanResult, saved: str | None) -> None:
 
 @app.command("list")
 @handles_errors
+@helps(N_("Saved plans, oldest first."))
 def list_(db: DbOption = None, json: JsonOption = False) -> None:
-    """Saved plans, oldest first."""
     with kuznia.open(db) as ws:
         plans = ws.plans()
     if json:
@@ -152,9 +155,9 @@ def list_(db: DbOption = None, json: JsonOption = False) -> None:
 
 @app.command()
 @handles_errors
-def show(name: Annotated[str, typer.Argument(help="A saved plan.")],
+@helps(N_("A saved plan with the inputs it was made from."))
+def show(name: Annotated[str, typer.Argument(help=N_("A saved plan."))],
          db: DbOption = None, json: JsonOption = False) -> None:
-    """A saved plan with the inputs it was made from."""
     from kuznia.services import planning
 
     with kuznia.open(db) as ws:
@@ -179,10 +182,10 @@ def show(name: Annotated[str, typer.Argument(help="A saved plan.")],
 
 @app.command()
 @handles_errors
-def diff(a: Annotated[str, typer.Argument(help="The earlier plan.")],
-         b: Annotated[str, typer.Argument(help="The later plan.")],
+@helps(N_("What changed between two saved plans: inputs, totals, lines."))
+def diff(a: Annotated[str, typer.Argument(help=N_("The earlier plan."))],
+         b: Annotated[str, typer.Argument(help=N_("The later plan."))],
          db: DbOption = None, json: JsonOption = False) -> None:
-    """What changed between two saved plans: inputs, totals, lines."""
     with kuznia.open(db) as ws:
         d = ws.plan_diff(a, b)
     if json:

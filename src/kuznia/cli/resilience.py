@@ -16,6 +16,7 @@ from kuznia.cli.common import (
     count,
     day,
     handles_errors,
+    helps,
     import_progress,
     money,
     num,
@@ -27,22 +28,22 @@ from kuznia.errors import UsageError
 from kuznia.i18n import N_, _, ngettext
 from kuznia.sentences import say_sentence
 
-app = typer.Typer(help="How exposed output is to strikes, and where to duplicate lines.",
+app = typer.Typer(help=N_("How exposed output is to strikes, and where to duplicate lines."),
                   no_args_is_help=True)
-repairs_app = typer.Typer(help="Repair damaged items at home rather than abroad.",
+repairs_app = typer.Typer(help=N_("Repair damaged items at home rather than abroad."),
                           no_args_is_help=True)
 
-Months = Annotated[int, typer.Option(help="Horizon in months.")]
-Seed = Annotated[int, typer.Option(help="Random seed: the same seed, the same scenarios.")]
-Start = Annotated[str | None, typer.Option(help="First month (any day in it); default today.")]
-History = Annotated[bool, typer.Option("--from-history", help=(
+Months = Annotated[int, typer.Option(help=N_("Horizon in months."))]
+Seed = Annotated[int, typer.Option(help=N_("Random seed: the same seed, the same scenarios."))]
+Start = Annotated[str | None, typer.Option(help=N_("First month (any day in it); default today."))]
+History = Annotated[bool, typer.Option("--from-history", help=N_(
     "Estimate the regions' figures from the strikes table instead of the regions table."))]
-HistoryFrom = Annotated[str | None, typer.Option("--history-from", help=(
+HistoryFrom = Annotated[str | None, typer.Option("--history-from", help=N_(
     "First day the strikes history covers (strikes were recorded from then on); default "
     "the workspace's first record, its earliest use or strike."))]
-Spill = Annotated[float, typer.Option(help=(
+Spill = Annotated[float, typer.Option(help=N_(
     "Chance that a strike in a region also reaches each neighbour that month (0: none)."))]
-Workers = Annotated[int, typer.Option(help="Processes to use (2 uses both cores).")]
+Workers = Annotated[int, typer.Option(help=N_("Processes to use (2 uses both cores)."))]
 
 
 def _fmt(x: float | None, digits: int = 0) -> str:
@@ -66,9 +67,14 @@ def _month(value: object) -> str:
 
 @app.command()
 @handles_errors
+@helps(N_(
+    "Output per product under random strikes: expected, P10/P50/P90, shortfall; TTR/TTS\n"
+    "per site; concentration by region (HHI). Each region is struck in a month with its\n"
+    "probability, independently of other months and regions; with --from-history the\n"
+    "probabilities come from the strikes on or before --start."))
 def simulate(
     months: Months = 12,
-    scenarios: Annotated[int, typer.Option(help="Scenarios to simulate.")] = 10_000,
+    scenarios: Annotated[int, typer.Option(help=N_("Scenarios to simulate."))] = 10_000,
     seed: Seed = 0,
     start: Start = None,
     from_history: History = False,
@@ -78,10 +84,6 @@ def simulate(
     db: DbOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Output per product under random strikes: expected, P10/P50/P90, shortfall; TTR/TTS
-    per site; concentration by region (HHI). Each region is struck in a month with its
-    probability, independently of other months and regions; with --from-history the
-    probabilities come from the strikes on or before --start."""
     with kuznia.open(db) as ws, import_progress(_("scenarios"), disable=json) as bar:
         res = ws.resilience(months, scenarios, seed, start=parse_date(start, "--start"),
                             from_history=from_history, spillover=spillover, workers=workers,
@@ -157,28 +159,28 @@ def _weights(items: list[str] | None) -> dict[str, float]:
 
 @app.command()
 @handles_errors
+@helps(N_("Choose duplicate lines within a budget to cut expected shortfall most (SAA MILP)."))
 def duplicate(
-    candidates: Annotated[Path, typer.Option(help=(
+    candidates: Annotated[Path, typer.Option(help=N_(
         "Candidate lines: candidate_id, product_id, producer_id, region, monthly_capacity, "
         "cost."))],
-    budget: Annotated[float, typer.Option(help="Money for new lines.")],
+    budget: Annotated[float, typer.Option(help=N_("Money for new lines."))],
     months: Months = 12,
-    scenarios: Annotated[int, typer.Option(help="Fresh scenarios to judge the choice on.")
+    scenarios: Annotated[int, typer.Option(help=N_("Fresh scenarios to judge the choice on."))
                          ] = 2_000,
-    saa_scenarios: Annotated[int, typer.Option(help="Scenarios the MILP chooses on.")] = 300,
+    saa_scenarios: Annotated[int, typer.Option(help=N_("Scenarios the MILP chooses on."))] = 300,
     seed: Seed = 0,
-    weight: Annotated[list[str] | None, typer.Option(help=(
+    weight: Annotated[list[str] | None, typer.Option(help=N_(
         "PRODUCT=W: weight of a product's shortfall (default 1); repeat."))] = None,
     start: Start = None,
     from_history: History = False,
     history_from: HistoryFrom = None,
     spillover: Spill = 0.0,
     workers: Workers = 1,
-    time_limit: Annotated[float, typer.Option(help="Seconds for the solver.")] = 120.0,
+    time_limit: Annotated[float, typer.Option(help=N_("Seconds for the solver."))] = 120.0,
     db: DbOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Choose duplicate lines within a budget to cut expected shortfall most (SAA MILP)."""
     with kuznia.open(db) as ws:
         d = ws.duplicate(candidates, budget, months=months, scenarios=scenarios,
                          saa_scenarios=saa_scenarios, seed=seed, weights=_weights(weight),
@@ -214,18 +216,19 @@ def _solver_words(words: str) -> str:
 
 @app.command()
 @handles_errors
+@helps(N_(
+    "Each region's strike figures estimated from the strikes history, with intervals.\n"
+    "\n"
+    "The monthly strike probability is the share of the history's calendar months with a\n"
+    "strike (Jeffreys posterior mean, 90%% interval), assuming months and regions independent\n"
+    "and the rate steady over the history."))
 def regions(
-    as_of: Annotated[str | None, typer.Option("--as-of", help=(
+    as_of: Annotated[str | None, typer.Option("--as-of", help=N_(
         "End of the history: only strikes on or before it count; today."))] = None,
     history_from: HistoryFrom = None,
     db: DbOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Each region's strike figures estimated from the strikes history, with intervals.
-
-    The monthly strike probability is the share of the history's calendar months with a
-    strike (Jeffreys posterior mean, 90% interval), assuming months and regions independent
-    and the rate steady over the history."""
     with kuznia.open(db) as ws:
         rows = ws.regions(parse_date(as_of, "--as-of"),
                           parse_date(history_from, "--history-from"))
@@ -259,16 +262,16 @@ def regions(
 
 @repairs_app.command("plan")
 @handles_errors
+@helps(N_("Assign damaged items to repair points to get them back in service soonest."))
 def repairs_plan(
-    backlog: Annotated[Path, typer.Option(help="item_id, product_id, region, damaged_on.")],
-    repair_points: Annotated[Path, typer.Option(help=(
+    backlog: Annotated[Path, typer.Option(help=N_("item_id, product_id, region, damaged_on."))],
+    repair_points: Annotated[Path, typer.Option(help=N_(
         "point_id, region, product_id, monthly_capacity, repair_days, from_region, "
         "transit_days; region 'abroad' marks a point abroad."))],
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Planning day; today.")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help=N_("Planning day; today."))] = None,
     db: DbOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Assign damaged items to repair points to get them back in service soonest."""
     with kuznia.open(db) as ws:
         r = ws.repairs_plan(backlog, repair_points, parse_date(as_of, "--as-of"))
     if json:

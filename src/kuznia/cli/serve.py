@@ -8,42 +8,42 @@ from typing import Annotated
 
 import typer
 
-from kuznia.cli.common import DbOption, err, handles_errors
+from kuznia.cli.common import DbOption, err, handles_errors, helps
 from kuznia.errors import UsageError
 from kuznia.i18n import N_, _
 from kuznia.settings import Settings
 
 
 @handles_errors
+@helps(N_(
+    "Serve the workspace: the JSON API at /api/v1, its docs at /api/v1/docs.\n"
+    "\n"
+    "The workspace's schema must be this Kuznia's ('kuznia migrate' first): the server\n"
+    "never upgrades it under its users. Accounts come from 'kuznia users'."))
 def serve(
     db: DbOption = None,
-    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on.", min=1, max=65535)
+    host: Annotated[str | None, typer.Option(help=N_("Address to listen on."))] = None,
+    port: Annotated[int | None, typer.Option(help=N_("Port to listen on."), min=1, max=65535)
                     ] = None,
     workers: Annotated[int | None, typer.Option(
-        help="Worker processes (PostgreSQL; a SQLite workspace is served by one).",
+        help=N_("Worker processes (PostgreSQL; a SQLite workspace is served by one)."),
         min=1, max=64)] = None,
     data_dir: Annotated[str | None, typer.Option(
-        help="Folder for uploads and quarantine files (default: one in the temp folder).")
+        help=N_("Folder for uploads and quarantine files (default: one in the temp folder)."))
     ] = None,
     https_only: Annotated[bool, typer.Option(
-        "--https-only", help="Session cookies only over HTTPS (behind a TLS proxy).")
+        "--https-only", help=N_("Session cookies only over HTTPS (behind a TLS proxy)."))
     ] = False,
     config: Annotated[str | None, typer.Option(  # named as the service's error names it
         "--oversight-config",
-        help="A TOML file of red-flag thresholds for every caller (as 'oversight flags "
-             "--config'; default: the built-in ones).")] = None,
+        help=N_("A TOML file of red-flag thresholds for every caller (as 'oversight flags "
+                "--config'; default: the built-in ones)."))] = None,
     trusted_proxy: Annotated[list[str] | None, typer.Option(
         "--trusted-proxy",
-        help="A proxy (address or network; repeat for more) whose X-Forwarded-For names the "
-             "client, for the sign-in throttle; from anyone else the header is ignored.")
+        help=N_("A proxy (address or network; repeat for more) whose X-Forwarded-For names the "
+                "client, for the sign-in throttle; from anyone else the header is ignored."))
     ] = None,
 ) -> None:
-    """Serve the workspace: the JSON API at /api/v1, its docs at /api/v1/docs.
-
-    The workspace's schema must be this Kuznia's ('kuznia migrate' first): the server
-    never upgrades it under its users. Accounts come from 'kuznia users'.
-    """
     import uvicorn
 
     from kuznia.server.app import create_app

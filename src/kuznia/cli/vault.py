@@ -10,13 +10,22 @@ import typer
 from rich.table import Table
 
 import kuznia
-from kuznia.cli.common import DbOption, JsonOption, count, day, handles_errors, out, print_json
-from kuznia.i18n import _, ngettext
+from kuznia.cli.common import (
+    DbOption,
+    JsonOption,
+    count,
+    day,
+    handles_errors,
+    helps,
+    out,
+    print_json,
+)
+from kuznia.i18n import N_, _, ngettext
 from kuznia.sentences import say_sentence
 from kuznia.words import say
 
-app = typer.Typer(help="The partners' vault: documents under a licence, sealed at rest, "
-                       "copies marked for their recipient.", no_args_is_help=True)
+app = typer.Typer(help=N_("The partners' vault: documents under a licence, sealed at rest, "
+                          "copies marked for their recipient."), no_args_is_help=True)
 
 
 def _vault():  # type: ignore[no-untyped-def]
@@ -27,18 +36,18 @@ def _vault():  # type: ignore[no-untyped-def]
 
 @app.command("add")
 @handles_errors
+@helps(N_("Store a document under a licence, encrypted; prints its id as the last line."))
 def add(
-    file: Annotated[Path, typer.Argument(help="The document: PDF, plain text, an image "
-                                              "(PNG, JPEG, TIFF) or an Office file.")],
-    licence: Annotated[str, typer.Option("--licence", help="The licence it is stored under "
-                                                           "(its partner owns it).")],
-    title: Annotated[str | None, typer.Option(help="Its title (default: the file's name).")
+    file: Annotated[Path, typer.Argument(help=N_("The document: PDF, plain text, an image "
+                                                 "(PNG, JPEG, TIFF) or an Office file."))],
+    licence: Annotated[str, typer.Option("--licence", help=N_("The licence it is stored under "
+                                                              "(its partner owns it)."))],
+    title: Annotated[str | None, typer.Option(help=N_("Its title (default: the file's name)."))
                      ] = None,
     db: DbOption = None,
     actor: Annotated[str | None, typer.Option(
-        "--as", help="Who is acting, for the audit trail. Default: the OS user.")] = None,
+        "--as", help=N_("Who is acting, for the audit trail. Default: the OS user."))] = None,
 ) -> None:
-    """Store a document under a licence, encrypted; prints its id as the last line."""
     with kuznia.open(db, actor) as ws:
         doc = _vault().add_document(ws.store, file, licence_id=licence, actor=ws.actor,
                                     title=title)
@@ -54,14 +63,14 @@ def add(
 
 @app.command("get")
 @handles_errors
+@helps(N_("A copy marked for the account: a stamped PDF, or a ZIP with a notice."))
 def get(
-    doc: Annotated[str, typer.Argument(help="The document's id.")],
-    out_file: Annotated[Path, typer.Option("--out", help="Where to write the copy.")],
-    account: Annotated[str, typer.Option("--as", help="The account the copy is for (a "
-                                                      "producer's a live licence names).")],
+    doc: Annotated[str, typer.Argument(help=N_("The document's id."))],
+    out_file: Annotated[Path, typer.Option("--out", help=N_("Where to write the copy."))],
+    account: Annotated[str, typer.Option("--as", help=N_("The account the copy is for (a "
+                                                         "producer's a live licence names)."))],
     db: DbOption = None,
 ) -> None:
-    """A copy marked for the account: a stamped PDF, or a ZIP with a notice."""
     from kuznia.outputs import check_output, protected_paths
 
     with kuznia.open(db, account) as ws:
@@ -79,12 +88,12 @@ def get(
 
 @app.command("trace")
 @handles_errors
+@helps(N_("Name the account, time and copy id a copy was issued to."))
 def trace(
-    file: Annotated[Path, typer.Argument(help="A copy found somewhere.")],
+    file: Annotated[Path, typer.Argument(help=N_("A copy found somewhere."))],
     db: DbOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Name the account, time and copy id a copy was issued to."""
     with kuznia.open(db) as ws:
         found = _vault().trace(ws.store, file)
     if json:
@@ -98,13 +107,13 @@ def trace(
 
 @app.command("log")
 @handles_errors
+@helps(N_("Every access and refusal: account, time, document, licence and outcome."))
 def log(
-    partner: Annotated[str | None, typer.Option(help="Only this partner's documents.")
+    partner: Annotated[str | None, typer.Option(help=N_("Only this partner's documents."))
                        ] = None,
     db: DbOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Every access and refusal: account, time, document, licence and outcome."""
     with kuznia.open(db) as ws:
         rows = _vault().access_log(ws.store, partner=partner)
     if json:
@@ -121,13 +130,13 @@ def log(
 
 @app.command("list")
 @handles_errors
+@helps(N_("The documents' titles and licences (never their content)."))
 def list_(
-    partner: Annotated[str | None, typer.Option(help="Only this partner's documents.")
+    partner: Annotated[str | None, typer.Option(help=N_("Only this partner's documents."))
                        ] = None,
     db: DbOption = None,
     json: JsonOption = False,
 ) -> None:
-    """The documents' titles and licences (never their content)."""
     with kuznia.open(db) as ws:
         rows = _vault().documents(ws.store, partner=partner)
     if json:
@@ -144,12 +153,12 @@ def list_(
 
 @app.command("shred")
 @handles_errors
+@helps(N_("Destroy a partner's data key: its documents can then be read by no one."))
 def shred(
-    partner: Annotated[str, typer.Option(help="The partner whose key is destroyed.")],
-    account: Annotated[str, typer.Option("--as", help="An admin account.")],
+    partner: Annotated[str, typer.Option(help=N_("The partner whose key is destroyed."))],
+    account: Annotated[str, typer.Option("--as", help=N_("An admin account."))],
     db: DbOption = None,
 ) -> None:
-    """Destroy a partner's data key: its documents can then be read by no one."""
     with kuznia.open(db, account) as ws:
         done = _vault().shred(ws.store, partner, actor=account)
     n = done["documents"]
