@@ -48,11 +48,19 @@ def _problem(node: ast.Call) -> str | None:
         if not first.args or not isinstance(first.args[0], ast.Constant):
             return "a marked message that is not a literal"
         wanted = set(PLACEHOLDER.findall(first.args[0].value))
-        given = {k.arg for k in [*node.keywords, *first.keywords] if k.arg}
+        given = {k.arg for k in [*node.keywords, *first.keywords] if k.arg} - \
+            {"params", "retry_after"}
         if first.func.id == "Plural":
             given.add("num")
         missing = wanted - given
-        return f"placeholders with no value: {sorted(missing)}" if missing else None
+        if missing:
+            return f"placeholders with no value: {sorted(missing)}"
+        if given:  # said with its values: a stray % would fail the formatting
+            try:
+                first.args[0].value % {k: "x" for k in given}
+            except (ValueError, TypeError, KeyError):
+                return "a % the formatting trips on (write %% in a message with values)"
+        return None
     if isinstance(first, ast.Name | ast.Attribute | ast.Subscript):
         return None  # a message made beforehand (a Text, or one passed on)
     if isinstance(first, ast.JoinedStr):
@@ -89,11 +97,13 @@ def test_the_check_would_see_an_error_built_in_english(tmp_path: Path) -> None:
     source = ('raise UsageError(f"no product {pid}")\n'
               'raise UsageError("no product")\n'
               'raise UsageError(N_("no product %(product)s"))\n'
-              'raise UsageError(N_("no product %(product)s"), product=pid)\n')
+              'raise UsageError(N_("no product %(product)s"), product=pid)\n'
+              'raise UsageError(N_("0% to 100%, not %(x)s"), x=v)\n')
     whys = [_problem(n.exc) for n in ast.walk(ast.parse(source))
             if isinstance(n, ast.Raise) and isinstance(n.exc, ast.Call)]
     assert whys == ["an f-string", "a message not marked with N_",
-                    "placeholders with no value: ['product']", None]
+                    "placeholders with no value: ['product']", None,
+                    "a % the formatting trips on (write %% in a message with values)"]
 
 
 def test_an_error_says_the_language_of_the_moment_and_keeps_english() -> None:
@@ -140,3 +150,11 @@ def test_an_input_error_says_each_problem_in_the_language() -> None:
         said = e.say()
     assert "стовпець outcome" in said and "обов'язкове поле" in said
     assert not re.search(r"\b(column|problems|nothing|stored)\b", said)
+
+
+def test_a_message_that_cannot_take_its_values_is_still_said() -> None:
+    """A stray % (a message written by hand, a translation) never turns an error into a
+    crash of the handler saying it: the message is said with its values listed."""
+    said = Text("100% of %(x)s", x=1200).say()
+    assert said.startswith("100% of %(x)s") and "1,200" in said
+    assert "x=" in str(UsageError(Text("0% to 100%, not %(x)s", x="'a'")))

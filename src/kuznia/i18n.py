@@ -198,7 +198,14 @@ class Text:
         text = self._said()
         if not self.values:
             return text
-        return text % {k: _local_value(v) for k, v in self.values.items()}
+        values = {k: _local_value(v) for k, v in self.values.items()}
+        try:
+            return text % values
+        except (KeyError, ValueError, TypeError):
+            # a message that cannot take its values (a stray % in it): say it with its
+            # values listed rather than fail while saying what went wrong
+            shown = ", ".join(f"{k}={v}" for k, v in values.items())
+            return f"{text} ({shown})"
 
     def __str__(self) -> str:
         with language(DEFAULT):
