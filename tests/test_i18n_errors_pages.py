@@ -37,7 +37,9 @@ def test_a_misspelt_or_reversed_date_is_said_in_the_pages_language(served: Serve
     with TestClient(served.app) as client:
         page = client.get("/overview?date_from=2026-13-01", headers=h)
         assert page.status_code == 400 and '<html lang="uk">' in page.text
-        assert "date_from: приймає дату (РРРР-ММ-ДД), а не &#39;2026-13-01&#39;" in page.text
+        # the field named by its label on the form, not by its parameter's code
+        assert "«Від»: приймає дату (РРРР-ММ-ДД), а не &#39;2026-13-01&#39;" in page.text
+        assert "date_from" not in page.text.split("<main", 1)[1].split("</main>")[0]
         assert "Input should be" not in page.text
         page = client.get("/overview?date_from=2026-1-1", headers=h)
         assert page.status_code == 400
@@ -45,7 +47,7 @@ def test_a_misspelt_or_reversed_date_is_said_in_the_pages_language(served: Serve
         assert "takes an ISO date" not in page.text
         page = client.get("/overview?date_from=2026-03-01&date_to=2026-01-01", headers=h)
         assert page.status_code == 400
-        assert "date_to (2026-01-01) раніше за date_from (2026-03-01)" in page.text
+        assert "«До» (2026-01-01) раніше за «Від» (2026-03-01)" in page.text
         assert "is before" not in page.text
         # the API answers the same in English, whatever the browser asks
         r = client.get(f"{API}/cost-per-effect?date_from=2026-13-01", headers=h)

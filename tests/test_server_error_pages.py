@@ -42,6 +42,11 @@ def test_refusals_and_missing_pages_keep_the_menu(served: Served) -> None:
         _is_page_with_menu(client.get("/no/such/page", headers=HTML), 404, "/field")
         _is_page_with_menu(client.get("/records/uses/NO-SUCH-USE", headers=HTML), 404,
                            "/field")
+    with _signed_in(served, "analyst") as client:
+        # the plans' folder with no plan named is the list of saved plans, not "no plan ''"
+        for path in ("/plans", "/plans/"):
+            r = client.get(path, headers=HTML)
+            assert r.status_code == 200 and r.url.path == "/planner", path
         # the API answers the same refusals as problem details
         r = client.get(f"{API}/no/such/route")
         assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"

@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kuznia import __version__, i18n
 from kuznia.errors import InputError, KuzniaError, UnavailableError, from_environment
-from kuznia.i18n import Text, gettext
+from kuznia.i18n import N_, Text, gettext
 from kuznia.server import api, uploads, web
 from kuznia.server.addresses import parse_proxies
 from kuznia.server.cache import AnswerCache
@@ -223,8 +223,23 @@ def _said_invalid(errors: Any) -> str:
     said: dict[str, None] = {}
     for e in errors:
         text = invalid_text(e)
-        said[f"{_param_of(e.get('loc', ()))}: {text.say() if text else e.get('msg', '')}"] = None
+        param = _param_of(e.get("loc", ()))
+        said[f"{field_word(param)}: {text.say() if text else e.get('msg', '')}"] = None
     return "; ".join(said)
+
+
+# a page's query parameters by the words its forms label them with (a refused value is
+# named as the person saw its field, not by the parameter's code)
+FIELD_WORDS = {"date_from": N_("From"), "date_to": N_("To"), "producer": N_("Producer"),
+               "product": N_("Product"), "category": N_("Category"), "month": N_("Month"),
+               "limit": N_("Rows shown"), "version": N_("Version"), "operator": N_("Operator")}
+
+
+def field_word(param: str) -> str:
+    """A parameter of a page by its field's label, quoted ("“From”"), else as it is."""
+    if param not in FIELD_WORDS:
+        return param
+    return gettext("“%(field)s”", field=gettext(FIELD_WORDS[param]))
 
 
 def internal_response(exc: BaseException, request: Request) -> Response:
@@ -360,8 +375,8 @@ def create_app(store: Store, *, data_dir: str | Path | None = None,
         if is_page(request):
             problems = [asdict(p) for p in exc.problems] if isinstance(exc, InputError) \
                 else None
-            return retry_after(web.render_error(request, exc.http_status, exc.say,
-                                                 problems), exc)
+            return retry_after(web.render_error(request, exc.http_status,
+                                                 lambda: exc.say(field_word), problems), exc)
         return kuznia_problem(exc, request)
 
     @app.exception_handler(RequestValidationError)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import File, Form, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kuznia import i18n
 from kuznia.errors import UsageError
@@ -96,8 +96,11 @@ PLAN_INPUTS = {"budget": N_("Budget"),
 
 
 @page("/plans/{name:path}", "plans.read")
-def plan_page(request: Request, who: Caller, name: str) -> HTMLResponse:
-    """A saved plan as a page: its inputs, totals, lines and what binds."""
+def plan_page(request: Request, who: Caller, name: str) -> Response:
+    """A saved plan as a page: its inputs, totals, lines and what binds (``/plans/``, no
+    name, is the list of saved plans: the planner)."""
+    if not name.strip("/"):
+        return RedirectResponse("/planner", status_code=303)
     plan = planning_svc.show_plan(store_of(request), name)
     return render(request, who, "plan.html", title=gettext("Plan %(name)s", name=name), plan=plan,
                   input_words=input_words(), may_audit=may(who, "audit.read"))
