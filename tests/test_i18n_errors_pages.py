@@ -156,3 +156,8 @@ def test_an_internal_error_and_a_missing_page_in_the_pages_language(
         assert r.status_code == 500 and "logged as" in r.json()["detail"]
         page = client.get("/no-such-page", headers=h)
         assert page.status_code == 404 and "такої сторінки немає" in page.text
+        # a request of a kind the address does not take: words, not the framework's phrase
+        page = client.put("/overview", headers={**h, "Accept": "text/html"})
+        assert page.status_code == 405 and "Method Not Allowed" not in page.text
+        assert "не приймає такого запиту" in page.text
+        assert client.put(f"{API}/board", headers=h).json()["detail"] == "Method Not Allowed"

@@ -235,6 +235,14 @@ FIELD_WORDS = {"date_from": N_("From"), "date_to": N_("To"), "producer": N_("Pro
                "limit": N_("Rows shown"), "version": N_("Version"), "operator": N_("Operator")}
 
 
+# what a page says for a refusal the web framework makes itself (its English phrase else)
+HTTP_WORDS = {404: N_("no such page"),
+              405: N_("this address does not take that kind of request: follow a link or "
+                      "a button of the pages instead"),
+              413: N_("the request is too large"),
+              415: N_("the request's content is not of a kind this address takes")}
+
+
 def field_word(param: str) -> str:
     """A parameter of a page by its field's label, quoted ("“From”"), else as it is."""
     if param not in FIELD_WORDS:
@@ -396,9 +404,9 @@ def create_app(store: Store, *, data_dir: str | Path | None = None,
         if exc.status_code == 404:
             detail = f"no route {request.url.path}"
         if is_page(request):
+            said = HTTP_WORDS.get(exc.status_code)
             return web.render_error(request, exc.status_code,
-                                    (lambda: gettext("no such page")) if exc.status_code == 404
-                                    else detail)
+                                    (lambda: gettext(said)) if said else detail)
         response = problem(exc.status_code, detail, request)
         for k, v in (exc.headers or {}).items():
             response.headers[k] = v
