@@ -156,3 +156,18 @@ def test_the_reference_stays_english_whatever_the_language() -> None:
     assert table() == english
     assert first_sentence(get_command(app).help or "") == \
         "Kuznia: what does one confirmed effect cost, and which records say so"
+
+
+@pytest.mark.parametrize("args", [["flags"], ["uses", "--limti", "3"], ["uses", "--limit", "abc"],
+                                  ["plan", "allocate"], ["uses", "extra"], ["uses", "--db"]],
+                         ids=" ".join)
+def test_the_parsers_own_sentences_in_ukrainian(args: list[str]) -> None:
+    """What the parser (click, inside Typer) says of a wrong command line: no such
+    command or option, a missing option, a value of the wrong kind, an extra argument."""
+    uk = runner.invoke(app, args, env={"KUZNIA_LANG": "uk"}, prog_name="kuznia")
+    en = runner.invoke(app, args, env={"KUZNIA_LANG": "en"}, prog_name="kuznia")
+    assert uk.exit_code == en.exit_code == 2
+    said = flat(uk.output).split("Помилка", 1)[1]
+    # the value typed, and the option's type as Typer names it, are as they were written
+    assert english_left(said) - {"int", "abc", "extra"} == set(), said
+    assert re.search(r"No such|Missing|Invalid|Got unexpected|requires", en.output)

@@ -454,6 +454,20 @@ SHAPES = (
        "nothing can be bought"),
     N_("%(source)s: no offer with any capacity; nothing can be bought"),
     N_("offers table"),
+    # what the command line's parser (click, inside Typer) says of a command line
+    N_("No such command %(name)s.. Did you mean %(suggestions)s?"),  # before the shorter
+    N_("No such command %(name)s."),
+    N_("No such option: %(name)s (Possible options: %(options)s)"),
+    N_("No such option: %(name)s Did you mean %(suggestion)s?"),
+    N_("No such option: %(name)s"),
+    N_("Missing option %(name)s."),
+    N_("Missing argument %(name)s."),
+    N_("Missing parameter %(name)s."),
+    N_("Invalid value for %(name)s: %(problem)s"),
+    N_("%(value)s is not a valid %(kind)s."),
+    N_("%(value)s is not in the range %(range)s."),
+    N_("Got unexpected extra argument(s) (%(args)s)"),
+    N_("Option %(name)s requires an argument."),
     # an offer left out for its licence (kuznia.services.planning: FPV-A/P002 (licence L-2)),
     # in a list of them; last, as the most general shape
     N_("%(offer)s (licence %(licence)s)"),

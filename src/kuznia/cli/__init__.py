@@ -99,15 +99,26 @@ def typer_words() -> Iterator[None]:
     class Highlighter(rich_utils.OptionHighlighter):  # the usage line's word keeps its colour
         highlights = [*rich_utils.OptionHighlighter.highlights, rf"(?P<usage>{usage})"]
 
+    format_error = rich_utils.rich_format_error
+
+    def said_error(e: Any) -> None:  # the parser's own sentence, said by its shape
+        from kuznia.sentences import say_sentence
+
+        english = e.format_message
+        e.format_message = lambda: say_sentence(english())
+        format_error(e)
+
     try:
         for name, message in TYPER_WORDS.items():
             setattr(rich_utils, name, _say(message))
         rich_utils.highlighter = Highlighter()
+        rich_utils.rich_format_error = said_error  # type: ignore[assignment]
         yield
     finally:
         for name, value in before.items():
             setattr(rich_utils, name, value)
         rich_utils.highlighter = highlighter
+        rich_utils.rich_format_error = format_error
 
 
 class _Kuznia(TyperGroup):
