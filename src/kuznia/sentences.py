@@ -605,6 +605,9 @@ def _value_patterns() -> dict[str, tuple[re.Pattern[str], str]]:
     return {message: (_regex(shape), shape) for message, shape in VALUES.items()}
 
 
+_CUT = re.compile(r"(.*)… \(([\d,]+) characters\)", re.S)
+
+
 def say_value(value: str | None, message: str) -> str | None:
     """The value an import's problem shows, in the language of the moment where a rule
     wrote it in words (``VALUES``); any other value (a cell) as it is.
@@ -616,8 +619,17 @@ def say_value(value: str | None, message: str) -> str | None:
     >>> with language("uk"):
     ...     say_value("L-7 (line 3)", "is required")
     'L-7 (line 3)'
+    >>> with language("uk"):
+    ...     say_value("xxxxx… (12,000 characters)", "is longer than 200 characters")
+    'xxxxx… (символів: 12\xa0000)'
     """
-    if value is None or i18n.current() == i18n.DEFAULT or message not in VALUES:
+    if value is None or i18n.current() == i18n.DEFAULT:
+        return value
+    cut = _CUT.fullmatch(value)
+    if cut:  # a long cell echoed in part (errors.shown_value): its length in words
+        return gettext("%(start)s… (characters: %(length)s)", start=cut.group(1),
+                       length=_local(cut.group(2)))
+    if message not in VALUES:
         return value
     regex, shape = _value_patterns()[message]
     m = regex.fullmatch(value)
