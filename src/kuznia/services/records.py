@@ -31,13 +31,14 @@ from sqlalchemy import (
 )
 
 from kuznia.errors import NotFoundError, UsageError
-from kuznia.i18n import N_
+from kuznia.i18n import N_, Text
 from kuznia.ingest.tables import SPECS
 from kuznia.services.access import EVERYTHING, Scope
 from kuznia.services.params import RECORDS_LIMIT
 from kuznia.services.periods import check_order
 from kuznia.services.store import Store
 from kuznia.store.schema import DATA_TABLES, contracts, offers, sites, use_cube
+from kuznia.words import LABELS
 
 MAX_LIMIT = 1000
 HIDDEN = ("row_hash",)  # the audit's, not the user's
@@ -212,5 +213,6 @@ def get_record(store: Store, table: str, key: dict[str, str], *,
         row = conn.execute(select(*_columns(table, scope)).where(*conds)).first()
     if row is None:
         shown = ", ".join(f"{k} {key[k]!r}" for k in key_columns(table))
-        raise NotFoundError(N_("no %(table)s record with %(key)s"), table=table, key=shown)
+        raise NotFoundError(N_("no %(table)s record with %(key)s"), key=shown,
+                            table=Text(LABELS[table]) if table in LABELS else table)
     return _plain(dict(row._mapping))
