@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kuznia.i18n import DEFAULT, N_, Text, gettext, grouped, language, ngettext
+from kuznia.i18n import DEFAULT, N_, Plural, Text, gettext, grouped, language, ngettext
 
 
 class KuzniaError(Exception):
@@ -203,6 +203,12 @@ class InputError(KuzniaError):
         self.rows_rejected = rows_rejected
         super().__init__()
 
+    def summary(self) -> Plural:
+        """How many problems, and that nothing was stored: the line a job keeps to say."""
+        return Plural("%(file)s: %(num)s problem; nothing from this file was stored",
+                      "%(file)s: %(num)s problems; nothing from this file was stored",
+                      self.total, file=self.file)
+
     def say(self, name: Callable[[str], str] = str) -> str:
         """Each problem on a line, in the language of the moment: the file, line and
         column as they are, what is wrong in words (``kuznia.sentences``)."""
@@ -220,10 +226,7 @@ class InputError(KuzniaError):
                                   "... and %(num)s more problems in %(file)s", hidden,
                                   num=grouped(hidden), file=self.file))
         if self.rows_rejected is None:
-            lines.append(ngettext(
-                "%(file)s: %(num)s problem; nothing from this file was stored",
-                "%(file)s: %(num)s problems; nothing from this file was stored",
-                self.total, num=grouped(self.total), file=self.file))
+            lines.append(self.summary().say())
         else:
             lines.append(ngettext(
                 "%(file)s: %(num)s problem in %(rows)s rows; nothing from this file was "

@@ -273,6 +273,55 @@ class Joined(Text):
         return hash((tuple(self.parts), self.sep))
 
 
+def text_data(text: Text) -> dict[str, Any]:
+    """``text`` as JSON-safe data (its message id, plural, count and values) to keep, e.g.
+    with a job, and say later in the reader's language (``text_of``).
+
+    >>> t = Plural("%(num)s wrong password", "%(num)s wrong passwords", 2)
+    >>> text_of(text_data(Text("%(a)s: %(b)s", a=t, b=dt.date(2026, 12, 7)))) \\
+    ...     == Text("%(a)s: %(b)s", a=t, b=dt.date(2026, 12, 7))
+    True
+    """
+    values = {k: _value_data(v) for k, v in text.values.items()}
+    if isinstance(text, Plural):
+        values.pop("num", None)
+        return {"message": text.message, "plural": text.plural, "n": text.n,
+                "values": values}
+    return {"message": text.message, "values": values}
+
+
+def text_of(data: dict[str, Any]) -> Text:
+    """The Text ``text_data`` kept."""
+    values = {k: _value_of(v) for k, v in (data.get("values") or {}).items()}
+    if data.get("plural") is not None:
+        return Plural(str(data["message"]), str(data["plural"]), int(data["n"]), **values)
+    return Text(str(data["message"]), **values)
+
+
+def _value_data(value: Any) -> Any:
+    if isinstance(value, Text):
+        return {"text": text_data(value)}
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ", timespec="seconds")
+    if isinstance(value, dt.date):
+        return {"day": value.isoformat()}
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    return str(value)
+
+
+def _value_of(value: Any) -> Any:
+    if isinstance(value, dict) and "text" in value:
+        return text_of(value["text"])
+    if isinstance(value, dict) and "day" in value:
+        return dt.date.fromisoformat(value["day"])
+    return value
+
+
 def say(text: str | Text) -> str:
     """A Text in the language of the moment; a plain string looked up in the catalogue
     (a message marked where it was made), else as it is."""

@@ -8,9 +8,7 @@ client), except a store that cannot be reached or takes no writes, which is a 50
 ``Retry-After``.
 """
 
-import datetime as dt
 import logging
-import math
 import secrets
 from dataclasses import asdict
 from http import HTTPStatus
@@ -21,7 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 
 from kuznia.errors import InputError, KuzniaError, UnavailableError, from_environment
-from kuznia.i18n import N_, Plural, Text
+from kuznia.i18n import N_, Plural, Text, text_data, text_of
 from kuznia.services.results import json_safe
 
 PROBLEM = "application/problem+json"
@@ -119,71 +117,25 @@ INTERNAL = N_("an internal error; it is logged as %(error_id)s")
 def message_of(exc: KuzniaError) -> dict[str, Any]:
     """The message of ``exc`` as data a job keeps beside its problem details (whose
     ``detail`` stays English, the API's): the catalogue's message id, its values and the
-    parameters it names, so that a page says it in its own language (``say_message``)."""
+    parameters it names (``i18n.text_data``), so that a page says it in its own language
+    (``say_message``)."""
     if isinstance(exc, InputError):
-        return {"message": _INPUT[0], "plural": _INPUT[1], "n": exc.total,
-                "values": {"file": exc.file}}
-    return {**_text_data(exc.text), "params": list(exc.params)}
+        return text_data(exc.summary())
+    return {**text_data(exc.text), "params": list(exc.params)}
 
 
 def internal_message(error_id: str) -> dict[str, Any]:
     """The message of an internal error a job met, as ``message_of`` keeps one."""
-    return {"message": INTERNAL, "values": {"error_id": error_id}}
+    return text_data(Text(INTERNAL, error_id=error_id))
 
 
 def say_message(data: dict[str, Any]) -> str:
     """A message kept by ``message_of``, in the language of the moment (a parameter by
     its name, as the API names it)."""
-    text = _text_of(data)
-    said = text.say()
+    said = text_of(data).say()
     for p in data.get("params") or []:
         said = said.replace("{" + p + "}", p)
     return said
-
-
-# the plural message an InputError says (kuznia.errors marks it, with ngettext)
-_INPUT = ("%(file)s: %(num)s problem; nothing from this file was stored",
-          "%(file)s: %(num)s problems; nothing from this file was stored")
-
-
-def _text_data(text: Text) -> dict[str, Any]:
-    values = {k: _value_data(v) for k, v in text.values.items()}
-    if isinstance(text, Plural):
-        values.pop("num", None)
-        return {"message": text.message, "plural": text.plural, "n": text.n,
-                "values": values}
-    return {"message": text.message, "values": values}
-
-
-def _value_data(value: Any) -> Any:
-    if isinstance(value, Text):
-        return {"text": _text_data(value)}
-    if isinstance(value, dt.datetime):
-        return value.isoformat(sep=" ", timespec="seconds")
-    if isinstance(value, dt.date):
-        return {"day": value.isoformat()}
-    if isinstance(value, bool) or value is None:
-        return str(value)
-    if isinstance(value, int | str):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    return str(value)
-
-
-def _text_of(data: dict[str, Any]) -> Text:
-    values = {k: _value_of(v) for k, v in (data.get("values") or {}).items()}
-    if data.get("plural") is not None:
-        return Plural(str(data["message"]), str(data["plural"]), int(data["n"]), **values)
-    return Text(str(data["message"]), **values)
-
-
-def _value_of(value: Any) -> Any:
-    if isinstance(value, dict) and "text" in value:
-        return _text_of(value["text"])
-    if isinstance(value, dict) and "day" in value:
-        return dt.date.fromisoformat(value["day"])
-    return value
 
 
 # --- a parameter's value refused by its type, said on a page in its language -------------
