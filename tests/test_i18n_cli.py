@@ -237,6 +237,13 @@ def test_counts_figures_and_dates_follow_the_language(demo: dict[str, Any]) -> N
     assert "10 ліцензій станом на 7\u00a0груд.\u00a02026\u00a0р." in uk
 
 
+def test_no_records_found_is_said_in_words(demo: dict[str, Any]) -> None:
+    """A listing that finds nothing says so (a table of no columns printed nothing)."""
+    where = ["records", "uses", "--where", "use_id=a/b"]
+    assert run(demo, where, "en") == (0, "uses: 0 rows\n")
+    assert run(demo, where, "uk") == (0, "застосування: 0 рядків\n")
+
+
 def test_an_unknown_language_is_refused_naming_it(demo: dict[str, Any]) -> None:
     r = runner.invoke(app, ["audit", "verify", "--db", demo["db"]], env={"KUZNIA_LANG": "xx"})
     assert r.exit_code == 2 and "KUZNIA_LANG" in r.stderr and "en, uk" in r.stderr

@@ -241,10 +241,13 @@ def records_(
         print_json(page.to_dict())
         return
     # the columns by their names in the import format (what --where and --between take)
-    cols = list(page.rows[0]) if page.rows else []
-    t = Table(*cols, title=ngettext("%(table)s: %(num)s row", "%(table)s: %(num)s rows",
-                                    len(page.rows), table=say(table),
-                                    num=count(len(page.rows))))
+    title = ngettext("%(table)s: %(num)s row", "%(table)s: %(num)s rows", len(page.rows),
+                     table=say(table), num=count(len(page.rows)))
+    if not page.rows:  # a table of no columns prints nothing at all: say so in words
+        out.print(title)
+        return
+    cols = list(page.rows[0])
+    t = Table(*cols, title=title)
     for r in page.rows:  # figures in the language's way; ids and ISO days as typed
         t.add_row(*["" if r[c] is None else i18n.grouped(r[c])
                     if isinstance(r[c], int | float) and not isinstance(r[c], bool)
